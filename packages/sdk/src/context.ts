@@ -1,0 +1,126 @@
+/**
+ * The contexts Operon passes as the first argument of every operation, and the typed `invoke`
+ * proxies built from a class's static methods. A call with wrong argument types is a compile error.
+ */
+import type { WorkflowHandle } from './workflow-handle.js';
+
+/** A minimal structured logger (pino's shape); every line carries the workflow UUID and operation. */
+export interface OperonLogger {
+  debug(obj: unknown, msg?: string): void;
+  info(obj: unknown, msg?: string): void;
+  warn(obj: unknown, msg?: string): void;
+  error(obj: unknown, msg?: string): void;
+}
+
+/** The span of the current handler, workflow or operation (an OpenTelemetry span when tracing is on). */
+export interface OperonSpan {
+  setAttribute(key: string, value: string | number | boolean): unknown;
+  addEvent(name: string, attributes?: Record<string, string | number | boolean>): unknown;
+}
+
+/** The result of a `pg` query, as much of it as apps use. */
+export interface QueryResult<R> {
+  rows: R[];
+  rowCount: number | null;
+}
+
+/** The `pg` client of a transaction, scoped to that one Postgres transaction. */
+export interface TransactionClient {
+  query<R = any>(text: string, values?: unknown[]): Promise<QueryResult<R>>;
+}
+
+interface BaseContext {
+  readonly logger: OperonLogger;
+  readonly span: OperonSpan;
+  /** A value from the `application` section of operon-config.yaml (dotted paths allowed). */
+  getConfig<T>(key: string, defaultValue?: T): T | undefined;
+}
+
+interface OperationContext extends BaseContext {
+  readonly workflowUUID: string;
+  readonly functionID: number;
+}
+
+export interface TransactionContext extends OperationContext {
+  readonly client: TransactionClient;
+}
+
+export interface CommunicatorContext extends OperationContext {
+  readonly retriesAllowed: boolean;
+  readonly maxAttempts: number;
+}
+
+export interface Identity {
+  readonly authenticatedUser: string;
+  readonly authenticatedRoles: readonly string[];
+  readonly assumedRole: string;
+}
+
+export interface WorkflowContext extends BaseContext, Identity {
+  readonly workflowUUID: string;
+  /** Transactions and communicators of `cls`, each call one recorded operation. */
+  invoke<T extends object>(cls: T): OperationsOf<T>;
+  /** Starts a child workflow whose UUID derives from this workflow's, so a re-run finds it again. */
+  startChildWorkflow<T extends object>(cls: T): ChildStarterOf<T>;
+  /** Runs a child workflow to completion and returns its result. */
+  invokeChildWorkflow<T extends object>(cls: T): ChildInvokerOf<T>;
+  retrieveWorkflow<R = unknown>(workflowUUID: string): WorkflowHandle<R>;
+  send<M>(destinationUUID: string, message: M, topic?: string): Promise<void>;
+  recv<M = unknown>(topic?: string, timeoutSeconds?: number): Promise<M | null>;
+  setEvent<V>(key: string, value: V): Promise<void>;
+  getEvent<V = unknown>(workflowUUID: string, key: string, timeoutSeconds?: number): Promise<V | null>;
+  sleep(seconds: number): Promise<void>;
+}
+
+export interface HttpRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly params: Readonly<Record<string, unknown>>;
+  readonly query: Readonly<Record<string, unknown>>;
+  readonly body: unknown;
+  readonly requestID: string;
+}
+
+export interface HandlerContext extends BaseContext {
+  readonly request: HttpRequest;
+  readonly authenticatedUser: string;
+  readonly authenticatedRoles: readonly string[];
+  /**
+   * Workflows of `cls` return a handle; transactions and communicators run as one-operation
+   * workflows (idempotent under `workflowUUID`) and return their result.
+   */
+  invoke<T extends object>(cls: T, workflowUUID?: string): HandlerInvokerOf<T>;
+  retrieveWorkflow<R = unknown>(workflowUUID: string): WorkflowHandle<R>;
+  send<M>(destinationUUID: string, message: M, topic?: string, idempotencyKey?: string): Promise<void>;
+  getEvent<V = unknown>(workflowUUID: string, key: string, timeoutSeconds?: number): Promise<V | null>;
+}
+
+type AsyncFn = (...args: any[]) => Promise<any>;
+type ArgsAfterContext<F> = F extends (ctx: any, ...args: infer A) => any ? A : never;
+type Resolved<F> = F extends (...args: any[]) => Promise<infer R> ? R : never;
+type ContextOf<F> = F extends (ctx: infer C, ...args: any[]) => any ? C : never;
+
+type KeysWithContext<T, C> = {
+  [K in keyof T]: T[K] extends AsyncFn ? ([ContextOf<T[K]>] extends [C] ? K : never) : never;
+}[keyof T];
+
+type OperationKeys<T> = KeysWithContext<T, TransactionContext> | KeysWithContext<T, CommunicatorContext>;
+
+/** The transactions and communicators of a class, as plain async calls. */
+export type OperationsOf<T> = {
+  [K in OperationKeys<T>]: (...args: ArgsAfterContext<T[K]>) => Promise<Resolved<T[K]>>;
+};
+
+/** The workflows of a class, each starting a workflow and returning its handle. */
+export type ChildStarterOf<T> = {
+  [K in KeysWithContext<T, WorkflowContext>]: (...args: ArgsAfterContext<T[K]>) => Promise<WorkflowHandle<Resolved<T[K]>>>;
+};
+
+/** The workflows of a class, each running to completion. */
+export type ChildInvokerOf<T> = {
+  [K in KeysWithContext<T, WorkflowContext>]: (...args: ArgsAfterContext<T[K]>) => Promise<Resolved<T[K]>>;
+};
+
+/** What a handler's or the testing runtime's `invoke(cls)` offers. */
+export type HandlerInvokerOf<T> = ChildStarterOf<T> & OperationsOf<T>;

@@ -1,0 +1,19 @@
+export * from './errors.js';
+export * from './decorators.js';
+export type * from './context.js';
+export type * from './workflow-handle.js';
+export {
+  getClassRegistration,
+  type ClassRegistration,
+  type MethodRegistration,
+  type OperationKind,
+  type HttpMethod,
+  type HttpRoute,
+  type HttpRouteSchema,
+  type TransactionOptions,
+  type CommunicatorOptions,
+  type IsolationLevel,
+  type Authenticator,
+  type AuthenticationRequest,
+  type AuthenticationResult,
+} from './registry.js';

@@ -1,0 +1,124 @@
+/**
+ * What the decorators record, stored on each decorated class under a shared symbol so the runtime
+ * can read it from any copy of this package (an app bundle carries its own copy).
+ */
+export type OperationKind = 'workflow' | 'transaction' | 'communicator';
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export type IsolationLevel = 'READ UNCOMMITTED' | 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
+
+export interface TransactionOptions {
+  /** @default 'SERIALIZABLE' */
+  isolationLevel?: IsolationLevel;
+  /** Runs in a READ ONLY transaction; its output is recorded after commit. @default false */
+  readOnly?: boolean;
+}
+
+export interface CommunicatorOptions {
+  /** @default true */
+  retriesAllowed?: boolean;
+  /** Seconds before the first retry. @default 1 */
+  intervalSeconds?: number;
+  /** Attempts in all, the first included. @default 3 */
+  maxAttempts?: number;
+  /** Each wait is the previous one times this. @default 2 */
+  backoffRate?: number;
+}
+
+export type WorkflowOptions = Record<string, never>;
+
+export interface HttpRouteSchema {
+  body?: object;
+  querystring?: object;
+  params?: object;
+}
+
+export interface HttpRoute {
+  method: HttpMethod;
+  path: string;
+  schema?: HttpRouteSchema;
+}
+
+/** Everything known about one decorated static method. */
+export interface MethodRegistration {
+  className: string;
+  methodName: string;
+  fn: (...args: unknown[]) => Promise<unknown>;
+  kind?: OperationKind;
+  transactionOptions?: TransactionOptions;
+  communicatorOptions?: CommunicatorOptions;
+  http?: HttpRoute;
+  requiredRoles?: readonly string[];
+  /** Parameter positions (after the context) whose values are kept out of logs and spans. */
+  skipLoggingParams: Set<number>;
+  maskedParams: Set<number>;
+}
+
+export interface AuthenticationRequest {
+  request: { method: string; url: string; headers: Record<string, string | string[] | undefined> };
+  logger: OperonLoggerLike;
+  getConfig<T>(key: string, defaultValue?: T): T | undefined;
+}
+
+export interface AuthenticationResult {
+  authenticatedUser: string;
+  authenticatedRoles: string[];
+}
+
+export type Authenticator = (req: AuthenticationRequest) => Promise<AuthenticationResult> | AuthenticationResult;
+
+interface OperonLoggerLike {
+  info(msg: string): void;
+}
+
+/** Everything known about one decorated class. */
+export interface ClassRegistration {
+  className: string;
+  methods: Map<string, MethodRegistration>;
+  authenticator?: Authenticator;
+  defaultRequiredRoles?: readonly string[];
+}
+
+const REGISTRY = Symbol.for('operon.registry');
+
+type Registered = { [REGISTRY]?: ClassRegistration };
+
+/** The class's own registration, created on first use (never inherited from a parent class). */
+export function classRegistration(cls: object): ClassRegistration {
+  const holder = cls as Registered;
+  if (!Object.prototype.hasOwnProperty.call(holder, REGISTRY)) {
+    const registration: ClassRegistration = {
+      className: (cls as { name?: string }).name || 'anonymous',
+      methods: new Map(),
+    };
+    Object.defineProperty(holder, REGISTRY, { value: registration, enumerable: false });
+  }
+  return holder[REGISTRY]!;
+}
+
+/** The registration of one method, created on first use. */
+export function methodRegistration(
+  cls: object,
+  methodName: string,
+  fn: (...args: unknown[]) => Promise<unknown>,
+): MethodRegistration {
+  const registration = classRegistration(cls);
+  let method = registration.methods.get(methodName);
+  if (!method) {
+    method = {
+      className: registration.className,
+      methodName,
+      fn,
+      skipLoggingParams: new Set(),
+      maskedParams: new Set(),
+    };
+    registration.methods.set(methodName, method);
+  }
+  return method;
+}
+
+/** The registration of a class if any decorator marked it, else undefined. */
+export function getClassRegistration(cls: unknown): ClassRegistration | undefined {
+  if (typeof cls !== 'function') return undefined;
+  return Object.prototype.hasOwnProperty.call(cls, REGISTRY) ? (cls as Registered)[REGISTRY] : undefined;
+}

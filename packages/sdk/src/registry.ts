@@ -41,7 +41,7 @@ export interface HttpRoute {
 
 /** Everything known about one decorated static method. */
 export interface MethodRegistration {
-  className: string;
+  readonly className: string;
   methodName: string;
   fn: (...args: unknown[]) => Promise<unknown>;
   kind?: OperationKind;
@@ -73,7 +73,8 @@ interface OperonLoggerLike {
 
 /** Everything known about one decorated class. */
 export interface ClassRegistration {
-  className: string;
+  /** Read when asked, not when decorated: compilers may fix a class's name only after its decorators ran. */
+  readonly className: string;
   methods: Map<string, MethodRegistration>;
   authenticator?: Authenticator;
   defaultRequiredRoles?: readonly string[];
@@ -88,7 +89,9 @@ export function classRegistration(cls: object): ClassRegistration {
   const holder = cls as Registered;
   if (!Object.prototype.hasOwnProperty.call(holder, REGISTRY)) {
     const registration: ClassRegistration = {
-      className: (cls as { name?: string }).name || 'anonymous',
+      get className() {
+        return (cls as { name?: string }).name || 'anonymous';
+      },
       methods: new Map(),
     };
     Object.defineProperty(holder, REGISTRY, { value: registration, enumerable: false });
@@ -106,7 +109,9 @@ export function methodRegistration(
   let method = registration.methods.get(methodName);
   if (!method) {
     method = {
-      className: registration.className,
+      get className() {
+        return registration.className;
+      },
       methodName,
       fn,
       skipLoggingParams: new Set(),

@@ -1,0 +1,285 @@
+/**
+ * Loads `operon-config.yaml` in stages, each with its own type (STYLE "Configuration"):
+ * text → YAML tree → `${VAR}` substitution and coercion → schema validation (every error at once)
+ * → defaults and environment (libpq precedence) → CLI overrides → a deep-frozen {@link OperonConfig}.
+ * Every failure is an {@link OperonConfigError} whose message names the file, key and expectation.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import YAML, { type YAMLError } from 'yaml';
+import { OperonConfigError, configIssue, formatKeyPath, type ConfigIssue } from './config-error.js';
+import { describeKind, describeValue, dropNullsAtKnownKeys, validateConfig, type DescribeFound } from './config-schema.js';
+import {
+  LOG_LEVELS,
+  type DatabaseConfigInput,
+  type LogLevel,
+  type OperonConfig,
+  type OperonConfigInput,
+  type ResolvedDatabaseConfig,
+} from './config-types.js';
+import { coerceWholeReferences, isPlainObject, substituteEnv, type WholeReference } from './env-substitution.js';
+
+/** Values from CLI flags (`-p`, `-l`); they win over the file. */
+export interface ConfigOverrides {
+  port?: number;
+  logLevel?: string;
+}
+
+export interface LoadConfigOptions {
+  /** Where `${VAR}`, `PG*`, `DATABASE_URL` and `OPERON_EXECUTOR_ID` come from. @default process.env */
+  env?: NodeJS.ProcessEnv;
+  overrides?: ConfigOverrides;
+}
+
+interface Source {
+  /** How messages name the file: as the user gave it. */
+  readonly label: string;
+  readonly file: string;
+  readonly appDir: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly overrides: ConfigOverrides;
+}
+
+/** Reads, validates and resolves the config file at `configPath` (relative to the working directory). */
+export function loadConfig(configPath: string, options: LoadConfigOptions = {}): OperonConfig {
+  const file = resolve(configPath);
+  const data = parseYaml(configPath, readConfigText(configPath, file));
+  const env = options.env ?? process.env;
+  return resolveWith(data, { label: configPath, file, appDir: dirname(file), env, overrides: options.overrides ?? {} });
+}
+
+/** Validates and resolves a config given as an object (what the YAML would parse to). */
+export function resolveConfig(input: unknown, source: { file: string; appDir: string; env?: NodeJS.ProcessEnv }): OperonConfig {
+  return resolveWith(input, {
+    label: source.file === '' ? 'config' : source.file,
+    file: source.file === '' ? '' : resolve(source.file),
+    appDir: resolve(source.appDir),
+    env: source.env ?? process.env,
+    overrides: {},
+  });
+}
+
+/**
+ * Reads `a.b.c` from the `application` section (what `ctx.getConfig` returns). A missing key, or
+ * one written with no value (YAML null), gives `defaultValue`; `false`, `0` and `''` are values.
+ */
+export function getConfigValue<T>(config: Pick<OperonConfig, 'application'>, key: string, defaultValue?: T): T | undefined {
+  let node: unknown = config.application;
+  for (const segment of key.split('.')) {
+    // Own properties only, so `constructor` or `__proto__` never reach Object.prototype.
+    if (node === null || typeof node !== 'object' || !Object.hasOwn(node, segment)) return defaultValue;
+    node = (node as Record<string, unknown>)[segment];
+  }
+  return node === null || node === undefined ? defaultValue : (node as T);
+}
+
+function readConfigText(label: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
+    const detail =
+      code === 'ENOENT' ? 'config file not found (run operon init, or pass -c <file>)' : `cannot read the config file (${code})`;
+    throw new OperonConfigError(label, [{ key: '', expected: 'a readable config file', got: code, detail }]);
+  }
+}
+
+function parseYaml(label: string, text: string): unknown {
+  // Warnings are errors too: `password: !env X` would otherwise quietly become the string "X".
+  const doc = YAML.parseDocument(text);
+  const problem: YAMLError | undefined = doc.errors[0] ?? doc.warnings[0];
+  if (problem !== undefined) {
+    // The yaml package appends the offending source line; drop it, it may hold a password.
+    const reason = problem.message.replace(/ at line \d+, column \d+[\s\S]*$/, '');
+    const at = problem.linePos?.[0];
+    throw new OperonConfigError(label, [
+      { key: '', expected: 'valid YAML', got: reason, detail: `invalid YAML: ${reason}`, line: at?.line, column: at?.col },
+    ]);
+  }
+  try {
+    return doc.toJS();
+  } catch (error) {
+    // For example an alias to an anchor that does not exist.
+    const reason = (error as Error).message;
+    throw new OperonConfigError(label, [{ key: '', expected: 'valid YAML', got: reason, detail: `invalid YAML: ${reason}` }]);
+  }
+}
+
+function resolveWith(input: unknown, source: Source): OperonConfig {
+  const substitution = substituteEnv(input ?? {}, source.env);
+  const data = substitution.value;
+  coerceWholeReferences(data, substitution.wholeReferences);
+  dropNullsAtKnownKeys(data);
+  // An unset variable also makes its value the wrong type; report the cause, once.
+  const reported = new Set(substitution.issues.map((issue) => issue.key));
+  const schemaIssues = validateConfig(data, describeFound(substitution.wholeReferences));
+  const issues = [...substitution.issues, ...schemaIssues.filter((issue) => !reported.has(issue.key))];
+  if (issues.length > 0) throw new OperonConfigError(source.label, issues);
+  return deepFreeze(withDefaults(data as OperonConfigInput, source));
+}
+
+/** Shows a found value, naming the variable it came from and hiding anything secret. */
+function describeFound(references: readonly WholeReference[]): DescribeFound {
+  const origins = new Map(references.map((ref) => [formatKeyPath(ref.path), ref.variable]));
+  return (path, value) => {
+    const variable = origins.get(formatKeyPath(path));
+    const secret = path[path.length - 1] === 'password' || /PASSWORD|SECRET|TOKEN/i.test(variable ?? '');
+    const shown = secret ? `${describeKind(value)} (not shown)` : describeValue(value);
+    return variable === undefined ? shown : `${shown} (from \${${variable}})`;
+  };
+}
+
+function withDefaults(input: OperonConfigInput, source: Source): OperonConfig {
+  const runtime = input.runtimeConfig ?? {};
+  const logs = input.telemetry?.logs ?? {};
+  const traces = input.telemetry?.traces ?? {};
+  return {
+    file: source.file,
+    appDir: source.appDir,
+    database: resolveDatabase(input.database ?? {}, source),
+    runtimeConfig: {
+      port: overridePort(source.overrides.port) ?? runtime.port ?? 3000,
+      // All interfaces, so the server is reachable from outside a container by default.
+      host: runtime.host ?? '0.0.0.0',
+      entrypoint: resolve(source.appDir, runtime.entrypoint ?? 'dist/operations.js'),
+      bodyLimitBytes: runtime.bodyLimitBytes ?? 1048576,
+      executorId: nonEmpty(source.env['OPERON_EXECUTOR_ID']) ?? 'local',
+    },
+    telemetry: {
+      logs: { logLevel: overrideLogLevel(source.overrides.logLevel) ?? logs.logLevel ?? 'info' },
+      traces: { enabled: traces.enabled ?? false, endpoint: traces.endpoint ?? 'http://localhost:4318/v1/traces' },
+    },
+    application: input.application ?? {},
+  };
+}
+
+/**
+ * Each setting: the file, then `DATABASE_URL` (only when the file names no hostname), then the
+ * libpq variables, then the default, as node-postgres does. Empty variables count as unset.
+ */
+function resolveDatabase(db: DatabaseConfigInput, source: Source): ResolvedDatabaseConfig {
+  const env = (name: string) => nonEmpty(source.env[name]);
+  const url = db.hostname === undefined ? parseDatabaseUrl(env('DATABASE_URL')) : {};
+  const hostname = db.hostname ?? url.hostname ?? env('PGHOST');
+  const embedded = hostname === undefined;
+  const user_database = db.user_database ?? url.user_database ?? env('PGDATABASE') ?? defaultDatabaseName(source.appDir);
+  // The embedded server is created with this password, so it needs one; an external server
+  // without one gets '' and libpq's own fallbacks (~/.pgpass, trust).
+  const password = db.password ?? url.password ?? env('PGPASSWORD') ?? (embedded ? 'postgres' : '');
+  const resolved: ResolvedDatabaseConfig = {
+    embedded,
+    hostname: hostname ?? 'localhost',
+    port: db.port ?? url.port ?? envPort(env('PGPORT')) ?? 5432,
+    username: db.username ?? url.username ?? env('PGUSER') ?? 'postgres',
+    password,
+    user_database,
+    system_database: db.system_database ?? `${user_database}_operon_sys`,
+    connectionTimeoutMillis: db.connectionTimeoutMillis ?? 3000,
+    poolSize: db.poolSize ?? 20,
+    ssl: db.ssl ?? url.ssl ?? sslFromMode('PGSSLMODE', env('PGSSLMODE')) ?? false,
+    migrate: db.migrate ?? [],
+    rollback: db.rollback ?? [],
+  };
+  // Non-enumerable, as in node-postgres: JSON.stringify, console.log and pino never see it.
+  return Object.defineProperty(resolved, 'password', { enumerable: false });
+}
+
+type UrlSettings = Partial<
+  Pick<ResolvedDatabaseConfig, 'hostname' | 'port' | 'username' | 'password' | 'user_database' | 'ssl'>
+>;
+
+function parseDatabaseUrl(raw: string | undefined): UrlSettings {
+  if (raw === undefined) return {};
+  // Never echo the URL: it usually holds a password.
+  const invalid = () => envError('DATABASE_URL', 'a postgres:// or postgresql:// URL', 'something else (not shown)');
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw invalid();
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw invalid();
+  try {
+    // postgres: is not a "special" scheme for WHATWG URLs, so parts arrive still percent-encoded.
+    return {
+      hostname: nonEmpty(decodeURIComponent(url.hostname).replace(/^\[(.*)\]$/, '$1')),
+      port: url.port === '' ? undefined : Number(url.port),
+      username: nonEmpty(decodeURIComponent(url.username)),
+      password: nonEmpty(decodeURIComponent(url.password)),
+      user_database: nonEmpty(decodeURIComponent(url.pathname.slice(1))),
+      ssl: sslFromMode('DATABASE_URL sslmode', url.searchParams.get('sslmode') ?? undefined),
+    };
+  } catch (error) {
+    if (error instanceof OperonConfigError) throw error;
+    throw invalid(); // malformed percent-encoding
+  }
+}
+
+const SSL_MODES: Readonly<Record<string, boolean>> = {
+  disable: false, allow: false, prefer: true, require: true, 'verify-ca': true, 'verify-full': true, 'no-verify': true,
+};
+
+function sslFromMode(name: string, mode: string | undefined): boolean | undefined {
+  if (mode === undefined) return undefined;
+  const ssl = SSL_MODES[mode];
+  if (ssl === undefined) throw envError(name, `one of ${Object.keys(SSL_MODES).join(', ')}`, describeValue(mode));
+  return ssl;
+}
+
+function envPort(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw) || port < 1 || port > 65535) throw envError('PGPORT', 'an integer from 1 to 65535', describeValue(raw));
+  return port;
+}
+
+function envError(name: string, expected: string, got: string): OperonConfigError {
+  return new OperonConfigError('environment', [configIssue(name, expected, got)]);
+}
+
+function overridePort(port: number | undefined): number | undefined {
+  if (port === undefined || (Number.isInteger(port) && port >= 1 && port <= 65535)) return port;
+  throw overrideError('runtimeConfig.port', '-p/--port', 'an integer from 1 to 65535', describeValue(port));
+}
+
+function overrideLogLevel(level: string | undefined): LogLevel | undefined {
+  if (level === undefined || (LOG_LEVELS as readonly string[]).includes(level)) return level as LogLevel | undefined;
+  throw overrideError('telemetry.logs.logLevel', '-l/--log-level', `one of ${LOG_LEVELS.join(', ')}`, describeValue(level));
+}
+
+function overrideError(key: string, flag: string, expected: string, got: string): OperonConfigError {
+  const issue: ConfigIssue = { ...configIssue(key, expected, got), detail: `${flag} must be ${expected}, got ${got}` };
+  return new OperonConfigError('command line', [issue]);
+}
+
+/**
+ * The app's package.json name as a Postgres identifier: lower case, [a-z0-9_], not starting with a
+ * digit, and at most 52 characters so `<name>_operon_sys` fits Postgres's 63-byte limit (longer
+ * names are silently truncated by the server, and two apps could then share a system database).
+ */
+function defaultDatabaseName(appDir: string): string {
+  let name: unknown;
+  try {
+    name = (JSON.parse(readFileSync(join(appDir, 'package.json'), 'utf8')) as { name?: unknown }).name;
+  } catch {
+    return 'operon_app';
+  }
+  if (typeof name !== 'string') return 'operon_app';
+  let id = name.toLowerCase().replace(/[^a-z0-9_]+/g, '_').replace(/_+/g, '_').replace(/^_+/, '');
+  if (/^[0-9]/.test(id)) id = `app_${id}`;
+  id = id.slice(0, 52).replace(/_+$/, '');
+  return id === '' ? 'operon_app' : id;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === '' ? undefined : value;
+}
+
+/** Freezes plain objects and arrays all the way down (other objects are left as they are). */
+function deepFreeze<T>(value: T): T {
+  if (Array.isArray(value) || isPlainObject(value)) {
+    for (const key of Object.getOwnPropertyNames(value)) deepFreeze((value as Record<string, unknown>)[key]);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,52 @@
+import pg from 'pg';
+import { SQLSTATE, sqlState } from './sqlstate.js';
+
+export interface ConnectionSettings {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  readonly ssl: boolean;
+  readonly connectionTimeoutMillis: number;
+}
+
+function quoteIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** Creates `database` on the server if it does not exist (safe when several processes race). */
+export async function ensureDatabaseExists(settings: ConnectionSettings, database: string): Promise<void> {
+  const client = new pg.Client({ ...clientOptions(settings), database: 'postgres' });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (rowCount) return;
+    try {
+      await client.query(`CREATE DATABASE ${quoteIdentifier(database)}`);
+    } catch (error) {
+      // Another process created it between our check and our CREATE: that is what we wanted.
+      const code = sqlState(error);
+      if (code !== SQLSTATE.DUPLICATE_DATABASE && code !== SQLSTATE.UNIQUE_VIOLATION) throw error;
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+function clientOptions(settings: ConnectionSettings): pg.ClientConfig {
+  return {
+    host: settings.host,
+    port: settings.port,
+    user: settings.user,
+    password: settings.password,
+    ssl: settings.ssl ? { rejectUnauthorized: false } : undefined,
+    connectionTimeoutMillis: settings.connectionTimeoutMillis,
+  };
+}
+
+export function createPool(settings: ConnectionSettings, database: string, max: number): pg.Pool {
+  const pool = new pg.Pool({ ...clientOptions(settings), database, max, idleTimeoutMillis: 30_000 });
+  // An idle client that loses its server must not crash the process; the pool replaces it.
+  pool.on('error', () => undefined);
+  return pool;
+}

@@ -1,0 +1,252 @@
+/**
+ * Starts, runs and recovers workflows. A first run reads no records (it cannot have any) and costs
+ * one INSERT to start and one UPDATE to end; a re-run loads all of its records in one query per
+ * database. A workflow cut off by the database going away stays PENDING and is run again here once
+ * the database answers, so its callers still get its result.
+ */
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { OperonNotRegisteredError, OperonShutdownError, type WorkflowHandle } from '@operon/sdk';
+import { isInfrastructureFailure } from '../database/infrastructure-failure.js';
+import type { OperationRecord, SystemDatabase, WorkflowIdentity, WorkflowRow } from '../system-db/system-database.js';
+import { runCommunicator } from './communicator-runner.js';
+import type { FunctionRegistry, RegisteredFunction } from './function-registry.js';
+import type { WorkflowMessaging } from './workflow-messaging.js';
+import { runTransaction } from './transaction-runner.js';
+import { WorkflowContextImpl, type WorkflowRun } from './workflow-context.js';
+import { localHandle, recordedHandle } from './workflow-handle.js';
+import { deserialize, serialize, serializeError } from './serialization.js';
+
+export interface ExecutorDeps {
+  readonly systemDb: SystemDatabase;
+  readonly appPool: pg.Pool;
+  readonly registry: FunctionRegistry;
+  readonly executorId: string;
+  readonly logger: Logger;
+  readonly application: Readonly<Record<string, unknown>>;
+}
+
+export interface StartOptions {
+  readonly workflowUUID?: string;
+  readonly identity?: WorkflowIdentity;
+  /** The HTTP request that started the workflow, recorded with it. */
+  readonly request?: unknown;
+  readonly parentUUID?: string;
+}
+
+export type ExecutorState = 'running' | 'stopping' | 'stopped';
+
+export const ANONYMOUS: WorkflowIdentity = Object.freeze({ authenticatedUser: '', authenticatedRoles: [], assumedRole: '' });
+
+/** Workflows that wrap one transaction or communicator called from outside any workflow. */
+const TEMPORARY_PREFIX = 'operon.temporary:';
+
+const RECOVERY_PAGE = 500;
+const RETRY_START_MS = 200;
+const RETRY_MAX_MS = 5_000;
+
+export class WorkflowExecutor {
+  private readonly active = new Map<string, Promise<unknown>>();
+  private stateName: ExecutorState = 'running';
+  messaging!: WorkflowMessaging;
+
+  constructor(readonly deps: ExecutorDeps) {}
+
+  get state(): ExecutorState {
+    return this.stateName;
+  }
+
+  get activeCount(): number {
+    return this.active.size;
+  }
+
+  /**
+   * Records and starts a workflow; resolves once its start is durable. A UUID that exists already
+   * (here or in the database) gives a handle to that workflow, which never runs twice.
+   */
+  async startWorkflow(fn: RegisteredFunction, args: unknown[], options: StartOptions = {}): Promise<WorkflowHandle<unknown>> {
+    if (fn.method.kind !== 'workflow') {
+      throw new OperonNotRegisteredError(fn.name, `it is a ${fn.method.kind ?? 'handler'}, not a workflow`);
+    }
+    return this.start(fn.name, fn, args, options);
+  }
+
+  /** Runs a transaction or communicator as a one-operation workflow, idempotent under its UUID. */
+  async startTemporaryWorkflow(fn: RegisteredFunction, args: unknown[], options: StartOptions = {}): Promise<WorkflowHandle<unknown>> {
+    return this.start(TEMPORARY_PREFIX + fn.name, fn, args, options);
+  }
+
+  private async start(
+    workflowName: string,
+    fn: RegisteredFunction,
+    args: unknown[],
+    options: StartOptions,
+  ): Promise<WorkflowHandle<unknown>> {
+    if (this.stateName !== 'running') throw new OperonShutdownError('the runtime is shutting down and starts no new workflows');
+    const workflowUUID = options.workflowUUID ?? randomUUID();
+    const running = this.active.get(workflowUUID);
+    if (running) return localHandle(this.deps.systemDb, workflowUUID, running);
+    const identity = options.identity ?? ANONYMOUS;
+    const inputs = serialize(args, `the inputs of ${fn.name}`) ?? '[]';
+    let started!: (inserted: boolean) => void;
+    let failedToStart!: (error: unknown) => void;
+    const insertion = new Promise<boolean>((resolve, reject) => {
+      started = resolve;
+      failedToStart = reject;
+    });
+    // Registered before the first await, so a concurrent start of this UUID in this process joins it.
+    const result = this.track(workflowUUID, async () => {
+      let inserted: boolean;
+      try {
+        inserted = await this.deps.systemDb.insertWorkflow({
+          workflowUUID,
+          workflowName,
+          executorId: this.deps.executorId,
+          inputs,
+          ...identity,
+          request: options.request === undefined ? null : JSON.stringify(options.request),
+          parentUUID: options.parentUUID ?? null,
+        });
+      } catch (error) {
+        failedToStart(error);
+        throw error;
+      }
+      started(inserted);
+      if (!inserted) return recordedHandle(this.deps.systemDb, workflowUUID).getResult();
+      return this.execute({ workflowUUID, fn, identity }, workflowName.startsWith(TEMPORARY_PREFIX), args, undefined);
+    });
+    await insertion;
+    return localHandle(this.deps.systemDb, workflowUUID, result);
+  }
+
+  private track(workflowUUID: string, work: () => Promise<unknown>): Promise<unknown> {
+    const result = work();
+    this.active.set(workflowUUID, result);
+    // Nobody may ever ask for this result: its rejection must not be "unhandled".
+    result.then(
+      () => this.active.delete(workflowUUID),
+      () => this.active.delete(workflowUUID),
+    );
+    return result;
+  }
+
+  /** Runs a workflow to its end and records the end; retries here while the database is away. */
+  private async execute(
+    run: WorkflowRun,
+    temporary: boolean,
+    args: unknown[],
+    records: ReadonlyMap<number, OperationRecord> | undefined,
+  ): Promise<unknown> {
+    let waitMs = RETRY_START_MS;
+    for (;;) {
+      try {
+        return await this.runOnce(run, temporary, args, records);
+      } catch (error) {
+        if (!isInfrastructureFailure(error)) throw error;
+        if (this.stateName !== 'running') throw new OperonShutdownError(`workflow ${run.workflowUUID} was interrupted by shutdown; it resumes at the next start`);
+        this.deps.logger.warn(
+          { workflowUUID: run.workflowUUID, executorId: this.deps.executorId, err: error },
+          `workflow ${run.workflowUUID} lost its database connection; running it again in ${waitMs} ms`,
+        );
+        await new Promise((resolve) => setTimeout(resolve, waitMs));
+        waitMs = Math.min(waitMs * 2, RETRY_MAX_MS);
+        records = await this.deps.systemDb
+          .loadRecords([run.workflowUUID])
+          .then((all) => all.get(run.workflowUUID) ?? new Map<number, OperationRecord>())
+          .catch(() => records);
+      }
+    }
+  }
+
+  private async runOnce(
+    run: WorkflowRun,
+    temporary: boolean,
+    args: unknown[],
+    records: ReadonlyMap<number, OperationRecord> | undefined,
+  ): Promise<unknown> {
+    const ctx = new WorkflowContextImpl(this, run, records);
+    let outputText: string | null;
+    try {
+      const output = temporary
+        ? await ctx.operation(run.fn.name, (functionID) => this.runOperation(run, functionID, run.fn, args))
+        : await run.fn.method.fn.call(run.fn.cls, ctx, ...args);
+      outputText = serialize(output, `the output of workflow ${run.fn.name}`);
+    } catch (error) {
+      if (isInfrastructureFailure(error)) throw error;
+      await this.deps.systemDb.recordWorkflowError(run.workflowUUID, serializeError(error));
+      throw error;
+    }
+    await this.deps.systemDb.recordWorkflowSuccess(run.workflowUUID, outputText);
+    return deserialize(outputText);
+  }
+
+  /** Runs one transaction or communicator of a workflow at `functionID` (no record exists yet). */
+  runOperation(run: WorkflowRun, functionID: number, fn: RegisteredFunction, args: unknown[]): Promise<unknown> {
+    const site = { workflowUUID: run.workflowUUID, functionID };
+    if (fn.method.kind === 'transaction') return runTransaction(this.deps, site, fn, args);
+    if (fn.method.kind === 'communicator') return runCommunicator(this.deps, site, fn, args);
+    throw new OperonNotRegisteredError(fn.name, 'only transactions and communicators can be invoked as operations');
+  }
+
+  retrieveWorkflow<R = unknown>(workflowUUID: string): WorkflowHandle<R> {
+    const running = this.active.get(workflowUUID);
+    if (running) return localHandle(this.deps.systemDb, workflowUUID, running as Promise<R>);
+    return recordedHandle<R>(this.deps.systemDb, workflowUUID);
+  }
+
+  /**
+   * Resumes every PENDING workflow of this executor that is not running here. Pages through them
+   * and loads each page's records in one query per database, so thousands of workflows cost a few
+   * dozen queries to resume; the pool bounds how many connections their operations then use.
+   */
+  async recoverPendingWorkflows(): Promise<number> {
+    let after = '';
+    let recovered = 0;
+    for (;;) {
+      const page = await this.deps.systemDb.listPendingWorkflows(this.deps.executorId, after, RECOVERY_PAGE);
+      if (page.length === 0) return recovered;
+      after = page[page.length - 1]!.workflowUUID;
+      const resumable = page.filter((row) => !this.active.has(row.workflowUUID));
+      const records = await this.deps.systemDb.loadRecords(resumable.map((row) => row.workflowUUID));
+      for (const row of resumable) {
+        if (this.resume(row, records.get(row.workflowUUID) ?? new Map())) recovered++;
+      }
+    }
+  }
+
+  private resume(row: WorkflowRow, records: ReadonlyMap<number, OperationRecord>): boolean {
+    const temporary = row.workflowName.startsWith(TEMPORARY_PREFIX);
+    const name = temporary ? row.workflowName.slice(TEMPORARY_PREFIX.length) : row.workflowName;
+    const fn = this.deps.registry.byQualifiedName(name);
+    if (!fn) {
+      this.deps.logger.error(
+        { workflowUUID: row.workflowUUID, executorId: this.deps.executorId },
+        `cannot recover workflow ${row.workflowUUID}: ${name} is not registered in this app; it stays PENDING`,
+      );
+      return false;
+    }
+    const identity: WorkflowIdentity = {
+      authenticatedUser: row.authenticatedUser,
+      authenticatedRoles: row.authenticatedRoles,
+      assumedRole: row.assumedRole,
+    };
+    const args = deserialize<unknown[]>(row.inputs) ?? [];
+    this.track(row.workflowUUID, () => this.execute({ workflowUUID: row.workflowUUID, fn, identity }, temporary, args, records));
+    return true;
+  }
+
+  /** Stops starting workflows and waits up to `timeoutMs` for running ones; the rest resume at the next start. */
+  async stop(timeoutMs: number): Promise<void> {
+    if (this.stateName === 'stopped') return;
+    this.stateName = 'stopping';
+    this.messaging?.stop();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.active.values()]),
+      new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    this.stateName = 'stopped';
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * One Operon runtime: the databases (embedded or configured), the system schema, the executor and
+ * its recovery. `operon start`, the testing runtime and benchmarks all build on this.
+ */
+import { join } from 'node:path';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { OperonConfig } from './config/config-types.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './database/embedded-postgres.js';
+import { createPool, ensureDatabaseExists, type ConnectionSettings } from './database/pools.js';
+import { FunctionRegistry } from './executor/function-registry.js';
+import { WorkflowExecutor } from './executor/workflow-executor.js';
+import { WorkflowMessaging } from './executor/workflow-messaging.js';
+import { createLogger } from './logging.js';
+import { SystemDatabase } from './system-db/system-database.js';
+
+export interface RuntimeOptions {
+  readonly config: OperonConfig;
+  /** The app's decorated classes (for `operon start`, every class the bundle exports). */
+  readonly classes: readonly unknown[];
+  readonly logger?: Logger;
+}
+
+export type RuntimeState = 'initializing' | 'recovering' | 'running' | 'stopping' | 'stopped' | 'failed';
+
+export class OperonRuntime {
+  private stateName: RuntimeState = 'initializing';
+
+  private constructor(
+    readonly config: OperonConfig,
+    readonly logger: Logger,
+    readonly registry: FunctionRegistry,
+    readonly systemDb: SystemDatabase,
+    readonly executor: WorkflowExecutor,
+    readonly connection: ConnectionSettings,
+    private readonly embedded: EmbeddedPostgres | undefined,
+  ) {}
+
+  get state(): RuntimeState {
+    return this.stateName;
+  }
+
+  get appPool(): pg.Pool {
+    return this.systemDb.appPool;
+  }
+
+  /** Connects (starting the embedded Postgres if configured so), creates databases and migrates Operon's schemas. */
+  static async create(options: RuntimeOptions): Promise<OperonRuntime> {
+    const { config } = options;
+    const logger = options.logger ?? createLogger(config.telemetry.logs.logLevel);
+    const registry = new FunctionRegistry(options.classes);
+    const embedded = config.database.embedded ? await startEmbedded(config, logger) : undefined;
+    const connection: ConnectionSettings = {
+      host: embedded?.host ?? config.database.hostname,
+      port: embedded?.port ?? config.database.port,
+      user: embedded?.user ?? config.database.username,
+      password: config.database.password,
+      ssl: config.database.ssl,
+      connectionTimeoutMillis: config.database.connectionTimeoutMillis,
+    };
+    const pools: pg.Pool[] = [];
+    try {
+      await ensureDatabaseExists(connection, config.database.system_database);
+      await ensureDatabaseExists(connection, config.database.user_database);
+      const systemPool = createPool(connection, config.database.system_database, config.database.poolSize);
+      pools.push(systemPool);
+      const appPool = createPool(connection, config.database.user_database, config.database.poolSize);
+      pools.push(appPool);
+      const systemDb = new SystemDatabase(systemPool, appPool, {
+        system: config.database.system_database,
+        app: config.database.user_database,
+      });
+      const applied = await systemDb.migrate();
+      if (applied.system.length || applied.app.length) {
+        logger.info({ systemVersions: applied.system, appDbVersions: applied.app }, 'migrated Operon schemas');
+      }
+      const executor = new WorkflowExecutor({
+        systemDb,
+        appPool,
+        registry,
+        executorId: config.runtimeConfig.executorId,
+        logger,
+        application: config.application,
+      });
+      executor.messaging = new WorkflowMessaging();
+      return new OperonRuntime(config, logger, registry, systemDb, executor, connection, embedded);
+    } catch (error) {
+      await Promise.all(pools.map((pool) => pool.end().catch(() => undefined)));
+      await embedded?.stop();
+      throw error;
+    }
+  }
+
+  /** Resumes every PENDING workflow of this executor; logs and returns how many. */
+  async recover(): Promise<number> {
+    this.stateName = 'recovering';
+    try {
+      const count = await this.executor.recoverPendingWorkflows();
+      this.logger.info({ executorId: this.config.runtimeConfig.executorId, recovered: count }, `recovered ${count} pending workflows`);
+      this.stateName = 'running';
+      return count;
+    } catch (error) {
+      this.stateName = 'failed';
+      throw error;
+    }
+  }
+
+  /** Lets running workflows finish (up to `timeoutMs`), closes the pools, stops the embedded Postgres. */
+  async destroy(options: { timeoutMs?: number; stopEmbedded?: boolean } = {}): Promise<void> {
+    if (this.stateName === 'stopped') return;
+    this.stateName = 'stopping';
+    await this.executor.stop(options.timeoutMs ?? 10_000);
+    await Promise.all([this.systemDb.systemPool.end(), this.systemDb.appPool.end()]);
+    if (options.stopEmbedded !== false) await this.embedded?.stop();
+    this.stateName = 'stopped';
+  }
+}
+
+async function startEmbedded(config: OperonConfig, logger: Logger): Promise<EmbeddedPostgres> {
+  return startEmbeddedPostgres({
+    dataDir: join(config.appDir, '.operon', 'pgdata'),
+    port: config.database.port,
+    password: config.database.password,
+    log: (message) => logger.info(message),
+  });
+}

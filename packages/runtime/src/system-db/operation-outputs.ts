@@ -1,0 +1,46 @@
+import type pg from 'pg';
+
+/** What one completed operation left behind: its function and its output or error (JSON text). */
+export interface OperationRecord {
+  readonly functionName: string;
+  readonly output: string | null;
+  readonly error: string | null;
+}
+
+export type RecordsByWorkflow = Map<string, Map<number, OperationRecord>>;
+
+/**
+ * Records an operation's output or error in one statement. If a record exists already (another
+ * run of the same workflow got there first) that record wins and is returned instead.
+ */
+export async function recordOperation(
+  pool: pg.Pool,
+  workflowUUID: string,
+  functionID: number,
+  record: OperationRecord,
+): Promise<OperationRecord> {
+  const { rowCount } = await pool.query(
+    `INSERT INTO operon.operation_outputs (workflow_uuid, function_id, function_name, output, error, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (workflow_uuid, function_id) DO NOTHING`,
+    [workflowUUID, functionID, record.functionName, record.output, record.error, Date.now()],
+  );
+  if (rowCount === 1) return record;
+  const existing = await loadOperationRecords(pool, [workflowUUID]);
+  return existing.get(workflowUUID)?.get(functionID) ?? record;
+}
+
+/** Every recorded operation of these workflows, in one query. */
+export async function loadOperationRecords(pool: pg.Pool, workflowUUIDs: readonly string[]): Promise<RecordsByWorkflow> {
+  const { rows } = await pool.query(
+    `SELECT workflow_uuid, function_id, function_name, output, error FROM operon.operation_outputs
+     WHERE workflow_uuid = ANY($1)`,
+    [workflowUUIDs],
+  );
+  const byWorkflow: RecordsByWorkflow = new Map();
+  for (const r of rows) {
+    let records = byWorkflow.get(r.workflow_uuid);
+    if (!records) byWorkflow.set(r.workflow_uuid, (records = new Map()));
+    records.set(r.function_id, { functionName: r.function_name, output: r.output, error: r.error });
+  }
+  return byWorkflow;
+}

@@ -1,0 +1,84 @@
+/**
+ * The one facade over every table Operon keeps: the system database's schema `operon` and the
+ * transaction records in the app database. All of Operon's own SQL lives in this folder.
+ */
+import type pg from 'pg';
+import { guardDatabase } from '../database/infrastructure-failure.js';
+import { migrateSchema } from './schema-migrator.js';
+import { APP_DB_MIGRATIONS, SYSTEM_MIGRATIONS } from './migrations.generated.js';
+import * as status from './workflow-status.js';
+import * as operations from './operation-outputs.js';
+import * as transactions from './transaction-outputs.js';
+
+export type { WorkflowRow, NewWorkflow, WorkflowIdentity } from './workflow-status.js';
+export type { OperationRecord, RecordsByWorkflow } from './operation-outputs.js';
+
+export class SystemDatabase {
+  constructor(
+    readonly systemPool: pg.Pool,
+    readonly appPool: pg.Pool,
+    private readonly names: { system: string; app: string },
+  ) {}
+
+  /** Brings both of Operon's schemas up to date; returns the versions applied. */
+  async migrate(): Promise<{ system: number[]; app: number[] }> {
+    const system = await migrateSchema(this.systemPool, this.names.system, SYSTEM_MIGRATIONS);
+    const app = await migrateSchema(this.appPool, this.names.app, APP_DB_MIGRATIONS);
+    return { system, app };
+  }
+
+  insertWorkflow(wf: status.NewWorkflow): Promise<boolean> {
+    return guardDatabase(status.insertWorkflow(this.systemPool, wf));
+  }
+
+  recordWorkflowSuccess(workflowUUID: string, output: string | null): Promise<void> {
+    return guardDatabase(status.recordWorkflowEnd(this.systemPool, workflowUUID, { status: 'SUCCESS', output }));
+  }
+
+  recordWorkflowError(workflowUUID: string, error: string): Promise<void> {
+    return guardDatabase(status.recordWorkflowEnd(this.systemPool, workflowUUID, { status: 'ERROR', error }));
+  }
+
+  getWorkflow(workflowUUID: string): Promise<status.WorkflowRow | undefined> {
+    return guardDatabase(status.getWorkflow(this.systemPool, workflowUUID));
+  }
+
+  listPendingWorkflows(executorId: string, afterUUID: string, limit: number): Promise<status.WorkflowRow[]> {
+    return guardDatabase(status.listPendingWorkflows(this.systemPool, executorId, afterUUID, limit));
+  }
+
+  recordOperation(
+    workflowUUID: string,
+    functionID: number,
+    record: operations.OperationRecord,
+  ): Promise<operations.OperationRecord> {
+    return guardDatabase(operations.recordOperation(this.systemPool, workflowUUID, functionID, record));
+  }
+
+  insertTransactionOutput(
+    client: pg.ClientBase,
+    workflowUUID: string,
+    functionID: number,
+    functionName: string,
+    output: string | null,
+  ): Promise<void> {
+    return guardDatabase(transactions.insertTransactionOutput(client, workflowUUID, functionID, functionName, output));
+  }
+
+  /** Every record of these workflows from both databases: two parallel queries however many workflows. */
+  async loadRecords(workflowUUIDs: readonly string[]): Promise<operations.RecordsByWorkflow> {
+    const committed: operations.RecordsByWorkflow = new Map();
+    const [records] = await guardDatabase(
+      Promise.all([
+        operations.loadOperationRecords(this.systemPool, workflowUUIDs),
+        transactions.loadTransactionOutputs(this.appPool, workflowUUIDs, committed),
+      ]),
+    );
+    for (const [uuid, byId] of committed) {
+      let target = records.get(uuid);
+      if (!target) records.set(uuid, (target = new Map()));
+      for (const [id, record] of byId) target.set(id, record);
+    }
+    return records;
+  }
+}

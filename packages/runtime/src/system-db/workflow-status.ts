@@ -1,0 +1,127 @@
+import type pg from 'pg';
+import type { WorkflowStatus, WorkflowStatusName } from '@operon/sdk';
+
+export interface WorkflowIdentity {
+  readonly authenticatedUser: string;
+  readonly authenticatedRoles: readonly string[];
+  readonly assumedRole: string;
+}
+
+export interface NewWorkflow extends WorkflowIdentity {
+  readonly workflowUUID: string;
+  readonly workflowName: string;
+  readonly executorId: string;
+  readonly inputs: string;
+  readonly request: string | null;
+  readonly parentUUID: string | null;
+}
+
+/** A workflow_status row, as the executor needs it for recovery and results. */
+export interface WorkflowRow extends WorkflowIdentity {
+  readonly workflowUUID: string;
+  readonly status: WorkflowStatusName;
+  readonly workflowName: string;
+  readonly inputs: string;
+  readonly output: string | null;
+  readonly error: string | null;
+  readonly request: string | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+const COLUMNS = `workflow_uuid, status, workflow_name, inputs, output, error, authenticated_user,
+  authenticated_roles, assumed_role, request, created_at, updated_at`;
+
+function toRow(r: Record<string, any>): WorkflowRow {
+  return {
+    workflowUUID: r.workflow_uuid,
+    status: r.status,
+    workflowName: r.workflow_name,
+    inputs: r.inputs,
+    output: r.output,
+    error: r.error,
+    authenticatedUser: r.authenticated_user,
+    authenticatedRoles: JSON.parse(r.authenticated_roles),
+    assumedRole: r.assumed_role,
+    request: r.request,
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+export function toStatus(row: WorkflowRow): WorkflowStatus {
+  return {
+    status: row.status,
+    workflowName: row.workflowName,
+    authenticatedUser: row.authenticatedUser,
+    authenticatedRoles: row.authenticatedRoles,
+    assumedRole: row.assumedRole,
+    request: row.request === null ? null : JSON.parse(row.request),
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+/**
+ * Records a new PENDING workflow in one statement. Returns false when the UUID already exists:
+ * the caller then attaches to that workflow instead of running it again.
+ */
+export async function insertWorkflow(pool: pg.Pool, wf: NewWorkflow): Promise<boolean> {
+  const now = Date.now();
+  const { rowCount } = await pool.query(
+    `INSERT INTO operon.workflow_status (workflow_uuid, status, workflow_name, executor_id, inputs,
+       authenticated_user, authenticated_roles, assumed_role, request, parent_uuid, created_at, updated_at)
+     VALUES ($1, 'PENDING', $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+     ON CONFLICT (workflow_uuid) DO NOTHING`,
+    [
+      wf.workflowUUID,
+      wf.workflowName,
+      wf.executorId,
+      wf.inputs,
+      wf.authenticatedUser,
+      JSON.stringify(wf.authenticatedRoles),
+      wf.assumedRole,
+      wf.request,
+      wf.parentUUID,
+      now,
+    ],
+  );
+  return rowCount === 1;
+}
+
+/** Ends a PENDING workflow with its output or error (a finished one is never rewritten). */
+export async function recordWorkflowEnd(
+  pool: pg.Pool,
+  workflowUUID: string,
+  end: { status: 'SUCCESS'; output: string | null } | { status: 'ERROR'; error: string },
+): Promise<void> {
+  await pool.query(
+    `UPDATE operon.workflow_status SET status = $2, output = $3, error = $4, updated_at = $5
+     WHERE workflow_uuid = $1 AND status = 'PENDING'`,
+    [workflowUUID, end.status, end.status === 'SUCCESS' ? end.output : null, end.status === 'ERROR' ? end.error : null, Date.now()],
+  );
+}
+
+export async function getWorkflow(pool: pg.Pool, workflowUUID: string): Promise<WorkflowRow | undefined> {
+  const { rows } = await pool.query(`SELECT ${COLUMNS} FROM operon.workflow_status WHERE workflow_uuid = $1`, [workflowUUID]);
+  return rows[0] ? toRow(rows[0]) : undefined;
+}
+
+/** One page of this executor's PENDING workflows, oldest first, after `afterUUID` (keyset paging). */
+export async function listPendingWorkflows(
+  pool: pg.Pool,
+  executorId: string,
+  afterUUID: string,
+  limit: number,
+): Promise<WorkflowRow[]> {
+  const { rows } = await pool.query(
+    `UPDATE operon.workflow_status SET recovery_attempts = recovery_attempts + 1
+     WHERE workflow_uuid IN (
+       SELECT workflow_uuid FROM operon.workflow_status
+       WHERE executor_id = $1 AND status = 'PENDING' AND workflow_uuid > $2
+       ORDER BY workflow_uuid LIMIT $3)
+     RETURNING ${COLUMNS}`,
+    [executorId, afterUUID, limit],
+  );
+  return rows.map(toRow).sort((a, b) => (a.workflowUUID < b.workflowUUID ? -1 : 1));
+}

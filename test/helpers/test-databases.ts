@@ -1,0 +1,57 @@
+/** Databases and runtimes for tests, on the Postgres that global-setup started. */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { OperonRuntime, resolveConfig, type OperonConfig } from '@operon/runtime';
+import { createLogger } from '../../packages/runtime/src/logging.js';
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${randomBytes(4).toString('hex')}`.toLowerCase();
+}
+
+/** A resolved config naming two fresh databases (created on first use) on the test server. */
+export function testConfig(prefix: string, extra: Record<string, unknown> = {}): OperonConfig {
+  const server = inject('postgres');
+  const name = uniqueName(prefix);
+  const { database, ...rest } = extra as { database?: Record<string, unknown> };
+  return resolveConfig(
+    {
+      database: {
+        hostname: server.host,
+        port: server.port,
+        username: server.user,
+        password: server.password,
+        user_database: `${name}_app`,
+        system_database: `${name}_sys`,
+        ...database,
+      },
+      telemetry: { logs: { logLevel: process.env.OPERON_TEST_LOG_LEVEL ?? 'warn' } },
+      ...rest,
+    },
+    { file: '', appDir: process.cwd() },
+  );
+}
+
+/** A client on one database of the test server; the caller ends it. */
+export async function connectTo(database: string): Promise<pg.Client> {
+  const server = inject('postgres');
+  const client = new pg.Client({ host: server.host, port: server.port, user: server.user, password: server.password, database });
+  await client.connect();
+  return client;
+}
+
+export async function query<R = any>(database: string, text: string, values: unknown[] = []): Promise<R[]> {
+  const client = await connectTo(database);
+  try {
+    return (await client.query(text, values)).rows as R[];
+  } finally {
+    await client.end();
+  }
+}
+
+/** A runtime on `config` (fresh databases by default), recovered and ready. */
+export async function startRuntime(classes: unknown[], config: OperonConfig = testConfig('t')): Promise<OperonRuntime> {
+  const runtime = await OperonRuntime.create({ config, classes, logger: createLogger(config.telemetry.logs.logLevel) });
+  await runtime.recover();
+  return runtime;
+}

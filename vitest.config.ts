@@ -1,0 +1,48 @@
+import { fileURLToPath } from 'node:url';
+import { transform } from 'esbuild';
+import { defineConfig, type Plugin } from 'vitest/config';
+
+const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.ts`, import.meta.url));
+
+/**
+ * Compiles TypeScript the way `operon build` does: keepNames on, since Operon records functions as
+ * `Class.method` and esbuild renames a class that refers to itself (vite's own transform forces
+ * keepNames off). Files named `*.legacy-decorators.ts` compile with `experimentalDecorators`.
+ */
+function operonTypeScript(): Plugin {
+  return {
+    name: 'operon-typescript',
+    enforce: 'pre',
+    async transform(code, id) {
+      if (!id.endsWith('.ts') || id.includes('/node_modules/')) return undefined;
+      const result = await transform(code, {
+        loader: 'ts',
+        format: 'esm',
+        target: 'node20',
+        keepNames: true,
+        sourcemap: true,
+        sourcefile: id,
+        tsconfigRaw: { compilerOptions: { experimentalDecorators: id.endsWith('.legacy-decorators.ts') } },
+      });
+      return { code: result.code, map: result.map };
+    },
+  };
+}
+
+export default defineConfig({
+  plugins: [operonTypeScript()],
+  esbuild: false,
+  resolve: {
+    // Tests run on the sources; the CLI's end-to-end tests run the built packages as a user would.
+    alias: { '@operon/sdk': src('sdk'), '@operon/runtime': src('runtime') },
+  },
+  test: {
+    include: ['test/**/*.test.ts'],
+    globalSetup: ['test/helpers/global-setup.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    // Two cores: more workers only fight over them and over the one Postgres.
+    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+  },
+});

@@ -9,27 +9,29 @@ export function uniqueName(prefix: string): string {
   return `${prefix}_${randomBytes(4).toString('hex')}`.toLowerCase();
 }
 
-/** A resolved config naming two fresh databases (created on first use) on the test server. */
-export function testConfig(prefix: string, extra: Record<string, unknown> = {}): OperonConfig {
+/** The config input (as operon-config.yaml would hold it) naming two fresh databases on the test server. */
+export function testConfigInput(prefix: string, extra: Record<string, unknown> = {}): Record<string, any> {
   const server = inject('postgres');
   const name = uniqueName(prefix);
   const { database, ...rest } = extra as { database?: Record<string, unknown> };
-  return resolveConfig(
-    {
-      database: {
-        hostname: server.host,
-        port: server.port,
-        username: server.user,
-        password: server.password,
-        user_database: `${name}_app`,
-        system_database: `${name}_sys`,
-        ...database,
-      },
-      telemetry: { logs: { logLevel: process.env.OPERON_TEST_LOG_LEVEL ?? 'warn' } },
-      ...rest,
+  return {
+    database: {
+      hostname: server.host,
+      port: server.port,
+      username: server.user,
+      password: server.password,
+      user_database: `${name}_app`,
+      system_database: `${name}_sys`,
+      ...database,
     },
-    { file: '', appDir: process.cwd() },
-  );
+    telemetry: { logs: { logLevel: process.env.OPERON_TEST_LOG_LEVEL ?? 'warn' } },
+    ...rest,
+  };
+}
+
+/** A resolved config naming two fresh databases (created on first use) on the test server. */
+export function testConfig(prefix: string, extra: Record<string, unknown> = {}): OperonConfig {
+  return resolveConfig(testConfigInput(prefix, extra), { file: '', appDir: process.cwd() });
 }
 
 /** A client on one database of the test server; the caller ends it. */

@@ -21,8 +21,9 @@ CREATE TABLE operon.workflow_status (
 -- Recovery scans only the PENDING workflows of one executor.
 CREATE INDEX workflow_status_pending ON operon.workflow_status (executor_id) WHERE status = 'PENDING';
 
--- Outputs and errors of communicators, child-workflow starts, sends, recvs, sleeps and of
--- transactions that failed (a committed transaction records in the app database instead).
+-- Outputs and errors of communicators, child-workflow starts, sends, recvs, events, sleeps (their
+-- deadlines) and of transactions that failed (a committed transaction records in the app database
+-- instead).
 CREATE TABLE operon.operation_outputs (
   workflow_uuid TEXT NOT NULL,
   function_id   INTEGER NOT NULL,
@@ -33,16 +34,28 @@ CREATE TABLE operon.operation_outputs (
   PRIMARY KEY (workflow_uuid, function_id)
 );
 
+-- Messages not yet received. A row is deleted by the recv that consumes it, in the same statement
+-- that records the recv's output, so a message is received exactly once. A NULL topic is the
+-- default topic: no string a caller can pass equals it.
 CREATE TABLE operon.notifications (
   message_id       BIGSERIAL PRIMARY KEY,
   destination_uuid TEXT NOT NULL,
-  topic            TEXT NOT NULL,
+  topic            TEXT,
   message          TEXT NOT NULL,
-  idempotency_key  TEXT UNIQUE,
   created_at       BIGINT NOT NULL
 );
+-- recv takes the oldest message of one (destination, topic); btree serves `topic IS NULL` too.
 CREATE INDEX notifications_destination ON operon.notifications (destination_uuid, topic, message_id);
 
+-- Idempotency keys of sends made from outside a workflow. Kept apart from the messages because a
+-- consumed message is deleted, and a key must still refuse a second delivery after that.
+CREATE TABLE operon.message_idempotency_keys (
+  idempotency_key  TEXT PRIMARY KEY,
+  destination_uuid TEXT NOT NULL,
+  created_at       BIGINT NOT NULL
+);
+
+-- The latest value of each event a workflow set (last write wins).
 CREATE TABLE operon.workflow_events (
   workflow_uuid TEXT NOT NULL,
   key           TEXT NOT NULL,

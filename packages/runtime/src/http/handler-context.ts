@@ -1,0 +1,113 @@
+/**
+ * The context a handler runs with: one per HTTP request. It starts workflows under the UUID the
+ * client chose (`operon-workflowuuid`), records the request with them, and remembers which
+ * workflow the request started so the response can name it.
+ */
+import type { HandlerContext, HandlerInvokerOf, HttpRequest, OperonLogger, WorkflowHandle } from '@operon/sdk';
+import type { OperonRuntime } from '../runtime.js';
+import { NOOP_SPAN, lazyLogger, readConfigPath } from '../executor/operation-context.js';
+import type { WorkflowIdentity } from '../system-db/system-database.js';
+import { externalGetEvent, externalInvoke, externalRetrieve, externalSend } from './external-invoke.js';
+
+/** Headers never recorded with a workflow: they carry credentials. */
+const UNRECORDED_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie']);
+
+/** What is recorded with each workflow a request starts (SPEC §3 `getStatus().request`). */
+export interface RecordedRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: Record<string, string | string[]>;
+  readonly requestID: string;
+}
+
+export function recordedRequest(request: HttpRequest): RecordedRequest {
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value !== undefined && !UNRECORDED_HEADERS.has(name)) headers[name] = value;
+  }
+  return { method: request.method, url: request.url, headers, requestID: request.requestID };
+}
+
+/**
+ * The workflow UUIDs of one request. With a client-chosen UUID `U`, the first workflow started
+ * without an explicit UUID is `U` and later ones are `U.1`, `U.2`, …, so a retried request finds
+ * every one of its workflows again (a `.` cannot clash with a child workflow's `U-<n>`). Without
+ * one, each workflow gets a random UUID.
+ */
+export class RequestWorkflows {
+  private derived = 0;
+  private first: string | undefined;
+
+  constructor(private readonly chosenUUID: string | undefined) {}
+
+  next(): string | undefined {
+    if (this.chosenUUID === undefined) return undefined;
+    const n = this.derived++;
+    return n === 0 ? this.chosenUUID : `${this.chosenUUID}.${n}`;
+  }
+
+  started(workflowUUID: string): void {
+    this.first ??= workflowUUID;
+  }
+
+  /** The first workflow this request started, named in the response's `operon-workflowuuid`. */
+  get startedUUID(): string | undefined {
+    return this.first;
+  }
+}
+
+export class HandlerContextImpl implements HandlerContext {
+  readonly span = NOOP_SPAN;
+  private readonly log: () => OperonLogger;
+  private readonly recorded: RecordedRequest;
+
+  constructor(
+    private readonly runtime: OperonRuntime,
+    readonly request: HttpRequest,
+    private readonly identity: WorkflowIdentity,
+    private readonly workflows: RequestWorkflows,
+    handlerName: string,
+  ) {
+    this.recorded = recordedRequest(request);
+    this.log = lazyLogger(runtime.logger, () => ({
+      requestID: request.requestID,
+      operationName: handlerName,
+      operationType: 'handler',
+    }));
+  }
+
+  get authenticatedUser(): string {
+    return this.identity.authenticatedUser;
+  }
+  get authenticatedRoles(): readonly string[] {
+    return this.identity.authenticatedRoles;
+  }
+  get logger(): OperonLogger {
+    return this.log();
+  }
+
+  getConfig<T>(key: string, defaultValue?: T): T | undefined {
+    return readConfigPath(this.runtime.config.application, key, defaultValue);
+  }
+
+  invoke<T extends object>(cls: T, workflowUUID?: string): HandlerInvokerOf<T> {
+    return externalInvoke(this.runtime.executor, cls, {
+      identity: this.identity,
+      request: this.recorded,
+      nextWorkflowUUID: () => workflowUUID ?? this.workflows.next(),
+      onStart: (uuid) => this.workflows.started(uuid),
+    });
+  }
+
+  retrieveWorkflow<R = unknown>(workflowUUID: string): WorkflowHandle<R> {
+    return externalRetrieve<R>(this.runtime.executor, workflowUUID);
+  }
+
+  send<M>(destinationUUID: string, message: M, topic?: string, idempotencyKey?: string): Promise<void> {
+    return externalSend(this.runtime.executor, destinationUUID, message, topic, idempotencyKey);
+  }
+
+  getEvent<V = unknown>(workflowUUID: string, key: string, timeoutSeconds = 60): Promise<V | null> {
+    return externalGetEvent<V>(this.runtime.executor, workflowUUID, key, timeoutSeconds);
+  }
+}

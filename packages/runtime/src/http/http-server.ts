@@ -1,0 +1,79 @@
+/**
+ * The app's HTTP server: every registered handler route on Fastify, plus `GET /operon/health`.
+ * Returned ready but not listening, so `operon start` listens and the testing runtime injects.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { OperonRuntime } from '../runtime.js';
+import { errorResponse, OperonHttpRouteError } from './http-errors.js';
+import { handlerRoute } from './handler-route.js';
+import { useJsonBodies } from './json-body.js';
+import { REQUEST_ID_HEADER, requestIdOf } from './request-ids.js';
+
+export interface HttpServerOptions {
+  /** The largest request body accepted; larger ones get 413. @default runtime.config.runtimeConfig.bodyLimitBytes */
+  bodyLimitBytes?: number;
+  /** @default runtime.logger */
+  logger?: Logger;
+}
+
+export const HEALTH_PATH = '/operon/health';
+
+export async function createHttpServer(runtime: OperonRuntime, options: HttpServerOptions = {}): Promise<FastifyInstance> {
+  const bodyLimitBytes = options.bodyLimitBytes ?? runtime.config.runtimeConfig.bodyLimitBytes;
+  const app = Fastify({
+    loggerInstance: options.logger ?? runtime.logger,
+    bodyLimit: bodyLimitBytes,
+    genReqId: requestIdOf,
+    requestIdLogLabel: 'requestID',
+    // One line per request at info is too much for a busy app; completions are logged at debug below.
+    disableRequestLogging: true,
+  }) as unknown as FastifyInstance;
+
+  useJsonBodies(app);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header(REQUEST_ID_HEADER, request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.debug({ method: request.method, url: request.url, statusCode: reply.statusCode, ms: reply.elapsedTime }, 'request completed');
+  });
+  app.setErrorHandler((error, request, reply) => {
+    const response = errorResponse(error, request.id, bodyLimitBytes);
+    if (response.internal) request.log.error({ err: error, url: request.url }, `request ${request.id} failed: ${request.method} ${request.url}`);
+    return reply.code(response.status).type('application/json; charset=utf-8').send(response.body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const url = request.url.length > 200 ? `${request.url.slice(0, 200)}…` : request.url;
+    return reply.code(404).send({ error: `no route for ${request.method} ${url}` });
+  });
+
+  app.get(HEALTH_PATH, async (_request, reply) => {
+    // Anything but running (recovering, stopping) is not ready for traffic: a load balancer should look elsewhere.
+    const state = runtime.state;
+    if (state === 'running') return { status: 'ok', state, activeWorkflows: runtime.executor.activeCount };
+    return reply.code(503).send({ status: 'unavailable', state });
+  });
+
+  const taken = new Map<string, string>([[`GET ${HEALTH_PATH}`, 'Operon']]);
+  for (const fn of runtime.registry.all()) {
+    const route = fn.method.http;
+    if (!route) continue;
+    const key = `${route.method} ${route.path}`;
+    const owner = taken.get(key);
+    if (owner) throw new OperonHttpRouteError(`${fn.name} and ${owner} both serve ${key}; give each route its own method and path`);
+    taken.set(key, fn.name);
+    try {
+      app.route(handlerRoute(runtime, fn, route));
+    } catch (error) {
+      if (error instanceof OperonHttpRouteError) throw error;
+      throw new OperonHttpRouteError(`cannot serve ${key} for ${fn.name}: ${(error as Error).message}`);
+    }
+  }
+  try {
+    await app.ready();
+  } catch (error) {
+    await app.close().catch(() => undefined);
+    throw new OperonHttpRouteError(`cannot build the HTTP routes: ${(error as Error).message}`);
+  }
+  return app;
+}

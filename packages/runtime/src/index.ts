@@ -5,3 +5,7 @@ export { startEmbeddedPostgres, OperonEmbeddedPostgresError, type EmbeddedPostgr
 export { OperonSchemaTooNewError } from './system-db/schema-migrator.js';
 export { WorkflowExecutor, type StartOptions } from './executor/workflow-executor.js';
 export { FunctionRegistry, type RegisteredFunction } from './executor/function-registry.js';
+export { createHttpServer, HEALTH_PATH, type HttpServerOptions } from './http/http-server.js';
+export { OperonHttpRouteError, OperonHttpMissingArgumentError, OperonHttpBadWorkflowUUIDError, OperonHttpMalformedJsonError } from './http/http-errors.js';
+export { applyAppMigrations, OperonAppMigrationError } from './app-migrations.js';
+export { createTestingRuntime, type TestingRuntime, type TestingRuntimeOptions } from './testing-runtime.js';

@@ -7,7 +7,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { OperonConfig } from './config/config-types.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './database/embedded-postgres.js';
-import { createPool, ensureDatabaseExists, type ConnectionSettings } from './database/pools.js';
+import { createClient, createPool, ensureDatabaseExists, type ConnectionSettings } from './database/pools.js';
 import { FunctionRegistry } from './executor/function-registry.js';
 import { WorkflowExecutor } from './executor/workflow-executor.js';
 import { WorkflowMessaging } from './executor/workflow-messaging.js';
@@ -20,6 +20,9 @@ export interface RuntimeOptions {
   readonly classes: readonly unknown[];
   readonly logger?: Logger;
 }
+
+/** The `application_name` of the notification listener's connection, as pg_stat_activity shows it. */
+export const LISTENER_APPLICATION_NAME = 'operon-listener';
 
 export type RuntimeState = 'initializing' | 'recovering' | 'running' | 'stopping' | 'stopped' | 'failed';
 
@@ -59,6 +62,7 @@ export class OperonRuntime {
       connectionTimeoutMillis: config.database.connectionTimeoutMillis,
     };
     const pools: pg.Pool[] = [];
+    let messaging: WorkflowMessaging | undefined;
     try {
       await ensureDatabaseExists(connection, config.database.system_database);
       await ensureDatabaseExists(connection, config.database.user_database);
@@ -82,9 +86,16 @@ export class OperonRuntime {
         logger,
         application: config.application,
       });
-      executor.messaging = new WorkflowMessaging();
+      executor.messaging = new WorkflowMessaging({
+        systemDb,
+        logger,
+        listenerClient: () => createClient(connection, config.database.system_database, LISTENER_APPLICATION_NAME),
+      });
+      messaging = executor.messaging;
+      await messaging.start();
       return new OperonRuntime(config, logger, registry, systemDb, executor, connection, embedded);
     } catch (error) {
+      await messaging?.close();
       await Promise.all(pools.map((pool) => pool.end().catch(() => undefined)));
       await embedded?.stop();
       throw error;
@@ -110,13 +121,15 @@ export class OperonRuntime {
     if (this.stateName === 'stopped') return;
     this.stateName = 'stopping';
     await this.executor.stop(options.timeoutMs ?? 10_000);
+    await this.executor.messaging.close();
     await Promise.all([this.systemDb.systemPool.end(), this.systemDb.appPool.end()]);
     if (options.stopEmbedded !== false) await this.embedded?.stop();
     this.stateName = 'stopped';
   }
 }
 
-async function startEmbedded(config: OperonConfig, logger: Logger): Promise<EmbeddedPostgres> {
+/** The embedded Postgres of `config`, started (or adopted if running); the testing runtime starts it early to reset the system database. */
+export async function startEmbedded(config: OperonConfig, logger: Logger): Promise<EmbeddedPostgres> {
   return startEmbeddedPostgres({
     dataDir: join(config.appDir, '.operon', 'pgdata'),
     port: config.database.port,

@@ -17,9 +17,9 @@ import {
 
 type AnyAsyncMethod = (...args: any[]) => Promise<any>;
 
-/** A decorator for a static method, accepted by both decorator modes. */
+/** A decorator for a static method, accepted by both decorator modes (an instance method is a compile error). */
 export interface OperonMethodDecorator {
-  <T extends AnyAsyncMethod>(value: T, context: ClassMethodDecoratorContext): void;
+  <T extends AnyAsyncMethod>(value: T, context: ClassMethodDecoratorContext & { static: true }): void;
   (target: object, propertyKey: string | symbol, descriptor: PropertyDescriptor): void;
 }
 

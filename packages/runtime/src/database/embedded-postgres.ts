@@ -116,6 +116,8 @@ function run(binary: string, args: string[], ids: RunAs): SpawnSyncReturns<strin
 }
 
 function ensureDataDir(dataDir: string, ids: RunAs): void {
+  // The parent stays open (0755) so the server's user can reach the data folder, which is its own (0700).
+  mkdirSync(dirname(dataDir), { recursive: true, mode: 0o755 });
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   if (ids.uid !== undefined) chownSync(dataDir, ids.uid, ids.gid!);
   // The server's user must reach the folder through every parent; say so plainly if it cannot.

@@ -44,6 +44,12 @@ function clientOptions(settings: ConnectionSettings): pg.ClientConfig {
   };
 }
 
+/** A client of its own, outside any pool (the notification listener's LISTEN connection). */
+export function createClient(settings: ConnectionSettings, database: string, applicationName: string): pg.Client {
+  // keepAlive: a LISTEN connection is idle for long stretches, and a silently dropped one must be noticed.
+  return new pg.Client({ ...clientOptions(settings), database, application_name: applicationName, keepAlive: true });
+}
+
 export function createPool(settings: ConnectionSettings, database: string, max: number): pg.Pool {
   const pool = new pg.Pool({ ...clientOptions(settings), database, max, idleTimeoutMillis: 30_000 });
   // An idle client that loses its server must not crash the process; the pool replaces it.

@@ -1,22 +1,257 @@
+/**
+ * Messages, events and durable sleep (SPEC §4). Inside a workflow each call is an operation:
+ *
+ *   send      1 id   `operon.send`      the record and the message are written by one statement
+ *   recv      2 ids  `operon.recv.deadline` (its deadline, epoch ms), then `operon.recv` (the message)
+ *   setEvent  1 id   `operon.setEvent`  the record and the upsert are one statement
+ *   getEvent  2 ids  `operon.getEvent.deadline`, then `operon.getEvent` (the value read)
+ *   sleep     1 id   `operon.sleep`     (its deadline, epoch ms)
+ *
+ * A wait registers in the process's wait registry and is woken by the LISTEN connection when a
+ * matching send or setEvent commits; a jittered slow poll (two queries for all waiters together)
+ * catches a notification that was missed. Stopping rejects every wait with an OperonShutdownError
+ * marked as an infrastructure failure, so the workflow stays PENDING and resumes at the next start.
+ */
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { OperonShutdownError } from '@operon/sdk';
+import { markInfrastructure } from '../database/infrastructure-failure.js';
+import { eventWaitKey, messageWaitKey, waitKeyOf, waitTargetOf } from '../system-db/notification-channel.js';
+import type { OperationRecord, SystemDatabase } from '../system-db/system-database.js';
+import {
+  checkEventKey,
+  checkIdempotencyKey,
+  checkSeconds,
+  checkTopic,
+  checkUUID,
+  serializeValue,
+} from './messaging-arguments.js';
+import { NotificationListener } from './notification-listener.js';
+import { deserialize, deserializeError } from './serialization.js';
+import { WaitRegistry } from './wait-registry.js';
 import type { WorkflowContextImpl } from './workflow-context.js';
-import { OperonUnsupportedError } from './workflow-context.js';
 
-/** Messages, events and durable sleep. */
+export interface MessagingDeps {
+  readonly systemDb: SystemDatabase;
+  readonly logger: Logger;
+  /** A new, unconnected client on the system database, for the LISTEN connection. */
+  readonly listenerClient: () => pg.Client;
+  /**
+   * The mean interval of the safety-net poll; each interval is jittered by ±25%.
+   * @default 2000
+   */
+  readonly pollIntervalMs?: number;
+}
+
+/** The function names under which these operations are recorded. */
+export const MESSAGING_OPERATIONS = Object.freeze({
+  send: 'operon.send',
+  recvDeadline: 'operon.recv.deadline',
+  recv: 'operon.recv',
+  setEvent: 'operon.setEvent',
+  getEventDeadline: 'operon.getEvent.deadline',
+  getEvent: 'operon.getEvent',
+  sleep: 'operon.sleep',
+});
+
+const DEFAULT_POLL_INTERVAL_MS = 2_000;
+const DEFAULT_TIMEOUT_SECONDS = 60;
+
 export class WorkflowMessaging {
-  sendFromWorkflow(_ctx: WorkflowContextImpl, _destinationUUID: string, _message: unknown, _topic?: string): Promise<void> {
-    return Promise.reject(new OperonUnsupportedError('send is not available in this version'));
+  private readonly waiters = new WaitRegistry();
+  private readonly listener: NotificationListener;
+  private readonly pollIntervalMs: number;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly deps: MessagingDeps) {
+    this.pollIntervalMs = deps.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+    this.listener = new NotificationListener({
+      connect: deps.listenerClient,
+      logger: deps.logger,
+      onNotification: (payload) => {
+        const key = waitKeyOf(payload);
+        if (key !== undefined) this.waiters.signal(key);
+      },
+      // Whatever was sent while nobody listened is in the tables: one poll finds it for every waiter.
+      onReconnect: () => void this.poll(),
+    });
   }
-  recv<M>(_ctx: WorkflowContextImpl, _topic: string | undefined, _timeoutSeconds: number): Promise<M | null> {
-    return Promise.reject(new OperonUnsupportedError('recv is not available in this version'));
+
+  /** How many waits are in progress in this process. */
+  get waitingCount(): number {
+    return this.waiters.size;
   }
-  setEvent(_ctx: WorkflowContextImpl, _key: string, _value: unknown): Promise<void> {
-    return Promise.reject(new OperonUnsupportedError('setEvent is not available in this version'));
+
+  /** Opens the LISTEN connection and starts the safety-net poll. */
+  async start(): Promise<void> {
+    await this.listener.start();
+    this.schedulePoll();
   }
-  getEventFromWorkflow<V>(_ctx: WorkflowContextImpl, _uuid: string, _key: string, _timeoutSeconds: number): Promise<V | null> {
-    return Promise.reject(new OperonUnsupportedError('getEvent is not available in this version'));
+
+  /** Rejects every wait (now and later) with a shutdown error and starts closing the listener. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.pollTimer);
+    this.waiters.close(() =>
+      markInfrastructure(
+        new OperonShutdownError('the runtime is shutting down: this wait was interrupted, and its workflow resumes at the next start'),
+      ) as Error,
+    );
+    this.closing = this.listener.stop();
   }
-  sleep(_ctx: WorkflowContextImpl, _seconds: number): Promise<void> {
-    return Promise.reject(new OperonUnsupportedError('sleep is not available in this version'));
+
+  /** Stops, and resolves once the listener connection is closed. */
+  async close(): Promise<void> {
+    this.stop();
+    await this.closing;
   }
-  stop(): void {}
+
+  /**
+   * Sends from outside any workflow. With an idempotency key, only the first send of that key
+   * delivers (the key is global, whatever the destination or message of a later send).
+   */
+  async send(destinationUUID: string, message: unknown, topic?: string, idempotencyKey?: string): Promise<void> {
+    const destination = checkUUID('send', 'destinationUUID', destinationUUID);
+    const topicName = checkTopic('send', topic);
+    const key = checkIdempotencyKey(idempotencyKey);
+    const text = serializeValue(message, `the message to ${destination}`);
+    await this.deps.systemDb.sendMessage({ destinationUUID: destination, topic: topicName, message: text }, key);
+  }
+
+  /** Waits up to `timeoutSeconds` for event `key` of a workflow; its latest value, or null. */
+  async getEvent<V>(workflowUUID: string, key: string, timeoutSeconds: number = DEFAULT_TIMEOUT_SECONDS): Promise<V | null> {
+    const uuid = checkUUID('getEvent', 'workflowUUID', workflowUUID);
+    const eventKey = checkEventKey('getEvent', key);
+    const deadlineMs = Date.now() + checkSeconds('getEvent', 'timeoutSeconds', timeoutSeconds);
+    const text = await this.waitFor(eventWaitKey(uuid, eventKey), deadlineMs, async (final) => {
+      const value = await this.deps.systemDb.getEventValue(uuid, eventKey);
+      return value ?? (final ? 'null' : undefined);
+    });
+    return deserialize<V | null>(text);
+  }
+
+  async sendFromWorkflow(ctx: WorkflowContextImpl, destinationUUID: string, message: unknown, topic?: string): Promise<void> {
+    const destination = checkUUID('send', 'destinationUUID', destinationUUID);
+    const topicName = checkTopic('send', topic);
+    await ctx.operation(MESSAGING_OPERATIONS.send, async (functionID) => {
+      const text = serializeValue(message, `the message to ${destination}`);
+      await this.deps.systemDb.sendMessageFromWorkflow(
+        { workflowUUID: ctx.workflowUUID, functionID, functionName: MESSAGING_OPERATIONS.send },
+        { destinationUUID: destination, topic: topicName, message: text },
+      );
+    });
+  }
+
+  async recv<M>(ctx: WorkflowContextImpl, topic: string | undefined, timeoutSeconds: number): Promise<M | null> {
+    const topicName = checkTopic('recv', topic);
+    const timeoutMs = checkSeconds('recv', 'timeoutSeconds', timeoutSeconds);
+    // Id N: the deadline. The first attempt of the consuming statement at id N+1 records it.
+    const recordedDeadline = await ctx.operation<number | undefined>(MESSAGING_OPERATIONS.recvDeadline, async () => undefined);
+    return ctx.operation(MESSAGING_OPERATIONS.recv, async (functionID) => {
+      const site = { workflowUUID: ctx.workflowUUID, functionID, functionName: MESSAGING_OPERATIONS.recv };
+      const deadlineMs = recordedDeadline ?? Date.now() + timeoutMs;
+      let deadline = recordedDeadline === undefined ? { functionName: MESSAGING_OPERATIONS.recvDeadline, epochMs: deadlineMs } : undefined;
+      const record = await this.waitFor(messageWaitKey(ctx.workflowUUID, topicName), deadlineMs, async (final) => {
+        const consumed = await this.deps.systemDb.consumeMessage({ site, topic: topicName, deadline, final });
+        deadline = undefined;
+        return consumed;
+      });
+      return replay<M | null>(record);
+    });
+  }
+
+  async setEvent(ctx: WorkflowContextImpl, key: string, value: unknown): Promise<void> {
+    const eventKey = checkEventKey('setEvent', key);
+    await ctx.operation(MESSAGING_OPERATIONS.setEvent, async (functionID) => {
+      const text = serializeValue(value, `the value of event "${eventKey}"`);
+      await this.deps.systemDb.setEventFromWorkflow(
+        { workflowUUID: ctx.workflowUUID, functionID, functionName: MESSAGING_OPERATIONS.setEvent },
+        eventKey,
+        text,
+      );
+    });
+  }
+
+  async getEventFromWorkflow<V>(ctx: WorkflowContextImpl, workflowUUID: string, key: string, timeoutSeconds: number): Promise<V | null> {
+    const uuid = checkUUID('getEvent', 'workflowUUID', workflowUUID);
+    const eventKey = checkEventKey('getEvent', key);
+    const timeoutMs = checkSeconds('getEvent', 'timeoutSeconds', timeoutSeconds);
+    const recordedDeadline = await ctx.operation<number | undefined>(MESSAGING_OPERATIONS.getEventDeadline, async () => undefined);
+    return ctx.operation(MESSAGING_OPERATIONS.getEvent, async (functionID) => {
+      const site = { workflowUUID: ctx.workflowUUID, functionID, functionName: MESSAGING_OPERATIONS.getEvent };
+      const deadlineMs = recordedDeadline ?? Date.now() + timeoutMs;
+      let deadline = recordedDeadline === undefined ? { functionName: MESSAGING_OPERATIONS.getEventDeadline, epochMs: deadlineMs } : undefined;
+      const record = await this.waitFor(eventWaitKey(uuid, eventKey), deadlineMs, async (final) => {
+        const read = await this.deps.systemDb.readEventIntoRecord({ site, workflowUUID: uuid, key: eventKey, deadline, final });
+        deadline = undefined;
+        return read;
+      });
+      return replay<V | null>(record);
+    });
+  }
+
+  async sleep(ctx: WorkflowContextImpl, seconds: number): Promise<void> {
+    const durationMs = checkSeconds('sleep', 'seconds', seconds);
+    const deadlineMs = await ctx.operation(MESSAGING_OPERATIONS.sleep, (functionID) =>
+      this.deps.systemDb.recordSleepDeadline(ctx.workflowUUID, functionID, MESSAGING_OPERATIONS.sleep, Date.now() + durationMs),
+    );
+    await this.waitFor(undefined, deadlineMs, async (final) => (final ? true : undefined));
+  }
+
+  /**
+   * Calls `attempt` until it returns something: at once, then whenever `key` is signalled, and a
+   * last time (with `final` true, when it must return something) once `deadlineMs` has passed.
+   * The wait is registered before the first attempt, so a signal during an attempt is not lost.
+   */
+  private async waitFor<T>(key: string | undefined, deadlineMs: number, attempt: (final: boolean) => Promise<T | undefined>): Promise<T> {
+    const waiter = this.waiters.watch(key);
+    try {
+      for (;;) {
+        const final = Date.now() >= deadlineMs;
+        const found = await attempt(final);
+        if (found !== undefined) return found;
+        await waiter.wait(deadlineMs - Date.now());
+      }
+    } finally {
+      waiter.dispose();
+    }
+  }
+
+  private schedulePoll(): void {
+    if (this.stopped) return;
+    const delay = this.pollIntervalMs * (0.75 + Math.random() * 0.5);
+    this.pollTimer = setTimeout(() => void this.poll().finally(() => this.schedulePoll()), delay);
+    // The poll serves waits; it must not be what keeps a finished process alive.
+    this.pollTimer.unref();
+  }
+
+  /** The safety net: two queries find every waited-for message and event that is there, and wake their waiters. */
+  private async poll(): Promise<void> {
+    const destinations = new Set<string>();
+    const events: [string, string][] = [];
+    for (const key of this.waiters.keys()) {
+      const target = waitTargetOf(key);
+      if (target.kind === 'message') destinations.add(target.destinationUUID);
+      else events.push([target.workflowUUID, target.key]);
+    }
+    if (destinations.size === 0 && events.length === 0) return;
+    try {
+      const [messageKeys, eventKeys] = await Promise.all([
+        destinations.size ? this.deps.systemDb.destinationsWithMessages([...destinations]) : [],
+        events.length ? this.deps.systemDb.eventsThatAreSet(events) : [],
+      ]);
+      for (const key of messageKeys) this.waiters.signal(key);
+      for (const key of eventKeys) this.waiters.signal(key);
+    } catch (error) {
+      this.deps.logger.warn({ err: error }, 'the messaging safety-net poll failed; waits rely on notifications until the next poll');
+    }
+  }
+}
+
+function replay<T>(record: OperationRecord): T {
+  if (record.error !== null) throw deserializeError(record.error);
+  return deserialize<T>(record.output);
 }

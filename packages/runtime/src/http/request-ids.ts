@@ -12,21 +12,21 @@ export const WORKFLOW_UUID_HEADER = 'operon-workflowuuid';
 /** 1 to 200 visible ASCII characters: safe in a header, a log line and a primary key. */
 const SANE_ID = /^[\x21-\x7e]{1,200}$/;
 
-export function isSaneId(value: unknown): value is string {
+export function isSaneId(value: unknown): boolean {
   return typeof value === 'string' && SANE_ID.test(value);
 }
 
 /** The client's `x-request-id` when it is sane, so logs correlate across services; else a new UUID. */
 export function requestIdOf(request: IncomingMessage): string {
   const given = request.headers[REQUEST_ID_HEADER];
-  return isSaneId(given) ? given : randomUUID();
+  return typeof given === 'string' && isSaneId(given) ? given : randomUUID();
 }
 
 /** The workflow UUID the client chose, undefined if it chose none; throws (400) if it is not sane. */
 export function workflowUUIDOf(headers: Readonly<Record<string, string | string[] | undefined>>): string | undefined {
   const given = headers[WORKFLOW_UUID_HEADER];
   if (given === undefined) return undefined;
-  if (isSaneId(given)) return given;
+  if (typeof given === 'string' && isSaneId(given)) return given;
   const shown = typeof given === 'string' ? `${given.length} characters` : 'several values';
   throw new OperonHttpBadWorkflowUUIDError(
     `the ${WORKFLOW_UUID_HEADER} header must be 1 to 200 visible ASCII characters (no spaces or control characters), got ${shown}`,

@@ -39,6 +39,16 @@ export function eventWaitKey(workflowUUID: string, key: string): string {
   return JSON.stringify(['e', workflowUUID, key]);
 }
 
+export type WaitTarget =
+  | { readonly kind: 'message'; readonly destinationUUID: string; readonly topic: string | null }
+  | { readonly kind: 'event'; readonly workflowUUID: string; readonly key: string };
+
+/** What a wait key (from messageWaitKey or eventWaitKey) names. */
+export function waitTargetOf(key: string): WaitTarget {
+  const [kind, uuid, name] = JSON.parse(key) as ['m' | 'e', string, string | null];
+  return kind === 'm' ? { kind: 'message', destinationUUID: uuid, topic: name } : { kind: 'event', workflowUUID: uuid, key: name as string };
+}
+
 /** The wait key a notification's payload names, or undefined if it is not one of ours. */
 export function waitKeyOf(payload: string | undefined): string | undefined {
   if (!payload) return undefined;

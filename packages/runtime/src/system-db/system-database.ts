@@ -9,9 +9,14 @@ import { APP_DB_MIGRATIONS, SYSTEM_MIGRATIONS } from './migrations.generated.js'
 import * as status from './workflow-status.js';
 import * as operations from './operation-outputs.js';
 import * as transactions from './transaction-outputs.js';
+import * as messages from './messages.js';
+import * as events from './events.js';
+import * as deadlines from './operation-deadlines.js';
 
 export type { WorkflowRow, NewWorkflow, WorkflowIdentity } from './workflow-status.js';
 export type { OperationRecord, RecordsByWorkflow } from './operation-outputs.js';
+export type { OutgoingMessage, OperationSite, ConsumeRequest } from './messages.js';
+export type { EventReadRequest } from './events.js';
 
 export class SystemDatabase {
   constructor(
@@ -80,5 +85,41 @@ export class SystemDatabase {
       for (const [id, record] of byId) target.set(id, record);
     }
     return records;
+  }
+
+  sendMessage(message: messages.OutgoingMessage, idempotencyKey: string | undefined): Promise<void> {
+    return guardDatabase(messages.sendMessage(this.systemPool, message, idempotencyKey));
+  }
+
+  sendMessageFromWorkflow(site: messages.OperationSite, message: messages.OutgoingMessage): Promise<void> {
+    return guardDatabase(messages.sendMessageFromWorkflow(this.systemPool, site, message));
+  }
+
+  consumeMessage(request: messages.ConsumeRequest): Promise<operations.OperationRecord | undefined> {
+    return guardDatabase(messages.consumeMessage(this.systemPool, request));
+  }
+
+  destinationsWithMessages(destinationUUIDs: readonly string[]): Promise<string[]> {
+    return guardDatabase(messages.destinationsWithMessages(this.systemPool, destinationUUIDs));
+  }
+
+  setEventFromWorkflow(site: messages.OperationSite, key: string, value: string): Promise<void> {
+    return guardDatabase(events.setEventFromWorkflow(this.systemPool, site, key, value));
+  }
+
+  getEventValue(workflowUUID: string, key: string): Promise<string | undefined> {
+    return guardDatabase(events.getEventValue(this.systemPool, workflowUUID, key));
+  }
+
+  readEventIntoRecord(request: events.EventReadRequest): Promise<operations.OperationRecord | undefined> {
+    return guardDatabase(events.readEventIntoRecord(this.systemPool, request));
+  }
+
+  eventsThatAreSet(pairs: readonly (readonly [string, string])[]): Promise<string[]> {
+    return guardDatabase(events.eventsThatAreSet(this.systemPool, pairs));
+  }
+
+  recordSleepDeadline(workflowUUID: string, functionID: number, functionName: string, deadlineMs: number): Promise<number> {
+    return guardDatabase(deadlines.recordSleepDeadline(this.systemPool, workflowUUID, functionID, functionName, deadlineMs));
   }
 }

@@ -1,0 +1,56 @@
+/** A worker process running Operon, from the built packages, as a user's app would. */
+import { OperonRuntime, createLogger, resolveConfig } from '@operon/runtime';
+import { BenchOps } from './operon-app.js';
+import { RELEASE_TOPIC, type Workload } from './protocol.js';
+import { runWorker, workerDatabase, type FrameworkAdapter } from './worker-harness.js';
+
+const METHODS: Record<Workload, 'w0' | 'w3' | 'w3s'> = { W0: 'w0', W3: 'w3', W3S: 'w3s' };
+
+async function createOperonAdapter(): Promise<FrameworkAdapter> {
+  const db = workerDatabase();
+  const config = resolveConfig(
+    {
+      database: {
+        hostname: db.host,
+        port: db.port,
+        username: db.user,
+        password: db.password,
+        user_database: db.appDatabase,
+        system_database: db.systemDatabase,
+        poolSize: db.poolSize,
+      },
+      telemetry: { logs: { logLevel: 'warn' } },
+    },
+    { file: '', appDir: process.cwd() },
+  );
+  let runtime: OperonRuntime | undefined;
+  const live = (): OperonRuntime => {
+    if (!runtime) throw new Error('the Operon runtime is not launched');
+    return runtime;
+  };
+  return {
+    async launch() {
+      runtime = await OperonRuntime.create({ config, classes: [BenchOps], logger: createLogger('warn') });
+      await runtime.recover();
+    },
+    async run(workload, input, workflowUUID) {
+      const r = live();
+      const handle = await r.executor.startWorkflow(r.registry.lookup(BenchOps, METHODS[workload]), [input], { workflowUUID });
+      return handle.getResult();
+    },
+    async startBlocked(input, workflowUUID) {
+      const r = live();
+      const handle = await r.executor.startWorkflow(r.registry.lookup(BenchOps, 'blocked'), [input], { workflowUUID });
+      // Nobody awaits this result in this process: the process is killed while it waits.
+      handle.getResult().catch(() => undefined);
+    },
+    async send(workflowUUID, message) {
+      await live().executor.messaging.send(workflowUUID, message, RELEASE_TOPIC);
+    },
+    async shutdown() {
+      await runtime?.destroy({ timeoutMs: 5_000 });
+    },
+  };
+}
+
+await runWorker(createOperonAdapter);

@@ -1,0 +1,27 @@
+/** `operon build`: bundles `src/operations.ts` into `runtimeConfig.entrypoint` with esbuild. */
+import type { Command } from 'commander';
+import { loadConfig } from '@operon/runtime';
+import type { CliCommand } from '../cli-command.js';
+import { withConfigOption, type ConfigOption } from '../cli-options.js';
+import { bundleApp } from '../app/bundle-app.js';
+import { displayPath } from '../app/display-path.js';
+
+export async function buildApp(options: ConfigOption): Promise<void> {
+  const config = loadConfig(options.config);
+  const result = await bundleApp(config);
+  for (const warning of result.warnings) process.stderr.write(`${warning}\n`);
+  process.stdout.write(`built ${displayPath(result.outfile)} (${(result.bytes / 1024).toFixed(1)} kB)\n`);
+}
+
+const build: CliCommand = {
+  order: 20,
+  register(program: Command): void {
+    withConfigOption(
+      program
+        .command('build')
+        .description('bundle the app (src/operations.ts) into runtimeConfig.entrypoint, with a source map'),
+    ).action((options: ConfigOption) => buildApp(options));
+  },
+};
+
+export default build;

@@ -1,0 +1,29 @@
+/**
+ * How a failed command ends: its message on stderr (one line per problem, never a stack trace
+ * unless OPERON_DEBUG=1) and an exit code. 2 means "fix your input" (the config file, a flag);
+ * 1 means the command itself failed.
+ */
+import { CommanderError } from 'commander';
+import { OperonConfigError } from '@operon/runtime';
+import { OperonError } from '@operon/sdk';
+import { OperonCliUsageError } from './errors.js';
+
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+/** Prints `error` and returns the process exit code. */
+export function reportError(error: unknown): number {
+  // Commander has already printed its own one-line message (or the help text).
+  if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : EXIT_USAGE;
+  const debug = process.env.OPERON_DEBUG === '1';
+  process.stderr.write(`${debug && error instanceof Error && error.stack ? error.stack : describe(error)}\n`);
+  return error instanceof OperonConfigError || error instanceof OperonCliUsageError ? EXIT_USAGE : EXIT_FAILURE;
+}
+
+function describe(error: unknown): string {
+  // Operon's messages are written to be read as they are; a config error has one line per problem.
+  if (error instanceof OperonError) return error.message;
+  const message = error instanceof Error ? error.message : String(error);
+  const firstLine = message.split('\n').find((line) => line.trim() !== '') ?? 'unknown error';
+  return `unexpected error: ${firstLine} (set OPERON_DEBUG=1 to see the stack trace)`;
+}

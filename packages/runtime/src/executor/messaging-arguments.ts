@@ -1,0 +1,76 @@
+/**
+ * Checks of the arguments of send, recv, setEvent, getEvent and sleep. They run before anything
+ * is stored, so a bad call fails clearly instead of writing a row nobody can read.
+ */
+import { OperonError, OperonSerializationError } from '@operon/sdk';
+import { serialize } from './serialization.js';
+
+/** An argument of send, recv, setEvent, getEvent or sleep has the wrong type or value. */
+export class OperonMessagingArgumentError extends OperonError {
+  static override readonly CODE = 'OPERON_ERR_MESSAGING_INVALID_ARGUMENT';
+  constructor(
+    readonly operation: string,
+    readonly argument: string,
+    readonly expected: string,
+    got: unknown,
+  ) {
+    super(`${operation}: ${argument} must be ${expected}, got ${describe(got)}`);
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  return `a ${Array.isArray(value) ? 'array' : typeof value}`;
+}
+
+/** A workflow UUID: a non-empty string. */
+export function checkUUID(operation: string, argument: string, value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new OperonMessagingArgumentError(operation, argument, 'a non-empty string', value);
+  }
+  return value;
+}
+
+/** A topic: a string, or undefined/null for the default topic (returned as null). */
+export function checkTopic(operation: string, topic: unknown): string | null {
+  if (topic === undefined || topic === null) return null;
+  if (typeof topic !== 'string') throw new OperonMessagingArgumentError(operation, 'topic', 'a string (or undefined for the default topic)', topic);
+  return topic;
+}
+
+/** An event key: any string. */
+export function checkEventKey(operation: string, key: unknown): string {
+  if (typeof key !== 'string') throw new OperonMessagingArgumentError(operation, 'key', 'a string', key);
+  return key;
+}
+
+/** An idempotency key: a non-empty string, or undefined/null for none. */
+export function checkIdempotencyKey(key: unknown): string | undefined {
+  if (key === undefined || key === null) return undefined;
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new OperonMessagingArgumentError('send', 'idempotencyKey', 'a non-empty string', key);
+  }
+  return key;
+}
+
+/** A duration in seconds (finite, not negative), returned in milliseconds. */
+export function checkSeconds(operation: string, argument: string, seconds: unknown): number {
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) {
+    throw new OperonMessagingArgumentError(operation, argument, 'a finite number of seconds, 0 or more', seconds);
+  }
+  return Math.round(seconds * 1000);
+}
+
+/**
+ * A message or event value as JSON text. `undefined` is sent as `null`; a value JSON cannot hold
+ * (a BigInt, a cycle, a bare function or symbol) is an OperonSerializationError.
+ */
+export function serializeValue(value: unknown, what: string): string {
+  const text = value === undefined ? 'null' : serialize(value, what);
+  if (typeof text !== 'string') {
+    throw new OperonSerializationError(`${what} cannot be recorded as JSON: a ${typeof value} has no JSON form`);
+  }
+  return text;
+}

@@ -1,0 +1,140 @@
+/**
+ * Messages between workflows (operon.notifications). Every write is one statement that also
+ * records what makes it exactly-once and notifies waiting receivers:
+ *  - a send from a workflow inserts its operation record and the message together; a re-run finds
+ *    the record taken (ON CONFLICT DO NOTHING) and inserts no message;
+ *  - a send with an idempotency key claims the key and inserts the message together;
+ *  - a recv deletes the oldest message and records it as its output together, so a crash leaves
+ *    either the message in the table or the record, never both or neither.
+ */
+import type pg from 'pg';
+import type { OperationRecord } from './operation-outputs.js';
+import { recordDeadlineCte, recordOrExisting } from './operation-deadlines.js';
+import { MESSAGE_PAYLOAD, messageWaitKey, notifyRows } from './notification-channel.js';
+
+export interface OutgoingMessage {
+  readonly destinationUUID: string;
+  /** null: the default topic. */
+  readonly topic: string | null;
+  /** JSON text. */
+  readonly message: string;
+}
+
+export interface OperationSite {
+  readonly workflowUUID: string;
+  readonly functionID: number;
+  readonly functionName: string;
+}
+
+/** Inserts the message for the rows of `guard` (one row: send; none: already sent) and notifies. */
+function sendStatement(guardCte: string, guard: string | undefined): string {
+  return `WITH ${guardCte ? `${guardCte},` : ''}
+    sent AS (
+      INSERT INTO operon.notifications (destination_uuid, topic, message, created_at)
+      SELECT $1::text, $2::text, $3::text, $4::bigint ${guard ? `FROM ${guard}` : ''}
+      RETURNING destination_uuid, topic)
+    ${notifyRows('sent', MESSAGE_PAYLOAD)}`;
+}
+
+const SEND = sendStatement('', undefined);
+
+const SEND_ONCE_PER_KEY = sendStatement(
+  `claimed AS (
+    INSERT INTO operon.message_idempotency_keys (idempotency_key, destination_uuid, created_at)
+    VALUES ($5, $1, $4) ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING idempotency_key)`,
+  'claimed',
+);
+
+const SEND_FROM_WORKFLOW = sendStatement(
+  `recorded AS (
+    INSERT INTO operon.operation_outputs (workflow_uuid, function_id, function_name, output, error, created_at)
+    VALUES ($5, $6, $7, NULL, NULL, $4) ON CONFLICT (workflow_uuid, function_id) DO NOTHING
+    RETURNING workflow_uuid)`,
+  'recorded',
+);
+
+/** A send from outside any workflow; with a key, a second send of that key delivers nothing. */
+export async function sendMessage(pool: pg.Pool, message: OutgoingMessage, idempotencyKey: string | undefined): Promise<void> {
+  const values = [message.destinationUUID, message.topic, message.message, Date.now()];
+  if (idempotencyKey === undefined) await pool.query(SEND, values);
+  else await pool.query(SEND_ONCE_PER_KEY, [...values, idempotencyKey]);
+}
+
+/** A workflow's send at operation `site`: the record and the message commit together, once. */
+export async function sendMessageFromWorkflow(pool: pg.Pool, site: OperationSite, message: OutgoingMessage): Promise<void> {
+  await pool.query(SEND_FROM_WORKFLOW, [
+    message.destinationUUID,
+    message.topic,
+    message.message,
+    Date.now(),
+    site.workflowUUID,
+    site.functionID,
+    site.functionName,
+  ]);
+}
+
+function consumeStatement(topicCondition: string): string {
+  return `WITH ${recordDeadlineCte({ workflow: '$1', functionID: '$2', now: '$4', name: '$6', value: '$7' })},
+    taken AS (
+      DELETE FROM operon.notifications WHERE message_id = (
+        SELECT message_id FROM operon.notifications
+        WHERE destination_uuid = $1::text AND ${topicCondition}
+        ORDER BY message_id LIMIT 1
+        FOR UPDATE SKIP LOCKED)
+      RETURNING message),
+    recorded AS (
+      INSERT INTO operon.operation_outputs (workflow_uuid, function_id, function_name, output, error, created_at)
+      SELECT $1::text, $2::int, $5::text, coalesce((SELECT message FROM taken), 'null'), NULL, $4::bigint
+      WHERE $8::boolean OR EXISTS (SELECT 1 FROM taken)
+      RETURNING output)
+    SELECT output FROM recorded`;
+}
+
+const CONSUME_DEFAULT_TOPIC = consumeStatement('topic IS NULL AND $3::text IS NULL');
+const CONSUME_NAMED_TOPIC = consumeStatement('topic = $3::text');
+
+export interface ConsumeRequest {
+  /** The receiving workflow and the recv's operation id. */
+  readonly site: OperationSite;
+  readonly topic: string | null;
+  /** The deadline to record at the id before the recv's (first attempt of a first run only). */
+  readonly deadline: { readonly functionName: string; readonly epochMs: number } | undefined;
+  /** The wait is over: record `null` if no message is there. */
+  readonly final: boolean;
+}
+
+/**
+ * One statement: records the deadline if asked, takes the oldest message of this workflow and
+ * topic, and records it as the recv's output. Returns the record, or undefined when there was no
+ * message and the wait is not over. Concurrent receivers skip each other's locked rows, so no two
+ * take the same message.
+ */
+export async function consumeMessage(pool: pg.Pool, request: ConsumeRequest): Promise<OperationRecord | undefined> {
+  const { site } = request;
+  return recordOrExisting(pool, site, async () => {
+    const { rows } = await pool.query<{ output: string }>(
+      request.topic === null ? CONSUME_DEFAULT_TOPIC : CONSUME_NAMED_TOPIC,
+      [
+        site.workflowUUID,
+        site.functionID,
+        request.topic,
+        Date.now(),
+        site.functionName,
+        request.deadline?.functionName ?? null,
+        request.deadline === undefined ? null : JSON.stringify(request.deadline.epochMs),
+        request.final,
+      ],
+    );
+    return rows[0]?.output;
+  });
+}
+
+/** The wait keys, among these destinations, that have a message waiting: the slow poll's query. */
+export async function destinationsWithMessages(pool: pg.Pool, destinationUUIDs: readonly string[]): Promise<string[]> {
+  const { rows } = await pool.query<{ destination_uuid: string; topic: string | null }>(
+    'SELECT DISTINCT destination_uuid, topic FROM operon.notifications WHERE destination_uuid = ANY($1::text[])',
+    [destinationUUIDs],
+  );
+  return rows.map((r) => messageWaitKey(r.destination_uuid, r.topic));
+}

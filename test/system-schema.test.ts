@@ -1,0 +1,66 @@
+import pg from 'pg';
+import { describe, expect, inject, it } from 'vitest';
+import { OperonRuntime, OperonSchemaTooNewError } from '@operon/runtime';
+import { migrateSchema } from '../packages/runtime/src/system-db/schema-migrator.js';
+import { APP_DB_MIGRATIONS, SYSTEM_MIGRATIONS } from '../packages/runtime/src/system-db/migrations.generated.js';
+import { ensureDatabaseExists } from '../packages/runtime/src/database/pools.js';
+import { query, testConfig, uniqueName } from './helpers/test-databases.js';
+
+const server = inject('postgres');
+const settings = { ...server, ssl: false, connectionTimeoutMillis: 5000 };
+
+async function withPool<T>(database: string, work: (pool: pg.Pool) => Promise<T>): Promise<T> {
+  await ensureDatabaseExists(settings, database);
+  const pool = new pg.Pool({ ...server, database, max: 2 });
+  try {
+    return await work(pool);
+  } finally {
+    await pool.end();
+  }
+}
+
+async function catalog(database: string): Promise<unknown> {
+  const columns = await query(
+    database,
+    `SELECT table_name, column_name, data_type, is_nullable, column_default FROM information_schema.columns
+     WHERE table_schema = 'operon' ORDER BY 1, 2`,
+  );
+  const indexes = await query(database, "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'operon' ORDER BY 1");
+  return { columns, indexes };
+}
+
+describe('system schema migrations', () => {
+  it('applies each migration once when many processes start at the same time', async () => {
+    const config = testConfig('concurrent');
+    const runtimes = await Promise.all(Array.from({ length: 6 }, () => OperonRuntime.create({ config, classes: [] })));
+    await Promise.all(runtimes.map((rt) => rt.destroy()));
+    const versions = await query(config.database.system_database, 'SELECT version FROM operon.schema_version ORDER BY 1');
+    expect(versions.map((v) => v.version)).toEqual(SYSTEM_MIGRATIONS.map((m) => m.version));
+    const appVersions = await query(config.database.user_database, 'SELECT version FROM operon.schema_version ORDER BY 1');
+    expect(appVersions.map((v) => v.version)).toEqual(APP_DB_MIGRATIONS.map((m) => m.version));
+  });
+
+  it('gives the same catalog migrating step by step as a fresh install', async () => {
+    const fresh = uniqueName('fresh');
+    await withPool(fresh, (pool) => migrateSchema(pool, fresh, SYSTEM_MIGRATIONS));
+    for (let k = 0; k < SYSTEM_MIGRATIONS.length; k++) {
+      const stepwise = uniqueName(`step${k}`);
+      await withPool(stepwise, async (pool) => {
+        expect(await migrateSchema(pool, stepwise, SYSTEM_MIGRATIONS.slice(0, k))).toHaveLength(k);
+        expect(await migrateSchema(pool, stepwise, SYSTEM_MIGRATIONS)).toHaveLength(SYSTEM_MIGRATIONS.length - k);
+      });
+      expect(await catalog(stepwise)).toEqual(await catalog(fresh));
+    }
+  });
+
+  it('refuses to start on a schema newer than it knows', async () => {
+    const config = testConfig('toonew');
+    await (await OperonRuntime.create({ config, classes: [] })).destroy();
+    await query(config.database.system_database, 'INSERT INTO operon.schema_version (version, applied_at) VALUES (999, 0)');
+    const error = await OperonRuntime.create({ config, classes: [] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OperonSchemaTooNewError);
+    expect((error as Error).message).toBe(
+      `database "${config.database.system_database}" has Operon schema version 999, newer than this runtime knows (${SYSTEM_MIGRATIONS.length}); upgrade @operon/runtime before starting`,
+    );
+  });
+});

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { Communicator, OperonDecoratorError, Workflow, getClassRegistration, type WorkflowContext } from '@operon/sdk';
+import { Communicator, OperonDecoratorError, OperonNotAuthorizedError, Workflow, getClassRegistration, type WorkflowContext } from '@operon/sdk';
 import type { OperonRuntime } from '@operon/runtime';
 import { LegacyGreeter } from './fixtures/greeter.legacy-decorators.js';
 import { StandardGreeter } from './fixtures/greeter.standard.js';
@@ -32,9 +32,31 @@ describe.each([
   it('runs a workflow with a transaction and a communicator', async () => {
     const rt = await startRuntime([Greeter]);
     runtimes.push(rt);
-    const handle = await rt.executor.startWorkflow(rt.registry.lookup(Greeter, 'greet'), ['ada']);
+    const identity = { authenticatedUser: 'ada', authenticatedRoles: ['user', 'admin'], assumedRole: '' };
+    const handle = await rt.executor.startWorkflow(rt.registry.lookup(Greeter, 'greet'), ['ada'], { identity });
     expect(await handle.getResult()).toBe('hello ada 1');
-    expect((await handle.getStatus())?.workflowName).toBe(`${Greeter.name}.greet`);
+    expect(await handle.getStatus()).toMatchObject({
+      workflowName: `${Greeter.name}.greet`,
+      authenticatedUser: 'ada',
+      authenticatedRoles: ['user', 'admin'],
+      assumedRole: 'admin',
+    });
+  });
+
+  it('refuses callers without a required role, for the workflow and for its operations', async () => {
+    const rt = await startRuntime([Greeter]);
+    runtimes.push(rt);
+    const greet = rt.registry.lookup(Greeter, 'greet');
+    const as = (...roles: string[]) => ({ identity: { authenticatedUser: 'bob', authenticatedRoles: roles, assumedRole: '' } });
+    await expect(rt.executor.startWorkflow(greet, ['bob'])).rejects.toThrow(
+      new OperonNotAuthorizedError(`${Greeter.name}.greet`, ['admin']),
+    );
+    await expect(rt.executor.startWorkflow(greet, ['bob'], as('user'))).rejects.toBeInstanceOf(OperonNotAuthorizedError);
+    // An admin who is not a user may start the workflow, but not run its operations (class default: user).
+    const handle = await rt.executor.startWorkflow(greet, ['bob'], as('admin'));
+    await expect(handle.getResult()).rejects.toThrow(
+      `${Greeter.name}.now requires one of the roles [user]; the caller holds none`,
+    );
   });
 });
 

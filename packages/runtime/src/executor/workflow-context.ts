@@ -15,6 +15,7 @@ import {
   type WorkflowHandle,
 } from '@operon/sdk';
 import type { OperationRecord, WorkflowIdentity } from '../system-db/system-database.js';
+import { authorize } from './authorization.js';
 import type { RegisteredFunction } from './function-registry.js';
 import { NOOP_SPAN, lazyLogger, readConfigPath } from './operation-context.js';
 import { deserialize, deserializeError } from './serialization.js';
@@ -85,9 +86,11 @@ export class WorkflowContextImpl implements WorkflowContext {
   }
 
   invoke<T extends object>(cls: T): OperationsOf<T> {
-    return methodProxy(cls, this.executor, ['transaction', 'communicator'], (fn, args) =>
-      this.operation(fn.name, (functionID) => this.executor.runOperation(this.run, functionID, fn, args)),
-    ) as OperationsOf<T>;
+    return methodProxy(cls, this.executor, ['transaction', 'communicator'], async (fn, args) => {
+      // Roles travel with the workflow: its operations are checked against the identity it started with.
+      authorize(fn, this.run.identity);
+      return this.operation(fn.name, (functionID) => this.executor.runOperation(this.run, functionID, fn, args));
+    }) as OperationsOf<T>;
   }
 
   startChildWorkflow<T extends object>(cls: T): ChildStarterOf<T> {

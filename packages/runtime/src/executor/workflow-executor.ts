@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { OperonNotRegisteredError, OperonShutdownError, type WorkflowHandle } from '@operon/sdk';
 import { isInfrastructureFailure } from '../database/infrastructure-failure.js';
 import type { OperationRecord, SystemDatabase, WorkflowIdentity, WorkflowRow } from '../system-db/system-database.js';
+import { authorize } from './authorization.js';
 import { runCommunicator } from './communicator-runner.js';
 import type { FunctionRegistry, RegisteredFunction } from './function-registry.js';
 import type { WorkflowMessaging } from './workflow-messaging.js';
@@ -87,7 +88,7 @@ export class WorkflowExecutor {
     const workflowUUID = options.workflowUUID ?? randomUUID();
     const running = this.active.get(workflowUUID);
     if (running) return localHandle(this.deps.systemDb, workflowUUID, running);
-    const identity = options.identity ?? ANONYMOUS;
+    const identity = authorize(fn, options.identity ?? ANONYMOUS);
     const inputs = serialize(args, `the inputs of ${fn.name}`) ?? '[]';
     let started!: (inserted: boolean) => void;
     let failedToStart!: (error: unknown) => void;

@@ -2,7 +2,7 @@
  * One Operon runtime: the databases (embedded or configured), the system schema, the executor and
  * its recovery. `operon start`, the testing runtime and benchmarks all build on this.
  */
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { OperonConfig } from './config/config-types.js';
@@ -12,6 +12,7 @@ import { FunctionRegistry } from './executor/function-registry.js';
 import { WorkflowExecutor } from './executor/workflow-executor.js';
 import { WorkflowMessaging } from './executor/workflow-messaging.js';
 import { createLogger } from './logging.js';
+import { createTracing, type Tracing } from './telemetry/tracing.js';
 import { SystemDatabase } from './system-db/system-database.js';
 
 export interface RuntimeOptions {
@@ -43,6 +44,10 @@ export class OperonRuntime {
     return this.stateName;
   }
 
+  get tracing(): Tracing {
+    return this.executor.deps.tracing;
+  }
+
   get appPool(): pg.Pool {
     return this.systemDb.appPool;
   }
@@ -62,6 +67,10 @@ export class OperonRuntime {
       connectionTimeoutMillis: config.database.connectionTimeoutMillis,
     };
     const pools: pg.Pool[] = [];
+    const tracing = createTracing({
+      ...config.telemetry.traces,
+      serviceName: process.env.OTEL_SERVICE_NAME ?? (basename(config.appDir) || 'operon-app'),
+    });
     let messaging: WorkflowMessaging | undefined;
     try {
       await ensureDatabaseExists(connection, config.database.system_database);
@@ -85,6 +94,7 @@ export class OperonRuntime {
         executorId: config.runtimeConfig.executorId,
         logger,
         application: config.application,
+        tracing,
       });
       executor.messaging = new WorkflowMessaging({
         systemDb,
@@ -95,6 +105,7 @@ export class OperonRuntime {
       await messaging.start();
       return new OperonRuntime(config, logger, registry, systemDb, executor, connection, embedded);
     } catch (error) {
+      await tracing.shutdown().catch(() => undefined);
       await messaging?.close();
       await Promise.all(pools.map((pool) => pool.end().catch(() => undefined)));
       await embedded?.stop();
@@ -123,6 +134,7 @@ export class OperonRuntime {
     await this.executor.stop(options.timeoutMs ?? 10_000);
     await this.executor.messaging.close();
     await Promise.all([this.systemDb.systemPool.end(), this.systemDb.appPool.end()]);
+    await this.tracing.shutdown().catch((error: unknown) => this.logger.warn({ err: error }, 'could not flush the last spans'));
     if (options.stopEmbedded !== false) await this.embedded?.stop();
     this.stateName = 'stopped';
   }

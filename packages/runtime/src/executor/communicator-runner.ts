@@ -1,7 +1,7 @@
-import type { CommunicatorContext, CommunicatorOptions, OperonLogger } from '@operon/sdk';
+import type { CommunicatorContext, CommunicatorOptions, OperonLogger, OperonSpan } from '@operon/sdk';
 import type { SystemDatabase } from '../system-db/system-database.js';
 import type { RegisteredFunction } from './function-registry.js';
-import { NOOP_SPAN, lazyLogger, readConfigPath } from './operation-context.js';
+import { lazyLogger, readConfigPath } from './operation-context.js';
 import { deserialize, deserializeError, serialize, serializeError } from './serialization.js';
 import type { Logger } from 'pino';
 
@@ -15,6 +15,7 @@ export const COMMUNICATOR_DEFAULTS: Required<CommunicatorOptions> = {
 export interface OperationSite {
   readonly workflowUUID: string;
   readonly functionID: number;
+  readonly span: OperonSpan;
 }
 
 export interface RunnerDeps {
@@ -51,7 +52,7 @@ export async function runCommunicator(
     get logger(): OperonLogger {
       return logger();
     },
-    span: NOOP_SPAN,
+    span: site.span,
     getConfig: (key, defaultValue) => readConfigPath(deps.application, key, defaultValue),
   };
   let waitMs = options.intervalSeconds * 1000;

@@ -4,7 +4,7 @@ import { isInfrastructureFailure, markInfrastructure, markIfUnavailable } from '
 import { SQLSTATE, isRetriableTransactionError, sqlState } from '../database/sqlstate.js';
 import type { RegisteredFunction } from './function-registry.js';
 import type { OperationSite, RunnerDeps } from './communicator-runner.js';
-import { NOOP_SPAN, lazyLogger, readConfigPath } from './operation-context.js';
+import { lazyLogger, readConfigPath } from './operation-context.js';
 import { deserialize, deserializeError, serialize, serializeError } from './serialization.js';
 
 export interface TransactionDeps extends RunnerDeps {
@@ -107,7 +107,7 @@ function transactionContext(
     get logger(): OperonLogger {
       return logger();
     },
-    span: NOOP_SPAN,
+    span: site.span,
     getConfig: (key, defaultValue) => readConfigPath(deps.application, key, defaultValue),
   };
 }

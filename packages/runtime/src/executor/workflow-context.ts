@@ -11,13 +11,16 @@ import {
   type ChildStarterOf,
   type OperationsOf,
   type OperonLogger,
+  type OperonSpan,
   type WorkflowContext,
   type WorkflowHandle,
 } from '@operon/sdk';
 import type { OperationRecord, WorkflowIdentity } from '../system-db/system-database.js';
 import { authorize } from './authorization.js';
 import type { RegisteredFunction } from './function-registry.js';
-import { NOOP_SPAN, lazyLogger, readConfigPath } from './operation-context.js';
+import { lazyLogger, readConfigPath } from './operation-context.js';
+import type { RuntimeSpan } from '../telemetry/tracing.js';
+import type { Context } from '@opentelemetry/api';
 import { deserialize, deserializeError } from './serialization.js';
 import type { WorkflowExecutor } from './workflow-executor.js';
 
@@ -25,6 +28,12 @@ export interface WorkflowRun {
   readonly workflowUUID: string;
   readonly fn: RegisteredFunction;
   readonly identity: WorkflowIdentity;
+  readonly parentSpan?: RuntimeSpan | Context;
+}
+
+/** A run in progress, with the span its operations are children of. */
+export interface SpannedRun extends WorkflowRun {
+  readonly span: RuntimeSpan;
 }
 
 /** Thrown by context methods whose feature has not shipped in this version. */
@@ -35,11 +44,10 @@ export class OperonUnsupportedError extends OperonError {
 export class WorkflowContextImpl implements WorkflowContext {
   private nextFunctionID = 0;
   private readonly log: () => OperonLogger;
-  readonly span = NOOP_SPAN;
 
   constructor(
     private readonly executor: WorkflowExecutor,
-    private readonly run: WorkflowRun,
+    private readonly run: SpannedRun,
     /** Records of an earlier run; undefined on a first run, which cannot have any. */
     private readonly records: ReadonlyMap<number, OperationRecord> | undefined,
   ) {
@@ -52,6 +60,9 @@ export class WorkflowContextImpl implements WorkflowContext {
 
   get workflowUUID(): string {
     return this.run.workflowUUID;
+  }
+  get span(): OperonSpan {
+    return this.run.span;
   }
   get authenticatedUser(): string {
     return this.run.identity.authenticatedUser;
@@ -111,6 +122,7 @@ export class WorkflowContextImpl implements WorkflowContext {
         workflowUUID: uuid,
         identity: this.run.identity,
         parentUUID: this.run.workflowUUID,
+        parentSpan: this.run.span,
       });
       await this.executor.deps.systemDb.recordOperation(this.run.workflowUUID, functionID, {
         functionName: fn.name,

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import type { Context } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { OperonNotRegisteredError, OperonShutdownError, type WorkflowHandle } from '@operon/sdk';
 import { isInfrastructureFailure } from '../database/infrastructure-failure.js';
@@ -15,9 +16,10 @@ import { runCommunicator } from './communicator-runner.js';
 import type { FunctionRegistry, RegisteredFunction } from './function-registry.js';
 import type { WorkflowMessaging } from './workflow-messaging.js';
 import { runTransaction } from './transaction-runner.js';
-import { WorkflowContextImpl, type WorkflowRun } from './workflow-context.js';
+import { WorkflowContextImpl, type SpannedRun, type WorkflowRun } from './workflow-context.js';
 import { localHandle, recordedHandle } from './workflow-handle.js';
 import { deserialize, serialize, serializeError } from './serialization.js';
+import type { RuntimeSpan, Tracing } from '../telemetry/tracing.js';
 
 export interface ExecutorDeps {
   readonly systemDb: SystemDatabase;
@@ -26,6 +28,7 @@ export interface ExecutorDeps {
   readonly executorId: string;
   readonly logger: Logger;
   readonly application: Readonly<Record<string, unknown>>;
+  readonly tracing: Tracing;
 }
 
 export interface StartOptions {
@@ -34,6 +37,8 @@ export interface StartOptions {
   /** The HTTP request that started the workflow, recorded with it. */
   readonly request?: unknown;
   readonly parentUUID?: string;
+  /** The span (or incoming trace context) the workflow's span is a child of. */
+  readonly parentSpan?: RuntimeSpan | Context;
 }
 
 export type ExecutorState = 'running' | 'stopping' | 'stopped';
@@ -115,7 +120,8 @@ export class WorkflowExecutor {
       }
       started(inserted);
       if (!inserted) return recordedHandle(this.deps.systemDb, workflowUUID).getResult();
-      return this.execute({ workflowUUID, fn, identity }, workflowName.startsWith(TEMPORARY_PREFIX), args, undefined);
+      const run = { workflowUUID, fn, identity, parentSpan: options.parentSpan };
+      return this.execute(run, workflowName.startsWith(TEMPORARY_PREFIX), args, undefined);
     });
     await insertion;
     return localHandle(this.deps.systemDb, workflowUUID, result);
@@ -166,28 +172,50 @@ export class WorkflowExecutor {
     args: unknown[],
     records: ReadonlyMap<number, OperationRecord> | undefined,
   ): Promise<unknown> {
-    const ctx = new WorkflowContextImpl(this, run, records);
+    const span = this.deps.tracing.startSpan(
+      run.fn.name,
+      { 'operon.workflow_uuid': run.workflowUUID, 'operon.operation_type': 'workflow', 'operon.executor_id': this.deps.executorId },
+      run.parentSpan,
+    );
+    const spanned: SpannedRun = { ...run, span };
+    const ctx = new WorkflowContextImpl(this, spanned, records);
     let outputText: string | null;
     try {
       const output = temporary
-        ? await ctx.operation(run.fn.name, (functionID) => this.runOperation(run, functionID, run.fn, args))
+        ? await ctx.operation(run.fn.name, (functionID) => this.runOperation(spanned, functionID, run.fn, args))
         : await run.fn.method.fn.call(run.fn.cls, ctx, ...args);
       outputText = serialize(output, `the output of workflow ${run.fn.name}`);
     } catch (error) {
+      span.end(error);
       if (isInfrastructureFailure(error)) throw error;
       await this.deps.systemDb.recordWorkflowError(run.workflowUUID, serializeError(error));
       throw error;
     }
+    span.end();
     await this.deps.systemDb.recordWorkflowSuccess(run.workflowUUID, outputText);
     return deserialize(outputText);
   }
 
   /** Runs one transaction or communicator of a workflow at `functionID` (no record exists yet). */
-  runOperation(run: WorkflowRun, functionID: number, fn: RegisteredFunction, args: unknown[]): Promise<unknown> {
-    const site = { workflowUUID: run.workflowUUID, functionID };
-    if (fn.method.kind === 'transaction') return runTransaction(this.deps, site, fn, args);
-    if (fn.method.kind === 'communicator') return runCommunicator(this.deps, site, fn, args);
-    throw new OperonNotRegisteredError(fn.name, 'only transactions and communicators can be invoked as operations');
+  async runOperation(run: SpannedRun, functionID: number, fn: RegisteredFunction, args: unknown[]): Promise<unknown> {
+    const kind = fn.method.kind;
+    if (kind !== 'transaction' && kind !== 'communicator') {
+      throw new OperonNotRegisteredError(fn.name, 'only transactions and communicators can be invoked as operations');
+    }
+    const span = this.deps.tracing.startSpan(
+      fn.name,
+      { 'operon.workflow_uuid': run.workflowUUID, 'operon.function_id': functionID, 'operon.operation_type': kind },
+      run.span,
+    );
+    const site = { workflowUUID: run.workflowUUID, functionID, span };
+    try {
+      const output = await (kind === 'transaction' ? runTransaction(this.deps, site, fn, args) : runCommunicator(this.deps, site, fn, args));
+      span.end();
+      return output;
+    } catch (error) {
+      span.end(error);
+      throw error;
+    }
   }
 
   retrieveWorkflow<R = unknown>(workflowUUID: string): WorkflowHandle<R> {

@@ -100,11 +100,6 @@ export class OperonNotAuthorizedError extends OperonError {
   }
 }
 
-/** A workflow was cancelled, or its result was requested after it was cancelled. */
-export class OperonWorkflowCancelledError extends OperonError {
-  static override readonly CODE = 'OPERON_ERR_WORKFLOW_CANCELLED';
-}
-
 /** The runtime is shutting down and cannot start new work. */
 export class OperonShutdownError extends OperonError {
   static override readonly CODE = 'OPERON_ERR_RUNTIME_SHUTDOWN';

@@ -92,7 +92,7 @@ describe('the operon-workflowuuid header', () => {
     const first = await app.inject({ method: 'POST', url: '/orders/book', headers });
     const second = await app.inject({ method: 'POST', url: '/orders/book', headers });
     expect(first.statusCode).toBe(200);
-    expect(first.body).toBe('order 1 for book in order-book-1');
+    expect(first.body).toMatch(/^order \d+ for book in order-book-1$/);
     expect(second.body).toBe(first.body);
     expect(first.headers['operon-workflowuuid']).toBe('order-book-1');
     expect(second.headers['operon-workflowuuid']).toBe('order-book-1');
@@ -114,14 +114,16 @@ describe('the operon-workflowuuid header', () => {
     const res = await app.inject({ method: 'POST', url: '/orders/cup' });
     const uuid = res.headers['operon-workflowuuid'] as string;
     expect(uuid).toMatch(/^[0-9a-f-]{36}$/);
-    expect(res.body).toBe(`order 1 for cup in ${uuid}`);
+    expect(res.body).toMatch(new RegExp(`^order \\d+ for cup in ${uuid}$`));
     expect((await app.inject({ method: 'GET', url: '/nothing-started' })).headers['operon-workflowuuid']).toBeUndefined();
   });
 
   it('gives later workflows of a request derived UUIDs, so a retried request repeats none of them', async () => {
     const headers = { 'operon-workflowuuid': 'batch-1' };
     const first = await app.inject({ method: 'POST', url: '/batch', headers, payload: { items: ['a', 'b'] } });
-    expect(first.json()).toEqual(['1', 'order 1 for a in batch-1.1', 'order 1 for b in batch-1.2']);
+    const [, a, b] = first.json() as string[];
+    expect(a).toMatch(/^order \d+ for a in batch-1\.1$/);
+    expect(b).toMatch(/^order \d+ for b in batch-1\.2$/);
     expect(first.headers['operon-workflowuuid']).toBe('batch-1');
     const retried = await app.inject({ method: 'POST', url: '/batch', headers, payload: { items: ['a', 'b'] } });
     expect(retried.json()).toEqual(first.json());

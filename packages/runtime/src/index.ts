@@ -9,3 +9,4 @@ export { createHttpServer, HEALTH_PATH, type HttpServerOptions } from './http/ht
 export { OperonHttpRouteError, OperonHttpMissingArgumentError, OperonHttpBadWorkflowUUIDError, OperonHttpMalformedJsonError } from './http/http-errors.js';
 export { applyAppMigrations, OperonAppMigrationError } from './app-migrations.js';
 export { createTestingRuntime, type TestingRuntime, type TestingRuntimeOptions } from './testing-runtime.js';
+export { OperonMessagingArgumentError } from './executor/messaging-arguments.js';

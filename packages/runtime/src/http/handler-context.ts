@@ -4,6 +4,7 @@
  * workflow the request started so the response can name it.
  */
 import type { HandlerContext, HandlerInvokerOf, HttpRequest, OperonLogger, WorkflowHandle } from '@operon/sdk';
+import type { Logger } from 'pino';
 import type { OperonRuntime } from '../runtime.js';
 import { NOOP_SPAN, lazyLogger, readConfigPath } from '../executor/operation-context.js';
 import type { WorkflowIdentity } from '../system-db/system-database.js';
@@ -67,9 +68,10 @@ export class HandlerContextImpl implements HandlerContext {
     private readonly identity: WorkflowIdentity,
     private readonly workflows: RequestWorkflows,
     handlerName: string,
+    logger: Logger = runtime.logger,
   ) {
     this.recorded = recordedRequest(request);
-    this.log = lazyLogger(runtime.logger, () => ({
+    this.log = lazyLogger(logger, () => ({
       requestID: request.requestID,
       operationName: handlerName,
       operationType: 'handler',

@@ -6,6 +6,7 @@
  * (under the request's workflow UUID) and answers with its result.
  */
 import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import type { Logger } from 'pino';
 import type { HttpRequest, HttpRoute } from '@operon/sdk';
 import type { RegisteredFunction } from '../executor/function-registry.js';
 import type { OperonRuntime } from '../runtime.js';
@@ -42,7 +43,7 @@ async function invokeAsOperation(ctx: HandlerContextImpl, fn: RegisteredFunction
   return (result as { getResult(): Promise<unknown> }).getResult();
 }
 
-export function handlerRoute(runtime: OperonRuntime, fn: RegisteredFunction, route: HttpRoute): RouteOptions {
+export function handlerRoute(runtime: OperonRuntime, fn: RegisteredFunction, route: HttpRoute, logger: Logger): RouteOptions {
   const parameters = handlerParameters(fn.method.fn, fn.name);
   return {
     method: route.method,
@@ -50,17 +51,23 @@ export function handlerRoute(runtime: OperonRuntime, fn: RegisteredFunction, rou
     schema: route.schema,
     handler: async (request, reply) => {
       const workflows = new RequestWorkflows(workflowUUIDOf(request.headers));
+      // Set before the response is sent, on errors too: the client can then look up the workflow that failed.
+      const nameWorkflow = () => {
+        if (workflows.startedUUID !== undefined) reply.header(WORKFLOW_UUID_HEADER, workflows.startedUUID);
+      };
+      let result: unknown;
       try {
         const httpRequest = httpRequestOf(request);
         const identity = await authenticate(runtime, fn, httpRequest);
         const args = bindArguments(fn.name, route.method, parameters, httpRequest);
-        const ctx = new HandlerContextImpl(runtime, httpRequest, identity, workflows, fn.name);
-        const result = fn.method.kind ? await invokeAsOperation(ctx, fn, args) : await fn.method.fn.call(fn.cls, ctx, ...args);
-        return send(reply, result);
-      } finally {
-        // Also on errors: the client can then look up the workflow that failed.
-        if (workflows.startedUUID !== undefined) reply.header(WORKFLOW_UUID_HEADER, workflows.startedUUID);
+        const ctx = new HandlerContextImpl(runtime, httpRequest, identity, workflows, fn.name, logger);
+        result = fn.method.kind ? await invokeAsOperation(ctx, fn, args) : await fn.method.fn.call(fn.cls, ctx, ...args);
+      } catch (error) {
+        nameWorkflow();
+        throw error;
       }
+      nameWorkflow();
+      return send(reply, result);
     },
   };
 }

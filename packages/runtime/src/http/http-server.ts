@@ -19,15 +19,25 @@ export interface HttpServerOptions {
 
 export const HEALTH_PATH = '/operon/health';
 
+/**
+ * One line per request at info is too much for a busy app (completions are logged at debug below),
+ * and request log lines name the id `requestID` as every other Operon line does. Fastify 5.12 moved
+ * both settings into a LogController and deprecated the plain options, which older 5.x still need.
+ */
+function logControl(): Record<string, unknown> {
+  const settings = { disableRequestLogging: true, requestIdLogLabel: 'requestID' };
+  const LogController = (Fastify as unknown as { LogController?: new (options: object) => unknown }).LogController;
+  return LogController ? { logController: new LogController(settings) } : settings;
+}
+
 export async function createHttpServer(runtime: OperonRuntime, options: HttpServerOptions = {}): Promise<FastifyInstance> {
   const bodyLimitBytes = options.bodyLimitBytes ?? runtime.config.runtimeConfig.bodyLimitBytes;
+  const logger = options.logger ?? runtime.logger;
   const app = Fastify({
-    loggerInstance: options.logger ?? runtime.logger,
+    loggerInstance: logger,
     bodyLimit: bodyLimitBytes,
     genReqId: requestIdOf,
-    requestIdLogLabel: 'requestID',
-    // One line per request at info is too much for a busy app; completions are logged at debug below.
-    disableRequestLogging: true,
+    ...logControl(),
   }) as unknown as FastifyInstance;
 
   useJsonBodies(app);
@@ -63,7 +73,7 @@ export async function createHttpServer(runtime: OperonRuntime, options: HttpServ
     if (owner) throw new OperonHttpRouteError(`${fn.name} and ${owner} both serve ${key}; give each route its own method and path`);
     taken.set(key, fn.name);
     try {
-      app.route(handlerRoute(runtime, fn, route));
+      app.route(handlerRoute(runtime, fn, route, logger));
     } catch (error) {
       if (error instanceof OperonHttpRouteError) throw error;
       throw new OperonHttpRouteError(`cannot serve ${key} for ${fn.name}: ${(error as Error).message}`);

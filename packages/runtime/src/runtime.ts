@@ -20,6 +20,11 @@ export interface RuntimeOptions {
   /** The app's decorated classes (for `operon start`, every class the bundle exports). */
   readonly classes: readonly unknown[];
   readonly logger?: Logger;
+  /**
+   * For replaying recorded workflows (`operon debug`): every database session is read-only, no
+   * database or schema is created or migrated, and no notification listener is started.
+   */
+  readonly readOnly?: boolean;
 }
 
 /** The `application_name` of the notification listener's connection, as pg_stat_activity shows it. */
@@ -73,17 +78,20 @@ export class OperonRuntime {
     });
     let messaging: WorkflowMessaging | undefined;
     try {
-      await ensureDatabaseExists(connection, config.database.system_database);
-      await ensureDatabaseExists(connection, config.database.user_database);
-      const systemPool = createPool(connection, config.database.system_database, config.database.poolSize);
+      const readOnly = options.readOnly === true;
+      if (!readOnly) {
+        await ensureDatabaseExists(connection, config.database.system_database);
+        await ensureDatabaseExists(connection, config.database.user_database);
+      }
+      const systemPool = createPool(connection, config.database.system_database, config.database.poolSize, readOnly);
       pools.push(systemPool);
-      const appPool = createPool(connection, config.database.user_database, config.database.poolSize);
+      const appPool = createPool(connection, config.database.user_database, config.database.poolSize, readOnly);
       pools.push(appPool);
       const systemDb = new SystemDatabase(systemPool, appPool, {
         system: config.database.system_database,
         app: config.database.user_database,
       });
-      const applied = await systemDb.migrate();
+      const applied = readOnly ? { system: [], app: [] } : await systemDb.migrate();
       if (applied.system.length || applied.app.length) {
         logger.info({ systemVersions: applied.system, appDbVersions: applied.app }, 'migrated Operon schemas');
       }
@@ -102,7 +110,7 @@ export class OperonRuntime {
         listenerClient: () => createClient(connection, config.database.system_database, LISTENER_APPLICATION_NAME),
       });
       messaging = executor.messaging;
-      await messaging.start();
+      if (!readOnly) await messaging.start();
       return new OperonRuntime(config, logger, registry, systemDb, executor, connection, embedded);
     } catch (error) {
       await tracing.shutdown().catch(() => undefined);

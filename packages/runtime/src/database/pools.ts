@@ -50,8 +50,18 @@ export function createClient(settings: ConnectionSettings, database: string, app
   return new pg.Client({ ...clientOptions(settings), database, application_name: applicationName, keepAlive: true });
 }
 
-export function createPool(settings: ConnectionSettings, database: string, max: number): pg.Pool {
-  const pool = new pg.Pool({ ...clientOptions(settings), database, max, idleTimeoutMillis: 30_000 });
+/**
+ * A pool on `database`. `readOnly` makes every session read-only on the server's side
+ * (default_transaction_read_only), so no statement through it can change anything.
+ */
+export function createPool(settings: ConnectionSettings, database: string, max: number, readOnly = false): pg.Pool {
+  const pool = new pg.Pool({
+    ...clientOptions(settings),
+    database,
+    max,
+    idleTimeoutMillis: 30_000,
+    options: readOnly ? '-c default_transaction_read_only=on' : undefined,
+  });
   // An idle client that loses its server must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
   return pool;

@@ -42,14 +42,14 @@ export class OperonUnsupportedError extends OperonError {
 }
 
 export class WorkflowContextImpl implements WorkflowContext {
-  private nextFunctionID = 0;
+  protected nextFunctionID = 0;
   private readonly log: () => OperonLogger;
 
   constructor(
-    private readonly executor: WorkflowExecutor,
-    private readonly run: SpannedRun,
+    protected readonly executor: WorkflowExecutor,
+    protected readonly run: SpannedRun,
     /** Records of an earlier run; undefined on a first run, which cannot have any. */
-    private readonly records: ReadonlyMap<number, OperationRecord> | undefined,
+    protected readonly records: ReadonlyMap<number, OperationRecord> | undefined,
   ) {
     this.log = lazyLogger(executor.deps.logger, () => ({
       workflowUUID: run.workflowUUID,
@@ -131,7 +131,7 @@ export class WorkflowContextImpl implements WorkflowContext {
       });
       return uuid;
     });
-    return this.executor.retrieveWorkflow(childUUID);
+    return this.retrieveWorkflow(childUUID);
   }
 
   retrieveWorkflow<R = unknown>(workflowUUID: string): WorkflowHandle<R> {

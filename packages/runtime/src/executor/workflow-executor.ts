@@ -46,7 +46,7 @@ export type ExecutorState = 'running' | 'stopping' | 'stopped';
 export const ANONYMOUS: WorkflowIdentity = Object.freeze({ authenticatedUser: '', authenticatedRoles: [], assumedRole: '' });
 
 /** Workflows that wrap one transaction or communicator called from outside any workflow. */
-const TEMPORARY_PREFIX = 'operon.temporary:';
+export const TEMPORARY_PREFIX = 'operon.temporary:';
 
 const RECOVERY_PAGE = 500;
 const RETRY_START_MS = 200;

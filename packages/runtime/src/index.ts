@@ -10,3 +10,4 @@ export { OperonHttpRouteError, OperonHttpMissingArgumentError, OperonHttpBadWork
 export { applyAppMigrations, OperonAppMigrationError } from './app-migrations.js';
 export { createTestingRuntime, type TestingRuntime, type TestingRuntimeOptions } from './testing-runtime.js';
 export { OperonMessagingArgumentError } from './executor/messaging-arguments.js';
+export { replayWorkflow, type ReplayReport, type ReplayedOperation, type DivergenceKind } from './debug/workflow-replay.js';

@@ -55,8 +55,20 @@ export function createClient(settings: ConnectionSettings, database: string, app
  * (default_transaction_read_only), so no statement through it can change anything.
  */
 export function createPool(settings: ConnectionSettings, database: string, max: number, readOnly = false): pg.Pool {
+  // pg-pool applies connectionTimeoutMillis both to opening a connection and to waiting for a free
+  // one; under a burst the wait is expected and must not fail. So the pool waits without a bound
+  // and each new connection carries the timeout itself.
+  const connectTimeout = settings.connectionTimeoutMillis;
+  class TimedClient extends pg.Client {
+    constructor(config?: pg.ClientConfig) {
+      // The pool keeps the password non-enumerable, so a spread alone would drop it.
+      super({ ...config, password: config?.password, connectionTimeoutMillis: connectTimeout });
+    }
+  }
   const pool = new pg.Pool({
     ...clientOptions(settings),
+    connectionTimeoutMillis: 0,
+    Client: TimedClient,
     database,
     max,
     idleTimeoutMillis: 30_000,

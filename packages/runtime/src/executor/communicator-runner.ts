@@ -2,6 +2,7 @@ import type { CommunicatorContext, CommunicatorOptions, OperonLogger, OperonSpan
 import type { SystemDatabase } from '../system-db/system-database.js';
 import type { RegisteredFunction } from './function-registry.js';
 import { lazyLogger, readConfigPath } from './operation-context.js';
+import { loggableInputs } from '../telemetry/log-masking.js';
 import { deserialize, deserializeError, serialize, serializeError } from './serialization.js';
 import type { Logger } from 'pino';
 
@@ -55,6 +56,7 @@ export async function runCommunicator(
     span: site.span,
     getConfig: (key, defaultValue) => readConfigPath(deps.application, key, defaultValue),
   };
+  if (deps.logger.isLevelEnabled('debug')) logger().debug({ inputs: loggableInputs(fn, args) }, `${fn.name} started`);
   let waitMs = options.intervalSeconds * 1000;
   for (let attempt = 1; ; attempt++) {
     let output: string | null;
@@ -62,6 +64,7 @@ export async function runCommunicator(
       output = serialize(await fn.method.fn.call(fn.cls, ctx, ...args), `the output of ${fn.name}`);
     } catch (error) {
       if (attempt < attempts) {
+        // The error, never the arguments: they may be masked (@LogMask, @SkipLogging).
         logger().warn({ attempt, maxAttempts: attempts, err: error }, `${fn.name} failed; retrying in ${waitMs} ms`);
         await sleep(waitMs);
         waitMs *= options.backoffRate;

@@ -5,6 +5,7 @@ import { SQLSTATE, isRetriableTransactionError, sqlState } from '../database/sql
 import type { RegisteredFunction } from './function-registry.js';
 import type { OperationSite, RunnerDeps } from './communicator-runner.js';
 import { lazyLogger, readConfigPath } from './operation-context.js';
+import { loggableInputs } from '../telemetry/log-masking.js';
 import { deserialize, deserializeError, serialize, serializeError } from './serialization.js';
 
 export interface TransactionDeps extends RunnerDeps {
@@ -33,6 +34,7 @@ export async function runTransaction(
     operationType: 'transaction',
     functionID: site.functionID,
   }));
+  if (deps.logger.isLevelEnabled('debug')) logger().debug({ inputs: loggableInputs(fn, args) }, `${fn.name} started`);
   let waitMs = 1;
   for (;;) {
     let client: pg.PoolClient;

@@ -19,7 +19,8 @@ import { runTransaction } from './transaction-runner.js';
 import { WorkflowContextImpl, type SpannedRun, type WorkflowRun } from './workflow-context.js';
 import { localHandle, recordedHandle } from './workflow-handle.js';
 import { deserialize, serialize, serializeError } from './serialization.js';
-import type { RuntimeSpan, Tracing } from '../telemetry/tracing.js';
+import { inputsAttribute, loggableInputs, logMasksOf } from '../telemetry/log-masking.js';
+import { NOOP_RUNTIME_SPAN, type RuntimeSpan, type Tracing } from '../telemetry/tracing.js';
 
 export interface ExecutorDeps {
   readonly systemDb: SystemDatabase;
@@ -57,7 +58,10 @@ export class WorkflowExecutor {
   private stateName: ExecutorState = 'running';
   messaging!: WorkflowMessaging;
 
-  constructor(readonly deps: ExecutorDeps) {}
+  constructor(readonly deps: ExecutorDeps) {
+    // A log mask naming no parameter fails here, at startup, not when a secret is first logged.
+    for (const fn of deps.registry.all()) logMasksOf(fn);
+  }
 
   get state(): ExecutorState {
     return this.stateName;
@@ -172,13 +176,24 @@ export class WorkflowExecutor {
     args: unknown[],
     records: ReadonlyMap<number, OperationRecord> | undefined,
   ): Promise<unknown> {
-    const span = this.deps.tracing.startSpan(
-      run.fn.name,
-      { 'operon.workflow_uuid': run.workflowUUID, 'operon.operation_type': 'workflow', 'operon.executor_id': this.deps.executorId },
-      run.parentSpan,
-    );
+    const tracing = this.deps.tracing;
+    const span = tracing.enabled
+      ? tracing.startSpan(
+          run.fn.name,
+          {
+            'operon.workflow_uuid': run.workflowUUID,
+            'operon.operation_type': 'workflow',
+            'operon.executor_id': this.deps.executorId,
+            'operon.inputs': inputsAttribute(run.fn, args),
+          },
+          run.parentSpan,
+        )
+      : NOOP_RUNTIME_SPAN;
     const spanned: SpannedRun = { ...run, span };
     const ctx = new WorkflowContextImpl(this, spanned, records);
+    if (this.deps.logger.isLevelEnabled('debug')) {
+      ctx.logger.debug({ inputs: loggableInputs(run.fn, args), rerun: records !== undefined }, `workflow ${run.fn.name} started`);
+    }
     let outputText: string | null;
     try {
       const output = temporary
@@ -202,11 +217,19 @@ export class WorkflowExecutor {
     if (kind !== 'transaction' && kind !== 'communicator') {
       throw new OperonNotRegisteredError(fn.name, 'only transactions and communicators can be invoked as operations');
     }
-    const span = this.deps.tracing.startSpan(
-      fn.name,
-      { 'operon.workflow_uuid': run.workflowUUID, 'operon.function_id': functionID, 'operon.operation_type': kind },
-      run.span,
-    );
+    const tracing = this.deps.tracing;
+    const span = tracing.enabled
+      ? tracing.startSpan(
+          fn.name,
+          {
+            'operon.workflow_uuid': run.workflowUUID,
+            'operon.function_id': functionID,
+            'operon.operation_type': kind,
+            'operon.inputs': inputsAttribute(fn, args),
+          },
+          run.span,
+        )
+      : NOOP_RUNTIME_SPAN;
     const site = { workflowUUID: run.workflowUUID, functionID, span };
     try {
       const output = await (kind === 'transaction' ? runTransaction(this.deps, site, fn, args) : runCommunicator(this.deps, site, fn, args));

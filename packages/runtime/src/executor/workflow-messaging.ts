@@ -230,6 +230,7 @@ export class WorkflowMessaging {
 
   /** The safety net: two queries find every waited-for message and event that is there, and wake their waiters. */
   private async poll(): Promise<void> {
+    if (this.stopped) return;
     const destinations = new Set<string>();
     const events: [string, string][] = [];
     for (const key of this.waiters.keys()) {

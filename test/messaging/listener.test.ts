@@ -1,0 +1,64 @@
+import { afterAll, expect, it } from 'vitest';
+import { Workflow, type WorkflowContext } from '@operon/sdk';
+import type { OperonRuntime } from '@operon/runtime';
+import { query, testConfig } from '../helpers/test-databases.js';
+import { startLoggedRuntime, until } from './messaging-helpers.js';
+
+class Waits {
+  @Workflow()
+  static async waitFor(ctx: WorkflowContext, topic: string): Promise<unknown> {
+    return ctx.recv(topic, 60);
+  }
+}
+
+const runtimes: OperonRuntime[] = [];
+afterAll(async () => {
+  await Promise.all(runtimes.map((rt) => rt.destroy({ timeoutMs: 0 })));
+});
+
+async function listenerPids(database: string): Promise<number[]> {
+  const rows = await query(database, "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = 'operon-listener'", [database]);
+  return rows.map((r) => r.pid);
+}
+
+it('wakes waiting workflows after its listener connection is killed, and logs that it reconnected', async () => {
+  const config = testConfig('listen');
+  const { runtime: rt, messages } = await startLoggedRuntime([Waits], config);
+  runtimes.push(rt);
+  const sys = config.database.system_database;
+  const fn = rt.registry.lookup(Waits, 'waitFor');
+  const before = await Promise.all(['a', 'b', 'c'].map((t) => rt.executor.startWorkflow(fn, [t], { workflowUUID: `listen-${t}` })));
+  const event = rt.executor.messaging.getEvent('listen-publisher', 'k', 60);
+  await until('three recvs and one getEvent to wait', () => rt.executor.messaging.waitingCount === 4);
+  const [oldPid] = await listenerPids(sys);
+  expect(oldPid).toBeDefined();
+  const [killed] = await query(sys, 'SELECT pg_terminate_backend($1) AS ok', [oldPid]);
+  expect(killed.ok).toBe(true);
+  // Sent while the listener is down: its notification reaches nobody.
+  await rt.executor.messaging.send('listen-a', 'sent while down', 'a');
+  await until('the reconnect log line', () => messages().includes('notification listener reconnected'), 15_000);
+  expect(messages()).toContain('notification listener lost its connection; reconnecting');
+  const pids = await listenerPids(sys);
+  expect(pids).toHaveLength(1);
+  expect(pids[0]).not.toBe(oldPid);
+  expect(await before[0]!.getResult()).toBe('sent while down');
+  // Sent after the reconnect: woken through the new connection.
+  await rt.executor.messaging.send('listen-b', 'after', 'b');
+  await query(sys, `INSERT INTO operon.workflow_events (workflow_uuid, key, value, updated_at) VALUES ('listen-publisher', 'k', '"set"', 0)`);
+  await rt.executor.messaging.send('listen-c', 'after too', 'c');
+  expect(await Promise.all([before[1]!.getResult(), before[2]!.getResult(), event])).toEqual(['after', 'after too', 'set']);
+});
+
+it('wakes a waiter through the slow poll when no notification comes', async () => {
+  const config = testConfig('poll');
+  const { runtime: rt } = await startLoggedRuntime([Waits], config);
+  runtimes.push(rt);
+  const handle = await rt.executor.startWorkflow(rt.registry.lookup(Waits, 'waitFor'), ['quiet'], { workflowUUID: 'poll-wf' });
+  await until('the recv to wait', () => rt.executor.messaging.waitingCount === 1);
+  // Written behind Operon's back, with no pg_notify: only the poll can find it.
+  await query(config.database.system_database, `INSERT INTO operon.notifications (destination_uuid, topic, message, created_at) VALUES ('poll-wf', 'quiet', '"polled"', 0)`);
+  const insertedAt = Date.now();
+  expect(await handle.getResult()).toBe('polled');
+  // The poll runs every 2 s (±25%): it found the message within a few seconds.
+  expect(Date.now() - insertedAt).toBeLessThan(2_500 + 1_500);
+});

@@ -1,0 +1,81 @@
+import { afterAll, expect, it } from 'vitest';
+import { Workflow, type WorkflowContext } from '@operon/sdk';
+import type { OperonRuntime } from '@operon/runtime';
+import { connectTo, query, startRuntime, testConfig } from '../helpers/test-databases.js';
+import { until } from './messaging-helpers.js';
+
+class Inbox {
+  @Workflow()
+  static async waitOne(ctx: WorkflowContext): Promise<unknown> {
+    return ctx.recv('wake', 120);
+  }
+}
+
+const WORKFLOWS = 1_000;
+const POOL_SIZE = 10;
+const SENDERS = 25;
+
+const runtimes: OperonRuntime[] = [];
+afterAll(async () => {
+  await Promise.all(runtimes.map((rt) => rt.destroy({ timeoutMs: 0 })));
+});
+
+const mb = (bytes: number) => `${Math.round(bytes / 1024 / 1024)} MB`;
+
+it(`blocks ${WORKFLOWS} workflows in recv at once within the pool's limit, then wakes them all`, async () => {
+  const config = testConfig('many', { database: { poolSize: POOL_SIZE } });
+  const rt = await startRuntime([Inbox], config);
+  runtimes.push(rt);
+  const sys = config.database.system_database;
+  // Samples the system database's connections (the listener apart) while the test runs.
+  const observer = await connectTo('postgres');
+  let maxPoolConnections = 0;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const { rows } = await observer.query(
+        `SELECT count(*) FILTER (WHERE application_name <> 'operon-listener')::int AS pool,
+                count(*) FILTER (WHERE application_name = 'operon-listener')::int AS listeners
+         FROM pg_stat_activity WHERE datname = $1`,
+        [sys],
+      );
+      maxPoolConnections = Math.max(maxPoolConnections, rows[0].pool);
+      expect(rows[0].listeners).toBe(1);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  })();
+  try {
+    const rssBefore = process.memoryUsage().rss;
+    const fn = rt.registry.lookup(Inbox, 'waitOne');
+    const startedAt = Date.now();
+    const handles = await Promise.all(Array.from({ length: WORKFLOWS }, (_, i) => rt.executor.startWorkflow(fn, [], { workflowUUID: `inbox-${i}` })));
+    await until(`${WORKFLOWS} workflows to wait in recv`, () => rt.executor.messaging.waitingCount === WORKFLOWS, 45_000);
+    const blockedAt = Date.now();
+    global.gc?.();
+    const rss = process.memoryUsage().rss;
+    console.log(
+      `${WORKFLOWS} workflows blocked in recv after ${blockedAt - startedAt} ms: RSS ${mb(rss)} (${mb(rss - rssBefore)} more than before), ` +
+        `heap ${mb(process.memoryUsage().heapUsed)}, at most ${maxPoolConnections} pool connections on the system database (pool size ${POOL_SIZE})`,
+    );
+    // Senders as a client would run them, a few dozen at a time: a burst of 1,000 at once would
+    // queue past the pool's connectionTimeoutMillis, which bounds the wait for a pool client too.
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: SENDERS }, async () => {
+        for (let i = next++; i < WORKFLOWS; i = next++) await rt.executor.messaging.send(`inbox-${i}`, { n: i }, 'wake');
+      }),
+    );
+    const results = await Promise.all(handles.map((h) => h.getResult()));
+    console.log(`${WORKFLOWS} sends delivered and all workflows done ${Date.now() - blockedAt} ms after the last one blocked`);
+    expect(results).toEqual(Array.from({ length: WORKFLOWS }, (_, i) => ({ n: i })));
+    expect(rt.executor.messaging.waitingCount).toBe(0);
+  } finally {
+    sampling = false;
+    await sampler;
+    await observer.end();
+  }
+  expect(maxPoolConnections).toBeGreaterThan(0);
+  expect(maxPoolConnections).toBeLessThanOrEqual(POOL_SIZE);
+  const [left] = await query(sys, 'SELECT count(*)::int AS n FROM operon.notifications');
+  expect(left.n).toBe(0);
+});

@@ -19,11 +19,12 @@ export async function recordOperation(
   functionID: number,
   record: OperationRecord,
 ): Promise<OperationRecord> {
-  const { rowCount } = await pool.query(
-    `INSERT INTO operon.operation_outputs (workflow_uuid, function_id, function_name, output, error, created_at)
+  const { rowCount } = await pool.query({
+    name: 'operon_record_operation',
+    text: `INSERT INTO operon.operation_outputs (workflow_uuid, function_id, function_name, output, error, created_at)
      VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (workflow_uuid, function_id) DO NOTHING`,
-    [workflowUUID, functionID, record.functionName, record.output, record.error, Date.now()],
-  );
+    values: [workflowUUID, functionID, record.functionName, record.output, record.error, Date.now()],
+  });
   if (rowCount === 1) return record;
   const existing = await loadOperationRecords(pool, [workflowUUID]);
   return existing.get(workflowUUID)?.get(functionID) ?? record;

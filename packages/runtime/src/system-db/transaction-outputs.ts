@@ -10,11 +10,12 @@ export async function insertTransactionOutput(
   functionName: string,
   output: string | null,
 ): Promise<void> {
-  await client.query(
-    `INSERT INTO operon.transaction_outputs (workflow_uuid, function_id, function_name, output, created_at)
+  await client.query({
+    name: 'operon_record_transaction',
+    text: `INSERT INTO operon.transaction_outputs (workflow_uuid, function_id, function_name, output, created_at)
      VALUES ($1, $2, $3, $4, $5)`,
-    [workflowUUID, functionID, functionName, output, Date.now()],
-  );
+    values: [workflowUUID, functionID, functionName, output, Date.now()],
+  });
 }
 
 /** Adds the committed transaction outputs of these workflows to `into`, in one query. */

@@ -68,12 +68,14 @@ export function toStatus(row: WorkflowRow): WorkflowStatus {
  */
 export async function insertWorkflow(pool: pg.Pool, wf: NewWorkflow): Promise<boolean> {
   const now = Date.now();
-  const { rowCount } = await pool.query(
-    `INSERT INTO operon.workflow_status (workflow_uuid, status, workflow_name, executor_id, inputs,
+  const { rowCount } = await pool.query({
+    // Named: each connection parses and plans the hot-path statements once, not per call.
+    name: 'operon_insert_workflow',
+    text: `INSERT INTO operon.workflow_status (workflow_uuid, status, workflow_name, executor_id, inputs,
        authenticated_user, authenticated_roles, assumed_role, request, parent_uuid, created_at, updated_at)
      VALUES ($1, 'PENDING', $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
      ON CONFLICT (workflow_uuid) DO NOTHING`,
-    [
+    values: [
       wf.workflowUUID,
       wf.workflowName,
       wf.executorId,
@@ -85,7 +87,7 @@ export async function insertWorkflow(pool: pg.Pool, wf: NewWorkflow): Promise<bo
       wf.parentUUID,
       now,
     ],
-  );
+  });
   return rowCount === 1;
 }
 
@@ -95,11 +97,12 @@ export async function recordWorkflowEnd(
   workflowUUID: string,
   end: { status: 'SUCCESS'; output: string | null } | { status: 'ERROR'; error: string },
 ): Promise<void> {
-  await pool.query(
-    `UPDATE operon.workflow_status SET status = $2, output = $3, error = $4, updated_at = $5
+  await pool.query({
+    name: 'operon_end_workflow',
+    text: `UPDATE operon.workflow_status SET status = $2, output = $3, error = $4, updated_at = $5
      WHERE workflow_uuid = $1 AND status = 'PENDING'`,
-    [workflowUUID, end.status, end.status === 'SUCCESS' ? end.output : null, end.status === 'ERROR' ? end.error : null, Date.now()],
-  );
+    values: [workflowUUID, end.status, end.status === 'SUCCESS' ? end.output : null, end.status === 'ERROR' ? end.error : null, Date.now()],
+  });
 }
 
 export async function getWorkflow(pool: pg.Pool, workflowUUID: string): Promise<WorkflowRow | undefined> {

@@ -28,7 +28,7 @@ let config: OperonConfig;
 const leftRunning: OperonRuntime[] = [];
 
 afterAll(async () => {
-  for (const rt of leftRunning) await rt.destroy().catch(() => undefined);
+  for (const rt of leftRunning) await rt.destroy({ stopEmbedded: true }).catch(() => undefined);
   rmSync(appDir, { recursive: true, force: true });
 });
 
@@ -60,7 +60,7 @@ describe('embedded Postgres', () => {
     const next = await OperonRuntime.create({ config, classes: [Hello] });
     leftRunning.push(next);
     expect(await greet(next, 'wf-2')).toBe('hello ADA');
-    await next.destroy();
+    await next.destroy({ stopEmbedded: true });
   });
 
   it('starts past a stale lock file left by a server that died', async () => {

@@ -94,7 +94,7 @@ describe('events', () => {
     const waited = Date.now() - started;
     expect(waited).toBeGreaterThanOrEqual(495);
     expect(waited).toBeLessThan(500 + 1500);
-    const inside = await (await start(rt, 'timedGetEvent', [0.5], 'timed-get')).getResult();
+    const inside = (await (await start(rt, 'timedGetEvent', [0.5], 'timed-get')).getResult()) as { value: unknown; waitedMs: number };
     expect(inside.value).toBeNull();
     expect(inside.waitedMs).toBeGreaterThanOrEqual(495);
     expect(inside.waitedMs).toBeLessThan(500 + 1500);

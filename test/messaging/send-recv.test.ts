@@ -160,7 +160,7 @@ describe('send and recv', () => {
   it('returns null when recv times out, within a small margin of the timeout', async () => {
     const rt = await runtime();
     const results = await Promise.all(
-      [0, 0.5, 1.5].map(async (seconds) => (await start(rt, 'timedRecv', [seconds])).getResult()),
+      [0, 0.5, 1.5].map(async (seconds) => (await (await start(rt, 'timedRecv', [seconds])).getResult()) as { value: unknown; waitedMs: number }),
     );
     for (const [i, seconds] of [0, 0.5, 1.5].entries()) {
       expect(results[i]!.value).toBeNull();

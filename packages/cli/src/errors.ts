@@ -87,3 +87,8 @@ export class OperonCliMigrationCommandError extends OperonError {
     super(`${key} \`${command}\` ${outcome}; the commands after it were not run`);
   }
 }
+
+/** `operon debug` replayed a workflow and the code disagrees with its record. Exit code 1. */
+export class OperonCliReplayDivergedError extends OperonError {
+  static override readonly CODE = 'OPERON_ERR_CLI_REPLAY_DIVERGED';
+}

@@ -116,7 +116,8 @@ export class OperonRuntime {
       await tracing.shutdown().catch(() => undefined);
       await messaging?.close();
       await Promise.all(pools.map((pool) => pool.end().catch(() => undefined)));
-      await embedded?.stop();
+      // A server this process found running belongs to another process (or a crashed one's restart).
+      if (embedded && !embedded.adopted) await embedded.stop();
       throw error;
     }
   }
@@ -135,7 +136,11 @@ export class OperonRuntime {
     }
   }
 
-  /** Lets running workflows finish (up to `timeoutMs`), closes the pools, stops the embedded Postgres. */
+  /**
+   * Lets running workflows finish (up to `timeoutMs`), closes the pools, and stops the embedded
+   * Postgres if this runtime started it (`stopEmbedded` overrides: `operon start` stops an adopted
+   * server too, since the app that serves it is going away).
+   */
   async destroy(options: { timeoutMs?: number; stopEmbedded?: boolean } = {}): Promise<void> {
     if (this.stateName === 'stopped') return;
     this.stateName = 'stopping';
@@ -143,7 +148,7 @@ export class OperonRuntime {
     await this.executor.messaging.close();
     await Promise.all([this.systemDb.systemPool.end(), this.systemDb.appPool.end()]);
     await this.tracing.shutdown().catch((error: unknown) => this.logger.warn({ err: error }, 'could not flush the last spans'));
-    if (options.stopEmbedded !== false) await this.embedded?.stop();
+    if (options.stopEmbedded ?? !this.embedded?.adopted) await this.embedded?.stop();
     this.stateName = 'stopped';
   }
 }

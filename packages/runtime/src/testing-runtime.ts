@@ -77,13 +77,16 @@ export async function createTestingRuntime(
 ): Promise<TestingRuntime> {
   const config = loadConfig(configPath);
   const logger = createLogger(config.telemetry.logs.logLevel);
+  // Whether destroy() stops the embedded server: only if this testing runtime started it.
+  let stopEmbedded: boolean | undefined;
   if (options.dropSystemDB ?? true) {
     // The embedded server must run before a database on it can be dropped; the runtime adopts it.
     const server = config.database.embedded ? await startEmbedded(config, logger) : undefined;
+    stopEmbedded = server ? !server.adopted : undefined;
     try {
       await dropDatabase(config, server, config.database.system_database);
     } catch (error) {
-      await server?.stop();
+      if (stopEmbedded) await server?.stop();
       throw error;
     }
   }
@@ -94,7 +97,7 @@ export async function createTestingRuntime(
     await runtime.recover();
     app = await createHttpServer(runtime);
   } catch (error) {
-    await runtime.destroy();
+    await runtime.destroy({ stopEmbedded });
     throw error;
   }
   const executor = runtime.executor;
@@ -110,7 +113,7 @@ export async function createTestingRuntime(
     destroy: () =>
       (destroyed ??= (async () => {
         await app.close();
-        await runtime.destroy();
+        await runtime.destroy({ stopEmbedded });
       })()),
   };
 }

@@ -19,11 +19,16 @@ export interface OpenedRuntime {
   close(options?: { stopEmbedded?: boolean }): Promise<void>;
 }
 
-export async function openRuntime(config: OperonConfig, classes: readonly unknown[], logger: Logger): Promise<OpenedRuntime> {
+export async function openRuntime(
+  config: OperonConfig,
+  classes: readonly unknown[],
+  logger: Logger,
+  options: { readOnly?: boolean } = {},
+): Promise<OpenedRuntime> {
   const startedEmbedded = config.database.embedded && !embeddedPostgresRunning(config);
   let runtime: OperonRuntime;
   try {
-    runtime = await OperonRuntime.create({ config, classes, logger });
+    runtime = await OperonRuntime.create({ config, classes, logger, readOnly: options.readOnly });
   } catch (error) {
     throw asDatabaseError(error, config);
   }

@@ -3,7 +3,6 @@
  * re-run, an id that has a record returns (or throws) what was recorded and runs nothing.
  */
 import {
-  OperonError,
   OperonNonDeterminismError,
   OperonNotRegisteredError,
   getClassRegistration,
@@ -34,11 +33,6 @@ export interface WorkflowRun {
 /** A run in progress, with the span its operations are children of. */
 export interface SpannedRun extends WorkflowRun {
   readonly span: RuntimeSpan;
-}
-
-/** Thrown by context methods whose feature has not shipped in this version. */
-export class OperonUnsupportedError extends OperonError {
-  static override readonly CODE = 'OPERON_ERR_UNSUPPORTED';
 }
 
 export class WorkflowContextImpl implements WorkflowContext {

@@ -6,8 +6,9 @@
  */
 import type { HandlerInvokerOf, WorkflowHandle } from '@operon/sdk';
 import type { WorkflowExecutor } from '../executor/workflow-executor.js';
-import { OperonUnsupportedError, methodProxy } from '../executor/workflow-context.js';
+import { methodProxy } from '../executor/workflow-context.js';
 import type { WorkflowIdentity } from '../system-db/system-database.js';
+import type { RuntimeSpan } from '../telemetry/tracing.js';
 
 export interface ExternalInvokeOptions {
   readonly identity: WorkflowIdentity;
@@ -17,6 +18,8 @@ export interface ExternalInvokeOptions {
   readonly nextWorkflowUUID: () => string | undefined;
   /** Told the UUID of each workflow started, in order. */
   readonly onStart?: (workflowUUID: string) => void;
+  /** The span (a handler's) each workflow's span is a child of. */
+  readonly parentSpan?: RuntimeSpan;
 }
 
 export function externalInvoke<T extends object>(
@@ -25,7 +28,7 @@ export function externalInvoke<T extends object>(
   options: ExternalInvokeOptions,
 ): HandlerInvokerOf<T> {
   return methodProxy(cls, executor, ['workflow', 'transaction', 'communicator'], async (fn, args) => {
-    const start = { workflowUUID: options.nextWorkflowUUID(), identity: options.identity, request: options.request };
+    const start = { workflowUUID: options.nextWorkflowUUID(), identity: options.identity, request: options.request, parentSpan: options.parentSpan };
     if (fn.method.kind === 'workflow') {
       const handle = await executor.startWorkflow(fn, args, start);
       options.onStart?.(handle.getWorkflowUUID());
@@ -41,16 +44,6 @@ export function externalRetrieve<R>(executor: WorkflowExecutor, workflowUUID: st
   return executor.retrieveWorkflow<R>(workflowUUID);
 }
 
-/** What outside callers need of the executor's messaging; declared narrowly so either side can change. */
-interface ExternalMessaging {
-  send(destinationUUID: string, message: unknown, topic?: string, idempotencyKey?: string): Promise<void>;
-  getEvent<V>(workflowUUID: string, key: string, timeoutSeconds: number): Promise<V | null>;
-}
-
-function messaging(executor: WorkflowExecutor): Partial<ExternalMessaging> {
-  return (executor.messaging ?? {}) as unknown as Partial<ExternalMessaging>;
-}
-
 export function externalSend(
   executor: WorkflowExecutor,
   destinationUUID: string,
@@ -58,13 +51,9 @@ export function externalSend(
   topic?: string,
   idempotencyKey?: string,
 ): Promise<void> {
-  const target = messaging(executor);
-  if (typeof target.send !== 'function') return Promise.reject(new OperonUnsupportedError('send is not available in this version'));
-  return target.send(destinationUUID, message, topic, idempotencyKey);
+  return executor.messaging.send(destinationUUID, message, topic, idempotencyKey);
 }
 
 export function externalGetEvent<V>(executor: WorkflowExecutor, workflowUUID: string, key: string, timeoutSeconds = 60): Promise<V | null> {
-  const target = messaging(executor);
-  if (typeof target.getEvent !== 'function') return Promise.reject(new OperonUnsupportedError('getEvent is not available in this version'));
-  return target.getEvent<V>(workflowUUID, key, timeoutSeconds);
+  return executor.messaging.getEvent<V>(workflowUUID, key, timeoutSeconds);
 }

@@ -1,0 +1,80 @@
+/**
+ * `operon start`: load the config and the bundle, create or migrate the system schema, recover
+ * every PENDING workflow of this executor, and only then serve HTTP (SPEC §5, §9).
+ */
+import type { Command } from 'commander';
+import { createHttpServer, createLogger, loadConfig, type OperonConfig } from '@operon/runtime';
+import type { CliCommand } from '../cli-command.js';
+import { parsePort, withConfigOption, type ConfigOption } from '../cli-options.js';
+import { loadAppClasses } from '../app/load-bundle.js';
+import { openRuntime, type OpenedRuntime } from '../app/open-runtime.js';
+import { assertPortFree, listenError } from '../app/port-check.js';
+import { stopOnSignal, within } from '../app/shutdown.js';
+
+type HttpServer = Awaited<ReturnType<typeof createHttpServer>>;
+
+/** How long in-flight requests get to finish on shutdown before the runtime is stopped anyway. */
+const HTTP_DRAIN_MS = 10_000;
+
+interface StartOptions extends ConfigOption {
+  port?: number;
+  logLevel?: string;
+}
+
+export async function startApp(options: StartOptions): Promise<void> {
+  const config = loadConfig(options.config, { overrides: { port: options.port, logLevel: options.logLevel } });
+  const { host, port } = config.runtimeConfig;
+  // Before anything else: a second start on this port must not recover the first one's workflows.
+  await assertPortFree(host, port);
+  const classes = await loadAppClasses(config.runtimeConfig.entrypoint);
+  const logger = createLogger(config.telemetry.logs.logLevel);
+  const opened = await openRuntime(config, classes, logger);
+
+  let server: HttpServer | undefined;
+  stopOnSignal(logger, async () => {
+    // fastify.close() closes idle keep-alive connections once; a request still in flight would
+    // leave its connection open after its response, holding close() up until the drain bound.
+    if (server) server.server.keepAliveTimeout = 1;
+    if (server && !(await within(server.close(), HTTP_DRAIN_MS))) {
+      logger.warn(`operon: requests still in flight after ${HTTP_DRAIN_MS / 1000}s, stopping anyway`);
+    }
+    // The embedded Postgres stops with the app that serves it (SPEC §9).
+    await opened.runtime.destroy({ stopEmbedded: true });
+    logger.info('operon: stopped');
+  });
+
+  try {
+    await opened.runtime.recover();
+    server = await createHttpServer(opened.runtime, { bodyLimitBytes: config.runtimeConfig.bodyLimitBytes, logger });
+    // Fastify logs one line once it listens; make it the line users and scripts look for.
+    await server.listen({ host, port, listenTextResolver: () => `operon: serving on ${serverUrl(config)}` });
+  } catch (error) {
+    await abandon(server, opened);
+    throw listenError(error, host, port);
+  }
+}
+
+async function abandon(server: HttpServer | undefined, opened: OpenedRuntime): Promise<void> {
+  await server?.close().catch(() => undefined);
+  await opened.close().catch(() => undefined);
+}
+
+function serverUrl(config: OperonConfig): string {
+  const { host, port } = config.runtimeConfig;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+const start: CliCommand = {
+  order: 30,
+  register(program: Command): void {
+    withConfigOption(
+      program
+        .command('start')
+        .description('migrate the system schema, recover interrupted workflows, and serve the app over HTTP')
+        .option('-p, --port <port>', 'the HTTP port (overrides runtimeConfig.port)', parsePort)
+        .option('-l, --log-level <level>', 'trace, debug, info, warn, error, fatal or silent (overrides telemetry.logs.logLevel)'),
+    ).action((options: StartOptions) => startApp(options));
+  },
+};
+
+export default start;

@@ -129,10 +129,10 @@ describe('schema validation', () => {
   it('rejects an unknown top-level key, suggesting the near one and listing the allowed ones', () => {
     const error = configError(() => resolve({ databse: {} }));
     expect(error.message).toBe(
-      'cfg: databse is not a known key; did you mean database? (allowed: database, runtimeConfig, telemetry, application)',
+      'cfg: databse is not a known key; did you mean database? (allowed: database, runtimeConfig, telemetry, authentication, application)',
     );
     expect(error.key).toBe('databse');
-    expect(error.expected).toBe('one of database, runtimeConfig, telemetry, application');
+    expect(error.expected).toBe('one of database, runtimeConfig, telemetry, authentication, application');
   });
 
   it('rejects an unknown nested key, even one with no value', () => {
@@ -175,7 +175,7 @@ describe('schema validation', () => {
       resolve({ database: { port: 'abc' }, runtimeConfig: { port: 0, prot: 1 }, extra: 1 }),
     );
     expect(error.message.split('\n')).toEqual([
-      'cfg: extra is not a known key (allowed: database, runtimeConfig, telemetry, application)',
+      'cfg: extra is not a known key (allowed: database, runtimeConfig, telemetry, authentication, application)',
       'cfg: runtimeConfig.prot is not a known key; did you mean port? (allowed: port, host, entrypoint, bodyLimitBytes)',
       'cfg: database.port must be an integer, got "abc"',
       'cfg: runtimeConfig.port must be an integer from 1 to 65535, got 0',
@@ -321,6 +321,7 @@ describe('defaults', () => {
         executorId: 'local',
       },
       telemetry: { logs: { logLevel: 'info' }, traces: { enabled: false, endpoint: 'http://localhost:4318/v1/traces' } },
+      authentication: {},
       application: {},
     });
     expect(config.database.password).toBe('postgres');

@@ -11,3 +11,5 @@ export { applyAppMigrations, OperonAppMigrationError } from './app-migrations.js
 export { createTestingRuntime, type TestingRuntime, type TestingRuntimeOptions } from './testing-runtime.js';
 export { OperonMessagingArgumentError } from './executor/messaging-arguments.js';
 export { replayWorkflow, type ReplayReport, type ReplayedOperation, type DivergenceKind } from './debug/workflow-replay.js';
+export { jwtAuthenticator, type JwtAuthenticatorOptions } from './auth/jwt-authenticator.js';
+export { OperonJwtNotConfiguredError, OperonAuthenticatorResultError } from './auth/auth-errors.js';

@@ -142,9 +142,102 @@ export function DefaultRequiredRole(roles: readonly string[]): OperonClassDecora
   });
 }
 
-/** Runs `authenticator` before any handler of the class; a throw answers 401. */
+/**
+ * Runs `authenticator` before every handler of the class. What it returns becomes
+ * `ctx.authenticatedUser`/`authenticatedRoles` and travels with every workflow the handler starts;
+ * a throw answers 401 and the handler does not run. `jwtAuthenticator()` from `@operon/runtime` is
+ * a ready-made one for bearer JWTs.
+ * @example
+ * ```ts
+ * @Authentication(async ({ request }) => {
+ *   const user = await lookUpApiKey(request.headers['x-api-key']);
+ *   if (!user) throw new OperonNotAuthenticatedError('unknown API key');
+ *   return { authenticatedUser: user.name, authenticatedRoles: user.roles };
+ * })
+ * export class Reports { ... }
+ * ```
+ */
 export function Authentication(authenticator: Authenticator): OperonClassDecorator {
   return classDecorator((cls) => {
     classRegistration(cls).authenticator = authenticator;
   });
+}
+
+type LogMaskKind = 'skip' | 'mask';
+
+function isParameterDecoratorCall(args: readonly unknown[]): boolean {
+  return args.length === 3 && typeof args[2] === 'number';
+}
+
+/** Records a parameter decorator's position (after the context) on its static method. */
+function maskParameter(decoratorName: string, kind: LogMaskKind, [target, key, index]: readonly unknown[]): void {
+  const name = typeof key === 'string' ? key : String(key);
+  if (typeof target !== 'function' || key === undefined) {
+    throw new OperonDecoratorError(`@${decoratorName} must decorate a parameter of a static method; ${name} is not one`);
+  }
+  const fn = (target as unknown as Record<string, unknown>)[name];
+  if (typeof fn !== 'function') {
+    throw new OperonDecoratorError(`@${decoratorName} must decorate a parameter of a static method; ${name} is not one`);
+  }
+  const position = (index as number) - 1;
+  if (position < 0) {
+    throw new OperonDecoratorError(`@${decoratorName} on the first parameter of ${name}: that is the context, which is never logged`);
+  }
+  const method = methodRegistration(target, name, fn as AnyAsyncMethod);
+  (kind === 'skip' ? method.skipLoggingParams : method.maskedParams).add(position);
+}
+
+/** The method-level form: names the parameters, or none for every argument. */
+function maskNames(decoratorName: string, kind: LogMaskKind, names: readonly unknown[]): OperonMethodDecorator {
+  for (const name of names) {
+    if (typeof name !== 'string' || name === '') {
+      throw new OperonDecoratorError(
+        `@${decoratorName}(...) takes parameter names as strings; write @${decoratorName}('password') above the method, ` +
+          `or @${decoratorName} before a parameter under experimentalDecorators`,
+      );
+    }
+  }
+  return methodDecorator(decoratorName, (m) => {
+    if (names.length === 0) {
+      if (kind === 'skip') m.skipAllParams = true;
+      else m.maskAllParams = true;
+      return;
+    }
+    for (const name of names as string[]) (kind === 'skip' ? m.skipLoggingNames : m.maskedNames).add(name);
+  });
+}
+
+/**
+ * Keeps arguments out of Operon's logs and span attributes: they are left out of the inputs it
+ * logs when a workflow, operation or handler starts. Two forms, because TC39 standard decorators
+ * have no parameter decorators:
+ * @example
+ * ```ts
+ * // Either decorator mode: name the parameters (none: every argument).
+ * @Workflow()
+ * @SkipLogging('password')
+ * static async login(ctx: WorkflowContext, user: string, password: string) { ... }
+ *
+ * // experimentalDecorators only: decorate the parameter.
+ * @Workflow()
+ * static async login(ctx: WorkflowContext, user: string, @SkipLogging password: string) { ... }
+ * ```
+ */
+export function SkipLogging(...parameterNames: string[]): OperonMethodDecorator;
+export function SkipLogging(target: object, propertyKey: string | symbol | undefined, parameterIndex: number): void;
+export function SkipLogging(...args: unknown[]): OperonMethodDecorator | void {
+  if (isParameterDecoratorCall(args)) return maskParameter('SkipLogging', 'skip', args);
+  return maskNames('SkipLogging', 'skip', args);
+}
+
+/**
+ * Masks arguments in Operon's logs and span attributes: they show as `"****"`. The same two forms
+ * as {@link SkipLogging}: `@LogMask('card')` above the method in either decorator mode, or
+ * `@LogMask` before a parameter under `experimentalDecorators`.
+ */
+export function LogMask(...parameterNames: string[]): OperonMethodDecorator;
+export function LogMask(target: object, propertyKey: string | symbol | undefined, parameterIndex: number): void;
+export function LogMask(...args: unknown[]): OperonMethodDecorator | void {
+  if (isParameterDecoratorCall(args)) return maskParameter('LogMask', 'mask', args);
+  return maskNames('LogMask', 'mask', args);
 }

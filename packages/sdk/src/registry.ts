@@ -2,6 +2,8 @@
  * What the decorators record, stored on each decorated class under a shared symbol so the runtime
  * can read it from any copy of this package (an app bundle carries its own copy).
  */
+import type { HttpRequest, OperonLogger } from './context.js';
+
 export type OperationKind = 'workflow' | 'transaction' | 'communicator';
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -49,27 +51,41 @@ export interface MethodRegistration {
   communicatorOptions?: CommunicatorOptions;
   http?: HttpRoute;
   requiredRoles?: readonly string[];
-  /** Parameter positions (after the context) whose values are kept out of logs and spans. */
+  /**
+   * Arguments kept out of logs and span attributes: `skip…` ones are left out, `masked…` ones
+   * replaced by `"****"`. Positions count from the first argument after the context (parameter
+   * decorators under `experimentalDecorators`); names are what `@SkipLogging('password')` and
+   * `@LogMask('card')` give in either decorator mode, resolved to positions by the runtime.
+   */
   skipLoggingParams: Set<number>;
   maskedParams: Set<number>;
+  skipLoggingNames: Set<string>;
+  maskedNames: Set<string>;
+  /** `@SkipLogging()` / `@LogMask()` with no names: every argument. */
+  skipAllParams?: boolean;
+  maskAllParams?: boolean;
 }
 
+/** What an `@Authentication` function is given: the request, a logger and the app's config. */
 export interface AuthenticationRequest {
-  request: { method: string; url: string; headers: Record<string, string | string[] | undefined> };
-  logger: OperonLoggerLike;
+  readonly request: HttpRequest;
+  /** Its lines carry the request id. */
+  readonly logger: OperonLogger;
+  /** A value from the `application` section of operon-config.yaml (dotted paths allowed). */
   getConfig<T>(key: string, defaultValue?: T): T | undefined;
 }
 
+/** Who the caller is; `authenticatedRoles` are matched against `@RequiredRole`/`@DefaultRequiredRole`. */
 export interface AuthenticationResult {
-  authenticatedUser: string;
-  authenticatedRoles: string[];
+  readonly authenticatedUser: string;
+  readonly authenticatedRoles: readonly string[];
 }
 
+/**
+ * Runs before every handler of a class marked `@Authentication(fn)`; a throw answers 401 (the
+ * message of an `OperonNotAuthenticatedError` is shown, any other error reads "authentication failed").
+ */
 export type Authenticator = (req: AuthenticationRequest) => Promise<AuthenticationResult> | AuthenticationResult;
-
-interface OperonLoggerLike {
-  info(msg: string): void;
-}
 
 /** Everything known about one decorated class. */
 export interface ClassRegistration {
@@ -116,6 +132,8 @@ export function methodRegistration(
       fn,
       skipLoggingParams: new Set(),
       maskedParams: new Set(),
+      skipLoggingNames: new Set(),
+      maskedNames: new Set(),
     };
     registration.methods.set(methodName, method);
   }

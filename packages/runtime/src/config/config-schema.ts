@@ -63,6 +63,17 @@ export const CONFIG_SCHEMA: SchemaNode = section({
       endpoint: { type: 'string', pattern: '^https?://', description: 'an http:// or https:// URL' },
     }),
   }),
+  authentication: section({
+    jwt: section({
+      // RFC 7518 §3.2: an HS256 key must be at least as long as the hash (256 bits).
+      secret: { type: 'string', minLength: 32, description: 'a string of at least 32 characters' },
+      jwksUrl: { type: 'string', pattern: '^https?://', description: 'an http:// or https:// URL' },
+      issuer: text,
+      audience: text,
+      rolesClaim: text,
+      userClaim: text,
+    }),
+  }),
   // Free-form: whatever the app reads with ctx.getConfig.
   application: { type: 'object' },
 });

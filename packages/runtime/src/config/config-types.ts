@@ -77,6 +77,33 @@ export interface TelemetryConfigInput {
   };
 }
 
+/**
+ * `authentication.jwt:` as written: the settings of `jwtAuthenticator()`, the ready-made bearer
+ * JWT authenticator. Exactly one of `secret` and `jwksUrl` is required.
+ */
+export interface JwtConfigInput {
+  /** The HS256/HS384/HS512 shared secret, at least 32 characters (RFC 7518 §3.2). Usually `${JWT_SECRET}`. */
+  secret?: string;
+  /** The URL of the issuer's JSON Web Key Set (RS*, PS*, ES*, EdDSA keys), fetched and cached. */
+  jwksUrl?: string;
+  /** When set, the token's `iss` must equal it. */
+  issuer?: string;
+  /** When set, the token's `aud` must contain it. */
+  audience?: string;
+  /** The claim that lists the caller's roles (an array, or a space-separated string); a dotted path reaches into objects.
+   * @default 'roles' */
+  rolesClaim?: string;
+  /** The claim that names the caller.
+   * @default 'sub' */
+  userClaim?: string;
+}
+
+/** `authentication:` as written. */
+export interface AuthenticationConfigInput {
+  /** @default undefined (no JWT settings: `jwtAuthenticator()` must then be given its options in code) */
+  jwt?: JwtConfigInput;
+}
+
 /** The whole of `operon-config.yaml` as written (after `${VAR}` substitution). */
 export interface OperonConfigInput {
   /** @default {} (the embedded Postgres with default settings) */
@@ -85,6 +112,8 @@ export interface OperonConfigInput {
   runtimeConfig?: RuntimeConfigInput;
   /** @default {} */
   telemetry?: TelemetryConfigInput;
+  /** @default {} */
+  authentication?: AuthenticationConfigInput;
   /** Free-form values the app reads with `ctx.getConfig('a.b')`.
    * @default {} */
   application?: Record<string, unknown>;
@@ -123,6 +152,20 @@ export interface ResolvedTelemetryConfig {
   readonly traces: { readonly enabled: boolean; readonly endpoint: string };
 }
 
+export interface ResolvedJwtConfig {
+  /** Non-enumerable, so `JSON.stringify`, `console.log` and pino never show it. */
+  readonly secret: string | undefined;
+  readonly jwksUrl: string | undefined;
+  readonly issuer: string | undefined;
+  readonly audience: string | undefined;
+  readonly rolesClaim: string;
+  readonly userClaim: string;
+}
+
+export interface ResolvedAuthenticationConfig {
+  readonly jwt: ResolvedJwtConfig | undefined;
+}
+
 /** The resolved config: every field present, deep-frozen. */
 export interface OperonConfig {
   /** Absolute path of the config file ('' when resolved from an object). */
@@ -132,5 +175,6 @@ export interface OperonConfig {
   readonly database: ResolvedDatabaseConfig;
   readonly runtimeConfig: ResolvedRuntimeConfig;
   readonly telemetry: ResolvedTelemetryConfig;
+  readonly authentication: ResolvedAuthenticationConfig;
   readonly application: Readonly<Record<string, unknown>>;
 }

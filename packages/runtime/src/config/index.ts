@@ -9,7 +9,11 @@ export {
   type DatabaseConfigInput,
   type RuntimeConfigInput,
   type TelemetryConfigInput,
+  type AuthenticationConfigInput,
+  type JwtConfigInput,
   type ResolvedDatabaseConfig,
   type ResolvedRuntimeConfig,
   type ResolvedTelemetryConfig,
+  type ResolvedAuthenticationConfig,
+  type ResolvedJwtConfig,
 } from './config-types.js';

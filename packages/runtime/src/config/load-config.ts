@@ -15,7 +15,9 @@ import {
   type LogLevel,
   type OperonConfig,
   type OperonConfigInput,
+  type JwtConfigInput,
   type ResolvedDatabaseConfig,
+  type ResolvedJwtConfig,
 } from './config-types.js';
 import { coerceWholeReferences, isPlainObject, substituteEnv, type WholeReference } from './env-substitution.js';
 
@@ -114,6 +116,7 @@ function resolveWith(input: unknown, source: Source): OperonConfig {
   const reported = new Set(substitution.issues.map((issue) => issue.key));
   const schemaIssues = validateConfig(data, describeFound(substitution.wholeReferences));
   const issues = [...substitution.issues, ...schemaIssues.filter((issue) => !reported.has(issue.key))];
+  if (issues.length === 0) issues.push(...jwtKeyIssues(data as OperonConfigInput));
   if (issues.length > 0) throw new OperonConfigError(source.label, issues);
   return deepFreeze(withDefaults(data as OperonConfigInput, source));
 }
@@ -123,7 +126,8 @@ function describeFound(references: readonly WholeReference[]): DescribeFound {
   const origins = new Map(references.map((ref) => [formatKeyPath(ref.path), ref.variable]));
   return (path, value) => {
     const variable = origins.get(formatKeyPath(path));
-    const secret = path[path.length - 1] === 'password' || /PASSWORD|SECRET|TOKEN/i.test(variable ?? '');
+    const last = path[path.length - 1];
+    const secret = last === 'password' || last === 'secret' || /PASSWORD|SECRET|TOKEN/i.test(variable ?? '');
     const shown = secret ? `${describeKind(value)} (not shown)` : describeValue(value);
     return variable === undefined ? shown : `${shown} (from \${${variable}})`;
   };
@@ -149,8 +153,35 @@ function withDefaults(input: OperonConfigInput, source: Source): OperonConfig {
       logs: { logLevel: overrideLogLevel(source.overrides.logLevel) ?? logs.logLevel ?? 'info' },
       traces: { enabled: traces.enabled ?? false, endpoint: traces.endpoint ?? 'http://localhost:4318/v1/traces' },
     },
+    authentication: { jwt: resolveJwt(input.authentication?.jwt) },
     application: input.application ?? {},
   };
+}
+
+/** `authentication.jwt` needs one way to verify signatures: a shared secret or a key set, not both. */
+function jwtKeyIssues(input: OperonConfigInput): ConfigIssue[] {
+  const jwt = input.authentication?.jwt;
+  if (jwt === undefined) return [];
+  const hasSecret = jwt.secret !== undefined;
+  const hasJwks = jwt.jwksUrl !== undefined;
+  if (hasSecret !== hasJwks) return [];
+  const expected = 'exactly one of secret and jwksUrl';
+  const got = hasSecret ? 'both' : 'neither';
+  return [{ ...configIssue('authentication.jwt', expected, got), detail: `authentication.jwt must set ${expected}, got ${got}` }];
+}
+
+function resolveJwt(jwt: JwtConfigInput | undefined): ResolvedJwtConfig | undefined {
+  if (jwt === undefined) return undefined;
+  const resolved: ResolvedJwtConfig = {
+    secret: jwt.secret,
+    jwksUrl: jwt.jwksUrl,
+    issuer: jwt.issuer,
+    audience: jwt.audience,
+    rolesClaim: jwt.rolesClaim ?? 'roles',
+    userClaim: jwt.userClaim ?? 'sub',
+  };
+  // Non-enumerable, as the database password: no log line or JSON dump of the config shows it.
+  return Object.defineProperty(resolved, 'secret', { enumerable: false });
 }
 
 /**

@@ -1,13 +1,90 @@
 /**
- * Who is calling: run before every handler, and its result travels with each workflow the handler
- * starts. Every caller is anonymous until authentication (SPEC §6) plugs in here.
+ * Who is calling, and may they (SPEC §6): run before every handler. The class's `@Authentication`
+ * function names the caller (a throw is a 401); the handler's required roles (`@RequiredRole`, else
+ * the class's `@DefaultRequiredRole`) are then checked (none held is a 403). The identity, with the
+ * role assumed, travels with every workflow the handler starts. A handler with neither is open to
+ * anonymous callers.
  */
-import type { HttpRequest } from '@operon/sdk';
+import {
+  OperonNotAuthenticatedError,
+  OperonResponseError,
+  type Authenticator,
+  type HttpRequest,
+  type OperonLogger,
+} from '@operon/sdk';
+import { OperonAuthenticatorResultError } from '../auth/auth-errors.js';
+import { BIND_TO_CONFIG, isConfigurable } from '../auth/jwt-authenticator.js';
+import { authorize } from '../executor/authorization.js';
 import type { RegisteredFunction } from '../executor/function-registry.js';
+import { readConfigPath } from '../executor/operation-context.js';
 import { ANONYMOUS } from '../executor/workflow-executor.js';
 import type { OperonRuntime } from '../runtime.js';
 import type { WorkflowIdentity } from '../system-db/system-database.js';
 
-export async function authenticate(_runtime: OperonRuntime, _handler: RegisteredFunction, _request: HttpRequest): Promise<WorkflowIdentity> {
-  return ANONYMOUS;
+/** Authenticates and authorizes one request of a handler; throws the 401 or 403. */
+export type RequestAuthentication = (request: HttpRequest, logger: () => OperonLogger) => Promise<WorkflowIdentity>;
+
+/**
+ * One bound authenticator per runtime and `@Authentication` function, so every route of a class
+ * (and every class sharing the function) shares one JWKS cache. Keyed weakly: no runtime is kept alive.
+ */
+const boundAuthenticators = new WeakMap<OperonRuntime, Map<Authenticator, Authenticator>>();
+
+function bound(runtime: OperonRuntime, authenticator: Authenticator, className: string): Authenticator {
+  if (!isConfigurable(authenticator)) return authenticator;
+  let byRuntime = boundAuthenticators.get(runtime);
+  if (!byRuntime) boundAuthenticators.set(runtime, (byRuntime = new Map()));
+  let result = byRuntime.get(authenticator);
+  if (!result) byRuntime.set(authenticator, (result = authenticator[BIND_TO_CONFIG](runtime.config, className)));
+  return result;
+}
+
+/** Built once per route, at startup: an unusable authenticator setting stops the server from starting. */
+export function requestAuthentication(runtime: OperonRuntime, handler: RegisteredFunction): RequestAuthentication {
+  const registration = handler.classRegistration;
+  const className = registration.className;
+  const authenticator = registration.authenticator && bound(runtime, registration.authenticator, className);
+  if (!authenticator) return async () => authorize(handler, ANONYMOUS);
+  const getConfig = <T>(key: string, defaultValue?: T) => readConfigPath(runtime.config.application, key, defaultValue);
+  return async (request, logger) => {
+    let result: unknown;
+    try {
+      result = await authenticator({
+        request,
+        // Made only if the authenticator logs.
+        get logger() {
+          return logger();
+        },
+        getConfig,
+      });
+    } catch (error) {
+      throw refusal(error, className, logger());
+    }
+    return authorize(handler, identityOf(result, className));
+  };
+}
+
+/**
+ * What the client hears when the authenticator throws: its own 401 message or response status,
+ * or for any other error a bare "authentication failed" (the reason, maybe internal, is logged).
+ */
+function refusal(error: unknown, className: string, logger: OperonLogger): Error {
+  if (error instanceof OperonNotAuthenticatedError || error instanceof OperonResponseError) return error as Error;
+  logger.warn({ err: error }, `the @Authentication function of ${className} threw; answering 401`);
+  return new OperonNotAuthenticatedError('authentication failed');
+}
+
+function identityOf(result: unknown, className: string): WorkflowIdentity {
+  if (typeof result !== 'object' || result === null) {
+    throw new OperonAuthenticatorResultError(className, `returned ${result === null ? 'null' : typeof result}`);
+  }
+  const { authenticatedUser, authenticatedRoles = [] } = result as { authenticatedUser?: unknown; authenticatedRoles?: unknown };
+  if (typeof authenticatedUser !== 'string') {
+    throw new OperonAuthenticatorResultError(className, `returned an authenticatedUser that is ${typeof authenticatedUser}, not a string`);
+  }
+  if (!Array.isArray(authenticatedRoles) || !authenticatedRoles.every((role) => typeof role === 'string')) {
+    throw new OperonAuthenticatorResultError(className, 'returned authenticatedRoles that are not a list of strings');
+  }
+  // A copy: the authenticator may reuse or change its array after the identity is recorded.
+  return { authenticatedUser, authenticatedRoles: [...(authenticatedRoles as string[])], assumedRole: '' };
 }

@@ -6,7 +6,8 @@
 import type { HandlerContext, HandlerInvokerOf, HttpRequest, OperonLogger, WorkflowHandle } from '@operon/sdk';
 import type { Logger } from 'pino';
 import type { OperonRuntime } from '../runtime.js';
-import { NOOP_SPAN, lazyLogger, readConfigPath } from '../executor/operation-context.js';
+import { lazyLogger, readConfigPath } from '../executor/operation-context.js';
+import { NOOP_RUNTIME_SPAN, type RuntimeSpan } from '../telemetry/tracing.js';
 import type { WorkflowIdentity } from '../system-db/system-database.js';
 import { externalGetEvent, externalInvoke, externalRetrieve, externalSend } from './external-invoke.js';
 
@@ -58,7 +59,6 @@ export class RequestWorkflows {
 }
 
 export class HandlerContextImpl implements HandlerContext {
-  readonly span = NOOP_SPAN;
   private readonly log: () => OperonLogger;
   private readonly recorded: RecordedRequest;
 
@@ -69,13 +69,19 @@ export class HandlerContextImpl implements HandlerContext {
     private readonly workflows: RequestWorkflows,
     handlerName: string,
     logger: Logger = runtime.logger,
+    /** The handler's span: every workflow the handler starts is its child. */
+    readonly span: RuntimeSpan = NOOP_RUNTIME_SPAN,
+    /** The handler's logger, when the route made it already (it logs the handler's start). */
+    log?: () => OperonLogger,
   ) {
     this.recorded = recordedRequest(request);
-    this.log = lazyLogger(logger, () => ({
-      requestID: request.requestID,
-      operationName: handlerName,
-      operationType: 'handler',
-    }));
+    this.log =
+      log ??
+      lazyLogger(logger, () => ({
+        requestID: request.requestID,
+        operationName: handlerName,
+        operationType: 'handler',
+      }));
   }
 
   get authenticatedUser(): string {
@@ -96,6 +102,7 @@ export class HandlerContextImpl implements HandlerContext {
     return externalInvoke(this.runtime.executor, cls, {
       identity: this.identity,
       request: this.recorded,
+      parentSpan: this.span,
       nextWorkflowUUID: () => workflowUUID ?? this.workflows.next(),
       onStart: (uuid) => this.workflows.started(uuid),
     });

@@ -10,7 +10,13 @@ import type { Logger } from 'pino';
 import type { HttpRequest, HttpRoute } from '@operon/sdk';
 import type { RegisteredFunction } from '../executor/function-registry.js';
 import type { OperonRuntime } from '../runtime.js';
-import { authenticate } from './authentication.js';
+import { wwwAuthenticateOf } from '../auth/bearer-token.js';
+import { lazyLogger } from '../executor/operation-context.js';
+import { hasLogMasks, inputsAttribute, loggableInputs } from '../telemetry/log-masking.js';
+import { NOOP_RUNTIME_SPAN } from '../telemetry/tracing.js';
+import { requestAuthentication } from './authentication.js';
+import { handlerSpans } from './handler-span.js';
+import { MASK_URL_IN_LOGS } from './loggable-url.js';
 import { HandlerContextImpl, RequestWorkflows } from './handler-context.js';
 import { handlerParameters } from './parameter-names.js';
 import { WORKFLOW_UUID_HEADER, workflowUUIDOf } from './request-ids.js';
@@ -45,10 +51,14 @@ async function invokeAsOperation(ctx: HandlerContextImpl, fn: RegisteredFunction
 
 export function handlerRoute(runtime: OperonRuntime, fn: RegisteredFunction, route: HttpRoute, logger: Logger): RouteOptions {
   const parameters = handlerParameters(fn.method.fn, fn.name);
+  const authenticate = requestAuthentication(runtime, fn);
+  const spans = handlerSpans(runtime, fn, route);
   return {
     method: route.method,
     url: route.path,
     schema: route.schema,
+    config: { [MASK_URL_IN_LOGS]: hasLogMasks(fn) },
+    ...spans?.hooks,
     handler: async (request, reply) => {
       const workflows = new RequestWorkflows(workflowUUIDOf(request.headers));
       // Set before the response is sent, on errors too: the client can then look up the workflow that failed.
@@ -58,12 +68,19 @@ export function handlerRoute(runtime: OperonRuntime, fn: RegisteredFunction, rou
       let result: unknown;
       try {
         const httpRequest = httpRequestOf(request);
-        const identity = await authenticate(runtime, fn, httpRequest);
+        const span = spans?.spanOf(request) ?? NOOP_RUNTIME_SPAN;
+        const log = lazyLogger(logger, () => ({ requestID: request.id, operationName: fn.name, operationType: 'handler' }));
+        const identity = await authenticate(httpRequest, log);
         const args = bindArguments(fn.name, route.method, parameters, httpRequest);
-        const ctx = new HandlerContextImpl(runtime, httpRequest, identity, workflows, fn.name, logger);
+        if (span !== NOOP_RUNTIME_SPAN) span.setAttribute('operon.inputs', inputsAttribute(fn, args));
+        if (logger.isLevelEnabled('debug')) log().debug({ inputs: loggableInputs(fn, args) }, `handler ${fn.name} started`);
+        const ctx = new HandlerContextImpl(runtime, httpRequest, identity, workflows, fn.name, logger, span, log);
         result = fn.method.kind ? await invokeAsOperation(ctx, fn, args) : await fn.method.fn.call(fn.cls, ctx, ...args);
       } catch (error) {
         nameWorkflow();
+        // RFC 6750 §3: a 401 to a bearer-token client names the scheme and what was wrong.
+        const challenge = wwwAuthenticateOf(error);
+        if (challenge !== undefined) reply.header('www-authenticate', challenge);
         throw error;
       }
       nameWorkflow();

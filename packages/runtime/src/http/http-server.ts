@@ -3,11 +3,13 @@
  * Returned ready but not listening, so `operon start` listens and the testing runtime injects.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
+import { OperonError } from '@operon/sdk';
 import type { Logger } from 'pino';
 import type { OperonRuntime } from '../runtime.js';
 import { errorResponse, OperonHttpRouteError } from './http-errors.js';
 import { handlerRoute } from './handler-route.js';
 import { useJsonBodies } from './json-body.js';
+import { loggableUrl } from './loggable-url.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-ids.js';
 
 export interface HttpServerOptions {
@@ -45,11 +47,14 @@ export async function createHttpServer(runtime: OperonRuntime, options: HttpServ
     reply.header(REQUEST_ID_HEADER, request.id);
   });
   app.addHook('onResponse', async (request, reply) => {
-    request.log.debug({ method: request.method, url: request.url, statusCode: reply.statusCode, ms: reply.elapsedTime }, 'request completed');
+    request.log.debug({ method: request.method, url: loggableUrl(request), statusCode: reply.statusCode, ms: reply.elapsedTime }, 'request completed');
   });
   app.setErrorHandler((error, request, reply) => {
     const response = errorResponse(error, request.id, bodyLimitBytes);
-    if (response.internal) request.log.error({ err: error, url: request.url }, `request ${request.id} failed: ${request.method} ${request.url}`);
+    if (response.internal) {
+      const url = loggableUrl(request);
+      request.log.error({ err: error, url }, `request ${request.id} failed: ${request.method} ${url}`);
+    }
     return reply.code(response.status).type('application/json; charset=utf-8').send(response.body);
   });
   app.setNotFoundHandler((request, reply) => {
@@ -75,7 +80,8 @@ export async function createHttpServer(runtime: OperonRuntime, options: HttpServ
     try {
       app.route(handlerRoute(runtime, fn, route, logger));
     } catch (error) {
-      if (error instanceof OperonHttpRouteError) throw error;
+      // Operon's own errors (a route, an authenticator setting) already name what is wrong.
+      if (error instanceof OperonError) throw error;
       throw new OperonHttpRouteError(`cannot serve ${key} for ${fn.name}: ${(error as Error).message}`);
     }
   }

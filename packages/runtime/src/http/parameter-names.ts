@@ -177,3 +177,20 @@ export function handlerParameters(fn: (...args: never[]) => unknown, label: stri
     return { name, optional: equals >= 0 };
   });
 }
+
+/**
+ * The names of the parameters of `fn` after its first (the context), `undefined` at a position
+ * whose parameter has no plain name (destructured or rest); `undefined` altogether when the source
+ * cannot be read. Unlike {@link handlerParameters} it never throws: log masks use it, and decide.
+ */
+export function parameterNames(fn: (...args: never[]) => unknown): (string | undefined)[] | undefined {
+  const text = parameterText(fn.toString());
+  if (text === undefined) return undefined;
+  return splitTopLevel(stripComments(text))
+    .slice(1)
+    .map((parameter) => {
+      const equals = parameter.indexOf('=');
+      const name = (equals < 0 ? parameter : parameter.slice(0, equals)).trim();
+      return IDENTIFIER.test(name) ? name : undefined;
+    });
+}

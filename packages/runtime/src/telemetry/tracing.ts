@@ -27,7 +27,8 @@ export interface Tracing {
   shutdown(): Promise<void>;
 }
 
-const NOOP_RUNTIME_SPAN: RuntimeSpan = { ...NOOP_SPAN, end: () => undefined };
+/** The span of everything while tracing is off. */
+export const NOOP_RUNTIME_SPAN: RuntimeSpan = { ...NOOP_SPAN, end: () => undefined };
 
 export const TRACING_OFF: Tracing = {
   enabled: false,

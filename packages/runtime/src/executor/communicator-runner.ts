@@ -3,7 +3,8 @@ import type { SystemDatabase } from '../system-db/system-database.js';
 import type { RegisteredFunction } from './function-registry.js';
 import { lazyLogger, readConfigPath } from './operation-context.js';
 import { loggableInputs } from '../telemetry/log-masking.js';
-import { deserialize, deserializeError, serialize, serializeError } from './serialization.js';
+import { recordOutcome } from './operation-outcome.js';
+import { serialize } from './serialization.js';
 import type { Logger } from 'pino';
 
 export const COMMUNICATOR_DEFAULTS: Required<CommunicatorOptions> = {
@@ -70,20 +71,8 @@ export async function runCommunicator(
         waitMs *= options.backoffRate;
         continue;
       }
-      const recorded = await deps.systemDb.recordOperation(site.workflowUUID, site.functionID, {
-        functionName: fn.name,
-        output: null,
-        error: serializeError(error),
-      });
-      if (recorded.error === null) return deserialize(recorded.output);
-      throw deserializeError(recorded.error);
+      return recordOutcome(deps.systemDb, site, fn.name, { error });
     }
-    const recorded = await deps.systemDb.recordOperation(site.workflowUUID, site.functionID, {
-      functionName: fn.name,
-      output,
-      error: null,
-    });
-    if (recorded.error !== null) throw deserializeError(recorded.error);
-    return deserialize(recorded.output);
+    return recordOutcome(deps.systemDb, site, fn.name, { output });
   }
 }

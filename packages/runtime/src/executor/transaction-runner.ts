@@ -6,7 +6,8 @@ import type { RegisteredFunction } from './function-registry.js';
 import type { OperationSite, RunnerDeps } from './communicator-runner.js';
 import { lazyLogger, readConfigPath } from './operation-context.js';
 import { loggableInputs } from '../telemetry/log-masking.js';
-import { deserialize, deserializeError, serialize, serializeError } from './serialization.js';
+import { recordOutcome, replayRecord } from './operation-outcome.js';
+import { deserialize, serialize } from './serialization.js';
 
 export interface TransactionDeps extends RunnerDeps {
   readonly appPool: pg.Pool;
@@ -45,24 +46,15 @@ export async function runTransaction(
     }
     let recording = false;
     let broken: Error | undefined;
+    let output: string | null;
     try {
       await client.query(begin);
       const ctx = transactionContext(deps, site, client, logger);
-      const output = serialize(await fn.method.fn.call(fn.cls, ctx, ...args), `the output of ${fn.name}`);
+      output = serialize(await fn.method.fn.call(fn.cls, ctx, ...args), `the output of ${fn.name}`);
       recording = true;
       if (!readOnly) await deps.systemDb.insertTransactionOutput(client, site.workflowUUID, site.functionID, fn.name, output);
       await client.query('COMMIT');
       client.release();
-      if (readOnly) {
-        // A read-only transaction wrote nothing to keep atomic with its record.
-        const recorded = await deps.systemDb.recordOperation(site.workflowUUID, site.functionID, {
-          functionName: fn.name,
-          output,
-          error: null,
-        });
-        return deserialize(recorded.output);
-      }
-      return deserialize(output);
     } catch (error) {
       await client.query('ROLLBACK').catch((rollbackError: Error) => {
         broken = rollbackError;
@@ -78,18 +70,14 @@ export async function runTransaction(
         // Another run of this workflow committed this operation first: its record wins.
         const records = await deps.systemDb.loadRecords([site.workflowUUID]);
         const record = records.get(site.workflowUUID)?.get(site.functionID);
-        if (record) return record.error === null ? deserialize(record.output) : Promise.reject(deserializeError(record.error));
+        if (record) return replayRecord(record);
       }
       if (broken) throw markInfrastructure(error);
       if (isInfrastructureFailure(markIfUnavailable(error))) throw error;
-      const recorded = await deps.systemDb.recordOperation(site.workflowUUID, site.functionID, {
-        functionName: fn.name,
-        output: null,
-        error: serializeError(error),
-      });
-      if (recorded.error === null) return deserialize(recorded.output);
-      throw deserializeError(recorded.error);
+      return recordOutcome(deps.systemDb, site, fn.name, { error });
     }
+    // A read-only transaction wrote nothing to keep atomic with its record: record it after commit.
+    return readOnly ? recordOutcome(deps.systemDb, site, fn.name, { output }) : deserialize(output);
   }
 }
 

@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import { OperonShutdownError } from '@operon/sdk';
 import { markInfrastructure } from '../database/infrastructure-failure.js';
 import { eventWaitKey, messageWaitKey, waitKeyOf, waitTargetOf } from '../system-db/notification-channel.js';
-import type { OperationRecord, SystemDatabase } from '../system-db/system-database.js';
+import type { SystemDatabase } from '../system-db/system-database.js';
 import {
   checkEventKey,
   checkIdempotencyKey,
@@ -27,7 +27,8 @@ import {
   serializeValue,
 } from './messaging-arguments.js';
 import { NotificationListener } from './notification-listener.js';
-import { deserialize, deserializeError } from './serialization.js';
+import { replayRecord } from './operation-outcome.js';
+import { deserialize } from './serialization.js';
 import { WaitRegistry } from './wait-registry.js';
 import type { WorkflowContextImpl } from './workflow-context.js';
 
@@ -159,7 +160,7 @@ export class WorkflowMessaging {
         deadline = undefined;
         return consumed;
       });
-      return replay<M | null>(record);
+      return replayRecord<M | null>(record);
     });
   }
 
@@ -189,7 +190,7 @@ export class WorkflowMessaging {
         deadline = undefined;
         return read;
       });
-      return replay<V | null>(record);
+      return replayRecord<V | null>(record);
     });
   }
 
@@ -250,9 +251,4 @@ export class WorkflowMessaging {
       this.deps.logger.warn({ err: error }, 'the messaging safety-net poll failed; waits rely on notifications until the next poll');
     }
   }
-}
-
-function replay<T>(record: OperationRecord): T {
-  if (record.error !== null) throw deserializeError(record.error);
-  return deserialize<T>(record.output);
 }

@@ -56,7 +56,7 @@ describe('recovery at scale', () => {
     const sampler = (async () => {
       while (sampling) {
         const { rows } = await monitor.query<{ n: number }>(
-          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = ANY($1) AND application_name <> 'operon-listener'",
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = ANY($1) AND application_name NOT IN ('operon-listener', 'operon-notifier')",
           [[sys, config.database.user_database]],
         );
         peak = Math.max(peak, rows[0]!.n);

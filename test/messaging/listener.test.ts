@@ -1,6 +1,6 @@
 import { afterAll, expect, it } from 'vitest';
 import { Workflow, type WorkflowContext } from '@operon/sdk';
-import type { OperonRuntime } from '@operon/runtime';
+import { OperonRuntime } from '@operon/runtime';
 import { query, testConfig } from '../helpers/test-databases.js';
 import { startLoggedRuntime, until } from './messaging-helpers.js';
 
@@ -25,27 +25,35 @@ it('wakes waiting workflows after its listener connection is killed, and logs th
   const config = testConfig('listen');
   const { runtime: rt, messages } = await startLoggedRuntime([Waits], config);
   runtimes.push(rt);
+  const [oldPid] = await listenerPids(config.database.system_database);
+  // Sends come from another runtime (as from another process): only rt's LISTEN connection, or
+  // its slow poll, can wake rt's waiters. It does not recover, so it never runs rt's workflows.
+  const sender = await OperonRuntime.create({ config, classes: [Waits], logger: rt.logger });
+  runtimes.push(sender);
   const sys = config.database.system_database;
+  const senderPids = (await listenerPids(sys)).filter((pid) => pid !== oldPid);
   const fn = rt.registry.lookup(Waits, 'waitFor');
   const before = await Promise.all(['a', 'b', 'c'].map((t) => rt.executor.startWorkflow(fn, [t], { workflowUUID: `listen-${t}` })));
   const event = rt.executor.messaging.getEvent('listen-publisher', 'k', 60);
   await until('three recvs and one getEvent to wait', () => rt.executor.messaging.waitingCount === 4);
-  const [oldPid] = await listenerPids(sys);
   expect(oldPid).toBeDefined();
   const [killed] = await query(sys, 'SELECT pg_terminate_backend($1) AS ok', [oldPid]);
   expect(killed.ok).toBe(true);
   // Sent while the listener is down: its notification reaches nobody.
-  await rt.executor.messaging.send('listen-a', 'sent while down', 'a');
+  await sender.executor.messaging.send('listen-a', 'sent while down', 'a');
   await until('the reconnect log line', () => messages().includes('notification listener reconnected'), 15_000);
   expect(messages()).toContain('notification listener lost its connection; reconnecting');
-  const pids = await listenerPids(sys);
+  const pids = (await listenerPids(sys)).filter((pid) => !senderPids.includes(pid));
   expect(pids).toHaveLength(1);
   expect(pids[0]).not.toBe(oldPid);
   expect(await before[0]!.getResult()).toBe('sent while down');
-  // Sent after the reconnect: woken through the new connection.
-  await rt.executor.messaging.send('listen-b', 'after', 'b');
+  // Sent after the reconnect: woken through the new connection, well before a poll (every 1.5 s or more).
+  const sentAt = Date.now();
+  await sender.executor.messaging.send('listen-b', 'after', 'b');
+  expect(await before[1]!.getResult()).toBe('after');
+  expect(Date.now() - sentAt).toBeLessThan(1_400);
   await query(sys, `INSERT INTO operon.workflow_events (workflow_uuid, key, value, updated_at) VALUES ('listen-publisher', 'k', '"set"', 0)`);
-  await rt.executor.messaging.send('listen-c', 'after too', 'c');
+  await sender.executor.messaging.send('listen-c', 'after too', 'c');
   expect(await Promise.all([before[1]!.getResult(), before[2]!.getResult(), event])).toEqual(['after', 'after too', 'set']);
 });
 

@@ -27,14 +27,14 @@ it(`blocks ${WORKFLOWS} workflows in recv at once within the pool's limit, then 
   const rt = await startRuntime([Inbox], config);
   runtimes.push(rt);
   const sys = config.database.system_database;
-  // Samples the system database's connections (the listener apart) while the test runs.
+  // Samples the system database's connections (the listener and the notifier apart) while the test runs.
   const observer = await connectTo('postgres');
   let maxPoolConnections = 0;
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
       const { rows } = await observer.query(
-        `SELECT count(*) FILTER (WHERE application_name <> 'operon-listener')::int AS pool,
+        `SELECT count(*) FILTER (WHERE application_name NOT IN ('operon-listener', 'operon-notifier'))::int AS pool,
                 count(*) FILTER (WHERE application_name = 'operon-listener')::int AS listeners
          FROM pg_stat_activity WHERE datname = $1`,
         [sys],

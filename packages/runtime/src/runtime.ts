@@ -29,6 +29,8 @@ export interface RuntimeOptions {
 
 /** The `application_name` of the notification listener's connection, as pg_stat_activity shows it. */
 export const LISTENER_APPLICATION_NAME = 'operon-listener';
+/** The `application_name` of the connection that sends notifications. */
+export const NOTIFIER_APPLICATION_NAME = 'operon-notifier';
 
 export type RuntimeState = 'initializing' | 'recovering' | 'running' | 'stopping' | 'stopped' | 'failed';
 
@@ -108,6 +110,8 @@ export class OperonRuntime {
         systemDb,
         logger,
         listenerClient: () => createClient(connection, config.database.system_database, LISTENER_APPLICATION_NAME),
+        notifierClient: () =>
+          createClient(connection, config.database.system_database, NOTIFIER_APPLICATION_NAME, '-c synchronous_commit=off'),
       });
       messaging = executor.messaging;
       if (!readOnly) await messaging.start();

@@ -45,9 +45,9 @@ function clientOptions(settings: ConnectionSettings): pg.ClientConfig {
 }
 
 /** A client of its own, outside any pool (the notification listener's LISTEN connection). */
-export function createClient(settings: ConnectionSettings, database: string, applicationName: string): pg.Client {
+export function createClient(settings: ConnectionSettings, database: string, applicationName: string, options?: string): pg.Client {
   // keepAlive: a LISTEN connection is idle for long stretches, and a silently dropped one must be noticed.
-  return new pg.Client({ ...clientOptions(settings), database, application_name: applicationName, keepAlive: true });
+  return new pg.Client({ ...clientOptions(settings), database, application_name: applicationName, keepAlive: true, options });
 }
 
 /**

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Context } from '@opentelemetry/api';
 import type { Logger } from 'pino';
-import { OperonNotRegisteredError, OperonShutdownError, type WorkflowHandle } from '@operon/sdk';
+import { OperonNotRegisteredError, OperonShutdownError, OperonWorkflowConflictError, type WorkflowHandle } from '@operon/sdk';
 import { isInfrastructureFailure } from '../database/infrastructure-failure.js';
 import type { OperationRecord, SystemDatabase, WorkflowIdentity, WorkflowRow } from '../system-db/system-database.js';
 import { authorize } from './authorization.js';
@@ -49,12 +49,28 @@ export const ANONYMOUS: WorkflowIdentity = Object.freeze({ authenticatedUser: ''
 /** Workflows that wrap one transaction or communicator called from outside any workflow. */
 export const TEMPORARY_PREFIX = 'operon.temporary:';
 
+/** A workflow running (or starting) in this process: who owns its UUID, and its outcome. */
+interface ActiveWorkflow {
+  readonly workflowName: string;
+  readonly authenticatedUser: string;
+  /** Settles once the start is durable (rejects if it failed, a conflict included). */
+  readonly started: Promise<boolean>;
+  readonly result: Promise<unknown>;
+}
+
+type WorkflowOwner = Pick<ActiveWorkflow, 'workflowName' | 'authenticatedUser'>;
+
+/** A UUID names one workflow of one function, started by one caller. */
+function sameOwner(a: WorkflowOwner, b: WorkflowOwner): boolean {
+  return a.workflowName === b.workflowName && a.authenticatedUser === b.authenticatedUser;
+}
+
 const RECOVERY_PAGE = 500;
 const RETRY_START_MS = 200;
 const RETRY_MAX_MS = 5_000;
 
 export class WorkflowExecutor {
-  private readonly active = new Map<string, Promise<unknown>>();
+  private readonly active = new Map<string, ActiveWorkflow>();
   private stateName: ExecutorState = 'running';
   messaging!: WorkflowMessaging;
 
@@ -95,9 +111,18 @@ export class WorkflowExecutor {
   ): Promise<WorkflowHandle<unknown>> {
     if (this.stateName !== 'running') throw new OperonShutdownError('the runtime is shutting down and starts no new workflows');
     const workflowUUID = options.workflowUUID ?? randomUUID();
-    const running = this.active.get(workflowUUID);
-    if (running) return localHandle(this.deps.systemDb, workflowUUID, running);
+    // Checked before joining a running workflow too: a caller without the roles gets nothing of it.
     const identity = authorize(fn, options.identity ?? ANONYMOUS);
+    const owner = { workflowName, authenticatedUser: identity.authenticatedUser };
+    const running = this.active.get(workflowUUID);
+    if (running) {
+      if (sameOwner(running, owner)) return localHandle(this.deps.systemDb, workflowUUID, running.result);
+      // Another function or caller holds this UUID here. If that start fails (it was itself a
+      // conflicting start, or the database went away), this one may still be the first.
+      if (await running.started.then(() => true, () => false)) throw new OperonWorkflowConflictError(workflowUUID);
+      await running.result.catch(() => undefined);
+      return this.start(workflowName, fn, args, options);
+    }
     const inputs = serialize(args, `the inputs of ${fn.name}`) ?? '[]';
     let started!: (inserted: boolean) => void;
     let failedToStart!: (error: unknown) => void;
@@ -106,7 +131,7 @@ export class WorkflowExecutor {
       failedToStart = reject;
     });
     // Registered before the first await, so a concurrent start of this UUID in this process joins it.
-    const result = this.track(workflowUUID, async () => {
+    const result = this.track(workflowUUID, { ...owner, started: insertion }, async () => {
       let inserted: boolean;
       try {
         inserted = await this.deps.systemDb.insertWorkflow({
@@ -118,6 +143,12 @@ export class WorkflowExecutor {
           request: options.request === undefined ? null : JSON.stringify(options.request),
           parentUUID: options.parentUUID ?? null,
         });
+        // The UUID is taken: it is this call again (a retry) only for the same function and caller.
+        // Anyone else would otherwise be handed another workflow's result (a forged or reused UUID).
+        if (!inserted) {
+          const existing = await this.deps.systemDb.getWorkflow(workflowUUID);
+          if (existing && !sameOwner(existing, owner)) throw new OperonWorkflowConflictError(workflowUUID);
+        }
       } catch (error) {
         failedToStart(error);
         throw error;
@@ -131,9 +162,9 @@ export class WorkflowExecutor {
     return localHandle(this.deps.systemDb, workflowUUID, result);
   }
 
-  private track(workflowUUID: string, work: () => Promise<unknown>): Promise<unknown> {
+  private track(workflowUUID: string, owner: Omit<ActiveWorkflow, 'result'>, work: () => Promise<unknown>): Promise<unknown> {
     const result = work();
-    this.active.set(workflowUUID, result);
+    this.active.set(workflowUUID, { ...owner, result });
     // Nobody may ever ask for this result: its rejection must not be "unhandled".
     result.then(
       () => this.active.delete(workflowUUID),
@@ -243,7 +274,7 @@ export class WorkflowExecutor {
 
   retrieveWorkflow<R = unknown>(workflowUUID: string): WorkflowHandle<R> {
     const running = this.active.get(workflowUUID);
-    if (running) return localHandle(this.deps.systemDb, workflowUUID, running as Promise<R>);
+    if (running) return localHandle(this.deps.systemDb, workflowUUID, running.result as Promise<R>);
     return recordedHandle<R>(this.deps.systemDb, workflowUUID);
   }
 
@@ -284,7 +315,8 @@ export class WorkflowExecutor {
       assumedRole: row.assumedRole,
     };
     const args = deserialize<unknown[]>(row.inputs) ?? [];
-    this.track(row.workflowUUID, () => this.execute({ workflowUUID: row.workflowUUID, fn, identity }, temporary, args, records));
+    const owner = { workflowName: row.workflowName, authenticatedUser: row.authenticatedUser, started: Promise.resolve(true) };
+    this.track(row.workflowUUID, owner, () => this.execute({ workflowUUID: row.workflowUUID, fn, identity }, temporary, args, records));
     return true;
   }
 
@@ -295,7 +327,7 @@ export class WorkflowExecutor {
     this.messaging?.stop();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.allSettled([...this.active.values()]),
+      Promise.allSettled([...this.active.values()].map((running) => running.result)),
       new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
     ]);
     clearTimeout(timer);

@@ -7,8 +7,9 @@
  *   getEvent  2 ids  `operon.getEvent.deadline`, then `operon.getEvent` (the value read)
  *   sleep     1 id   `operon.sleep`     (its deadline, epoch ms)
  *
- * A wait registers in the process's wait registry and is woken by the LISTEN connection when a
- * matching send or setEvent commits; a jittered slow poll (two queries for all waiters together)
+ * A wait registers in the process's wait registry. A send or setEvent that committed wakes its
+ * waiters in this process at once and notifies other processes (notification-sender.ts), whose
+ * LISTEN connection wakes theirs; a jittered slow poll (two queries for all waiters together)
  * catches a notification that was missed. Stopping rejects every wait with an OperonShutdownError
  * marked as an infrastructure failure, so the workflow stays PENDING and resumes at the next start.
  */
@@ -27,6 +28,7 @@ import {
   serializeValue,
 } from './messaging-arguments.js';
 import { NotificationListener } from './notification-listener.js';
+import { NotificationSender } from './notification-sender.js';
 import { replayRecord } from './operation-outcome.js';
 import { deserialize } from './serialization.js';
 import { WaitRegistry } from './wait-registry.js';
@@ -37,6 +39,8 @@ export interface MessagingDeps {
   readonly logger: Logger;
   /** A new, unconnected client on the system database, for the LISTEN connection. */
   readonly listenerClient: () => pg.Client;
+  /** A new, unconnected client on the system database for sending notifications (synchronous_commit off). */
+  readonly notifierClient: () => pg.Client;
   /**
    * The mean interval of the safety-net poll; each interval is jittered by ±25%.
    * @default 2000
@@ -61,6 +65,7 @@ const DEFAULT_TIMEOUT_SECONDS = 60;
 export class WorkflowMessaging {
   private readonly waiters = new WaitRegistry();
   private readonly listener: NotificationListener;
+  private readonly notifier: NotificationSender;
   private readonly pollIntervalMs: number;
   private pollTimer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -77,6 +82,11 @@ export class WorkflowMessaging {
       },
       // Whatever was sent while nobody listened is in the tables: one poll finds it for every waiter.
       onReconnect: () => void this.poll(),
+    });
+    this.notifier = new NotificationSender({
+      connect: deps.notifierClient,
+      logger: deps.logger,
+      signalLocal: (key) => this.waiters.signal(key),
     });
   }
 
@@ -101,7 +111,7 @@ export class WorkflowMessaging {
         new OperonShutdownError('the runtime is shutting down: this wait was interrupted, and its workflow resumes at the next start'),
       ) as Error,
     );
-    this.closing = this.listener.stop();
+    this.closing = Promise.all([this.listener.stop(), this.notifier.stop()]).then(() => undefined);
   }
 
   /** Stops, and resolves once the listener connection is closed. */
@@ -119,7 +129,9 @@ export class WorkflowMessaging {
     const topicName = checkTopic('send', topic);
     const key = checkIdempotencyKey(idempotencyKey);
     const text = serializeValue(message, `the message to ${destination}`);
-    await this.deps.systemDb.sendMessage({ destinationUUID: destination, topic: topicName, message: text }, key);
+    if (await this.deps.systemDb.sendMessage({ destinationUUID: destination, topic: topicName, message: text }, key)) {
+      this.notifier.wake(messageWaitKey(destination, topicName));
+    }
   }
 
   /** Waits up to `timeoutSeconds` for event `key` of a workflow; its latest value, or null. */
@@ -139,10 +151,11 @@ export class WorkflowMessaging {
     const topicName = checkTopic('send', topic);
     await ctx.operation(MESSAGING_OPERATIONS.send, async (functionID) => {
       const text = serializeValue(message, `the message to ${destination}`);
-      await this.deps.systemDb.sendMessageFromWorkflow(
+      const stored = await this.deps.systemDb.sendMessageFromWorkflow(
         { workflowUUID: ctx.workflowUUID, functionID, functionName: MESSAGING_OPERATIONS.send },
         { destinationUUID: destination, topic: topicName, message: text },
       );
+      if (stored) this.notifier.wake(messageWaitKey(destination, topicName));
     });
   }
 
@@ -168,11 +181,12 @@ export class WorkflowMessaging {
     const eventKey = checkEventKey('setEvent', key);
     await ctx.operation(MESSAGING_OPERATIONS.setEvent, async (functionID) => {
       const text = serializeValue(value, `the value of event "${eventKey}"`);
-      await this.deps.systemDb.setEventFromWorkflow(
+      const written = await this.deps.systemDb.setEventFromWorkflow(
         { workflowUUID: ctx.workflowUUID, functionID, functionName: MESSAGING_OPERATIONS.setEvent },
         eventKey,
         text,
       );
+      if (written) this.notifier.wake(eventWaitKey(ctx.workflowUUID, eventKey));
     });
   }
 

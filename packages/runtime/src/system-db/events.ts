@@ -7,7 +7,7 @@ import type pg from 'pg';
 import type { OperationRecord } from './operation-outputs.js';
 import type { OperationSite } from './messages.js';
 import { recordDeadlineCte, recordOrExisting } from './operation-deadlines.js';
-import { EVENT_PAYLOAD, eventWaitKey, notifyRows } from './notification-channel.js';
+import { eventWaitKey } from './notification-channel.js';
 
 const SET_EVENT_FROM_WORKFLOW = `WITH
   recorded AS (
@@ -18,12 +18,13 @@ const SET_EVENT_FROM_WORKFLOW = `WITH
     INSERT INTO operon.workflow_events (workflow_uuid, key, value, updated_at)
     SELECT $1::text, $4::text, $5::text, $6::bigint FROM recorded
     ON CONFLICT (workflow_uuid, key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at
-    RETURNING workflow_uuid, key)
-  ${notifyRows('upserted', EVENT_PAYLOAD)}`;
+    RETURNING 1)
+  SELECT 1 FROM upserted`;
 
-/** A workflow's setEvent at operation `site`; `value` is JSON text. */
-export async function setEventFromWorkflow(pool: pg.Pool, site: OperationSite, key: string, value: string): Promise<void> {
-  await pool.query(SET_EVENT_FROM_WORKFLOW, [site.workflowUUID, site.functionID, site.functionName, key, value, Date.now()]);
+/** A workflow's setEvent at operation `site`; `value` is JSON text. True when the value was written now. */
+export async function setEventFromWorkflow(pool: pg.Pool, site: OperationSite, key: string, value: string): Promise<boolean> {
+  const { rowCount } = await pool.query(SET_EVENT_FROM_WORKFLOW, [site.workflowUUID, site.functionID, site.functionName, key, value, Date.now()]);
+  return rowCount === 1;
 }
 
 /** The current value (JSON text) of an event, or undefined if it was never set. */

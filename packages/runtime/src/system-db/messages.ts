@@ -10,7 +10,7 @@
 import type pg from 'pg';
 import type { OperationRecord } from './operation-outputs.js';
 import { recordDeadlineCte, recordOrExisting } from './operation-deadlines.js';
-import { MESSAGE_PAYLOAD, messageWaitKey, notifyRows } from './notification-channel.js';
+import { messageWaitKey } from './notification-channel.js';
 
 export interface OutgoingMessage {
   readonly destinationUUID: string;
@@ -26,14 +26,14 @@ export interface OperationSite {
   readonly functionName: string;
 }
 
-/** Inserts the message for the rows of `guard` (one row: send; none: already sent) and notifies. */
+/** Inserts the message for the rows of `guard` (one row: send; none: already sent); a row per message inserted. */
 function sendStatement(guardCte: string, guard: string | undefined): string {
   return `WITH ${guardCte ? `${guardCte},` : ''}
     sent AS (
       INSERT INTO operon.notifications (destination_uuid, topic, message, created_at)
       SELECT $1::text, $2::text, $3::text, $4::bigint ${guard ? `FROM ${guard}` : ''}
-      RETURNING destination_uuid, topic)
-    ${notifyRows('sent', MESSAGE_PAYLOAD)}`;
+      RETURNING 1)
+    SELECT 1 FROM sent`;
 }
 
 const SEND = sendStatement('', undefined);
@@ -54,16 +54,20 @@ const SEND_FROM_WORKFLOW = sendStatement(
   'recorded',
 );
 
-/** A send from outside any workflow; with a key, a second send of that key delivers nothing. */
-export async function sendMessage(pool: pg.Pool, message: OutgoingMessage, idempotencyKey: string | undefined): Promise<void> {
+/**
+ * A send from outside any workflow; with a key, a second send of that key delivers nothing.
+ * True when a message was stored (its receivers are then to be woken).
+ */
+export async function sendMessage(pool: pg.Pool, message: OutgoingMessage, idempotencyKey: string | undefined): Promise<boolean> {
   const values = [message.destinationUUID, message.topic, message.message, Date.now()];
-  if (idempotencyKey === undefined) await pool.query(SEND, values);
-  else await pool.query(SEND_ONCE_PER_KEY, [...values, idempotencyKey]);
+  const { rowCount } =
+    idempotencyKey === undefined ? await pool.query(SEND, values) : await pool.query(SEND_ONCE_PER_KEY, [...values, idempotencyKey]);
+  return rowCount === 1;
 }
 
-/** A workflow's send at operation `site`: the record and the message commit together, once. */
-export async function sendMessageFromWorkflow(pool: pg.Pool, site: OperationSite, message: OutgoingMessage): Promise<void> {
-  await pool.query(SEND_FROM_WORKFLOW, [
+/** A workflow's send at operation `site`: the record and the message commit together, once. True when stored now. */
+export async function sendMessageFromWorkflow(pool: pg.Pool, site: OperationSite, message: OutgoingMessage): Promise<boolean> {
+  const { rowCount } = await pool.query(SEND_FROM_WORKFLOW, [
     message.destinationUUID,
     message.topic,
     message.message,
@@ -72,6 +76,7 @@ export async function sendMessageFromWorkflow(pool: pg.Pool, site: OperationSite
     site.functionID,
     site.functionName,
   ]);
+  return rowCount === 1;
 }
 
 function consumeStatement(topicCondition: string): string {

@@ -1,8 +1,7 @@
 /**
- * The Postgres channel that wakes waiting `recv`s and `getEvent`s. A send or setEvent calls
- * pg_notify in the same statement as its write, so the notification is delivered exactly when the
- * write commits. The payload names what changed as a JSON array, and the process turns it into the
- * same wait key its waiters registered under.
+ * The Postgres channel that wakes waiting `recv`s and `getEvent`s in other processes. After a send
+ * or setEvent commits, its wait key (a JSON array naming what changed) is sent as the payload
+ * (executor/notification-sender.ts), and a listening process turns it back into the same key.
  */
 import type pg from 'pg';
 
@@ -14,20 +13,11 @@ export const NOTIFICATION_CHANNEL = 'operon_notifications';
  */
 const MAX_PAYLOAD_BYTES = 7999;
 
-/**
- * The tail of a statement that notifies for every row `source` returned; `payload` is a SQL
- * expression over that row's columns.
- */
-export function notifyRows(source: string, payload: string): string {
-  return `SELECT pg_notify('${NOTIFICATION_CHANNEL}', payload)
-    FROM (SELECT (${payload})::text AS payload FROM ${source}) AS changed
+/** Notifies every payload of the text array $1 (a longer payload is skipped: the poll covers it). */
+export function notifyStatement(): string {
+  return `SELECT pg_notify('${NOTIFICATION_CHANNEL}', payload) FROM unnest($1::text[]) AS payload
     WHERE octet_length(payload) <= ${MAX_PAYLOAD_BYTES}`;
 }
-
-/** The payload expression of a message to `destination_uuid` on `topic` (NULL: the default topic). */
-export const MESSAGE_PAYLOAD = "json_build_array('m', destination_uuid, topic)";
-/** The payload expression of event `key` of `workflow_uuid`. */
-export const EVENT_PAYLOAD = "json_build_array('e', workflow_uuid, key)";
 
 /** What waiters of messages to `destinationUUID` on `topic` (null: the default topic) wait under. */
 export function messageWaitKey(destinationUUID: string, topic: string | null): string {

@@ -87,11 +87,11 @@ export class SystemDatabase {
     return records;
   }
 
-  sendMessage(message: messages.OutgoingMessage, idempotencyKey: string | undefined): Promise<void> {
+  sendMessage(message: messages.OutgoingMessage, idempotencyKey: string | undefined): Promise<boolean> {
     return guardDatabase(messages.sendMessage(this.systemPool, message, idempotencyKey));
   }
 
-  sendMessageFromWorkflow(site: messages.OperationSite, message: messages.OutgoingMessage): Promise<void> {
+  sendMessageFromWorkflow(site: messages.OperationSite, message: messages.OutgoingMessage): Promise<boolean> {
     return guardDatabase(messages.sendMessageFromWorkflow(this.systemPool, site, message));
   }
 
@@ -103,7 +103,7 @@ export class SystemDatabase {
     return guardDatabase(messages.destinationsWithMessages(this.systemPool, destinationUUIDs));
   }
 
-  setEventFromWorkflow(site: messages.OperationSite, key: string, value: string): Promise<void> {
+  setEventFromWorkflow(site: messages.OperationSite, key: string, value: string): Promise<boolean> {
     return guardDatabase(events.setEventFromWorkflow(this.systemPool, site, key, value));
   }
 

@@ -80,6 +80,22 @@ export class OperonWorkflowNotFoundError extends OperonError {
   }
 }
 
+/**
+ * A workflow was started under a UUID that already names a workflow of another function, or one
+ * another caller started: answered over HTTP with 409. Reusing a UUID is a retry only for the same
+ * function and caller; anyone else is refused rather than handed that workflow's result.
+ */
+export class OperonWorkflowConflictError extends OperonError {
+  static override readonly CODE = 'OPERON_ERR_WORKFLOW_CONFLICT';
+  readonly status = 409;
+  constructor(readonly workflowUUID: string) {
+    super(
+      `workflow UUID ${workflowUUID} already names a workflow of another function or another caller; ` +
+        'send a new UUID for a new request (reusing a UUID only retries the same call)',
+    );
+  }
+}
+
 /** A value passed to or returned from an operation cannot be recorded as JSON. */
 export class OperonSerializationError extends OperonError {
   static override readonly CODE = 'OPERON_ERR_VALUE_NOT_SERIALIZABLE';

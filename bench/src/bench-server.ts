@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '@operon/runtime';
+import { APP_TABLE_DDL, CEILING_TABLE_DDL } from './workloads.js';
 
 export interface ServerAddress {
   readonly host: string;
@@ -21,8 +22,10 @@ export interface ServerAddress {
 export interface BenchServer extends ServerAddress {
   /** 'embedded' (started here) or the URL's host (an existing server). */
   readonly kind: 'embedded' | 'external';
-  /** Makes `pg_stat_statements` available; false when the server cannot have it. */
+  /** Makes `pg_stat_statements` available (and, on the embedded server, the statement log); false when the server cannot have it. */
   enableStatementStats(): Promise<boolean>;
+  /** The embedded server's log, once it logs every statement with its database: a second count. */
+  readonly statementLog: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -73,15 +76,25 @@ export async function startBenchServer(log: (line: string) => void): Promise<Ben
   log(`embedded Postgres on 127.0.0.1:${port} (${dataDir})`);
   const address = { host: server.host, port: server.port, user: server.user, password };
   let running: EmbeddedPostgres | undefined = server;
+  let statementLog: string | undefined;
   return {
     kind: 'embedded',
     ...address,
+    get statementLog() {
+      return statementLog;
+    },
     async enableStatementStats() {
-      await withClient(address, 'postgres', (client) => client.query("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"));
+      await withClient(address, 'postgres', async (client) => {
+        await client.query("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'");
+        // Also log every statement with its database (the embedded server logs beside its data folder).
+        await client.query("ALTER SYSTEM SET log_statement = 'all'");
+        await client.query("ALTER SYSTEM SET log_line_prefix = '%m [%p] %d '");
+      });
       await running?.stop();
       running = undefined;
       running = await startEmbeddedPostgres({ dataDir, port, password });
-      log('restarted Postgres with pg_stat_statements for the statement counts');
+      statementLog = join(dir, 'postgres.log');
+      log('restarted Postgres with pg_stat_statements and log_statement=all for the statement counts');
       return statementStatsLoaded(address);
     },
     async stop() {
@@ -105,6 +118,7 @@ export function externalServer(url: string): BenchServer {
     kind: 'external',
     ...address,
     enableStatementStats: () => statementStatsLoaded(address),
+    statementLog: undefined,
     stop: async () => undefined,
   };
 }
@@ -122,8 +136,8 @@ export async function prepareDatabases(address: ServerAddress, databases: readon
     }
   });
   await withClient(address, appDatabase, async (client) => {
-    await client.query('CREATE TABLE app_rows(id bigserial primary key, k bigint, v text)');
-    await client.query('CREATE TABLE ceiling_rows(id bigserial primary key, k bigint, v text)');
+    await client.query(APP_TABLE_DDL);
+    await client.query(CEILING_TABLE_DDL);
   });
 }
 

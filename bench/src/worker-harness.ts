@@ -7,7 +7,6 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { closedLoop, measureThroughput } from './load-driver.js';
 import {
-  RELEASE_TOPIC,
   recoveryWorkflowID,
   type DatabaseTarget,
   type Job,
@@ -84,6 +83,8 @@ export async function runWorker(createAdapter: () => Promise<FrameworkAdapter>):
     await adapter.shutdown();
     clearTimeout(deadline);
     process.disconnect?.();
+    // A framework that leaves a timer or socket behind must not keep the orchestrator waiting.
+    setTimeout(() => process.exit(0), 2_000).unref();
   } catch (error) {
     report({ type: 'failed', message: (error as Error)?.stack ?? String(error) });
     process.exitCode = 1;
@@ -131,4 +132,3 @@ async function runJob(job: Job, adapter: FrameworkAdapter, nextMessage: () => Pr
   }
 }
 
-export { RELEASE_TOPIC };

@@ -24,6 +24,8 @@ export class WorkerProcess {
   private readonly inbox: WorkerMessage[] = [];
   private waiter: (() => void) | undefined;
   private exitCode: number | null | undefined;
+  /** `performance.now()` when the worker reported `ready` (its cold start ends there). */
+  readyAt: number | undefined;
   private readonly output: string[] = [];
 
   constructor(
@@ -51,6 +53,7 @@ export class WorkerProcess {
     this.child.stdout?.on('data', keep);
     this.child.stderr?.on('data', keep);
     this.child.on('message', (message: WorkerMessage) => {
+      if (message.type === 'ready') this.readyAt = performance.now();
       this.inbox.push(message);
       this.wake();
     });

@@ -5,6 +5,10 @@ export const INSERT_ROW = "INSERT INTO app_rows(k, v) VALUES ($1, 'v') RETURNING
 
 export const APP_TABLE_DDL = 'CREATE TABLE IF NOT EXISTS app_rows(id bigserial primary key, k bigint, v text)';
 
+/** The commit ceiling's table: the same shape, apart so the workloads' table stays theirs. */
+export const CEILING_TABLE_DDL = 'CREATE TABLE IF NOT EXISTS ceiling_rows(id bigserial primary key, k bigint, v text)';
+export const CEILING_INSERT = "INSERT INTO ceiling_rows(k, v) VALUES ($1, 'v')";
+
 /** A step's small object output. */
 export interface StepOutput {
   readonly step: string;

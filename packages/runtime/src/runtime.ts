@@ -74,17 +74,13 @@ export class OperonRuntime {
       connectionTimeoutMillis: config.database.connectionTimeoutMillis,
     };
     const pools: pg.Pool[] = [];
-    const tracing = createTracing({
+    const tracing = await createTracing({
       ...config.telemetry.traces,
       serviceName: process.env.OTEL_SERVICE_NAME ?? (basename(config.appDir) || 'operon-app'),
     });
     let messaging: WorkflowMessaging | undefined;
     try {
       const readOnly = options.readOnly === true;
-      if (!readOnly) {
-        await ensureDatabaseExists(connection, config.database.system_database);
-        await ensureDatabaseExists(connection, config.database.user_database);
-      }
       const systemPool = createPool(connection, config.database.system_database, config.database.poolSize, readOnly);
       pools.push(systemPool);
       const appPool = createPool(connection, config.database.user_database, config.database.poolSize, readOnly);
@@ -93,7 +89,9 @@ export class OperonRuntime {
         system: config.database.system_database,
         app: config.database.user_database,
       });
-      const applied = readOnly ? { system: [], app: [] } : await systemDb.migrate();
+      const applied = readOnly
+        ? { system: [], app: [] }
+        : await systemDb.migrateEach((database) => ensureDatabaseExists(connection, database));
       if (applied.system.length || applied.app.length) {
         logger.info({ systemVersions: applied.system, appDbVersions: applied.app }, 'migrated Operon schemas');
       }

@@ -8,7 +8,7 @@
  * setting stops startup rather than failing every request, and one runtime shares one key cache.
  */
 import { OperonResponseError, type AuthenticationResult, type Authenticator } from '@operon/sdk';
-import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyOptions } from 'jose';
+import type { JWTPayload, JWTVerifyOptions } from 'jose';
 import type { OperonConfig, ResolvedJwtConfig } from '../config/config-types.js';
 import { OperonJwtNotConfiguredError } from './auth-errors.js';
 import { bearerChallenge, bearerToken } from './bearer-token.js';
@@ -62,8 +62,13 @@ export function jwtAuthenticator(options: JwtAuthenticatorOptions = {}): Configu
   return authenticator;
 }
 
+/** jose, loaded on the first token to verify: apps without JWT authentication never pay for it. */
+let jose: Promise<typeof import('jose')> | undefined;
+const loadJose = () => (jose ??= import('jose'));
+
 interface JwtSettings {
-  readonly key: Uint8Array | ReturnType<typeof createRemoteJWKSet>;
+  /** The shared secret, or the URL of the key set. */
+  readonly key: Uint8Array | URL;
   readonly jwksUrl: string | undefined;
   readonly verify: JWTVerifyOptions;
   readonly rolesClaim: string;
@@ -92,16 +97,22 @@ function settingsOf(config: ResolvedJwtConfig | undefined, options: JwtAuthentic
   } catch {
     throw new OperonJwtNotConfiguredError(className, `has a jwksUrl that is not a URL (${jwksUrl})`);
   }
-  return { key: createRemoteJWKSet(url, { timeoutDuration: JWKS_TIMEOUT_MS }), jwksUrl, ...common };
+  return { key: url, jwksUrl, ...common };
 }
 
 function verifier(settings: JwtSettings): Authenticator {
+  // One key set per verifier: jose caches the fetched keys in it.
+  let keySet: ReturnType<(typeof import('jose'))['createRemoteJWKSet']> | undefined;
   return async ({ request, logger }) => {
     const token = bearerToken(request.headers);
     let payload: JWTPayload;
     try {
+      const { createRemoteJWKSet, jwtVerify } = await loadJose();
       const key = settings.key;
-      const verified = typeof key === 'function' ? await jwtVerify(token, key, settings.verify) : await jwtVerify(token, key, settings.verify);
+      const verified =
+        key instanceof URL
+          ? await jwtVerify(token, (keySet ??= createRemoteJWKSet(key, { timeoutDuration: JWKS_TIMEOUT_MS })), settings.verify)
+          : await jwtVerify(token, key, settings.verify);
       payload = verified.payload;
     } catch (error) {
       throw rejection(error, settings, logger);

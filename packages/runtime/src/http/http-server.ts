@@ -2,7 +2,7 @@
  * The app's HTTP server: every registered handler route on Fastify, plus `GET /operon/health`.
  * Returned ready but not listening, so `operon start` listens and the testing runtime injects.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { OperonError } from '@operon/sdk';
 import type { Logger } from 'pino';
 import type { OperonRuntime } from '../runtime.js';
@@ -26,7 +26,7 @@ export const HEALTH_PATH = '/operon/health';
  * and request log lines name the id `requestID` as every other Operon line does. Fastify 5.12 moved
  * both settings into a LogController and deprecated the plain options, which older 5.x still need.
  */
-function logControl(): Record<string, unknown> {
+function logControl(Fastify: unknown): Record<string, unknown> {
   const settings = { disableRequestLogging: true, requestIdLogLabel: 'requestID' };
   const LogController = (Fastify as unknown as { LogController?: new (options: object) => unknown }).LogController;
   return LogController ? { logController: new LogController(settings) } : settings;
@@ -35,11 +35,13 @@ function logControl(): Record<string, unknown> {
 export async function createHttpServer(runtime: OperonRuntime, options: HttpServerOptions = {}): Promise<FastifyInstance> {
   const bodyLimitBytes = options.bodyLimitBytes ?? runtime.config.runtimeConfig.bodyLimitBytes;
   const logger = options.logger ?? runtime.logger;
+  // Loaded here, not at import: commands and workers that serve no HTTP start faster.
+  const { default: Fastify } = await import('fastify');
   const app = Fastify({
     loggerInstance: logger,
     bodyLimit: bodyLimitBytes,
     genReqId: requestIdOf,
-    ...logControl(),
+    ...logControl(Fastify),
   }) as unknown as FastifyInstance;
 
   useJsonBodies(app);

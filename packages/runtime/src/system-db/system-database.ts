@@ -4,6 +4,7 @@
  */
 import type pg from 'pg';
 import { guardDatabase } from '../database/infrastructure-failure.js';
+import { SQLSTATE, sqlState } from '../database/sqlstate.js';
 import { migrateSchema } from './schema-migrator.js';
 import { APP_DB_MIGRATIONS, SYSTEM_MIGRATIONS } from './migrations.generated.js';
 import * as status from './workflow-status.js';
@@ -25,10 +26,25 @@ export class SystemDatabase {
     private readonly names: { system: string; app: string },
   ) {}
 
-  /** Brings both of Operon's schemas up to date; returns the versions applied. */
-  async migrate(): Promise<{ system: number[]; app: number[] }> {
-    const system = await migrateSchema(this.systemPool, this.names.system, SYSTEM_MIGRATIONS);
-    const app = await migrateSchema(this.appPool, this.names.app, APP_DB_MIGRATIONS);
+  /**
+   * Brings both of Operon's schemas up to date, both databases at once; returns the versions
+   * applied. A database that does not exist yet (3D000) is handed to `create`, then migrated: the
+   * common case, both present, costs no extra connection.
+   */
+  async migrateEach(create: (database: string) => Promise<void>): Promise<{ system: number[]; app: number[] }> {
+    const migrate = async (pool: pg.Pool, database: string, migrations: typeof SYSTEM_MIGRATIONS) => {
+      try {
+        return await migrateSchema(pool, database, migrations);
+      } catch (error) {
+        if (sqlState(error) !== SQLSTATE.INVALID_CATALOG_NAME) throw error;
+        await create(database);
+        return migrateSchema(pool, database, migrations);
+      }
+    };
+    const [system, app] = await Promise.all([
+      migrate(this.systemPool, this.names.system, SYSTEM_MIGRATIONS),
+      migrate(this.appPool, this.names.app, APP_DB_MIGRATIONS),
+    ]);
     return { system, app };
   }
 

@@ -52,8 +52,8 @@ export async function runTransaction(
       const ctx = transactionContext(deps, site, client, logger);
       output = serialize(await fn.method.fn.call(fn.cls, ctx, ...args), `the output of ${fn.name}`);
       recording = true;
-      if (!readOnly) await deps.systemDb.insertTransactionOutput(client, site.workflowUUID, site.functionID, fn.name, output);
-      await client.query('COMMIT');
+      if (readOnly) await client.query('COMMIT');
+      else await deps.systemDb.insertTransactionOutputAndCommit(client, site.workflowUUID, site.functionID, fn.name, output);
       client.release();
     } catch (error) {
       await client.query('ROLLBACK').catch((rollbackError: Error) => {

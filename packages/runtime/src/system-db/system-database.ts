@@ -76,14 +76,15 @@ export class SystemDatabase {
     return guardDatabase(operations.recordOperation(this.systemPool, workflowUUID, functionID, record));
   }
 
-  insertTransactionOutput(
+  /** Inserts a transaction's output and commits the transaction, in one round trip. */
+  insertTransactionOutputAndCommit(
     client: pg.ClientBase,
     workflowUUID: string,
     functionID: number,
     functionName: string,
     output: string | null,
   ): Promise<void> {
-    return guardDatabase(transactions.insertTransactionOutput(client, workflowUUID, functionID, functionName, output));
+    return guardDatabase(transactions.insertTransactionOutputAndCommit(client, workflowUUID, functionID, functionName, output));
   }
 
   /** Every record of these workflows from both databases: two parallel queries however many workflows. */

@@ -2,20 +2,24 @@
 import type pg from 'pg';
 import type { RecordsByWorkflow } from './operation-outputs.js';
 
-/** Runs inside the user's transaction, so the record commits (or not) with the user's writes. */
-export async function insertTransactionOutput(
+/**
+ * Ends the user's transaction: inserts its output and commits, so the record commits (or not)
+ * with the user's writes. Both statements travel as one simple query, one round trip instead of
+ * two; its values are therefore literals, quoted by the driver's escapeLiteral. If the INSERT fails
+ * (another run recorded this operation first), the COMMIT after it is not run.
+ */
+export async function insertTransactionOutputAndCommit(
   client: pg.ClientBase,
   workflowUUID: string,
   functionID: number,
   functionName: string,
   output: string | null,
 ): Promise<void> {
-  await client.query({
-    name: 'operon_record_transaction',
-    text: `INSERT INTO operon.transaction_outputs (workflow_uuid, function_id, function_name, output, created_at)
-     VALUES ($1, $2, $3, $4, $5)`,
-    values: [workflowUUID, functionID, functionName, output, Date.now()],
-  });
+  const literal = (value: string | null) => (value === null ? 'NULL' : client.escapeLiteral(value));
+  await client.query(
+    `INSERT INTO operon.transaction_outputs (workflow_uuid, function_id, function_name, output, created_at)
+     VALUES (${literal(workflowUUID)}, ${Math.trunc(functionID)}, ${literal(functionName)}, ${literal(output)}, ${Date.now()}); COMMIT`,
+  );
 }
 
 /** Adds the committed transaction outputs of these workflows to `into`, in one query. */

@@ -4,81 +4,12 @@
  * `database.hostnme` is an error rather than a silently ignored setting (and a silently embedded
  * database).
  */
-// ajv is CommonJS with `exports.default`; under NodeNext a default import types as the module
-// object (not constructable), so use the named export ajv provides for ESM callers.
-import { Ajv, type ErrorObject } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import { configIssue, formatKeyPath, type ConfigIssue, type KeyPath } from './config-error.js';
-import { LOG_LEVELS } from './config-types.js';
+import { CONFIG_SCHEMA, type SchemaNode } from './config-schema-definition.js';
+import { validateConfigSchema as validate } from './config-validator.generated.js';
 
-/** The subset of JSON Schema this file uses, typed so the helpers below can walk it. */
-export interface SchemaNode {
-  readonly type?: 'object' | 'array' | 'string' | 'integer' | 'boolean';
-  readonly properties?: Readonly<Record<string, SchemaNode>>;
-  readonly additionalProperties?: boolean;
-  readonly items?: SchemaNode;
-  readonly enum?: readonly string[];
-  readonly minimum?: number;
-  readonly maximum?: number;
-  readonly minLength?: number;
-  readonly pattern?: string;
-  /** Used as the "expected" wording where the constraints alone would read badly. */
-  readonly description?: string;
-}
-
-const section = (properties: Record<string, SchemaNode>): SchemaNode => ({
-  type: 'object',
-  additionalProperties: false,
-  properties,
-});
-const text: SchemaNode = { type: 'string', minLength: 1 };
-const flag: SchemaNode = { type: 'boolean' };
-const tcpPort: SchemaNode = { type: 'integer', minimum: 1, maximum: 65535 };
-const commands: SchemaNode = { type: 'array', items: { type: 'string' } };
-
-export const CONFIG_SCHEMA: SchemaNode = section({
-  database: section({
-    hostname: text,
-    port: tcpPort,
-    username: text,
-    // May be '' (no password: libpq then consults ~/.pgpass or trust authentication).
-    password: { type: 'string' },
-    user_database: text,
-    system_database: text,
-    connectionTimeoutMillis: { type: 'integer', minimum: 0 },
-    poolSize: { type: 'integer', minimum: 1, maximum: 1000 },
-    ssl: flag,
-    migrate: commands,
-    rollback: commands,
-  }),
-  runtimeConfig: section({
-    port: tcpPort,
-    host: text,
-    entrypoint: text,
-    bodyLimitBytes: { type: 'integer', minimum: 1 },
-  }),
-  telemetry: section({
-    logs: section({ logLevel: { type: 'string', enum: LOG_LEVELS } }),
-    traces: section({
-      enabled: flag,
-      endpoint: { type: 'string', pattern: '^https?://', description: 'an http:// or https:// URL' },
-    }),
-  }),
-  authentication: section({
-    jwt: section({
-      // RFC 7518 §3.2: an HS256 key must be at least as long as the hash (256 bits).
-      secret: { type: 'string', minLength: 32, description: 'a string of at least 32 characters' },
-      jwksUrl: { type: 'string', pattern: '^https?://', description: 'an http:// or https:// URL' },
-      issuer: text,
-      audience: text,
-      rolesClaim: text,
-      userClaim: text,
-    }),
-  }),
-  // Free-form: whatever the app reads with ctx.getConfig.
-  application: { type: 'object' },
-});
-
-const validate = new Ajv({ allErrors: true, verbose: true }).compile(CONFIG_SCHEMA);
+export { CONFIG_SCHEMA, type SchemaNode };
 
 /** The schema node that governs `path`, if the schema declares one. */
 export function schemaAt(path: KeyPath): SchemaNode | undefined {

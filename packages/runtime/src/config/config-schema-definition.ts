@@ -1,0 +1,75 @@
+/**
+ * The JSON Schema of `operon-config.yaml`. Every section but `application` rejects unknown keys,
+ * so a typo such as `database.hostnme` is an error rather than a silently ignored setting (and a
+ * silently embedded database). `scripts/generate-config-validator.mjs` compiles it ahead of time
+ * into config-validator.generated.ts, so no process pays for compiling it at startup.
+ */
+import { LOG_LEVELS } from './config-types.js';
+
+/** The subset of JSON Schema this file uses, typed so the helpers below can walk it. */
+export interface SchemaNode {
+  readonly type?: 'object' | 'array' | 'string' | 'integer' | 'boolean';
+  readonly properties?: Readonly<Record<string, SchemaNode>>;
+  readonly additionalProperties?: boolean;
+  readonly items?: SchemaNode;
+  readonly enum?: readonly string[];
+  readonly minimum?: number;
+  readonly maximum?: number;
+  readonly minLength?: number;
+  readonly pattern?: string;
+  /** Used as the "expected" wording where the constraints alone would read badly. */
+  readonly description?: string;
+}
+
+const section = (properties: Record<string, SchemaNode>): SchemaNode => ({
+  type: 'object',
+  additionalProperties: false,
+  properties,
+});
+const text: SchemaNode = { type: 'string', minLength: 1 };
+const flag: SchemaNode = { type: 'boolean' };
+const tcpPort: SchemaNode = { type: 'integer', minimum: 1, maximum: 65535 };
+const commands: SchemaNode = { type: 'array', items: { type: 'string' } };
+
+export const CONFIG_SCHEMA: SchemaNode = section({
+  database: section({
+    hostname: text,
+    port: tcpPort,
+    username: text,
+    // May be '' (no password: libpq then consults ~/.pgpass or trust authentication).
+    password: { type: 'string' },
+    user_database: text,
+    system_database: text,
+    connectionTimeoutMillis: { type: 'integer', minimum: 0 },
+    poolSize: { type: 'integer', minimum: 1, maximum: 1000 },
+    ssl: flag,
+    migrate: commands,
+    rollback: commands,
+  }),
+  runtimeConfig: section({
+    port: tcpPort,
+    host: text,
+    entrypoint: text,
+    bodyLimitBytes: { type: 'integer', minimum: 1 },
+  }),
+  telemetry: section({
+    logs: section({ logLevel: { type: 'string', enum: LOG_LEVELS } }),
+    traces: section({
+      enabled: flag,
+      endpoint: { type: 'string', pattern: '^https?://', description: 'an http:// or https:// URL' },
+    }),
+  }),
+  authentication: section({
+    jwt: section({
+      // RFC 7518 §3.2: an HS256 key must be at least as long as the hash (256 bits).
+      secret: { type: 'string', minLength: 32, description: 'a string of at least 32 characters' },
+      jwksUrl: { type: 'string', pattern: '^https?://', description: 'an http:// or https:// URL' },
+      issuer: text,
+      audience: text,
+      rolesClaim: text,
+      userClaim: text,
+    }),
+  }),
+  // Free-form: whatever the app reads with ctx.getConfig.
+  application: { type: 'object' },
+});

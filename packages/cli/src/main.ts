@@ -39,4 +39,8 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv);
+const code = await main(process.argv);
+// A failed command is over: exit now. Left to drain, the event loop could wait on sockets a failed
+// login leaves open (node-postgres keeps one after a refused SASL exchange until the server's
+// authentication_timeout, a minute). A command that succeeded keeps running (`start` serves).
+if (code !== 0) process.exit(code);

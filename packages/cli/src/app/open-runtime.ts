@@ -43,7 +43,8 @@ export async function openRuntime(
 function asDatabaseError(error: unknown, config: OperonConfig): unknown {
   if (error instanceof OperonError) return error;
   const code = (error as { code?: unknown } | null)?.code;
-  const fromDatabase = typeof code === 'string' || /connect|connection|timeout/i.test((error as Error | null)?.message ?? '');
+  // Logins the server refused come without a code ("SASL: … client password must be a string").
+  const fromDatabase = typeof code === 'string' || /connect|connection|timeout|password|SASL|SCRAM/i.test((error as Error | null)?.message ?? '');
   if (!fromDatabase) return error;
   const { hostname, port, username } = config.database;
   const where = config.database.embedded ? `the embedded Postgres on port ${port}` : `Postgres at ${hostname}:${port} as ${username}`;

@@ -17,8 +17,9 @@ function quoteIdentifier(name: string): string {
 /** Creates `database` on the server if it does not exist (safe when several processes race). */
 export async function ensureDatabaseExists(settings: ConnectionSettings, database: string): Promise<void> {
   const client = new pg.Client({ ...clientOptions(settings), database: 'postgres' });
-  await client.connect();
   try {
+    // Inside the try: a refused login leaves the socket open until the client is ended.
+    await client.connect();
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
     if (rowCount) return;
     try {
@@ -29,7 +30,7 @@ export async function ensureDatabaseExists(settings: ConnectionSettings, databas
       if (code !== SQLSTATE.DUPLICATE_DATABASE && code !== SQLSTATE.UNIQUE_VIOLATION) throw error;
     }
   } finally {
-    await client.end();
+    await client.end().catch(() => undefined);
   }
 }
 
@@ -63,6 +64,11 @@ export function createPool(settings: ConnectionSettings, database: string, max: 
     constructor(config?: pg.ClientConfig) {
       // The pool keeps the password non-enumerable, so a spread alone would drop it.
       super({ ...config, password: config?.password, connectionTimeoutMillis: connectTimeout });
+      // node-postgres emits 'error' when the connection drops, and pg-pool listens only while a
+      // client is idle: a client checked out by `pool.connect()` (a transaction's) would throw
+      // the event and crash the process. The loss already fails the client's pending and later
+      // queries, and the pool discards it on release.
+      this.on('error', () => undefined);
     }
   }
   const pool = new pg.Pool({

@@ -65,9 +65,17 @@ function sameOwner(a: WorkflowOwner, b: WorkflowOwner): boolean {
   return a.workflowName === b.workflowName && a.authenticatedUser === b.authenticatedUser;
 }
 
+/** The identity a workflow was recorded with: it runs with it whoever resumes it. */
+function identityOf(row: WorkflowRow): WorkflowIdentity {
+  return { authenticatedUser: row.authenticatedUser, authenticatedRoles: row.authenticatedRoles, assumedRole: row.assumedRole };
+}
+
 const RECOVERY_PAGE = 500;
 const RETRY_START_MS = 200;
 const RETRY_MAX_MS = 5_000;
+/** A caller waits for its start: retry it sooner than a running workflow, and give up in time. */
+const START_RETRY_MAX_MS = 1_000;
+const START_RETRY_LIMIT_MS = 30_000;
 
 export class WorkflowExecutor {
   private readonly active = new Map<string, ActiveWorkflow>();
@@ -133,8 +141,9 @@ export class WorkflowExecutor {
     // Registered before the first await, so a concurrent start of this UUID in this process joins it.
     const result = this.track(workflowUUID, { ...owner, started: insertion }, async () => {
       let inserted: boolean;
+      let orphan: WorkflowRow | undefined;
       try {
-        inserted = await this.deps.systemDb.insertWorkflow({
+        const record = {
           workflowUUID,
           workflowName,
           executorId: this.deps.executorId,
@@ -142,24 +151,60 @@ export class WorkflowExecutor {
           ...identity,
           request: options.request === undefined ? null : JSON.stringify(options.request),
           parentUUID: options.parentUUID ?? null,
-        });
+        };
+        // An attempt cut off by the database may have committed before its answer was lost.
+        let mayHaveCommitted = false;
+        inserted = await this.whileDatabaseAway(
+          () => this.deps.systemDb.insertWorkflow(record),
+          () => (mayHaveCommitted = true),
+        );
         // The UUID is taken: it is this call again (a retry) only for the same function and caller.
         // Anyone else would otherwise be handed another workflow's result (a forged or reused UUID).
         if (!inserted) {
-          const existing = await this.deps.systemDb.getWorkflow(workflowUUID);
+          const existing = await this.whileDatabaseAway(() => this.deps.systemDb.getWorkflow(workflowUUID));
           if (existing && !sameOwner(existing, owner)) throw new OperonWorkflowConflictError(workflowUUID);
+          // Our own INSERT, committed with its answer lost: PENDING, of this executor, and run by
+          // nobody (this start is the only one for the UUID in this process). Waiting for its result
+          // would wait for the next restart's recovery; this start runs it instead.
+          if (mayHaveCommitted && existing?.status === 'PENDING' && existing.executorId === this.deps.executorId) orphan = existing;
         }
       } catch (error) {
         failedToStart(error);
         throw error;
       }
       started(inserted);
+      if (orphan) {
+        const records = await this.whileDatabaseAway(() => this.deps.systemDb.loadRecords([workflowUUID]));
+        const recorded = { workflowUUID, fn, identity: identityOf(orphan), parentSpan: options.parentSpan };
+        return this.execute(recorded, workflowName.startsWith(TEMPORARY_PREFIX), deserialize<unknown[]>(orphan.inputs) ?? [], records.get(workflowUUID) ?? new Map());
+      }
       if (!inserted) return recordedHandle(this.deps.systemDb, workflowUUID).getResult();
       const run = { workflowUUID, fn, identity, parentSpan: options.parentSpan };
       return this.execute(run, workflowName.startsWith(TEMPORARY_PREFIX), args, undefined);
     });
     await insertion;
     return localHandle(this.deps.systemDb, workflowUUID, result);
+  }
+
+  /**
+   * Runs a statement of a workflow's start again while the database is away, for a while: a
+   * dropped connection or a restarting server then delays the caller instead of failing a start
+   * the database takes a moment later. Safe because they are idempotent: the insert does nothing
+   * when the UUID is taken, the others only read. `onRetry` hears of each failed attempt.
+   */
+  private async whileDatabaseAway<T>(statement: () => Promise<T>, onRetry: () => void = () => undefined): Promise<T> {
+    const giveUpAt = Date.now() + START_RETRY_LIMIT_MS;
+    let waitMs = RETRY_START_MS;
+    for (;;) {
+      try {
+        return await statement();
+      } catch (error) {
+        if (!isInfrastructureFailure(error) || this.stateName !== 'running' || Date.now() + waitMs > giveUpAt) throw error;
+        onRetry();
+        await new Promise((resolve) => setTimeout(resolve, waitMs));
+        waitMs = Math.min(waitMs * 2, START_RETRY_MAX_MS);
+      }
+    }
   }
 
   private track(workflowUUID: string, owner: Omit<ActiveWorkflow, 'result'>, work: () => Promise<unknown>): Promise<unknown> {
@@ -309,11 +354,7 @@ export class WorkflowExecutor {
       );
       return false;
     }
-    const identity: WorkflowIdentity = {
-      authenticatedUser: row.authenticatedUser,
-      authenticatedRoles: row.authenticatedRoles,
-      assumedRole: row.assumedRole,
-    };
+    const identity = identityOf(row);
     const args = deserialize<unknown[]>(row.inputs) ?? [];
     const owner = { workflowName: row.workflowName, authenticatedUser: row.authenticatedUser, started: Promise.resolve(true) };
     this.track(row.workflowUUID, owner, () => this.execute({ workflowUUID: row.workflowUUID, fn, identity }, temporary, args, records));

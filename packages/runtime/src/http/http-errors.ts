@@ -61,7 +61,10 @@ function isHttpStatus(value: unknown, min = 100): value is number {
 
 /** Fastify's own rejections (parsing, limits, validation) happen before a handler runs. */
 function fastifyResponse(error: FastifyLikeError, bodyLimitBytes: number): ErrorResponse | undefined {
-  const fromFastify = error.validation !== undefined || (typeof error.code === 'string' && error.code.startsWith('FST_ERR_'));
+  // A client that hung up mid-body: Node says "aborted" (ECONNRESET), Fastify makes it a 400. The
+  // client's doing, not the server's: no internal error (nobody reads the answer anyway).
+  const hungUp = error.code === 'ECONNRESET';
+  const fromFastify = hungUp || error.validation !== undefined || (typeof error.code === 'string' && error.code.startsWith('FST_ERR_'));
   if (!fromFastify || !isHttpStatus(error.statusCode, 400) || error.statusCode >= 500) return undefined;
   let message = String(error.message);
   if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {

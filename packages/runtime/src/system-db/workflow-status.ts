@@ -21,6 +21,8 @@ export interface WorkflowRow extends WorkflowIdentity {
   readonly workflowUUID: string;
   readonly status: WorkflowStatusName;
   readonly workflowName: string;
+  /** The executor that runs it (and recovers it while it is PENDING). */
+  readonly executorId: string;
   readonly inputs: string;
   readonly output: string | null;
   readonly error: string | null;
@@ -29,7 +31,7 @@ export interface WorkflowRow extends WorkflowIdentity {
   readonly updatedAt: number;
 }
 
-const COLUMNS = `workflow_uuid, status, workflow_name, inputs, output, error, authenticated_user,
+const COLUMNS = `workflow_uuid, status, workflow_name, executor_id, inputs, output, error, authenticated_user,
   authenticated_roles, assumed_role, request, created_at, updated_at`;
 
 function toRow(r: Record<string, any>): WorkflowRow {
@@ -37,6 +39,7 @@ function toRow(r: Record<string, any>): WorkflowRow {
     workflowUUID: r.workflow_uuid,
     status: r.status,
     workflowName: r.workflow_name,
+    executorId: r.executor_id,
     inputs: r.inputs,
     output: r.output,
     error: r.error,

@@ -1,0 +1,86 @@
+/**
+ * The run's report: a readable summary, then, as the very last line, `CHAOS-JSON {…}` in the
+ * shape the issue fixes (scripts and the CI test read only that line).
+ */
+import type { FaultKind } from './fault-injector.js';
+
+export interface ChaosJson {
+  readonly seed: number;
+  readonly durationS: number;
+  readonly requests: number;
+  readonly completed: number;
+  readonly duplicates: number;
+  readonly lost: number;
+  readonly faults: Readonly<Record<FaultKind, number>>;
+  readonly recoveries: number;
+  readonly http5xx: number;
+  readonly http5xxOutsideOutage: number;
+  readonly fuzzCases: number;
+  readonly fuzzFailures: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+export interface ChaosReport {
+  readonly json: ChaosJson;
+  /** Lines under the figures: problems found, 5xx answers with their times, outages. */
+  readonly details: readonly string[];
+  readonly extra: Readonly<Record<string, number | string>>;
+  readonly passed: boolean;
+}
+
+export const JSON_PREFIX = 'CHAOS-JSON ';
+
+/** The JSON object with its keys in the issue's order, whatever order they were computed in. */
+export function chaosJsonLine(json: ChaosJson): string {
+  const ordered: ChaosJson = {
+    seed: json.seed,
+    durationS: json.durationS,
+    requests: json.requests,
+    completed: json.completed,
+    duplicates: json.duplicates,
+    lost: json.lost,
+    faults: { sigkill: json.faults.sigkill, pgRestart: json.faults.pgRestart, terminateBackend: json.faults.terminateBackend, stall: json.faults.stall },
+    recoveries: json.recoveries,
+    http5xx: json.http5xx,
+    http5xxOutsideOutage: json.http5xxOutsideOutage,
+    fuzzCases: json.fuzzCases,
+    fuzzFailures: json.fuzzFailures,
+    p50Ms: json.p50Ms,
+    p99Ms: json.p99Ms,
+  };
+  return `${JSON_PREFIX}${JSON.stringify(ordered)}`;
+}
+
+export function formatReport(report: ChaosReport): string {
+  const { json } = report;
+  const row = (label: string, value: number | string) => `  ${label.padEnd(34)} ${value}`;
+  const lines = [
+    '',
+    `chaos report — seed ${json.seed}, ${json.durationS} s of load with faults: ${report.passed ? 'PASSED' : 'FAILED'}`,
+    row('requests sent (orders)', json.requests),
+    row('completed (client got its receipt)', json.completed),
+    row('duplicates (must be 0)', json.duplicates),
+    row('lost (must be 0)', json.lost),
+    row('faults: SIGKILL + restart', json.faults.sigkill),
+    row('faults: Postgres restart', json.faults.pgRestart),
+    row('faults: pg_terminate_backend', json.faults.terminateBackend),
+    row('faults: table lock stall', json.faults.stall),
+    row('workflows recovered at startup', json.recoveries),
+    row('5xx answers (all)', json.http5xx),
+    row('5xx outside a database outage', json.http5xxOutsideOutage),
+    row('fuzz cases', json.fuzzCases),
+    row('fuzz failures', json.fuzzFailures),
+    row('order latency p50 / p99 (ms)', `${json.p50Ms} / ${json.p99Ms}`),
+    ...Object.entries(report.extra).map(([label, value]) => row(label, value)),
+  ];
+  if (report.details.length > 0) lines.push('', ...report.details.map((line) => `  ${line}`));
+  return lines.join('\n');
+}
+
+/** The nearest-rank percentile of `values` (0 for none). */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return Math.round(sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!);
+}

@@ -1,0 +1,276 @@
+/**
+ * One chaos run, start to end:
+ *   1. its own Postgres in a temp folder; the app built and migrated; `operon start` serving it;
+ *      the collector workflows started;
+ *   2. load and faults together for `durationS` seconds;
+ *   3. the final recovery: Postgres and `operon start` up, every outstanding order retried until
+ *      it completes (bounded);
+ *   4. the HTTP and config fuzzing passes against the recovered server;
+ *   5. the collectors stopped, then the consistency checks; the report.
+ * Every child process and the Postgres server are stopped on the way out, on failure too.
+ */
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AppServer } from './app-server.js';
+import { prepareApp, type ChaosApp } from './app-folder.js';
+import type { ChaosOptions } from './chaos-options.js';
+import { percentile, type ChaosReport } from './chaos-report.js';
+import { checkConsistency, type ExpectedOrder } from './consistency-checks.js';
+import { fuzzConfig } from './config-fuzzer.js';
+import { FaultInjector } from './fault-injector.js';
+import { HttpFuzzer, type FuzzSummary } from './http-fuzzer.js';
+import { LoadGenerator } from './load-clients.js';
+import { PostgresServer } from './postgres-server.js';
+import { encodeRequest, rawExchange } from './raw-http.js';
+import { SeededRandom } from './seeded-random.js';
+import { Timeline } from './timeline.js';
+
+const COLLECTORS = 4;
+/** How long outstanding orders are retried after the final recovery before they count as lost. */
+const DRAIN_MS = 120_000;
+const ATTEMPT_TIMEOUT_MS = 30_000;
+
+/** What the setup made, for the phases after it. */
+interface Stage {
+  readonly options: ChaosOptions;
+  readonly timeline: Timeline;
+  readonly rng: SeededRandom;
+  readonly root: string;
+  readonly postgres: PostgresServer;
+  readonly server: AppServer;
+  readonly app: ChaosApp;
+  readonly fuzzPort: number;
+}
+
+interface Outcome {
+  readonly load: LoadGenerator;
+  readonly faults: FaultInjector;
+  readonly httpFuzzer: HttpFuzzer;
+  readonly fuzz: FuzzSummary[];
+  readonly collected: number;
+}
+
+export async function runChaos(options: ChaosOptions, print: (line: string) => void): Promise<ChaosReport> {
+  const timeline = new Timeline(print);
+  // The server's user (postgres, under root) must reach the data folder through this one.
+  const root = mkdtempSync(join(tmpdir(), 'operon-chaos-'));
+  chmodSync(root, 0o755);
+  let postgres: PostgresServer | undefined;
+  let server: AppServer | undefined;
+  const cleanUpNow = (): void => {
+    server?.killNow();
+    postgres?.stopNow();
+  };
+  process.on('exit', cleanUpNow);
+  let passed = false;
+  try {
+    timeline.log(`seed ${options.seed}, ${options.durationS} s of load, ${options.clients} clients; working in ${root}`);
+    const [pgPort, httpPort, fuzzPort] = await freePorts(3);
+    postgres = await PostgresServer.create(root, pgPort);
+    timeline.log(`Postgres is up on 127.0.0.1:${pgPort}`);
+    const rng = new SeededRandom(options.seed);
+    const collectorRng = rng.fork('collectors');
+    const collectors = Array.from({ length: COLLECTORS }, () => `collector-${collectorRng.uuid()}`);
+    const app = await prepareApp(root, { pgPort, httpPort, collectors });
+    timeline.log('the app is built (operon build) and migrated (operon migrate)');
+    server = supervisedServer(app, timeline);
+    await server.start();
+    timeline.log(`operon start is serving ${app.baseUrl}`);
+    for (const collector of collectors) await callUntilDone(app, timeline, `/collectors/${collector}/start`);
+
+    const stage: Stage = { options, timeline, rng, root, postgres, server, app, fuzzPort };
+    const { load, faults } = await loadWithFaults(stage);
+    await finalRecovery(stage, load);
+    const { httpFuzzer, fuzz } = await fuzzBadInput(stage);
+    let collected = 0;
+    for (const collector of collectors) {
+      const body = await callUntilDone(app, timeline, `/collectors/${collector}/stop`);
+      collected += (JSON.parse(body) as { received: number }).received;
+    }
+    const report = await checkAndReport(stage, { load, faults, httpFuzzer, fuzz, collected });
+    passed = report.passed;
+    return report;
+  } finally {
+    server?.killNow();
+    await postgres?.stop().catch(() => undefined);
+    process.off('exit', cleanUpNow);
+    // The data folder is large and worthless; the logs and fuzz files are kept when the run failed.
+    rmSync(join(root, 'pgdata'), { recursive: true, force: true });
+    if (passed && !options.keep) rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** `operon start` for the app, started again (and the crash recorded) if it ever ends on its own. */
+function supervisedServer(app: ChaosApp, timeline: Timeline): AppServer {
+  const server = new AppServer(app.dir, app.configFile, app.serverLog, app.baseUrl);
+  server.onCrash = (crash) => {
+    timeline.log(`operon start CRASHED (${crash.exit}); starting it again. Its last output:\n${crash.output}`);
+    setTimeout(() => void server.start().catch((error: Error) => timeline.log(`could not restart it: ${error.message}`)), 500);
+  };
+  return server;
+}
+
+async function loadWithFaults(stage: Stage): Promise<{ load: LoadGenerator; faults: FaultInjector }> {
+  const { options, timeline, rng } = stage;
+  const load = new LoadGenerator({
+    baseUrl: stage.app.baseUrl,
+    rng: rng.fork('load'),
+    timeline,
+    clients: options.clients,
+    maxRequests: options.maxRequests,
+    attemptTimeoutMs: ATTEMPT_TIMEOUT_MS,
+  });
+  const faults = new FaultInjector(rng.fork('faults'), timeline, stage.server, stage.postgres);
+  const loadUntil = timeline.now() + options.durationS * 1000;
+  load.start(loadUntil);
+  const progress = setInterval(() => timeline.log(`load: ${load.orders.length} orders sent, ${load.outstanding} outstanding`), 10_000);
+  try {
+    await faults.run(loadUntil);
+    while (timeline.now() < loadUntil) await new Promise((resolve) => setTimeout(resolve, 200));
+  } finally {
+    clearInterval(progress);
+  }
+  return { load, faults };
+}
+
+/**
+ * No restart here: the server must finish what the last fault left in flight by itself (a
+ * restart's recovery scan would hide a workflow it forgot).
+ */
+async function finalRecovery(stage: Stage, load: LoadGenerator): Promise<void> {
+  const { timeline } = stage;
+  timeline.log(`load window over (${load.orders.length} orders sent); final recovery: every outstanding order retried until answered`);
+  if (!stage.postgres.isRunning) await stage.postgres.start();
+  await stage.server.start();
+  await load.drain(timeline.now() + DRAIN_MS);
+  timeline.log(`every client is done: ${load.orders.length - load.outstanding} of ${load.orders.length} orders answered`);
+}
+
+async function fuzzBadInput(stage: Stage): Promise<{ httpFuzzer: HttpFuzzer; fuzz: FuzzSummary[] }> {
+  const { options, timeline, rng, app } = stage;
+  const httpFuzzer = new HttpFuzzer(app.httpPort, rng.fork('http-fuzz'), timeline);
+  const httpFuzz = await httpFuzzer.run(Math.max(40, options.durationS));
+  timeline.log(`HTTP fuzzing: ${httpFuzz.cases} cases, ${httpFuzz.failures.length} failures`);
+  const configFuzz = await fuzzConfig({
+    rng: rng.fork('config-fuzz'),
+    timeline,
+    appConfig: app.config,
+    bundle: join(app.dir, 'dist', 'operations.js'),
+    dir: join(stage.root, 'config-fuzz'),
+    httpPort: stage.fuzzPort,
+    pgPort: stage.postgres.port,
+    cases: options.configCases,
+    cliRuns: options.configCliRuns,
+  });
+  // A fresh connection: the load's pooled keep-alive sockets have long been idle.
+  const health = await rawExchange(app.httpPort, encodeRequest({ method: 'GET', path: '/operon/health' }));
+  if (!('response' in health) || health.response.status !== 200) {
+    configFuzz.failures.push(`the server stopped serving during the config fuzzing (health: ${'response' in health ? health.response.status : health.failure})`);
+  }
+  return { httpFuzzer, fuzz: [httpFuzz, configFuzz] };
+}
+
+async function checkAndReport(stage: Stage, outcome: Outcome): Promise<ChaosReport> {
+  const { options, timeline, server } = stage;
+  const { load, httpFuzzer, collected } = outcome;
+  const expected: ExpectedOrder[] = [
+    ...load.orders.map((o) => ({ orderId: o.orderId, payload: o.payload, workflowUUID: o.workflowUUID, receipt: o.receipt })),
+    ...httpFuzzer.placedOrders,
+  ];
+  const checks = await checkConsistency(stage.postgres, expected, stage.app.sideLog);
+  const problems = [...checks.problems];
+  if (collected !== checks.receiptsTotal) problems.push(`the collectors report ${collected} messages, the receipts table holds ${checks.receiptsTotal}`);
+  for (const refused of load.orders.filter((o) => o.refused)) {
+    problems.push(`order ${refused.orderId} was refused: ${refused.refused!.status} ${refused.refused!.body}`);
+  }
+  // The end of the run is a graceful stop: SIGTERM, in-flight work drained, exit code 0.
+  await server.stop();
+  if (server.lastExit !== '0') problems.push(`operon start did not stop cleanly on SIGTERM (exit: ${server.lastExit})`);
+  for (const crash of server.crashes) problems.push(`operon start crashed at ${crash.at.toISOString()} (${crash.exit}): ${lastLines(crash.output, 3)}`);
+
+  const latencies = load.orders.filter((o) => o.completedAtMs !== undefined).map((o) => o.completedAtMs! - o.firstSentAtMs);
+  const fuzzFailures = outcome.fuzz.flatMap((f) => f.failures);
+  const json = {
+    seed: options.seed,
+    durationS: options.durationS,
+    requests: load.orders.length,
+    completed: load.orders.filter((o) => o.receipt).length,
+    duplicates: checks.duplicates,
+    lost: checks.lost,
+    faults: outcome.faults.counts,
+    recoveries: server.recoveredWorkflows,
+    http5xx: timeline.serverErrors.length,
+    http5xxOutsideOutage: timeline.serverErrorsOutsideOutages().length,
+    fuzzCases: outcome.fuzz.reduce((sum, f) => sum + f.cases, 0),
+    fuzzFailures: fuzzFailures.length,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+  };
+  const passed = json.duplicates === 0 && json.lost === 0 && json.fuzzFailures === 0 && json.http5xxOutsideOutage === 0 && problems.length === 0;
+  const details = [
+    ...timeline.outages.map((o) => `database down (${o.kind}) from ${secs(o.fromMs)} to ${secs(o.toMs ?? o.fromMs)}`),
+    ...timeline.serverErrors.map((e) => `${e.status} at ${secs(e.atMs)}${timeline.duringOutage(e.atMs) ? ' (during an outage)' : ' (OUTSIDE any outage)'}: ${e.what}: ${e.body}`),
+    ...problems.map((p) => `problem: ${p}`),
+    ...fuzzFailures.map((f) => `fuzz failure: ${f}`),
+  ];
+  return {
+    json,
+    details,
+    passed,
+    extra: {
+      'HTTP attempts (with retries)': load.counters.attempts,
+      'connection errors retried': load.counters.connectionErrors,
+      'attempt timeouts retried': load.counters.timeouts,
+      'communicator re-runs (allowed)': checks.communicatorReruns,
+      'messages received by collectors': collected,
+      'orders placed by the fuzzer': httpFuzzer.placedOrders.length,
+      'workflows still PENDING': checks.pendingWorkflows,
+      'operon start crashes': server.crashes.length,
+      'run folder': passed && !options.keep ? 'removed' : stage.root,
+    },
+  };
+}
+
+const secs = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
+
+const lastLines = (text: string, n: number) => text.trim().split('\n').slice(-n).join(' | ').slice(0, 600);
+
+/** POSTs `path` until it answers 200 (retrying connection errors and 5xx, which are recorded); returns the body. */
+async function callUntilDone(app: ChaosApp, timeline: Timeline, path: string): Promise<string> {
+  for (let attempt = 1; attempt <= 60; attempt++) {
+    try {
+      const response = await fetch(`${app.baseUrl}${path}`, {
+        method: 'POST',
+        headers: { 'x-chaos-user': 'harness' },
+        signal: AbortSignal.timeout(ATTEMPT_TIMEOUT_MS),
+      });
+      const body = await response.text();
+      if (response.status === 200) return body;
+      if (response.status < 500) throw new Error(`POST ${path} answered ${response.status}: ${body}`);
+      timeline.recordServerError(response.status, `POST ${path}`, body);
+    } catch (error) {
+      if ((error as Error).message.startsWith(`POST ${path} answered`)) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error(`POST ${path} did not succeed in 60 attempts`);
+}
+
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const server = createServer();
+          server.once('error', reject);
+          server.listen(0, '127.0.0.1', () => resolve(server));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
+}

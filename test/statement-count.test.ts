@@ -71,4 +71,24 @@ describe.runIf(server.statementStats)('statements per workflow', () => {
     expect(w3).toBeLessThanOrEqual(10);
     expect(w3).toBe(8); // + step A, BEGIN, the user's INSERT, the output INSERT, COMMIT, step B
   });
+
+  it('ends concurrent workflows with shared statements', async () => {
+    const admin = await connectTo('postgres');
+    try {
+      const fn = runtime.registry.lookup(Budget, 'w0');
+      await admin.query('SELECT pg_stat_statements_reset()');
+      await Promise.all(Array.from({ length: 50 }, async (_, i) => (await runtime.executor.startWorkflow(fn, [i])).getResult()));
+      const { rows } = await admin.query<{ calls: string }>(
+        `SELECT coalesce(sum(calls), 0) AS calls FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+         WHERE d.datname = $1 AND query LIKE 'UPDATE operon.workflow_status AS w SET status%'`,
+        [runtime.config.database.system_database],
+      );
+      const ends = Number(rows[0]!.calls);
+      console.log(`50 concurrent workflows ended in ${ends} statements`);
+      expect(ends).toBeGreaterThanOrEqual(1);
+      expect(ends).toBeLessThan(50);
+    } finally {
+      await admin.end();
+    }
+  });
 });

@@ -55,6 +55,21 @@ const SEND_FROM_WORKFLOW = sendStatement(
 );
 
 /**
+ * Sends from outside any workflow, without idempotency keys, any number in one statement; ids are
+ * given in the order of `messages`, so a receiver takes them in that order.
+ */
+export async function sendMessages(pool: pg.Pool, messages: readonly OutgoingMessage[]): Promise<void> {
+  await pool.query({
+    name: 'operon_send_messages',
+    text: `INSERT INTO operon.notifications (destination_uuid, topic, message, created_at)
+      SELECT m.destination_uuid, m.topic, m.message, $4::bigint
+      FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS m(destination_uuid, topic, message, n)
+      ORDER BY m.n`,
+    values: [messages.map((m) => m.destinationUUID), messages.map((m) => m.topic), messages.map((m) => m.message), Date.now()],
+  });
+}
+
+/**
  * A send from outside any workflow; with a key, a second send of that key delivers nothing.
  * True when a message was stored (its receivers are then to be woken).
  */

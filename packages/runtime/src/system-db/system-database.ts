@@ -5,6 +5,7 @@
 import type pg from 'pg';
 import { guardDatabase } from '../database/infrastructure-failure.js';
 import { SQLSTATE, sqlState } from '../database/sqlstate.js';
+import { StatementBatcher } from './statement-batcher.js';
 import { migrateSchema } from './schema-migrator.js';
 import { APP_DB_MIGRATIONS, SYSTEM_MIGRATIONS } from './migrations.generated.js';
 import * as status from './workflow-status.js';
@@ -52,12 +53,15 @@ export class SystemDatabase {
     return guardDatabase(status.insertWorkflow(this.systemPool, wf));
   }
 
+  /** Workflow ends of concurrent workflows share one statement and one commit. */
+  private readonly workflowEnds = new StatementBatcher<status.WorkflowEnd>((ends) => status.recordWorkflowEnds(this.systemPool, ends));
+
   recordWorkflowSuccess(workflowUUID: string, output: string | null): Promise<void> {
-    return guardDatabase(status.recordWorkflowEnd(this.systemPool, workflowUUID, { status: 'SUCCESS', output }));
+    return guardDatabase(this.workflowEnds.add({ workflowUUID, status: 'SUCCESS', output, error: null }));
   }
 
   recordWorkflowError(workflowUUID: string, error: string): Promise<void> {
-    return guardDatabase(status.recordWorkflowEnd(this.systemPool, workflowUUID, { status: 'ERROR', error }));
+    return guardDatabase(this.workflowEnds.add({ workflowUUID, status: 'ERROR', output: null, error }));
   }
 
   getWorkflow(workflowUUID: string): Promise<status.WorkflowRow | undefined> {
@@ -104,7 +108,15 @@ export class SystemDatabase {
     return records;
   }
 
-  sendMessage(message: messages.OutgoingMessage, idempotencyKey: string | undefined): Promise<boolean> {
+  /** Sends without a key from concurrent callers share one statement and one commit. */
+  private readonly plainSends = new StatementBatcher<messages.OutgoingMessage>((batch) => messages.sendMessages(this.systemPool, batch));
+
+  /** True when a message was stored (a keyed send whose key was used before stores nothing). */
+  async sendMessage(message: messages.OutgoingMessage, idempotencyKey: string | undefined): Promise<boolean> {
+    if (idempotencyKey === undefined) {
+      await guardDatabase(this.plainSends.add(message));
+      return true;
+    }
     return guardDatabase(messages.sendMessage(this.systemPool, message, idempotencyKey));
   }
 

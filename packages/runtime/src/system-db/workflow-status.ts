@@ -94,17 +94,25 @@ export async function insertWorkflow(pool: pg.Pool, wf: NewWorkflow): Promise<bo
   return rowCount === 1;
 }
 
-/** Ends a PENDING workflow with its output or error (a finished one is never rewritten). */
-export async function recordWorkflowEnd(
-  pool: pg.Pool,
-  workflowUUID: string,
-  end: { status: 'SUCCESS'; output: string | null } | { status: 'ERROR'; error: string },
-): Promise<void> {
+export interface WorkflowEnd {
+  readonly workflowUUID: string;
+  readonly status: 'SUCCESS' | 'ERROR';
+  /** JSON text of the output (SUCCESS) or of the error (ERROR). */
+  readonly output: string | null;
+  readonly error: string | null;
+}
+
+/**
+ * Ends PENDING workflows with their outputs or errors, any number in one statement (a finished
+ * workflow is never rewritten).
+ */
+export async function recordWorkflowEnds(pool: pg.Pool, ends: readonly WorkflowEnd[]): Promise<void> {
   await pool.query({
-    name: 'operon_end_workflow',
-    text: `UPDATE operon.workflow_status SET status = $2, output = $3, error = $4, updated_at = $5
-     WHERE workflow_uuid = $1 AND status = 'PENDING'`,
-    values: [workflowUUID, end.status, end.status === 'SUCCESS' ? end.output : null, end.status === 'ERROR' ? end.error : null, Date.now()],
+    name: 'operon_end_workflows',
+    text: `UPDATE operon.workflow_status AS w SET status = e.status, output = e.output, error = e.error, updated_at = $5
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS e(workflow_uuid, status, output, error)
+     WHERE w.workflow_uuid = e.workflow_uuid AND w.status = 'PENDING'`,
+    values: [ends.map((e) => e.workflowUUID), ends.map((e) => e.status), ends.map((e) => e.output), ends.map((e) => e.error), Date.now()],
   });
 }
 

@@ -29,6 +29,7 @@ import {
 } from './messaging-arguments.js';
 import { NotificationListener } from './notification-listener.js';
 import { NotificationSender } from './notification-sender.js';
+import { StatementBatcher } from '../system-db/statement-batcher.js';
 import { replayRecord } from './operation-outcome.js';
 import { deserialize } from './serialization.js';
 import { WaitRegistry } from './wait-registry.js';
@@ -66,6 +67,12 @@ export class WorkflowMessaging {
   private readonly waiters = new WaitRegistry();
   private readonly listener: NotificationListener;
   private readonly notifier: NotificationSender;
+  /** Whether a wait key's inbox holds a message, for many keys in one query. */
+  private readonly inboxLookups = new StatementBatcher<string, boolean>(async (keys) => {
+    const destinations = [...new Set(keys.map((key) => (waitTargetOf(key) as { destinationUUID: string }).destinationUUID))];
+    const withMessages = new Set(await this.deps.systemDb.destinationsWithMessages(destinations));
+    return keys.map((key) => withMessages.has(key));
+  });
   private readonly pollIntervalMs: number;
   private pollTimer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -168,11 +175,19 @@ export class WorkflowMessaging {
       const site = { workflowUUID: ctx.workflowUUID, functionID, functionName: MESSAGING_OPERATIONS.recv };
       const deadlineMs = recordedDeadline ?? Date.now() + timeoutMs;
       let deadline = recordedDeadline === undefined ? { functionName: MESSAGING_OPERATIONS.recvDeadline, epochMs: deadlineMs } : undefined;
-      const record = await this.waitFor(messageWaitKey(ctx.workflowUUID, topicName), deadlineMs, async (final) => {
-        const consumed = await this.deps.systemDb.consumeMessage({ site, topic: topicName, deadline, final });
-        deadline = undefined;
-        return consumed;
-      });
+      const key = messageWaitKey(ctx.workflowUUID, topicName);
+      const record = await this.waitFor(
+        key,
+        deadlineMs,
+        async (final) => {
+          const consumed = await this.deps.systemDb.consumeMessage({ site, topic: topicName, deadline, final });
+          deadline = undefined;
+          return consumed;
+        },
+        // A re-run (its deadline recorded) has nothing to record before waiting: one shared look
+        // for all the recovered receivers tells which inboxes are worth a consuming statement.
+        recordedDeadline === undefined ? undefined : () => this.inboxLookups.add(key),
+      );
       return replayRecord<M | null>(record);
     });
   }
@@ -221,9 +236,16 @@ export class WorkflowMessaging {
    * last time (with `final` true, when it must return something) once `deadlineMs` has passed.
    * The wait is registered before the first attempt, so a signal during an attempt is not lost.
    */
-  private async waitFor<T>(key: string | undefined, deadlineMs: number, attempt: (final: boolean) => Promise<T | undefined>): Promise<T> {
+  private async waitFor<T>(
+    key: string | undefined,
+    deadlineMs: number,
+    attempt: (final: boolean) => Promise<T | undefined>,
+    worthAttempting?: () => Promise<boolean>,
+  ): Promise<T> {
     const waiter = this.waiters.watch(key);
     try {
+      // Registered first, so whatever arrives after this look still wakes the wait.
+      if (worthAttempting && Date.now() < deadlineMs && !(await worthAttempting())) await waiter.wait(deadlineMs - Date.now());
       for (;;) {
         const final = Date.now() >= deadlineMs;
         const found = await attempt(final);

@@ -9,23 +9,24 @@
  */
 import { isInfrastructureFailure, markIfUnavailable } from '../database/infrastructure-failure.js';
 
-interface Pending<T> {
+interface Pending<T, R> {
   readonly item: T;
-  resolve(): void;
+  resolve(result: R): void;
   reject(error: unknown): void;
 }
 
-export class StatementBatcher<T> {
-  private queue: Pending<T>[] = [];
+/** `R`: what each item's caller gets back (the statement's answer for that item), if anything. */
+export class StatementBatcher<T, R = void> {
+  private queue: Pending<T, R>[] = [];
   private scheduled = false;
 
   constructor(
-    /** Writes all `items` in one statement. */
-    private readonly write: (items: readonly T[]) => Promise<void>,
+    /** Runs the statement for all `items`; returns one result per item, in order, where there are results. */
+    private readonly write: (items: readonly T[]) => Promise<readonly R[] | void>,
     private readonly maxBatch = 200,
   ) {}
 
-  add(item: T): Promise<void> {
+  add(item: T): Promise<R> {
     return new Promise((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
       if (!this.scheduled) {
@@ -42,10 +43,10 @@ export class StatementBatcher<T> {
     for (let i = 0; i < queue.length; i += this.maxBatch) void this.run(queue.slice(i, i + this.maxBatch));
   }
 
-  private async run(batch: Pending<T>[]): Promise<void> {
+  private async run(batch: Pending<T, R>[]): Promise<void> {
     try {
-      await this.write(batch.map((p) => p.item));
-      for (const p of batch) p.resolve();
+      const results = await this.write(batch.map((p) => p.item));
+      batch.forEach((p, i) => p.resolve((results ? results[i] : undefined) as R));
     } catch (error) {
       if (batch.length === 1 || isInfrastructureFailure(markIfUnavailable(error))) {
         for (const p of batch) p.reject(error);

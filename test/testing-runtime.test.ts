@@ -7,6 +7,8 @@ import { inject } from 'vitest';
 import {
   Communicator,
   GetApi,
+  OperonNotAuthorizedError,
+  RequiredRole,
   PostApi,
   Transaction,
   Workflow,
@@ -59,6 +61,14 @@ class Greetings {
   }
 }
 
+class Admin {
+  @Workflow()
+  @RequiredRole(['admin'])
+  static async whoAmI(ctx: WorkflowContext): Promise<string> {
+    return `${ctx.authenticatedUser}:${ctx.assumedRole}`;
+  }
+}
+
 let appDir: string;
 let configPath: string;
 let names: { app: string; sys: string };
@@ -98,7 +108,7 @@ describe('createTestingRuntime', () => {
   let testRuntime: TestingRuntime;
 
   beforeAll(async () => {
-    testRuntime = await createTestingRuntime([Greetings], configPath);
+    testRuntime = await createTestingRuntime([Greetings, Admin], configPath);
   });
 
   afterAll(async () => {
@@ -118,6 +128,13 @@ describe('createTestingRuntime', () => {
     expect(await testRuntime.invoke(Greetings).notify('linus')).toBe('notified linus');
     const rows = await testRuntime.queryUserDB<{ name: string }>('SELECT name FROM greetings WHERE name = ANY($1) ORDER BY name', ['ada', 'grace']);
     expect(rows).toEqual([{ name: 'ada' }, { name: 'grace' }]);
+  });
+
+  it('invokes as a given caller, whose roles are checked', async () => {
+    await expect(testRuntime.invoke(Admin).whoAmI()).rejects.toBeInstanceOf(OperonNotAuthorizedError);
+    const ada = { authenticatedUser: 'ada', authenticatedRoles: ['user', 'admin'] };
+    const handle = await testRuntime.invoke(Admin, undefined, ada).whoAmI();
+    expect(await handle.getResult()).toBe('ada:admin');
   });
 
   it('is idempotent under a UUID, as a handler is', async () => {
@@ -147,19 +164,19 @@ describe('createTestingRuntime', () => {
 
 describe('createTestingRuntime across runs', () => {
   it('starts with an empty system database by default, and keeps it with dropSystemDB: false', async () => {
-    const first = await createTestingRuntime([Greetings], configPath);
+    const first = await createTestingRuntime([Greetings, Admin], configPath);
     await (await first.invoke(Greetings, 'trt-run-1').greet('kept')).getResult();
     await first.destroy();
     await first.destroy();
 
-    const kept = await createTestingRuntime([Greetings], configPath, { dropSystemDB: false });
+    const kept = await createTestingRuntime([Greetings, Admin], configPath, { dropSystemDB: false });
     try {
       expect((await kept.retrieveWorkflow('trt-run-1').getStatus())?.status).toBe('SUCCESS');
     } finally {
       await kept.destroy();
     }
 
-    const fresh = await createTestingRuntime([Greetings], configPath);
+    const fresh = await createTestingRuntime([Greetings, Admin], configPath);
     try {
       expect(await fresh.retrieveWorkflow('trt-run-1').getStatus()).toBeNull();
       // The app database is the app's: its rows survive.
@@ -193,7 +210,7 @@ describe('createTestingRuntime on the embedded Postgres', () => {
       writeFileSync(join(dir, 'operon-config.yaml'), `database:\n  port: ${port}\n  user_database: embedded_app\ntelemetry:\n  logs: { logLevel: warn }\n`);
       mkdirSync(join(dir, 'migrations'));
       writeFileSync(join(dir, 'migrations', '001_create_greetings.sql'), 'CREATE TABLE greetings (id SERIAL PRIMARY KEY, name TEXT NOT NULL);');
-      const testRuntime = await createTestingRuntime([Greetings], join(dir, 'operon-config.yaml'));
+      const testRuntime = await createTestingRuntime([Greetings, Admin], join(dir, 'operon-config.yaml'));
       try {
         expect(testRuntime.runtime.config.database.embedded).toBe(true);
         expect(await (await testRuntime.invoke(Greetings).greet('embedded')).getResult()).toMatch(/^greeting 1 for embedded$/);

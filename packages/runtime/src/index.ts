@@ -8,7 +8,7 @@ export { FunctionRegistry, type RegisteredFunction } from './executor/function-r
 export { createHttpServer, HEALTH_PATH, type HttpServerOptions } from './http/http-server.js';
 export { OperonHttpRouteError, OperonHttpMissingArgumentError, OperonHttpBadWorkflowUUIDError, OperonHttpMalformedJsonError } from './http/http-errors.js';
 export { applyAppMigrations, OperonAppMigrationError } from './app-migrations.js';
-export { createTestingRuntime, type TestingRuntime, type TestingRuntimeOptions } from './testing-runtime.js';
+export { createTestingRuntime, type TestingRuntime, type TestingRuntimeOptions, type TestCaller } from './testing-runtime.js';
 export { OperonMessagingArgumentError } from './executor/messaging-arguments.js';
 export { replayWorkflow, type ReplayReport, type ReplayedOperation, type DivergenceKind } from './debug/workflow-replay.js';
 export { jwtAuthenticator, type JwtAuthenticatorOptions } from './auth/jwt-authenticator.js';

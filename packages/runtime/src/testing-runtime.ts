@@ -25,9 +25,18 @@ export interface TestingRuntimeOptions {
   dropSystemDB?: boolean;
 }
 
+/** Who a testing runtime's `invoke` calls as: what an authenticator would have returned. */
+export interface TestCaller {
+  readonly authenticatedUser: string;
+  readonly authenticatedRoles: readonly string[];
+}
+
 export interface TestingRuntime {
-  /** As a handler's `ctx.invoke`: workflows give a handle, transactions and communicators their result. */
-  invoke<T extends object>(cls: T, workflowUUID?: string): HandlerInvokerOf<T>;
+  /**
+   * As a handler's `ctx.invoke`: workflows give a handle, transactions and communicators their
+   * result. `caller` is who calls (default: an anonymous caller), for testing role checks.
+   */
+  invoke<T extends object>(cls: T, workflowUUID?: string, caller?: TestCaller): HandlerInvokerOf<T>;
   retrieveWorkflow<R = unknown>(workflowUUID: string): WorkflowHandle<R>;
   send<M>(destinationUUID: string, message: M, topic?: string, idempotencyKey?: string): Promise<void>;
   getEvent<V = unknown>(workflowUUID: string, key: string, timeoutSeconds?: number): Promise<V | null>;
@@ -104,7 +113,11 @@ export async function createTestingRuntime(
   let destroyed: Promise<void> | undefined;
   return {
     runtime,
-    invoke: (cls, workflowUUID) => externalInvoke(executor, cls, { identity: ANONYMOUS, nextWorkflowUUID: () => workflowUUID }),
+    invoke: (cls, workflowUUID, caller) =>
+      externalInvoke(executor, cls, {
+        identity: caller ? { ...caller, assumedRole: '' } : ANONYMOUS,
+        nextWorkflowUUID: () => workflowUUID,
+      }),
     retrieveWorkflow: (workflowUUID) => externalRetrieve(executor, workflowUUID),
     send: (destinationUUID, message, topic, idempotencyKey) => externalSend(executor, destinationUUID, message, topic, idempotencyKey),
     getEvent: (workflowUUID, key, timeoutSeconds) => externalGetEvent(executor, workflowUUID, key, timeoutSeconds),

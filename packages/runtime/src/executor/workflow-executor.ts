@@ -71,14 +71,16 @@ function identityOf(row: WorkflowRow): WorkflowIdentity {
 }
 
 const RECOVERY_PAGE = 500;
-const RETRY_START_MS = 200;
-const RETRY_MAX_MS = 5_000;
+/** The database probe after an outage: first after 100 ms, then doubling up to 1 s. */
+const RETRY_START_MS = 100;
+const RETRY_MAX_MS = 1_000;
 /** A caller waits for its start: retry it sooner than a running workflow, and give up in time. */
 const START_RETRY_MAX_MS = 1_000;
 const START_RETRY_LIMIT_MS = 30_000;
 
 export class WorkflowExecutor {
   private readonly active = new Map<string, ActiveWorkflow>();
+  private probe: Promise<void> | undefined;
   private stateName: ExecutorState = 'running';
   messaging!: WorkflowMessaging;
 
@@ -225,25 +227,55 @@ export class WorkflowExecutor {
     args: unknown[],
     records: ReadonlyMap<number, OperationRecord> | undefined,
   ): Promise<unknown> {
-    let waitMs = RETRY_START_MS;
     for (;;) {
       try {
         return await this.runOnce(run, temporary, args, records);
       } catch (error) {
         if (!isInfrastructureFailure(error)) throw error;
-        if (this.stateName !== 'running') throw new OperonShutdownError(`workflow ${run.workflowUUID} was interrupted by shutdown; it resumes at the next start`);
         this.deps.logger.warn(
           { workflowUUID: run.workflowUUID, executorId: this.deps.executorId, err: error },
-          `workflow ${run.workflowUUID} lost its database connection; running it again in ${waitMs} ms`,
+          `workflow ${run.workflowUUID} lost its database connection; running it again once the database answers`,
         );
-        await new Promise((resolve) => setTimeout(resolve, waitMs));
-        waitMs = Math.min(waitMs * 2, RETRY_MAX_MS);
-        records = await this.deps.systemDb
-          .loadRecords([run.workflowUUID])
-          .then((all) => all.get(run.workflowUUID) ?? new Map<number, OperationRecord>())
-          .catch(() => records);
+        // Never re-run on stale records: what completed before the failure must replay, not run again.
+        records = await this.recordsOnceDatabaseAnswers(run.workflowUUID);
       }
     }
+  }
+
+  /** The workflow's records, read as soon as the database answers again. */
+  private async recordsOnceDatabaseAnswers(workflowUUID: string): Promise<ReadonlyMap<number, OperationRecord>> {
+    for (;;) {
+      if (this.stateName !== 'running') {
+        throw new OperonShutdownError(`workflow ${workflowUUID} was interrupted by shutdown; it resumes at the next start`);
+      }
+      await this.databaseAnswers();
+      try {
+        return (await this.deps.systemDb.loadRecords([workflowUUID])).get(workflowUUID) ?? new Map<number, OperationRecord>();
+      } catch (error) {
+        if (!isInfrastructureFailure(error)) throw error;
+      }
+    }
+  }
+
+  /**
+   * Resolves once both databases answer. One probe serves every workflow cut off at the same
+   * time, so an outage costs one query per interval, not one per waiting workflow, and they all
+   * resume together as soon as it ends.
+   */
+  private databaseAnswers(): Promise<void> {
+    this.probe ??= (async () => {
+      let waitMs = RETRY_START_MS;
+      try {
+        for (;;) {
+          await new Promise((resolve) => setTimeout(resolve, waitMs));
+          if (this.stateName !== 'running' || (await this.deps.systemDb.ping())) return;
+          waitMs = Math.min(waitMs * 2, RETRY_MAX_MS);
+        }
+      } finally {
+        this.probe = undefined;
+      }
+    })();
+    return this.probe;
   }
 
   private async runOnce(

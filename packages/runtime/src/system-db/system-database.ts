@@ -53,6 +53,16 @@ export class SystemDatabase {
     return guardDatabase(status.insertWorkflow(this.systemPool, wf));
   }
 
+  /** True when both databases answer a trivial query. */
+  async ping(): Promise<boolean> {
+    try {
+      await Promise.all([this.systemPool.query('SELECT 1'), this.appPool.query('SELECT 1')]);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Workflow ends of concurrent workflows share one statement and one commit. */
   private readonly workflowEnds = new StatementBatcher<status.WorkflowEnd>((ends) => status.recordWorkflowEnds(this.systemPool, ends));
 

@@ -1,0 +1,62 @@
+/**
+ * Regression: a workflow cut off by the database going away was run again after a fixed wait even
+ * when its records could not be read yet; it then ran on the records it had (none, on a first run),
+ * so a communicator that had completed before the outage ran a second time. It now waits until
+ * the database answers and its records are read, and replays what completed.
+ */
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { Communicator, Workflow, type CommunicatorContext, type WorkflowContext } from '@operon/sdk';
+import type { OperonRuntime } from '@operon/runtime';
+import { CuttableProxy } from '../helpers/cuttable-proxy.js';
+import { startRuntime, testConfig } from '../helpers/test-databases.js';
+
+const runs = { first: 0, second: 0 };
+let release: () => void = () => undefined;
+const released = new Promise<void>((resolve) => (release = resolve));
+
+class Outage {
+  @Communicator({ retriesAllowed: false })
+  static async first(_ctx: CommunicatorContext): Promise<string> {
+    runs.first++;
+    return 'first done';
+  }
+  @Communicator({ retriesAllowed: false })
+  static async second(_ctx: CommunicatorContext): Promise<string> {
+    runs.second++;
+    await released;
+    return 'second done';
+  }
+  @Workflow()
+  static async flow(ctx: WorkflowContext): Promise<string> {
+    return `${await ctx.invoke(Outage).first()}, ${await ctx.invoke(Outage).second()}`;
+  }
+}
+
+let runtime: OperonRuntime | undefined;
+let proxy: CuttableProxy | undefined;
+afterAll(async () => {
+  proxy?.restore();
+  await runtime?.destroy({ timeoutMs: 1_000 });
+  await proxy?.close();
+});
+
+describe('a workflow cut off by an outage', () => {
+  it('replays what completed before it, once the database answers', async () => {
+    const server = inject('postgres');
+    proxy = new CuttableProxy({ host: server.host, port: server.port });
+    const port = await proxy.listen();
+    runtime = await startRuntime([Outage], testConfig('stale', {
+      database: { hostname: '127.0.0.1', port, connectionTimeoutMillis: 500 },
+      telemetry: { logs: { logLevel: 'error' } },
+    }));
+    const handle = await runtime.executor.startWorkflow(runtime.registry.lookup(Outage, 'flow'), [], { workflowUUID: 'stale-1' });
+    while (runs.second === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    // `first` is recorded; the database goes away while `second` runs, so its record fails.
+    proxy.cutAll();
+    release();
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    proxy.restore();
+    expect(await handle.getResult()).toBe('first done, second done');
+    expect(runs.first).toBe(1);
+  });
+});

@@ -5,6 +5,9 @@
  * know). Loopback only.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { inject } from 'vitest';
+import type { OperonRuntime } from '@operon/runtime';
+import { startRuntime, testConfig } from './test-databases.js';
 
 export class CuttableProxy {
   private readonly sockets = new Set<Socket>();
@@ -63,4 +66,34 @@ export class CuttableProxy {
     this.cutAll();
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
+}
+
+export interface RuntimeBehindProxy {
+  readonly runtime: OperonRuntime;
+  readonly proxy: CuttableProxy;
+  /** Restores the proxy, stops the runtime, closes the proxy. */
+  close(): Promise<void>;
+}
+
+/**
+ * A recovered runtime on fresh databases whose every connection passes through a new proxy, so a
+ * test can take the database away from it. Outages log warnings by design: it logs errors only.
+ */
+export async function runtimeBehindProxy(classes: unknown[], prefix: string, connectionTimeoutMillis = 1_000): Promise<RuntimeBehindProxy> {
+  const server = inject('postgres');
+  const proxy = new CuttableProxy({ host: server.host, port: server.port });
+  const port = await proxy.listen();
+  const runtime = await startRuntime(
+    classes,
+    testConfig(prefix, { database: { hostname: '127.0.0.1', port, connectionTimeoutMillis }, telemetry: { logs: { logLevel: 'error' } } }),
+  );
+  return {
+    runtime,
+    proxy,
+    close: async () => {
+      proxy.restore();
+      await runtime.destroy({ timeoutMs: 1_000 });
+      await proxy.close();
+    },
+  };
 }

@@ -4,11 +4,9 @@
  * so a communicator that had completed before the outage ran a second time. It now waits until
  * the database answers and its records are read, and replays what completed.
  */
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Communicator, Workflow, type CommunicatorContext, type WorkflowContext } from '@operon/sdk';
-import type { OperonRuntime } from '@operon/runtime';
-import { CuttableProxy } from '../helpers/cuttable-proxy.js';
-import { startRuntime, testConfig } from '../helpers/test-databases.js';
+import { runtimeBehindProxy, type RuntimeBehindProxy } from '../helpers/cuttable-proxy.js';
 
 const runs = { first: 0, second: 0 };
 let release: () => void = () => undefined;
@@ -32,23 +30,13 @@ class Outage {
   }
 }
 
-let runtime: OperonRuntime | undefined;
-let proxy: CuttableProxy | undefined;
-afterAll(async () => {
-  proxy?.restore();
-  await runtime?.destroy({ timeoutMs: 1_000 });
-  await proxy?.close();
-});
+let setup: RuntimeBehindProxy | undefined;
+afterAll(() => setup?.close());
 
 describe('a workflow cut off by an outage', () => {
   it('replays what completed before it, once the database answers', async () => {
-    const server = inject('postgres');
-    proxy = new CuttableProxy({ host: server.host, port: server.port });
-    const port = await proxy.listen();
-    runtime = await startRuntime([Outage], testConfig('stale', {
-      database: { hostname: '127.0.0.1', port, connectionTimeoutMillis: 500 },
-      telemetry: { logs: { logLevel: 'error' } },
-    }));
+    setup = await runtimeBehindProxy([Outage], 'stale', 500);
+    const { runtime, proxy } = setup;
     const handle = await runtime.executor.startWorkflow(runtime.registry.lookup(Outage, 'flow'), [], { workflowUUID: 'stale-1' });
     while (runs.second === 0) await new Promise((resolve) => setTimeout(resolve, 10));
     // `first` is recorded; the database goes away while `second` runs, so its record fails.

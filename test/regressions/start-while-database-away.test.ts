@@ -6,11 +6,9 @@
  * the caller waits out a short outage instead of failing. A handle polling for the result of a
  * workflow that runs elsewhere waits out the outage too.
  */
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Workflow, type WorkflowContext } from '@operon/sdk';
-import type { OperonRuntime } from '@operon/runtime';
-import { CuttableProxy } from '../helpers/cuttable-proxy.js';
-import { startRuntime, testConfig } from '../helpers/test-databases.js';
+import { runtimeBehindProxy, type RuntimeBehindProxy } from '../helpers/cuttable-proxy.js';
 
 class Quick {
   @Workflow()
@@ -19,24 +17,13 @@ class Quick {
   }
 }
 
-let runtime: OperonRuntime | undefined;
-let proxy: CuttableProxy | undefined;
-afterAll(async () => {
-  proxy?.restore();
-  await runtime?.destroy({ timeoutMs: 1_000 });
-  await proxy?.close();
-});
+let setup: RuntimeBehindProxy | undefined;
+afterAll(() => setup?.close());
 
 describe('a workflow started while the database is away for a moment', () => {
   it('waits for the database and starts once, instead of failing', async () => {
-    const server = inject('postgres');
-    proxy = new CuttableProxy({ host: server.host, port: server.port });
-    const port = await proxy.listen();
-    runtime = await startRuntime([Quick], testConfig('away', {
-      database: { hostname: '127.0.0.1', port, connectionTimeoutMillis: 1_000 },
-      // The outage is logged as warnings; they are expected here.
-      telemetry: { logs: { logLevel: 'error' } },
-    }));
+    setup = await runtimeBehindProxy([Quick], 'away');
+    const { runtime, proxy } = setup;
     const fn = runtime.registry.lookup(Quick, 'hello');
     expect(await (await runtime.executor.startWorkflow(fn, ['before'], { workflowUUID: 'away-0' })).getResult()).toBe('hello before');
 

@@ -7,7 +7,8 @@ import { OperonWorkflowNotFoundError, type WorkflowHandle } from '@operon/sdk';
 import type { OperonRuntime } from '../runtime.js';
 import { WorkflowContextImpl, type SpannedRun } from '../executor/workflow-context.js';
 import { MESSAGING_OPERATIONS } from '../executor/workflow-messaging.js';
-import { TEMPORARY_PREFIX, ANONYMOUS } from '../executor/workflow-executor.js';
+import { TEMPORARY_PREFIX } from '../executor/workflow-executor.js';
+import { identityOf } from '../system-db/workflow-status.js';
 import { deserialize, deserializeError, serialize } from '../executor/serialization.js';
 import type { OperationRecord, WorkflowRow } from '../system-db/system-database.js';
 import { TRACING_OFF } from '../telemetry/tracing.js';
@@ -181,8 +182,7 @@ export async function replayWorkflow(runtime: OperonRuntime, workflowUUID: strin
     return { ...base, operations: [], matches: false, divergence: { kind: 'not-registered', message } };
   }
   const records = (await runtime.systemDb.loadRecords([workflowUUID])).get(workflowUUID) ?? new Map<number, OperationRecord>();
-  const identity = { ...ANONYMOUS, authenticatedUser: row.authenticatedUser, authenticatedRoles: row.authenticatedRoles, assumedRole: row.assumedRole };
-  const run: SpannedRun = { workflowUUID, fn, identity, span: TRACING_OFF.startSpan('', {}) };
+  const run: SpannedRun = { workflowUUID, fn, identity: identityOf(row), span: TRACING_OFF.startSpan('', {}) };
   const ctx = new ReplayContext(runtime, run, records, row.status === 'PENDING');
   const args = deserialize<unknown[]>(row.inputs) ?? [];
   let result: ReplayOutcome;

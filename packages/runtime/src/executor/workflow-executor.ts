@@ -19,6 +19,7 @@ import { runTransaction } from './transaction-runner.js';
 import { WorkflowContextImpl, type SpannedRun, type WorkflowRun } from './workflow-context.js';
 import { localHandle, recordedHandle } from './workflow-handle.js';
 import { deserialize, serialize, serializeError } from './serialization.js';
+import { identityOf } from '../system-db/workflow-status.js';
 import { inputsAttribute, loggableInputs, logMasksOf } from '../telemetry/log-masking.js';
 import { NOOP_RUNTIME_SPAN, type RuntimeSpan, type Tracing } from '../telemetry/tracing.js';
 
@@ -65,17 +66,12 @@ function sameOwner(a: WorkflowOwner, b: WorkflowOwner): boolean {
   return a.workflowName === b.workflowName && a.authenticatedUser === b.authenticatedUser;
 }
 
-/** The identity a workflow was recorded with: it runs with it whoever resumes it. */
-function identityOf(row: WorkflowRow): WorkflowIdentity {
-  return { authenticatedUser: row.authenticatedUser, authenticatedRoles: row.authenticatedRoles, assumedRole: row.assumedRole };
-}
 
 const RECOVERY_PAGE = 500;
 /** The database probe after an outage: first after 100 ms, then doubling up to 1 s. */
 const RETRY_START_MS = 100;
 const RETRY_MAX_MS = 1_000;
-/** A caller waits for its start: retry it sooner than a running workflow, and give up in time. */
-const START_RETRY_MAX_MS = 1_000;
+/** A caller waits for its start: past this, a start cut off by the database fails. */
 const START_RETRY_LIMIT_MS = 30_000;
 
 export class WorkflowExecutor {
@@ -196,15 +192,16 @@ export class WorkflowExecutor {
    */
   private async whileDatabaseAway<T>(statement: () => Promise<T>, onRetry: () => void = () => undefined): Promise<T> {
     const giveUpAt = Date.now() + START_RETRY_LIMIT_MS;
-    let waitMs = RETRY_START_MS;
     for (;;) {
       try {
         return await statement();
       } catch (error) {
-        if (!isInfrastructureFailure(error) || this.stateName !== 'running' || Date.now() + waitMs > giveUpAt) throw error;
+        if (!isInfrastructureFailure(error) || this.stateName !== 'running' || Date.now() >= giveUpAt) throw error;
         onRetry();
-        await new Promise((resolve) => setTimeout(resolve, waitMs));
-        waitMs = Math.min(waitMs * 2, START_RETRY_MAX_MS);
+        // The same probe as interrupted workflows wait on, bounded by what is left of the caller's wait.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([this.databaseAnswers(), new Promise((resolve) => (timer = setTimeout(resolve, giveUpAt - Date.now())))]);
+        clearTimeout(timer);
       }
     }
   }

@@ -52,6 +52,11 @@ function toRow(r: Record<string, any>): WorkflowRow {
   };
 }
 
+/** The identity a workflow was recorded with: it runs with it whoever resumes or replays it. */
+export function identityOf(row: WorkflowRow): WorkflowIdentity {
+  return { authenticatedUser: row.authenticatedUser, authenticatedRoles: row.authenticatedRoles, assumedRole: row.assumedRole };
+}
+
 export function toStatus(row: WorkflowRow): WorkflowStatus {
   return {
     status: row.status,

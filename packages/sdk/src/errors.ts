@@ -1,16 +1,32 @@
 /**
  * Operon's error classes. Every class has a stable code (`OPERON_ERR_<AREA>_<WHAT>`) that is
- * documented in docs/errors.md and never reused.
+ * documented in docs/errors.md and never reused; an error that reaches HTTP states its status in
+ * its own definition (`readonly status`).
  *
  * Apps are bundles that may carry their own copy of `@operon/sdk`, so `instanceof` cannot rely on
- * class identity: each instance carries its code under `Symbol.for('operon.error')`, and
- * `Symbol.hasInstance` compares that brand instead.
+ * class identity. Every class that declares its own `CODE` is a brand: its instances (and those of
+ * its subclasses) carry `Symbol.for('operon.error.<CODE>')`, a key every copy of the sdk computes
+ * alike, and `Symbol.hasInstance` looks for it. A class that declares no code of its own (a user's
+ * `class PaymentDeclined extends OperonResponseError {}`) falls back to the prototype chain, so it
+ * does not match its parent's instances, which share its inherited code. The model is the Temporal
+ * SDK's `SymbolBasedInstanceOfError`.
  */
-const ERROR_BRAND = Symbol.for('operon.error');
 
-/** Marks an error (for example one rebuilt from a record) as an Operon error with this code. */
+function brandOf(code: string): symbol {
+  return Symbol.for(`operon.error.${code}`);
+}
+
+function addBrand(error: object, code: string): void {
+  Object.defineProperty(error, brandOf(code), { value: true, enumerable: false, configurable: true });
+}
+
+/**
+ * Marks an error rebuilt from a record as an instance of `OperonError` and of the class whose
+ * `CODE` is `code` (in whichever copy of the sdk that class lives).
+ */
 export function brandOperonError(error: Error, code: string): void {
-  Object.defineProperty(error, ERROR_BRAND, { value: code, enumerable: false, configurable: true });
+  addBrand(error, OperonError.CODE);
+  addBrand(error, code);
 }
 
 /** The base of every error Operon throws. */
@@ -22,14 +38,18 @@ export class OperonError extends Error {
     super(message);
     this.code = code ?? (new.target as typeof OperonError).CODE;
     this.name = new.target.name;
-    brandOperonError(this, this.code);
+    // One brand per class of the chain that declares its own code, up to and including this one.
+    for (let cls: unknown = new.target; cls !== Error && typeof cls === 'function'; cls = Object.getPrototypeOf(cls)) {
+      if (Object.hasOwn(cls, 'CODE')) addBrand(this, (cls as typeof OperonError).CODE);
+    }
   }
 
   static override [Symbol.hasInstance](instance: unknown): boolean {
+    // `this` is the class on the right of `instanceof`. One without a code of its own is a plain
+    // subclass: class identity, through the default check (which does not call back into here).
+    if (!Object.hasOwn(this, 'CODE')) return Function.prototype[Symbol.hasInstance].call(this, instance);
     if (typeof instance !== 'object' || instance === null) return false;
-    const brand = (instance as Record<symbol, unknown>)[ERROR_BRAND];
-    if (typeof brand !== 'string') return false;
-    return this === OperonError || brand === this.CODE;
+    return (instance as Record<symbol, unknown>)[brandOf(this.CODE)] === true;
   }
 }
 
@@ -72,9 +92,10 @@ export class OperonNotRegisteredError extends OperonError {
   }
 }
 
-/** `retrieveWorkflow` or `debug` named a workflow UUID that has no record. */
+/** `retrieveWorkflow` or `debug` named a workflow UUID that has no record: answered over HTTP with 404. */
 export class OperonWorkflowNotFoundError extends OperonError {
   static override readonly CODE = 'OPERON_ERR_WORKFLOW_NOT_FOUND';
+  readonly status = 404;
   constructor(readonly workflowUUID: string) {
     super(`no workflow with UUID ${workflowUUID} exists`);
   }
@@ -116,7 +137,37 @@ export class OperonNotAuthorizedError extends OperonError {
   }
 }
 
-/** The runtime is shutting down and cannot start new work. */
+/** The runtime is shutting down and cannot start new work: answered over HTTP with 503. */
 export class OperonShutdownError extends OperonError {
   static override readonly CODE = 'OPERON_ERR_RUNTIME_SHUTDOWN';
+  readonly status = 503;
+}
+
+/**
+ * A workflow UUID, message destination, topic, event key or idempotency key is not a valid
+ * identifier: 1-200 printable characters without whitespace. A UUID a client chooses may not
+ * contain `~`, which is kept for the UUIDs Operon derives (children, a request's later workflows),
+ * so no client can start or pre-empt one of those. Answered over HTTP with 400.
+ */
+export class OperonInvalidIdentifierError extends OperonError {
+  static override readonly CODE = 'OPERON_ERR_INVALID_IDENTIFIER';
+  readonly status = 400;
+  constructor(
+    readonly what: string,
+    readonly problem: string,
+  ) {
+    super(`${what} ${problem}`);
+  }
+}
+
+/**
+ * The workflow was recovered `runtimeConfig.maxRecoveryAttempts` times without ending (each
+ * recovery was cut off, as by a crash the workflow itself causes), so it is no longer recovered:
+ * its status is RETRIES_EXCEEDED until an operator resumes it.
+ */
+export class OperonWorkflowRetriesExceededError extends OperonError {
+  static override readonly CODE = 'OPERON_ERR_WORKFLOW_RETRIES_EXCEEDED';
+  constructor(readonly workflowUUID: string) {
+    super(`workflow ${workflowUUID} was recovered too many times without ending; it is RETRIES_EXCEEDED and is not recovered again`);
+  }
 }

@@ -1,5 +1,5 @@
 /**
- * `@Authentication`, `@DefaultRequiredRole` and `@RequiredRole` over HTTP (SPEC §6): 401 before
+ * `@Authentication`, `@DefaultRequiredRole` and `@RequiredRole` over HTTP (docs/security.md): 401 before
  * 403 before anything runs, and the identity (with its assumed role) carried into the workflows,
  * transactions and communicators a handler starts, which check their own roles against it.
  */

@@ -1,7 +1,7 @@
 /**
  * The environment of `database.migrate` / `database.rollback` commands: libpq's variables and
  * `DATABASE_URL` naming the app database, so psql, knex or any Postgres tool works unchanged,
- * on the embedded Postgres too (SPEC §8).
+ * on the embedded Postgres too (docs/configuration.md, `database.migrate`).
  */
 import type { OperonRuntime } from '@operon/runtime';
 

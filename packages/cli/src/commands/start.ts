@@ -1,6 +1,6 @@
 /**
  * `operon start`: load the config and the bundle, create or migrate the system schema, recover
- * every PENDING workflow of this executor, and only then serve HTTP (SPEC §5, §9).
+ * every PENDING workflow of this executor, and only then serve HTTP (docs/cli.md, `operon start`).
  */
 import type { Command } from 'commander';
 import { createHttpServer, createLogger, loadConfig, type OperonConfig } from '@operon/runtime';
@@ -38,7 +38,8 @@ export async function startApp(options: StartOptions): Promise<void> {
     if (server && !(await within(server.close(), HTTP_DRAIN_MS))) {
       logger.warn(`operon: requests still in flight after ${HTTP_DRAIN_MS / 1000}s, stopping anyway`);
     }
-    // The embedded Postgres stops with the app that serves it (SPEC §9).
+    // The embedded Postgres belongs to the app that serves it, so it stops when the app stops
+    // (docs/cli.md, `operon start`, Shutdown).
     await opened.runtime.destroy({ stopEmbedded: true });
     logger.info('operon: stopped');
   });

@@ -149,7 +149,7 @@ describe('workflows, transactions and communicators', () => {
     expect(error).toMatchObject({ name: 'PaymentDeclined', message: 'payment for acct-9 declined', account: 'acct-9' });
     expect((await handle.getStatus())?.status).toBe('ERROR');
     // The recorded error, read back as another process would, is the same error.
-    const replayed = await rt.executor.retrieveWorkflow('wf-declined').getResult().catch((e: unknown) => e);
+    const replayed = await rt.client.retrieveWorkflow('wf-declined').getResult().catch((e: unknown) => e);
     expect(replayed).toMatchObject({ name: 'PaymentDeclined', message: 'payment for acct-9 declined', account: 'acct-9', detail: { reason: 'insufficient funds' } });
   });
 
@@ -163,21 +163,21 @@ describe('workflows, transactions and communicators', () => {
   it('records a read-only transaction after it commits', async () => {
     const rt = await runtime();
     await (await start(rt, 'order', ['pen'])).getResult();
-    const handle = await rt.executor.startTemporaryWorkflow(rt.registry.lookup(Shop, 'countOrders'), [], { workflowUUID: 'count-1' });
+    const handle = await rt.executor.startOperation(rt.registry.lookup(Shop, 'countOrders'), [], { workflowUUID: 'count-1' });
     expect(await handle.getResult()).toBe(1);
     const ops = await query(rt.config.database.system_database, 'SELECT function_name, output FROM operon.operation_outputs WHERE workflow_uuid = $1', ['count-1']);
     expect(ops).toEqual([{ function_name: 'Shop.countOrders', output: '1' }]);
   });
 
-  it('gives child workflows UUIDs derived from the parent', async () => {
+  it('gives child workflows UUIDs derived from the parent, in the namespace no client UUID can enter', async () => {
     const rt = await runtime();
     const handle = await start(rt, 'parent', [1], 'parent-1');
     const [firstUUID, firstResult, second] = (await handle.getResult()) as string[];
-    expect(firstUUID).toBe('parent-1-0');
-    expect(firstResult).toMatch(/^child-1#\d+ ab parent-1-0$/);
-    expect(second).toMatch(/^child-2#\d+ ab parent-1-1$/);
+    expect(firstUUID).toBe('parent-1~c0');
+    expect(firstResult).toMatch(/^child-1#\d+ ab parent-1~c0$/);
+    expect(second).toMatch(/^child-2#\d+ ab parent-1~c1$/);
     const rows = await query(rt.config.database.system_database, "SELECT workflow_uuid FROM operon.workflow_status WHERE parent_uuid = 'parent-1' ORDER BY 1");
-    expect(rows.map((r) => r.workflow_uuid)).toEqual(['parent-1-0', 'parent-1-1']);
+    expect(rows.map((r) => r.workflow_uuid)).toEqual(['parent-1~c0', 'parent-1~c1']);
   });
 });
 
@@ -201,8 +201,8 @@ describe('idempotency', () => {
   it('runs a transaction called from outside a workflow once per UUID', async () => {
     const rt = await runtime();
     const fn = rt.registry.lookup(Shop, 'insertOrder');
-    const first = await (await rt.executor.startTemporaryWorkflow(fn, ['tmp'], { workflowUUID: 'tx-1' })).getResult();
-    const again = await (await rt.executor.startTemporaryWorkflow(fn, ['tmp'], { workflowUUID: 'tx-1' })).getResult();
+    const first = await (await rt.executor.startOperation(fn, ['tmp'], { workflowUUID: 'tx-1' })).getResult();
+    const again = await (await rt.executor.startOperation(fn, ['tmp'], { workflowUUID: 'tx-1' })).getResult();
     expect(again).toBe(first);
     const rows = await query(rt.config.database.user_database, "SELECT count(*)::int AS n FROM orders WHERE item = 'tmp'");
     expect(rows[0].n).toBe(1);
@@ -244,7 +244,7 @@ describe('recovery and replay', () => {
     blocked = false;
     const recovering = await startRuntime([Resumable], config);
     runtimes.push(recovering);
-    const result = await recovering.executor.retrieveWorkflow('resume-me').getResult();
+    const result = await recovering.client.retrieveWorkflow('resume-me').getResult();
     expect(result).toBe('PaymentDeclined:acct-1 7');
     expect(counts).toEqual({ before: 1, after: 1 });
     await crashed.destroy({ timeoutMs: 0 });
@@ -288,7 +288,7 @@ describe('recovery and replay', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     const changed = await startRuntime([second], config);
     runtimes.push(changed);
-    const error = await changed.executor.retrieveWorkflow('nd-1').getResult().catch((e: unknown) => e);
+    const error = await changed.client.retrieveWorkflow('nd-1').getResult().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OperonNonDeterminismError);
     expect(error).toBeInstanceOf(OperonError);
     expect((error as Error).message).toContain('operation 0 called Det.beta, but the record at that id is of Det.alpha');

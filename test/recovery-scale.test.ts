@@ -67,7 +67,7 @@ describe('recovery at scale', () => {
     const recovering = await OperonRuntime.create({ config, classes: [Bulk], logger: crashed.logger });
     runtimes.push(recovering);
     const recovered = await recovering.recover();
-    await Promise.all(Array.from({ length: COUNT }, (_, i) => recovering.executor.retrieveWorkflow(`bulk-${i}`).getResult()));
+    await Promise.all(Array.from({ length: COUNT }, (_, i) => recovering.client.retrieveWorkflow(`bulk-${i}`).getResult()));
     const seconds = (Date.now() - started) / 1000;
     sampling = false;
     await sampler;

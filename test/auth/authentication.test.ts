@@ -271,7 +271,7 @@ describe('roles inside the workflows a handler starts', () => {
     expect(res.json()).toEqual({ error: 'Bank.debit requires one of the roles [user]; the caller holds none' });
     expect(ran).toEqual([]);
     const uuid = res.headers['operon-workflowuuid'] as string;
-    expect(await runtime.executor.retrieveWorkflow(uuid).getStatus()).toMatchObject({ status: 'ERROR', authenticatedUser: 'cy', assumedRole: 'teller' });
+    expect(await runtime.client.retrieveWorkflow(uuid).getStatus()).toMatchObject({ status: 'ERROR', authenticatedUser: 'cy', assumedRole: 'teller' });
   });
 
   it('refuses a communicator the caller lacks the role for, after the operations before it ran', async () => {

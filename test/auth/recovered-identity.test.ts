@@ -56,7 +56,7 @@ describe('a workflow recovered after its process died', () => {
     const config = resolveConfig(input, { file: '', appDir: process.cwd() });
     recovering = await OperonRuntime.create({ config, classes: [Vault] });
     expect(await recovering.recover()).toBe(1);
-    const result = await recovering.executor.retrieveWorkflow('vault-gold').getResult();
+    const result = await recovering.client.retrieveWorkflow('vault-gold').getResult();
     expect(result).toEqual({
       audit: 'audited gold',
       purge: 'refused: Vault.purge requires one of the roles [admin]; the caller holds none',
@@ -68,7 +68,7 @@ describe('a workflow recovered after its process died', () => {
       { phase: 'before', identity },
       { phase: 'after', identity },
     ]);
-    expect(await recovering.executor.retrieveWorkflow('vault-gold').getStatus()).toMatchObject({
+    expect(await recovering.client.retrieveWorkflow('vault-gold').getStatus()).toMatchObject({
       status: 'SUCCESS',
       authenticatedUser: 'ada',
       authenticatedRoles: ['user', 'clerk', 'auditor'],

@@ -236,7 +236,7 @@ describe('responses and errors', () => {
     const recorded = await app.inject({ method: 'GET', url: '/workflows/conflict-1' });
     expect(recorded.statusCode).toBe(409);
     expect(recorded.json()).toEqual({ error: 'already taken' });
-    const replayed = await runtime.executor.retrieveWorkflow('conflict-1').getResult().catch((e: unknown) => e);
+    const replayed = await runtime.client.retrieveWorkflow('conflict-1').getResult().catch((e: unknown) => e);
     expect(replayed).toBeInstanceOf(OperonResponseError);
     expect(replayed).toMatchObject({ status: 409, message: 'already taken' });
   });

@@ -143,7 +143,7 @@ describe('the operon-workflowuuid header', () => {
     expect((await app.inject({ method: 'POST', url: '/greet/ada', headers })).body).toBe('hello ada');
     expect((await app.inject({ method: 'POST', url: '/greet/ada', headers })).body).toBe('hello ada');
     expect(effects.greeted - before).toBe(1);
-    expect((await runtime.executor.retrieveWorkflow('greet-ada').getStatus())?.workflowName).toBe('Orders.greet');
+    expect((await runtime.client.retrieveWorkflow('greet-ada').getStatus())?.workflowName).toBe('Orders.greet');
   });
 
   it('records the request with the workflow, without credentials', async () => {
@@ -152,7 +152,7 @@ describe('the operon-workflowuuid header', () => {
       url: '/orders/lamp?src=test',
       headers: { 'operon-workflowuuid': 'order-lamp-1', authorization: 'Bearer secret', cookie: 'session=secret', 'x-request-id': 'req-lamp', 'x-trace': 't1' },
     });
-    const status = await runtime.executor.retrieveWorkflow('order-lamp-1').getStatus();
+    const status = await runtime.client.retrieveWorkflow('order-lamp-1').getStatus();
     expect(status?.request).toMatchObject({ method: 'POST', url: '/orders/lamp?src=test', requestID: 'req-lamp', headers: { 'x-trace': 't1' } });
     expect(JSON.stringify(status?.request)).not.toMatch(/secret/);
   });

@@ -66,7 +66,7 @@ it('receives every message exactly once and keeps every deadline across a SIGKIL
   await first.waitForLine(/^READY/);
   // A runtime in this process that only sends (it recovers nothing).
   sender = await OperonRuntime.create({ config, classes: [], logger: createLogger('warn') });
-  const send = sender.executor.messaging.send.bind(sender.executor.messaging);
+  const send = sender.messaging.send.bind(sender.messaging);
 
   await until('every workflow to start', async () => (await query(sys, 'SELECT 1 FROM operon.workflow_status')).length === starts.length);
   await send('recv-wf', 'j1', 'jobs');

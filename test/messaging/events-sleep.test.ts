@@ -70,18 +70,18 @@ describe('events', () => {
   it('returns the latest value: last write wins', async () => {
     const rt = await runtime();
     await (await start(rt, 'progress', [5], 'progress-wf')).getResult();
-    expect(await rt.executor.messaging.getEvent('progress-wf', 'progress', 1)).toEqual({ step: 5, of: 5 });
+    expect(await rt.messaging.getEvent('progress-wf', 'progress', 1)).toEqual({ step: 5, of: 5 });
     const rows = await query(rt.config.database.system_database, "SELECT count(*)::int AS n FROM operon.workflow_events WHERE workflow_uuid = 'progress-wf'");
     expect(rows).toEqual([{ n: 1 }]);
   });
 
   it('wakes a waiting getEvent when the key is set', async () => {
     const rt = await runtime();
-    const waiting = rt.executor.messaging.getEvent<string>('gated-wf', 'status', 20);
+    const waiting = rt.messaging.getEvent<string>('gated-wf', 'status', 20);
     await start(rt, 'gatedSet', [], 'gated-wf');
-    await until('the getEvent and the workflow to wait', () => rt.executor.messaging.waitingCount === 2);
+    await until('the getEvent and the workflow to wait', () => rt.messaging.waitingCount === 2);
     const sent = Date.now();
-    await rt.executor.messaging.send('gated-wf', null, 'go');
+    await rt.messaging.send('gated-wf', null, 'go');
     expect(await waiting).toBe('ready');
     // Woken by the notification, not by the slow poll.
     expect(Date.now() - sent).toBeLessThan(1_000);
@@ -90,7 +90,7 @@ describe('events', () => {
   it('returns null when getEvent times out, outside and inside a workflow', async () => {
     const rt = await runtime();
     const started = Date.now();
-    expect(await rt.executor.messaging.getEvent('no-such-wf', 'k', 0.5)).toBeNull();
+    expect(await rt.messaging.getEvent('no-such-wf', 'k', 0.5)).toBeNull();
     const waited = Date.now() - started;
     expect(waited).toBeGreaterThanOrEqual(495);
     expect(waited).toBeLessThan(500 + 1500);
@@ -111,26 +111,26 @@ describe('events', () => {
     await start(first, 'reader', ['pub-wf', 'status', 10], 'reader-wf');
     await until('the reader to have read status', async () => (await records(first, 'reader-wf')).length >= 2);
     expect((await records(first, 'reader-wf'))[1]).toMatchObject({ function_name: 'operon.getEvent', output: '1' });
-    await first.executor.messaging.send('pub-wf', null, 'a');
-    await until('status to become 2', async () => (await first.executor.messaging.getEvent('pub-wf', 'status', 0)) === 2);
+    await first.messaging.send('pub-wf', null, 'a');
+    await until('status to become 2', async () => (await first.messaging.getEvent('pub-wf', 'status', 0)) === 2);
     const [before] = await query(config.database.system_database, "SELECT updated_at FROM operon.workflow_events WHERE workflow_uuid = 'pub-wf'");
     // Both workflows run again in a second runtime, replaying their records.
     const second = await runtime(config);
-    await until('both re-runs to wait', () => second.executor.messaging.waitingCount === 2);
+    await until('both re-runs to wait', () => second.messaging.waitingCount === 2);
     await first.destroy({ timeoutMs: 5_000 });
-    expect(await second.executor.messaging.getEvent('pub-wf', 'status', 0)).toBe(2);
+    expect(await second.messaging.getEvent('pub-wf', 'status', 0)).toBe(2);
     const [after] = await query(config.database.system_database, "SELECT updated_at FROM operon.workflow_events WHERE workflow_uuid = 'pub-wf'");
     expect(after).toEqual(before);
-    await second.executor.messaging.send('reader-wf', null, 'go');
-    await second.executor.messaging.send('pub-wf', null, 'b');
-    expect(await second.executor.retrieveWorkflow('reader-wf').getResult()).toBe(1);
-    expect(await second.executor.retrieveWorkflow('pub-wf').getResult()).toBe('done');
+    await second.messaging.send('reader-wf', null, 'go');
+    await second.messaging.send('pub-wf', null, 'b');
+    expect(await second.client.retrieveWorkflow('reader-wf').getResult()).toBe(1);
+    expect(await second.client.retrieveWorkflow('pub-wf').getResult()).toBe('done');
   });
 
   it('rejects a waiting getEvent with a shutdown error when the runtime stops', async () => {
     const rt = await startRuntime([Board]);
-    const waiting = rt.executor.messaging.getEvent('never-set', 'k', 60).catch((e: unknown) => e);
-    await until('the getEvent to wait', () => rt.executor.messaging.waitingCount === 1);
+    const waiting = rt.messaging.getEvent('never-set', 'k', 60).catch((e: unknown) => e);
+    await until('the getEvent to wait', () => rt.messaging.waitingCount === 1);
     await rt.destroy({ timeoutMs: 0 });
     expect(await waiting).toBeInstanceOf(OperonShutdownError);
   });
@@ -142,7 +142,7 @@ describe('durable sleep', () => {
     const first = await runtime(config);
     const startedAt = Date.now();
     await start(first, 'sleeper', [3], 'sleep-wf');
-    await until('the sleep to begin', () => first.executor.messaging.waitingCount === 1);
+    await until('the sleep to begin', () => first.messaging.waitingCount === 1);
     const [record] = await records(first, 'sleep-wf');
     expect(record!.function_name).toBe('operon.sleep');
     const deadline = Number(record!.output);

@@ -34,13 +34,13 @@ it('wakes waiting workflows after its listener connection is killed, and logs th
   const senderPids = (await listenerPids(sys)).filter((pid) => pid !== oldPid);
   const fn = rt.registry.lookup(Waits, 'waitFor');
   const before = await Promise.all(['a', 'b', 'c'].map((t) => rt.executor.startWorkflow(fn, [t], { workflowUUID: `listen-${t}` })));
-  const event = rt.executor.messaging.getEvent('listen-publisher', 'k', 60);
-  await until('three recvs and one getEvent to wait', () => rt.executor.messaging.waitingCount === 4);
+  const event = rt.messaging.getEvent('listen-publisher', 'k', 60);
+  await until('three recvs and one getEvent to wait', () => rt.messaging.waitingCount === 4);
   expect(oldPid).toBeDefined();
   const [killed] = await query(sys, 'SELECT pg_terminate_backend($1) AS ok', [oldPid]);
   expect(killed.ok).toBe(true);
   // Sent while the listener is down: its notification reaches nobody.
-  await sender.executor.messaging.send('listen-a', 'sent while down', 'a');
+  await sender.messaging.send('listen-a', 'sent while down', 'a');
   await until('the reconnect log line', () => messages().includes('notification listener reconnected'), 15_000);
   expect(messages()).toContain('notification listener lost its connection; reconnecting');
   const pids = (await listenerPids(sys)).filter((pid) => !senderPids.includes(pid));
@@ -49,11 +49,11 @@ it('wakes waiting workflows after its listener connection is killed, and logs th
   expect(await before[0]!.getResult()).toBe('sent while down');
   // Sent after the reconnect: woken through the new connection, well before a poll (every 1.5 s or more).
   const sentAt = Date.now();
-  await sender.executor.messaging.send('listen-b', 'after', 'b');
+  await sender.messaging.send('listen-b', 'after', 'b');
   expect(await before[1]!.getResult()).toBe('after');
   expect(Date.now() - sentAt).toBeLessThan(1_400);
   await query(sys, `INSERT INTO operon.workflow_events (workflow_uuid, key, value, updated_at) VALUES ('listen-publisher', 'k', '"set"', 0)`);
-  await sender.executor.messaging.send('listen-c', 'after too', 'c');
+  await sender.messaging.send('listen-c', 'after too', 'c');
   expect(await Promise.all([before[1]!.getResult(), before[2]!.getResult(), event])).toEqual(['after', 'after too', 'set']);
 });
 
@@ -62,7 +62,7 @@ it('wakes a waiter through the slow poll when no notification comes', async () =
   const { runtime: rt } = await startLoggedRuntime([Waits], config);
   runtimes.push(rt);
   const handle = await rt.executor.startWorkflow(rt.registry.lookup(Waits, 'waitFor'), ['quiet'], { workflowUUID: 'poll-wf' });
-  await until('the recv to wait', () => rt.executor.messaging.waitingCount === 1);
+  await until('the recv to wait', () => rt.messaging.waitingCount === 1);
   // Written behind Operon's back, with no pg_notify: only the poll can find it.
   await query(config.database.system_database, `INSERT INTO operon.notifications (destination_uuid, topic, message, created_at) VALUES ('poll-wf', 'quiet', '"polled"', 0)`);
   const insertedAt = Date.now();

@@ -49,7 +49,7 @@ it(`blocks ${WORKFLOWS} workflows in recv at once within the pool's limit, then 
     const fn = rt.registry.lookup(Inbox, 'waitOne');
     const startedAt = Date.now();
     const handles = await Promise.all(Array.from({ length: WORKFLOWS }, (_, i) => rt.executor.startWorkflow(fn, [], { workflowUUID: `inbox-${i}` })));
-    await until(`${WORKFLOWS} workflows to wait in recv`, () => rt.executor.messaging.waitingCount === WORKFLOWS, 45_000);
+    await until(`${WORKFLOWS} workflows to wait in recv`, () => rt.messaging.waitingCount === WORKFLOWS, 45_000);
     const blockedAt = Date.now();
     global.gc?.();
     const rss = process.memoryUsage().rss;
@@ -62,13 +62,13 @@ it(`blocks ${WORKFLOWS} workflows in recv at once within the pool's limit, then 
     let next = 0;
     await Promise.all(
       Array.from({ length: SENDERS }, async () => {
-        for (let i = next++; i < WORKFLOWS; i = next++) await rt.executor.messaging.send(`inbox-${i}`, { n: i }, 'wake');
+        for (let i = next++; i < WORKFLOWS; i = next++) await rt.messaging.send(`inbox-${i}`, { n: i }, 'wake');
       }),
     );
     const results = await Promise.all(handles.map((h) => h.getResult()));
     console.log(`${WORKFLOWS} sends delivered and all workflows done ${Date.now() - blockedAt} ms after the last one blocked`);
     expect(results).toEqual(Array.from({ length: WORKFLOWS }, (_, i) => ({ n: i })));
-    expect(rt.executor.messaging.waitingCount).toBe(0);
+    expect(rt.messaging.waitingCount).toBe(0);
   } finally {
     sampling = false;
     await sampler;

@@ -103,8 +103,8 @@ describe('send and recv', () => {
 
   it('keeps messages sent before the recipient exists, and hands them out oldest first', async () => {
     const rt = await runtime();
-    for (const n of [1, 2, 3]) await rt.executor.messaging.send('later-wf', n);
-    await rt.executor.messaging.send('nobody-ever', 'kept');
+    for (const n of [1, 2, 3]) await rt.messaging.send('later-wf', n);
+    await rt.messaging.send('nobody-ever', 'kept');
     expect(await countMessages(rt, 'later-wf')).toBe(3);
     const handle = await start(rt, 'receiver', [[null, null, null], 5], 'later-wf');
     expect(await handle.getResult()).toEqual([1, 2, 3]);
@@ -112,20 +112,20 @@ describe('send and recv', () => {
     expect(await countMessages(rt, 'nobody-ever')).toBe(1);
   });
 
-  it('keeps the default topic apart from every named topic, the empty one included', async () => {
+  it('keeps the default topic apart from every named topic, and refuses an empty one', async () => {
     const rt = await runtime();
-    const send = rt.executor.messaging.send.bind(rt.executor.messaging);
+    const send = rt.messaging.send.bind(rt.messaging);
     await send('topics-wf', 'default');
-    await send('topics-wf', 'empty', '');
+    await expect(send('topics-wf', 'empty', '')).rejects.toMatchObject({ code: 'OPERON_ERR_INVALID_IDENTIFIER' });
     await send('topics-wf', 'news', 'news');
     await send('topics-wf', 'null-string', 'null');
-    const handle = await start(rt, 'receiver', [['news', 'null', '', null, 'news', null], 0.3], 'topics-wf');
-    expect(await handle.getResult()).toEqual(['news', 'null-string', 'empty', 'default', null, null]);
+    const handle = await start(rt, 'receiver', [['news', 'null', null, 'news', null], 0.3], 'topics-wf');
+    expect(await handle.getResult()).toEqual(['news', 'null-string', 'default', null, null]);
   });
 
   it('delivers a send with an idempotency key once, even after it was received and under concurrent sends', async () => {
     const rt = await runtime();
-    const send = () => rt.executor.messaging.send('idem-wf', { order: 7 }, 'orders', 'order-7');
+    const send = () => rt.messaging.send('idem-wf', { order: 7 }, 'orders', 'order-7');
     await Promise.all(Array.from({ length: 8 }, send));
     expect(await countMessages(rt, 'idem-wf')).toBe(1);
     const handle = await start(rt, 'receiver', [['orders'], 5], 'idem-wf');
@@ -133,8 +133,8 @@ describe('send and recv', () => {
     await send();
     expect(await countMessages(rt, 'idem-wf')).toBe(0);
     // Without a key every send delivers.
-    await rt.executor.messaging.send('idem-wf', 1);
-    await rt.executor.messaging.send('idem-wf', 1);
+    await rt.messaging.send('idem-wf', 1);
+    await rt.messaging.send('idem-wf', 1);
     expect(await countMessages(rt, 'idem-wf')).toBe(2);
   });
 
@@ -142,14 +142,14 @@ describe('send and recv', () => {
     const rt = await runtime();
     const circular: Record<string, unknown> = { name: 'loop' };
     circular.self = circular;
-    await expect(rt.executor.messaging.send('bad-wf', { amount: 10n })).rejects.toBeInstanceOf(OperonSerializationError);
-    await expect(rt.executor.messaging.send('bad-wf', circular)).rejects.toThrow(/cannot be recorded as JSON/);
-    await expect(rt.executor.messaging.send('bad-wf', () => 1)).rejects.toBeInstanceOf(OperonSerializationError);
-    await expect(rt.executor.messaging.send('bad-wf', 'x', 42 as never)).rejects.toMatchObject({
-      code: 'OPERON_ERR_MESSAGING_INVALID_ARGUMENT',
-      message: 'send: topic must be a string (or undefined for the default topic), got 42',
+    await expect(rt.messaging.send('bad-wf', { amount: 10n })).rejects.toBeInstanceOf(OperonSerializationError);
+    await expect(rt.messaging.send('bad-wf', circular)).rejects.toThrow(/cannot be recorded as JSON/);
+    await expect(rt.messaging.send('bad-wf', () => 1)).rejects.toBeInstanceOf(OperonSerializationError);
+    await expect(rt.messaging.send('bad-wf', 'x', 42 as never)).rejects.toMatchObject({
+      code: 'OPERON_ERR_INVALID_IDENTIFIER',
+      message: 'send: topic must be a string, got a number',
     });
-    await expect(rt.executor.messaging.send('', 'x')).rejects.toMatchObject({ code: 'OPERON_ERR_MESSAGING_INVALID_ARGUMENT' });
+    await expect(rt.messaging.send('', 'x')).rejects.toMatchObject({ code: 'OPERON_ERR_INVALID_IDENTIFIER' });
     const error = await (await start(rt, 'sendBad', ['bad-wf'], 'send-bad')).getResult().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OperonSerializationError);
     expect(await countMessages(rt, 'bad-wf')).toBe(0);
@@ -173,18 +173,18 @@ describe('send and recv', () => {
     const config = testConfig('rerun');
     const first = await startRuntime([Mail], config);
     await start(first, 'sendThenWait', ['rerun-dest'], 'rerun-wf');
-    await until('the first run to wait in recv', () => first.executor.messaging.waitingCount === 1);
+    await until('the first run to wait in recv', () => first.messaging.waitingCount === 1);
     // A second runtime recovers the PENDING workflow and runs it again: its send replays.
     const second = await runtime(config);
-    await until('the second run to wait in recv', () => second.executor.messaging.waitingCount === 1);
+    await until('the second run to wait in recv', () => second.messaging.waitingCount === 1);
     expect(await countMessages(second, 'rerun-dest')).toBe(1);
-    const interrupted = first.executor.retrieveWorkflow('rerun-wf').getResult().catch((e: unknown) => e);
+    const interrupted = first.client.retrieveWorkflow('rerun-wf').getResult().catch((e: unknown) => e);
     await first.destroy({ timeoutMs: 5_000 });
     expect(await interrupted).toBeInstanceOf(OperonShutdownError);
     const [status] = await query(config.database.system_database, "SELECT status, error FROM operon.workflow_status WHERE workflow_uuid = 'rerun-wf'");
     expect(status).toEqual({ status: 'PENDING', error: null });
-    await second.executor.messaging.send('rerun-wf', 'now', 'go');
-    expect(await second.executor.retrieveWorkflow('rerun-wf').getResult()).toBe('now');
+    await second.messaging.send('rerun-wf', 'now', 'go');
+    expect(await second.client.retrieveWorkflow('rerun-wf').getResult()).toBe('now');
     expect(await countMessages(second, 'rerun-dest')).toBe(1);
   });
 });

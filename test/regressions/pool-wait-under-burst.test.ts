@@ -15,7 +15,7 @@ describe('a burst larger than the pool', () => {
     const config = testConfig('burst', { database: { poolSize: 2, connectionTimeoutMillis: 200 } });
     runtime = await startRuntime([], config);
     const results = await Promise.allSettled(
-      Array.from({ length: 600 }, (_, i) => runtime.executor.messaging.send('nobody-yet', { i }, 'burst')),
+      Array.from({ length: 600 }, (_, i) => runtime.messaging.send('nobody-yet', { i }, 'burst')),
     );
     expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
     const [{ n }] = await query(config.database.system_database, "SELECT count(*)::int AS n FROM operon.notifications WHERE topic = 'burst'");

@@ -29,12 +29,12 @@ describe('a workflow started while the database is away for a moment', () => {
 
     proxy.cutAll();
     const started = runtime.executor.startWorkflow(fn, ['during'], { workflowUUID: 'away-1' });
-    const polled = runtime.executor.retrieveWorkflow('away-0').getResult();
+    const polled = runtime.client.retrieveWorkflow('away-0').getResult();
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     proxy.restore();
 
     expect(await (await started).getResult()).toBe('hello during');
     expect(await polled).toBe('hello before');
-    expect((await runtime.executor.retrieveWorkflow('away-1').getStatus())?.status).toBe('SUCCESS');
+    expect((await runtime.client.retrieveWorkflow('away-1').getStatus())?.status).toBe('SUCCESS');
   });
 });

@@ -1,12 +1,12 @@
 export { OperonRuntime, type RuntimeOptions, type RuntimeState } from './runtime.js';
 export * from './config/index.js';
 export { createLogger } from './logging.js';
-export { startEmbeddedPostgres, OperonEmbeddedPostgresError, type EmbeddedPostgres } from './database/embedded-postgres.js';
+export { startEmbeddedPostgres, embeddedPostgresRunning, passwordFileOf, OperonEmbeddedPostgresError, type EmbeddedPostgres } from './database/embedded-postgres.js';
 export { OperonSchemaTooNewError } from './system-db/schema-migrator.js';
 export { WorkflowExecutor, type StartOptions } from './executor/workflow-executor.js';
 export { FunctionRegistry, type RegisteredFunction } from './executor/function-registry.js';
 export { createHttpServer, HEALTH_PATH, type HttpServerOptions } from './http/http-server.js';
-export { OperonHttpRouteError, OperonHttpMissingArgumentError, OperonHttpBadWorkflowUUIDError, OperonHttpMalformedJsonError } from './http/http-errors.js';
+export { OperonHttpRouteError, OperonHttpMissingArgumentError, OperonHttpMalformedJsonError } from './http/http-errors.js';
 export { applyAppMigrations, OperonAppMigrationError } from './app-migrations.js';
 export { createTestingRuntime, type TestingRuntime, type TestingRuntimeOptions, type TestCaller } from './testing-runtime.js';
 export { OperonMessagingArgumentError } from './executor/messaging-arguments.js';

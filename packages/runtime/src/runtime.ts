@@ -11,6 +11,7 @@ import { createClient, createPool, ensureDatabaseExists, type ConnectionSettings
 import { FunctionRegistry } from './executor/function-registry.js';
 import { WorkflowExecutor } from './executor/workflow-executor.js';
 import { WorkflowMessaging } from './executor/workflow-messaging.js';
+import { OperonClient } from './client/operon-client.js';
 import { createLogger } from './logging.js';
 import { createTracing, type Tracing } from './telemetry/tracing.js';
 import { SystemDatabase } from './system-db/system-database.js';
@@ -43,6 +44,9 @@ export class OperonRuntime {
     readonly registry: FunctionRegistry,
     readonly systemDb: SystemDatabase,
     readonly executor: WorkflowExecutor,
+    readonly messaging: WorkflowMessaging,
+    /** Starts workflows, reads their results, sends messages and reads events from outside any workflow. */
+    readonly client: OperonClient,
     readonly connection: ConnectionSettings,
     private readonly embedded: EmbeddedPostgres | undefined,
   ) {}
@@ -69,8 +73,10 @@ export class OperonRuntime {
       host: embedded?.host ?? config.database.hostname,
       port: embedded?.port ?? config.database.port,
       user: embedded?.user ?? config.database.username,
-      password: config.database.password,
+      // The embedded server's own (generated) password; the configured one names another server's.
+      password: embedded?.password ?? config.database.password,
       ssl: config.database.ssl,
+      sslrootcert: config.database.sslrootcert,
       connectionTimeoutMillis: config.database.connectionTimeoutMillis,
     };
     const pools: pg.Pool[] = [];
@@ -95,6 +101,13 @@ export class OperonRuntime {
       if (applied.system.length || applied.app.length) {
         logger.info({ systemVersions: applied.system, appDbVersions: applied.app }, 'migrated Operon schemas');
       }
+      messaging = new WorkflowMessaging({
+        systemDb,
+        logger,
+        listenerClient: () => createClient(connection, config.database.system_database, LISTENER_APPLICATION_NAME),
+        notifierClient: () =>
+          createClient(connection, config.database.system_database, NOTIFIER_APPLICATION_NAME, '-c synchronous_commit=off'),
+      });
       const executor = new WorkflowExecutor({
         systemDb,
         appPool,
@@ -103,17 +116,12 @@ export class OperonRuntime {
         logger,
         application: config.application,
         tracing,
+        messaging,
+        maxRecoveryAttempts: config.runtimeConfig.maxRecoveryAttempts,
       });
-      executor.messaging = new WorkflowMessaging({
-        systemDb,
-        logger,
-        listenerClient: () => createClient(connection, config.database.system_database, LISTENER_APPLICATION_NAME),
-        notifierClient: () =>
-          createClient(connection, config.database.system_database, NOTIFIER_APPLICATION_NAME, '-c synchronous_commit=off'),
-      });
-      messaging = executor.messaging;
       if (!readOnly) await messaging.start();
-      return new OperonRuntime(config, logger, registry, systemDb, executor, connection, embedded);
+      const client = new OperonClient(executor, messaging, registry);
+      return new OperonRuntime(config, logger, registry, systemDb, executor, messaging, client, connection, embedded);
     } catch (error) {
       await tracing.shutdown().catch(() => undefined);
       await messaging?.close();
@@ -147,7 +155,7 @@ export class OperonRuntime {
     if (this.stateName === 'stopped') return;
     this.stateName = 'stopping';
     await this.executor.stop(options.timeoutMs ?? 10_000);
-    await this.executor.messaging.close();
+    await this.messaging.close();
     await Promise.all([this.systemDb.systemPool.end(), this.systemDb.appPool.end()]);
     await this.tracing.shutdown().catch((error: unknown) => this.logger.warn({ err: error }, 'could not flush the last spans'));
     if (options.stopEmbedded ?? !this.embedded?.adopted) await this.embedded?.stop();
@@ -160,7 +168,6 @@ export async function startEmbedded(config: OperonConfig, logger: Logger): Promi
   return startEmbeddedPostgres({
     dataDir: join(config.appDir, '.operon', 'pgdata'),
     port: config.database.port,
-    password: config.database.password,
     log: (message) => logger.info(message),
   });
 }

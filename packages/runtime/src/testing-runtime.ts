@@ -12,8 +12,8 @@ import { loadConfig } from './config/load-config.js';
 import type { OperonConfig } from './config/config-types.js';
 import type { EmbeddedPostgres } from './database/embedded-postgres.js';
 import { ANONYMOUS } from './executor/workflow-executor.js';
-import { externalGetEvent, externalInvoke, externalRetrieve, externalSend } from './http/external-invoke.js';
 import { createHttpServer } from './http/http-server.js';
+import { tlsOptions } from './database/pools.js';
 import { createLogger } from './logging.js';
 import { OperonRuntime, startEmbedded } from './runtime.js';
 
@@ -55,16 +55,17 @@ async function dropDatabase(config: OperonConfig, server: EmbeddedPostgres | und
     host: server?.host ?? config.database.hostname,
     port: server?.port ?? config.database.port,
     user: server?.user ?? config.database.username,
-    password: config.database.password,
-    ssl: config.database.ssl ? { rejectUnauthorized: false } : undefined,
+    password: server?.password ?? config.database.password,
+    ssl: tlsOptions(config.database.ssl, config.database.sslrootcert),
     connectionTimeoutMillis: config.database.connectionTimeoutMillis,
     database: 'postgres',
   });
-  await client.connect();
   try {
+    // Inside the try: a refused login leaves the socket open until the client is ended.
+    await client.connect();
     await client.query(`DROP DATABASE IF EXISTS "${database.replace(/"/g, '""')}" WITH (FORCE)`);
   } finally {
-    await client.end();
+    await client.end().catch(() => undefined);
   }
 }
 
@@ -102,6 +103,9 @@ export async function createTestingRuntime(
   const runtime = await OperonRuntime.create({ config, classes, logger });
   let app: FastifyInstance;
   try {
+    // The records of committed transactions live in the app database: a fresh system database
+    // must not meet the transaction records of the workflows it forgot (same UUIDs, new runs).
+    if (options.dropSystemDB ?? true) await runtime.appPool.query('TRUNCATE operon.transaction_outputs');
     await applyAppMigrations(runtime.appPool, join(config.appDir, 'migrations'), logger);
     await runtime.recover();
     app = await createHttpServer(runtime);
@@ -109,18 +113,19 @@ export async function createTestingRuntime(
     await runtime.destroy({ stopEmbedded });
     throw error;
   }
-  const executor = runtime.executor;
+  const client = runtime.client;
   let destroyed: Promise<void> | undefined;
   return {
     runtime,
     invoke: (cls, workflowUUID, caller) =>
-      externalInvoke(executor, cls, {
+      client.invoke(cls, {
         identity: caller ? { ...caller, assumedRole: '' } : ANONYMOUS,
-        nextWorkflowUUID: () => workflowUUID,
+        // A UUID given here is a client's: checked, and kept out of the derived namespace.
+        nextWorkflowUUID: () => (workflowUUID === undefined ? undefined : { uuid: workflowUUID, derived: false }),
       }),
-    retrieveWorkflow: (workflowUUID) => externalRetrieve(executor, workflowUUID),
-    send: (destinationUUID, message, topic, idempotencyKey) => externalSend(executor, destinationUUID, message, topic, idempotencyKey),
-    getEvent: (workflowUUID, key, timeoutSeconds) => externalGetEvent(executor, workflowUUID, key, timeoutSeconds),
+    retrieveWorkflow: (workflowUUID) => client.retrieveWorkflow(workflowUUID),
+    send: (destinationUUID, message, topic, idempotencyKey) => client.send(destinationUUID, message, topic, idempotencyKey),
+    getEvent: (workflowUUID, key, timeoutSeconds) => client.getEvent(workflowUUID, key, timeoutSeconds),
     inject: app.inject.bind(app) as FastifyInstance['inject'],
     queryUserDB: async (sql, ...params) => (await runtime.appPool.query(sql, params.length > 0 ? params : undefined)).rows,
     destroy: () =>

@@ -4,7 +4,7 @@
  * silently embedded database). `scripts/generate-config-validator.mjs` compiles it ahead of time
  * into config-validator.generated.ts, so no process pays for compiling it at startup.
  */
-import { LOG_LEVELS } from './config-types.js';
+import { LOG_LEVELS, SSL_MODES } from './config-types.js';
 
 /** The subset of JSON Schema this file uses, typed so the helpers below can walk it. */
 export interface SchemaNode {
@@ -12,7 +12,7 @@ export interface SchemaNode {
   readonly properties?: Readonly<Record<string, SchemaNode>>;
   readonly additionalProperties?: boolean;
   readonly items?: SchemaNode;
-  readonly enum?: readonly string[];
+  readonly enum?: readonly (string | boolean)[];
   readonly minimum?: number;
   readonly maximum?: number;
   readonly minLength?: number;
@@ -42,7 +42,11 @@ export const CONFIG_SCHEMA: SchemaNode = section({
     system_database: text,
     connectionTimeoutMillis: { type: 'integer', minimum: 0 },
     poolSize: { type: 'integer', minimum: 1, maximum: 1000 },
-    ssl: flag,
+    ssl: {
+      enum: [true, false, ...SSL_MODES],
+      description: `true, false or an sslmode (${SSL_MODES.join(', ')})`,
+    },
+    sslrootcert: text,
     migrate: commands,
     rollback: commands,
   }),
@@ -51,6 +55,8 @@ export const CONFIG_SCHEMA: SchemaNode = section({
     host: text,
     entrypoint: text,
     bodyLimitBytes: { type: 'integer', minimum: 1 },
+    requestTimeoutMs: { type: 'integer', minimum: 1, maximum: 3_600_000 },
+    maxRecoveryAttempts: { type: 'integer', minimum: 1 },
   }),
   telemetry: section({
     logs: section({ logLevel: { type: 'string', enum: LOG_LEVELS } }),
@@ -68,6 +74,9 @@ export const CONFIG_SCHEMA: SchemaNode = section({
       audience: text,
       rolesClaim: text,
       userClaim: text,
+      requireExp: flag,
+      maxTokenAgeSeconds: { type: 'integer', minimum: 1 },
+      clockToleranceSeconds: { type: 'integer', minimum: 0, maximum: 3600 },
     }),
   }),
   // Free-form: whatever the app reads with ctx.getConfig.

@@ -10,6 +10,14 @@ export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', '
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /**
+ * libpq's `sslmode` values, with node-postgres's meaning: `disable` is no TLS; `prefer`, `require`
+ * and `verify-full` use TLS and check the certificate chain and the host name; `verify-ca` checks
+ * the chain against `sslrootcert` only; `no-verify` uses TLS and checks nothing (and is the only one).
+ */
+export const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'] as const;
+export type SslMode = (typeof SSL_MODES)[number];
+
+/**
  * `database:` as written. Each field falls back to the environment (libpq variables, or
  * `DATABASE_URL`), then to its default: see {@link ResolvedDatabaseConfig}.
  */
@@ -21,7 +29,8 @@ export interface DatabaseConfigInput {
   port?: number;
   /** @default env PGUSER, else 'postgres' */
   username?: string;
-  /** @default env PGPASSWORD, else 'postgres' for the embedded server and '' (no password) otherwise */
+  /** The password of your own server; the embedded Postgres uses the one it generated (`.operon/pgpassword`).
+   * @default env PGPASSWORD, else '' (no password: libpq then consults ~/.pgpass) */
   password?: string;
   /** The app's own database, where transactions run.
    * @default env PGDATABASE, else the app's package.json name sanitised to [a-z0-9_], else 'operon_app' */
@@ -34,9 +43,12 @@ export interface DatabaseConfigInput {
   /** Maximum connections per pool. An extension over SPEC §8.
    * @default 20 */
   poolSize?: number;
-  /** Connect with TLS.
-   * @default false (true when `sslmode` in DATABASE_URL or PGSSLMODE asks for it) */
-  ssl?: boolean;
+  /** TLS to your own server: an `sslmode` ({@link SSL_MODES}), or `true` (`verify-full`) / `false` (`disable`).
+   * @default `sslmode` of DATABASE_URL, else env PGSSLMODE, else 'disable' */
+  ssl?: boolean | SslMode;
+  /** A PEM file of the certificate authorities to trust for TLS, relative to the config file's folder.
+   * @default `sslrootcert` of DATABASE_URL, else env PGSSLROOTCERT, else the system's trusted CAs */
+  sslrootcert?: string;
   /** Shell commands `operon migrate` runs, in order, after the app's `migrations/*.sql`.
    * @default [] */
   migrate?: string[];
@@ -59,6 +71,15 @@ export interface RuntimeConfigInput {
   /** The largest request body the HTTP server accepts.
    * @default 1048576 */
   bodyLimitBytes?: number;
+  /** How long a client may take to send a whole request (headers and body); a slower one gets 408
+   * and its connection is closed, so trickled requests cannot hold connections open.
+   * @default 30000 */
+  requestTimeoutMs?: number;
+  /** A workflow recovered this many times without ending (each run cut off, as by a crash it
+   * causes itself) becomes RETRIES_EXCEEDED and is not recovered again, so it cannot keep the
+   * runtime from serving. A graceful stop does not count.
+   * @default 5 */
+  maxRecoveryAttempts?: number;
 }
 
 /** `telemetry:` as written. */
@@ -96,6 +117,15 @@ export interface JwtConfigInput {
   /** The claim that names the caller.
    * @default 'sub' */
   userClaim?: string;
+  /** Refuse a token without an `exp` claim (one that would be valid forever).
+   * @default true */
+  requireExp?: boolean;
+  /** When set, refuse a token issued (`iat`) longer ago than this, whatever its `exp`; a token without `iat` is then refused.
+   * @default undefined (no limit beyond `exp`) */
+  maxTokenAgeSeconds?: number;
+  /** How far the issuer's clock may be off when checking `exp`, `nbf` and `iat`.
+   * @default 0 */
+  clockToleranceSeconds?: number;
 }
 
 /** `authentication:` as written. */
@@ -126,13 +156,17 @@ export interface ResolvedDatabaseConfig {
   /** For the embedded server too: the port it listens on. */
   readonly port: number;
   readonly username: string;
-  /** Non-enumerable, so `JSON.stringify` and `console.log` of the config never show it. */
+  /** Non-enumerable, so `JSON.stringify` and `console.log` of the config never show it. '' for the
+   * embedded Postgres, whose generated password the runtime reads from `.operon/pgpassword`. */
   readonly password: string;
   readonly user_database: string;
   readonly system_database: string;
   readonly connectionTimeoutMillis: number;
   readonly poolSize: number;
-  readonly ssl: boolean;
+  /** Always 'disable' for the embedded Postgres (it listens on 127.0.0.1 only). */
+  readonly ssl: SslMode;
+  /** Absolute path, or undefined. */
+  readonly sslrootcert: string | undefined;
   readonly migrate: readonly string[];
   readonly rollback: readonly string[];
 }
@@ -143,6 +177,8 @@ export interface ResolvedRuntimeConfig {
   /** Absolute: resolved against {@link OperonConfig.appDir}. */
   readonly entrypoint: string;
   readonly bodyLimitBytes: number;
+  readonly requestTimeoutMs: number;
+  readonly maxRecoveryAttempts: number;
   /** Which process owns a workflow, for recovery: env `OPERON_EXECUTOR_ID`, else 'local'. */
   readonly executorId: string;
 }
@@ -160,6 +196,9 @@ export interface ResolvedJwtConfig {
   readonly audience: string | undefined;
   readonly rolesClaim: string;
   readonly userClaim: string;
+  readonly requireExp: boolean;
+  readonly maxTokenAgeSeconds: number | undefined;
+  readonly clockToleranceSeconds: number;
 }
 
 export interface ResolvedAuthenticationConfig {

@@ -4,13 +4,14 @@
  * → defaults and environment (libpq precedence) → CLI overrides → a deep-frozen {@link OperonConfig}.
  * Every failure is an {@link OperonConfigError} whose message names the file, key and expectation.
  */
-import { readFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import YAML, { type YAMLError } from 'yaml';
 import { OperonConfigError, configIssue, formatKeyPath, type ConfigIssue } from './config-error.js';
 import { describeKind, describeValue, dropNullsAtKnownKeys, validateConfig, type DescribeFound } from './config-schema.js';
 import {
   LOG_LEVELS,
+  SSL_MODES,
   type DatabaseConfigInput,
   type LogLevel,
   type OperonConfig,
@@ -18,6 +19,7 @@ import {
   type JwtConfigInput,
   type ResolvedDatabaseConfig,
   type ResolvedJwtConfig,
+  type SslMode,
 } from './config-types.js';
 import { coerceWholeReferences, isPlainObject, substituteEnv, type WholeReference } from './env-substitution.js';
 
@@ -147,6 +149,8 @@ function withDefaults(input: OperonConfigInput, source: Source): OperonConfig {
       host: runtime.host ?? '0.0.0.0',
       entrypoint: resolve(source.appDir, runtime.entrypoint ?? 'dist/operations.js'),
       bodyLimitBytes: runtime.bodyLimitBytes ?? 1048576,
+      requestTimeoutMs: runtime.requestTimeoutMs ?? 30_000,
+      maxRecoveryAttempts: runtime.maxRecoveryAttempts ?? 5,
       executorId: nonEmpty(source.env['OPERON_EXECUTOR_ID']) ?? 'local',
     },
     telemetry: {
@@ -179,6 +183,9 @@ function resolveJwt(jwt: JwtConfigInput | undefined): ResolvedJwtConfig | undefi
     audience: jwt.audience,
     rolesClaim: jwt.rolesClaim ?? 'roles',
     userClaim: jwt.userClaim ?? 'sub',
+    requireExp: jwt.requireExp ?? true,
+    maxTokenAgeSeconds: jwt.maxTokenAgeSeconds,
+    clockToleranceSeconds: jwt.clockToleranceSeconds ?? 0,
   };
   // Non-enumerable, as the database password: no log line or JSON dump of the config shows it.
   return Object.defineProperty(resolved, 'secret', { enumerable: false });
@@ -193,10 +200,27 @@ function resolveDatabase(db: DatabaseConfigInput, source: Source): ResolvedDatab
   const url = db.hostname === undefined ? parseDatabaseUrl(env('DATABASE_URL')) : {};
   const hostname = db.hostname ?? url.hostname ?? env('PGHOST');
   const embedded = hostname === undefined;
+  if (embedded) assertNotSetForEmbedded(db, source);
   const user_database = db.user_database ?? url.user_database ?? env('PGDATABASE') ?? defaultDatabaseName(source.appDir);
-  // The embedded server is created with this password, so it needs one; an external server
-  // without one gets '' and libpq's own fallbacks (~/.pgpass, trust).
-  const password = db.password ?? url.password ?? env('PGPASSWORD') ?? (embedded ? 'postgres' : '');
+  // The embedded server has a password of its own, generated at its first start, which the runtime
+  // reads from .operon/: a PGPASSWORD meant for some other server does not apply to it. An
+  // external server without one gets '' and libpq's own fallbacks (~/.pgpass, trust).
+  const password = embedded ? '' : (db.password ?? url.password ?? env('PGPASSWORD') ?? '');
+  // Read (and a bad PGSSLMODE reported) in either case; the embedded server has no TLS to use.
+  const sslmode = sslOfFile(db.ssl) ?? url.ssl ?? sslFromMode('PGSSLMODE', env('PGSSLMODE')) ?? 'disable';
+  const ssl: SslMode = embedded ? 'disable' : sslmode;
+  const sslrootcert = embedded ? undefined : rootCertOf(db, url, env('PGSSLROOTCERT'), source);
+  if (ssl === 'verify-ca' && sslrootcert === undefined) {
+    const issue = configIssue('database.sslrootcert', 'a CA file when database.ssl is verify-ca', 'unset');
+    throw new OperonConfigError(source.label, [
+      {
+        ...issue,
+        detail:
+          'database.ssl verify-ca checks the server certificate against database.sslrootcert only (not its host name): ' +
+          'set database.sslrootcert (or PGSSLROOTCERT) to the CA file, or use verify-full',
+      },
+    ]);
+  }
   const resolved: ResolvedDatabaseConfig = {
     embedded,
     hostname: hostname ?? 'localhost',
@@ -207,7 +231,8 @@ function resolveDatabase(db: DatabaseConfigInput, source: Source): ResolvedDatab
     system_database: db.system_database ?? `${user_database}_operon_sys`,
     connectionTimeoutMillis: db.connectionTimeoutMillis ?? 3000,
     poolSize: db.poolSize ?? 20,
-    ssl: db.ssl ?? url.ssl ?? sslFromMode('PGSSLMODE', env('PGSSLMODE')) ?? false,
+    ssl,
+    sslrootcert,
     migrate: db.migrate ?? [],
     rollback: db.rollback ?? [],
   };
@@ -215,9 +240,61 @@ function resolveDatabase(db: DatabaseConfigInput, source: Source): ResolvedDatab
   return Object.defineProperty(resolved, 'password', { enumerable: false });
 }
 
-type UrlSettings = Partial<
-  Pick<ResolvedDatabaseConfig, 'hostname' | 'port' | 'username' | 'password' | 'user_database' | 'ssl'>
->;
+/**
+ * Settings that only mean something for your own server are errors in the file without a
+ * hostname, rather than silently ignored: the embedded Postgres listens on 127.0.0.1 without TLS,
+ * and its password is the random one it made at its first start.
+ */
+function assertNotSetForEmbedded(db: DatabaseConfigInput, source: Source): void {
+  const issues: ConfigIssue[] = [];
+  const forOwnServer = (key: string, why: string) =>
+    issues.push({
+      ...configIssue(`database.${key}`, 'unset without database.hostname', 'a value'),
+      detail: `database.${key} applies to your own Postgres server (set database.hostname); ${why}`,
+    });
+  if (db.password !== undefined) {
+    forOwnServer('password', 'the embedded Postgres uses the random password it made at its first start, kept in .operon/pgpassword');
+  }
+  if (db.ssl !== undefined && db.ssl !== false && db.ssl !== 'disable') {
+    forOwnServer('ssl', 'the embedded Postgres listens on 127.0.0.1 only, without TLS');
+  }
+  if (db.sslrootcert !== undefined) forOwnServer('sslrootcert', 'the embedded Postgres listens on 127.0.0.1 only, without TLS');
+  if (issues.length > 0) throw new OperonConfigError(source.label, issues);
+}
+
+/** `ssl: true` is the safest mode, as in node-postgres (`ssl: true` verifies); `false` is `disable`. */
+function sslOfFile(ssl: DatabaseConfigInput['ssl']): SslMode | undefined {
+  if (ssl === undefined) return undefined;
+  if (ssl === true) return 'verify-full';
+  if (ssl === false) return 'disable';
+  return ssl;
+}
+
+/** The CA file, absolute, and readable now: a typo is a config error, not a TLS failure at the first connection. */
+function rootCertOf(db: DatabaseConfigInput, url: UrlSettings, fromEnv: string | undefined, source: Source): string | undefined {
+  const [key, raw, base] =
+    db.sslrootcert !== undefined
+      ? ['database.sslrootcert', db.sslrootcert, source.appDir]
+      : url.sslrootcert !== undefined
+        ? ['DATABASE_URL sslrootcert', url.sslrootcert, process.cwd()]
+        : ['PGSSLROOTCERT', fromEnv, process.cwd()];
+  if (raw === undefined) return undefined;
+  const file = resolve(base, raw);
+  try {
+    accessSync(file, fsConstants.R_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    const issue = configIssue(key, 'a readable PEM file of certificate authorities', `${describeValue(raw)} (${code})`);
+    throw new OperonConfigError(key === 'database.sslrootcert' ? source.label : 'environment', [
+      { ...issue, detail: `${key} must name a readable PEM file of certificate authorities, got ${describeValue(raw)}: ${file} (${code})` },
+    ]);
+  }
+  return file;
+}
+
+type UrlSettings = Partial<Pick<ResolvedDatabaseConfig, 'hostname' | 'port' | 'username' | 'password' | 'user_database' | 'ssl'>> & {
+  readonly sslrootcert?: string;
+};
 
 function parseDatabaseUrl(raw: string | undefined): UrlSettings {
   if (raw === undefined) return {};
@@ -239,6 +316,7 @@ function parseDatabaseUrl(raw: string | undefined): UrlSettings {
       password: nonEmpty(decodeURIComponent(url.password)),
       user_database: nonEmpty(decodeURIComponent(url.pathname.slice(1))),
       ssl: sslFromMode('DATABASE_URL sslmode', url.searchParams.get('sslmode') ?? undefined),
+      sslrootcert: nonEmpty(url.searchParams.get('sslrootcert') ?? undefined),
     };
   } catch (error) {
     if (error instanceof OperonConfigError) throw error;
@@ -246,15 +324,10 @@ function parseDatabaseUrl(raw: string | undefined): UrlSettings {
   }
 }
 
-const SSL_MODES: Readonly<Record<string, boolean>> = {
-  disable: false, allow: false, prefer: true, require: true, 'verify-ca': true, 'verify-full': true, 'no-verify': true,
-};
-
-function sslFromMode(name: string, mode: string | undefined): boolean | undefined {
+function sslFromMode(name: string, mode: string | undefined): SslMode | undefined {
   if (mode === undefined) return undefined;
-  const ssl = SSL_MODES[mode];
-  if (ssl === undefined) throw envError(name, `one of ${Object.keys(SSL_MODES).join(', ')}`, describeValue(mode));
-  return ssl;
+  if ((SSL_MODES as readonly string[]).includes(mode)) return mode as SslMode;
+  throw envError(name, `one of ${SSL_MODES.join(', ')}`, describeValue(mode));
 }
 
 function envPort(raw: string | undefined): number | undefined {

@@ -22,23 +22,10 @@ export function isRetriableTransactionError(error: unknown): boolean {
   return code === SQLSTATE.SERIALIZATION_FAILURE || code === SQLSTATE.DEADLOCK_DETECTED;
 }
 
-const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH']);
-
 /**
- * True when the database could not be reached or dropped the connection: the work may be retried
- * once it is back, and nothing should be recorded as the workflow's own failure.
+ * Server errors that say the session, not the statement, failed: class 08 (connection exception),
+ * the server shutting down or starting (57P01-57P03), too many connections (53300).
  */
-export function isDatabaseUnavailable(error: unknown): boolean {
-  const code = sqlState(error);
-  if (code !== undefined) {
-    if (code.startsWith('08') || code === SQLSTATE.ADMIN_SHUTDOWN || code === SQLSTATE.CANNOT_CONNECT_NOW) return true;
-    if (code === '57P02' || code === '53300' || CONNECTION_ERROR_CODES.has(code)) return true;
-  }
-  const message = (error as { message?: unknown } | null)?.message;
-  return (
-    typeof message === 'string' &&
-    /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended|terminating connection/i.test(
-      message,
-    )
-  );
+export function isSessionFailureState(code: string | undefined): boolean {
+  return code !== undefined && (code.startsWith('08') || code === SQLSTATE.ADMIN_SHUTDOWN || code === '57P02' || code === SQLSTATE.CANNOT_CONNECT_NOW || code === '53300');
 }

@@ -1,17 +1,16 @@
 /**
- * Replays a recorded workflow (`operon debug`): the workflow function runs again with a context
- * whose every operation returns its recorded output or throws its recorded error. Nothing runs
- * and nothing is written; the report says where the code and the record disagree.
+ * Replays a recorded workflow (`operon debug`): the workflow function runs again on the same
+ * durable step as a live run, under a replay policy: every operation returns its recorded output
+ * or throws its recorded error, nothing runs and nothing is written, and the report says where
+ * the code and the record disagree.
  */
-import { OperonWorkflowNotFoundError, type WorkflowHandle } from '@operon/sdk';
+import { OperonWorkflowNotFoundError } from '@operon/sdk';
 import type { OperonRuntime } from '../runtime.js';
-import { WorkflowContextImpl, type SpannedRun } from '../executor/workflow-context.js';
-import { MESSAGING_OPERATIONS } from '../executor/workflow-messaging.js';
-import { TEMPORARY_PREFIX } from '../executor/workflow-executor.js';
+import { workflowBody } from '../executor/workflow-context.js';
 import { identityOf } from '../system-db/workflow-status.js';
 import { deserialize, deserializeError, serialize } from '../executor/serialization.js';
+import type { StepPolicy } from '../executor/step-policy.js';
 import type { OperationRecord, WorkflowRow } from '../system-db/system-database.js';
-import { TRACING_OFF } from '../telemetry/tracing.js';
 
 export type DivergenceKind = 'different-function' | 'extra-operation' | 'missing-operations' | 'different-result' | 'not-registered';
 
@@ -44,7 +43,7 @@ export interface ReplayReport {
   readonly stoppedAt?: { readonly functionID: number; readonly message: string };
 }
 
-/** Why a replay halted early; kept on the context so app code that catches it cannot hide it. */
+/** Why a replay halted early; kept on the policy, so app code that catches it cannot hide it. */
 type Halt =
   | { type: 'divergence'; kind: DivergenceKind; functionID?: number; message: string }
   | { type: 'stop'; functionID: number; message: string };
@@ -67,89 +66,57 @@ function errorSummary(text: string): string {
   return summarize(`${error.name}: ${error.message}`);
 }
 
-class ReplayContext extends WorkflowContextImpl {
+/** The replay policy: runs nothing, records each operation it replays, halts at the first disagreement. */
+class ReplayPolicy implements StepPolicy {
+  readonly runs = false;
+  readonly waits = false;
   readonly trace: ReplayedOperation[] = [];
   halt: Halt | undefined;
 
   constructor(
-    runtime: OperonRuntime,
-    run: SpannedRun,
-    records: ReadonlyMap<number, OperationRecord>,
     private readonly pending: boolean,
-  ) {
-    super(runtime.executor, run, records);
+    private readonly kindOf: (functionName: string) => string,
+  ) {}
+
+  beforeStep(): void {
+    if (this.halt) throw new ReplayHalted(this.halt);
   }
 
-  get consumedOperations(): number {
-    return this.nextFunctionID;
+  missing(_workflowUUID: string, functionID: number, functionName: string): never {
+    if (this.pending) {
+      this.stop({ type: 'stop', functionID, message: `the workflow is PENDING and has no record yet at operation ${functionID} (${functionName}): it stopped here` });
+    }
+    this.stop({
+      type: 'divergence',
+      kind: 'extra-operation',
+      functionID,
+      message: `operation ${functionID}: the code calls ${functionName}, but the recorded run has no operation ${functionID}`,
+    });
+  }
+
+  mismatch(_workflowUUID: string, functionID: number, functionName: string, recordedName: string): never {
+    this.stop({
+      type: 'divergence',
+      kind: 'different-function',
+      functionID,
+      message: `operation ${functionID}: the code calls ${functionName}, but the record is of ${recordedName}`,
+    });
+  }
+
+  matched(functionID: number, functionName: string, record: OperationRecord): void {
+    if (this.trace.some((op) => op.functionID === functionID)) return;
+    this.trace.push({
+      functionID,
+      functionName,
+      kind: this.kindOf(functionName),
+      outcome: record.error === null ? 'output' : 'error',
+      summary: record.error === null ? summarize(record.output) : errorSummary(record.error),
+    });
   }
 
   private stop(halt: Halt): never {
     this.halt ??= halt;
     throw new ReplayHalted(this.halt);
-  }
-
-  override async operation<T>(functionName: string): Promise<T> {
-    if (this.halt) throw new ReplayHalted(this.halt);
-    const functionID = this.nextFunctionID++;
-    const recorded = this.records?.get(functionID);
-    if (!recorded) {
-      if (this.pending) {
-        this.stop({ type: 'stop', functionID, message: `the workflow is PENDING and has no record yet at operation ${functionID} (${functionName}): it stopped here` });
-      }
-      this.stop({
-        type: 'divergence',
-        kind: 'extra-operation',
-        functionID,
-        message: `operation ${functionID}: the code calls ${functionName}, but the recorded run has no operation ${functionID}`,
-      });
-    }
-    if (recorded.functionName !== functionName) {
-      this.stop({
-        type: 'divergence',
-        kind: 'different-function',
-        functionID,
-        message: `operation ${functionID}: the code calls ${functionName}, but the record is of ${recorded.functionName}`,
-      });
-    }
-    this.trace.push({
-      functionID,
-      functionName,
-      kind: this.kindOf(functionName),
-      outcome: recorded.error === null ? 'output' : 'error',
-      summary: recorded.error === null ? summarize(recorded.output) : errorSummary(recorded.error),
-    });
-    if (recorded.error !== null) throw deserializeError(recorded.error);
-    return deserialize<T>(recorded.output);
-  }
-
-  /** A recorded sleep is over for the replay: no waiting. */
-  override async sleep(): Promise<void> {
-    await this.operation(MESSAGING_OPERATIONS.sleep);
-  }
-
-  /** A child's result is read from its record once; a child still running ends the replay there. */
-  override retrieveWorkflow<R = unknown>(workflowUUID: string): WorkflowHandle<R> {
-    const systemDb = this.executor.deps.systemDb;
-    return {
-      getWorkflowUUID: () => workflowUUID,
-      getStatus: () => this.executor.retrieveWorkflow<R>(workflowUUID).getStatus(),
-      getResult: async () => {
-        const row = await systemDb.getWorkflow(workflowUUID);
-        if (!row) throw new OperonWorkflowNotFoundError(workflowUUID);
-        if (row.status === 'SUCCESS') return deserialize<R>(row.output);
-        if (row.status === 'PENDING') {
-          this.stop({ type: 'stop', functionID: this.nextFunctionID, message: `child workflow ${workflowUUID} is still PENDING: the replay stops here` });
-        }
-        throw deserializeError(row.error ?? '{"name":"Error","message":"the child workflow failed","fields":{}}');
-      },
-    };
-  }
-
-  private kindOf(functionName: string): string {
-    if (functionName.startsWith('operon.')) return functionName.slice('operon.'.length);
-    const kind = this.executor.deps.registry.byQualifiedName(functionName)?.method.kind;
-    return kind === 'workflow' ? 'child workflow' : (kind ?? 'unknown');
   }
 }
 
@@ -172,8 +139,7 @@ function sameOutcome(a: ReplayOutcome, b: ReplayOutcome | undefined): boolean {
 export async function replayWorkflow(runtime: OperonRuntime, workflowUUID: string): Promise<ReplayReport> {
   const row = await runtime.systemDb.getWorkflow(workflowUUID);
   if (!row) throw new OperonWorkflowNotFoundError(workflowUUID);
-  const temporary = row.workflowName.startsWith(TEMPORARY_PREFIX);
-  const name = temporary ? row.workflowName.slice(TEMPORARY_PREFIX.length) : row.workflowName;
+  const name = row.workflowName;
   const recordedResult = outcomeOf(row);
   const base = { workflowUUID, workflowName: name, recordedStatus: row.status, recordedResult };
   const fn = runtime.registry.byQualifiedName(name);
@@ -182,25 +148,26 @@ export async function replayWorkflow(runtime: OperonRuntime, workflowUUID: strin
     return { ...base, operations: [], matches: false, divergence: { kind: 'not-registered', message } };
   }
   const records = (await runtime.systemDb.loadRecords([workflowUUID])).get(workflowUUID) ?? new Map<number, OperationRecord>();
-  const run: SpannedRun = { workflowUUID, fn, identity: identityOf(row), span: TRACING_OFF.startSpan('', {}) };
-  const ctx = new ReplayContext(runtime, run, records, row.status === 'PENDING');
-  const args = deserialize<unknown[]>(row.inputs) ?? [];
-  let result: ReplayOutcome;
-  try {
-    const output = temporary ? await ctx.operation(fn.name) : await fn.method.fn.call(fn.cls, ctx, ...args);
-    result = { output: deserialize(serialize(output, 'the replayed result')) };
-  } catch (error) {
-    const err = error as Error;
-    result = { error: { name: err.name, message: err.message } };
-  }
-  const operations = ctx.trace;
-  const halt = ctx.halt;
+  const kindOf = (functionName: string) => {
+    if (functionName.startsWith('operon.')) return functionName.slice('operon.'.length);
+    const kind = runtime.registry.byQualifiedName(functionName)?.method.kind;
+    return kind === 'workflow' ? 'child workflow' : (kind ?? 'unknown');
+  };
+  const policy = new ReplayPolicy(row.status === 'PENDING', kindOf);
+  const execution = runtime.executor.executionOf({ workflowUUID, fn, kind: row.kind, identity: identityOf(row) }, records, policy);
+  const outcome = await execution.runBody(deserialize<unknown[]>(row.inputs) ?? [], workflowBody);
+  const result: ReplayOutcome =
+    'error' in outcome
+      ? { error: { name: (outcome.error as Error)?.name ?? 'Error', message: (outcome.error as Error)?.message ?? String(outcome.error) } }
+      : { output: deserialize(outcome.output) };
+  const operations = [...policy.trace].sort((a, b) => a.functionID - b.functionID);
+  const halt = policy.halt;
   if (halt?.type === 'stop') return { ...base, operations, matches: true, stoppedAt: { functionID: halt.functionID, message: halt.message } };
   if (halt) return { ...base, operations, matches: false, divergence: { kind: halt.kind, functionID: halt.functionID, message: halt.message } };
-  const unreplayed = [...records.keys()].filter((id) => id >= ctx.consumedOperations).sort((a, b) => a - b);
+  const unreplayed = [...records.keys()].filter((id) => id >= execution.takenIds).sort((a, b) => a - b);
   if (unreplayed.length > 0) {
     const first = unreplayed[0]!;
-    const message = `the code made ${ctx.consumedOperations} operations, but the recorded run made more: operation ${first} (${records.get(first)!.functionName}) was not called`;
+    const message = `the code made ${execution.takenIds} operations, but the recorded run made more: operation ${first} (${records.get(first)!.functionName}) was not called`;
     return { ...base, operations, result, matches: false, divergence: { kind: 'missing-operations', functionID: first, message } };
   }
   if (row.status === 'PENDING') return { ...base, operations, result, matches: true };

@@ -2,7 +2,8 @@
  * Checks of the arguments of send, recv, setEvent, getEvent and sleep. They run before anything
  * is stored, so a bad call fails clearly instead of writing a row nobody can read.
  */
-import { OperonError, OperonSerializationError } from '@operon/sdk';
+import { OperonError } from '@operon/sdk';
+import { checkIdentifier } from '../client/identifiers.js';
 import { serialize } from './serialization.js';
 
 /** An argument of send, recv, setEvent, getEvent or sleep has the wrong type or value. */
@@ -25,34 +26,26 @@ function describe(value: unknown): string {
   return `a ${Array.isArray(value) ? 'array' : typeof value}`;
 }
 
-/** A workflow UUID: a non-empty string. */
+/** A workflow UUID (a destination, or the workflow whose event is read): the identifier rule. */
 export function checkUUID(operation: string, argument: string, value: unknown): string {
-  if (typeof value !== 'string' || value.length === 0) {
-    throw new OperonMessagingArgumentError(operation, argument, 'a non-empty string', value);
-  }
-  return value;
+  return checkIdentifier(`${operation}: ${argument}`, value);
 }
 
-/** A topic: a string, or undefined/null for the default topic (returned as null). */
+/** A topic: the identifier rule, or undefined/null for the default topic (returned as null). */
 export function checkTopic(operation: string, topic: unknown): string | null {
   if (topic === undefined || topic === null) return null;
-  if (typeof topic !== 'string') throw new OperonMessagingArgumentError(operation, 'topic', 'a string (or undefined for the default topic)', topic);
-  return topic;
+  return checkIdentifier(`${operation}: topic`, topic);
 }
 
-/** An event key: any string. */
+/** An event key: the identifier rule. */
 export function checkEventKey(operation: string, key: unknown): string {
-  if (typeof key !== 'string') throw new OperonMessagingArgumentError(operation, 'key', 'a string', key);
-  return key;
+  return checkIdentifier(`${operation}: key`, key);
 }
 
-/** An idempotency key: a non-empty string, or undefined/null for none. */
+/** An idempotency key: the identifier rule, or undefined/null for none. */
 export function checkIdempotencyKey(key: unknown): string | undefined {
   if (key === undefined || key === null) return undefined;
-  if (typeof key !== 'string' || key.length === 0) {
-    throw new OperonMessagingArgumentError('send', 'idempotencyKey', 'a non-empty string', key);
-  }
-  return key;
+  return checkIdentifier('send: idempotencyKey', key);
 }
 
 /** A duration in seconds (finite, not negative), returned in milliseconds. */
@@ -68,9 +61,5 @@ export function checkSeconds(operation: string, argument: string, seconds: unkno
  * (a BigInt, a cycle, a bare function or symbol) is an OperonSerializationError.
  */
 export function serializeValue(value: unknown, what: string): string {
-  const text = value === undefined ? 'null' : serialize(value, what);
-  if (typeof text !== 'string') {
-    throw new OperonSerializationError(`${what} cannot be recorded as JSON: a ${typeof value} has no JSON form`);
-  }
-  return text;
+  return value === undefined ? 'null' : (serialize(value, what) as string);
 }

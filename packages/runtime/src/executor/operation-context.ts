@@ -1,6 +1,7 @@
 /** What every context shares: a lazily created logger child, a span, and config look-ups. */
 import type { Logger } from 'pino';
 import type { OperonSpan } from '@operon/sdk';
+import { getConfigValue } from '../config/load-config.js';
 
 /** The span of a context while tracing is off: accepts everything, records nothing. */
 export const NOOP_SPAN: OperonSpan = {
@@ -8,14 +9,13 @@ export const NOOP_SPAN: OperonSpan = {
   addEvent: () => NOOP_SPAN,
 };
 
-/** Reads a dotted path (`a.b.c`) from the app's `application` config section. */
+/**
+ * Reads a dotted path (`a.b.c`) from the app's `application` config section, as every context's
+ * `getConfig` does: own properties only (so `constructor` or `__proto__` never reach
+ * Object.prototype), and a missing, null or empty key gives the default.
+ */
 export function readConfigPath<T>(application: Readonly<Record<string, unknown>>, key: string, defaultValue?: T): T | undefined {
-  let node: unknown = application;
-  for (const part of key.split('.')) {
-    if (typeof node !== 'object' || node === null || !(part in node)) return defaultValue;
-    node = (node as Record<string, unknown>)[part];
-  }
-  return node as T;
+  return getConfigValue({ application }, key, defaultValue);
 }
 
 /** Builds the child logger only when a context actually logs: most operations never do. */

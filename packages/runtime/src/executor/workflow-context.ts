@@ -1,186 +1,93 @@
 /**
- * The context a workflow runs with. Every call through it takes the next operation id; on a
- * re-run, an id that has a record returns (or throws) what was recorded and runs nothing.
+ * The context a workflow runs with: a thin adapter over its execution. Every call is one durable
+ * step of the execution (workflow-execution.ts), which owns the operation ids and the records.
  */
-import {
-  OperonNonDeterminismError,
-  OperonNotRegisteredError,
-  getClassRegistration,
-  type ChildInvokerOf,
-  type ChildStarterOf,
-  type OperationsOf,
-  type OperonLogger,
-  type OperonSpan,
-  type WorkflowContext,
-  type WorkflowHandle,
+import type {
+  ChildInvokerOf,
+  ChildStarterOf,
+  OperationsOf,
+  OperonLogger,
+  OperonSpan,
+  WorkflowContext,
+  WorkflowHandle,
 } from '@operon/sdk';
-import type { OperationRecord, WorkflowIdentity } from '../system-db/system-database.js';
-import { authorize } from './authorization.js';
-import type { RegisteredFunction } from './function-registry.js';
-import { lazyLogger, readConfigPath } from './operation-context.js';
-import type { RuntimeSpan } from '../telemetry/tracing.js';
-import type { Context } from '@opentelemetry/api';
-import { deserialize, deserializeError } from './serialization.js';
-import type { WorkflowExecutor } from './workflow-executor.js';
-
-export interface WorkflowRun {
-  readonly workflowUUID: string;
-  readonly fn: RegisteredFunction;
-  readonly identity: WorkflowIdentity;
-  readonly parentSpan?: RuntimeSpan | Context;
-}
-
-/** A run in progress, with the span its operations are children of. */
-export interface SpannedRun extends WorkflowRun {
-  readonly span: RuntimeSpan;
-}
+import { methodProxy } from './method-proxy.js';
+import { readConfigPath } from './operation-context.js';
+import { startChildStep, workflowHandle } from './steps/child-workflow-step.js';
+import { getEventStep, recvStep, sendStep, setEventStep, sleepStep } from './steps/messaging-steps.js';
+import { operationStep } from './steps/operation-step.js';
+import type { WorkflowExecution } from './workflow-execution.js';
 
 export class WorkflowContextImpl implements WorkflowContext {
-  protected nextFunctionID = 0;
-  private readonly log: () => OperonLogger;
-
-  constructor(
-    protected readonly executor: WorkflowExecutor,
-    protected readonly run: SpannedRun,
-    /** Records of an earlier run; undefined on a first run, which cannot have any. */
-    protected readonly records: ReadonlyMap<number, OperationRecord> | undefined,
-  ) {
-    this.log = lazyLogger(executor.deps.logger, () => ({
-      workflowUUID: run.workflowUUID,
-      operationName: run.fn.name,
-      operationType: 'workflow',
-    }));
-  }
+  constructor(private readonly execution: WorkflowExecution) {}
 
   get workflowUUID(): string {
-    return this.run.workflowUUID;
+    return this.execution.workflowUUID;
   }
   get span(): OperonSpan {
-    return this.run.span;
+    return this.execution.span;
   }
   get authenticatedUser(): string {
-    return this.run.identity.authenticatedUser;
+    return this.execution.identity.authenticatedUser;
   }
   get authenticatedRoles(): readonly string[] {
-    return this.run.identity.authenticatedRoles;
+    return this.execution.identity.authenticatedRoles;
   }
   get assumedRole(): string {
-    return this.run.identity.assumedRole;
+    return this.execution.identity.assumedRole;
   }
   get logger(): OperonLogger {
-    return this.log();
+    return this.execution.logger;
   }
 
   getConfig<T>(key: string, defaultValue?: T): T | undefined {
-    return readConfigPath(this.executor.deps.application, key, defaultValue);
-  }
-
-  /**
-   * Takes the next operation id. If an earlier run recorded it, returns the record (after checking
-   * it is of the same function); otherwise runs `body` with that id.
-   */
-  async operation<T>(functionName: string, body: (functionID: number) => Promise<T>): Promise<T> {
-    const functionID = this.nextFunctionID++;
-    const recorded = this.records?.get(functionID);
-    if (!recorded) return body(functionID);
-    if (recorded.functionName !== functionName) {
-      throw new OperonNonDeterminismError(this.run.workflowUUID, functionID, functionName, recorded.functionName);
-    }
-    if (recorded.error !== null) throw deserializeError(recorded.error);
-    return deserialize<T>(recorded.output);
+    return readConfigPath(this.execution.services.application, key, defaultValue);
   }
 
   invoke<T extends object>(cls: T): OperationsOf<T> {
-    return methodProxy(cls, this.executor, ['transaction', 'communicator'], async (fn, args) => {
-      // Roles travel with the workflow: its operations are checked against the identity it started with.
-      authorize(fn, this.run.identity);
-      return this.operation(fn.name, (functionID) => this.executor.runOperation(this.run, functionID, fn, args));
-    }) as OperationsOf<T>;
+    return methodProxy(cls, this.execution.services.registry, ['transaction', 'communicator'], (fn, args) =>
+      operationStep(this.execution, fn, args),
+    ) as OperationsOf<T>;
   }
 
   startChildWorkflow<T extends object>(cls: T): ChildStarterOf<T> {
-    return methodProxy(cls, this.executor, ['workflow'], (fn, args) => this.startChild(fn, args)) as ChildStarterOf<T>;
+    return methodProxy(cls, this.execution.services.registry, ['workflow'], (fn, args) => startChildStep(this.execution, fn, args)) as ChildStarterOf<T>;
   }
 
   invokeChildWorkflow<T extends object>(cls: T): ChildInvokerOf<T> {
-    return methodProxy(cls, this.executor, ['workflow'], async (fn, args) =>
-      (await this.startChild(fn, args)).getResult(),
+    return methodProxy(cls, this.execution.services.registry, ['workflow'], async (fn, args) =>
+      (await startChildStep(this.execution, fn, args)).getResult(),
     ) as ChildInvokerOf<T>;
   }
 
-  /** A child's UUID derives from the parent's and the operation id, so a re-run finds the same child. */
-  private async startChild(fn: RegisteredFunction, args: unknown[]): Promise<WorkflowHandle<unknown>> {
-    const childUUID = await this.operation(fn.name, async (functionID) => {
-      const uuid = `${this.run.workflowUUID}-${functionID}`;
-      await this.executor.startWorkflow(fn, args, {
-        workflowUUID: uuid,
-        identity: this.run.identity,
-        parentUUID: this.run.workflowUUID,
-        parentSpan: this.run.span,
-      });
-      await this.executor.deps.systemDb.recordOperation(this.run.workflowUUID, functionID, {
-        functionName: fn.name,
-        output: JSON.stringify(uuid),
-        error: null,
-      });
-      return uuid;
-    });
-    return this.retrieveWorkflow(childUUID);
-  }
-
   retrieveWorkflow<R = unknown>(workflowUUID: string): WorkflowHandle<R> {
-    return this.executor.retrieveWorkflow<R>(workflowUUID);
+    return workflowHandle<R>(this.execution, workflowUUID);
   }
 
   send<M>(destinationUUID: string, message: M, topic?: string): Promise<void> {
-    return this.executor.messaging.sendFromWorkflow(this, destinationUUID, message, topic);
+    return sendStep(this.execution, destinationUUID, message, topic);
   }
 
   recv<M = unknown>(topic?: string, timeoutSeconds = 60): Promise<M | null> {
-    return this.executor.messaging.recv<M>(this, topic, timeoutSeconds);
+    return recvStep<M>(this.execution, topic, timeoutSeconds);
   }
 
   setEvent<V>(key: string, value: V): Promise<void> {
-    return this.executor.messaging.setEvent(this, key, value);
+    return setEventStep(this.execution, key, value);
   }
 
   getEvent<V = unknown>(workflowUUID: string, key: string, timeoutSeconds = 60): Promise<V | null> {
-    return this.executor.messaging.getEventFromWorkflow<V>(this, workflowUUID, key, timeoutSeconds);
+    return getEventStep<V>(this.execution, workflowUUID, key, timeoutSeconds);
   }
 
   sleep(seconds: number): Promise<void> {
-    return this.executor.messaging.sleep(this, seconds);
+    return sleepStep(this.execution, seconds);
   }
 }
 
-type Kind = 'workflow' | 'transaction' | 'communicator';
-
-/**
- * An object with one function per registered method of `cls` of the given kinds. Any other name
- * throws a clear error instead of "is not a function".
- */
-export function methodProxy(
-  cls: object,
-  executor: WorkflowExecutor,
-  kinds: readonly Kind[],
-  call: (fn: RegisteredFunction, args: unknown[]) => Promise<unknown>,
-): object {
-  const registration = getClassRegistration(cls);
-  const className = registration?.className ?? (cls as { name?: string }).name ?? 'anonymous class';
-  return new Proxy(
-    {},
-    {
-      get(_target, property) {
-        if (typeof property !== 'string' || property === 'then') return undefined;
-        const fn = executor.deps.registry.lookup(cls, property);
-        if (!fn.method.kind || !kinds.includes(fn.method.kind)) {
-          throw new OperonNotRegisteredError(
-            `${className}.${property}`,
-            `it is a ${fn.method.kind ?? 'handler'}, and this call takes a ${kinds.join(' or ')}`,
-          );
-        }
-        return (...args: unknown[]) => call(fn, args);
-      },
-    },
-  );
+/** How a workflow's code is run: a @Workflow method with this context, or one invoked operation as operation 0. */
+export function workflowBody(execution: WorkflowExecution, args: unknown[]): Promise<unknown> {
+  const fn = execution.run.fn;
+  if (execution.run.kind === 'operation') return operationStep(execution, fn, args);
+  return fn.method.fn.call(fn.cls, new WorkflowContextImpl(execution), ...args);
 }

@@ -1,27 +1,28 @@
 /**
- * Starts, runs and recovers workflows. A first run reads no records (it cannot have any) and costs
- * one INSERT to start and one UPDATE to end; a re-run loads all of its records in one query per
- * database. A workflow cut off by the database going away stays PENDING and is run again here once
- * the database answers, so its callers still get its result.
+ * Starts, tracks and recovers workflows; each run is a WorkflowExecution (the owner of its steps).
+ * A first run reads no records (it cannot have any) and costs one INSERT to start and one UPDATE
+ * to end; a recovered run loads all of its records in one query per database.
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Context } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { OperonNotRegisteredError, OperonShutdownError, OperonWorkflowConflictError, type WorkflowHandle } from '@operon/sdk';
+import { checkIdentifier } from '../client/identifiers.js';
 import { isInfrastructureFailure } from '../database/infrastructure-failure.js';
-import type { OperationRecord, SystemDatabase, WorkflowIdentity, WorkflowRow } from '../system-db/system-database.js';
-import { authorize } from './authorization.js';
-import { runCommunicator } from './communicator-runner.js';
-import type { FunctionRegistry, RegisteredFunction } from './function-registry.js';
-import type { WorkflowMessaging } from './workflow-messaging.js';
-import { runTransaction } from './transaction-runner.js';
-import { WorkflowContextImpl, type SpannedRun, type WorkflowRun } from './workflow-context.js';
-import { localHandle, recordedHandle } from './workflow-handle.js';
-import { deserialize, serialize, serializeError } from './serialization.js';
+import type { OperationRecord, SystemDatabase, WorkflowIdentity, WorkflowKind, WorkflowRow } from '../system-db/system-database.js';
 import { identityOf } from '../system-db/workflow-status.js';
-import { inputsAttribute, loggableInputs, logMasksOf } from '../telemetry/log-masking.js';
-import { NOOP_RUNTIME_SPAN, type RuntimeSpan, type Tracing } from '../telemetry/tracing.js';
+import { logMasksOf } from '../telemetry/log-masking.js';
+import type { RuntimeSpan, Tracing } from '../telemetry/tracing.js';
+import { authorize } from './authorization.js';
+import { DatabaseOutage } from './database-outage.js';
+import type { FunctionRegistry, RegisteredFunction } from './function-registry.js';
+import { deserialize, serialize } from './serialization.js';
+import { workflowBody } from './workflow-context.js';
+import { WorkflowExecution, abandonedError, type ChildStart, type ExecutionServices, type ExecutionRun } from './workflow-execution.js';
+import { localHandle, recordedHandle, awaitRecordedResult } from './workflow-handle.js';
+import type { WorkflowMessaging } from './workflow-messaging.js';
+import type { StepPolicy } from './step-policy.js';
 
 export interface ExecutorDeps {
   readonly systemDb: SystemDatabase;
@@ -31,9 +32,13 @@ export interface ExecutorDeps {
   readonly logger: Logger;
   readonly application: Readonly<Record<string, unknown>>;
   readonly tracing: Tracing;
+  readonly messaging: WorkflowMessaging;
+  /** A workflow recovered this many times without ending becomes RETRIES_EXCEEDED. */
+  readonly maxRecoveryAttempts: number;
 }
 
 export interface StartOptions {
+  /** Checked by the caller: the identifier rule, and for a client's UUID the derived namespace. */
   readonly workflowUUID?: string;
   readonly identity?: WorkflowIdentity;
   /** The HTTP request that started the workflow, recorded with it. */
@@ -47,42 +52,63 @@ export type ExecutorState = 'running' | 'stopping' | 'stopped';
 
 export const ANONYMOUS: WorkflowIdentity = Object.freeze({ authenticatedUser: '', authenticatedRoles: [], assumedRole: '' });
 
-/** Workflows that wrap one transaction or communicator called from outside any workflow. */
-export const TEMPORARY_PREFIX = 'operon.temporary:';
+/** Who a workflow UUID belongs to: one function, of one kind, started by one caller with one input, under one parent. */
+interface WorkflowOwner {
+  readonly workflowName: string;
+  readonly kind: WorkflowKind;
+  readonly authenticatedUser: string;
+  readonly inputs: string;
+  readonly parentUUID: string | null;
+}
 
 /** A workflow running (or starting) in this process: who owns its UUID, and its outcome. */
-interface ActiveWorkflow {
-  readonly workflowName: string;
-  readonly authenticatedUser: string;
+interface ActiveWorkflow extends WorkflowOwner {
   /** Settles once the start is durable (rejects if it failed, a conflict included). */
   readonly started: Promise<boolean>;
   readonly result: Promise<unknown>;
+  /** Gives up on it: its result rejects with a shutdown error and its code is never resumed. */
+  readonly abandon: () => void;
 }
 
-type WorkflowOwner = Pick<ActiveWorkflow, 'workflowName' | 'authenticatedUser'>;
-
-/** A UUID names one workflow of one function, started by one caller. */
+/** A UUID names one workflow: the same function and kind, caller, inputs and parent; anything else is a conflict. */
 function sameOwner(a: WorkflowOwner, b: WorkflowOwner): boolean {
-  return a.workflowName === b.workflowName && a.authenticatedUser === b.authenticatedUser;
+  return (
+    a.workflowName === b.workflowName &&
+    a.kind === b.kind &&
+    a.authenticatedUser === b.authenticatedUser &&
+    a.inputs === b.inputs &&
+    (a.parentUUID ?? null) === (b.parentUUID ?? null)
+  );
 }
-
 
 const RECOVERY_PAGE = 500;
-/** The database probe after an outage: first after 100 ms, then doubling up to 1 s. */
-const RETRY_START_MS = 100;
-const RETRY_MAX_MS = 1_000;
 /** A caller waits for its start: past this, a start cut off by the database fails. */
 const START_RETRY_LIMIT_MS = 30_000;
 
 export class WorkflowExecutor {
   private readonly active = new Map<string, ActiveWorkflow>();
-  private probe: Promise<void> | undefined;
   private stateName: ExecutorState = 'running';
-  messaging!: WorkflowMessaging;
+  /** Workflows the stop interrupted: their recovery attempts are forgotten (a deploy is not a crash). */
+  private readonly interrupted = new Set<string>();
+  private readonly outage: DatabaseOutage;
+  private readonly services: ExecutionServices;
 
   constructor(readonly deps: ExecutorDeps) {
     // A log mask naming no parameter fails here, at startup, not when a secret is first logged.
     for (const fn of deps.registry.all()) logMasksOf(fn);
+    this.outage = new DatabaseOutage(
+      () => deps.systemDb.ping(),
+      () => this.stateName !== 'running',
+    );
+    this.services = {
+      ...deps,
+      outage: this.outage,
+      state: () => this.stateName,
+      workflows: {
+        startChild: (fn, args, options) => this.startChild(fn, args, options),
+        resultOf: (workflowUUID) => this.resultOf(workflowUUID),
+      },
+    };
   }
 
   get state(): ExecutorState {
@@ -95,60 +121,62 @@ export class WorkflowExecutor {
 
   /**
    * Records and starts a workflow; resolves once its start is durable. A UUID that exists already
-   * (here or in the database) gives a handle to that workflow, which never runs twice.
+   * (here or in the database) for the same call gives a handle to that workflow, which never runs
+   * twice; for another function, caller, input or parent it is a conflict.
    */
   async startWorkflow(fn: RegisteredFunction, args: unknown[], options: StartOptions = {}): Promise<WorkflowHandle<unknown>> {
     if (fn.method.kind !== 'workflow') {
       throw new OperonNotRegisteredError(fn.name, `it is a ${fn.method.kind ?? 'handler'}, not a workflow`);
     }
-    return this.start(fn.name, fn, args, options);
+    return this.start('workflow', fn, args, options);
   }
 
   /** Runs a transaction or communicator as a one-operation workflow, idempotent under its UUID. */
-  async startTemporaryWorkflow(fn: RegisteredFunction, args: unknown[], options: StartOptions = {}): Promise<WorkflowHandle<unknown>> {
-    return this.start(TEMPORARY_PREFIX + fn.name, fn, args, options);
+  async startOperation(fn: RegisteredFunction, args: unknown[], options: StartOptions = {}): Promise<WorkflowHandle<unknown>> {
+    if (fn.method.kind !== 'transaction' && fn.method.kind !== 'communicator') {
+      throw new OperonNotRegisteredError(fn.name, `it is a ${fn.method.kind ?? 'handler'}, not a transaction or communicator`);
+    }
+    return this.start('operation', fn, args, options);
   }
 
-  private async start(
-    workflowName: string,
-    fn: RegisteredFunction,
-    args: unknown[],
-    options: StartOptions,
-  ): Promise<WorkflowHandle<unknown>> {
+  private async startChild(fn: RegisteredFunction, args: unknown[], options: ChildStart): Promise<void> {
+    await this.startWorkflow(fn, args, options);
+  }
+
+  private async start(kind: WorkflowKind, fn: RegisteredFunction, args: unknown[], options: StartOptions): Promise<WorkflowHandle<unknown>> {
     if (this.stateName !== 'running') throw new OperonShutdownError('the runtime is shutting down and starts no new workflows');
-    const workflowUUID = options.workflowUUID ?? randomUUID();
+    const workflowUUID = options.workflowUUID === undefined ? randomUUID() : checkIdentifier('workflow UUID', options.workflowUUID);
     // Checked before joining a running workflow too: a caller without the roles gets nothing of it.
     const identity = authorize(fn, options.identity ?? ANONYMOUS);
-    const owner = { workflowName, authenticatedUser: identity.authenticatedUser };
+    const inputs = serialize(args, `the inputs of ${fn.name}`) ?? '[]';
+    const owner: WorkflowOwner = { workflowName: fn.name, kind, authenticatedUser: identity.authenticatedUser, inputs, parentUUID: options.parentUUID ?? null };
     const running = this.active.get(workflowUUID);
     if (running) {
       if (sameOwner(running, owner)) return localHandle(this.deps.systemDb, workflowUUID, running.result);
-      // Another function or caller holds this UUID here. If that start fails (it was itself a
-      // conflicting start, or the database went away), this one may still be the first.
+      // Another call holds this UUID here. If that start fails (it was itself a conflicting start,
+      // or the database went away), this one may still be the first.
       if (await running.started.then(() => true, () => false)) throw new OperonWorkflowConflictError(workflowUUID);
       await running.result.catch(() => undefined);
-      return this.start(workflowName, fn, args, options);
+      return this.start(kind, fn, args, options);
     }
-    const inputs = serialize(args, `the inputs of ${fn.name}`) ?? '[]';
     let started!: (inserted: boolean) => void;
     let failedToStart!: (error: unknown) => void;
     const insertion = new Promise<boolean>((resolve, reject) => {
       started = resolve;
       failedToStart = reject;
     });
+    const run: ExecutionRun = { workflowUUID, fn, kind, identity, parentSpan: options.parentSpan };
     // Registered before the first await, so a concurrent start of this UUID in this process joins it.
-    const result = this.track(workflowUUID, { ...owner, started: insertion }, async () => {
+    const result = this.track(workflowUUID, { ...owner, started: insertion }, async (abandon) => {
       let inserted: boolean;
       let orphan: WorkflowRow | undefined;
       try {
         const record = {
           workflowUUID,
-          workflowName,
           executorId: this.deps.executorId,
-          inputs,
+          ...owner,
           ...identity,
           request: options.request === undefined ? null : JSON.stringify(options.request),
-          parentUUID: options.parentUUID ?? null,
         };
         // An attempt cut off by the database may have committed before its answer was lost.
         let mayHaveCommitted = false;
@@ -156,8 +184,6 @@ export class WorkflowExecutor {
           () => this.deps.systemDb.insertWorkflow(record),
           () => (mayHaveCommitted = true),
         );
-        // The UUID is taken: it is this call again (a retry) only for the same function and caller.
-        // Anyone else would otherwise be handed another workflow's result (a forged or reused UUID).
         if (!inserted) {
           const existing = await this.whileDatabaseAway(() => this.deps.systemDb.getWorkflow(workflowUUID));
           if (existing && !sameOwner(existing, owner)) throw new OperonWorkflowConflictError(workflowUUID);
@@ -173,15 +199,24 @@ export class WorkflowExecutor {
       started(inserted);
       if (orphan) {
         const records = await this.whileDatabaseAway(() => this.deps.systemDb.loadRecords([workflowUUID]));
-        const recorded = { workflowUUID, fn, identity: identityOf(orphan), parentSpan: options.parentSpan };
-        return this.execute(recorded, workflowName.startsWith(TEMPORARY_PREFIX), deserialize<unknown[]>(orphan.inputs) ?? [], records.get(workflowUUID) ?? new Map());
+        return this.execute(run, inputs, records.get(workflowUUID) ?? new Map(), abandon);
       }
-      if (!inserted) return recordedHandle(this.deps.systemDb, workflowUUID).getResult();
-      const run = { workflowUUID, fn, identity, parentSpan: options.parentSpan };
-      return this.execute(run, workflowName.startsWith(TEMPORARY_PREFIX), args, undefined);
+      if (!inserted) return awaitRecordedResult(this.deps.systemDb, workflowUUID);
+      return this.execute(run, inputs, undefined, abandon);
     });
     await insertion;
     return localHandle(this.deps.systemDb, workflowUUID, result);
+  }
+
+  /** An execution of a recorded workflow under another policy (a replay), on this executor's services. */
+  executionOf(run: ExecutionRun, records: ReadonlyMap<number, OperationRecord>, policy: StepPolicy): WorkflowExecution {
+    return new WorkflowExecution(this.services, run, records, policy);
+  }
+
+  /** Runs a workflow to its end on its stored inputs: the first run sees exactly what a recovered run will. */
+  private execute(run: ExecutionRun, inputs: string, records: ReadonlyMap<number, OperationRecord> | undefined, abandon: () => void): Promise<unknown> {
+    const execution = new WorkflowExecution(this.services, run, records, undefined, abandon);
+    return execution.runToEnd(deserialize<unknown[]>(inputs) ?? [], workflowBody);
   }
 
   /**
@@ -200,156 +235,46 @@ export class WorkflowExecutor {
         onRetry();
         // The same probe as interrupted workflows wait on, bounded by what is left of the caller's wait.
         let timer: NodeJS.Timeout | undefined;
-        await Promise.race([this.databaseAnswers(), new Promise((resolve) => (timer = setTimeout(resolve, giveUpAt - Date.now())))]);
+        await Promise.race([this.outage.answers(), new Promise((resolve) => (timer = setTimeout(resolve, giveUpAt - Date.now())))]);
         clearTimeout(timer);
       }
     }
   }
 
-  private track(workflowUUID: string, owner: Omit<ActiveWorkflow, 'result'>, work: () => Promise<unknown>): Promise<unknown> {
-    const result = work();
-    this.active.set(workflowUUID, { ...owner, result });
+  /**
+   * Tracks a workflow of this process under its UUID until it settles. `work` gets the function
+   * that abandons it (the runtime stopped under it): its result then rejects with a shutdown
+   * error, while its code is never resumed.
+   */
+  private track(workflowUUID: string, owner: Omit<ActiveWorkflow, 'result' | 'abandon'>, work: (abandon: () => void) => Promise<unknown>): Promise<unknown> {
+    let abandoned!: (error: Error) => void;
+    const abandonment = new Promise<never>((_resolve, reject) => (abandoned = reject));
+    const abandon = () => {
+      if (this.stateName !== 'running') this.interrupted.add(workflowUUID);
+      abandoned(abandonedError(workflowUUID));
+    };
+    const result = Promise.race([work(abandon), abandonment]);
+    const entry = { ...owner, result, abandon };
+    this.active.set(workflowUUID, entry);
     // Nobody may ever ask for this result: its rejection must not be "unhandled".
-    result.then(
-      () => this.active.delete(workflowUUID),
-      () => this.active.delete(workflowUUID),
-    );
+    const forget = () => {
+      if (this.active.get(workflowUUID) === entry) this.active.delete(workflowUUID);
+    };
+    result.then(forget, forget);
+    abandonment.catch(() => undefined);
     return result;
   }
 
-  /** Runs a workflow to its end and records the end; retries here while the database is away. */
-  private async execute(
-    run: WorkflowRun,
-    temporary: boolean,
-    args: unknown[],
-    records: ReadonlyMap<number, OperationRecord> | undefined,
-  ): Promise<unknown> {
-    for (;;) {
-      try {
-        return await this.runOnce(run, temporary, args, records);
-      } catch (error) {
-        if (!isInfrastructureFailure(error)) throw error;
-        this.deps.logger.warn(
-          { workflowUUID: run.workflowUUID, executorId: this.deps.executorId, err: error },
-          `workflow ${run.workflowUUID} lost its database connection; running it again once the database answers`,
-        );
-        // Never re-run on stale records: what completed before the failure must replay, not run again.
-        records = await this.recordsOnceDatabaseAnswers(run.workflowUUID);
-      }
-    }
-  }
-
-  /** The workflow's records, read as soon as the database answers again. */
-  private async recordsOnceDatabaseAnswers(workflowUUID: string): Promise<ReadonlyMap<number, OperationRecord>> {
-    for (;;) {
-      if (this.stateName !== 'running') {
-        throw new OperonShutdownError(`workflow ${workflowUUID} was interrupted by shutdown; it resumes at the next start`);
-      }
-      await this.databaseAnswers();
-      try {
-        return (await this.deps.systemDb.loadRecords([workflowUUID])).get(workflowUUID) ?? new Map<number, OperationRecord>();
-      } catch (error) {
-        if (!isInfrastructureFailure(error)) throw error;
-      }
-    }
-  }
-
-  /**
-   * Resolves once both databases answer. One probe serves every workflow cut off at the same
-   * time, so an outage costs one query per interval, not one per waiting workflow, and they all
-   * resume together as soon as it ends.
-   */
-  private databaseAnswers(): Promise<void> {
-    this.probe ??= (async () => {
-      let waitMs = RETRY_START_MS;
-      try {
-        for (;;) {
-          await new Promise((resolve) => setTimeout(resolve, waitMs));
-          if (this.stateName !== 'running' || (await this.deps.systemDb.ping())) return;
-          waitMs = Math.min(waitMs * 2, RETRY_MAX_MS);
-        }
-      } finally {
-        this.probe = undefined;
-      }
-    })();
-    return this.probe;
-  }
-
-  private async runOnce(
-    run: WorkflowRun,
-    temporary: boolean,
-    args: unknown[],
-    records: ReadonlyMap<number, OperationRecord> | undefined,
-  ): Promise<unknown> {
-    const tracing = this.deps.tracing;
-    const span = tracing.enabled
-      ? tracing.startSpan(
-          run.fn.name,
-          {
-            'operon.workflow_uuid': run.workflowUUID,
-            'operon.operation_type': 'workflow',
-            'operon.executor_id': this.deps.executorId,
-            'operon.inputs': inputsAttribute(run.fn, args),
-          },
-          run.parentSpan,
-        )
-      : NOOP_RUNTIME_SPAN;
-    const spanned: SpannedRun = { ...run, span };
-    const ctx = new WorkflowContextImpl(this, spanned, records);
-    if (this.deps.logger.isLevelEnabled('debug')) {
-      ctx.logger.debug({ inputs: loggableInputs(run.fn, args), rerun: records !== undefined }, `workflow ${run.fn.name} started`);
-    }
-    let outputText: string | null;
-    try {
-      const output = temporary
-        ? await ctx.operation(run.fn.name, (functionID) => this.runOperation(spanned, functionID, run.fn, args))
-        : await run.fn.method.fn.call(run.fn.cls, ctx, ...args);
-      outputText = serialize(output, `the output of workflow ${run.fn.name}`);
-    } catch (error) {
-      span.end(error);
-      if (isInfrastructureFailure(error)) throw error;
-      await this.deps.systemDb.recordWorkflowError(run.workflowUUID, serializeError(error));
-      throw error;
-    }
-    span.end();
-    await this.deps.systemDb.recordWorkflowSuccess(run.workflowUUID, outputText);
-    return deserialize(outputText);
-  }
-
-  /** Runs one transaction or communicator of a workflow at `functionID` (no record exists yet). */
-  async runOperation(run: SpannedRun, functionID: number, fn: RegisteredFunction, args: unknown[]): Promise<unknown> {
-    const kind = fn.method.kind;
-    if (kind !== 'transaction' && kind !== 'communicator') {
-      throw new OperonNotRegisteredError(fn.name, 'only transactions and communicators can be invoked as operations');
-    }
-    const tracing = this.deps.tracing;
-    const span = tracing.enabled
-      ? tracing.startSpan(
-          fn.name,
-          {
-            'operon.workflow_uuid': run.workflowUUID,
-            'operon.function_id': functionID,
-            'operon.operation_type': kind,
-            'operon.inputs': inputsAttribute(fn, args),
-          },
-          run.span,
-        )
-      : NOOP_RUNTIME_SPAN;
-    const site = { workflowUUID: run.workflowUUID, functionID, span };
-    try {
-      const output = await (kind === 'transaction' ? runTransaction(this.deps, site, fn, args) : runCommunicator(this.deps, site, fn, args));
-      span.end();
-      return output;
-    } catch (error) {
-      span.end(error);
-      throw error;
-    }
-  }
-
   retrieveWorkflow<R = unknown>(workflowUUID: string): WorkflowHandle<R> {
-    const running = this.active.get(workflowUUID);
-    if (running) return localHandle(this.deps.systemDb, workflowUUID, running.result as Promise<R>);
-    return recordedHandle<R>(this.deps.systemDb, workflowUUID);
+    const uuid = checkIdentifier('workflow UUID', workflowUUID);
+    const running = this.active.get(uuid);
+    if (running) return localHandle(this.deps.systemDb, uuid, running.result as Promise<R>);
+    return recordedHandle<R>(this.deps.systemDb, uuid);
+  }
+
+  /** A workflow's result: from this process if it runs here, else from its record once it ends. */
+  private resultOf(workflowUUID: string): Promise<unknown> {
+    return this.active.get(workflowUUID)?.result ?? awaitRecordedResult(this.deps.systemDb, workflowUUID);
   }
 
   /**
@@ -361,10 +286,16 @@ export class WorkflowExecutor {
     let after = '';
     let recovered = 0;
     for (;;) {
-      const page = await this.deps.systemDb.listPendingWorkflows(this.deps.executorId, after, RECOVERY_PAGE);
-      if (page.length === 0) return recovered;
-      after = page[page.length - 1]!.workflowUUID;
-      const resumable = page.filter((row) => !this.active.has(row.workflowUUID));
+      const page = await this.deps.systemDb.claimRecoveryPage(this.deps.executorId, after, RECOVERY_PAGE, this.deps.maxRecoveryAttempts);
+      if (page.lastUUID === undefined) return recovered;
+      after = page.lastUUID;
+      for (const workflowUUID of page.exceeded) {
+        this.deps.logger.error(
+          { workflowUUID, executorId: this.deps.executorId, maxRecoveryAttempts: this.deps.maxRecoveryAttempts },
+          `workflow ${workflowUUID} was recovered ${this.deps.maxRecoveryAttempts} times without ending; it is RETRIES_EXCEEDED and is not recovered again`,
+        );
+      }
+      const resumable = page.resumable.filter((row) => !this.active.has(row.workflowUUID));
       const records = await this.deps.systemDb.loadRecords(resumable.map((row) => row.workflowUUID));
       for (const row of resumable) {
         if (this.resume(row, records.get(row.workflowUUID) ?? new Map())) recovered++;
@@ -373,28 +304,29 @@ export class WorkflowExecutor {
   }
 
   private resume(row: WorkflowRow, records: ReadonlyMap<number, OperationRecord>): boolean {
-    const temporary = row.workflowName.startsWith(TEMPORARY_PREFIX);
-    const name = temporary ? row.workflowName.slice(TEMPORARY_PREFIX.length) : row.workflowName;
-    const fn = this.deps.registry.byQualifiedName(name);
+    const fn = this.deps.registry.byQualifiedName(row.workflowName);
     if (!fn) {
       this.deps.logger.error(
         { workflowUUID: row.workflowUUID, executorId: this.deps.executorId },
-        `cannot recover workflow ${row.workflowUUID}: ${name} is not registered in this app; it stays PENDING`,
+        `cannot recover workflow ${row.workflowUUID}: ${row.workflowName} is not registered in this app; it stays PENDING`,
       );
       return false;
     }
-    const identity = identityOf(row);
-    const args = deserialize<unknown[]>(row.inputs) ?? [];
-    const owner = { workflowName: row.workflowName, authenticatedUser: row.authenticatedUser, started: Promise.resolve(true) };
-    this.track(row.workflowUUID, owner, () => this.execute({ workflowUUID: row.workflowUUID, fn, identity }, temporary, args, records));
+    const owner = { ...row, started: Promise.resolve(true) };
+    const run: ExecutionRun = { workflowUUID: row.workflowUUID, fn, kind: row.kind, identity: identityOf(row) };
+    this.track(row.workflowUUID, owner, (abandon) => this.execute(run, row.inputs, records, abandon));
     return true;
   }
 
-  /** Stops starting workflows and waits up to `timeoutMs` for running ones; the rest resume at the next start. */
+  /**
+   * Stops starting workflows and waits up to `timeoutMs` for running ones. The rest are abandoned:
+   * their code is never resumed (no error reaches it), and they resume at the next start.
+   */
   async stop(timeoutMs: number): Promise<void> {
     if (this.stateName === 'stopped') return;
     this.stateName = 'stopping';
-    this.messaging?.stop();
+    // Waits end now: their workflows are abandoned at once instead of holding the stop.
+    this.deps.messaging.stop();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.allSettled([...this.active.values()].map((running) => running.result)),
@@ -402,5 +334,11 @@ export class WorkflowExecutor {
     ]);
     clearTimeout(timer);
     this.stateName = 'stopped';
+    for (const running of this.active.values()) running.abandon();
+    if (this.interrupted.size > 0) {
+      await this.deps.systemDb.resetRecoveryAttempts([...this.interrupted]).catch((error: unknown) =>
+        this.deps.logger.warn({ err: error }, 'could not reset the recovery attempts of the workflows the stop interrupted'),
+      );
+    }
   }
 }

@@ -1,12 +1,13 @@
 import type { WorkflowHandle, WorkflowStatus } from '@operon/sdk';
-import { OperonWorkflowNotFoundError } from '@operon/sdk';
+import { OperonWorkflowNotFoundError, OperonWorkflowRetriesExceededError } from '@operon/sdk';
+import { Backoff, delay } from '../backoff.js';
 import type { SystemDatabase } from '../system-db/system-database.js';
 import { toStatus } from '../system-db/workflow-status.js';
 import { deserialize, deserializeError } from './serialization.js';
 import { isInfrastructureFailure } from '../database/infrastructure-failure.js';
 
-const POLL_START_MS = 20;
-const POLL_MAX_MS = 1_000;
+/** Polls for a result: from 20 ms, doubling up to 1 s. */
+const RESULT_POLL = { initialMs: 20, maxMs: 1_000 } as const;
 
 /** A handle whose result comes from a promise of this process (the workflow runs here). */
 export function localHandle<R>(systemDb: SystemDatabase, workflowUUID: string, result: Promise<R>): WorkflowHandle<R> {
@@ -36,20 +37,23 @@ async function statusOf(systemDb: SystemDatabase, workflowUUID: string): Promise
  * cut off by the database going away is only a poll that found nothing new: the wait goes on.
  */
 export async function awaitRecordedResult<R>(systemDb: SystemDatabase, workflowUUID: string): Promise<R> {
-  let wait = POLL_START_MS;
+  const poll = new Backoff(RESULT_POLL);
   for (;;) {
     const row = await systemDb.getWorkflow(workflowUUID).catch((error: unknown) => {
       if (isInfrastructureFailure(error)) return 'unavailable' as const;
       throw error;
     });
     if (row === 'unavailable') {
-      await new Promise((resolve) => setTimeout(resolve, POLL_MAX_MS));
+      await delay(RESULT_POLL.maxMs);
       continue;
     }
     if (!row) throw new OperonWorkflowNotFoundError(workflowUUID);
     if (row.status === 'SUCCESS') return deserialize<R>(row.output);
-    if (row.status !== 'PENDING') throw deserializeError(row.error ?? JSON.stringify({ name: 'Error', message: `workflow ${workflowUUID} ended with status ${row.status}`, fields: {} }));
-    await new Promise((resolve) => setTimeout(resolve, wait));
-    wait = Math.min(wait * 2, POLL_MAX_MS);
+    if (row.status === 'RETRIES_EXCEEDED') throw new OperonWorkflowRetriesExceededError(workflowUUID);
+    if (row.status === 'ERROR' && row.error !== null) throw deserializeError(row.error);
+    if (row.status !== 'PENDING') {
+      throw deserializeError(JSON.stringify({ name: 'Error', message: `workflow ${workflowUUID} ended with status ${row.status}`, fields: {} }));
+    }
+    await poll.wait();
   }
 }

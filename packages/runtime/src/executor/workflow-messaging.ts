@@ -1,17 +1,13 @@
 /**
- * Messages, events and durable sleep (SPEC §4). Inside a workflow each call is an operation:
+ * The waiting and waking behind messages, events and durable sleep. A wait registers in the
+ * process's wait registry. A send or setEvent that committed wakes its waiters in this process at
+ * once and notifies other processes (notification-sender.ts), whose LISTEN connection wakes
+ * theirs; a jittered slow poll (two queries for all waiters together) catches a notification that
+ * was missed. Stopping rejects every wait with a shutdown error marked as the runtime's own, so
+ * the waiting step abandons its workflow, which stays PENDING and resumes at the next start.
  *
- *   send      1 id   `operon.send`      the record and the message are written by one statement
- *   recv      2 ids  `operon.recv.deadline` (its deadline, epoch ms), then `operon.recv` (the message)
- *   setEvent  1 id   `operon.setEvent`  the record and the upsert are one statement
- *   getEvent  2 ids  `operon.getEvent.deadline`, then `operon.getEvent` (the value read)
- *   sleep     1 id   `operon.sleep`     (its deadline, epoch ms)
- *
- * A wait registers in the process's wait registry. A send or setEvent that committed wakes its
- * waiters in this process at once and notifies other processes (notification-sender.ts), whose
- * LISTEN connection wakes theirs; a jittered slow poll (two queries for all waiters together)
- * catches a notification that was missed. Stopping rejects every wait with an OperonShutdownError
- * marked as an infrastructure failure, so the workflow stays PENDING and resumes at the next start.
+ * The workflow side (each send, recv, setEvent, getEvent and sleep a durable step) is in
+ * steps/messaging-steps.ts; sends and event reads from outside any workflow are here.
  */
 import type pg from 'pg';
 import type { Logger } from 'pino';
@@ -19,21 +15,12 @@ import { OperonShutdownError } from '@operon/sdk';
 import { markInfrastructure } from '../database/infrastructure-failure.js';
 import { eventWaitKey, messageWaitKey, waitKeyOf, waitTargetOf } from '../system-db/notification-channel.js';
 import type { SystemDatabase } from '../system-db/system-database.js';
-import {
-  checkEventKey,
-  checkIdempotencyKey,
-  checkSeconds,
-  checkTopic,
-  checkUUID,
-  serializeValue,
-} from './messaging-arguments.js';
+import { checkEventKey, checkIdempotencyKey, checkSeconds, checkTopic, checkUUID, serializeValue } from './messaging-arguments.js';
 import { NotificationListener } from './notification-listener.js';
 import { NotificationSender } from './notification-sender.js';
 import { StatementBatcher } from '../system-db/statement-batcher.js';
-import { replayRecord } from './operation-outcome.js';
 import { deserialize } from './serialization.js';
 import { WaitRegistry } from './wait-registry.js';
-import type { WorkflowContextImpl } from './workflow-context.js';
 
 export interface MessagingDeps {
   readonly systemDb: SystemDatabase;
@@ -153,82 +140,14 @@ export class WorkflowMessaging {
     return deserialize<V | null>(text);
   }
 
-  async sendFromWorkflow(ctx: WorkflowContextImpl, destinationUUID: string, message: unknown, topic?: string): Promise<void> {
-    const destination = checkUUID('send', 'destinationUUID', destinationUUID);
-    const topicName = checkTopic('send', topic);
-    await ctx.operation(MESSAGING_OPERATIONS.send, async (functionID) => {
-      const text = serializeValue(message, `the message to ${destination}`);
-      const stored = await this.deps.systemDb.sendMessageFromWorkflow(
-        { workflowUUID: ctx.workflowUUID, functionID, functionName: MESSAGING_OPERATIONS.send },
-        { destinationUUID: destination, topic: topicName, message: text },
-      );
-      if (stored) this.notifier.wake(messageWaitKey(destination, topicName));
-    });
+  /** Wakes the waiters of `key` here at once and in other processes by notification. */
+  wake(key: string): void {
+    this.notifier.wake(key);
   }
 
-  async recv<M>(ctx: WorkflowContextImpl, topic: string | undefined, timeoutSeconds: number): Promise<M | null> {
-    const topicName = checkTopic('recv', topic);
-    const timeoutMs = checkSeconds('recv', 'timeoutSeconds', timeoutSeconds);
-    // Id N: the deadline. The first attempt of the consuming statement at id N+1 records it.
-    const recordedDeadline = await ctx.operation<number | undefined>(MESSAGING_OPERATIONS.recvDeadline, async () => undefined);
-    return ctx.operation(MESSAGING_OPERATIONS.recv, async (functionID) => {
-      const site = { workflowUUID: ctx.workflowUUID, functionID, functionName: MESSAGING_OPERATIONS.recv };
-      const deadlineMs = recordedDeadline ?? Date.now() + timeoutMs;
-      let deadline = recordedDeadline === undefined ? { functionName: MESSAGING_OPERATIONS.recvDeadline, epochMs: deadlineMs } : undefined;
-      const key = messageWaitKey(ctx.workflowUUID, topicName);
-      const record = await this.waitFor(
-        key,
-        deadlineMs,
-        async (final) => {
-          const consumed = await this.deps.systemDb.consumeMessage({ site, topic: topicName, deadline, final });
-          deadline = undefined;
-          return consumed;
-        },
-        // A re-run (its deadline recorded) has nothing to record before waiting: one shared look
-        // for all the recovered receivers tells which inboxes are worth a consuming statement.
-        recordedDeadline === undefined ? undefined : () => this.inboxLookups.add(key),
-      );
-      return replayRecord<M | null>(record);
-    });
-  }
-
-  async setEvent(ctx: WorkflowContextImpl, key: string, value: unknown): Promise<void> {
-    const eventKey = checkEventKey('setEvent', key);
-    await ctx.operation(MESSAGING_OPERATIONS.setEvent, async (functionID) => {
-      const text = serializeValue(value, `the value of event "${eventKey}"`);
-      const written = await this.deps.systemDb.setEventFromWorkflow(
-        { workflowUUID: ctx.workflowUUID, functionID, functionName: MESSAGING_OPERATIONS.setEvent },
-        eventKey,
-        text,
-      );
-      if (written) this.notifier.wake(eventWaitKey(ctx.workflowUUID, eventKey));
-    });
-  }
-
-  async getEventFromWorkflow<V>(ctx: WorkflowContextImpl, workflowUUID: string, key: string, timeoutSeconds: number): Promise<V | null> {
-    const uuid = checkUUID('getEvent', 'workflowUUID', workflowUUID);
-    const eventKey = checkEventKey('getEvent', key);
-    const timeoutMs = checkSeconds('getEvent', 'timeoutSeconds', timeoutSeconds);
-    const recordedDeadline = await ctx.operation<number | undefined>(MESSAGING_OPERATIONS.getEventDeadline, async () => undefined);
-    return ctx.operation(MESSAGING_OPERATIONS.getEvent, async (functionID) => {
-      const site = { workflowUUID: ctx.workflowUUID, functionID, functionName: MESSAGING_OPERATIONS.getEvent };
-      const deadlineMs = recordedDeadline ?? Date.now() + timeoutMs;
-      let deadline = recordedDeadline === undefined ? { functionName: MESSAGING_OPERATIONS.getEventDeadline, epochMs: deadlineMs } : undefined;
-      const record = await this.waitFor(eventWaitKey(uuid, eventKey), deadlineMs, async (final) => {
-        const read = await this.deps.systemDb.readEventIntoRecord({ site, workflowUUID: uuid, key: eventKey, deadline, final });
-        deadline = undefined;
-        return read;
-      });
-      return replayRecord<V | null>(record);
-    });
-  }
-
-  async sleep(ctx: WorkflowContextImpl, seconds: number): Promise<void> {
-    const durationMs = checkSeconds('sleep', 'seconds', seconds);
-    const deadlineMs = await ctx.operation(MESSAGING_OPERATIONS.sleep, (functionID) =>
-      this.deps.systemDb.recordSleepDeadline(ctx.workflowUUID, functionID, MESSAGING_OPERATIONS.sleep, Date.now() + durationMs),
-    );
-    await this.waitFor(undefined, deadlineMs, async (final) => (final ? true : undefined));
+  /** Whether the inbox behind a message wait key holds a message; concurrent asks share one query. */
+  hasMessage(key: string): Promise<boolean> {
+    return this.inboxLookups.add(key);
   }
 
   /**
@@ -236,7 +155,7 @@ export class WorkflowMessaging {
    * last time (with `final` true, when it must return something) once `deadlineMs` has passed.
    * The wait is registered before the first attempt, so a signal during an attempt is not lost.
    */
-  private async waitFor<T>(
+  async waitFor<T>(
     key: string | undefined,
     deadlineMs: number,
     attempt: (final: boolean) => Promise<T | undefined>,

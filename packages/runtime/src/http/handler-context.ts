@@ -9,32 +9,16 @@ import type { OperonRuntime } from '../runtime.js';
 import { lazyLogger, readConfigPath } from '../executor/operation-context.js';
 import { NOOP_RUNTIME_SPAN, type RuntimeSpan } from '../telemetry/tracing.js';
 import type { WorkflowIdentity } from '../system-db/system-database.js';
-import { externalGetEvent, externalInvoke, externalRetrieve, externalSend } from './external-invoke.js';
+import { derivedUUID } from '../client/identifiers.js';
+import { recordedRequest, type RecordedRequest } from './recorded-request.js';
 
-/** Headers never recorded with a workflow: they carry credentials. */
-const UNRECORDED_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie']);
-
-/** What is recorded with each workflow a request starts (SPEC §3 `getStatus().request`). */
-export interface RecordedRequest {
-  readonly method: string;
-  readonly url: string;
-  readonly headers: Record<string, string | string[]>;
-  readonly requestID: string;
-}
-
-export function recordedRequest(request: HttpRequest): RecordedRequest {
-  const headers: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(request.headers)) {
-    if (value !== undefined && !UNRECORDED_HEADERS.has(name)) headers[name] = value;
-  }
-  return { method: request.method, url: request.url, headers, requestID: request.requestID };
-}
+export { recordedRequest, type RecordedRequest };
 
 /**
  * The workflow UUIDs of one request. With a client-chosen UUID `U`, the first workflow started
- * without an explicit UUID is `U` and later ones are `U.1`, `U.2`, …, so a retried request finds
- * every one of its workflows again (a `.` cannot clash with a child workflow's `U-<n>`). Without
- * one, each workflow gets a random UUID.
+ * without an explicit UUID is `U` and later ones are derived from it (`U~r1`, `U~r2`, …, in the
+ * namespace no client UUID can enter), so a retried request finds every one of its workflows
+ * again and no other client can claim one. Without one, each workflow gets a random UUID.
  */
 export class RequestWorkflows {
   private derived = 0;
@@ -42,10 +26,10 @@ export class RequestWorkflows {
 
   constructor(private readonly chosenUUID: string | undefined) {}
 
-  next(): string | undefined {
+  next(): { uuid: string; derived: boolean } | undefined {
     if (this.chosenUUID === undefined) return undefined;
     const n = this.derived++;
-    return n === 0 ? this.chosenUUID : `${this.chosenUUID}.${n}`;
+    return n === 0 ? { uuid: this.chosenUUID, derived: false } : { uuid: derivedUUID(this.chosenUUID, 'r', n), derived: true };
   }
 
   started(workflowUUID: string): void {
@@ -90,6 +74,9 @@ export class HandlerContextImpl implements HandlerContext {
   get authenticatedRoles(): readonly string[] {
     return this.identity.authenticatedRoles;
   }
+  get assumedRole(): string {
+    return this.identity.assumedRole;
+  }
   get logger(): OperonLogger {
     return this.log();
   }
@@ -99,24 +86,24 @@ export class HandlerContextImpl implements HandlerContext {
   }
 
   invoke<T extends object>(cls: T, workflowUUID?: string): HandlerInvokerOf<T> {
-    return externalInvoke(this.runtime.executor, cls, {
+    return this.runtime.client.invoke(cls, {
       identity: this.identity,
       request: this.recorded,
       parentSpan: this.span,
-      nextWorkflowUUID: () => workflowUUID ?? this.workflows.next(),
+      nextWorkflowUUID: () => (workflowUUID === undefined ? this.workflows.next() : { uuid: workflowUUID, derived: false }),
       onStart: (uuid) => this.workflows.started(uuid),
     });
   }
 
   retrieveWorkflow<R = unknown>(workflowUUID: string): WorkflowHandle<R> {
-    return externalRetrieve<R>(this.runtime.executor, workflowUUID);
+    return this.runtime.client.retrieveWorkflow<R>(workflowUUID);
   }
 
   send<M>(destinationUUID: string, message: M, topic?: string, idempotencyKey?: string): Promise<void> {
-    return externalSend(this.runtime.executor, destinationUUID, message, topic, idempotencyKey);
+    return this.runtime.client.send(destinationUUID, message, topic, idempotencyKey);
   }
 
   getEvent<V = unknown>(workflowUUID: string, key: string, timeoutSeconds = 60): Promise<V | null> {
-    return externalGetEvent<V>(this.runtime.executor, workflowUUID, key, timeoutSeconds);
+    return this.runtime.client.getEvent<V>(workflowUUID, key, timeoutSeconds);
   }
 }

@@ -29,12 +29,6 @@ export class OperonHttpMissingArgumentError extends OperonError {
   }
 }
 
-/** The `operon-workflowuuid` request header is not a usable workflow id: answered with 400. */
-export class OperonHttpBadWorkflowUUIDError extends OperonError {
-  static override readonly CODE = 'OPERON_ERR_HTTP_BAD_WORKFLOW_UUID';
-  readonly status = 400;
-}
-
 /** The request body claims to be JSON and is not: answered with 400. */
 export class OperonHttpMalformedJsonError extends OperonError {
   static override readonly CODE = 'OPERON_ERR_HTTP_MALFORMED_JSON';

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { OperonHttpBadWorkflowUUIDError } from './http-errors.js';
+import { checkClientUUID } from '../client/identifiers.js';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 export const WORKFLOW_UUID_HEADER = 'operon-workflowuuid';
@@ -22,13 +22,9 @@ export function requestIdOf(request: IncomingMessage): string {
   return typeof given === 'string' && isSaneId(given) ? given : randomUUID();
 }
 
-/** The workflow UUID the client chose, undefined if it chose none; throws (400) if it is not sane. */
+/** The workflow UUID the client chose, undefined if it chose none; throws (400) if it breaks the identifier rule. */
 export function workflowUUIDOf(headers: Readonly<Record<string, string | string[] | undefined>>): string | undefined {
   const given = headers[WORKFLOW_UUID_HEADER];
   if (given === undefined) return undefined;
-  if (typeof given === 'string' && isSaneId(given)) return given;
-  const shown = typeof given === 'string' ? `${given.length} characters` : 'several values';
-  throw new OperonHttpBadWorkflowUUIDError(
-    `the ${WORKFLOW_UUID_HEADER} header must be 1 to 200 visible ASCII characters (no spaces or control characters), got ${shown}`,
-  );
+  return checkClientUUID(given, `the ${WORKFLOW_UUID_HEADER} header`);
 }

@@ -5,7 +5,7 @@
  */
 import type pg from 'pg';
 import { SQLSTATE, sqlState } from '../database/sqlstate.js';
-import { loadOperationRecords, recordOperation, type OperationRecord } from './operation-outputs.js';
+import { loadOperationRecords, type OperationRecord } from './operation-outputs.js';
 
 /**
  * A CTE (named `deadline`) recording a deadline at the operation id just before the waiting
@@ -19,22 +19,6 @@ export function recordDeadlineCte(p: { workflow: string; functionID: string; now
     SELECT ${p.workflow}::text, ${p.functionID}::int - 1, ${p.name}::text, ${p.value}::text, NULL, ${p.now}::bigint
     WHERE ${p.value}::text IS NOT NULL
     ON CONFLICT (workflow_uuid, function_id) DO NOTHING)`;
-}
-
-/** Records a sleep's deadline; returns the recorded one (an earlier run's, if it got there first). */
-export async function recordSleepDeadline(
-  pool: pg.Pool,
-  workflowUUID: string,
-  functionID: number,
-  functionName: string,
-  deadlineMs: number,
-): Promise<number> {
-  const recorded = await recordOperation(pool, workflowUUID, functionID, {
-    functionName,
-    output: JSON.stringify(deadlineMs),
-    error: null,
-  });
-  return JSON.parse(recorded.output ?? 'null') ?? deadlineMs;
 }
 
 /**

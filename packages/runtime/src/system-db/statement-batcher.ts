@@ -4,10 +4,10 @@
  * only once that commit is done, so nothing is visible before it is durable. A lone item (the
  * sequential case) costs exactly what its own statement would.
  *
- * If a batch of several fails for a reason other than the database being away, each item is
- * retried on its own, so one bad value cannot fail the writes that happened to share its batch.
+ * If a batch of several fails for a reason other than its connection (a server error about the
+ * statement), each item is retried on its own, so one bad value cannot fail the writes that happened to share its batch.
  */
-import { isInfrastructureFailure, markIfUnavailable } from '../database/infrastructure-failure.js';
+import { isConnectionFailure } from '../database/infrastructure-failure.js';
 
 interface Pending<T, R> {
   readonly item: T;
@@ -48,7 +48,7 @@ export class StatementBatcher<T, R = void> {
       const results = await this.write(batch.map((p) => p.item));
       batch.forEach((p, i) => p.resolve((results ? results[i] : undefined) as R));
     } catch (error) {
-      if (batch.length === 1 || isInfrastructureFailure(markIfUnavailable(error))) {
+      if (batch.length === 1 || isConnectionFailure(error)) {
         for (const p of batch) p.reject(error);
         return;
       }

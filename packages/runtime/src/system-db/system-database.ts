@@ -13,12 +13,17 @@ import * as operations from './operation-outputs.js';
 import * as transactions from './transaction-outputs.js';
 import * as messages from './messages.js';
 import * as events from './events.js';
-import * as deadlines from './operation-deadlines.js';
 
-export type { WorkflowRow, NewWorkflow, WorkflowIdentity } from './workflow-status.js';
+export type { WorkflowRow, NewWorkflow, WorkflowIdentity, WorkflowKind, RecoveryPage } from './workflow-status.js';
 export type { OperationRecord, RecordsByWorkflow } from './operation-outputs.js';
 export type { OutgoingMessage, OperationSite, ConsumeRequest } from './messages.js';
 export type { EventReadRequest } from './events.js';
+
+/** A record a statement wrote now (`stored`), or the one an earlier run wrote first. */
+export interface WrittenRecord {
+  readonly stored: boolean;
+  readonly record: operations.OperationRecord;
+}
 
 export class SystemDatabase {
   constructor(
@@ -66,20 +71,21 @@ export class SystemDatabase {
   /** Workflow ends of concurrent workflows share one statement and one commit. */
   private readonly workflowEnds = new StatementBatcher<status.WorkflowEnd>((ends) => status.recordWorkflowEnds(this.systemPool, ends));
 
-  recordWorkflowSuccess(workflowUUID: string, output: string | null): Promise<void> {
-    return guardDatabase(this.workflowEnds.add({ workflowUUID, status: 'SUCCESS', output, error: null }));
-  }
-
-  recordWorkflowError(workflowUUID: string, error: string): Promise<void> {
-    return guardDatabase(this.workflowEnds.add({ workflowUUID, status: 'ERROR', output: null, error }));
+  /** Ends a PENDING workflow with its output (SUCCESS) or error (ERROR); a finished one is never rewritten. */
+  recordWorkflowEnd(end: status.WorkflowEnd): Promise<void> {
+    return guardDatabase(this.workflowEnds.add(end));
   }
 
   getWorkflow(workflowUUID: string): Promise<status.WorkflowRow | undefined> {
     return guardDatabase(status.getWorkflow(this.systemPool, workflowUUID));
   }
 
-  listPendingWorkflows(executorId: string, afterUUID: string, limit: number): Promise<status.WorkflowRow[]> {
-    return guardDatabase(status.listPendingWorkflows(this.systemPool, executorId, afterUUID, limit));
+  claimRecoveryPage(executorId: string, afterUUID: string, limit: number, maxAttempts: number): Promise<status.RecoveryPage> {
+    return guardDatabase(status.claimRecoveryPage(this.systemPool, executorId, afterUUID, limit, maxAttempts));
+  }
+
+  resetRecoveryAttempts(workflowUUIDs: readonly string[]): Promise<void> {
+    return guardDatabase(status.resetRecoveryAttempts(this.systemPool, workflowUUIDs));
   }
 
   recordOperation(
@@ -130,8 +136,18 @@ export class SystemDatabase {
     return guardDatabase(messages.sendMessage(this.systemPool, message, idempotencyKey));
   }
 
-  sendMessageFromWorkflow(site: messages.OperationSite, message: messages.OutgoingMessage): Promise<boolean> {
-    return guardDatabase(messages.sendMessageFromWorkflow(this.systemPool, site, message));
+  /** A workflow's send: its record and the message in one statement; `stored` is false when a record was there already. */
+  sendMessageFromWorkflow(site: messages.OperationSite, message: messages.OutgoingMessage): Promise<WrittenRecord> {
+    return this.writtenOrExisting(site, () => messages.sendMessageFromWorkflow(this.systemPool, site, message));
+  }
+
+  /** Runs a statement that writes `site`'s record (null output) unless one exists; gives the record that stands. */
+  private async writtenOrExisting(site: messages.OperationSite, statement: () => Promise<boolean>): Promise<WrittenRecord> {
+    const stored = await guardDatabase(statement());
+    if (stored) return { stored, record: { functionName: site.functionName, output: null, error: null } };
+    const existing = (await this.loadRecords([site.workflowUUID])).get(site.workflowUUID)?.get(site.functionID);
+    if (!existing) throw new Error(`the record of operation ${site.functionID} of workflow ${site.workflowUUID} vanished`);
+    return { stored, record: existing };
   }
 
   consumeMessage(request: messages.ConsumeRequest): Promise<operations.OperationRecord | undefined> {
@@ -142,8 +158,9 @@ export class SystemDatabase {
     return guardDatabase(messages.destinationsWithMessages(this.systemPool, destinationUUIDs));
   }
 
-  setEventFromWorkflow(site: messages.OperationSite, key: string, value: string): Promise<boolean> {
-    return guardDatabase(events.setEventFromWorkflow(this.systemPool, site, key, value));
+  /** A workflow's setEvent: its record and the upsert in one statement; `stored` is false when a record was there already. */
+  setEventFromWorkflow(site: messages.OperationSite, key: string, value: string): Promise<WrittenRecord> {
+    return this.writtenOrExisting(site, () => events.setEventFromWorkflow(this.systemPool, site, key, value));
   }
 
   getEventValue(workflowUUID: string, key: string): Promise<string | undefined> {
@@ -156,9 +173,5 @@ export class SystemDatabase {
 
   eventsThatAreSet(pairs: readonly (readonly [string, string])[]): Promise<string[]> {
     return guardDatabase(events.eventsThatAreSet(this.systemPool, pairs));
-  }
-
-  recordSleepDeadline(workflowUUID: string, functionID: number, functionName: string, deadlineMs: number): Promise<number> {
-    return guardDatabase(deadlines.recordSleepDeadline(this.systemPool, workflowUUID, functionID, functionName, deadlineMs));
   }
 }

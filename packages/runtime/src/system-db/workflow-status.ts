@@ -7,9 +7,13 @@ export interface WorkflowIdentity {
   readonly assumedRole: string;
 }
 
+/** 'workflow': a @Workflow method; 'operation': one transaction or communicator run as a workflow. */
+export type WorkflowKind = 'workflow' | 'operation';
+
 export interface NewWorkflow extends WorkflowIdentity {
   readonly workflowUUID: string;
   readonly workflowName: string;
+  readonly kind: WorkflowKind;
   readonly executorId: string;
   readonly inputs: string;
   readonly request: string | null;
@@ -21,6 +25,8 @@ export interface WorkflowRow extends WorkflowIdentity {
   readonly workflowUUID: string;
   readonly status: WorkflowStatusName;
   readonly workflowName: string;
+  readonly kind: WorkflowKind;
+  readonly parentUUID: string | null;
   /** The executor that runs it (and recovers it while it is PENDING). */
   readonly executorId: string;
   readonly inputs: string;
@@ -31,7 +37,7 @@ export interface WorkflowRow extends WorkflowIdentity {
   readonly updatedAt: number;
 }
 
-const COLUMNS = `workflow_uuid, status, workflow_name, executor_id, inputs, output, error, authenticated_user,
+const COLUMNS = `workflow_uuid, status, workflow_name, kind, parent_uuid, executor_id, inputs, output, error, authenticated_user,
   authenticated_roles, assumed_role, request, created_at, updated_at`;
 
 function toRow(r: Record<string, any>): WorkflowRow {
@@ -39,6 +45,8 @@ function toRow(r: Record<string, any>): WorkflowRow {
     workflowUUID: r.workflow_uuid,
     status: r.status,
     workflowName: r.workflow_name,
+    kind: r.kind,
+    parentUUID: r.parent_uuid,
     executorId: r.executor_id,
     inputs: r.inputs,
     output: r.output,
@@ -79,9 +87,9 @@ export async function insertWorkflow(pool: pg.Pool, wf: NewWorkflow): Promise<bo
   const { rowCount } = await pool.query({
     // Named: each connection parses and plans the hot-path statements once, not per call.
     name: 'operon_insert_workflow',
-    text: `INSERT INTO operon.workflow_status (workflow_uuid, status, workflow_name, executor_id, inputs,
+    text: `INSERT INTO operon.workflow_status (workflow_uuid, status, workflow_name, kind, executor_id, inputs,
        authenticated_user, authenticated_roles, assumed_role, request, parent_uuid, created_at, updated_at)
-     VALUES ($1, 'PENDING', $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+     VALUES ($1, 'PENDING', $2, $11, $3, $4, $5, $6, $7, $8, $9, $10, $10)
      ON CONFLICT (workflow_uuid) DO NOTHING`,
     values: [
       wf.workflowUUID,
@@ -94,6 +102,7 @@ export async function insertWorkflow(pool: pg.Pool, wf: NewWorkflow): Promise<bo
       wf.request,
       wf.parentUUID,
       now,
+      wf.kind,
     ],
   });
   return rowCount === 1;
@@ -126,21 +135,53 @@ export async function getWorkflow(pool: pg.Pool, workflowUUID: string): Promise<
   return rows[0] ? toRow(rows[0]) : undefined;
 }
 
-/** One page of this executor's PENDING workflows, oldest first, after `afterUUID` (keyset paging). */
-export async function listPendingWorkflows(
+/** What a recovery page found: the workflows to resume, and those that reached their recovery limit now. */
+export interface RecoveryPage {
+  readonly resumable: WorkflowRow[];
+  readonly exceeded: string[];
+  /** The last UUID of the page, to page on from; undefined when the page was empty. */
+  readonly lastUUID: string | undefined;
+}
+
+/**
+ * One page of this executor's PENDING workflows after `afterUUID` (keyset paging), each counted as
+ * one more recovery attempt in the same statement. A workflow already recovered `maxAttempts`
+ * times without ending (its runs keep dying, as when it crashes its process) becomes
+ * RETRIES_EXCEEDED instead and is not resumed again.
+ */
+export async function claimRecoveryPage(
   pool: pg.Pool,
   executorId: string,
   afterUUID: string,
   limit: number,
-): Promise<WorkflowRow[]> {
+  maxAttempts: number,
+): Promise<RecoveryPage> {
   const { rows } = await pool.query(
-    `UPDATE operon.workflow_status SET recovery_attempts = recovery_attempts + 1
+    `UPDATE operon.workflow_status SET recovery_attempts = recovery_attempts + 1,
+       status = CASE WHEN recovery_attempts >= $4 THEN 'RETRIES_EXCEEDED' ELSE status END,
+       updated_at = CASE WHEN recovery_attempts >= $4 THEN $5 ELSE updated_at END
      WHERE workflow_uuid IN (
        SELECT workflow_uuid FROM operon.workflow_status
        WHERE executor_id = $1 AND status = 'PENDING' AND workflow_uuid > $2
        ORDER BY workflow_uuid LIMIT $3)
      RETURNING ${COLUMNS}`,
-    [executorId, afterUUID, limit],
+    [executorId, afterUUID, limit, maxAttempts, Date.now()],
   );
-  return rows.map(toRow).sort((a, b) => (a.workflowUUID < b.workflowUUID ? -1 : 1));
+  const all = rows.map(toRow).sort((a, b) => (a.workflowUUID < b.workflowUUID ? -1 : 1));
+  return {
+    resumable: all.filter((row) => row.status === 'PENDING'),
+    exceeded: all.filter((row) => row.status === 'RETRIES_EXCEEDED').map((row) => row.workflowUUID),
+    lastUUID: all.at(-1)?.workflowUUID,
+  };
+}
+
+/**
+ * Forgets the recovery attempts of workflows a graceful stop interrupted: a deploy is not a crash,
+ * and must not bring a long-running workflow closer to RETRIES_EXCEEDED.
+ */
+export async function resetRecoveryAttempts(pool: pg.Pool, workflowUUIDs: readonly string[]): Promise<void> {
+  await pool.query(
+    `UPDATE operon.workflow_status SET recovery_attempts = 0 WHERE workflow_uuid = ANY($1::text[]) AND status = 'PENDING'`,
+    [workflowUUIDs],
+  );
 }

@@ -1,0 +1,71 @@
+/**
+ * Calls into the app from outside any workflow: what a handler's `ctx.invoke(Cls)` and the testing
+ * runtime's `invoke(Cls)` do. A workflow method starts the workflow and gives its handle; a
+ * transaction or communicator runs as a one-operation workflow, so it too is idempotent under a
+ * given UUID, and gives its result. A UUID the caller chooses is checked against the identifier
+ * rule and may not enter the namespace of derived UUIDs.
+ */
+import type { HandlerInvokerOf, WorkflowHandle } from '@operon/sdk';
+import type { FunctionRegistry } from '../executor/function-registry.js';
+import { methodProxy } from '../executor/method-proxy.js';
+import { ANONYMOUS, type WorkflowExecutor } from '../executor/workflow-executor.js';
+import type { WorkflowMessaging } from '../executor/workflow-messaging.js';
+import type { WorkflowIdentity } from '../system-db/system-database.js';
+import type { RuntimeSpan } from '../telemetry/tracing.js';
+import { checkClientUUID, checkIdentifier } from './identifiers.js';
+
+/** Whose call it is, and where it came from. */
+export interface InvokeOptions {
+  /** Who calls: what an authenticator returned. @default an anonymous caller */
+  readonly identity?: WorkflowIdentity;
+  /** The UUID the caller chose for the (first) workflow started; checked as a client's UUID. */
+  readonly workflowUUID?: string;
+  /** The HTTP request to record with each workflow started (method, url, headers). */
+  readonly request?: unknown;
+  /**
+   * The UUID of the next workflow started through this invoker (undefined for a random one), and
+   * whether the runtime derived it (a request's later workflows) rather than a client chose it.
+   */
+  readonly nextWorkflowUUID?: () => { readonly uuid: string; readonly derived: boolean } | undefined;
+  /** Told the UUID of each workflow started, in order. */
+  readonly onStart?: (workflowUUID: string) => void;
+  /** The span (a handler's) each workflow's span is a child of. */
+  readonly parentSpan?: RuntimeSpan;
+}
+
+export class OperonClient {
+  constructor(
+    private readonly executor: WorkflowExecutor,
+    private readonly messaging: WorkflowMessaging,
+    private readonly registry: FunctionRegistry,
+  ) {}
+
+  invoke<T extends object>(cls: T, options: InvokeOptions = {}): HandlerInvokerOf<T> {
+    return methodProxy(cls, this.registry, ['workflow', 'transaction', 'communicator'], async (fn, args) => {
+      const given = options.workflowUUID;
+      const next = given !== undefined ? { uuid: given, derived: false } : options.nextWorkflowUUID?.();
+      const workflowUUID = next === undefined ? undefined : next.derived ? next.uuid : checkClientUUID(next.uuid);
+      const start = { workflowUUID, identity: options.identity ?? ANONYMOUS, request: options.request, parentSpan: options.parentSpan };
+      if (fn.method.kind === 'workflow') {
+        const handle = await this.executor.startWorkflow(fn, args, start);
+        options.onStart?.(handle.getWorkflowUUID());
+        return handle;
+      }
+      const handle = await this.executor.startOperation(fn, args, start);
+      options.onStart?.(handle.getWorkflowUUID());
+      return handle.getResult();
+    }) as HandlerInvokerOf<T>;
+  }
+
+  retrieveWorkflow<R>(workflowUUID: string): WorkflowHandle<R> {
+    return this.executor.retrieveWorkflow<R>(checkIdentifier('workflow UUID', workflowUUID));
+  }
+
+  send(destinationUUID: string, message: unknown, topic?: string, idempotencyKey?: string): Promise<void> {
+    return this.messaging.send(destinationUUID, message, topic, idempotencyKey);
+  }
+
+  getEvent<V>(workflowUUID: string, key: string, timeoutSeconds = 60): Promise<V | null> {
+    return this.messaging.getEvent<V>(workflowUUID, key, timeoutSeconds);
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * Child workflows and reads of other workflows from inside a workflow. A child's UUID is derived
+ * from the parent's and the operation id, in the namespace no client-chosen UUID can enter, so a
+ * re-run finds the same child and nobody can pre-empt it. A handle's `getStatus()` and
+ * `getResult()` are steps too: a re-run sees what the first run saw, even if the other workflow
+ * changed since.
+ */
+import type { WorkflowHandle } from '@operon/sdk';
+import { checkIdentifier, derivedUUID } from '../../client/identifiers.js';
+import { isInfrastructureFailure } from '../../database/infrastructure-failure.js';
+import { toStatus } from '../../system-db/workflow-status.js';
+import type { RegisteredFunction } from '../function-registry.js';
+import { serialize } from '../serialization.js';
+import type { Outcome, WorkflowExecution } from '../workflow-execution.js';
+
+export const WORKFLOW_READS = Object.freeze({
+  getStatus: 'operon.getStatus',
+  getResult: 'operon.getResult',
+});
+
+export async function startChildStep(execution: WorkflowExecution, fn: RegisteredFunction, args: unknown[]): Promise<WorkflowHandle<unknown>> {
+  const functionID = execution.takeIds(1);
+  const childUUID = await execution.step<string>(functionID, fn.name, async (site) => {
+    const uuid = derivedUUID(execution.workflowUUID, 'c', functionID);
+    await execution.services.workflows.startChild(fn, args, {
+      workflowUUID: uuid,
+      parentUUID: execution.workflowUUID,
+      identity: execution.identity,
+      parentSpan: execution.span,
+    });
+    return execution.persist(site, { output: JSON.stringify(uuid) });
+  });
+  return workflowHandle(execution, childUUID);
+}
+
+/** A handle inside a workflow: each read is a step of the reading workflow. */
+export function workflowHandle<R>(execution: WorkflowExecution, workflowUUID: string): WorkflowHandle<R> {
+  const uuid = checkIdentifier('workflow UUID', workflowUUID);
+  const { systemDb, workflows } = execution.services;
+  return {
+    getWorkflowUUID: () => uuid,
+    getStatus: () => {
+      const functionID = execution.takeIds(1);
+      return execution.step(functionID, WORKFLOW_READS.getStatus, async (site) => {
+        const row = await systemDb.getWorkflow(uuid);
+        return execution.persist(site, { output: JSON.stringify(row ? toStatus(row) : null) });
+      });
+    },
+    getResult: () => {
+      const functionID = execution.takeIds(1);
+      return execution.step<R>(functionID, WORKFLOW_READS.getResult, async (site) => {
+        let outcome: Outcome;
+        try {
+          outcome = { output: serialize(await workflows.resultOf(uuid), `the result of workflow ${uuid}`) };
+        } catch (error) {
+          if (isInfrastructureFailure(error)) throw error;
+          outcome = { error };
+        }
+        return execution.persist(site, outcome);
+      });
+    },
+  };
+}

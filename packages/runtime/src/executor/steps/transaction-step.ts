@@ -1,0 +1,167 @@
+/**
+ * A transaction as a step: BEGIN, the app's function, an INSERT of its output into
+ * operon.transaction_outputs and COMMIT (the INSERT and COMMIT in one round trip). The output
+ * commits with the writes, so a crash or a lost answer at any point leaves both or neither, and
+ * the step, reading the records again, tells which. Serialization failures and deadlocks retry.
+ */
+import type pg from 'pg';
+import type { OperonLogger, TransactionClient, TransactionContext } from '@operon/sdk';
+import { Backoff } from '../../backoff.js';
+import { guardDatabase, markInfrastructure } from '../../database/infrastructure-failure.js';
+import { SQLSTATE, isRetriableTransactionError, sqlState } from '../../database/sqlstate.js';
+import type { OperationRecord } from '../../system-db/system-database.js';
+import { loggableInputs } from '../../telemetry/log-masking.js';
+import type { RuntimeSpan } from '../../telemetry/tracing.js';
+import type { RegisteredFunction } from '../function-registry.js';
+import { lazyLogger, readConfigPath } from '../operation-context.js';
+import { serialize } from '../serialization.js';
+import type { StepSite, WorkflowExecution } from '../workflow-execution.js';
+
+/** Retries after a serialization failure or deadlock: from 1 ms, doubling to 2 s, jittered. */
+const CONFLICT_RETRY = { initialMs: 1, maxMs: 2_000, jitter: 1 } as const;
+
+/**
+ * The app's client for one attempt. It notices the connection going away (pg emits `end` or
+ * `error` on the client before the app's code sees the failed query), so a query the database
+ * dropped counts as the database's failure whatever the app's code does with the error.
+ */
+class AttemptSession {
+  lost = false;
+  private readonly onLoss = () => (this.lost = true);
+
+  constructor(readonly client: pg.PoolClient) {
+    client.on('end', this.onLoss);
+    client.on('error', this.onLoss);
+  }
+
+  readonly scoped: TransactionClient = {
+    query: (text, values) => this.client.query(text, values as unknown[]) as never,
+  };
+
+  /** Rolls back (if the session is alive) and gives the client back, discarding it if broken. */
+  async close(): Promise<void> {
+    let broken: Error | undefined = this.lost ? new Error('connection lost') : undefined;
+    if (!broken) await this.client.query('ROLLBACK').catch((error: Error) => (broken = error));
+    this.release(broken);
+  }
+
+  release(broken?: Error): void {
+    this.client.removeListener('end', this.onLoss);
+    this.client.removeListener('error', this.onLoss);
+    this.client.release(broken);
+  }
+}
+
+/** How one attempt ended: committed with its output, failed with the app's error, or must run again. */
+type Attempt = { readonly output: string | null } | { readonly error: unknown } | 'conflict' | 'recorded-elsewhere';
+
+export async function performTransaction(
+  execution: WorkflowExecution,
+  site: StepSite,
+  span: RuntimeSpan,
+  fn: RegisteredFunction,
+  args: unknown[],
+): Promise<OperationRecord> {
+  const { systemDb, appPool, application } = execution.services;
+  const options = fn.method.transactionOptions ?? {};
+  const readOnly = options.readOnly === true;
+  const begin = `BEGIN ISOLATION LEVEL ${options.isolationLevel ?? 'SERIALIZABLE'}${readOnly ? ' READ ONLY' : ''}`;
+  const logger = lazyLogger(execution.services.logger, () => ({
+    workflowUUID: site.workflowUUID,
+    operationName: fn.name,
+    operationType: 'transaction',
+    functionID: site.functionID,
+  }));
+  if (execution.services.logger.isLevelEnabled('debug')) logger().debug({ inputs: loggableInputs(fn, args) }, `${fn.name} started`);
+  const call = (client: TransactionClient) => fn.method.fn.call(fn.cls, transactionContext(site, client, span, logger, application), ...args);
+  // A read-only transaction wrote nothing to keep atomic with its record: it commits, then records.
+  const commit = readOnly
+    ? (client: pg.PoolClient) => client.query('COMMIT').then(() => undefined)
+    : (client: pg.PoolClient, output: string | null) =>
+        systemDb.insertTransactionOutputAndCommit(client, site.workflowUUID, site.functionID, fn.name, output);
+  const conflicts = new Backoff(CONFLICT_RETRY);
+  for (;;) {
+    const session = new AttemptSession(await guardDatabase(appPool.connect()));
+    const attempt = await runAttempt(session, begin, call, commit, `the output of ${fn.name}`);
+    if (attempt === 'conflict') {
+      logger().debug(`${fn.name}: retrying after a serialization failure or deadlock`);
+      await conflicts.wait();
+      continue;
+    }
+    if (attempt === 'recorded-elsewhere') {
+      // Another run of this workflow committed this operation first: its record stands.
+      const existing = (await systemDb.loadRecords([site.workflowUUID])).get(site.workflowUUID)?.get(site.functionID);
+      if (existing) return existing;
+      continue;
+    }
+    if ('error' in attempt || readOnly) return execution.persist(site, attempt);
+    return { functionName: fn.name, output: attempt.output, error: null };
+  }
+}
+
+/**
+ * One attempt on one connection. Throws (marked as infrastructure) when the database failed: a
+ * statement of Operon's own, or a query of the app's whose connection went away.
+ */
+async function runAttempt(
+  session: AttemptSession,
+  begin: string,
+  call: (client: TransactionClient) => Promise<unknown>,
+  commit: (client: pg.PoolClient, output: string | null) => Promise<void>,
+  what: string,
+): Promise<Attempt> {
+  try {
+    await guardDatabase(session.client.query(begin));
+  } catch (error) {
+    await session.close();
+    throw error;
+  }
+  let value: unknown;
+  try {
+    value = await call(session.scoped);
+  } catch (error) {
+    await session.close();
+    if (session.lost) throw markInfrastructure(error);
+    return isRetriableTransactionError(error) ? 'conflict' : { error };
+  }
+  let output: string | null;
+  try {
+    // The app may have caught the failure of a query whose connection is gone: nothing can commit.
+    if (session.lost) throw markInfrastructure(new Error('the transaction\'s connection was lost'));
+    output = serialize(value, what);
+  } catch (error) {
+    await session.close();
+    if (session.lost) throw error;
+    // An output that cannot be stored is the operation's error; its writes roll back.
+    return { error };
+  }
+  try {
+    await guardDatabase(commit(session.client, output));
+  } catch (error) {
+    await session.close();
+    if (isRetriableTransactionError(error)) return 'conflict';
+    if (sqlState(error) === SQLSTATE.UNIQUE_VIOLATION) return 'recorded-elsewhere';
+    throw error;
+  }
+  session.release();
+  return { output };
+}
+
+function transactionContext(
+  site: StepSite,
+  client: TransactionClient,
+  span: RuntimeSpan,
+  logger: () => OperonLogger,
+  application: Readonly<Record<string, unknown>>,
+): TransactionContext {
+  return {
+    client,
+    workflowUUID: site.workflowUUID,
+    functionID: site.functionID,
+    get logger(): OperonLogger {
+      return logger();
+    },
+    span,
+    getConfig: (key, defaultValue) => readConfigPath(application, key, defaultValue),
+  };
+}

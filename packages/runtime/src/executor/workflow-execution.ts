@@ -1,0 +1,303 @@
+/**
+ * One execution of one workflow, and the one owner of its durable steps. It holds the workflow's
+ * UUID, identity, span, records and next operation id; every operation (transaction,
+ * communicator, child, send, recv, event, sleep, status read) is a `step` of it:
+ *
+ *   take ids (synchronously, at call time) → record at that id? → same function? → replay it
+ *                                          → no record → perform (run and record) → return the record
+ *
+ * so concurrent operations (`Promise.all`) each keep their own id and record, on every run.
+ *
+ * A failure of Operon's own database work never reaches workflow code. The step that met it
+ * waits until the database answers, reads the records again and goes on from there: a record
+ * written before the failure (a COMMIT whose answer was lost) is returned, a missing one is
+ * performed again. Once the runtime stops, the execution is abandoned instead: the step's promise
+ * never settles, so the workflow's code is never resumed with an error it could mistake for its
+ * own; the workflow stays PENDING and its next run (recovery) continues from its records.
+ */
+import type { Context } from '@opentelemetry/api';
+import type { Logger } from 'pino';
+import type pg from 'pg';
+import { OperonShutdownError, type OperonLogger } from '@operon/sdk';
+import { Backoff } from '../backoff.js';
+import { isConnectionFailure, isInfrastructureFailure, markInfrastructure } from '../database/infrastructure-failure.js';
+import type { OperationRecord, SystemDatabase, WorkflowIdentity, WorkflowKind } from '../system-db/system-database.js';
+import { inputsAttribute, loggableInputs } from '../telemetry/log-masking.js';
+import { NOOP_RUNTIME_SPAN, type RuntimeSpan, type Tracing } from '../telemetry/tracing.js';
+import type { DatabaseOutage } from './database-outage.js';
+import type { FunctionRegistry, RegisteredFunction } from './function-registry.js';
+import { lazyLogger } from './operation-context.js';
+import { deserialize, deserializeError, serialize, serializeError } from './serialization.js';
+import { LIVE_POLICY, type StepPolicy } from './step-policy.js';
+import type { WorkflowMessaging } from './workflow-messaging.js';
+
+/** Starting children and reading other workflows' results: what a step needs of the executor. */
+export interface WorkflowStarter {
+  /** Starts (or joins) a child workflow; resolves once its start is durable. */
+  startChild(fn: RegisteredFunction, args: unknown[], options: ChildStart): Promise<void>;
+  /** Waits for a workflow's result (here if it runs here, else from its record). */
+  resultOf(workflowUUID: string): Promise<unknown>;
+}
+
+export interface ChildStart {
+  readonly workflowUUID: string;
+  readonly parentUUID: string;
+  readonly identity: WorkflowIdentity;
+  readonly parentSpan: RuntimeSpan;
+}
+
+/** What every execution of a runtime shares. */
+export interface ExecutionServices {
+  readonly systemDb: SystemDatabase;
+  readonly appPool: pg.Pool;
+  readonly registry: FunctionRegistry;
+  readonly logger: Logger;
+  readonly application: Readonly<Record<string, unknown>>;
+  readonly tracing: Tracing;
+  readonly executorId: string;
+  readonly messaging: WorkflowMessaging;
+  readonly outage: DatabaseOutage;
+  readonly workflows: WorkflowStarter;
+  /** 'running' until the runtime begins to stop; steps met by a failure after that are abandoned. */
+  readonly state: () => 'running' | 'stopping' | 'stopped';
+}
+
+export interface ExecutionRun {
+  readonly workflowUUID: string;
+  readonly fn: RegisteredFunction;
+  readonly kind: WorkflowKind;
+  readonly identity: WorkflowIdentity;
+  readonly parentSpan?: RuntimeSpan | Context;
+}
+
+/** Where one operation is recorded. */
+export interface StepSite {
+  readonly workflowUUID: string;
+  readonly functionID: number;
+  readonly functionName: string;
+}
+
+export type Outcome = { readonly output: string | null } | { readonly error: unknown };
+
+/** After a failure that was not the connection's, steps try again no faster than this. */
+const STATEMENT_RETRY = { initialMs: 100, maxMs: 5_000 } as const;
+
+export class WorkflowExecution {
+  private nextFunctionID = 0;
+  private records: Map<number, OperationRecord> | undefined;
+  private readonly statementRetry = new Backoff(STATEMENT_RETRY);
+  private readonly log: () => OperonLogger;
+  readonly span: RuntimeSpan;
+
+  constructor(
+    readonly services: ExecutionServices,
+    readonly run: ExecutionRun,
+    /** Records of an earlier run; undefined on a first run, which cannot have any. */
+    records: ReadonlyMap<number, OperationRecord> | undefined,
+    readonly policy: StepPolicy = LIVE_POLICY,
+    /** Told when the execution is abandoned (the runtime stopped under it). */
+    private readonly onAbandon: () => void = () => undefined,
+  ) {
+    this.records = records ? new Map(records) : undefined;
+    const tracing = services.tracing;
+    this.span =
+      tracing.enabled && policy.runs
+        ? tracing.startSpan(
+            run.fn.name,
+            { 'operon.workflow_uuid': run.workflowUUID, 'operon.operation_type': 'workflow', 'operon.executor_id': services.executorId },
+            run.parentSpan,
+          )
+        : NOOP_RUNTIME_SPAN;
+    this.log = lazyLogger(services.logger, () => ({ workflowUUID: run.workflowUUID, operationName: run.fn.name, operationType: 'workflow' }));
+  }
+
+  get workflowUUID(): string {
+    return this.run.workflowUUID;
+  }
+  get identity(): WorkflowIdentity {
+    return this.run.identity;
+  }
+  get logger(): OperonLogger {
+    return this.log();
+  }
+  /** How many operation ids the code has taken so far. */
+  get takenIds(): number {
+    return this.nextFunctionID;
+  }
+
+  /** Takes `count` consecutive operation ids and returns the first. Synchronous: call order is id order. */
+  takeIds(count = 1): number {
+    const first = this.nextFunctionID;
+    this.nextFunctionID += count;
+    return first;
+  }
+
+  /** The record at `functionID` if there is one, checked to be of `functionName`. */
+  recorded(functionID: number, functionName: string): OperationRecord | undefined {
+    const record = this.records?.get(functionID);
+    if (record) this.check(functionID, functionName, record);
+    return record;
+  }
+
+  /**
+   * The durable step: returns what the record at `functionID` holds, performing the operation
+   * first if there is none. `perform` runs and records the operation and gives the record that
+   * stands (its own, or one another run wrote first). `precededBy`: ids this operation took
+   * before its own (a recv's deadline), checked the same way when they have records.
+   */
+  async step<T>(
+    functionID: number,
+    functionName: string,
+    perform: (site: StepSite) => Promise<OperationRecord>,
+    precededBy?: { readonly functionID: number; readonly functionName: string },
+  ): Promise<T> {
+    if (this.services.state() === 'stopped') return this.abandon();
+    this.policy.beforeStep();
+    const site = { workflowUUID: this.workflowUUID, functionID, functionName };
+    for (;;) {
+      if (precededBy) this.recorded(precededBy.functionID, precededBy.functionName);
+      const existing = this.recorded(functionID, functionName);
+      if (existing) return this.resultOf<T>(existing);
+      if (!this.policy.runs) this.policy.missing(this.workflowUUID, functionID, functionName);
+      let record: OperationRecord;
+      try {
+        record = await perform(site);
+      } catch (error) {
+        if (!isInfrastructureFailure(error)) throw error;
+        await this.afterFailure(error);
+        await this.reloadRecords();
+        continue;
+      }
+      this.check(functionID, functionName, record);
+      return this.resultOf<T>(record);
+    }
+  }
+
+  /**
+   * Writes `outcome` as the record at `site` (a plain record: a communicator's output or error, a
+   * failed transaction's error, a deadline) and returns the record that stands. The outcome is
+   * known, so a failed write is tried again, never the operation: after a failure the records
+   * are read first, and one found at `site` (the write committed, its answer was lost) stands.
+   */
+  async persist(site: StepSite, outcome: Outcome): Promise<OperationRecord> {
+    const record: OperationRecord =
+      'error' in outcome
+        ? { functionName: site.functionName, output: null, error: serializeError(outcome.error) }
+        : { functionName: site.functionName, output: outcome.output, error: null };
+    for (;;) {
+      try {
+        return await this.services.systemDb.recordOperation(site.workflowUUID, site.functionID, record);
+      } catch (error) {
+        if (!isInfrastructureFailure(error)) throw error;
+        await this.afterFailure(error);
+        await this.reloadRecords();
+        const written = this.records?.get(site.functionID);
+        if (written) return written;
+      }
+    }
+  }
+
+  /**
+   * Awaits one of Operon's own waits or writes outside any step (a sleep's wait, the workflow's
+   * end): a database failure is waited out and `work` tried again; once the runtime stops, the
+   * execution is abandoned.
+   */
+  async durably<T>(work: () => Promise<T>): Promise<T> {
+    for (;;) {
+      try {
+        return await work();
+      } catch (error) {
+        if (!isInfrastructureFailure(error)) throw error;
+        await this.afterFailure(error);
+      }
+    }
+  }
+
+  /**
+   * Runs the workflow's code to its end with this execution's context (or, for a transaction or
+   * communicator invoked from outside a workflow, that one operation as operation 0) and gives
+   * its outcome in stored form: what any later reader of the record gets.
+   */
+  async runBody(args: unknown[], body: (execution: WorkflowExecution, args: unknown[]) => Promise<unknown>): Promise<Outcome> {
+    if (this.services.logger.isLevelEnabled('debug')) {
+      this.logger.debug({ inputs: loggableInputs(this.run.fn, args), rerun: this.records !== undefined }, `workflow ${this.run.fn.name} started`);
+    }
+    if (this.services.tracing.enabled) this.span.setAttribute('operon.inputs', inputsAttribute(this.run.fn, args));
+    try {
+      const output = await body(this, args);
+      return { output: serialize(output, `the output of workflow ${this.run.fn.name}`) };
+    } catch (error) {
+      return { error };
+    }
+  }
+
+  /** Runs the workflow and records its end; resolves or rejects as a reader of the record would. */
+  async runToEnd(args: unknown[], body: (execution: WorkflowExecution, args: unknown[]) => Promise<unknown>): Promise<unknown> {
+    const outcome = await this.runBody(args, body);
+    const end =
+      'error' in outcome
+        ? { workflowUUID: this.workflowUUID, status: 'ERROR' as const, output: null, error: serializeError(outcome.error) }
+        : { workflowUUID: this.workflowUUID, status: 'SUCCESS' as const, output: outcome.output, error: null };
+    // The stored form, never the raw value: anything may be thrown, a null-prototype object too.
+    const error = end.error === null ? undefined : deserializeError(end.error);
+    this.span.end(error);
+    await this.durably(() => this.services.systemDb.recordWorkflowEnd(end));
+    if (error) throw error;
+    return deserialize(end.output);
+  }
+
+  /**
+   * Gives up on this execution because the runtime stopped: its caller is told (the workflow's
+   * result rejects with a shutdown error) and the returned promise never settles, so the
+   * workflow's code never resumes.
+   */
+  abandon(): Promise<never> {
+    this.onAbandon();
+    return new Promise<never>(() => undefined);
+  }
+
+  private check(functionID: number, functionName: string, record: OperationRecord): void {
+    if (record.functionName !== functionName) this.policy.mismatch(this.workflowUUID, functionID, functionName, record.functionName);
+    this.policy.matched(functionID, functionName, record);
+  }
+
+  private resultOf<T>(record: OperationRecord): T {
+    if (record.error !== null) throw deserializeError(record.error);
+    return deserialize<T>(record.output);
+  }
+
+  /** Waits until the database answers after `error`; abandons the execution if the runtime stops. */
+  private async afterFailure(error: unknown): Promise<void> {
+    if (this.services.state() !== 'running') return this.abandon();
+    const connection = isConnectionFailure(error);
+    this.services.logger[connection ? 'warn' : 'error'](
+      { workflowUUID: this.workflowUUID, executorId: this.services.executorId, err: error },
+      connection
+        ? `workflow ${this.workflowUUID} lost its database connection; it goes on from its records once the database answers`
+        : `workflow ${this.workflowUUID}: a statement of Operon's own failed; trying again`,
+    );
+    // A server error about the statement (not the connection) gets answers to pings: pace the retries.
+    if (!connection) await this.statementRetry.wait();
+    await this.services.outage.answers();
+    if (this.services.state() !== 'running') return this.abandon();
+  }
+
+  /** Reads the workflow's records again (after a failure), as soon as the database answers. */
+  private async reloadRecords(): Promise<void> {
+    for (;;) {
+      try {
+        const all = await this.services.systemDb.loadRecords([this.workflowUUID]);
+        this.records = all.get(this.workflowUUID) ?? new Map();
+        return;
+      } catch (error) {
+        if (!isInfrastructureFailure(error)) throw error;
+        await this.afterFailure(error);
+      }
+    }
+  }
+}
+
+/** The error a workflow's caller gets when the runtime stopped under it; marked, so no step treats it as the app's. */
+export function abandonedError(workflowUUID: string): Error {
+  return markInfrastructure(new OperonShutdownError(`workflow ${workflowUUID} was interrupted by shutdown; it resumes at the next start`));
+}

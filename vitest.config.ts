@@ -39,6 +39,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/helpers/global-setup.ts'],
+    // Fails a file that leaves a runtime, pool, client, server or child process open.
+    setupFiles: ['test/helpers/leak-check.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build, stop } from 'esbuild';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 // Inside packages/runtime so the bundle resolves the runtime's own dependencies (pg, pino, …).
@@ -17,6 +17,8 @@ const buildDir = join(repo, 'packages/runtime/.test-build');
 export async function bundleFixture(name: string): Promise<string> {
   mkdirSync(buildDir, { recursive: true });
   const outfile = join(buildDir, `${basename(name, '.ts')}-${randomBytes(3).toString('hex')}.mjs`);
+  // esbuild's API runs a service child process that outlives the build; stop it, so the test file
+  // leaves no child process behind (the next build starts a new one).
   await build({
     entryPoints: [join(repo, 'test/fixtures', name)],
     bundle: true,
@@ -32,7 +34,7 @@ export async function bundleFixture(name: string): Promise<string> {
     },
     packages: 'external',
     logLevel: 'error',
-  });
+  }).finally(stop);
   return outfile;
 }
 

@@ -138,7 +138,7 @@ describe('schema validation', () => {
   it('rejects an unknown nested key, even one with no value', () => {
     const error = configError(() => load('database:\n  hostnme:\n'));
     expect(error.message).toMatch(
-      /operon-config\.yaml: database\.hostnme is not a known key; did you mean hostname\? \(allowed: hostname, port, username, password, user_database, system_database, connectionTimeoutMillis, poolSize, ssl, migrate, rollback\)$/,
+      /operon-config\.yaml: database\.hostnme is not a known key; did you mean hostname\? \(allowed: hostname, port, username, password, user_database, system_database, connectionTimeoutMillis, poolSize, ssl, sslrootcert, migrate, rollback\)$/,
     );
     expect(error.key).toBe('database.hostnme');
   });
@@ -158,7 +158,9 @@ describe('schema validation', () => {
     [{ runtimeConfig: { port: 70000 } }, 'runtimeConfig.port must be an integer from 1 to 65535, got 70000'],
     [{ database: { poolSize: 0 } }, 'database.poolSize must be an integer from 1 to 1000, got 0'],
     [{ database: { connectionTimeoutMillis: 1.5 } }, 'database.connectionTimeoutMillis must be an integer, got 1.5'],
-    [{ database: { ssl: 'yes' } }, 'database.ssl must be true or false, got "yes"'],
+    [{ database: { ssl: 'yes' } }, 'database.ssl must be true, false or an sslmode (disable, prefer, require, verify-ca, verify-full, no-verify), got "yes"'],
+    [{ database: { hostname: 'db', ssl: 'allow' } }, 'database.ssl must be true, false or an sslmode (disable, prefer, require, verify-ca, verify-full, no-verify), got "allow"'],
+    [{ runtimeConfig: { requestTimeoutMs: 0 } }, 'runtimeConfig.requestTimeoutMs must be an integer from 1 to 3600000, got 0'],
     [{ database: { hostname: '' } }, 'database.hostname must be a non-empty string, got ""'],
     [{ database: { migrate: 'npx knex migrate:latest' } }, 'database.migrate must be a list of strings, got "npx knex migrate:latest"'],
     [{ database: { rollback: ['ok', 2] } }, 'database.rollback[1] must be a string, got 2'],
@@ -176,7 +178,7 @@ describe('schema validation', () => {
     );
     expect(error.message.split('\n')).toEqual([
       'cfg: extra is not a known key (allowed: database, runtimeConfig, telemetry, authentication, application)',
-      'cfg: runtimeConfig.prot is not a known key; did you mean port? (allowed: port, host, entrypoint, bodyLimitBytes)',
+      'cfg: runtimeConfig.prot is not a known key; did you mean port? (allowed: port, host, entrypoint, bodyLimitBytes, requestTimeoutMs, maxRecoveryAttempts)',
       'cfg: database.port must be an integer, got "abc"',
       'cfg: runtimeConfig.port must be an integer from 1 to 65535, got 0',
     ]);
@@ -267,7 +269,7 @@ describe('${VAR} substitution', () => {
       { USE_SSL: 'TRUE', PORT: '8080', COUNT: '7' },
     );
     expect(config.database.port).toBe(5433);
-    expect(config.database.ssl).toBe(true);
+    expect(config.database.ssl).toBe('verify-full');
     expect(config.runtimeConfig.port).toBe(8080);
     expect(config.telemetry.traces.enabled).toBe(false);
     expect(config.application['count']).toBe('7'); // application has no schema, so no coercion
@@ -309,7 +311,7 @@ describe('defaults', () => {
         system_database: 'operon_app_operon_sys',
         connectionTimeoutMillis: 3000,
         poolSize: 20,
-        ssl: false,
+        ssl: 'disable',
         migrate: [],
         rollback: [],
       },
@@ -318,13 +320,16 @@ describe('defaults', () => {
         host: '0.0.0.0',
         entrypoint: join(appDir, 'dist', 'operations.js'),
         bodyLimitBytes: 1048576,
+        requestTimeoutMs: 30000,
+        maxRecoveryAttempts: 5,
         executorId: 'local',
       },
       telemetry: { logs: { logLevel: 'info' }, traces: { enabled: false, endpoint: 'http://localhost:4318/v1/traces' } },
       authentication: {},
       application: {},
     });
-    expect(config.database.password).toBe('postgres');
+    // The embedded Postgres's password is the random one it makes at its first start, not in the config.
+    expect(config.database.password).toBe('');
   });
 
   it.each([
@@ -360,9 +365,18 @@ describe('database precedence: file, then DATABASE_URL, then PG* variables, then
     expect([db.hostname, db.port, db.username, db.password, db.user_database]).toEqual(['filehost', 7000, 'u', 'p', 'd']);
   });
 
-  it('applies PG* variables to the embedded server too, whose password defaults to postgres', () => {
-    const db = resolve({}, { PGPORT: '5999' }).database;
-    expect([db.embedded, db.port, db.password]).toEqual([true, 5999, 'postgres']);
+  it('applies PG* variables to the embedded server too, but not PGPASSWORD or PGSSLMODE: it has its own password and no TLS', () => {
+    const db = resolve({}, { PGPORT: '5999', PGPASSWORD: 'meant-for-another-server', PGSSLMODE: 'require' }).database;
+    expect([db.embedded, db.port, db.password, db.ssl]).toEqual([true, 5999, '', 'disable']);
+  });
+
+  it('refuses a password, TLS or a CA file in the file for the embedded server, naming why', () => {
+    const error = configError(() => resolve({ database: { password: 'postgres', ssl: 'require', sslrootcert: 'ca.pem' } }));
+    expect(error.message.split('\n')).toEqual([
+      'cfg: database.password applies to your own Postgres server (set database.hostname); the embedded Postgres uses the random password it made at its first start, kept in .operon/pgpassword',
+      'cfg: database.ssl applies to your own Postgres server (set database.hostname); the embedded Postgres listens on 127.0.0.1 only, without TLS',
+      'cfg: database.sslrootcert applies to your own Postgres server (set database.hostname); the embedded Postgres listens on 127.0.0.1 only, without TLS',
+    ]);
   });
 
   it("gives an external server without a password '' (libpq then uses ~/.pgpass)", () => {
@@ -371,14 +385,14 @@ describe('database precedence: file, then DATABASE_URL, then PG* variables, then
 
   it('counts empty variables as unset', () => {
     const db = resolve({}, { PGHOST: '', PGPASSWORD: '' }).database;
-    expect([db.embedded, db.password]).toEqual([true, 'postgres']);
+    expect([db.embedded, db.password]).toEqual([true, '']);
   });
 
   it('reads DATABASE_URL when the file names no hostname, decoding its parts', () => {
     const env = { ...pgEnv, DATABASE_URL: 'postgresql://us%40r:p%3Ass@url.example.com:6543/url_db?sslmode=require' };
     const db = resolve({ database: { username: 'fileuser' } }, env).database;
     expect([db.embedded, db.hostname, db.port, db.username, db.password, db.user_database, db.ssl]).toEqual([
-      false, 'url.example.com', 6543, 'fileuser', 'p:ss', 'url_db', true,
+      false, 'url.example.com', 6543, 'fileuser', 'p:ss', 'url_db', 'require',
     ]);
   });
 
@@ -405,13 +419,34 @@ describe('database precedence: file, then DATABASE_URL, then PG* variables, then
       'environment: PGPORT must be an integer from 1 to 65535, got "abc"',
     );
     expect(configError(() => resolve({}, { PGSSLMODE: 'maybe' })).message).toBe(
-      'environment: PGSSLMODE must be one of disable, allow, prefer, require, verify-ca, verify-full, no-verify, got "maybe"',
+      'environment: PGSSLMODE must be one of disable, prefer, require, verify-ca, verify-full, no-verify, got "maybe"',
     );
   });
 
-  it('takes ssl from PGSSLMODE unless the file sets it', () => {
-    expect(resolve({}, { PGSSLMODE: 'verify-full' }).database.ssl).toBe(true);
-    expect(resolve({ database: { ssl: false } }, { PGSSLMODE: 'require' }).database.ssl).toBe(false);
+  it('takes ssl from PGSSLMODE unless the file sets it; true is verify-full, false is disable', () => {
+    const own = { hostname: 'db' };
+    expect(resolve({ database: own }, { PGSSLMODE: 'verify-ca', PGSSLROOTCERT: new URL(import.meta.url).pathname }).database.ssl).toBe('verify-ca');
+    expect(resolve({ database: { ...own, ssl: false } }, { PGSSLMODE: 'require' }).database.ssl).toBe('disable');
+    expect(resolve({ database: { ...own, ssl: true } }).database.ssl).toBe('verify-full');
+    expect(resolve({ database: { ...own, ssl: 'no-verify' } }).database.ssl).toBe('no-verify');
+  });
+
+  it('resolves sslrootcert against the config folder and refuses one it cannot read', () => {
+    const appDir = tempDir();
+    writeFileSync(join(appDir, 'ca.pem'), 'not checked here');
+    const config = resolveConfig({ database: { hostname: 'db', ssl: 'verify-full', sslrootcert: 'ca.pem' } }, { file: 'cfg', appDir, env: {} });
+    expect(config.database.sslrootcert).toBe(join(appDir, 'ca.pem'));
+    const error = configError(() => resolveConfig({ database: { hostname: 'db', sslrootcert: 'missing.pem' } }, { file: 'cfg', appDir, env: {} }));
+    expect(error.message).toBe(
+      `cfg: database.sslrootcert must name a readable PEM file of certificate authorities, got "missing.pem": ${join(appDir, 'missing.pem')} (ENOENT)`,
+    );
+  });
+
+  it('refuses verify-ca without a CA file: with the system CAs, any certificate a public CA signed would pass', () => {
+    const error = configError(() => resolve({ database: { hostname: 'db', ssl: 'verify-ca' } }));
+    expect(error.message).toBe(
+      'cfg: database.ssl verify-ca checks the server certificate against database.sslrootcert only (not its host name): set database.sslrootcert (or PGSSLROOTCERT) to the CA file, or use verify-full',
+    );
   });
 });
 

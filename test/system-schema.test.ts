@@ -7,7 +7,7 @@ import { ensureDatabaseExists } from '../packages/runtime/src/database/pools.js'
 import { query, testConfig, uniqueName } from './helpers/test-databases.js';
 
 const server = inject('postgres');
-const settings = { ...server, ssl: false, connectionTimeoutMillis: 5000 };
+const settings = { ...server, ssl: 'disable' as const, connectionTimeoutMillis: 5000 };
 
 async function withPool<T>(database: string, work: (pool: pg.Pool) => Promise<T>): Promise<T> {
   await ensureDatabaseExists(settings, database);

@@ -234,7 +234,7 @@ describe('handler roles', () => {
     expect(ran).toEqual([]);
   });
 
-  it('leaves a class without @Authentication open to anonymous callers, except where a role is required', async () => {
+  it('leaves a class without @Authentication open to anonymous callers, except where a role is required (401)', async () => {
     ran.length = 0;
     const open = await call('GET', '/public', 'ada', 'staff');
     expect(open.statusCode).toBe(200);
@@ -242,10 +242,10 @@ describe('handler roles', () => {
       handler: { user: '', roles: [] },
       workflow: { user: '', roles: [], assumedRole: '' },
     });
-    expect((await call('GET', '/public/staff', 'ada', 'staff')).statusCode).toBe(403);
+    expect((await call('GET', '/public/staff', 'ada', 'staff')).statusCode).toBe(401);
     const guarded = await call('GET', '/public/guarded');
-    expect(guarded.statusCode).toBe(403);
-    expect(guarded.json()).toEqual({ error: 'Lobby.guardedFlow requires one of the roles [staff]; the caller holds none' });
+    expect(guarded.statusCode).toBe(401);
+    expect(guarded.json()).toEqual({ error: 'Lobby.guardedFlow requires one of the roles [staff]: the caller is not authenticated' });
     expect(ran).toEqual([]);
   });
 });

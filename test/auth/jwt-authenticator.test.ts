@@ -174,7 +174,7 @@ describe('jwtAuthenticator with a shared secret from the config', () => {
 
   it('takes the user and roles claims given in code, reaching into nested claims', async () => {
     const signed = (claims: Record<string, unknown>) =>
-      new jose.SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuer('https://issuer.test').setAudience('operon-tests').sign(secretKey);
+      new jose.SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuer('https://issuer.test').setAudience('operon-tests').setExpirationTime('5m').sign(secretKey);
     const token = await signed({ email: 'ada@example.com', realm_access: { roles: ['auditor'] } });
     const res = await get('/nested', `Bearer ${token}`);
     expect(res.statusCode).toBe(200);
@@ -311,7 +311,7 @@ describe('jwtAuthenticator settings', () => {
     [{ secret: SECRET, jwksUrl: 'https://issuer.test/jwks' }, 'cfg: authentication.jwt must set exactly one of secret and jwksUrl, got both'],
     [{ secret: 'short-secret' }, 'cfg: authentication.jwt.secret must be a string of at least 32 characters, got a string (not shown)'],
     [{ jwksUrl: 'issuer.test/jwks' }, 'cfg: authentication.jwt.jwksUrl must be an http:// or https:// URL, got "issuer.test/jwks"'],
-    [{ secret: SECRET, roles: 'roles' }, 'cfg: authentication.jwt.roles is not a known key (allowed: secret, jwksUrl, issuer, audience, rolesClaim, userClaim)'],
+    [{ secret: SECRET, roles: 'roles' }, 'cfg: authentication.jwt.roles is not a known key (allowed: secret, jwksUrl, issuer, audience, rolesClaim, userClaim, requireExp, maxTokenAgeSeconds, clockToleranceSeconds)'],
   ])('rejects the config %j', (jwt, message) => {
     expect(configError(() => resolve(jwt)).message).toBe(message);
   });

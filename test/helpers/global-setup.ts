@@ -56,7 +56,8 @@ export async function setup(project: TestProject): Promise<void> {
     embedded = await startEmbeddedPostgres({
       dataDir: join(dir, 'pgdata'),
       port: await freePort(),
-      password: 'operon-test',
+      // No fixed password: the server listens on 127.0.0.1, where any local user could log in with
+      // one. It makes a random one, kept owner-only beside its data folder.
       settings: { shared_preload_libraries: "'pg_stat_statements'", 'pg_stat_statements.track': "'all'" },
     });
   } catch (error) {

@@ -241,10 +241,11 @@ describe('responses and errors', () => {
     expect(replayed).toMatchObject({ status: 409, message: 'already taken' });
   });
 
-  it('answers 403, 401 and 404 for authorization, authentication and unknown workflows', async () => {
+  it('answers 401 and 404 for authentication and unknown workflows, and 401 (not 403) when an anonymous caller lacks a role', async () => {
+    // 403 is for an identified caller without the role; this one never said who it is.
     const forbidden = await app.inject({ method: 'GET', url: '/forbidden' });
-    expect(forbidden.statusCode).toBe(403);
-    expect(forbidden.json()).toEqual({ error: 'Api.forbidden requires one of the roles [admin]; the caller holds none' });
+    expect(forbidden.statusCode).toBe(401);
+    expect(forbidden.json()).toEqual({ error: 'Api.forbidden requires one of the roles [admin]: the caller is not authenticated' });
     const unauthenticated = await app.inject({ method: 'GET', url: '/unauthenticated' });
     expect(unauthenticated.statusCode).toBe(401);
     expect(unauthenticated.json()).toEqual({ error: 'no credentials were presented' });

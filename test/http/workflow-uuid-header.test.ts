@@ -150,10 +150,10 @@ describe('the operon-workflowuuid header', () => {
     await app.inject({
       method: 'POST',
       url: '/orders/lamp?src=test',
-      headers: { 'operon-workflowuuid': 'order-lamp-1', authorization: 'Bearer secret', cookie: 'session=secret', 'x-request-id': 'req-lamp', 'x-trace': 't1' },
+      headers: { 'operon-workflowuuid': 'order-lamp-1', authorization: 'Bearer secret', cookie: 'session=secret', 'x-request-id': 'req-lamp', 'user-agent': 't1' },
     });
     const status = await runtime.client.retrieveWorkflow('order-lamp-1').getStatus();
-    expect(status?.request).toMatchObject({ method: 'POST', url: '/orders/lamp?src=test', requestID: 'req-lamp', headers: { 'x-trace': 't1' } });
+    expect(status?.request).toMatchObject({ method: 'POST', url: '/orders/lamp?src=test', requestID: 'req-lamp', headers: { 'user-agent': 't1' } });
     expect(JSON.stringify(status?.request)).not.toMatch(/secret/);
   });
 

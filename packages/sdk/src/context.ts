@@ -86,6 +86,8 @@ export interface HandlerContext extends BaseContext {
   readonly request: HttpRequest;
   readonly authenticatedUser: string;
   readonly authenticatedRoles: readonly string[];
+  /** The first of the handler's required roles the caller holds; '' when it requires none. */
+  readonly assumedRole: string;
   /**
    * Workflows of `cls` return a handle; transactions and communicators run as one-operation
    * workflows (idempotent under `workflowUUID`) and return their result.

@@ -1,7 +1,8 @@
 /**
- * The ready-made `@Authentication` function for bearer JWTs (SPEC §6): verifies the signature
- * with jose (an HS* shared secret, or the keys of a JWKS URL), the expiry, and `iss`/`aud` when
- * configured, and makes the token's user and roles claims the caller's identity.
+ * The ready-made `@Authentication` function for bearer JWTs: verifies the signature with jose (an
+ * HS* shared secret, or the keys of a JWKS URL), the expiry (a token without `exp` is refused
+ * unless `requireExp: false`), the token's age when `maxTokenAgeSeconds` is set, and `iss`/`aud`
+ * when configured, and makes the token's user and roles claims the caller's identity.
  *
  * Its settings come from `authentication.jwt` in operon-config.yaml, overridden by the options
  * given in code. The runtime binds it to its config once, when it builds the routes, so a missing
@@ -25,14 +26,23 @@ export interface JwtAuthenticatorOptions {
   readonly rolesClaim?: string;
   /** @default 'sub' */
   readonly userClaim?: string;
+  /** Refuse tokens without `exp`. @default true */
+  readonly requireExp?: boolean;
+  /** Refuse tokens whose `iat` is older than this. @default undefined (no limit beyond `exp`) */
+  readonly maxTokenAgeSeconds?: number;
+  /** Allowed clock difference with the issuer for `exp`, `nbf` and `iat`. @default 0 */
+  readonly clockToleranceSeconds?: number;
 }
 
 /** Marks an authenticator that takes settings from the runtime's config; `Symbol.for` so any copy of the runtime finds it. */
 export const BIND_TO_CONFIG = Symbol.for('operon.authenticator.bindToConfig');
 
 export interface ConfigurableAuthenticator extends Authenticator {
-  /** The authenticator with `config`'s settings; throws if they cannot work. */
-  [BIND_TO_CONFIG](config: Pick<OperonConfig, 'authentication'>, className: string): Authenticator;
+  /**
+   * The authenticator with `config`'s settings; throws if they cannot work, and tells `warn` of
+   * settings that work but leave a door open (no issuer or audience to check).
+   */
+  [BIND_TO_CONFIG](config: Pick<OperonConfig, 'authentication'>, className: string, warn?: (message: string) => void): Authenticator;
 }
 
 /** Asymmetric algorithms only for a key set: accepting HS* there would invite algorithm confusion. */
@@ -58,7 +68,20 @@ export function jwtAuthenticator(options: JwtAuthenticatorOptions = {}): Configu
     unbound ??= verifier(settingsOf(undefined, options, 'the class'));
     return unbound(request);
   }) as ConfigurableAuthenticator;
-  authenticator[BIND_TO_CONFIG] = (config, className) => verifier(settingsOf(config.authentication?.jwt, options, className));
+  authenticator[BIND_TO_CONFIG] = (config, className, warn) => {
+    const settings = settingsOf(config.authentication?.jwt, options, className);
+    const unchecked = [settings.verify.issuer === undefined ? 'issuer' : '', settings.verify.audience === undefined ? 'audience' : ''].filter(
+      (claim) => claim !== '',
+    );
+    // A token the same key signed for another service (or by another issuer sharing a key set) would pass.
+    if (unchecked.length > 0) {
+      warn?.(
+        `jwtAuthenticator() of ${className} does not check the token's ${unchecked.join(' or ')}: any token its key signed is accepted, ` +
+          `whichever service it was issued for; set authentication.jwt.${unchecked.join(' and authentication.jwt.')}`,
+      );
+    }
+    return verifier(settings);
+  };
   return authenticator;
 }
 
@@ -80,10 +103,15 @@ function settingsOf(config: ResolvedJwtConfig | undefined, options: JwtAuthentic
   const jwksUrl = options.jwksUrl ?? (options.secret === undefined ? config?.jwksUrl : undefined);
   if (secret === undefined && jwksUrl === undefined) throw new OperonJwtNotConfiguredError(className, 'has no secret and no key set');
   if (secret !== undefined && jwksUrl !== undefined) throw new OperonJwtNotConfiguredError(className, 'has both a secret and a key set');
+  const maxTokenAge = options.maxTokenAgeSeconds ?? config?.maxTokenAgeSeconds;
   const verify: JWTVerifyOptions = {
     issuer: options.issuer ?? config?.issuer,
     audience: options.audience ?? config?.audience,
     algorithms: secret !== undefined ? SECRET_ALGORITHMS : KEY_SET_ALGORITHMS,
+    // A token without `exp` would be valid forever: refused unless the app says otherwise.
+    requiredClaims: (options.requireExp ?? config?.requireExp ?? true) ? ['exp'] : [],
+    clockTolerance: options.clockToleranceSeconds ?? config?.clockToleranceSeconds ?? 0,
+    ...(maxTokenAge === undefined ? {} : { maxTokenAge }),
   };
   const common = { verify, rolesClaim: options.rolesClaim ?? config?.rolesClaim ?? 'roles', userClaim: options.userClaim ?? config?.userClaim ?? 'sub' };
   if (secret !== undefined) {
@@ -135,8 +163,14 @@ function rejection(error: unknown, settings: JwtSettings, logger: { warn(obj: un
     case 'ERR_JOSE_ALG_NOT_ALLOWED':
     case 'ERR_JOSE_NOT_SUPPORTED':
       return bearerChallenge('the bearer token is signed with an algorithm this server does not accept', 'invalid_token');
-    case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
-      return bearerChallenge(`the bearer token's "${String((error as { claim?: unknown }).claim)}" claim is not accepted`, 'invalid_token');
+    case 'ERR_JWT_CLAIM_VALIDATION_FAILED': {
+      const { claim, reason } = error as { claim?: unknown; reason?: unknown };
+      if (reason === 'missing' && claim === 'exp') return bearerChallenge('the bearer token has no "exp" claim: tokens must expire', 'invalid_token');
+      if (reason === 'missing' && claim === 'iat') {
+        return bearerChallenge('the bearer token has no "iat" claim, so its age cannot be checked', 'invalid_token');
+      }
+      return bearerChallenge(`the bearer token's "${String(claim)}" claim is not accepted`, 'invalid_token');
+    }
     case 'ERR_JWKS_NO_MATCHING_KEY':
     case 'ERR_JWKS_MULTIPLE_MATCHING_KEYS':
       return bearerChallenge('the bearer token is signed with a key this server does not know', 'invalid_token');

@@ -88,10 +88,11 @@ export function coerceWholeReferences(tree: unknown, references: readonly WholeR
     if (last === undefined || parent === null || typeof parent !== 'object') continue;
     const container = parent as Record<string | number, unknown>;
     const text = String(container[last]).trim();
-    const type = schemaAt(path)?.type;
+    const node = schemaAt(path);
+    const type = node?.type;
     if (type === 'integer' && /^[+-]?\d+$/.test(text) && Number.isSafeInteger(Number(text))) {
       container[last] = Number(text);
-    } else if (type === 'boolean' && /^(true|false)$/i.test(text)) {
+    } else if ((type === 'boolean' || node?.enum?.includes(true)) && /^(true|false)$/i.test(text)) {
       container[last] = text.toLowerCase() === 'true';
     }
   }

@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
+import type { SslMode } from '../config/config-types.js';
 import { SQLSTATE, sqlState } from './sqlstate.js';
 
 export interface ConnectionSettings {
@@ -6,8 +9,24 @@ export interface ConnectionSettings {
   readonly port: number;
   readonly user: string;
   readonly password: string;
-  readonly ssl: boolean;
+  readonly ssl: SslMode;
+  /** A PEM file of the certificate authorities to trust; undefined: the system's. */
+  readonly sslrootcert?: string | undefined;
   readonly connectionTimeoutMillis: number;
+}
+
+/**
+ * node-postgres's TLS options for an sslmode, as pg-connection-string maps them: every mode but
+ * `disable` and `no-verify` checks the certificate chain (against `sslrootcert` when given) and
+ * the host name; `verify-ca` checks the chain only, as in libpq, and only `no-verify` checks nothing.
+ */
+export function tlsOptions(mode: SslMode, sslrootcert?: string): ConnectionOptions | undefined {
+  if (mode === 'disable') return undefined;
+  if (mode === 'no-verify') return { rejectUnauthorized: false };
+  const ca = sslrootcert === undefined ? undefined : readFileSync(sslrootcert, 'utf8');
+  const options: ConnectionOptions = { rejectUnauthorized: true, ...(ca === undefined ? {} : { ca }) };
+  if (mode === 'verify-ca') options.checkServerIdentity = () => undefined;
+  return options;
 }
 
 function quoteIdentifier(name: string): string {
@@ -40,7 +59,7 @@ function clientOptions(settings: ConnectionSettings): pg.ClientConfig {
     port: settings.port,
     user: settings.user,
     password: settings.password,
-    ssl: settings.ssl ? { rejectUnauthorized: false } : undefined,
+    ssl: tlsOptions(settings.ssl, settings.sslrootcert),
     connectionTimeoutMillis: settings.connectionTimeoutMillis,
   };
 }

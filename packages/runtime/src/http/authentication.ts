@@ -1,20 +1,23 @@
 /**
- * Who is calling, and may they (SPEC §6): run before every handler. The class's `@Authentication`
- * function names the caller (a throw is a 401); the handler's required roles (`@RequiredRole`, else
- * the class's `@DefaultRequiredRole`) are then checked (none held is a 403). The identity, with the
- * role assumed, travels with every workflow the handler starts. A handler with neither is open to
- * anonymous callers.
+ * Who is calling, and may they: run before every handler. The class's `@Authentication` function
+ * names the caller (a throw is a 401; returning nothing means an anonymous caller); the handler's
+ * required roles (`@RequiredRole`, else the class's `@DefaultRequiredRole`) are then checked. An
+ * anonymous caller of a function that requires a role gets 401 (it must authenticate first); an
+ * identified caller who holds none of the roles gets 403. The identity, with the role assumed,
+ * travels with every workflow the handler starts. A handler with neither is open to anonymous callers.
  */
 import {
   OperonNotAuthenticatedError,
+  OperonNotAuthorizedError,
   OperonResponseError,
   type Authenticator,
   type HttpRequest,
   type OperonLogger,
 } from '@operon/sdk';
 import { OperonAuthenticatorResultError } from '../auth/auth-errors.js';
+import { bearerChallenge } from '../auth/bearer-token.js';
 import { BIND_TO_CONFIG, isConfigurable } from '../auth/jwt-authenticator.js';
-import { authorize } from '../executor/authorization.js';
+import { authorize, requiredRoles } from '../executor/authorization.js';
 import type { RegisteredFunction } from '../executor/function-registry.js';
 import { readConfigPath } from '../executor/operation-context.js';
 import { ANONYMOUS } from '../executor/workflow-executor.js';
@@ -35,7 +38,10 @@ function bound(runtime: OperonRuntime, authenticator: Authenticator, className: 
   let byRuntime = boundAuthenticators.get(runtime);
   if (!byRuntime) boundAuthenticators.set(runtime, (byRuntime = new Map()));
   let result = byRuntime.get(authenticator);
-  if (!result) byRuntime.set(authenticator, (result = authenticator[BIND_TO_CONFIG](runtime.config, className)));
+  if (!result) {
+    const warn = (message: string) => runtime.logger.warn({ className }, message);
+    byRuntime.set(authenticator, (result = authenticator[BIND_TO_CONFIG](runtime.config, className, warn)));
+  }
   return result;
 }
 
@@ -44,7 +50,8 @@ export function requestAuthentication(runtime: OperonRuntime, handler: Registere
   const registration = handler.classRegistration;
   const className = registration.className;
   const authenticator = registration.authenticator && bound(runtime, registration.authenticator, className);
-  if (!authenticator) return async () => authorize(handler, ANONYMOUS);
+  const bearer = registration.authenticator !== undefined && isConfigurable(registration.authenticator);
+  if (!authenticator) return async () => authorizeCaller(handler, ANONYMOUS, false);
   const getConfig = <T>(key: string, defaultValue?: T) => readConfigPath(runtime.config.application, key, defaultValue);
   return async (request, logger) => {
     let result: unknown;
@@ -60,8 +67,38 @@ export function requestAuthentication(runtime: OperonRuntime, handler: Registere
     } catch (error) {
       throw refusal(error, className, logger());
     }
-    return authorize(handler, identityOf(result, className));
+    // Nothing returned: the authenticator found no credentials, and the caller is anonymous.
+    if (result === undefined || result === null) return authorizeCaller(handler, ANONYMOUS, bearer);
+    return authorizeCaller(handler, identityOf(result, className), bearer);
   };
+}
+
+/** True for the identity of a caller nobody identified. */
+export function isAnonymous(identity: WorkflowIdentity): boolean {
+  return identity.authenticatedUser === '' && identity.authenticatedRoles.length === 0;
+}
+
+/**
+ * The 401 an anonymous caller gets where a role is required: it has not said who it is, so "you
+ * may not" (403) would be the wrong answer (RFC 9110 §15.5.2, §15.5.4). A bearer-token class also
+ * sends the `WWW-Authenticate: Bearer` challenge RFC 6750 §3 asks for.
+ */
+export function anonymousRefusal(functionName: string, roles: readonly string[], bearer: boolean): OperonNotAuthenticatedError {
+  const message = `${functionName} requires one of the roles [${roles.join(', ')}]: the caller is not authenticated`;
+  return bearer ? bearerChallenge(message) : new OperonNotAuthenticatedError(message);
+}
+
+/** A 403 for an anonymous caller, from a workflow or operation the handler started, becomes the 401 it should be. */
+export function refusalFor(error: unknown, identity: WorkflowIdentity | undefined, bearer: boolean): unknown {
+  if (identity === undefined || !isAnonymous(identity) || !(error instanceof OperonNotAuthorizedError)) return error;
+  const { functionName, requiredRoles: roles } = error as OperonNotAuthorizedError;
+  return anonymousRefusal(functionName, roles, bearer);
+}
+
+function authorizeCaller(handler: RegisteredFunction, identity: WorkflowIdentity, bearer: boolean): WorkflowIdentity {
+  const roles = requiredRoles(handler);
+  if (roles.length > 0 && isAnonymous(identity)) throw anonymousRefusal(handler.name, roles, bearer);
+  return authorize(handler, identity);
 }
 
 /**

@@ -8,13 +8,15 @@
 import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import type { Logger } from 'pino';
 import type { HttpRequest, HttpRoute } from '@operon/sdk';
+import type { WorkflowIdentity } from '../system-db/system-database.js';
 import type { RegisteredFunction } from '../executor/function-registry.js';
 import type { OperonRuntime } from '../runtime.js';
 import { wwwAuthenticateOf } from '../auth/bearer-token.js';
+import { isConfigurable } from '../auth/jwt-authenticator.js';
 import { lazyLogger } from '../executor/operation-context.js';
 import { hasLogMasks, inputsAttribute, loggableInputs } from '../telemetry/log-masking.js';
 import { NOOP_RUNTIME_SPAN } from '../telemetry/tracing.js';
-import { requestAuthentication } from './authentication.js';
+import { refusalFor, requestAuthentication } from './authentication.js';
 import { handlerSpans } from './handler-span.js';
 import { MASK_URL_IN_LOGS } from './loggable-url.js';
 import { HandlerContextImpl, RequestWorkflows } from './handler-context.js';
@@ -52,6 +54,8 @@ async function invokeAsOperation(ctx: HandlerContextImpl, fn: RegisteredFunction
 export function handlerRoute(runtime: OperonRuntime, fn: RegisteredFunction, route: HttpRoute, logger: Logger): RouteOptions {
   const parameters = handlerParameters(fn.method.fn, fn.name);
   const authenticate = requestAuthentication(runtime, fn);
+  const authenticator = fn.classRegistration.authenticator;
+  const bearer = authenticator !== undefined && isConfigurable(authenticator);
   const spans = handlerSpans(runtime, fn, route);
   return {
     method: route.method,
@@ -66,18 +70,20 @@ export function handlerRoute(runtime: OperonRuntime, fn: RegisteredFunction, rou
         if (workflows.startedUUID !== undefined) reply.header(WORKFLOW_UUID_HEADER, workflows.startedUUID);
       };
       let result: unknown;
+      let identity: WorkflowIdentity | undefined;
       try {
         const httpRequest = httpRequestOf(request);
         const span = spans?.spanOf(request) ?? NOOP_RUNTIME_SPAN;
         const log = lazyLogger(logger, () => ({ requestID: request.id, operationName: fn.name, operationType: 'handler' }));
-        const identity = await authenticate(httpRequest, log);
+        identity = await authenticate(httpRequest, log);
         const args = bindArguments(fn.name, route.method, parameters, httpRequest);
         if (span !== NOOP_RUNTIME_SPAN) span.setAttribute('operon.inputs', inputsAttribute(fn, args));
         if (logger.isLevelEnabled('debug')) log().debug({ inputs: loggableInputs(fn, args) }, `handler ${fn.name} started`);
         const ctx = new HandlerContextImpl(runtime, httpRequest, identity, workflows, fn.name, logger, span, log);
         result = fn.method.kind ? await invokeAsOperation(ctx, fn, args) : await fn.method.fn.call(fn.cls, ctx, ...args);
-      } catch (error) {
+      } catch (caught) {
         nameWorkflow();
+        const error = refusalFor(caught, identity, bearer);
         // RFC 6750 §3: a 401 to a bearer-token client names the scheme and what was wrong.
         const challenge = wwwAuthenticateOf(error);
         if (challenge !== undefined) reply.header('www-authenticate', challenge);

@@ -17,6 +17,8 @@ export interface HttpServerOptions {
   bodyLimitBytes?: number;
   /** @default runtime.logger */
   logger?: Logger;
+  /** How long a client may take to send a whole request; @default runtime.config.runtimeConfig.requestTimeoutMs */
+  requestTimeoutMs?: number;
 }
 
 export const HEALTH_PATH = '/operon/health';
@@ -35,11 +37,21 @@ function logControl(Fastify: unknown): Record<string, unknown> {
 export async function createHttpServer(runtime: OperonRuntime, options: HttpServerOptions = {}): Promise<FastifyInstance> {
   const bodyLimitBytes = options.bodyLimitBytes ?? runtime.config.runtimeConfig.bodyLimitBytes;
   const logger = options.logger ?? runtime.logger;
+  const requestTimeoutMs = options.requestTimeoutMs ?? runtime.config.runtimeConfig.requestTimeoutMs;
   // Loaded here, not at import: commands and workers that serve no HTTP start faster.
   const { default: Fastify } = await import('fastify');
   const app = Fastify({
     loggerInstance: logger,
     bodyLimit: bodyLimitBytes,
+    // Fastify's default requestTimeout is 0 (none): a client trickling its headers or body a byte
+    // at a time would hold a connection for ever, and enough of them would exhaust the server
+    // (slowloris). Node then answers 408 and closes the connection. Node checks its timers every
+    // connectionsCheckingInterval (30 s by default), so that is made short enough to matter.
+    requestTimeout: requestTimeoutMs,
+    http: {
+      headersTimeout: Math.min(requestTimeoutMs, 60_000),
+      connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(requestTimeoutMs / 4))),
+    },
     genReqId: requestIdOf,
     ...logControl(Fastify),
   }) as unknown as FastifyInstance;

@@ -100,7 +100,10 @@ describe('an operation whose record committed but whose answer was lost', () => 
     const handle = await testRuntime!.invoke(Saga, 'saga-42').pay('alice', 30);
     const result = await within(handle.getResult(), 15_000, 'no result after 15 s');
 
-    expect({ result, caught, debits, refunds }).toEqual({ result: 'debited 30 from alice', caught: [], debits: 1, refunds: 0 });
+    expect({ result, caught, refunds }).toEqual({ result: 'debited 30 from alice', caught: [], refunds: 0 });
+    // The books, not a counter, say whether the debit happened once: a transaction whose commit
+    // did not happen may run again, one whose commit did must not.
+    expect(debits).toBeGreaterThanOrEqual(1);
     const ledger = await testRuntime!.queryUserDB<{ kind: string }>("SELECT kind FROM ledger WHERE account = 'alice' ORDER BY id");
     expect(ledger.map((row) => row.kind)).toEqual(['debit']);
     expect((await handle.getStatus())?.status).toBe('SUCCESS');

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { StatementBatcher } from '../packages/runtime/src/system-db/statement-batcher.js';
 
@@ -20,7 +21,7 @@ describe('StatementBatcher', () => {
   });
 
   it('retries each item alone when a batch fails, so one bad item fails only itself', async () => {
-    const { writes, batcher } = recorder((items) => (items.includes('bad') ? new Error('invalid input value') : undefined));
+    const { writes, batcher } = recorder((items) => (items.includes('bad') ? Object.assign(new pg.DatabaseError('invalid input value', 0, 'error'), { code: '22P02' }) : undefined));
     const results = await Promise.allSettled(['a', 'bad', 'c'].map((item) => batcher.add(item)));
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(writes).toEqual([['a', 'bad', 'c'], ['a'], ['bad'], ['c']]);

@@ -35,17 +35,17 @@ async function createOperonAdapter(): Promise<FrameworkAdapter> {
     },
     async run(workload, input, workflowUUID) {
       const r = live();
-      const handle = await r.executor.startWorkflow(r.registry.lookup(BenchOps, METHODS[workload]), [input], { workflowUUID });
+      const handle = await r.client.invoke(BenchOps, { workflowUUID })[METHODS[workload]](input);
       return handle.getResult();
     },
     async startBlocked(input, workflowUUID) {
       const r = live();
-      const handle = await r.executor.startWorkflow(r.registry.lookup(BenchOps, 'blocked'), [input], { workflowUUID });
+      const handle = await r.client.invoke(BenchOps, { workflowUUID }).blocked(input);
       // Nobody awaits this result in this process: the process is killed while it waits.
       handle.getResult().catch(() => undefined);
     },
     async send(workflowUUID, message) {
-      await live().executor.messaging.send(workflowUUID, message, RELEASE_TOPIC);
+      await live().client.send(workflowUUID, message, RELEASE_TOPIC);
     },
     async shutdown() {
       await runtime?.destroy({ timeoutMs: 5_000 });

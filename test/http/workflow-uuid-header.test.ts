@@ -122,8 +122,8 @@ describe('the operon-workflowuuid header', () => {
     const headers = { 'operon-workflowuuid': 'batch-1' };
     const first = await app.inject({ method: 'POST', url: '/batch', headers, payload: { items: ['a', 'b'] } });
     const [, a, b] = first.json() as string[];
-    expect(a).toMatch(/^order \d+ for a in batch-1\.1$/);
-    expect(b).toMatch(/^order \d+ for b in batch-1\.2$/);
+    expect(a).toMatch(/^order \d+ for a in batch-1~r1$/);
+    expect(b).toMatch(/^order \d+ for b in batch-1~r2$/);
     expect(first.headers['operon-workflowuuid']).toBe('batch-1');
     const retried = await app.inject({ method: 'POST', url: '/batch', headers, payload: { items: ['a', 'b'] } });
     expect(retried.json()).toEqual(first.json());
@@ -158,10 +158,12 @@ describe('the operon-workflowuuid header', () => {
   });
 
   it('answers a header that is not a sane id with 400, starting nothing', async () => {
-    for (const bad of ['', 'has space', 'x'.repeat(201)]) {
+    const expected = [/must not be empty/, /must be printable characters without whitespace/, /must be at most 200 characters/, /must not contain "~"/];
+    for (const [i, bad] of ['', 'has space', 'x'.repeat(201), 'batch-1~r1'].entries()) {
       const res = await app.inject({ method: 'POST', url: '/orders/bad', headers: { 'operon-workflowuuid': bad } });
       expect(res.statusCode).toBe(400);
-      expect(res.json().error).toMatch(/^the operon-workflowuuid header must be 1 to 200 visible ASCII characters/);
+      expect(res.json().error).toMatch(/^the operon-workflowuuid header /);
+      expect(res.json().error).toMatch(expected[i]!);
     }
     const rows = await query(runtime.config.database.user_database, "SELECT to_regclass('orders') IS NOT NULL AS exists");
     if (rows[0].exists) expect(await countOrders('bad')).toBe(0);

@@ -101,8 +101,11 @@ describe('a workflow UUID reused by another function or another caller', () => {
       expect(forged.body).not.toContain('the-code-is-42');
     }
 
-    // The same function and caller is a retry: the existing result, whatever the arguments.
-    expect((await post('/secrets', 'vault-1', 'alice', { secret: 'other' })).body).toBe('alice keeps the-code-is-42');
+    // The same function, caller and inputs is a retry: the existing result. Other inputs are another call.
+    expect((await post('/secrets', 'vault-1', 'alice', { secret: 'the-code-is-42' })).body).toBe('alice keeps the-code-is-42');
+    const otherInputs = await post('/secrets', 'vault-1', 'alice', { secret: 'other' });
+    expect(otherInputs.statusCode).toBe(409);
+    expect(otherInputs.body).not.toContain('the-code-is-42');
   });
 
   it('is refused while the workflow still runs in this process', async () => {
@@ -115,7 +118,8 @@ describe('a workflow UUID reused by another function or another caller', () => {
 
     await expect(runtime.executor.startWorkflow(echo, ['x'], { workflowUUID: 'gate-1', identity: alice })).rejects.toBeInstanceOf(OperonWorkflowConflictError);
     await expect(runtime.executor.startWorkflow(wait, ['b'], { workflowUUID: 'gate-1', identity: bob })).rejects.toBeInstanceOf(OperonWorkflowConflictError);
-    const joined = await runtime.executor.startWorkflow(wait, ['c'], { workflowUUID: 'gate-1', identity: alice });
+    await expect(runtime.executor.startWorkflow(wait, ['c'], { workflowUUID: 'gate-1', identity: alice })).rejects.toBeInstanceOf(OperonWorkflowConflictError);
+    const joined = await runtime.executor.startWorkflow(wait, ['a'], { workflowUUID: 'gate-1', identity: alice });
     releaseGate();
     expect(await joined.getResult()).toBe('passed a');
     expect(await running.getResult()).toBe('passed a');

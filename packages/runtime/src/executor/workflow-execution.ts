@@ -58,6 +58,8 @@ export interface ExecutionServices {
   readonly messaging: WorkflowMessaging;
   readonly outage: DatabaseOutage;
   readonly workflows: WorkflowStarter;
+  /** Told once when a recovered execution performs its first operation: it is past whatever killed its last run. */
+  readonly progressed: (workflowUUID: string) => void;
   /** 'running' until the runtime begins to stop; steps met by a failure after that are abandoned. */
   readonly state: () => 'running' | 'stopping' | 'stopped';
 }
@@ -87,6 +89,8 @@ export class WorkflowExecution {
   private records: Map<number, OperationRecord> | undefined;
   private readonly statementRetry = new Backoff(STATEMENT_RETRY);
   private readonly log: () => OperonLogger;
+  /** A recovered run that has not yet performed an operation of its own. */
+  private awaitingProgress: boolean;
   readonly span: RuntimeSpan;
 
   constructor(
@@ -99,6 +103,7 @@ export class WorkflowExecution {
     private readonly onAbandon: () => void = () => undefined,
   ) {
     this.records = records ? new Map(records) : undefined;
+    this.awaitingProgress = records !== undefined && policy.runs;
     const tracing = services.tracing;
     this.span =
       tracing.enabled && policy.runs
@@ -169,6 +174,10 @@ export class WorkflowExecution {
         continue;
       }
       this.check(functionID, functionName, record);
+      if (this.awaitingProgress) {
+        this.awaitingProgress = false;
+        this.services.progressed(this.workflowUUID);
+      }
       return this.resultOf<T>(record);
     }
   }

@@ -23,6 +23,7 @@ import { WorkflowExecution, abandonedError, type ChildStart, type ExecutionServi
 import { localHandle, recordedHandle, awaitRecordedResult } from './workflow-handle.js';
 import type { WorkflowMessaging } from './workflow-messaging.js';
 import type { StepPolicy } from './step-policy.js';
+import { StatementBatcher } from '../system-db/statement-batcher.js';
 
 export interface ExecutorDeps {
   readonly systemDb: SystemDatabase;
@@ -92,6 +93,12 @@ export class WorkflowExecutor {
   private readonly interrupted = new Set<string>();
   private readonly outage: DatabaseOutage;
   private readonly services: ExecutionServices;
+  /**
+   * Recovery attempts count runs that died before getting anywhere: a recovered workflow that
+   * performs an operation is past whatever killed its last run, so its count starts over. Only
+   * a workflow that keeps dying before its next operation (it crashes its process) reaches the limit.
+   */
+  private readonly progressResets = new StatementBatcher<string>((uuids) => this.deps.systemDb.resetRecoveryAttempts(uuids));
 
   constructor(readonly deps: ExecutorDeps) {
     // A log mask naming no parameter fails here, at startup, not when a secret is first logged.
@@ -108,6 +115,11 @@ export class WorkflowExecutor {
         startChild: (fn, args, options) => this.startChild(fn, args, options),
         resultOf: (workflowUUID) => this.resultOf(workflowUUID),
       },
+      // Best effort, many in one statement: a lost reset only leaves the count one higher.
+      progressed: (workflowUUID) =>
+        void this.progressResets.add(workflowUUID).catch((error: unknown) =>
+          deps.logger.debug({ err: error, workflowUUID }, 'could not reset the recovery attempts of a workflow that made progress'),
+        ),
     };
   }
 

@@ -3,7 +3,7 @@
  * records what makes it exactly-once and notifies waiting receivers:
  *  - a send from a workflow inserts its operation record and the message together; a re-run finds
  *    the record taken (ON CONFLICT DO NOTHING) and inserts no message;
- *  - a send with an idempotency key claims the key and inserts the message together;
+ *  - a send with an idempotency key claims the key (per destination) and inserts the message together;
  *  - a recv deletes the oldest message and records it as its output together, so a crash leaves
  *    either the message in the table or the record, never both or neither.
  */
@@ -41,7 +41,7 @@ const SEND = sendStatement('', undefined);
 const SEND_ONCE_PER_KEY = sendStatement(
   `claimed AS (
     INSERT INTO operon.message_idempotency_keys (idempotency_key, destination_uuid, created_at)
-    VALUES ($5, $1, $4) ON CONFLICT (idempotency_key) DO NOTHING
+    VALUES ($5, $1, $4) ON CONFLICT (destination_uuid, idempotency_key) DO NOTHING
     RETURNING idempotency_key)`,
   'claimed',
 );

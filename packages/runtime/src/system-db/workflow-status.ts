@@ -176,8 +176,9 @@ export async function claimRecoveryPage(
 }
 
 /**
- * Forgets the recovery attempts of workflows a graceful stop interrupted: a deploy is not a crash,
- * and must not bring a long-running workflow closer to RETRIES_EXCEEDED.
+ * Forgets the recovery attempts of PENDING workflows: of those a graceful stop interrupted (a
+ * deploy is not a crash, and must not bring a long-running workflow closer to RETRIES_EXCEEDED),
+ * and of recovered ones that performed an operation (they got past what killed their last run).
  */
 export async function resetRecoveryAttempts(pool: pg.Pool, workflowUUIDs: readonly string[]): Promise<void> {
   await pool.query(

@@ -1,8 +1,8 @@
 /**
  * The app under test, laid out as a user's app folder in the run's temp folder: the sources of
  * test/chaos/app, a package.json, an operon-config.yaml naming the harness's Postgres by hostname
- * and port, and `@operon/sdk` linked into node_modules. Then `operon build` and `operon migrate`,
- * as a user would run them.
+ * and port (the port of the harness's proxy in front of it), and `@operon/sdk` linked into
+ * node_modules. Then `operon build` and `operon migrate`, as a user would run them.
  */
 import { cpSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +18,8 @@ export interface ChaosApp {
   readonly configFile: string;
   /** The file the app's communicator appends one line to per run. */
   readonly sideLog: string;
+  /** The file the ledger's charge communicator appends one line to per run. */
+  readonly ledgerLog: string;
   readonly serverLog: string;
   readonly httpPort: number;
   readonly baseUrl: string;
@@ -27,7 +29,7 @@ export interface ChaosApp {
   readonly config: Record<string, unknown>;
 }
 
-export function appConfig(options: { pgPort: number; httpPort: number; sideLog: string; collectors: readonly string[] }): Record<string, unknown> {
+export function appConfig(options: { pgPort: number; httpPort: number; sideLog: string; ledgerLog: string; collectors: readonly string[] }): Record<string, unknown> {
   return {
     database: {
       hostname: '127.0.0.1',
@@ -41,10 +43,11 @@ export function appConfig(options: { pgPort: number; httpPort: number; sideLog: 
     },
     runtimeConfig: { host: '127.0.0.1', port: options.httpPort, entrypoint: 'dist/operations.js' },
     telemetry: { logs: { logLevel: 'info' } },
-    application: { sideLog: options.sideLog, collectors: [...options.collectors] },
+    application: { sideLog: options.sideLog, ledgerLog: options.ledgerLog, collectors: [...options.collectors] },
   };
 }
 
+/** `pgPort` is where the app reaches Postgres: the proxy's port, so faults can cut its connections. */
 export async function prepareApp(root: string, options: { pgPort: number; httpPort: number; collectors: readonly string[] }): Promise<ChaosApp> {
   const dir = join(root, 'app');
   mkdirSync(dir, { recursive: true });
@@ -55,7 +58,9 @@ export async function prepareApp(root: string, options: { pgPort: number; httpPo
   symlinkSync(join(REPO, 'packages/sdk'), join(dir, 'node_modules', '@operon', 'sdk'), 'dir');
   const sideLog = join(root, 'side-log.jsonl');
   writeFileSync(sideLog, '');
-  const config = appConfig({ ...options, sideLog });
+  const ledgerLog = join(root, 'ledger-log.jsonl');
+  writeFileSync(ledgerLog, '');
+  const config = appConfig({ ...options, sideLog, ledgerLog });
   const configFile = join(dir, 'operon-config.yaml');
   writeFileSync(configFile, `# written by the chaos harness\n${toYaml(config)}`);
   await operonOrThrow(['build', '-c', configFile], { cwd: dir });
@@ -64,6 +69,7 @@ export async function prepareApp(root: string, options: { pgPort: number; httpPo
     dir,
     configFile,
     sideLog,
+    ledgerLog,
     serverLog: join(root, 'server.log'),
     httpPort: options.httpPort,
     baseUrl: `http://127.0.0.1:${options.httpPort}`,

@@ -4,6 +4,14 @@
  */
 import type { FaultKind } from './fault-injector.js';
 
+/** One workload's figures: pieces of work sent, and problems its check found. */
+export interface WorkloadFigures {
+  readonly runs: number;
+  readonly failures: number;
+}
+
+export const WORKLOAD_NAMES = ['ledger', 'fanout', 'values', 'identity'] as const;
+
 export interface ChaosJson {
   readonly seed: number;
   readonly durationS: number;
@@ -12,6 +20,8 @@ export interface ChaosJson {
   readonly duplicates: number;
   readonly lost: number;
   readonly faults: Readonly<Record<FaultKind, number>>;
+  /** The saga, fan-out, values and identity workloads. */
+  readonly workloads: Readonly<Record<string, WorkloadFigures>>;
   readonly recoveries: number;
   readonly http5xx: number;
   readonly http5xxOutsideOutage: number;
@@ -40,7 +50,14 @@ export function chaosJsonLine(json: ChaosJson): string {
     completed: json.completed,
     duplicates: json.duplicates,
     lost: json.lost,
-    faults: { sigkill: json.faults.sigkill, pgRestart: json.faults.pgRestart, terminateBackend: json.faults.terminateBackend, stall: json.faults.stall },
+    faults: {
+      sigkill: json.faults.sigkill,
+      pgRestart: json.faults.pgRestart,
+      terminateBackend: json.faults.terminateBackend,
+      stall: json.faults.stall,
+      commitLost: json.faults.commitLost,
+    },
+    workloads: Object.fromEntries(WORKLOAD_NAMES.map((name) => [name, json.workloads[name] ?? { runs: 0, failures: 0 }])),
     recoveries: json.recoveries,
     http5xx: json.http5xx,
     http5xxOutsideOutage: json.http5xxOutsideOutage,
@@ -66,6 +83,8 @@ export function formatReport(report: ChaosReport): string {
     row('faults: Postgres restart', json.faults.pgRestart),
     row('faults: pg_terminate_backend', json.faults.terminateBackend),
     row('faults: table lock stall', json.faults.stall),
+    row('faults: COMMIT answer lost', json.faults.commitLost),
+    ...WORKLOAD_NAMES.map((name) => row(`workload ${name}: runs / failures`, `${json.workloads[name]?.runs ?? 0} / ${json.workloads[name]?.failures ?? 0}`)),
     row('workflows recovered at startup', json.recoveries),
     row('5xx answers (all)', json.http5xx),
     row('5xx outside a database outage', json.http5xxOutsideOutage),

@@ -1,13 +1,17 @@
 /**
  * One chaos run, start to end:
- *   1. its own Postgres in a temp folder; the app built and migrated; `operon start` serving it;
- *      the collector workflows started;
- *   2. load and faults together for `durationS` seconds;
- *   3. the final recovery: Postgres and `operon start` up, every outstanding order retried until
- *      it completes (bounded);
- *   4. the HTTP and config fuzzing passes against the recovered server;
- *   5. the collectors stopped, then the consistency checks; the report.
- * Every child process and the Postgres server are stopped on the way out, on failure too.
+ *   1. its own Postgres in a temp folder, with the harness's proxy in front of it; the app built
+ *      and migrated; `operon start` serving it (its connections through the proxy); the
+ *      collector workflows started;
+ *   2. load and faults together for `durationS` seconds: the orders, and beside them the saga,
+ *      fan-out, values and identity workloads;
+ *   3. the final recovery: Postgres and `operon start` up, every outstanding order and piece of
+ *      work retried until it completes (bounded);
+ *   4. the held round: workflows parked at a wait, `operon start` SIGKILLed under them, restarted,
+ *      and the workflows released, so each finishes in a recovered run;
+ *   5. the HTTP and config fuzzing passes against the recovered server;
+ *   6. the collectors stopped, then the consistency checks and each workload's check; the report.
+ * Every child process, the proxy and the Postgres server are stopped on the way out, on failure too.
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -16,10 +20,18 @@ import { join } from 'node:path';
 import { AppServer } from './app-server.js';
 import { prepareApp, type ChaosApp } from './app-folder.js';
 import type { ChaosOptions } from './chaos-options.js';
-import { percentile, type ChaosReport } from './chaos-report.js';
+import { percentile, type ChaosReport, type WorkloadFigures } from './chaos-report.js';
+import { CarefulClient } from './careful-client.js';
 import { checkConsistency, type ExpectedOrder } from './consistency-checks.js';
 import { fuzzConfig } from './config-fuzzer.js';
 import { FaultInjector } from './fault-injector.js';
+import { FanoutWorkload } from './fanout-workload.js';
+import { heldRound, type HeldRound } from './held-round.js';
+import { IdentityWorkload } from './identity-workload.js';
+import { LedgerWorkload } from './ledger-workload.js';
+import { PostgresProxy } from './postgres-proxy.js';
+import { ValuesWorkload } from './values-workload.js';
+import type { Workload } from './workload.js';
 import { HttpFuzzer, type FuzzSummary } from './http-fuzzer.js';
 import { LoadGenerator } from './load-clients.js';
 import { PostgresServer } from './postgres-server.js';
@@ -30,6 +42,9 @@ import { Timeline } from './timeline.js';
 const COLLECTORS = 4;
 /** How long outstanding orders are retried after the final recovery before they count as lost. */
 const DRAIN_MS = 120_000;
+/** The held round: values workflows and fan-outs parked at a wait when `operon start` is SIGKILLed. */
+const HELD_VALUES = 6;
+const HELD_FANOUTS = 3;
 const ATTEMPT_TIMEOUT_MS = 30_000;
 
 /** What the setup made, for the phases after it. */
@@ -42,10 +57,23 @@ interface Stage {
   readonly server: AppServer;
   readonly app: ChaosApp;
   readonly fuzzPort: number;
+  readonly proxy: PostgresProxy;
+}
+
+/** The workloads beside the order load. */
+interface Workloads {
+  readonly ledger: LedgerWorkload;
+  readonly fanout: FanoutWorkload;
+  readonly values: ValuesWorkload;
+  readonly identity: IdentityWorkload;
+  readonly all: readonly Workload[];
+  readonly client: CarefulClient;
 }
 
 interface Outcome {
   readonly load: LoadGenerator;
+  readonly workloads: Workloads;
+  readonly held: HeldRound;
   readonly faults: FaultInjector;
   readonly httpFuzzer: HttpFuzzer;
   readonly fuzz: FuzzSummary[];
@@ -59,6 +87,7 @@ export async function runChaos(options: ChaosOptions, print: (line: string) => v
   chmodSync(root, 0o755);
   let postgres: PostgresServer | undefined;
   let server: AppServer | undefined;
+  let proxy: PostgresProxy | undefined;
   const cleanUpNow = (): void => {
     server?.killNow();
     postgres?.stopNow();
@@ -67,33 +96,38 @@ export async function runChaos(options: ChaosOptions, print: (line: string) => v
   let passed = false;
   try {
     timeline.log(`seed ${options.seed}, ${options.durationS} s of load, ${options.clients} clients; working in ${root}`);
-    const [pgPort, httpPort, fuzzPort] = await freePorts(3);
+    const [pgPort, httpPort, fuzzPort, proxyPort] = await freePorts(4);
     postgres = await PostgresServer.create(root, pgPort);
-    timeline.log(`Postgres is up on 127.0.0.1:${pgPort}`);
+    proxy = new PostgresProxy({ host: '127.0.0.1', port: pgPort });
+    await proxy.listen(proxyPort);
+    timeline.log(`Postgres is up on 127.0.0.1:${pgPort}; the app reaches it through the proxy on port ${proxyPort}`);
     const rng = new SeededRandom(options.seed);
     const collectorRng = rng.fork('collectors');
     const collectors = Array.from({ length: COLLECTORS }, () => `collector-${collectorRng.uuid()}`);
-    const app = await prepareApp(root, { pgPort, httpPort, collectors });
+    const app = await prepareApp(root, { pgPort: proxyPort, httpPort, collectors });
     timeline.log('the app is built (operon build) and migrated (operon migrate)');
     server = supervisedServer(app, timeline);
     await server.start();
     timeline.log(`operon start is serving ${app.baseUrl}`);
     for (const collector of collectors) await callUntilDone(app, timeline, `/collectors/${collector}/start`);
 
-    const stage: Stage = { options, timeline, rng, root, postgres, server, app, fuzzPort };
-    const { load, faults } = await loadWithFaults(stage);
-    await finalRecovery(stage, load);
+    const stage: Stage = { options, timeline, rng, root, postgres, server, app, fuzzPort, proxy };
+    const { load, workloads, faults } = await loadWithFaults(stage);
+    await finalRecovery(stage, load, workloads);
+    const held = await heldRound({ timeline, server, postgres, values: workloads.values, fanout: workloads.fanout, valueCount: HELD_VALUES, fanoutCount: HELD_FANOUTS });
+    await Promise.all(workloads.all.map((w) => w.drain(timeline.now() + DRAIN_MS)));
     const { httpFuzzer, fuzz } = await fuzzBadInput(stage);
     let collected = 0;
     for (const collector of collectors) {
       const body = await callUntilDone(app, timeline, `/collectors/${collector}/stop`);
       collected += (JSON.parse(body) as { received: number }).received;
     }
-    const report = await checkAndReport(stage, { load, faults, httpFuzzer, fuzz, collected });
+    const report = await checkAndReport(stage, { load, workloads, held, faults, httpFuzzer, fuzz, collected });
     passed = report.passed;
     return report;
   } finally {
     server?.killNow();
+    await proxy?.close();
     await postgres?.stop().catch(() => undefined);
     process.off('exit', cleanUpNow);
     // The data folder is large and worthless; the logs and fuzz files are kept when the run failed.
@@ -112,7 +146,19 @@ function supervisedServer(app: ChaosApp, timeline: Timeline): AppServer {
   return server;
 }
 
-async function loadWithFaults(stage: Stage): Promise<{ load: LoadGenerator; faults: FaultInjector }> {
+/** The workloads' client loops, sized from the order load's clients (a few each). */
+function makeWorkloads(stage: Stage): Workloads {
+  const { options, timeline, rng, app } = stage;
+  const client = new CarefulClient(app.baseUrl, timeline, ATTEMPT_TIMEOUT_MS);
+  const perWorkload = (share: number) => Math.max(1, Math.round(options.clients * share));
+  const ledger = new LedgerWorkload(client, timeline, rng.fork('ledger'), app.ledgerLog, perWorkload(1 / 4), options.maxRequests);
+  const fanout = new FanoutWorkload(client, timeline, rng.fork('fanout'), perWorkload(1 / 8), options.maxRequests);
+  const values = new ValuesWorkload(client, timeline, rng.fork('values'), perWorkload(1 / 16), options.maxRequests);
+  const identity = new IdentityWorkload(client, timeline, rng.fork('identity'), perWorkload(1 / 16), options.maxRequests);
+  return { ledger, fanout, values, identity, all: [ledger, fanout, values, identity], client };
+}
+
+async function loadWithFaults(stage: Stage): Promise<{ load: LoadGenerator; workloads: Workloads; faults: FaultInjector }> {
   const { options, timeline, rng } = stage;
   const load = new LoadGenerator({
     baseUrl: stage.app.baseUrl,
@@ -122,29 +168,39 @@ async function loadWithFaults(stage: Stage): Promise<{ load: LoadGenerator; faul
     maxRequests: options.maxRequests,
     attemptTimeoutMs: ATTEMPT_TIMEOUT_MS,
   });
-  const faults = new FaultInjector(rng.fork('faults'), timeline, stage.server, stage.postgres);
+  const workloads = makeWorkloads(stage);
+  const faults = new FaultInjector(rng.fork('faults'), timeline, stage.server, stage.postgres, stage.proxy);
   const loadUntil = timeline.now() + options.durationS * 1000;
   load.start(loadUntil);
-  const progress = setInterval(() => timeline.log(`load: ${load.orders.length} orders sent, ${load.outstanding} outstanding`), 10_000);
+  for (const workload of workloads.all) workload.start(loadUntil);
+  const progress = setInterval(
+    () =>
+      timeline.log(
+        `load: ${load.orders.length} orders sent, ${load.outstanding} outstanding; ${workloads.ledger.transfers.length} transfers, ` +
+          `${workloads.fanout.fanouts.length} fan-outs, ${workloads.values.values.length} values, ${workloads.identity.cases.length} identity cases`,
+      ),
+    10_000,
+  );
   try {
     await faults.run(loadUntil);
     while (timeline.now() < loadUntil) await new Promise((resolve) => setTimeout(resolve, 200));
   } finally {
     clearInterval(progress);
   }
-  return { load, faults };
+  return { load, workloads, faults };
 }
 
 /**
  * No restart here: the server must finish what the last fault left in flight by itself (a
  * restart's recovery scan would hide a workflow it forgot).
  */
-async function finalRecovery(stage: Stage, load: LoadGenerator): Promise<void> {
+async function finalRecovery(stage: Stage, load: LoadGenerator, workloads: Workloads): Promise<void> {
   const { timeline } = stage;
-  timeline.log(`load window over (${load.orders.length} orders sent); final recovery: every outstanding order retried until answered`);
+  timeline.log(`load window over (${load.orders.length} orders sent); final recovery: every outstanding order and piece of work retried until answered`);
   if (!stage.postgres.isRunning) await stage.postgres.start();
   await stage.server.start();
-  await load.drain(timeline.now() + DRAIN_MS);
+  const giveUpAt = timeline.now() + DRAIN_MS;
+  await Promise.all([load.drain(giveUpAt), ...workloads.all.map((w) => w.drain(giveUpAt))]);
   timeline.log(`every client is done: ${load.orders.length - load.outstanding} of ${load.orders.length} orders answered`);
 }
 
@@ -180,7 +236,16 @@ async function checkAndReport(stage: Stage, outcome: Outcome): Promise<ChaosRepo
     ...httpFuzzer.placedOrders,
   ];
   const checks = await checkConsistency(stage.postgres, expected, stage.app.sideLog);
-  const problems = [...checks.problems];
+  const problems = [...checks.problems, ...outcome.held.problems];
+  const workloadFigures: Record<string, WorkloadFigures> = {};
+  const workloadDetails: string[] = [];
+  for (const workload of outcome.workloads.all) {
+    const check = await workload.check(stage.postgres);
+    workloadFigures[workload.name] = { runs: check.runs, failures: check.problems.length };
+    for (const [label, value] of Object.entries(check.figures)) workloadDetails.push(`${workload.name}: ${label}: ${value}`);
+    for (const p of check.problems) workloadDetails.push(`${workload.name} failure: ${p}`);
+    if (check.runs === 0) problems.push(`the ${workload.name} workload ran nothing`);
+  }
   if (collected !== checks.receiptsTotal) problems.push(`the collectors report ${collected} messages, the receipts table holds ${checks.receiptsTotal}`);
   for (const refused of load.orders.filter((o) => o.refused)) {
     problems.push(`order ${refused.orderId} was refused: ${refused.refused!.status} ${refused.refused!.body}`);
@@ -200,6 +265,7 @@ async function checkAndReport(stage: Stage, outcome: Outcome): Promise<ChaosRepo
     duplicates: checks.duplicates,
     lost: checks.lost,
     faults: outcome.faults.counts,
+    workloads: workloadFigures,
     recoveries: server.recoveredWorkflows,
     http5xx: timeline.serverErrors.length,
     http5xxOutsideOutage: timeline.serverErrorsOutsideOutages().length,
@@ -208,19 +274,24 @@ async function checkAndReport(stage: Stage, outcome: Outcome): Promise<ChaosRepo
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
   };
-  const passed = json.duplicates === 0 && json.lost === 0 && json.fuzzFailures === 0 && json.http5xxOutsideOutage === 0 && problems.length === 0;
+  const workloadFailures = Object.values(workloadFigures).reduce((sum, w) => sum + w.failures, 0);
+  const passed =
+    json.duplicates === 0 && json.lost === 0 && json.fuzzFailures === 0 && json.http5xxOutsideOutage === 0 && problems.length === 0 && workloadFailures === 0;
   const details = [
     ...timeline.outages.map((o) => `database down (${o.kind}) from ${secs(o.fromMs)} to ${secs(o.toMs ?? o.fromMs)}`),
     ...timeline.serverErrors.map((e) => `${e.status} at ${secs(e.atMs)}${timeline.duringOutage(e.atMs) ? ' (during an outage)' : ' (OUTSIDE any outage)'}: ${e.what}: ${e.body}`),
     ...problems.map((p) => `problem: ${p}`),
     ...fuzzFailures.map((f) => `fuzz failure: ${f}`),
+    ...workloadDetails,
   ];
   return {
     json,
     details,
     passed,
     extra: {
-      'HTTP attempts (with retries)': load.counters.attempts,
+      'HTTP attempts (with retries)': load.counters.attempts + outcome.workloads.client.counters.attempts,
+      'commit cuts armed / made': `${outcome.faults.commitCutsArmed} / ${outcome.faults.counts.commitLost}`,
+      'held round: workflows recovered mid-wait': outcome.held.parked,
       'connection errors retried': load.counters.connectionErrors,
       'attempt timeouts retried': load.counters.timeouts,
       'communicator re-runs (allowed)': checks.communicatorReruns,

@@ -80,7 +80,8 @@ export async function fuzzConfig(options: ConfigFuzzOptions): Promise<FuzzSummar
 /** The app's config on databases, a port and an executor id of the fuzzer's own. */
 function fuzzBase(options: ConfigFuzzOptions): Record<string, unknown> {
   const base = structuredClone(options.appConfig) as Record<string, Record<string, unknown>>;
-  base.database = { ...base.database, user_database: 'chaos_config_fuzz', system_database: 'chaos_config_fuzz_sys' };
+  // Straight to the harness's Postgres, not through the proxy the app under load uses.
+  base.database = { ...base.database, port: options.pgPort, user_database: 'chaos_config_fuzz', system_database: 'chaos_config_fuzz_sys' };
   base.runtimeConfig = { ...base.runtimeConfig, port: options.httpPort, entrypoint: options.bundle };
   base.telemetry = { logs: { logLevel: 'warn' } };
   return base;

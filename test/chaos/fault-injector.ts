@@ -6,15 +6,28 @@
  *   pgRestart         Postgres is stopped (fast shutdown) under the running app, then started
  *   terminateBackend  pg_terminate_backend on every session of the app's two databases
  *   stall             a session holds ACCESS EXCLUSIVE on one of Operon's tables for seconds
+ *
+ * Beside them, on a schedule of their own (they break one connection, not the database):
+ *
+ *   commitLost        the proxy between the app and Postgres lets a COMMIT through, drops the
+ *                     server's answer and cuts that connection: the work is durable, the app
+ *                     cannot know. Usually the COMMIT of a record that carries the ledger's
+ *                     mark (a debit's transaction, a charge's output record), else any COMMIT.
  */
 import type { AppServer } from './app-server.js';
 import { APP_DATABASE, SYSTEM_DATABASE } from './app-folder.js';
+import { COMMIT_CUT_MARK } from './app/src/commit-cut-mark.js';
+import type { PostgresProxy } from './postgres-proxy.js';
 import { HARNESS_APPLICATION_NAME, type PostgresServer } from './postgres-server.js';
 import type { SeededRandom } from './seeded-random.js';
 import type { Timeline } from './timeline.js';
 
-export const FAULT_KINDS = ['sigkill', 'pgRestart', 'terminateBackend', 'stall'] as const;
+export const FAULT_KINDS = ['sigkill', 'pgRestart', 'terminateBackend', 'stall', 'commitLost'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
+/** The faults of the one-at-a-time schedule. */
+const SCHEDULED_KINDS = ['sigkill', 'pgRestart', 'terminateBackend', 'stall'] as const;
+/** How long an armed commit cut waits for a matching COMMIT before it is withdrawn. */
+const COMMIT_CUT_WAIT_MS = 8_000;
 
 const STALL_TARGETS: readonly { database: string; table: string }[] = [
   { database: SYSTEM_DATABASE, table: 'operon.workflow_status' },
@@ -26,21 +39,32 @@ const STALL_TARGETS: readonly { database: string; table: string }[] = [
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class FaultInjector {
-  readonly counts: Record<FaultKind, number> = { sigkill: 0, pgRestart: 0, terminateBackend: 0, stall: 0 };
+  /** Faults injected; for commitLost, the cuts made (an armed cut no COMMIT matched is not counted). */
+  readonly counts: Record<FaultKind, number> = { sigkill: 0, pgRestart: 0, terminateBackend: 0, stall: 0, commitLost: 0 };
+  /** Commit cuts armed, made or not. */
+  commitCutsArmed = 0;
   private bag: FaultKind[] = [];
+  private readonly cutRng: SeededRandom;
 
   constructor(
     private readonly rng: SeededRandom,
     private readonly timeline: Timeline,
     private readonly server: AppServer,
     private readonly postgres: PostgresServer,
-  ) {}
+    private readonly proxy: PostgresProxy,
+  ) {
+    this.cutRng = rng.fork('commit-cuts');
+  }
 
   /**
    * Injects faults until `untilMs` (timeline time); a fault under way when it comes is finished.
    * Gaps shrink with short runs, so that even a 30 s run meets every kind at least once.
    */
   async run(untilMs: number): Promise<void> {
+    await Promise.all([this.runScheduled(untilMs), this.runCommitCuts(untilMs)]);
+  }
+
+  private async runScheduled(untilMs: number): Promise<void> {
     const maxGapMs = Math.max(500, Math.min(4_500, Math.round((untilMs - this.timeline.now()) / 12)));
     for (;;) {
       const gapMs = this.rng.int(Math.round(maxGapMs / 3), maxGapMs);
@@ -50,13 +74,23 @@ export class FaultInjector {
     }
   }
 
+  /** A commit cut every 0.5 to 2.5 s, so that even a short run cuts a few dozen. */
+  private async runCommitCuts(untilMs: number): Promise<void> {
+    for (;;) {
+      const gapMs = this.cutRng.int(500, 2_500);
+      if (this.timeline.now() + gapMs >= untilMs) return;
+      await sleep(gapMs);
+      await this.commitLost();
+    }
+  }
+
   private nextKind(): FaultKind {
-    if (this.bag.length === 0) this.bag = this.rng.shuffle(FAULT_KINDS);
+    if (this.bag.length === 0) this.bag = this.rng.shuffle(SCHEDULED_KINDS);
     return this.bag.pop()!;
   }
 
   async inject(kind: FaultKind): Promise<void> {
-    this.counts[kind]++;
+    if (kind !== 'commitLost') this.counts[kind]++;
     switch (kind) {
       case 'sigkill':
         return this.sigkill();
@@ -66,7 +100,21 @@ export class FaultInjector {
         return this.terminateBackends();
       case 'stall':
         return this.stall();
+      case 'commitLost':
+        return this.commitLost();
     }
+  }
+
+  private async commitLost(): Promise<void> {
+    const marked = this.cutRng.chance(0.75);
+    this.commitCutsArmed++;
+    const cut = await this.proxy.loseNextCommitAnswer({ marker: marked ? COMMIT_CUT_MARK : undefined, timeoutMs: COMMIT_CUT_WAIT_MS });
+    if (!cut) {
+      this.timeline.log(`fault: no ${marked ? 'marked ' : ''}COMMIT came within ${COMMIT_CUT_WAIT_MS} ms; the commit cut was withdrawn`);
+      return;
+    }
+    this.counts.commitLost++;
+    this.timeline.log(`fault: ${cut.committed === 'commit' ? 'COMMIT' : 'a self-committing statement'} on ${cut.database} reached the server, its answer was dropped and the connection cut: ${cut.statement.slice(0, 110)}`);
   }
 
   /** SIGKILL, restart; now and then a second SIGKILL right after the restart, in the middle of its recovery. */

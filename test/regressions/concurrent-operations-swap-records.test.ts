@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestingRuntime, type TestingRuntime } from '@operon/runtime';
-import { bundleFixture, spawnApp } from '../helpers/child-app.js';
+import { bundleFixture, spawnApp, type ChildApp } from '../helpers/child-app.js';
 import { within, writeAppDir, type AppDir } from '../helpers/app-dir.js';
 import { FAN_OUT_EXPECTED, FAN_OUT_MIGRATION, FanOut, fanOutHooks } from '../fixtures/fan-out-workflows.js';
 
@@ -64,6 +64,10 @@ describe('operations a workflow starts concurrently, first run', () => {
   });
 });
 
+/** Every child this file started: killed at the end, whatever a failed assertion left running. */
+const children: ChildApp[] = [];
+const track = (child: ChildApp) => (children.push(child), child);
+
 describe('operations a workflow starts concurrently, re-run after SIGKILL', () => {
   let app: AppDir;
   let bundle: string;
@@ -76,7 +80,8 @@ describe('operations a workflow starts concurrently, re-run after SIGKILL', () =
     writeFileSync(join(dir, 'side.log'), '');
   });
 
-  afterAll(() => {
+  afterAll(async () => {
+    await Promise.all(children.map((c) => c.kill()));
     app?.remove();
     if (bundle) rmSync(bundle, { force: true });
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -84,15 +89,15 @@ describe('operations a workflow starts concurrently, re-run after SIGKILL', () =
 
   it('replays each operation’s own record, and nothing runs again', async () => {
     const sideLog = join(dir, 'side.log');
-    const child = (run: number) => spawnApp(bundle, { FAN_CONFIG: app.configPath, FAN_RUN: String(run), FAN_SIDE_LOG: sideLog });
+    const child = (run: number) => track(spawnApp(bundle, { FAN_CONFIG: app.configPath, FAN_RUN: String(run), FAN_SIDE_LOG: sideLog }));
 
     const first = child(1);
     // Killed once all three workflows are past their fan-out, before any of them ended.
-    expect(await first.exited, first.output()).toBe('SIGKILL');
+    expect(await within(first.exited, 20_000, 'still running after 20 s'), first.output()).toBe('SIGKILL');
 
     const second = child(2);
     const line = await second.waitForLine(/^RESULT /, 20_000);
-    expect(await second.exited, second.output()).toBe(0);
+    expect(await within(second.exited, 20_000, 'still running after 20 s'), second.output()).toBe(0);
     const { outcomes, sink, rows } = JSON.parse(line.slice('RESULT '.length));
     expect(outcomes).toEqual([{ value: ['ping', 'step 1'] }, { value: ['event value', 'step 2'] }, { value: FAN_OUT_EXPECTED }]);
     expect(sink).toEqual(['from fan-1', null]);

@@ -9,19 +9,24 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundleFixture, spawnApp } from '../helpers/child-app.js';
-import { writeAppDir, type AppDir } from '../helpers/app-dir.js';
+import { bundleFixture, spawnApp, type ChildApp } from '../helpers/child-app.js';
+import { within, writeAppDir, type AppDir } from '../helpers/app-dir.js';
 
 let bundle: string;
 let dir: string;
 const apps: AppDir[] = [];
+
+/** Every child this file started: killed at the end, whatever a failed assertion left running. */
+const children: ChildApp[] = [];
+const track = (child: ChildApp) => (children.push(child), child);
 
 beforeAll(async () => {
   bundle = await bundleFixture('poisoned-recovery-child.ts');
   dir = mkdtempSync(join(tmpdir(), 'operon-poison-'));
 });
 
-afterAll(() => {
+afterAll(async () => {
+  await Promise.all(children.map((c) => c.kill()));
   for (const app of apps) app.remove();
   if (bundle) rmSync(bundle, { force: true });
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -29,13 +34,14 @@ afterAll(() => {
 
 /** Starts the workflow, then restarts the app until a start survives (at most `maxStarts`). */
 async function startUntilServing(app: AppDir, sideLog: string, maxStarts: number) {
-  const child = (start: boolean) => spawnApp(bundle, { POISON_CONFIG: app.configPath, POISON_START: start ? '1' : '0', POISON_SIDE_LOG: sideLog });
+  const child = (start: boolean) =>
+    track(spawnApp(bundle, { POISON_CONFIG: app.configPath, POISON_START: start ? '1' : '0', POISON_SIDE_LOG: sideLog }));
   const first = child(true);
-  expect(await first.exited, first.output()).toBe('SIGKILL');
+  expect(await within(first.exited, 20_000, 'still running after 20 s'), first.output()).toBe('SIGKILL');
   const ends: (number | string)[] = [];
   for (let start = 1; start <= maxStarts; start++) {
     const restarted = child(false);
-    const end = await restarted.exited;
+    const end = await within(restarted.exited, 20_000, 'still running after 20 s');
     ends.push(end);
     if (end !== 'SIGKILL') return { ends, output: restarted.output() };
   }

@@ -33,7 +33,7 @@ describe.each([
     const rt = await startRuntime([Greeter]);
     runtimes.push(rt);
     const identity = { authenticatedUser: 'ada', authenticatedRoles: ['user', 'admin'], assumedRole: '' };
-    const handle = await rt.executor.startWorkflow(rt.registry.lookup(Greeter, 'greet'), ['ada'], { identity });
+    const handle = await rt.client.invoke(Greeter, { identity }).greet('ada');
     expect(await handle.getResult()).toBe('hello ada 1');
     expect(await handle.getStatus()).toMatchObject({
       workflowName: `${Greeter.name}.greet`,

@@ -33,7 +33,7 @@ afterAll(async () => {
 });
 
 async function greet(rt: OperonRuntime, uuid: string): Promise<unknown> {
-  return (await rt.executor.startWorkflow(rt.registry.lookup(Hello, 'greet'), ['ada'], { workflowUUID: uuid })).getResult();
+  return (await rt.client.invoke(Hello, { workflowUUID: uuid }).greet('ada')).getResult();
 }
 
 describe('embedded Postgres', () => {
@@ -50,7 +50,7 @@ describe('embedded Postgres', () => {
     expect(existsSync(join(appDir, '.operon', 'pgdata', 'PG_VERSION'))).toBe(true);
 
     const second = await OperonRuntime.create({ config, classes: [Hello] });
-    expect((await second.executor.retrieveWorkflow('wf-1').getStatus())?.status).toBe('SUCCESS');
+    expect((await second.client.retrieveWorkflow('wf-1').getStatus())?.status).toBe('SUCCESS');
     await second.destroy();
   });
 

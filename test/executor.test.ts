@@ -239,7 +239,7 @@ describe('recovery and replay', () => {
       }
     }
     const crashed = await startRuntime([Resumable], config);
-    await crashed.executor.startWorkflow(crashed.registry.lookup(Resumable, 'flow'), [], { workflowUUID: 'resume-me' });
+    await crashed.client.invoke(Resumable, { workflowUUID: 'resume-me' }).flow();
     await reached;
     blocked = false;
     const recovering = await startRuntime([Resumable], config);
@@ -284,7 +284,7 @@ describe('recovery and replay', () => {
       return Det;
     })();
     const crashed = await startRuntime([first], config);
-    await crashed.executor.startWorkflow(crashed.registry.lookup(first, 'flow'), [], { workflowUUID: 'nd-1' });
+    await crashed.client.invoke(first, { workflowUUID: 'nd-1' }).flow();
     await new Promise((resolve) => setTimeout(resolve, 300));
     const changed = await startRuntime([second], config);
     runtimes.push(changed);

@@ -78,7 +78,7 @@ beforeAll(async () => {
   await recorder.appPool.query('CREATE TABLE items (id serial primary key, name text)');
   const order = recorder.registry.lookup(Recorded, 'order');
   await (await recorder.executor.startWorkflow(order, ['book'], { workflowUUID: 'order-1' })).getResult();
-  await (await recorder.executor.startWorkflow(recorder.registry.lookup(Recorded, 'failing'), [], { workflowUUID: 'failing-1' })).getResult().catch(() => undefined);
+  await (await recorder.client.invoke(Recorded, { workflowUUID: 'failing-1' }).failing()).getResult().catch(() => undefined);
   hang = true;
   await recorder.executor.startWorkflow(order, ['lamp'], { workflowUUID: 'pending-1' });
   for (;;) {

@@ -46,8 +46,8 @@ async function exercise(Vault: Vault, prefix: string): Promise<Run> {
     expect(login.body).toBe(`token for ada (${SECRETS.password.length} characters checked); charged ada`);
     loginUUID = login.headers['operon-workflowuuid'] as string;
     expect((await app.inject({ method: 'GET', url: `/${prefix}/pin/${SECRETS.pin}` })).statusCode).toBe(500);
-    const skipAll = await runtime.executor.startWorkflow(runtime.registry.lookup(Vault, 'skipAll'), [SECRETS.password, SECRETS.card]);
-    const maskAll = await runtime.executor.startWorkflow(runtime.registry.lookup(Vault, 'maskAll'), [SECRETS.pin]);
+    const skipAll = await runtime.client.invoke(Vault).skipAll(SECRETS.password, SECRETS.card);
+    const maskAll = await runtime.client.invoke(Vault).maskAll(SECRETS.pin);
     await Promise.all([skipAll.getResult(), maskAll.getResult()]);
   } finally {
     await app.close();

@@ -61,7 +61,7 @@ it('wakes a waiter through the slow poll when no notification comes', async () =
   const config = testConfig('poll');
   const { runtime: rt } = await startLoggedRuntime([Waits], config);
   runtimes.push(rt);
-  const handle = await rt.executor.startWorkflow(rt.registry.lookup(Waits, 'waitFor'), ['quiet'], { workflowUUID: 'poll-wf' });
+  const handle = await rt.client.invoke(Waits, { workflowUUID: 'poll-wf' }).waitFor('quiet');
   await until('the recv to wait', () => rt.messaging.waitingCount === 1);
   // Written behind Operon's back, with no pg_notify: only the poll can find it.
   await query(config.database.system_database, `INSERT INTO operon.notifications (destination_uuid, topic, message, created_at) VALUES ('poll-wf', 'quiet', '"polled"', 0)`);

@@ -43,7 +43,7 @@ describe('a connection that drops while a transaction holds it', () => {
     let letGo!: () => void;
     proceed = new Promise((resolve) => (letGo = resolve));
     const pid = new Promise<number>((resolve) => (backendPid = resolve));
-    const handle = await runtime.executor.startWorkflow(runtime.registry.lookup(Slow, 'run'), [], { workflowUUID: 'dropped-1' });
+    const handle = await runtime.client.invoke(Slow, { workflowUUID: 'dropped-1' }).run();
 
     const admin = await connectTo('postgres');
     try {

@@ -42,7 +42,7 @@ describe('a start whose INSERT committed but whose answer was lost', () => {
     runtime = await startRuntime([Orphan], config);
 
     proxy.swallowNextAnswer();
-    const handle = await runtime.executor.startWorkflow(runtime.registry.lookup(Orphan, 'greet'), ['ada'], { workflowUUID: 'orphan-1' });
+    const handle = await runtime.client.invoke(Orphan, { workflowUUID: 'orphan-1' }).greet('ada');
     const result = await Promise.race([handle.getResult(), new Promise((resolve) => setTimeout(() => resolve('still waiting after 5 s'), 5_000))]);
 
     expect(result).toBe('called for ada');

@@ -37,7 +37,7 @@ describe('a workflow cut off by an outage', () => {
   it('replays what completed before it, once the database answers', async () => {
     setup = await runtimeBehindProxy([Outage], 'stale', 500);
     const { runtime, proxy } = setup;
-    const handle = await runtime.executor.startWorkflow(runtime.registry.lookup(Outage, 'flow'), [], { workflowUUID: 'stale-1' });
+    const handle = await runtime.client.invoke(Outage, { workflowUUID: 'stale-1' }).flow();
     while (runs.second === 0) await new Promise((resolve) => setTimeout(resolve, 10));
     // `first` is recorded; the database goes away while `second` runs, so its record fails.
     proxy.cutAll();

@@ -36,7 +36,7 @@ describe('workflow and operation spans', () => {
     const traceId = '0af7651916cd43dd8448eb211c80319c';
     const parentId = 'b7ad6b7169203331';
     const parentSpan = runtime.tracing.extract({ traceparent: `00-${traceId}-${parentId}-01` });
-    const handle = await runtime.executor.startWorkflow(runtime.registry.lookup(Traced, 'flow'), [], { workflowUUID: 'traced-1', parentSpan });
+    const handle = await runtime.client.invoke(Traced, { workflowUUID: 'traced-1', parentSpan }).flow();
     expect(await handle.getResult()).toBe(42);
     await runtime.destroy(); // flushes the exporter
     const spans = receiver.spans.filter((s) => s.traceId === traceId);

@@ -5,6 +5,7 @@
  * given UUID, and gives its result. A UUID the caller chooses is checked against the identifier
  * rule and may not enter the namespace of derived UUIDs.
  */
+import type { Context } from '@opentelemetry/api';
 import type { HandlerInvokerOf, WorkflowHandle } from '@operon/sdk';
 import type { FunctionRegistry } from '../executor/function-registry.js';
 import { methodProxy } from '../executor/method-proxy.js';
@@ -29,8 +30,8 @@ export interface InvokeOptions {
   readonly nextWorkflowUUID?: () => { readonly uuid: string; readonly derived: boolean } | undefined;
   /** Told the UUID of each workflow started, in order. */
   readonly onStart?: (workflowUUID: string) => void;
-  /** The span (a handler's) each workflow's span is a child of. */
-  readonly parentSpan?: RuntimeSpan;
+  /** The span (a handler's) or incoming trace context each workflow's span is a child of. */
+  readonly parentSpan?: RuntimeSpan | Context;
 }
 
 export class OperonClient {

@@ -1,5 +1,5 @@
 /**
- * Role checks (SPEC §6): a function's required roles are its own `@RequiredRole`, else its class's
+ * Role checks: a function's required roles are its own `@RequiredRole`, else its class's
  * `@DefaultRequiredRole`; a caller holding none of them is refused before anything runs. The first
  * required role the caller holds becomes the assumed role.
  */

@@ -1,5 +1,5 @@
 /**
- * One span per handler request (SPEC §7), named after its route (`GET /greet/:name`), a child of
+ * One span per handler request, named after its route (`GET /greet/:name`), a child of
  * the caller's W3C `traceparent` when there is one; workflows the handler starts are its children.
  * It starts when the request arrives (so body and schema rejections are traced too) and ends when
  * the response is sent, with the status code. A response of 400 or more marks it as an error.

@@ -1,5 +1,5 @@
 /**
- * `@SkipLogging` and `@LogMask` (SPEC §7): the inputs Operon logs when a workflow, operation or
+ * `@SkipLogging` and `@LogMask`: the inputs Operon logs when a workflow, operation or
  * handler starts, and puts on its span, with skipped arguments left out and masked ones replaced by
  * `"****"`. The recorded inputs (needed for recovery) are not affected: they are data, not logs.
  *

@@ -1,5 +1,5 @@
 /**
- * OpenTelemetry spans for handlers, workflows and operations (SPEC §7). With tracing off, every
+ * OpenTelemetry spans for handlers, workflows and operations. With tracing off, every
  * call returns the shared no-op span and allocates nothing, so the hot path pays almost nothing.
  * The provider is owned by the runtime, never registered globally.
  */

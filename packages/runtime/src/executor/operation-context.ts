@@ -23,3 +23,13 @@ export function lazyLogger(parent: Logger, bindings: () => Record<string, unknow
   let child: Logger | undefined;
   return () => (child ??= parent.child(bindings()));
 }
+
+/** The lazy logger of one operation of a workflow: every line names the workflow, the operation and its id. */
+export function operationLogger(
+  parent: Logger,
+  site: { readonly workflowUUID: string; readonly functionID: number },
+  operationName: string,
+  operationType: 'transaction' | 'communicator',
+): () => Logger {
+  return lazyLogger(parent, () => ({ workflowUUID: site.workflowUUID, operationName, operationType, functionID: site.functionID }));
+}

@@ -36,17 +36,6 @@ export interface MessagingDeps {
   readonly pollIntervalMs?: number;
 }
 
-/** The function names under which these operations are recorded. */
-export const MESSAGING_OPERATIONS = Object.freeze({
-  send: 'operon.send',
-  recvDeadline: 'operon.recv.deadline',
-  recv: 'operon.recv',
-  setEvent: 'operon.setEvent',
-  getEventDeadline: 'operon.getEvent.deadline',
-  getEvent: 'operon.getEvent',
-  sleep: 'operon.sleep',
-});
-
 const DEFAULT_POLL_INTERVAL_MS = 2_000;
 const DEFAULT_TIMEOUT_SECONDS = 60;
 

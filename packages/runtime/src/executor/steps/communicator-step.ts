@@ -10,7 +10,7 @@ import type { OperationRecord } from '../../system-db/system-database.js';
 import { loggableInputs } from '../../telemetry/log-masking.js';
 import type { RuntimeSpan } from '../../telemetry/tracing.js';
 import type { RegisteredFunction } from '../function-registry.js';
-import { lazyLogger, readConfigPath } from '../operation-context.js';
+import { operationLogger, readConfigPath } from '../operation-context.js';
 import { serialize } from '../serialization.js';
 import type { Outcome, StepSite, WorkflowExecution } from '../workflow-execution.js';
 
@@ -30,12 +30,7 @@ export async function performCommunicator(
 ): Promise<OperationRecord> {
   const options = { ...COMMUNICATOR_DEFAULTS, ...fn.method.communicatorOptions };
   const attempts = options.retriesAllowed ? Math.max(1, options.maxAttempts) : 1;
-  const logger = lazyLogger(execution.services.logger, () => ({
-    workflowUUID: site.workflowUUID,
-    operationName: fn.name,
-    operationType: 'communicator',
-    functionID: site.functionID,
-  }));
+  const logger = operationLogger(execution.services.logger, site, fn.name, 'communicator');
   const application = execution.services.application;
   const ctx: CommunicatorContext = {
     workflowUUID: site.workflowUUID,

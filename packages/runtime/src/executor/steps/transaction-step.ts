@@ -13,7 +13,7 @@ import type { OperationRecord } from '../../system-db/system-database.js';
 import { loggableInputs } from '../../telemetry/log-masking.js';
 import type { RuntimeSpan } from '../../telemetry/tracing.js';
 import type { RegisteredFunction } from '../function-registry.js';
-import { lazyLogger, readConfigPath } from '../operation-context.js';
+import { operationLogger, readConfigPath } from '../operation-context.js';
 import { serialize } from '../serialization.js';
 import type { StepSite, WorkflowExecution } from '../workflow-execution.js';
 
@@ -66,12 +66,7 @@ export async function performTransaction(
   const options = fn.method.transactionOptions ?? {};
   const readOnly = options.readOnly === true;
   const begin = `BEGIN ISOLATION LEVEL ${options.isolationLevel ?? 'SERIALIZABLE'}${readOnly ? ' READ ONLY' : ''}`;
-  const logger = lazyLogger(execution.services.logger, () => ({
-    workflowUUID: site.workflowUUID,
-    operationName: fn.name,
-    operationType: 'transaction',
-    functionID: site.functionID,
-  }));
+  const logger = operationLogger(execution.services.logger, site, fn.name, 'transaction');
   if (execution.services.logger.isLevelEnabled('debug')) logger().debug({ inputs: loggableInputs(fn, args) }, `${fn.name} started`);
   const call = (client: TransactionClient) => fn.method.fn.call(fn.cls, transactionContext(site, client, span, logger, application), ...args);
   // A read-only transaction wrote nothing to keep atomic with its record: it commits, then records.

@@ -4,6 +4,7 @@
  * dies (server restart, pg_terminate_backend, network), it is re-opened with backoff, and the
  * owner is told so it can look for what was sent while nobody listened.
  */
+import { Backoff } from '../backoff.js';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { listenForNotifications } from '../system-db/notification-channel.js';
@@ -79,7 +80,8 @@ export class NotificationListener {
   }
 
   private async reconnect(): Promise<void> {
-    let waitMs = RECONNECT_START_MS;
+    const backoff = new Backoff({ initialMs: RECONNECT_START_MS, maxMs: RECONNECT_MAX_MS, jitter: 0.5 });
+    let waitMs = backoff.next();
     for (let attempt = 1; !this.stopping; attempt++) {
       await this.pause(waitMs);
       if (this.stopping) return;
@@ -87,7 +89,7 @@ export class NotificationListener {
       try {
         client = await this.open();
       } catch (error) {
-        waitMs = Math.min(waitMs * 2, RECONNECT_MAX_MS) * (0.75 + Math.random() * 0.5);
+        waitMs = backoff.next();
         // The first failure says what is wrong; repeating it every few seconds says nothing new.
         const level = attempt === 1 ? 'warn' : 'debug';
         this.options.logger[level]({ err: error, attempt }, `notification listener could not reconnect; retrying in ${Math.round(waitMs)} ms`);

@@ -13,7 +13,7 @@
  *   6. the collectors stopped, then the consistency checks and each workload's check; the report.
  * Every child process, the proxy and the Postgres server are stopped on the way out, on failure too.
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,6 +45,8 @@ const DRAIN_MS = 120_000;
 /** The held round: values workflows and fan-outs parked at a wait when `operon start` is SIGKILLed. */
 const HELD_VALUES = 6;
 const HELD_FANOUTS = 3;
+/** Problems of each workload listed in the report; the rest go to a file in the run folder. */
+const PROBLEMS_SHOWN = 6;
 const ATTEMPT_TIMEOUT_MS = 30_000;
 
 /** What the setup made, for the phases after it. */
@@ -239,11 +241,15 @@ async function checkAndReport(stage: Stage, outcome: Outcome): Promise<ChaosRepo
   const problems = [...checks.problems, ...outcome.held.problems];
   const workloadFigures: Record<string, WorkloadFigures> = {};
   const workloadDetails: string[] = [];
+  const allWorkloadProblems: string[] = [];
   for (const workload of outcome.workloads.all) {
     const check = await workload.check(stage.postgres);
     workloadFigures[workload.name] = { runs: check.runs, failures: check.problems.length };
     for (const [label, value] of Object.entries(check.figures)) workloadDetails.push(`${workload.name}: ${label}: ${value}`);
-    for (const p of check.problems) workloadDetails.push(`${workload.name} failure: ${p}`);
+    // The first few in the report (its end is what CI shows), every one in the run folder's workload-problems.txt.
+    for (const p of check.problems.slice(0, PROBLEMS_SHOWN)) workloadDetails.push(`${workload.name} failure: ${p}`);
+    if (check.problems.length > PROBLEMS_SHOWN) workloadDetails.push(`${workload.name}: ${check.problems.length - PROBLEMS_SHOWN} more failures in ${join(stage.root, 'workload-problems.txt')}`);
+    allWorkloadProblems.push(...check.problems.map((p) => `${workload.name}: ${p}`));
     if (check.runs === 0) problems.push(`the ${workload.name} workload ran nothing`);
   }
   if (collected !== checks.receiptsTotal) problems.push(`the collectors report ${collected} messages, the receipts table holds ${checks.receiptsTotal}`);
@@ -275,6 +281,7 @@ async function checkAndReport(stage: Stage, outcome: Outcome): Promise<ChaosRepo
     p99Ms: percentile(latencies, 99),
   };
   const workloadFailures = Object.values(workloadFigures).reduce((sum, w) => sum + w.failures, 0);
+  if (allWorkloadProblems.length > 0) writeFileSync(join(stage.root, 'workload-problems.txt'), `${allWorkloadProblems.join('\n')}\n`);
   const passed =
     json.duplicates === 0 && json.lost === 0 && json.fuzzFailures === 0 && json.http5xxOutsideOutage === 0 && problems.length === 0 && workloadFailures === 0;
   const details = [

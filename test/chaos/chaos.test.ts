@@ -1,19 +1,20 @@
 /**
  * The CI version of the chaos harness: a short seeded run of `pnpm chaos` (the real command, as a
- * child process) that fails on any duplicate, loss, fuzz failure or 5xx outside a database outage.
- * Needs the packages built (`pnpm test` builds them first); `pnpm chaos` runs a longer one.
+ * child process) that fails on any duplicate, loss, fuzz failure, 5xx outside a database outage,
+ * or problem found by the saga, fan-out, values and identity workloads. Needs the packages built
+ * (`pnpm test` builds them first); `pnpm chaos --duration N` runs a longer one.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { JSON_PREFIX, type ChaosJson } from './chaos-report.js';
+import { JSON_PREFIX, WORKLOAD_NAMES, type ChaosJson } from './chaos-report.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
-/** 40 s of load keeps the whole run (setup, recovery, fuzzing, checks) near two minutes. */
-const ARGS = ['--no-build', '--duration', '40', '--seed', '1', '--clients', '8'];
-const STOP_AFTER_MS = 165_000;
+/** 20 s of load keeps the whole run (setup, recovery, the held round, fuzzing, checks) near 80 s on two cores. */
+const ARGS = ['--no-build', '--duration', '20', '--seed', '1', '--clients', '8'];
+const STOP_AFTER_MS = 150_000;
 
 let child: ChildProcess | undefined;
 afterAll(() => {
@@ -40,7 +41,7 @@ function runChaos(): Promise<{ code: number | null; output: string }> {
 }
 
 describe('pnpm chaos, short and seeded', () => {
-  it('loses nothing, duplicates nothing, answers bad input with 4xx and no 5xx outside outages', async () => {
+  it('loses nothing, duplicates nothing, keeps every workload invariant, answers bad input with 4xx and no 5xx outside outages', async () => {
     for (const main of ['packages/cli/dist/main.js', 'packages/runtime/dist/index.js']) {
       if (!existsSync(join(REPO, main))) throw new Error(`${main} is missing: build the packages first with \`npx -y pnpm@10 run build\``);
     }
@@ -51,15 +52,25 @@ describe('pnpm chaos, short and seeded', () => {
     expect(last.startsWith(JSON_PREFIX), tail).toBe(true);
     const result = JSON.parse(last.slice(JSON_PREFIX.length)) as ChaosJson;
     expect(result.requests, tail).toBeGreaterThan(0);
+    const workloadFailures = Object.fromEntries(WORKLOAD_NAMES.map((name) => [`${name}Failures`, result.workloads[name]?.failures]));
     expect({
       completed: result.completed,
       duplicates: result.duplicates,
       lost: result.lost,
       fuzzFailures: result.fuzzFailures,
       http5xxOutsideOutage: result.http5xxOutsideOutage,
-    }, tail).toEqual({ completed: result.requests, duplicates: 0, lost: 0, fuzzFailures: 0, http5xxOutsideOutage: 0 });
+      ...workloadFailures,
+    }, tail).toEqual({
+      completed: result.requests,
+      duplicates: 0,
+      lost: 0,
+      fuzzFailures: 0,
+      http5xxOutsideOutage: 0,
+      ...Object.fromEntries(WORKLOAD_NAMES.map((name) => [`${name}Failures`, 0])),
+    });
     for (const [kind, count] of Object.entries(result.faults)) expect(count, `faults of kind ${kind}`).toBeGreaterThan(0);
+    for (const name of WORKLOAD_NAMES) expect(result.workloads[name]?.runs, `runs of the ${name} workload`).toBeGreaterThan(0);
     expect(result.fuzzCases).toBeGreaterThan(200);
     expect(code, tail).toBe(0);
-  }, 180_000);
+  }, 170_000);
 });

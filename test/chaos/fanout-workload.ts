@@ -159,7 +159,7 @@ export function checkFanouts(fanouts: readonly SentFanout[], rows: readonly Fano
       } else {
         fanout.slots.forEach((slot, i) => {
           const expected = expectedSlotResult(fanout.fanoutId, slot, i);
-          if (json(results[i]) !== json(expected)) {
+          if (JSON.stringify(results[i]) !== JSON.stringify(expected)) {
             wrongResults++;
             problem(`operation ${i} (${slot.kind}) returned ${json(results[i])}, its own result is ${json(expected)}`);
           }

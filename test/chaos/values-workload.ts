@@ -127,7 +127,7 @@ export function checkValues(values: readonly SentValue[], rows: readonly ValueVi
     const report = (sent.answer as { ok: ValueReport }).ok;
     if (report.firstPid !== report.finalPid) recovered++;
     if (report.firstSeen !== report.seenNow) problem(`the first run and the run that finished saw different inputs: ${firstDifference(report.firstSeen, report.seenNow)}`);
-    if (json(report.echo) !== json(sent.value)) problem(`its value came back as ${json(report.echo)}, sent ${json(sent.value)}`);
+    if (JSON.stringify(report.echo) !== JSON.stringify(sent.value)) problem(`its value came back as ${json(report.echo)}, sent ${json(sent.value)}`);
     const asSent = describeValue(sent.value);
     const roundTrip = describeValue(JSON.parse(JSON.stringify(sent.value)));
     if (report.valueSeen !== asSent && report.valueSeen !== roundTrip) {

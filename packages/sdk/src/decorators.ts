@@ -5,6 +5,7 @@
  */
 import { OperonDecoratorError } from './errors.js';
 import {
+  ISOLATION_LEVELS,
   classRegistration,
   methodRegistration,
   type Authenticator,
@@ -93,6 +94,13 @@ export function Workflow(): OperonMethodDecorator {
 
 /** Marks a transaction: one ACID Postgres transaction on the app database, run exactly once. */
 export function Transaction(options: TransactionOptions = {}): OperonMethodDecorator {
+  // The level is written into the transaction's BEGIN statement: anything but the four SQL levels
+  // (a typo, or text from outside reaching the option) is refused here, where it is written.
+  const level: unknown = options.isolationLevel;
+  if (level !== undefined && !(ISOLATION_LEVELS as readonly unknown[]).includes(level)) {
+    const got = typeof level === 'string' ? JSON.stringify(level.length > 60 ? `${level.slice(0, 57)}...` : level) : typeof level;
+    throw new OperonDecoratorError(`@Transaction isolationLevel must be one of ${ISOLATION_LEVELS.join(', ')}, got ${got}`);
+  }
   return methodDecorator('Transaction', (m) => {
     setKind(m, 'transaction');
     m.transactionOptions = { ...options };

@@ -13,6 +13,7 @@ export {
   type TransactionOptions,
   type CommunicatorOptions,
   type IsolationLevel,
+  ISOLATION_LEVELS,
   type Authenticator,
   type AuthenticationRequest,
   type AuthenticationResult,

@@ -7,7 +7,9 @@ import type { HttpRequest, OperonLogger } from './context.js';
 export type OperationKind = 'workflow' | 'transaction' | 'communicator';
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
-export type IsolationLevel = 'READ UNCOMMITTED' | 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
+/** The SQL isolation levels a transaction may run at. */
+export const ISOLATION_LEVELS = ['READ UNCOMMITTED', 'READ COMMITTED', 'REPEATABLE READ', 'SERIALIZABLE'] as const;
+export type IsolationLevel = (typeof ISOLATION_LEVELS)[number];
 
 export interface TransactionOptions {
   /** @default 'SERIALIZABLE' */

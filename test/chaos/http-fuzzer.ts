@@ -2,8 +2,9 @@
  * The fuzzing pass over the HTTP surface, against the running `operon start`. Every case must get
  * an answer below 500 with no stack trace in it (a clear 4xx for bad input), and the server must
  * still answer its health check after every batch. Forged `operon-workflowuuid` headers are
- * checked against the rule Operon keeps: a UUID names one workflow of one function and one
- * caller; the same function and caller get that workflow's result (a retry), anything else 409.
+ * checked against the rule Operon keeps: a UUID names one workflow of one function, one caller
+ * and one set of inputs; the same call again gets that workflow's result (a retry), anything
+ * else 409.
  */
 import type { ExpectedOrder } from './consistency-checks.js';
 import { mutatedCases, staticCases, type FuzzCase } from './http-fuzz-cases.js';
@@ -133,12 +134,8 @@ export class HttpFuzzer {
 
     const retry = await this.expectStatus('the same request again (a retry)', this.order(victimUUID, 'alice', victimId, 'alice’s order'), 200);
     if (retry && parseJson(retry.body)?.token !== token) this.fail('the same request again (a retry)', 'a different result than the first time');
-    const changed = await this.expectStatus(
-      'same UUID, same function and caller, other arguments',
-      this.order(victimUUID, 'alice', `fuzz-${seed}-victim-changed`, 'changed'),
-      200,
-    );
-    if (changed && parseJson(changed.body)?.token !== token) this.fail('same UUID, same function and caller, other arguments', 'did not get the existing workflow’s result');
+    // Other inputs under the same UUID are another request, not a retry: refused, and never answered with the first one's result.
+    await this.expectStatus('same UUID, same function and caller, other arguments', this.order(victimUUID, 'alice', `fuzz-${seed}-victim-changed`, 'changed'), 409, token);
 
     const echoUUID = this.rng.uuid();
     await this.expectStatus('an echo workflow (bob)', this.echo(echoUUID, 'bob', 'bob’s echo'), 200);

@@ -1,13 +1,15 @@
 /**
  * The identity workload: client-chosen UUIDs shaped like the ones the runtime derives. Each case
  * has a parent `X` (a workflow that starts a child, in a request that starts a second workflow)
- * and client workflows at UUIDs like `X-0`, `X.1`, `X-0-0`, `X.1-0` (of the child's function or
- * another), started before `X`, after it, or at the same time. At the end:
+ * and client workflows at UUIDs like `X-0`, `X.1`, `X-0-0`, `X.1-0`, `X~c0` (of the child's
+ * function or another), started before `X`, after it, or at the same time. At the end:
  *  - every client workflow ran as itself: its answer is its own function's, with its own tag,
  *    under its own UUID (never the parent's child or the request's second workflow);
  *  - the parent's child and the request's second workflow ran with the parent's arguments, under
  *    UUIDs no client chose (a client workflow was never adopted);
- *  - every request was answered 200 (a 409 here means a client UUID collided with a derived one).
+ *  - every request was answered 200 (a 409 here means a client UUID collided with a derived one),
+ *    except that a UUID with a character a runtime may reserve for the UUIDs it derives (`~`, `:`,
+ *    `/`, `#`) may be refused with a 400 by the identifier rule.
  */
 import type { CarefulClient } from './careful-client.js';
 import type { PostgresServer } from './postgres-server.js';
@@ -22,6 +24,8 @@ export interface ClientWorkflow {
   readonly workflowUUID: string;
   readonly fn: Fn;
   readonly tag: string;
+  /** A 400 (the identifier rule) is an acceptable answer: the UUID has a character a runtime may reserve. */
+  readonly mayBeRefused: boolean;
   answer?: Answer<TaggedResult>;
 }
 
@@ -33,8 +37,14 @@ export interface IdentityCase {
   answer?: Answer<ParentResult>;
 }
 
-/** Suffixes the runtime has used for derived UUIDs (children `-<n>`, a request's later workflows `.<n>`), and mixes of them. */
-const SHAPES = ['-0', '.1', '-1', '.2', '-0-0', '.1-0', '-0.1'];
+/**
+ * Suffixes runtimes use for derived UUIDs (children `-<n>`, a request's later workflows `.<n>`),
+ * and mixes of them: ordinary UUID characters, which a client may always use.
+ */
+const ORDINARY_SHAPES = ['-0', '.1', '-1', '.2', '-0-0', '.1-0', '-0.1'];
+/** Shapes with a character a runtime may keep for derived UUIDs (and then refuse from clients). */
+const RESERVED_SHAPES = ['~c0', '~r1', '~0', ':0', '/1', '#0'];
+const RESERVED = /[~:/#]/;
 
 export class IdentityWorkload extends LoopingWorkload {
   readonly name = 'identity';
@@ -56,15 +66,16 @@ export class IdentityWorkload extends LoopingWorkload {
 
   protected async runOne(): Promise<void> {
     const parentUUID = `idn-${this.rng.seed}-${this.cases.length}`;
-    const shapes = this.rng.shuffle(SHAPES).slice(0, this.rng.int(1, 3));
+    const shapes = this.rng.shuffle(ORDINARY_SHAPES).slice(0, this.rng.int(1, 3));
     if (!shapes.includes('-0') && !shapes.includes('.1')) shapes.push(this.rng.pick(['-0', '.1']));
+    if (this.rng.chance(0.4)) shapes.push(this.rng.pick(RESERVED_SHAPES));
     const identityCase: IdentityCase = {
       parentUUID,
       tag: `parent:${parentUUID}`,
       order: this.rng.pick(['before', 'after', 'together'] as const),
       clients: shapes.map((shape) => {
         const workflowUUID = `${parentUUID}${shape}`;
-        return { workflowUUID, fn: this.rng.pick(['child', 'solo'] as const), tag: `client:${workflowUUID}` };
+        return { workflowUUID, fn: this.rng.pick(['child', 'solo'] as const), tag: `client:${workflowUUID}`, mayBeRefused: RESERVED.test(shape) };
       }),
     };
     this.cases.push(identityCase);
@@ -97,11 +108,16 @@ export class IdentityWorkload extends LoopingWorkload {
 export function checkIdentity(cases: readonly IdentityCase[]): WorkloadCheck {
   const problems: string[] = [];
   let clientWorkflows = 0;
+  let refusedByRule = 0;
   for (const c of cases) {
     const clientUUIDs = new Set(c.clients.map((w) => w.workflowUUID));
     const name = `parent ${c.parentUUID} (clients ${c.clients.map((w) => `${w.workflowUUID} of ${w.fn}`).join(', ')} started ${c.order === 'together' ? 'with' : c.order} it)`;
     for (const w of c.clients) {
       clientWorkflows++;
+      if (w.mayBeRefused && w.answer && 'refused' in w.answer && w.answer.refused.startsWith('400 ')) {
+        refusedByRule++;
+        continue;
+      }
       const notOk = answerProblem(w.answer);
       if (notOk) {
         problems.push(`${name}: client ${w.workflowUUID}: ${notOk}`);
@@ -131,5 +147,5 @@ export function checkIdentity(cases: readonly IdentityCase[]): WorkloadCheck {
       }
     }
   }
-  return { runs: cases.length, problems: capped(problems), figures: { 'client workflows': clientWorkflows } };
+  return { runs: cases.length, problems: capped(problems), figures: { 'client workflows': clientWorkflows, 'client UUIDs refused by the identifier rule (allowed)': refusedByRule } };
 }

@@ -104,7 +104,7 @@ describe('the identity check', () => {
     parentUUID: 'X',
     tag: 'parent:X',
     order: 'before',
-    clients: [{ workflowUUID: 'X-0', fn: 'child', tag: 'client:X-0', answer: { ok: clientResult } }],
+    clients: [{ workflowUUID: 'X-0', fn: 'child', tag: 'client:X-0', mayBeRefused: false, answer: { ok: clientResult } }],
     answer: { ok: { tag: 'parent:X', ranAs: 'X', child: own('child', 'parent:X/child', childRanAs), second: own('solo', 'parent:X/second', 'derived-2') } },
   });
 
@@ -117,6 +117,15 @@ describe('the identity check', () => {
     (adopted.answer as { ok: { child: TaggedResult } }).ok.child = own('child', 'client:X-0', 'X-0');
     expect(checkIdentity([adopted]).problems.join('\n')).toMatch(/a client workflow was adopted/);
     expect(checkIdentity([identityCase('X-0', own('child', 'parent:X/child', 'X-0'))]).problems.join('\n')).toMatch(/was handed .* not its own result/);
+  });
+
+  it('allows a 400 only for a UUID with a character a runtime may reserve', () => {
+    const reserved = identityCase('derived-1', own('child', 'client:X-0', 'X-0'));
+    const refusal = { refused: '400 {"error":"workflow UUID must not contain \\"~\\""}' };
+    (reserved.clients as IdentityCase['clients'][number][]).push({ workflowUUID: 'X~c0', fn: 'solo', tag: 'client:X~c0', mayBeRefused: true, answer: refusal });
+    expect(checkIdentity([reserved]).problems).toEqual([]);
+    reserved.clients[0]!.answer = refusal;
+    expect(checkIdentity([reserved]).problems.join('\n')).toMatch(/client X-0: refused: 400/);
   });
 
   it('fails a 409 to a client UUID shaped like a derived one', () => {

@@ -110,7 +110,8 @@ export function checkIdentity(cases: readonly IdentityCase[]): WorkloadCheck {
   let clientWorkflows = 0;
   let refusedByRule = 0;
   for (const c of cases) {
-    const clientUUIDs = new Set(c.clients.map((w) => w.workflowUUID));
+    // The UUIDs of client workflows that exist: one refused by the identifier rule was never started.
+    const clientUUIDs = new Set(c.clients.filter((w) => !(w.answer && 'refused' in w.answer && w.answer.refused.startsWith('400 '))).map((w) => w.workflowUUID));
     const name = `parent ${c.parentUUID} (clients ${c.clients.map((w) => `${w.workflowUUID} of ${w.fn}`).join(', ')} started ${c.order === 'together' ? 'with' : c.order} it)`;
     for (const w of c.clients) {
       clientWorkflows++;

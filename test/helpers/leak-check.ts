@@ -22,12 +22,6 @@ const root = new URL('../../', import.meta.url).pathname;
 /** How long to wait for what is already closing (an `end()` or `kill()` not awaited) to finish. */
 const CLOSING_GRACE_MS = 3_000;
 
-interface Opened<T> {
-  readonly resource: T;
-  /** The test, and the line of test code, that opened it. */
-  readonly where: string;
-}
-
 /** Where in the test code a resource was opened: the test's name and the first frame under test/. */
 function openedWhere(): string {
   const test = expect.getState().currentTestName;
@@ -48,16 +42,18 @@ function openedWhere(): string {
   return `${test ? `in test "${test}"` : 'outside any test (in a hook or the file body)'} at ${place}`;
 }
 
-function track<T>(set: Set<Opened<T>>, resource: T): void {
-  for (const entry of set) if (entry.resource === resource) return;
-  set.add({ resource, where: openedWhere() });
+/** Each resource opened in this file, with where it was opened (the test and the line). */
+type Opened<T> = Map<T, string>;
+
+function track<T>(opened: Opened<T>, resource: T): void {
+  if (!opened.has(resource)) opened.set(resource, openedWhere());
 }
 
-const runtimes = new Set<Opened<OperonRuntime>>();
-const pools = new Set<Opened<pg.Pool>>();
-const clients = new Set<Opened<pg.Client>>();
-const servers = new Set<Opened<Server>>();
-const children = new Set<Opened<ChildProcess>>();
+const runtimes: Opened<OperonRuntime> = new Map();
+const pools: Opened<pg.Pool> = new Map();
+const clients: Opened<pg.Client> = new Map();
+const servers: Opened<Server> = new Map();
+const children: Opened<ChildProcess> = new Map();
 
 // OperonRuntime: every runtime a test makes (directly, through the testing runtime or the CLI's
 // code) is made by `create`. It is done when its state is 'stopped'. A runtime that does not even
@@ -129,7 +125,7 @@ interface Leak {
 }
 
 function openRuntimes(): Leak[] {
-  return [...runtimes].flatMap(({ resource: runtime, where }) =>
+  return [...runtimes].flatMap(([runtime, where]) =>
     runtime.state === 'stopped'
       ? []
       : [{
@@ -144,7 +140,7 @@ function openRuntimes(): Leak[] {
 function openOthers(): Leak[] {
   const leaks: Leak[] = [];
   const pooled = new Set<pg.Client>();
-  for (const { resource: pool, where } of pools) {
+  for (const [pool, where] of pools) {
     const p = pool as unknown as PoolInternals;
     for (const client of p._clients) pooled.add(client);
     if (p.ended) continue;
@@ -154,7 +150,7 @@ function openOthers(): Leak[] {
       close: () => pool.end(),
     });
   }
-  for (const { resource: client, where } of clients) {
+  for (const [client, where] of clients) {
     if (pooled.has(client) || !clientIsOpen(client)) continue;
     const c = client as unknown as ClientInternals;
     const app = c.connectionParameters?.application_name;
@@ -164,7 +160,7 @@ function openOthers(): Leak[] {
       close: () => client.end(),
     });
   }
-  for (const { resource: server, where } of servers) {
+  for (const [server, where] of servers) {
     if (!server.listening) continue;
     const address = server.address();
     const at = typeof address === 'string' ? address : address ? `${address.address}:${address.port}` : '?';
@@ -174,7 +170,7 @@ function openOthers(): Leak[] {
       close: () => new Promise((resolve) => server.close(resolve)),
     });
   }
-  for (const { resource: child, where } of children) {
+  for (const [child, where] of children) {
     if (!childIsRunning(child)) continue;
     const command = [child.spawnfile, ...child.spawnargs.slice(1)].join(' ');
     leaks.push({

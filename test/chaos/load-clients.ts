@@ -4,6 +4,7 @@
  * very same request again (same UUID, same body) until it gets an answer, as a client that wants
  * its order placed exactly once must. Any 4xx to these valid requests is a failure of the run.
  */
+import { CarefulClient, type CarefulCounters } from './careful-client.js';
 import type { SeededRandom } from './seeded-random.js';
 import type { Timeline } from './timeline.js';
 import { orderPayload } from './order-payloads.js';
@@ -38,25 +39,24 @@ export interface LoadOptions {
   readonly attemptTimeoutMs: number;
 }
 
-export interface LoadCounters {
-  attempts: number;
-  connectionErrors: number;
-  timeouts: number;
-  serverErrors: number;
-}
+export type LoadCounters = CarefulCounters;
 
 const USERS: readonly (string | undefined)[] = ['alice', 'bob', 'carol', undefined];
-const BACKOFF_START_MS = 100;
-const BACKOFF_MAX_MS = 2_000;
 
 export class LoadGenerator {
   readonly orders: SentOrder[] = [];
-  readonly counters: LoadCounters = { attempts: 0, connectionErrors: 0, timeouts: 0, serverErrors: 0 };
+  private readonly client: CarefulClient;
   private loadUntilMs = 0;
   private giveUpAtMs = Number.POSITIVE_INFINITY;
   private loops: Promise<void>[] = [];
 
-  constructor(private readonly options: LoadOptions) {}
+  constructor(private readonly options: LoadOptions) {
+    this.client = new CarefulClient(options.baseUrl, options.timeline, options.attemptTimeoutMs);
+  }
+
+  get counters(): LoadCounters {
+    return this.client.counters;
+  }
 
   /** Starts the clients; they start new orders until `loadUntilMs` (timeline time) or the request cap. */
   start(loadUntilMs: number): void {
@@ -93,52 +93,22 @@ export class LoadGenerator {
   /** Sends the order until it has a final answer or the run gives up on it. */
   private async placeOnce(order: SentOrder): Promise<void> {
     const { timeline } = this.options;
-    let backoffMs = BACKOFF_START_MS;
-    while (timeline.now() < this.giveUpAtMs) {
-      const outcome = await this.attempt(order);
-      if (outcome === 'done') return;
-      await new Promise((resolve) => setTimeout(resolve, backoffMs * (0.5 + Math.random())));
-      backoffMs = Math.min(backoffMs * 2, BACKOFF_MAX_MS);
-    }
-  }
-
-  private async attempt(order: SentOrder): Promise<'done' | 'retry'> {
-    const { baseUrl, timeline, attemptTimeoutMs } = this.options;
-    order.attempts++;
-    this.counters.attempts++;
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'operon-workflowuuid': order.workflowUUID };
-    if (order.user !== undefined) headers['x-chaos-user'] = order.user;
-    let response: Response;
-    let body: string;
-    try {
-      response = await fetch(`${baseUrl}/orders`, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify({ orderId: order.orderId, payload: order.payload }),
-        signal: AbortSignal.timeout(attemptTimeoutMs),
-      });
-      body = await response.text();
-    } catch (error) {
-      if ((error as Error).name === 'TimeoutError') this.counters.timeouts++;
-      else this.counters.connectionErrors++;
-      return 'retry';
-    }
-    if (response.status >= 500) {
-      this.counters.serverErrors++;
-      timeline.recordServerError(response.status, `POST /orders ${order.orderId} (attempt ${order.attempts})`, body);
-      return 'retry';
-    }
-    if (response.status === 200) {
-      const receipt = parseReceipt(body);
-      if (receipt?.orderId === order.orderId && response.headers.get('operon-workflowuuid') === order.workflowUUID) {
+    const answer = await this.client.post(
+      { path: '/orders', body: { orderId: order.orderId, payload: order.payload }, workflowUUID: order.workflowUUID, user: order.user, what: order.orderId },
+      () => this.giveUpAtMs,
+    );
+    if (!answer) return;
+    order.attempts = answer.attempts;
+    if (answer.status === 200) {
+      const receipt = parseReceipt(answer.body);
+      if (receipt?.orderId === order.orderId && answer.workflowUUID === order.workflowUUID) {
         order.receipt = receipt;
         order.completedAtMs = timeline.now();
-        return 'done';
+        return;
       }
     }
-    order.refused = { status: response.status, body: body.slice(0, 300) };
-    timeline.log(`order ${order.orderId} refused: ${response.status} ${body.slice(0, 200)}`);
-    return 'done';
+    order.refused = { status: answer.status, body: answer.body.slice(0, 300) };
+    timeline.log(`order ${order.orderId} refused: ${answer.status} ${answer.body.slice(0, 200)}`);
   }
 }
 

@@ -2,7 +2,8 @@
  * The values workload: workflows of `ChaosValues.inspect` (app/src/values.ts) whose inputs are
  * random JSON, nested (hostile strings, `-0`, the largest and smallest doubles, unsafe integers,
  * empty and non-Latin keys, deep chains), plus what the handler adds: a Date, a Map, a Set,
- * `undefined` in an object and an array, and an argument left to its parameter default. Some are
+ * `undefined` in an object and an array, NaN, ±Infinity, -0, a RegExp, and an argument left to its
+ * parameter default. Some are
  * held (they wait for a release message; the harness SIGKILLs the server while they wait, so
  * they finish in a recovered run). At the end:
  *  - the first run and the run that finished saw the same inputs (equal descriptions), and the

@@ -1,8 +1,8 @@
 /**
  * Values of every type the runtime takes, as workflow inputs: the JSON the client sent (nested
  * arbitrarily), and what a handler commonly adds to it: a Date, a Map and a Set, `undefined` in
- * an object and in an array, and an argument left `undefined` so that its parameter default
- * applies. The workflow describes what it sees, records that description (a transaction, so a
+ * an object and in an array, NaN, ±Infinity, -0 and a RegExp, and an argument left `undefined`
+ * so that its parameter default applies. The workflow describes what it sees, records that description (a transaction, so a
  * re-run reads the first run's), may wait for a release message (the harness kills the server
  * during that wait), and describes its inputs again: a first run and a recovered run must see
  * the same inputs.
@@ -38,6 +38,8 @@ interface Extras {
   readonly set: Set<unknown>;
   readonly object: { readonly value: unknown; readonly missing: undefined };
   readonly list: readonly unknown[];
+  /** Numbers JSON has no text for, and objects it flattens. */
+  readonly special: readonly unknown[];
 }
 
 @Authentication(callerFromHeader)
@@ -80,6 +82,7 @@ export class ChaosValues {
       set: new Set(['a', 1, valueId]),
       object: { value, missing: undefined },
       list: [undefined, value, null],
+      special: [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, -0, /chaos/gi, [new Date(0)]],
     };
     const handle = await ctx.invoke(ChaosValues).inspect(valueId, value, extras, holdSeconds, undefined);
     return handle.getResult();

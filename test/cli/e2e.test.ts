@@ -68,7 +68,9 @@ function startServer(): Server {
 }
 
 async function query<R = Record<string, unknown>>(database: string, sql: string, params: unknown[] = []): Promise<R[]> {
-  const client = new pg.Client({ host: '127.0.0.1', port: pgPort, user: 'postgres', password: 'postgres', database });
+  // The embedded Postgres's own random password, as `operon` made it at the cluster's first start.
+  const password = readFileSync(join(app, '.operon', 'pgpassword'), 'utf8').trim();
+  const client = new pg.Client({ host: '127.0.0.1', port: pgPort, user: 'postgres', password, database });
   await client.connect();
   try {
     return (await client.query(sql, params)).rows as R[];

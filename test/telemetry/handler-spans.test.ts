@@ -91,7 +91,8 @@ beforeAll(async () => {
     expect((await app.inject({ method: 'POST', url: '/orders/lamp', headers: { 'x-request-id': 'req-span-2' } })).statusCode).toBe(200);
     expect((await app.inject({ method: 'GET', url: '/direct/pen', headers: { 'x-request-id': 'req-span-3' } })).body).toBe('pen');
     expect((await app.inject({ method: 'GET', url: '/broken', headers: { 'x-request-id': 'req-span-4' } })).statusCode).toBe(500);
-    expect((await app.inject({ method: 'GET', url: '/refused', headers: { 'x-request-id': 'req-span-5' } })).statusCode).toBe(403);
+    // Anonymous: 401, as 403 is for a caller who said who they are.
+    expect((await app.inject({ method: 'GET', url: '/refused', headers: { 'x-request-id': 'req-span-5' } })).statusCode).toBe(401);
     const invalid = await app.inject({ method: 'POST', url: '/typed', payload: { n: 'x' }, headers: { 'x-request-id': 'req-span-6' } });
     expect(invalid.statusCode).toBe(400);
   } finally {
@@ -151,7 +152,7 @@ describe('handler spans', () => {
 
   it.each([
     ['req-span-4', 'GET /broken', 500, 'out of stock'],
-    ['req-span-5', 'GET /refused', 403, 'Shop.refused requires one of the roles [admin]; the caller holds none'],
+    ['req-span-5', 'GET /refused', 401, 'Shop.refused requires one of the roles [admin]: the caller is not authenticated'],
     ['req-span-6', 'POST /typed', 400, 'body/n must be integer'],
   ])('marks the span of a failed request (%s) as an error with its status code', (requestID, name, statusCode, message) => {
     const handler = handlerSpan(requestID);

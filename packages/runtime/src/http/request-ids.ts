@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { OperonInvalidIdentifierError } from '@operon/sdk';
 import { checkClientUUID } from '../client/identifiers.js';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
@@ -26,5 +27,10 @@ export function requestIdOf(request: IncomingMessage): string {
 export function workflowUUIDOf(headers: Readonly<Record<string, string | string[] | undefined>>): string | undefined {
   const given = headers[WORKFLOW_UUID_HEADER];
   if (given === undefined) return undefined;
-  return checkClientUUID(given, `the ${WORKFLOW_UUID_HEADER} header`);
+  const what = `the ${WORKFLOW_UUID_HEADER} header`;
+  const uuid = checkClientUUID(given, what);
+  // Header bytes outside ASCII reach Node as Latin-1: the UUID would not be the one the client
+  // meant, and it is sent back in a response header. So the header form is visible ASCII only.
+  if (!SANE_ID.test(uuid)) throw new OperonInvalidIdentifierError(what, 'must be visible ASCII characters (a header carries bytes, not text)');
+  return uuid;
 }

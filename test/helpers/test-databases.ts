@@ -29,9 +29,20 @@ export function testConfigInput(prefix: string, extra: Record<string, unknown> =
   };
 }
 
-/** A resolved config naming two fresh databases (created on first use) on the test server. */
+/**
+ * A resolved config naming two fresh databases (created on first use) on the test server, with an
+ * explicit executor id of its own: a second runtime made from the same config in this process is
+ * a restart of the first (it takes its place and its workflows, as after a crash). Give a runtime
+ * that must run beside the first another id with {@link withExecutorId}.
+ */
 export function testConfig(prefix: string, extra: Record<string, unknown> = {}): OperonConfig {
-  return resolveConfig(testConfigInput(prefix, extra), { file: '', appDir: process.cwd() });
+  const input = testConfigInput(prefix, extra);
+  return resolveConfig(input, { file: '', appDir: process.cwd(), env: { ...process.env, OPERON_EXECUTOR_ID: input.database.system_database } });
+}
+
+/** The same config under another executor id: a runtime that runs beside the others, not in their place. */
+export function withExecutorId(config: OperonConfig, executorId: string): OperonConfig {
+  return { ...config, runtimeConfig: { ...config.runtimeConfig, executorId } };
 }
 
 /** A client on one database of the test server; the caller ends it. */

@@ -119,7 +119,11 @@ export class OperonRuntime {
         messaging,
         maxRecoveryAttempts: config.runtimeConfig.maxRecoveryAttempts,
       });
-      if (!readOnly) await messaging.start();
+      if (!readOnly) {
+        await messaging.start();
+        // Before any workflow starts: its owner is this instance.
+        await executor.register();
+      }
       const client = new OperonClient(executor, messaging, registry);
       return new OperonRuntime(config, logger, registry, systemDb, executor, messaging, client, connection, embedded);
     } catch (error) {
@@ -137,7 +141,7 @@ export class OperonRuntime {
     this.stateName = 'recovering';
     try {
       const count = await this.executor.recoverPendingWorkflows();
-      this.logger.info({ executorId: this.config.runtimeConfig.executorId, recovered: count }, `recovered ${count} pending workflows`);
+      this.logger.info({ executorId: this.executor.lease.executorId, recovered: count }, `recovered ${count} pending workflows`);
       this.stateName = 'running';
       return count;
     } catch (error) {

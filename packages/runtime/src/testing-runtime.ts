@@ -1,5 +1,5 @@
 /**
- * The testing runtime (SPEC §10): the app's classes on a real runtime, with its migrations applied
+ * The testing runtime: the app's classes on a real runtime, with its migrations applied
  * and its routes reachable through Fastify's `inject`, for app authors' tests. It uses the databases
  * of the app's config, the embedded Postgres when the config names no host.
  */

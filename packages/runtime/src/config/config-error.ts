@@ -21,7 +21,7 @@ export function configIssue(key: string, expected: string, got: string): ConfigI
 
 /**
  * A config file that cannot be used: missing, not YAML, or not matching the schema. The CLI prints
- * its message (one line per issue) and exits non-zero, without a stack trace (SPEC §8).
+ * its message (one line per issue) and exits non-zero, without a stack trace.
  * `key`, `expected` and `got` describe the first issue, the one most worth fixing first.
  */
 export class OperonConfigError extends OperonError {

@@ -40,7 +40,7 @@ export interface DatabaseConfigInput {
   system_database?: string;
   /** @default 3000 */
   connectionTimeoutMillis?: number;
-  /** Maximum connections per pool. An extension over SPEC §8.
+  /** Maximum connections per pool. Beyond the documented keys of the `database` section.
    * @default 20 */
   poolSize?: number;
   /** TLS to your own server: an `sslmode` ({@link SSL_MODES}), or `true` (`verify-full`) / `false` (`disable`).
@@ -179,8 +179,12 @@ export interface ResolvedRuntimeConfig {
   readonly bodyLimitBytes: number;
   readonly requestTimeoutMs: number;
   readonly maxRecoveryAttempts: number;
-  /** Which process owns a workflow, for recovery: env `OPERON_EXECUTOR_ID`, else 'local'. */
-  readonly executorId: string;
+  /**
+   * This process's executor id: env `OPERON_EXECUTOR_ID`, else undefined, and one is generated at
+   * start. Unique among live executors: a second live process with an explicit id already held
+   * refuses to start.
+   */
+  readonly executorId: string | undefined;
 }
 
 export interface ResolvedTelemetryConfig {

@@ -56,7 +56,7 @@ export class WorkflowContextImpl implements WorkflowContext {
 
   invokeChildWorkflow<T extends object>(cls: T): ChildInvokerOf<T> {
     return methodProxy(cls, this.execution.services.registry, ['workflow'], async (fn, args) =>
-      (await startChildStep(this.execution, fn, args)).getResult(),
+      (await startChildStep(this.execution, fn, args, true)).getResult(),
     ) as ChildInvokerOf<T>;
   }
 

@@ -24,6 +24,8 @@ import { isConnectionFailure, isInfrastructureFailure, markInfrastructure } from
 import type { OperationRecord, SystemDatabase, WorkflowIdentity, WorkflowKind } from '../system-db/system-database.js';
 import { inputsAttribute, loggableInputs } from '../telemetry/log-masking.js';
 import { NOOP_RUNTIME_SPAN, type RuntimeSpan, type Tracing } from '../telemetry/tracing.js';
+import { sqlState } from '../database/sqlstate.js';
+import { FENCED_SQLSTATE } from '../system-db/ownership.js';
 import type { DatabaseOutage } from './database-outage.js';
 import type { FunctionRegistry, RegisteredFunction } from './function-registry.js';
 import { lazyLogger } from './operation-context.js';
@@ -58,6 +60,8 @@ export interface ExecutionServices {
   readonly messaging: WorkflowMessaging;
   readonly outage: DatabaseOutage;
   readonly workflows: WorkflowStarter;
+  /** This executor's lease: fresh, or confirmed with the database before anything more runs. */
+  readonly lease: { holds(owner: string): boolean; confirm(owner: string): Promise<boolean> };
   /** Told once when a recovered execution performs its first operation: it is past whatever killed its last run. */
   readonly progressed: (workflowUUID: string) => void;
   /** 'running' until the runtime begins to stop; steps met by a failure after that are abandoned. */
@@ -66,6 +70,8 @@ export interface ExecutionServices {
 
 export interface ExecutionRun {
   readonly workflowUUID: string;
+  /** The executor instance that runs it: every write is fenced on it owning the workflow. */
+  readonly owner: string;
   readonly fn: RegisteredFunction;
   readonly kind: WorkflowKind;
   readonly identity: WorkflowIdentity;
@@ -77,7 +83,11 @@ export interface StepSite {
   readonly workflowUUID: string;
   readonly functionID: number;
   readonly functionName: string;
+  readonly owner: string;
 }
+
+/** Why an execution was given up: the runtime stopped under it, or another executor owns the workflow now. */
+export type AbandonReason = 'stopped' | 'fenced';
 
 export type Outcome = { readonly output: string | null } | { readonly error: unknown };
 
@@ -99,8 +109,8 @@ export class WorkflowExecution {
     /** Records of an earlier run; undefined on a first run, which cannot have any. */
     records: ReadonlyMap<number, OperationRecord> | undefined,
     readonly policy: StepPolicy = LIVE_POLICY,
-    /** Told when the execution is abandoned (the runtime stopped under it). */
-    private readonly onAbandon: () => void = () => undefined,
+    /** Told when the execution is abandoned: the runtime stopped under it, or another executor owns it now. */
+    private readonly onAbandon: (reason: AbandonReason) => void = () => undefined,
   ) {
     this.records = records ? new Map(records) : undefined;
     this.awaitingProgress = records !== undefined && policy.runs;
@@ -156,14 +166,17 @@ export class WorkflowExecution {
     perform: (site: StepSite) => Promise<OperationRecord>,
     precededBy?: { readonly functionID: number; readonly functionName: string },
   ): Promise<T> {
-    if (this.services.state() === 'stopped') return this.abandon();
+    if (this.services.state() === 'stopped') return this.abandon('stopped');
     this.policy.beforeStep();
-    const site = { workflowUUID: this.workflowUUID, functionID, functionName };
+    const site = { workflowUUID: this.workflowUUID, functionID, functionName, owner: this.run.owner };
     for (;;) {
       if (precededBy) this.recorded(precededBy.functionID, precededBy.functionName);
       const existing = this.recorded(functionID, functionName);
       if (existing) return this.resultOf<T>(existing);
       if (!this.policy.runs) this.policy.missing(this.workflowUUID, functionID, functionName);
+      // A process paused past its lease may have lost this workflow: it runs nothing more until it knows.
+      const lease = this.services.lease;
+      if (!lease.holds(this.run.owner) && !(await lease.confirm(this.run.owner))) return this.fenced();
       let record: OperationRecord;
       try {
         record = await perform(site);
@@ -195,7 +208,7 @@ export class WorkflowExecution {
         : { functionName: site.functionName, output: outcome.output, error: null };
     for (;;) {
       try {
-        return await this.services.systemDb.recordOperation(site.workflowUUID, site.functionID, record);
+        return await this.services.systemDb.recordOperation(site.owner, site.workflowUUID, site.functionID, record);
       } catch (error) {
         if (!isInfrastructureFailure(error)) throw error;
         await this.afterFailure(error);
@@ -243,14 +256,16 @@ export class WorkflowExecution {
   /** Runs the workflow and records its end; resolves or rejects as a reader of the record would. */
   async runToEnd(args: unknown[], body: (execution: WorkflowExecution, args: unknown[]) => Promise<unknown>): Promise<unknown> {
     const outcome = await this.runBody(args, body);
+    const owner = this.run.owner;
     const end =
       'error' in outcome
-        ? { workflowUUID: this.workflowUUID, status: 'ERROR' as const, output: null, error: serializeError(outcome.error) }
-        : { workflowUUID: this.workflowUUID, status: 'SUCCESS' as const, output: outcome.output, error: null };
+        ? { workflowUUID: this.workflowUUID, owner, status: 'ERROR' as const, output: null, error: serializeError(outcome.error) }
+        : { workflowUUID: this.workflowUUID, owner, status: 'SUCCESS' as const, output: outcome.output, error: null };
     // The stored form, never the raw value: anything may be thrown, a null-prototype object too.
     const error = end.error === null ? undefined : deserializeError(end.error);
     this.span.end(error);
-    await this.durably(() => this.services.systemDb.recordWorkflowEnd(end));
+    // Not written: another executor owns the workflow now (or ended it); its record is the result.
+    if (!(await this.durably(() => this.services.systemDb.recordWorkflowEnd(end)))) return this.fenced();
     if (error) throw error;
     return deserialize(end.output);
   }
@@ -260,9 +275,18 @@ export class WorkflowExecution {
    * result rejects with a shutdown error) and the returned promise never settles, so the
    * workflow's code never resumes.
    */
-  abandon(): Promise<never> {
-    this.onAbandon();
+  abandon(reason: AbandonReason): Promise<never> {
+    this.onAbandon(reason);
     return new Promise<never>(() => undefined);
+  }
+
+  /** Another executor adopted this workflow: this one writes nothing more for it and stops running it. */
+  private fenced(): Promise<never> {
+    this.services.logger.warn(
+      { workflowUUID: this.workflowUUID, executorId: this.services.executorId, owner: this.run.owner },
+      `workflow ${this.workflowUUID}: this executor was fenced (another executor adopted the workflow); it stops running it`,
+    );
+    return this.abandon('fenced');
   }
 
   private check(functionID: number, functionName: string, record: OperationRecord): void {
@@ -277,7 +301,8 @@ export class WorkflowExecution {
 
   /** Waits until the database answers after `error`; abandons the execution if the runtime stops. */
   private async afterFailure(error: unknown): Promise<void> {
-    if (this.services.state() !== 'running') return this.abandon();
+    if (sqlState(error) === FENCED_SQLSTATE) return this.fenced();
+    if (this.services.state() !== 'running') return this.abandon('stopped');
     const connection = isConnectionFailure(error);
     this.services.logger[connection ? 'warn' : 'error'](
       { workflowUUID: this.workflowUUID, executorId: this.services.executorId, err: error },
@@ -288,7 +313,7 @@ export class WorkflowExecution {
     // A server error about the statement (not the connection) gets answers to pings: pace the retries.
     if (!connection) await this.statementRetry.wait();
     await this.services.outage.answers();
-    if (this.services.state() !== 'running') return this.abandon();
+    if (this.services.state() !== 'running') return this.abandon('stopped');
   }
 
   /** Reads the workflow's records again (after a failure), as soon as the database answers. */

@@ -19,7 +19,8 @@ import { DatabaseOutage } from './database-outage.js';
 import type { FunctionRegistry, RegisteredFunction } from './function-registry.js';
 import { deserialize, serialize } from './serialization.js';
 import { workflowBody } from './workflow-context.js';
-import { WorkflowExecution, abandonedError, type ChildStart, type ExecutionServices, type ExecutionRun } from './workflow-execution.js';
+import { WorkflowExecution, abandonedError, type AbandonReason, type ChildStart, type ExecutionServices, type ExecutionRun } from './workflow-execution.js';
+import { ExecutorLease } from './executor-lease.js';
 import { localHandle, recordedHandle, awaitRecordedResult } from './workflow-handle.js';
 import type { WorkflowMessaging } from './workflow-messaging.js';
 import type { StepPolicy } from './step-policy.js';
@@ -29,7 +30,8 @@ export interface ExecutorDeps {
   readonly systemDb: SystemDatabase;
   readonly appPool: pg.Pool;
   readonly registry: FunctionRegistry;
-  readonly executorId: string;
+  /** OPERON_EXECUTOR_ID; undefined for one generated at start. */
+  readonly executorId: string | undefined;
   readonly logger: Logger;
   readonly application: Readonly<Record<string, unknown>>;
   readonly tracing: Tracing;
@@ -67,8 +69,14 @@ interface ActiveWorkflow extends WorkflowOwner {
   /** Settles once the start is durable (rejects if it failed, a conflict included). */
   readonly started: Promise<boolean>;
   readonly result: Promise<unknown>;
-  /** Gives up on it: its result rejects with a shutdown error and its code is never resumed. */
-  readonly abandon: () => void;
+  /** The executor instance that runs it here. */
+  readonly runBy: string;
+  /**
+   * Gives up on it, its code never resumed: its result rejects with a shutdown error (the runtime
+   * stopped), or becomes the recorded one (another executor owns the workflow now).
+   */
+  readonly abandon: (reason: AbandonReason) => void;
+  readonly abandoned: () => boolean;
 }
 
 /** A UUID names one workflow: the same function and kind, caller, inputs and parent; anything else is a conflict. */
@@ -93,6 +101,9 @@ export class WorkflowExecutor {
   private readonly interrupted = new Set<string>();
   private readonly outage: DatabaseOutage;
   private readonly services: ExecutionServices;
+  readonly lease: ExecutorLease;
+  /** One adoption at a time: concurrent ones would only skip each other's locked rows. */
+  private adoption: Promise<unknown> = Promise.resolve();
   /**
    * Recovery attempts count runs that died before getting anywhere: a recovered workflow that
    * performs an operation is past whatever killed its last run, so its count starts over. Only
@@ -107,8 +118,17 @@ export class WorkflowExecutor {
       () => deps.systemDb.ping(),
       () => this.stateName !== 'running',
     );
+    this.lease = new ExecutorLease(deps.systemDb, deps.logger, deps.executorId, {
+      adopt: (instances) => void this.adoptInTurn(instances),
+      fenced: () => void this.fenced(),
+    });
+    const lease = this.lease;
     this.services = {
       ...deps,
+      get executorId() {
+        return lease.executorId;
+      },
+      lease,
       outage: this.outage,
       state: () => this.stateName,
       workflows: {
@@ -177,15 +197,16 @@ export class WorkflowExecutor {
       started = resolve;
       failedToStart = reject;
     });
-    const run: ExecutionRun = { workflowUUID, fn, kind, identity, parentSpan: options.parentSpan };
+    const run: ExecutionRun = { workflowUUID, fn, kind, identity, owner: this.lease.instanceId, parentSpan: options.parentSpan };
     // Registered before the first await, so a concurrent start of this UUID in this process joins it.
-    const result = this.track(workflowUUID, { ...owner, started: insertion }, async (abandon) => {
+    const result = this.track(workflowUUID, { ...owner, started: insertion }, run.owner, async (abandon) => {
       let inserted: boolean;
       let orphan: WorkflowRow | undefined;
       try {
         const record = {
           workflowUUID,
-          executorId: this.deps.executorId,
+          executorId: this.lease.executorId,
+          owner: run.owner,
           ...owner,
           ...identity,
           request: options.request === undefined ? null : JSON.stringify(options.request),
@@ -202,7 +223,7 @@ export class WorkflowExecutor {
           // Our own INSERT, committed with its answer lost: PENDING, of this executor, and run by
           // nobody (this start is the only one for the UUID in this process). Waiting for its result
           // would wait for the next restart's recovery; this start runs it instead.
-          if (mayHaveCommitted && existing?.status === 'PENDING' && existing.executorId === this.deps.executorId) orphan = existing;
+          if (mayHaveCommitted && existing?.status === 'PENDING' && existing.owner === run.owner) orphan = existing;
         }
       } catch (error) {
         failedToStart(error);
@@ -226,7 +247,12 @@ export class WorkflowExecutor {
   }
 
   /** Runs a workflow to its end on its stored inputs: the first run sees exactly what a recovered run will. */
-  private execute(run: ExecutionRun, inputs: string, records: ReadonlyMap<number, OperationRecord> | undefined, abandon: () => void): Promise<unknown> {
+  private execute(
+    run: ExecutionRun,
+    inputs: string,
+    records: ReadonlyMap<number, OperationRecord> | undefined,
+    abandon: (reason: AbandonReason) => void,
+  ): Promise<unknown> {
     const execution = new WorkflowExecution(this.services, run, records, undefined, abandon);
     return execution.runToEnd(deserialize<unknown[]>(inputs) ?? [], workflowBody);
   }
@@ -258,22 +284,34 @@ export class WorkflowExecutor {
    * that abandons it (the runtime stopped under it): its result then rejects with a shutdown
    * error, while its code is never resumed.
    */
-  private track(workflowUUID: string, owner: Omit<ActiveWorkflow, 'result' | 'abandon'>, work: (abandon: () => void) => Promise<unknown>): Promise<unknown> {
-    let abandoned!: (error: Error) => void;
-    const abandonment = new Promise<never>((_resolve, reject) => (abandoned = reject));
-    const abandon = () => {
-      if (this.stateName !== 'running') this.interrupted.add(workflowUUID);
-      abandoned(abandonedError(workflowUUID));
+  private track(
+    workflowUUID: string,
+    owner: Omit<ActiveWorkflow, 'result' | 'abandon' | 'abandoned' | 'runBy'>,
+    runBy: string,
+    work: (abandon: (reason: AbandonReason) => void) => Promise<unknown>,
+  ): Promise<unknown> {
+    let settle!: (outcome: Promise<unknown>) => void;
+    const abandonment = new Promise<unknown>((resolve) => (settle = resolve));
+    let abandoned = false;
+    const abandon = (reason: AbandonReason) => {
+      if (abandoned) return;
+      abandoned = true;
+      if (reason === 'stopped') {
+        this.interrupted.add(workflowUUID);
+        settle(Promise.reject(abandonedError(workflowUUID)));
+      } else {
+        // Another executor runs it now: this process's callers get its recorded result.
+        settle(awaitRecordedResult(this.deps.systemDb, workflowUUID));
+      }
     };
     const result = Promise.race([work(abandon), abandonment]);
-    const entry = { ...owner, result, abandon };
+    const entry: ActiveWorkflow = { ...owner, result, runBy, abandon, abandoned: () => abandoned };
     this.active.set(workflowUUID, entry);
     // Nobody may ever ask for this result: its rejection must not be "unhandled".
     const forget = () => {
       if (this.active.get(workflowUUID) === entry) this.active.delete(workflowUUID);
     };
     result.then(forget, forget);
-    abandonment.catch(() => undefined);
     return result;
   }
 
@@ -289,33 +327,88 @@ export class WorkflowExecutor {
     return this.active.get(workflowUUID)?.result ?? awaitRecordedResult(this.deps.systemDb, workflowUUID);
   }
 
+  /** Registers this process as an executor (a new instance under a unique executor id). */
+  register(): Promise<void> {
+    return this.lease.register();
+  }
+
   /**
-   * Resumes every PENDING workflow of this executor that is not running here. Pages through them
-   * and loads each page's records in one query per database, so thousands of workflows cost a few
-   * dozen queries to resume; the pool bounds how many connections their operations then use.
+   * Starts heartbeating and takes over, before anything is served, the PENDING workflows of every
+   * executor that is not live: a restart's dead predecessor (same host, process gone, or the same
+   * explicit executor id), and any whose lease lapsed; also those recorded before executors
+   * registered under this executor id. Returns how many it resumed.
    */
   async recoverPendingWorkflows(): Promise<number> {
+    const instances = await this.lease.start();
+    return this.adoptInTurn(instances, this.lease.executorId);
+  }
+
+  /** Adopts after the adoption in progress, if any. */
+  private adoptInTurn(instances: readonly string[], legacyExecutorId?: string): Promise<number> {
+    const next = this.adoption.then(() => this.adopt(instances, legacyExecutorId));
+    this.adoption = next.catch((error: unknown) =>
+      this.deps.logger.warn({ err: error, executorId: this.lease.executorId }, 'adopting workflows failed; trying again at the next heartbeat'),
+    );
+    return next;
+  }
+
+  /**
+   * Takes over the PENDING workflows of `instances` page by page (one statement a page; when
+   * executors race, each workflow has one winner) and resumes them from their records, loaded in
+   * one query per database a page. Thousands of workflows cost a few dozen queries; the pool
+   * bounds how many connections their operations then use.
+   */
+  private async adopt(instances: readonly string[], legacyExecutorId?: string): Promise<number> {
+    if (this.stateName !== 'running' || (instances.length === 0 && legacyExecutorId === undefined)) return 0;
+    const claimer = { owner: this.lease.instanceId, executorId: this.lease.executorId };
+    const max = this.deps.maxRecoveryAttempts;
     let after = '';
-    let recovered = 0;
+    let resumed = 0;
     for (;;) {
-      const page = await this.deps.systemDb.claimRecoveryPage(this.deps.executorId, after, RECOVERY_PAGE, this.deps.maxRecoveryAttempts);
-      if (page.lastUUID === undefined) return recovered;
+      const page = await this.deps.systemDb.claimWorkflows(claimer, { instances, legacyExecutorId }, after, RECOVERY_PAGE, max);
+      if (page.lastUUID === undefined) break;
       after = page.lastUUID;
       for (const workflowUUID of page.exceeded) {
         this.deps.logger.error(
-          { workflowUUID, executorId: this.deps.executorId, maxRecoveryAttempts: this.deps.maxRecoveryAttempts },
-          `workflow ${workflowUUID} was recovered ${this.deps.maxRecoveryAttempts} times without ending; it is RETRIES_EXCEEDED and is not recovered again`,
+          { workflowUUID, executorId: claimer.executorId, maxRecoveryAttempts: max },
+          `workflow ${workflowUUID} was recovered ${max} times without getting anywhere; it is RETRIES_EXCEEDED and is not recovered again`,
         );
       }
-      const resumable = page.resumable.filter((row) => !this.active.has(row.workflowUUID));
-      const records = await this.deps.systemDb.loadRecords(resumable.map((row) => row.workflowUUID));
-      for (const row of resumable) {
-        if (this.resume(row, records.get(row.workflowUUID) ?? new Map())) recovered++;
+      const records = await this.deps.systemDb.loadRecords(page.resumable.map((row) => row.workflowUUID));
+      for (const row of page.resumable) {
+        if (this.resume(row, claimer.owner, records.get(row.workflowUUID) ?? new Map())) resumed++;
       }
     }
+    if (instances.length > 0) {
+      this.deps.logger.info({ executorId: claimer.executorId, from: instances, resumed }, `adopted ${resumed} workflows of ${instances.length} executors that are gone`);
+    }
+    return resumed;
   }
 
-  private resume(row: WorkflowRow, records: ReadonlyMap<number, OperationRecord>): boolean {
+  /** This instance lost its lease: its workflows are another executor's now. It goes on as a new instance. */
+  private async fenced(): Promise<void> {
+    const lost = this.lease.instanceId;
+    let count = 0;
+    for (const running of this.active.values()) {
+      if (running.runBy === lost && !running.abandoned()) {
+        running.abandon('fenced');
+        count++;
+      }
+    }
+    this.deps.logger.warn(
+      { executorId: this.lease.executorId, instanceId: lost, workflows: count },
+      `executor ${this.lease.executorId} was fenced: its lease lapsed and other executors adopted its workflows; it stops running ${count} of them`,
+    );
+    if (this.stateName !== 'running') return;
+    await this.lease.renew().catch((error: unknown) => this.deps.logger.error({ err: error }, 'could not register again after being fenced'));
+  }
+
+  private resume(row: WorkflowRow, owner: string, records: ReadonlyMap<number, OperationRecord>): boolean {
+    const here = this.active.get(row.workflowUUID);
+    if (here && !here.abandoned()) {
+      this.deps.logger.warn({ workflowUUID: row.workflowUUID }, `workflow ${row.workflowUUID} was adopted while it runs here; it goes on here`);
+      return false;
+    }
     const fn = this.deps.registry.byQualifiedName(row.workflowName);
     if (!fn) {
       this.deps.logger.error(
@@ -324,9 +417,8 @@ export class WorkflowExecutor {
       );
       return false;
     }
-    const owner = { ...row, started: Promise.resolve(true) };
-    const run: ExecutionRun = { workflowUUID: row.workflowUUID, fn, kind: row.kind, identity: identityOf(row) };
-    this.track(row.workflowUUID, owner, (abandon) => this.execute(run, row.inputs, records, abandon));
+    const run: ExecutionRun = { workflowUUID: row.workflowUUID, fn, kind: row.kind, identity: identityOf(row), owner };
+    this.track(row.workflowUUID, { ...row, started: Promise.resolve(true) }, owner, (abandon) => this.execute(run, row.inputs, records, abandon));
     return true;
   }
 
@@ -346,7 +438,9 @@ export class WorkflowExecutor {
     ]);
     clearTimeout(timer);
     this.stateName = 'stopped';
-    for (const running of this.active.values()) running.abandon();
+    for (const running of this.active.values()) running.abandon('stopped');
+    // Handed over: other executors adopt the rest at their next heartbeat.
+    await this.lease.stop().catch((error: unknown) => this.deps.logger.warn({ err: error }, 'could not mark this executor stopped'));
     if (this.interrupted.size > 0) {
       await this.deps.systemDb.resetRecoveryAttempts([...this.interrupted]).catch((error: unknown) =>
         this.deps.logger.warn({ err: error }, 'could not reset the recovery attempts of the workflows the stop interrupted'),

@@ -8,8 +8,9 @@ import type { OperationRecord } from './operation-outputs.js';
 import type { OperationSite } from './messages.js';
 import { recordDeadlineCte, recordOrExisting } from './operation-deadlines.js';
 import { eventWaitKey } from './notification-channel.js';
+import { ownedCheck, ownedCte } from './ownership.js';
 
-const SET_EVENT_FROM_WORKFLOW = `WITH
+const SET_EVENT_FROM_WORKFLOW = `WITH ${ownedCte('$1', '$7')},
   recorded AS (
     INSERT INTO operon.operation_outputs (workflow_uuid, function_id, function_name, output, error, created_at)
     VALUES ($1, $2, $3, NULL, NULL, $6) ON CONFLICT (workflow_uuid, function_id) DO NOTHING
@@ -19,12 +20,12 @@ const SET_EVENT_FROM_WORKFLOW = `WITH
     SELECT $1::text, $4::text, $5::text, $6::bigint FROM recorded
     ON CONFLICT (workflow_uuid, key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at
     RETURNING 1)
-  SELECT 1 FROM upserted`;
+  SELECT (SELECT count(*) FROM upserted)::int AS written, ${ownedCheck('$1')} AS owned`;
 
 /** A workflow's setEvent at operation `site`; `value` is JSON text. True when the value was written now. */
 export async function setEventFromWorkflow(pool: pg.Pool, site: OperationSite, key: string, value: string): Promise<boolean> {
-  const { rowCount } = await pool.query(SET_EVENT_FROM_WORKFLOW, [site.workflowUUID, site.functionID, site.functionName, key, value, Date.now()]);
-  return rowCount === 1;
+  const { rows } = await pool.query(SET_EVENT_FROM_WORKFLOW, [site.workflowUUID, site.functionID, site.functionName, key, value, Date.now(), site.owner]);
+  return rows[0]!.written === 1;
 }
 
 /** The current value (JSON text) of an event, or undefined if it was never set. */
@@ -36,14 +37,14 @@ export async function getEventValue(pool: pg.Pool, workflowUUID: string, key: st
   return rows[0]?.value;
 }
 
-const READ_EVENT_INTO_RECORD = `WITH ${recordDeadlineCte({ workflow: '$1', functionID: '$2', now: '$4', name: '$7', value: '$8' })},
+const READ_EVENT_INTO_RECORD = `WITH ${ownedCte('$1', '$10')}, ${recordDeadlineCte({ workflow: '$1', functionID: '$2', now: '$4', name: '$7', value: '$8' })},
   current AS (SELECT value FROM operon.workflow_events WHERE workflow_uuid = $5::text AND key = $6::text),
   recorded AS (
     INSERT INTO operon.operation_outputs (workflow_uuid, function_id, function_name, output, error, created_at)
     SELECT $1::text, $2::int, $3::text, coalesce((SELECT value FROM current), 'null'), NULL, $4::bigint
     WHERE $9::boolean OR EXISTS (SELECT 1 FROM current)
     RETURNING output)
-  SELECT output FROM recorded`;
+  SELECT (SELECT output FROM recorded) AS output, ${ownedCheck('$1')} AS owned`;
 
 export interface EventReadRequest {
   /** The reading workflow and its getEvent's operation id. */
@@ -74,8 +75,9 @@ export async function readEventIntoRecord(pool: pg.Pool, request: EventReadReque
       request.deadline?.functionName ?? null,
       request.deadline === undefined ? null : JSON.stringify(request.deadline.epochMs),
       request.final,
+      site.owner,
     ]);
-    return rows[0]?.output;
+    return rows[0]?.output ?? undefined;
   });
 }
 

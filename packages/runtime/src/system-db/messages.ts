@@ -11,6 +11,7 @@ import type pg from 'pg';
 import type { OperationRecord } from './operation-outputs.js';
 import { recordDeadlineCte, recordOrExisting } from './operation-deadlines.js';
 import { messageWaitKey } from './notification-channel.js';
+import { ownedCheck, ownedCte } from './ownership.js';
 
 export interface OutgoingMessage {
   readonly destinationUUID: string;
@@ -24,16 +25,21 @@ export interface OperationSite {
   readonly workflowUUID: string;
   readonly functionID: number;
   readonly functionName: string;
+  /** The executor instance writing: the statement is fenced on it owning the workflow. */
+  readonly owner: string;
 }
 
-/** Inserts the message for the rows of `guard` (one row: send; none: already sent); a row per message inserted. */
-function sendStatement(guardCte: string, guard: string | undefined): string {
+/**
+ * Inserts the message for the rows of `guard` (one row: send; none: already sent); a row per
+ * message inserted. `check`: an expression the final select evaluates (the ownership fence).
+ */
+function sendStatement(guardCte: string, guard: string | undefined, check = 'true'): string {
   return `WITH ${guardCte ? `${guardCte},` : ''}
     sent AS (
       INSERT INTO operon.notifications (destination_uuid, topic, message, created_at)
       SELECT $1::text, $2::text, $3::text, $4::bigint ${guard ? `FROM ${guard}` : ''}
       RETURNING 1)
-    SELECT 1 FROM sent`;
+    SELECT count(*)::int AS sent, ${check} AS checked FROM sent`;
 }
 
 const SEND = sendStatement('', undefined);
@@ -47,11 +53,13 @@ const SEND_ONCE_PER_KEY = sendStatement(
 );
 
 const SEND_FROM_WORKFLOW = sendStatement(
-  `recorded AS (
+  `${ownedCte('$5', '$8')},
+  recorded AS (
     INSERT INTO operon.operation_outputs (workflow_uuid, function_id, function_name, output, error, created_at)
     VALUES ($5, $6, $7, NULL, NULL, $4) ON CONFLICT (workflow_uuid, function_id) DO NOTHING
     RETURNING workflow_uuid)`,
   'recorded',
+  ownedCheck('$5'),
 );
 
 /**
@@ -75,14 +83,14 @@ export async function sendMessages(pool: pg.Pool, messages: readonly OutgoingMes
  */
 export async function sendMessage(pool: pg.Pool, message: OutgoingMessage, idempotencyKey: string | undefined): Promise<boolean> {
   const values = [message.destinationUUID, message.topic, message.message, Date.now()];
-  const { rowCount } =
+  const { rows } =
     idempotencyKey === undefined ? await pool.query(SEND, values) : await pool.query(SEND_ONCE_PER_KEY, [...values, idempotencyKey]);
-  return rowCount === 1;
+  return rows[0]!.sent === 1;
 }
 
 /** A workflow's send at operation `site`: the record and the message commit together, once. True when stored now. */
 export async function sendMessageFromWorkflow(pool: pg.Pool, site: OperationSite, message: OutgoingMessage): Promise<boolean> {
-  const { rowCount } = await pool.query(SEND_FROM_WORKFLOW, [
+  const { rows } = await pool.query(SEND_FROM_WORKFLOW, [
     message.destinationUUID,
     message.topic,
     message.message,
@@ -90,12 +98,13 @@ export async function sendMessageFromWorkflow(pool: pg.Pool, site: OperationSite
     site.workflowUUID,
     site.functionID,
     site.functionName,
+    site.owner,
   ]);
-  return rowCount === 1;
+  return rows[0]!.sent === 1;
 }
 
 function consumeStatement(topicCondition: string): string {
-  return `WITH ${recordDeadlineCte({ workflow: '$1', functionID: '$2', now: '$4', name: '$6', value: '$7' })},
+  return `WITH ${ownedCte('$1', '$9')}, ${recordDeadlineCte({ workflow: '$1', functionID: '$2', now: '$4', name: '$6', value: '$7' })},
     taken AS (
       DELETE FROM operon.notifications WHERE message_id = (
         SELECT message_id FROM operon.notifications
@@ -108,7 +117,7 @@ function consumeStatement(topicCondition: string): string {
       SELECT $1::text, $2::int, $5::text, coalesce((SELECT message FROM taken), 'null'), NULL, $4::bigint
       WHERE $8::boolean OR EXISTS (SELECT 1 FROM taken)
       RETURNING output)
-    SELECT output FROM recorded`;
+    SELECT (SELECT output FROM recorded) AS output, ${ownedCheck('$1')} AS owned`;
 }
 
 const CONSUME_DEFAULT_TOPIC = consumeStatement('topic IS NULL AND $3::text IS NULL');
@@ -144,9 +153,10 @@ export async function consumeMessage(pool: pg.Pool, request: ConsumeRequest): Pr
         request.deadline?.functionName ?? null,
         request.deadline === undefined ? null : JSON.stringify(request.deadline.epochMs),
         request.final,
+        site.owner,
       ],
     );
-    return rows[0]?.output;
+    return rows[0]?.output ?? undefined;
   });
 }
 

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { ownedCheck, ownedCte } from './ownership.js';
 
 /** What one completed operation left behind: its function and its output or error (JSON text). */
 export interface OperationRecord {
@@ -10,22 +11,27 @@ export interface OperationRecord {
 export type RecordsByWorkflow = Map<string, Map<number, OperationRecord>>;
 
 /**
- * Records an operation's output or error in one statement. If a record exists already (another
- * run of the same workflow got there first) that record wins and is returned instead.
+ * Records an operation's output or error in one statement, fenced: only `owner` may write it. If
+ * a record exists already (another run of the same workflow got there first) that record wins and
+ * is returned instead.
  */
 export async function recordOperation(
   pool: pg.Pool,
+  owner: string,
   workflowUUID: string,
   functionID: number,
   record: OperationRecord,
 ): Promise<OperationRecord> {
-  const { rowCount } = await pool.query({
+  const { rows } = await pool.query<{ inserted: boolean }>({
     name: 'operon_record_operation',
-    text: `INSERT INTO operon.operation_outputs (workflow_uuid, function_id, function_name, output, error, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (workflow_uuid, function_id) DO NOTHING`,
-    values: [workflowUUID, functionID, record.functionName, record.output, record.error, Date.now()],
+    text: `WITH ${ownedCte('$1', '$7')},
+       inserted AS (
+         INSERT INTO operon.operation_outputs (workflow_uuid, function_id, function_name, output, error, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (workflow_uuid, function_id) DO NOTHING RETURNING 1)
+     SELECT EXISTS (SELECT 1 FROM inserted) AS inserted, ${ownedCheck('$1')} AS owned`,
+    values: [workflowUUID, functionID, record.functionName, record.output, record.error, Date.now(), owner],
   });
-  if (rowCount === 1) return record;
+  if (rows[0]!.inserted) return record;
   const existing = await loadOperationRecords(pool, [workflowUUID]);
   return existing.get(workflowUUID)?.get(functionID) ?? record;
 }

@@ -13,8 +13,10 @@ import * as operations from './operation-outputs.js';
 import * as transactions from './transaction-outputs.js';
 import * as messages from './messages.js';
 import * as events from './events.js';
+import * as executors from './executors.js';
 
-export type { WorkflowRow, NewWorkflow, WorkflowIdentity, WorkflowKind, RecoveryPage } from './workflow-status.js';
+export type { WorkflowRow, NewWorkflow, WorkflowIdentity, WorkflowKind, RecoveryPage, ClaimSource } from './workflow-status.js';
+export type { ExecutorRow, ExecutorRegistration, HeartbeatResult } from './executors.js';
 export type { OperationRecord, RecordsByWorkflow } from './operation-outputs.js';
 export type { OutgoingMessage, OperationSite, ConsumeRequest } from './messages.js';
 export type { EventReadRequest } from './events.js';
@@ -69,10 +71,11 @@ export class SystemDatabase {
   }
 
   /** Workflow ends of concurrent workflows share one statement and one commit. */
-  private readonly workflowEnds = new StatementBatcher<status.WorkflowEnd>((ends) => status.recordWorkflowEnds(this.systemPool, ends));
+  private readonly workflowEnds = new StatementBatcher<status.WorkflowEnd, boolean>((ends) => status.recordWorkflowEnds(this.systemPool, ends));
 
   /** Ends a PENDING workflow with its output (SUCCESS) or error (ERROR); a finished one is never rewritten. */
-  recordWorkflowEnd(end: status.WorkflowEnd): Promise<void> {
+  /** False when the workflow was not ended by this call: it is not PENDING, or its writer no longer owns it. */
+  recordWorkflowEnd(end: status.WorkflowEnd): Promise<boolean> {
     return guardDatabase(this.workflowEnds.add(end));
   }
 
@@ -80,31 +83,73 @@ export class SystemDatabase {
     return guardDatabase(status.getWorkflow(this.systemPool, workflowUUID));
   }
 
-  claimRecoveryPage(executorId: string, afterUUID: string, limit: number, maxAttempts: number): Promise<status.RecoveryPage> {
-    return guardDatabase(status.claimRecoveryPage(this.systemPool, executorId, afterUUID, limit, maxAttempts));
+  /**
+   * Takes over a page of PENDING workflows of `from` (see claimWorkflows), then fences their
+   * transactions in the app database, so that no transaction of their previous owner commits
+   * once the claimer runs them.
+   */
+  async claimWorkflows(
+    claimer: { readonly owner: string; readonly executorId: string },
+    from: status.ClaimSource,
+    afterUUID: string,
+    limit: number,
+    maxAttempts: number,
+  ): Promise<status.RecoveryPage> {
+    const page = await guardDatabase(status.claimWorkflows(this.systemPool, claimer, from, afterUUID, limit, maxAttempts));
+    if (page.resumable.length > 0) {
+      await guardDatabase(transactions.fenceTransactions(this.appPool, claimer.owner, page.resumable.map((row) => row.workflowUUID)));
+    }
+    return page;
+  }
+
+  registerExecutor(registration: executors.ExecutorRegistration): Promise<{ holder?: executors.ExecutorRow }> {
+    return guardDatabase(executors.registerExecutor(this.systemPool, registration));
+  }
+
+  heartbeat(instanceId: string, gone: readonly string[]): Promise<executors.HeartbeatResult> {
+    return guardDatabase(executors.heartbeat(this.systemPool, instanceId, gone));
+  }
+
+  liveInstancesOnHost(host: string, self: string): Promise<executors.ExecutorRow[]> {
+    return guardDatabase(executors.liveInstancesOnHost(this.systemPool, host, self));
+  }
+
+  setExecutorState(instanceIds: readonly string[], state: 'stopped' | 'dead'): Promise<void> {
+    return guardDatabase(executors.setExecutorState(this.systemPool, instanceIds, state));
+  }
+
+  pruneExecutors(): Promise<void> {
+    return guardDatabase(executors.pruneExecutors(this.systemPool));
+  }
+
+  listExecutors(): Promise<executors.ExecutorRow[]> {
+    return guardDatabase(executors.listExecutors(this.systemPool));
   }
 
   resetRecoveryAttempts(workflowUUIDs: readonly string[]): Promise<void> {
     return guardDatabase(status.resetRecoveryAttempts(this.systemPool, workflowUUIDs));
   }
 
+  /** Records an operation of a workflow `owner` owns (fenced); gives the record that stands. */
   recordOperation(
+    owner: string,
     workflowUUID: string,
     functionID: number,
     record: operations.OperationRecord,
   ): Promise<operations.OperationRecord> {
-    return guardDatabase(operations.recordOperation(this.systemPool, workflowUUID, functionID, record));
+    return guardDatabase(operations.recordOperation(this.systemPool, owner, workflowUUID, functionID, record));
   }
 
   /** Inserts a transaction's output and commits the transaction, in one round trip. */
   insertTransactionOutputAndCommit(
     client: pg.ClientBase,
+    owner: string,
     workflowUUID: string,
     functionID: number,
     functionName: string,
     output: string | null,
   ): Promise<void> {
-    return guardDatabase(transactions.insertTransactionOutputAndCommit(client, workflowUUID, functionID, functionName, output));
+    return guardDatabase(transactions.insertTransactionOutputAndCommit(client, owner, workflowUUID, functionID, functionName, output));
   }
 
   /** Every record of these workflows from both databases: two parallel queries however many workflows. */

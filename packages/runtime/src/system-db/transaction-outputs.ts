@@ -4,21 +4,43 @@ import type { RecordsByWorkflow } from './operation-outputs.js';
 
 /**
  * Ends the user's transaction: inserts its output and commits, so the record commits (or not)
- * with the user's writes. Both statements travel as one simple query, one round trip instead of
- * two; its values are therefore literals, quoted by the driver's escapeLiteral. If the INSERT fails
- * (another run recorded this operation first), the COMMIT after it is not run.
+ * with the user's writes. Fenced: the statement first claims the workflow's owner row for `owner`
+ * (locking it, so an adopter's rewrite waits for this commit), and raises OP001 when another
+ * executor owns the workflow, so a transaction of a fenced process never commits. Both
+ * statements travel as one simple query, one round trip; its values are therefore literals, quoted
+ * by the driver's escapeLiteral. If the INSERT fails (another run recorded this operation first,
+ * or the writer was fenced), the COMMIT after it is not run.
  */
 export async function insertTransactionOutputAndCommit(
   client: pg.ClientBase,
+  owner: string,
   workflowUUID: string,
   functionID: number,
   functionName: string,
   output: string | null,
 ): Promise<void> {
   const literal = (value: string | null) => (value === null ? 'NULL' : client.escapeLiteral(value));
+  const uuid = literal(workflowUUID);
   await client.query(
-    `INSERT INTO operon.transaction_outputs (workflow_uuid, function_id, function_name, output, created_at)
-     VALUES (${literal(workflowUUID)}, ${Math.trunc(functionID)}, ${literal(functionName)}, ${literal(output)}, ${Date.now()}); COMMIT`,
+    `WITH fence AS (
+       INSERT INTO operon.workflow_owners AS o (workflow_uuid, owner) VALUES (${uuid}, ${literal(owner)})
+       ON CONFLICT (workflow_uuid) DO UPDATE SET owner = EXCLUDED.owner WHERE o.owner = EXCLUDED.owner
+       RETURNING 1)
+     INSERT INTO operon.transaction_outputs (workflow_uuid, function_id, function_name, output, created_at)
+     SELECT ${uuid}, ${Math.trunc(functionID)}, ${literal(functionName)}, ${literal(output)}, ${Date.now()}
+     WHERE CASE WHEN EXISTS (SELECT 1 FROM fence) THEN true ELSE operon.fenced(${uuid}) END; COMMIT`,
+  );
+}
+
+/**
+ * Makes `owner` the owner of these workflows in the app database (an adoption), before it runs
+ * any of them: from then on no transaction of their previous owner can commit.
+ */
+export async function fenceTransactions(appPool: pg.Pool, owner: string, workflowUUIDs: readonly string[]): Promise<void> {
+  await appPool.query(
+    `INSERT INTO operon.workflow_owners (workflow_uuid, owner) SELECT unnest($1::text[]), $2
+     ON CONFLICT (workflow_uuid) DO UPDATE SET owner = EXCLUDED.owner`,
+    [workflowUUIDs, owner],
   );
 }
 

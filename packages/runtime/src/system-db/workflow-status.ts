@@ -12,6 +12,8 @@ export type WorkflowKind = 'workflow' | 'operation';
 
 export interface NewWorkflow extends WorkflowIdentity {
   readonly workflowUUID: string;
+  /** The executor instance that runs it: the only one that may write its records. */
+  readonly owner: string;
   readonly workflowName: string;
   readonly kind: WorkflowKind;
   readonly executorId: string;
@@ -29,6 +31,8 @@ export interface WorkflowRow extends WorkflowIdentity {
   readonly parentUUID: string | null;
   /** The executor that runs it (and recovers it while it is PENDING). */
   readonly executorId: string;
+  /** The executor instance that owns it; null for a workflow from before executors registered. */
+  readonly owner: string | null;
   readonly inputs: string;
   readonly output: string | null;
   readonly error: string | null;
@@ -37,7 +41,7 @@ export interface WorkflowRow extends WorkflowIdentity {
   readonly updatedAt: number;
 }
 
-const COLUMNS = `workflow_uuid, status, workflow_name, kind, parent_uuid, executor_id, inputs, output, error, authenticated_user,
+const COLUMNS = `workflow_uuid, status, workflow_name, kind, parent_uuid, executor_id, owner, inputs, output, error, authenticated_user,
   authenticated_roles, assumed_role, request, created_at, updated_at`;
 
 function toRow(r: Record<string, any>): WorkflowRow {
@@ -48,6 +52,7 @@ function toRow(r: Record<string, any>): WorkflowRow {
     kind: r.kind,
     parentUUID: r.parent_uuid,
     executorId: r.executor_id,
+    owner: r.owner,
     inputs: r.inputs,
     output: r.output,
     error: r.error,
@@ -88,8 +93,8 @@ export async function insertWorkflow(pool: pg.Pool, wf: NewWorkflow): Promise<bo
     // Named: each connection parses and plans the hot-path statements once, not per call.
     name: 'operon_insert_workflow',
     text: `INSERT INTO operon.workflow_status (workflow_uuid, status, workflow_name, kind, executor_id, inputs,
-       authenticated_user, authenticated_roles, assumed_role, request, parent_uuid, created_at, updated_at)
-     VALUES ($1, 'PENDING', $2, $11, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+       authenticated_user, authenticated_roles, assumed_role, request, parent_uuid, created_at, updated_at, owner)
+     VALUES ($1, 'PENDING', $2, $11, $3, $4, $5, $6, $7, $8, $9, $10, $10, $12)
      ON CONFLICT (workflow_uuid) DO NOTHING`,
     values: [
       wf.workflowUUID,
@@ -103,6 +108,7 @@ export async function insertWorkflow(pool: pg.Pool, wf: NewWorkflow): Promise<bo
       wf.parentUUID,
       now,
       wf.kind,
+      wf.owner,
     ],
   });
   return rowCount === 1;
@@ -110,6 +116,8 @@ export async function insertWorkflow(pool: pg.Pool, wf: NewWorkflow): Promise<bo
 
 export interface WorkflowEnd {
   readonly workflowUUID: string;
+  /** The instance ending it: an end from an instance that no longer owns the workflow changes nothing. */
+  readonly owner: string;
   readonly status: 'SUCCESS' | 'ERROR';
   /** JSON text of the output (SUCCESS) or of the error (ERROR). */
   readonly output: string | null;
@@ -117,17 +125,27 @@ export interface WorkflowEnd {
 }
 
 /**
- * Ends PENDING workflows with their outputs or errors, any number in one statement (a finished
- * workflow is never rewritten).
+ * Ends PENDING workflows with their outputs or errors, any number in one statement, each only by
+ * its owner (a finished workflow is never rewritten); says, per end, whether it was written.
  */
-export async function recordWorkflowEnds(pool: pg.Pool, ends: readonly WorkflowEnd[]): Promise<void> {
-  await pool.query({
+export async function recordWorkflowEnds(pool: pg.Pool, ends: readonly WorkflowEnd[]): Promise<boolean[]> {
+  const { rows } = await pool.query<{ workflow_uuid: string }>({
     name: 'operon_end_workflows',
-    text: `UPDATE operon.workflow_status AS w SET status = e.status, output = e.output, error = e.error, updated_at = $5
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS e(workflow_uuid, status, output, error)
-     WHERE w.workflow_uuid = e.workflow_uuid AND w.status = 'PENDING'`,
-    values: [ends.map((e) => e.workflowUUID), ends.map((e) => e.status), ends.map((e) => e.output), ends.map((e) => e.error), Date.now()],
+    text: `UPDATE operon.workflow_status AS w SET status = e.status, output = e.output, error = e.error, updated_at = $6
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS e(workflow_uuid, status, output, error, owner)
+     WHERE w.workflow_uuid = e.workflow_uuid AND w.status = 'PENDING' AND w.owner = e.owner
+     RETURNING w.workflow_uuid`,
+    values: [
+      ends.map((e) => e.workflowUUID),
+      ends.map((e) => e.status),
+      ends.map((e) => e.output),
+      ends.map((e) => e.error),
+      ends.map((e) => e.owner),
+      Date.now(),
+    ],
   });
+  const ended = new Set(rows.map((r) => r.workflow_uuid));
+  return ends.map((e) => ended.has(e.workflowUUID));
 }
 
 export async function getWorkflow(pool: pg.Pool, workflowUUID: string): Promise<WorkflowRow | undefined> {
@@ -143,29 +161,40 @@ export interface RecoveryPage {
   readonly lastUUID: string | undefined;
 }
 
+/** Whose PENDING workflows a claim takes over. */
+export interface ClaimSource {
+  /** Instances that are not live (dead, stopped) whose workflows are taken. */
+  readonly instances: readonly string[];
+  /** Also workflows from before executors registered (no owner) of this executor id. */
+  readonly legacyExecutorId?: string;
+}
+
 /**
- * One page of this executor's PENDING workflows after `afterUUID` (keyset paging), each counted as
- * one more recovery attempt in the same statement. A workflow already recovered `maxAttempts`
- * times without ending (its runs keep dying, as when it crashes its process) becomes
- * RETRIES_EXCEEDED instead and is not resumed again.
+ * Takes over one page of PENDING workflows of `from`, after `afterUUID` (keyset paging), in one
+ * statement: rows another claimer holds are skipped (SKIP LOCKED), so when several executors race
+ * each workflow has exactly one winner. Each counts as one more recovery attempt; a workflow
+ * already recovered `maxAttempts` times without getting anywhere becomes RETRIES_EXCEEDED instead.
  */
-export async function claimRecoveryPage(
+export async function claimWorkflows(
   pool: pg.Pool,
-  executorId: string,
+  claimer: { readonly owner: string; readonly executorId: string },
+  from: ClaimSource,
   afterUUID: string,
   limit: number,
   maxAttempts: number,
 ): Promise<RecoveryPage> {
   const { rows } = await pool.query(
-    `UPDATE operon.workflow_status SET recovery_attempts = recovery_attempts + 1,
+    `UPDATE operon.workflow_status SET owner = $6, executor_id = $7, recovery_attempts = recovery_attempts + 1,
        status = CASE WHEN recovery_attempts >= $4 THEN 'RETRIES_EXCEEDED' ELSE status END,
        updated_at = CASE WHEN recovery_attempts >= $4 THEN $5 ELSE updated_at END
      WHERE workflow_uuid IN (
        SELECT workflow_uuid FROM operon.workflow_status
-       WHERE executor_id = $1 AND status = 'PENDING' AND workflow_uuid > $2
-       ORDER BY workflow_uuid LIMIT $3)
+       WHERE status = 'PENDING' AND workflow_uuid > $2
+         AND (owner = ANY($1::text[]) OR (owner IS NULL AND executor_id = $8))
+       ORDER BY workflow_uuid LIMIT $3
+       FOR UPDATE SKIP LOCKED)
      RETURNING ${COLUMNS}`,
-    [executorId, afterUUID, limit, maxAttempts, Date.now()],
+    [from.instances, afterUUID, limit, maxAttempts, Date.now(), claimer.owner, claimer.executorId, from.legacyExecutorId ?? null],
   );
   const all = rows.map(toRow).sort((a, b) => (a.workflowUUID < b.workflowUUID ? -1 : 1));
   return {

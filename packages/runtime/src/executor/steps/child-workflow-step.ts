@@ -18,8 +18,17 @@ export const WORKFLOW_READS = Object.freeze({
   getResult: 'operon.getResult',
 });
 
-export async function startChildStep(execution: WorkflowExecution, fn: RegisteredFunction, args: unknown[]): Promise<WorkflowHandle<unknown>> {
-  const functionID = execution.takeIds(1);
+/**
+ * Starts a child. `thenResult` (invokeChildWorkflow): the id of the `getResult()` that follows is
+ * taken now, with the start's, so that concurrent calls cannot take it in another order on a re-run.
+ */
+export async function startChildStep(
+  execution: WorkflowExecution,
+  fn: RegisteredFunction,
+  args: unknown[],
+  thenResult = false,
+): Promise<WorkflowHandle<unknown>> {
+  const functionID = execution.takeIds(thenResult ? 2 : 1);
   const childUUID = await execution.step<string>(functionID, fn.name, async (site) => {
     const uuid = derivedUUID(execution.workflowUUID, 'c', functionID);
     await execution.services.workflows.startChild(fn, args, {
@@ -30,11 +39,12 @@ export async function startChildStep(execution: WorkflowExecution, fn: Registere
     });
     return execution.persist(site, { output: JSON.stringify(uuid) });
   });
-  return workflowHandle(execution, childUUID);
+  return workflowHandle(execution, childUUID, thenResult ? functionID + 1 : undefined);
 }
 
 /** A handle inside a workflow: each read is a step of the reading workflow. */
-export function workflowHandle<R>(execution: WorkflowExecution, workflowUUID: string): WorkflowHandle<R> {
+export function workflowHandle<R>(execution: WorkflowExecution, workflowUUID: string, reservedResultID?: number): WorkflowHandle<R> {
+  let reserved = reservedResultID;
   const uuid = checkIdentifier('workflow UUID', workflowUUID);
   const { systemDb, workflows } = execution.services;
   return {
@@ -47,7 +57,8 @@ export function workflowHandle<R>(execution: WorkflowExecution, workflowUUID: st
       });
     },
     getResult: () => {
-      const functionID = execution.takeIds(1);
+      const functionID = reserved ?? execution.takeIds(1);
+      reserved = undefined;
       return execution.step<R>(functionID, WORKFLOW_READS.getResult, async (site) => {
         let outcome: Outcome;
         try {

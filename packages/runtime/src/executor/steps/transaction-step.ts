@@ -73,7 +73,7 @@ export async function performTransaction(
   const commit = readOnly
     ? (client: pg.PoolClient) => client.query('COMMIT').then(() => undefined)
     : (client: pg.PoolClient, output: string | null) =>
-        systemDb.insertTransactionOutputAndCommit(client, site.workflowUUID, site.functionID, fn.name, output);
+        systemDb.insertTransactionOutputAndCommit(client, site.owner, site.workflowUUID, site.functionID, fn.name, output);
   const conflicts = new Backoff(CONFLICT_RETRY);
   for (;;) {
     const session = new AttemptSession(await guardDatabase(appPool.connect()));

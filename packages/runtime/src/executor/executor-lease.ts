@@ -1,0 +1,179 @@
+/**
+ * This process's registration as an executor, its heartbeat, and the lease that fences it.
+ *
+ * Each start registers a new instance (its id is the fencing token every write for a workflow is
+ * checked against) under an executor id that is unique among live executors: an explicit
+ * `OPERON_EXECUTOR_ID` a live process holds is refused; a generated one is new. One statement per
+ * heartbeat interval renews the lease, declares dead the executors whose lease lapsed (judged by
+ * the database's clock) and lists those whose workflows wait for an adopter.
+ *
+ * The lease is also checked locally, on a monotonic clock that keeps counting while the process
+ * is paused: a process that was stopped past its lease confirms it with the database before it
+ * runs anything more, and learns there that it was fenced.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import { OperonError } from '@operon/sdk';
+import type { ExecutorRow, SystemDatabase } from '../system-db/system-database.js';
+
+/** How often an executor heartbeats, and how long its lease lasts without one. */
+export const HEARTBEAT_INTERVAL_MS = 2_000;
+export const LEASE_MS = 6_000;
+
+/** A live executor holds the executor id this process was told to use. */
+export class OperonExecutorIdTakenError extends OperonError {
+  static override readonly CODE = 'OPERON_ERR_EXECUTOR_ID_TAKEN';
+  constructor(readonly holder: ExecutorRow) {
+    super(
+      `executor id ${holder.executorId} is held by a live executor (pid ${holder.pid} on ${holder.host}, ` +
+        `heartbeat ${Math.max(0, Math.round((Date.now() - holder.heartbeatAt) / 1000))} s ago); ` +
+        'give this process another OPERON_EXECUTOR_ID, or leave it unset for a generated one',
+    );
+  }
+}
+
+/** Whether a process of this host is still running (a pid that is gone, or a zombie, is not). */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export interface LeaseEvents {
+  /** Instances whose PENDING workflows wait for an adopter. */
+  adopt(instances: string[]): void;
+  /** This instance lost its lease: another executor may own its workflows now. */
+  fenced(): void;
+}
+
+export class ExecutorLease {
+  readonly host = hostname();
+  private instance: string = randomUUID();
+  private executor: string;
+  private confirmedAt = -Infinity;
+  private timer: NodeJS.Timeout | undefined;
+  private confirming: Promise<boolean> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly systemDb: SystemDatabase,
+    private readonly logger: Logger,
+    /** OPERON_EXECUTOR_ID; undefined to generate one. */
+    private readonly explicitId: string | undefined,
+    private readonly events: LeaseEvents,
+  ) {
+    this.executor = explicitId ?? generatedId(this.host);
+  }
+
+  /** This start's instance id: the owner written with every workflow it runs. */
+  get instanceId(): string {
+    return this.instance;
+  }
+
+  get executorId(): string {
+    return this.executor;
+  }
+
+  /**
+   * Registers this instance. A live holder of the same explicit id is refused, unless it is gone:
+   * its process no longer exists on this host (or is this very process, replaced), or its lease
+   * lapsed. Resolves with the instances whose work to take over at once.
+   */
+  async register(): Promise<void> {
+    for (;;) {
+      const { holder } = await this.systemDb.registerExecutor({
+        instanceId: this.instance,
+        executorId: this.executor,
+        host: this.host,
+        pid: process.pid,
+        startedAt: Date.now(),
+        leaseMs: LEASE_MS,
+      });
+      if (!holder) break;
+      const gone = !holder.alive || (holder.host === this.host && (holder.pid === process.pid || !processExists(holder.pid)));
+      if (gone) {
+        await this.systemDb.setExecutorState([holder.instanceId], 'dead');
+        continue;
+      }
+      if (this.explicitId !== undefined) throw new OperonExecutorIdTakenError(holder);
+      this.executor = generatedId(this.host);
+    }
+    this.confirmedAt = performance.now();
+  }
+
+  /**
+   * The first beat, then one every interval. Resolves with the instances whose work to take over
+   * now: dead ones, this host's whose process is gone (a restart's predecessor) among them.
+   */
+  async start(): Promise<string[]> {
+    const gone = await this.goneOnThisHost();
+    const result = await this.systemDb.heartbeat(this.instance, gone);
+    if (result.alive) this.confirmedAt = performance.now();
+    this.schedule();
+    return result.toAdopt;
+  }
+
+  /** True while `owner` is this instance and its lease was confirmed recently enough that no other executor can have taken it. */
+  holds(owner: string): boolean {
+    return owner === this.instance && performance.now() - this.confirmedAt < LEASE_MS - HEARTBEAT_INTERVAL_MS;
+  }
+
+  /** Confirms with the database (one beat shared by every caller) that `owner` still holds its lease. */
+  async confirm(owner: string): Promise<boolean> {
+    if (owner !== this.instance) return false;
+    this.confirming ??= this.beat().finally(() => (this.confirming = undefined));
+    return (await this.confirming) && owner === this.instance;
+  }
+
+  /** After being fenced: a new instance under the same executor id, owning nothing yet. */
+  async renew(): Promise<void> {
+    this.instance = randomUUID();
+    await this.register();
+  }
+
+  /** Stops heartbeating and marks this instance stopped: another executor takes over its workflows at once. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.systemDb.setExecutorState([this.instance], 'stopped');
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.confirm(this.instance).finally(() => this.schedule()), HEARTBEAT_INTERVAL_MS);
+    // The heartbeat serves running work; it must not be what keeps a finished process alive.
+    this.timer.unref();
+  }
+
+  private async beat(): Promise<boolean> {
+    try {
+      const result = await this.systemDb.heartbeat(this.instance, []);
+      if (!result.alive) {
+        if (!this.stopped) this.events.fenced();
+        return false;
+      }
+      this.confirmedAt = performance.now();
+      if (result.toAdopt.length > 0) this.events.adopt(result.toAdopt);
+      return true;
+    } catch (error) {
+      // The database is away: the lease runs on; a lapse is judged by the others, by the database.
+      this.logger.warn({ err: error, executorId: this.executor }, 'executor heartbeat failed; trying again at the next interval');
+      return this.holds(this.instance);
+    }
+  }
+
+  /** Live instances of this host whose process is gone: dead without waiting for their lease. */
+  private async goneOnThisHost(): Promise<string[]> {
+    const live = await this.systemDb.liveInstancesOnHost(this.host, this.instance);
+    return live.filter((row) => row.pid !== process.pid && !processExists(row.pid)).map((row) => row.instanceId);
+  }
+}
+
+function generatedId(host: string): string {
+  return `${host.slice(0, 60)}-${randomBytes(4).toString('hex')}`;
+}

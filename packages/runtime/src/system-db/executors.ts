@@ -1,0 +1,123 @@
+/**
+ * The executors table: one row per process start. Registration refuses an executor id a live
+ * process holds; the heartbeat is one UPDATE per executor per interval, never one per workflow;
+ * lapses are judged by the database's clock.
+ */
+import type pg from 'pg';
+import { SQLSTATE, sqlState } from '../database/sqlstate.js';
+
+export interface ExecutorRegistration {
+  readonly instanceId: string;
+  readonly executorId: string;
+  readonly host: string;
+  readonly pid: number;
+  readonly startedAt: number;
+  readonly leaseMs: number;
+}
+
+export type ExecutorState = 'live' | 'stopped' | 'dead';
+
+export interface ExecutorRow extends ExecutorRegistration {
+  readonly state: ExecutorState;
+  /** Epoch ms of the last heartbeat, by the database's clock. */
+  readonly heartbeatAt: number;
+  /** Live, and its lease has not lapsed. */
+  readonly alive: boolean;
+  /** PENDING workflows it owns. */
+  readonly workflows: number;
+}
+
+const COLUMNS = `e.instance_id, e.executor_id, e.host, e.pid, e.started_at, e.lease_ms, e.state,
+  (extract(epoch FROM e.heartbeat_at) * 1000)::bigint AS heartbeat_ms,
+  (e.state = 'live' AND e.heartbeat_at > now() - e.lease_ms * interval '1 millisecond') AS alive`;
+
+function toRow(r: Record<string, any>, workflows = 0): ExecutorRow {
+  return {
+    instanceId: r.instance_id,
+    executorId: r.executor_id,
+    host: r.host,
+    pid: r.pid,
+    startedAt: Number(r.started_at),
+    leaseMs: r.lease_ms,
+    state: r.state,
+    heartbeatAt: Number(r.heartbeat_ms),
+    alive: r.alive === true,
+    workflows: Number(r.workflows ?? workflows),
+  };
+}
+
+/** Registers a new instance; if a live one holds the executor id, gives that holder instead. */
+export async function registerExecutor(pool: pg.Pool, reg: ExecutorRegistration): Promise<{ holder?: ExecutorRow }> {
+  try {
+    await pool.query(
+      `INSERT INTO operon.executors (instance_id, executor_id, host, pid, started_at, lease_ms, state)
+       VALUES ($1, $2, $3, $4, $5, $6, 'live')`,
+      [reg.instanceId, reg.executorId, reg.host, reg.pid, reg.startedAt, reg.leaseMs],
+    );
+    return {};
+  } catch (error) {
+    if (sqlState(error) !== SQLSTATE.UNIQUE_VIOLATION) throw error;
+    const { rows } = await pool.query(`SELECT ${COLUMNS} FROM operon.executors e WHERE e.executor_id = $1 AND e.state = 'live'`, [reg.executorId]);
+    // Gone between the INSERT and the look: the caller tries again.
+    return rows[0] ? { holder: toRow(rows[0]) } : registerExecutor(pool, reg);
+  }
+}
+
+export interface HeartbeatResult {
+  /** False when this instance is no longer live: another executor took its workflows (it is fenced). */
+  readonly alive: boolean;
+  /** Instances that are not live and still own PENDING workflows: the work to adopt. */
+  readonly toAdopt: string[];
+}
+
+/**
+ * One statement per interval: this instance's heartbeat; declaring dead the live executors whose
+ * lease lapsed and those named in `gone` (instances of this host whose process no longer exists);
+ * and listing the instances whose PENDING workflows wait for an adopter.
+ */
+export async function heartbeat(pool: pg.Pool, instanceId: string, gone: readonly string[]): Promise<HeartbeatResult> {
+  const { rows } = await pool.query<{ alive: boolean; to_adopt: string[] }>({
+    name: 'operon_heartbeat',
+    text: `WITH beat AS (
+         UPDATE operon.executors SET heartbeat_at = now() WHERE instance_id = $1 AND state = 'live' RETURNING 1),
+       lapsed AS (
+         UPDATE operon.executors SET state = 'dead'
+         WHERE state = 'live' AND instance_id <> $1
+           AND (heartbeat_at < now() - lease_ms * interval '1 millisecond' OR instance_id = ANY($2::text[]))
+         RETURNING instance_id)
+       SELECT EXISTS (SELECT 1 FROM beat) AS alive,
+         array(SELECT e.instance_id FROM operon.executors e
+               WHERE (e.state <> 'live' OR e.instance_id IN (SELECT instance_id FROM lapsed))
+                 AND EXISTS (SELECT 1 FROM operon.workflow_status w WHERE w.owner = e.instance_id AND w.status = 'PENDING')) AS to_adopt`,
+    values: [instanceId, gone],
+  });
+  return { alive: rows[0]!.alive, toAdopt: rows[0]!.to_adopt };
+}
+
+/** Live instances on `host` other than `self`: the caller checks whether their processes still exist. */
+export async function liveInstancesOnHost(pool: pg.Pool, host: string, self: string): Promise<ExecutorRow[]> {
+  const { rows } = await pool.query(`SELECT ${COLUMNS} FROM operon.executors e WHERE e.host = $1 AND e.state = 'live' AND e.instance_id <> $2`, [host, self]);
+  return rows.map((r) => toRow(r));
+}
+
+/** Marks instances as stopped (a graceful stop hands their workflows over) or dead. */
+export async function setExecutorState(pool: pg.Pool, instanceIds: readonly string[], state: 'stopped' | 'dead'): Promise<void> {
+  await pool.query(`UPDATE operon.executors SET state = $2 WHERE instance_id = ANY($1::text[]) AND state = 'live'`, [instanceIds, state]);
+}
+
+/** Forgets instances that are not live and own no PENDING workflow: the table stays the size of the fleet. */
+export async function pruneExecutors(pool: pg.Pool): Promise<void> {
+  await pool.query(
+    `DELETE FROM operon.executors e WHERE e.state <> 'live'
+       AND NOT EXISTS (SELECT 1 FROM operon.workflow_status w WHERE w.owner = e.instance_id AND w.status = 'PENDING')`,
+  );
+}
+
+/** Every executor with how many PENDING workflows it owns, live ones first. */
+export async function listExecutors(pool: pg.Pool): Promise<ExecutorRow[]> {
+  const { rows } = await pool.query(
+    `SELECT ${COLUMNS}, (SELECT count(*) FROM operon.workflow_status w WHERE w.owner = e.instance_id AND w.status = 'PENDING') AS workflows
+     FROM operon.executors e ORDER BY (e.state = 'live') DESC, e.started_at DESC`,
+  );
+  return rows.map((r) => toRow(r));
+}

@@ -3,8 +3,9 @@
  * outcome thrown away: destroy ends the pools without waiting for it (a communicator holds no
  * connection), the record's INSERT then fails with "Cannot use a pool after calling end", the
  * execution is abandoned, and at the next start the communicator runs again although it completed:
- * the card is charged twice. A completed communicator's record must still be written (the stop
- * waits for in-flight operations to record, or keeps the system pool for them).
+ * the card is charged twice. A communicator that returns while the stop still waits for in-flight
+ * operations (as long again as the timeout given) must have its record written, the pools kept
+ * open for it. (One that takes longer still is cut off as by a crash: it may run again.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Communicator, Workflow, type CommunicatorContext, type WorkflowContext } from '@operon/sdk';
@@ -49,7 +50,8 @@ describe('a communicator still running when the shutdown timeout passes', () => 
     const started = new Promise<void>((resolve) => (chargeStarted = resolve));
     await first.invoke(Card, 'pay-1').pay(25);
     await started;
-    await first.runtime.destroy({ timeoutMs: 50 });
+    // 300 ms for running workflows, then up to 300 ms more for the charge still calling out.
+    await first.runtime.destroy({ timeoutMs: 300 });
     await first.destroy();
     first = undefined;
     // The charge completes after the stop.

@@ -103,9 +103,9 @@ export async function createTestingRuntime(
   const runtime = await OperonRuntime.create({ config, classes, logger });
   let app: FastifyInstance;
   try {
-    // The records of committed transactions live in the app database: a fresh system database
-    // must not meet the transaction records of the workflows it forgot (same UUIDs, new runs).
-    if (options.dropSystemDB ?? true) await runtime.appPool.query('TRUNCATE operon.transaction_outputs');
+    // The records of committed transactions and who owns their workflows live in the app database:
+    // a fresh system database must not meet those of the workflows it forgot (same UUIDs, new runs).
+    if (options.dropSystemDB ?? true) await runtime.appPool.query('TRUNCATE operon.transaction_outputs, operon.workflow_owners');
     await applyAppMigrations(runtime.appPool, join(config.appDir, 'migrations'), logger);
     await runtime.recover();
     app = await createHttpServer(runtime);

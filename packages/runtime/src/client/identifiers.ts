@@ -15,8 +15,13 @@ export const MAX_IDENTIFIER_LENGTH = 200;
 /** The character that marks a UUID as derived by the runtime. */
 export const DERIVED_MARK = '~';
 
-/** Printable and not whitespace: no control characters (C0, DEL, C1), no Unicode space or separator. */
-const VALID = /^[^\p{Cc}\p{Z}\s]+$/u;
+/**
+ * Printable and not whitespace: no control characters (C0, DEL, C1), no Unicode space or
+ * separator, no invisible format character (a zero-width space, a soft hyphen, a BOM: look-alikes
+ * of other ids), and no lone surrogate (the database would store each as U+FFFD, so two distinct
+ * ids would become one).
+ */
+const VALID = /^[^\p{Cc}\p{Cf}\p{Cs}\p{Z}\s]+$/u;
 
 function describe(value: unknown): string {
   if (typeof value !== 'string') return value === null ? 'null' : `a ${typeof value}`;

@@ -8,7 +8,7 @@ import { OperonWorkflowNotFoundError } from '@operon/sdk';
 import type { OperonRuntime } from '../runtime.js';
 import { workflowBody } from '../executor/workflow-context.js';
 import { identityOf } from '../system-db/workflow-status.js';
-import { deserialize, deserializeError, serialize } from '../executor/serialization.js';
+import { deserialize, deserializeError, serialize, storedError } from '../executor/serialization.js';
 import type { StepPolicy } from '../executor/step-policy.js';
 import type { OperationRecord, WorkflowRow } from '../system-db/system-database.js';
 
@@ -149,17 +149,16 @@ export async function replayWorkflow(runtime: OperonRuntime, workflowUUID: strin
   }
   const records = (await runtime.systemDb.loadRecords([workflowUUID])).get(workflowUUID) ?? new Map<number, OperationRecord>();
   const kindOf = (functionName: string) => {
-    if (functionName.startsWith('operon.')) return functionName.slice('operon.'.length);
+    if (functionName.startsWith('operon.')) return functionName.slice('operon.'.length).replace(/\(.*$/, '');
     const kind = runtime.registry.byQualifiedName(functionName)?.method.kind;
     return kind === 'workflow' ? 'child workflow' : (kind ?? 'unknown');
   };
   const policy = new ReplayPolicy(row.status === 'PENDING', kindOf);
   const execution = runtime.executor.executionOf({ workflowUUID, fn, kind: row.kind, identity: identityOf(row), owner: '' }, records, policy);
   const outcome = await execution.runBody(deserialize<unknown[]>(row.inputs) ?? [], workflowBody);
-  const result: ReplayOutcome =
-    'error' in outcome
-      ? { error: { name: (outcome.error as Error)?.name ?? 'Error', message: (outcome.error as Error)?.message ?? String(outcome.error) } }
-      : { output: deserialize(outcome.output) };
+  // The stored form of what was thrown, as the record holds it: anything may be thrown.
+  const thrown = 'error' in outcome ? storedError(outcome.error) : undefined;
+  const result: ReplayOutcome = thrown ? { error: { name: thrown.name, message: thrown.message } } : { output: deserialize((outcome as { output: string | null }).output) };
   const operations = [...policy.trace].sort((a, b) => a.functionID - b.functionID);
   const halt = policy.halt;
   if (halt?.type === 'stop') return { ...base, operations, matches: true, stoppedAt: { functionID: halt.functionID, message: halt.message } };

@@ -62,7 +62,11 @@ export interface ExecutionServices {
   readonly workflows: WorkflowStarter;
   /** This executor's lease: fresh, or confirmed with the database before anything more runs. */
   readonly lease: { holds(owner: string): boolean; confirm(owner: string): Promise<boolean> };
-  /** Told once when a recovered execution performs its first operation: it is past whatever killed its last run. */
+  /** Keeps the runtime's pools open, when it stops, until `work` (an operation with a side effect) has recorded. */
+  readonly untilRecorded: <T>(work: Promise<T>) => Promise<T>;
+  /** Told (and awaited) when a recovered execution is about to perform its first operation: one more recovery attempt. */
+  readonly attempting: (workflowUUID: string) => Promise<void>;
+  /** Told once when a recovered execution completed an operation or reached a wait: it got past what killed its last run. */
   readonly progressed: (workflowUUID: string) => void;
   /** 'running' until the runtime begins to stop; steps met by a failure after that are abandoned. */
   readonly state: () => 'running' | 'stopping' | 'stopped';
@@ -101,6 +105,8 @@ export class WorkflowExecution {
   private readonly log: () => OperonLogger;
   /** A recovered run that has not yet performed an operation of its own. */
   private awaitingProgress: boolean;
+  /** Whether this recovered run's attempt was counted. */
+  private attemptCounted = false;
   readonly span: RuntimeSpan;
 
   constructor(
@@ -165,6 +171,8 @@ export class WorkflowExecution {
     functionName: string,
     perform: (site: StepSite) => Promise<OperationRecord>,
     precededBy?: { readonly functionID: number; readonly functionName: string },
+    /** A wait (recv, getEvent): performing it is not the risk a recovery attempt counts. */
+    wait = false,
   ): Promise<T> {
     if (this.services.state() === 'stopped') return this.abandon('stopped');
     this.policy.beforeStep();
@@ -179,6 +187,10 @@ export class WorkflowExecution {
       if (!lease.holds(this.run.owner) && !(await lease.confirm(this.run.owner))) return this.fenced();
       let record: OperationRecord;
       try {
+        if (this.awaitingProgress && !wait && !this.attemptCounted) {
+          await this.services.attempting(this.workflowUUID);
+          this.attemptCounted = true;
+        }
         record = await perform(site);
       } catch (error) {
         if (!isInfrastructureFailure(error)) throw error;
@@ -187,10 +199,7 @@ export class WorkflowExecution {
         continue;
       }
       this.check(functionID, functionName, record);
-      if (this.awaitingProgress) {
-        this.awaitingProgress = false;
-        this.services.progressed(this.workflowUUID);
-      }
+      this.madeProgress();
       return this.resultOf<T>(record);
     }
   }
@@ -268,6 +277,17 @@ export class WorkflowExecution {
     if (!(await this.durably(() => this.services.systemDb.recordWorkflowEnd(end)))) return this.fenced();
     if (error) throw error;
     return deserialize(end.output);
+  }
+
+  /**
+   * A recovered run got past what killed its last one: it completed an operation of its own, or
+   * it reached a wait (a sleep, recv or getEvent), where a healthy workflow may spend any number
+   * of restarts. Its recovery attempts start over.
+   */
+  madeProgress(): void {
+    if (!this.awaitingProgress) return;
+    this.awaitingProgress = false;
+    this.services.progressed(this.workflowUUID);
   }
 
   /**

@@ -9,7 +9,7 @@ import type { Context } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { OperonNotRegisteredError, OperonShutdownError, OperonWorkflowConflictError, type WorkflowHandle } from '@operon/sdk';
 import { checkIdentifier } from '../client/identifiers.js';
-import { isInfrastructureFailure } from '../database/infrastructure-failure.js';
+import { isInfrastructureFailure, markInfrastructure } from '../database/infrastructure-failure.js';
 import type { OperationRecord, SystemDatabase, WorkflowIdentity, WorkflowKind, WorkflowRow } from '../system-db/system-database.js';
 import { identityOf } from '../system-db/workflow-status.js';
 import { logMasksOf } from '../telemetry/log-masking.js';
@@ -102,14 +102,18 @@ export class WorkflowExecutor {
   private readonly outage: DatabaseOutage;
   private readonly services: ExecutionServices;
   readonly lease: ExecutorLease;
+  /** Communicators calling out, until their outcome is recorded. */
+  private readonly inFlight = new Set<Promise<unknown>>();
   /** One adoption at a time: concurrent ones would only skip each other's locked rows. */
   private adoption: Promise<unknown> = Promise.resolve();
   /**
-   * Recovery attempts count runs that died before getting anywhere: a recovered workflow that
-   * performs an operation is past whatever killed its last run, so its count starts over. Only
-   * a workflow that keeps dying before its next operation (it crashes its process) reaches the limit.
+   * Recovery attempts count recovered runs that died performing an operation: one is counted
+   * before a recovered run performs its first operation, and forgotten once it completes one or
+   * reaches a wait. Only a workflow that keeps dying in its next operation (it crashes its process)
+   * reaches the limit; one that sleeps or waits through any number of crashes does not.
    */
   private readonly progressResets = new StatementBatcher<string>((uuids) => this.deps.systemDb.resetRecoveryAttempts(uuids));
+  private readonly attemptCounts = new StatementBatcher<string>((uuids) => this.deps.systemDb.countRecoveryAttempts(uuids));
 
   constructor(readonly deps: ExecutorDeps) {
     // A log mask naming no parameter fails here, at startup, not when a secret is first logged.
@@ -129,12 +133,20 @@ export class WorkflowExecutor {
         return lease.executorId;
       },
       lease,
+      untilRecorded: <T>(work: Promise<T>): Promise<T> => {
+        this.inFlight.add(work);
+        const done = () => this.inFlight.delete(work);
+        work.then(done, done);
+        return work;
+      },
       outage: this.outage,
       state: () => this.stateName,
       workflows: {
         startChild: (fn, args, options) => this.startChild(fn, args, options),
         resultOf: (workflowUUID) => this.resultOf(workflowUUID),
       },
+      // Many in one statement; awaited, so the count is durable before the operation runs.
+      attempting: (workflowUUID) => this.attemptCounts.add(workflowUUID),
       // Best effort, many in one statement: a lost reset only leaves the count one higher.
       progressed: (workflowUUID) =>
         void this.progressResets.add(workflowUUID).catch((error: unknown) =>
@@ -176,7 +188,8 @@ export class WorkflowExecutor {
   }
 
   private async start(kind: WorkflowKind, fn: RegisteredFunction, args: unknown[], options: StartOptions): Promise<WorkflowHandle<unknown>> {
-    if (this.stateName !== 'running') throw new OperonShutdownError('the runtime is shutting down and starts no new workflows');
+    // Marked as the runtime's own: a child start refused by a stop abandons its parent, unseen by its code.
+    if (this.stateName !== 'running') throw markInfrastructure(new OperonShutdownError('the runtime is shutting down and starts no new workflows'));
     const workflowUUID = options.workflowUUID === undefined ? randomUUID() : checkIdentifier('workflow UUID', options.workflowUUID);
     // Checked before joining a running workflow too: a caller without the roles gets nothing of it.
     const identity = authorize(fn, options.identity ?? ANONYMOUS);
@@ -439,6 +452,15 @@ export class WorkflowExecutor {
     clearTimeout(timer);
     this.stateName = 'stopped';
     for (const running of this.active.values()) running.abandon('stopped');
+    // A communicator still calling out has a side effect its record must not lose (the next run
+    // would call again): its record gets the same time again to be written before the pools close.
+    if (this.inFlight.size > 0) {
+      await Promise.race([
+        Promise.allSettled([...this.inFlight]),
+        new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+      ]);
+      clearTimeout(timer);
+    }
     // Handed over: other executors adopt the rest at their next heartbeat.
     await this.lease.stop().catch((error: unknown) => this.deps.logger.warn({ err: error }, 'could not mark this executor stopped'));
     if (this.interrupted.size > 0) {

@@ -126,6 +126,10 @@ export class SystemDatabase {
     return guardDatabase(executors.listExecutors(this.systemPool));
   }
 
+  countRecoveryAttempts(workflowUUIDs: readonly string[]): Promise<void> {
+    return guardDatabase(status.countRecoveryAttempts(this.systemPool, workflowUUIDs));
+  }
+
   resetRecoveryAttempts(workflowUUIDs: readonly string[]): Promise<void> {
     return guardDatabase(status.resetRecoveryAttempts(this.systemPool, workflowUUIDs));
   }

@@ -172,8 +172,8 @@ export interface ClaimSource {
 /**
  * Takes over one page of PENDING workflows of `from`, after `afterUUID` (keyset paging), in one
  * statement: rows another claimer holds are skipped (SKIP LOCKED), so when several executors race
- * each workflow has exactly one winner. Each counts as one more recovery attempt; a workflow
- * already recovered `maxAttempts` times without getting anywhere becomes RETRIES_EXCEEDED instead.
+ * each workflow has exactly one winner. A workflow whose recovered runs died `maxAttempts` times
+ * while performing an operation (see countRecoveryAttempts) becomes RETRIES_EXCEEDED instead.
  */
 export async function claimWorkflows(
   pool: pg.Pool,
@@ -183,25 +183,41 @@ export async function claimWorkflows(
   limit: number,
   maxAttempts: number,
 ): Promise<RecoveryPage> {
+  // Pages are cut in bytewise order ("C"), whatever the database's collation, and the cursor is
+  // the database's own maximum: an order computed here could disagree with the one the page used.
   const { rows } = await pool.query(
-    `UPDATE operon.workflow_status SET owner = $6, executor_id = $7, recovery_attempts = recovery_attempts + 1,
-       status = CASE WHEN recovery_attempts >= $4 THEN 'RETRIES_EXCEEDED' ELSE status END,
-       updated_at = CASE WHEN recovery_attempts >= $4 THEN $5 ELSE updated_at END
-     WHERE workflow_uuid IN (
-       SELECT workflow_uuid FROM operon.workflow_status
-       WHERE status = 'PENDING' AND workflow_uuid > $2
-         AND (owner = ANY($1::text[]) OR (owner IS NULL AND executor_id = $8))
-       ORDER BY workflow_uuid LIMIT $3
-       FOR UPDATE SKIP LOCKED)
-     RETURNING ${COLUMNS}`,
+    `WITH claimed AS (
+       UPDATE operon.workflow_status SET owner = $6, executor_id = $7,
+         status = CASE WHEN recovery_attempts >= $4 THEN 'RETRIES_EXCEEDED' ELSE status END,
+         updated_at = CASE WHEN recovery_attempts >= $4 THEN $5 ELSE updated_at END
+       WHERE workflow_uuid IN (
+         SELECT workflow_uuid FROM operon.workflow_status
+         WHERE status = 'PENDING' AND workflow_uuid COLLATE "C" > $2
+           AND (owner = ANY($1::text[]) OR (owner IS NULL AND executor_id = $8))
+         ORDER BY workflow_uuid COLLATE "C" LIMIT $3
+         FOR UPDATE SKIP LOCKED)
+       RETURNING ${COLUMNS})
+     SELECT *, max(workflow_uuid COLLATE "C") OVER () AS page_end FROM claimed ORDER BY workflow_uuid COLLATE "C"`,
     [from.instances, afterUUID, limit, maxAttempts, Date.now(), claimer.owner, claimer.executorId, from.legacyExecutorId ?? null],
   );
-  const all = rows.map(toRow).sort((a, b) => (a.workflowUUID < b.workflowUUID ? -1 : 1));
+  const all = rows.map(toRow);
   return {
     resumable: all.filter((row) => row.status === 'PENDING'),
     exceeded: all.filter((row) => row.status === 'RETRIES_EXCEEDED').map((row) => row.workflowUUID),
-    lastUUID: all.at(-1)?.workflowUUID,
+    lastUUID: rows[0]?.page_end ?? undefined,
   };
+}
+
+/**
+ * Counts one more recovery attempt for each of these workflows: a recovered run is about to
+ * perform its first operation, the kind of moment a workflow that crashes its process dies in.
+ * Written before the operation runs, so a crash during it is counted.
+ */
+export async function countRecoveryAttempts(pool: pg.Pool, workflowUUIDs: readonly string[]): Promise<void> {
+  await pool.query(
+    `UPDATE operon.workflow_status SET recovery_attempts = recovery_attempts + 1 WHERE workflow_uuid = ANY($1::text[]) AND status = 'PENDING'`,
+    [workflowUUIDs],
+  );
 }
 
 /**

@@ -13,9 +13,14 @@ import type { RegisteredFunction } from '../function-registry.js';
 import { serialize } from '../serialization.js';
 import type { Outcome, WorkflowExecution } from '../workflow-execution.js';
 
+/**
+ * The function names a handle's reads are recorded under. They name the workflow read, so a
+ * re-run whose reads come in another order (reads started after awaits inside a Promise.all)
+ * fails as non-deterministic instead of being handed another workflow's result.
+ */
 export const WORKFLOW_READS = Object.freeze({
-  getStatus: 'operon.getStatus',
-  getResult: 'operon.getResult',
+  getStatus: (workflowUUID: string) => `operon.getStatus(${workflowUUID})`,
+  getResult: (workflowUUID: string) => `operon.getResult(${workflowUUID})`,
 });
 
 /**
@@ -51,7 +56,7 @@ export function workflowHandle<R>(execution: WorkflowExecution, workflowUUID: st
     getWorkflowUUID: () => uuid,
     getStatus: () => {
       const functionID = execution.takeIds(1);
-      return execution.step(functionID, WORKFLOW_READS.getStatus, async (site) => {
+      return execution.step(functionID, WORKFLOW_READS.getStatus(uuid), async (site) => {
         const row = await systemDb.getWorkflow(uuid);
         return execution.persist(site, { output: JSON.stringify(row ? toStatus(row) : null) });
       });
@@ -59,7 +64,7 @@ export function workflowHandle<R>(execution: WorkflowExecution, workflowUUID: st
     getResult: () => {
       const functionID = reserved ?? execution.takeIds(1);
       reserved = undefined;
-      return execution.step<R>(functionID, WORKFLOW_READS.getResult, async (site) => {
+      return execution.step<R>(functionID, WORKFLOW_READS.getResult(uuid), async (site) => {
         let outcome: Outcome;
         try {
           outcome = { output: serialize(await workflows.resultOf(uuid), `the result of workflow ${uuid}`) };

@@ -100,6 +100,7 @@ export function recvStep<M>(execution: WorkflowExecution, topic: unknown, timeou
       deadlineID + 1,
       MESSAGING_OPERATIONS.recv,
       async (site) => {
+        execution.madeProgress();
         const { epochMs, unrecorded } = deadline.current();
         let toRecord = unrecorded ? { functionName: MESSAGING_OPERATIONS.recvDeadline, epochMs } : undefined;
         return messaging.waitFor(
@@ -116,6 +117,7 @@ export function recvStep<M>(execution: WorkflowExecution, topic: unknown, timeou
         );
       },
       { functionID: deadlineID, functionName: MESSAGING_OPERATIONS.recvDeadline },
+      true,
     );
   });
 }
@@ -132,6 +134,7 @@ export function getEventStep<V>(execution: WorkflowExecution, workflowUUID: unkn
       deadlineID + 1,
       MESSAGING_OPERATIONS.getEvent,
       async (site) => {
+        execution.madeProgress();
         const { epochMs, unrecorded } = deadline.current();
         let toRecord = unrecorded ? { functionName: MESSAGING_OPERATIONS.getEventDeadline, epochMs } : undefined;
         return messaging.waitFor(eventWaitKey(uuid, eventKey), epochMs, async (final) => {
@@ -141,6 +144,7 @@ export function getEventStep<V>(execution: WorkflowExecution, workflowUUID: unkn
         });
       },
       { functionID: deadlineID, functionName: MESSAGING_OPERATIONS.getEventDeadline },
+      true,
     );
   });
 }
@@ -149,10 +153,15 @@ export function sleepStep(execution: WorkflowExecution, seconds: unknown): Promi
   return call(async () => {
     const durationMs = checkSeconds('sleep', 'seconds', seconds);
     const functionID = execution.takeIds(1);
-    const deadlineMs = await execution.step<number>(functionID, MESSAGING_OPERATIONS.sleep, (site) =>
-      execution.persist(site, { output: JSON.stringify(Date.now() + durationMs) }),
+    const deadlineMs = await execution.step<number>(
+      functionID,
+      MESSAGING_OPERATIONS.sleep,
+      (site) => execution.persist(site, { output: JSON.stringify(Date.now() + durationMs) }),
+      undefined,
+      true,
     );
     if (!execution.policy.waits) return;
+    execution.madeProgress();
     const { messaging } = execution.services;
     await execution.durably(() => messaging.waitFor(undefined, deadlineMs, async (final) => (final ? true : undefined)));
   });

@@ -17,14 +17,11 @@ export function operationStep(execution: WorkflowExecution, fn: RegisteredFuncti
   if (kind !== 'transaction' && kind !== 'communicator') {
     return Promise.reject(new OperonNotRegisteredError(fn.name, 'only transactions and communicators can be invoked as operations'));
   }
-  try {
-    // Roles travel with the workflow: its operations are checked against the identity it started with.
-    authorize(fn, execution.identity);
-  } catch (error) {
-    return Promise.reject(error);
-  }
   const functionID = execution.takeIds(1);
   return execution.step(functionID, fn.name, async (site) => {
+    // Roles travel with the workflow: an operation it performs is checked against the identity it
+    // started with. A recorded one replays whatever roles say now: it already ran.
+    authorize(fn, execution.identity);
     const tracing = execution.services.tracing;
     const span = tracing.enabled
       ? tracing.startSpan(
@@ -39,7 +36,9 @@ export function operationStep(execution: WorkflowExecution, fn: RegisteredFuncti
         )
       : NOOP_RUNTIME_SPAN;
     try {
-      const record = await (kind === 'transaction' ? performTransaction : performCommunicator)(execution, site, span, fn, args);
+      const record = await (kind === 'transaction'
+        ? performTransaction(execution, site, span, fn, args)
+        : execution.services.untilRecorded(performCommunicator(execution, site, span, fn, args)));
       span.end(record.error === null ? undefined : deserializeError(record.error));
       return record;
     } catch (error) {

@@ -7,7 +7,8 @@
 import type pg from 'pg';
 import type { OperonLogger, TransactionClient, TransactionContext } from '@operon/sdk';
 import { Backoff } from '../../backoff.js';
-import { guardDatabase, markInfrastructure } from '../../database/infrastructure-failure.js';
+import { guardDatabase, isConnectionFailure, markInfrastructure } from '../../database/infrastructure-failure.js';
+import { FENCED_SQLSTATE } from '../../system-db/ownership.js';
 import { SQLSTATE, isRetriableTransactionError, sqlState } from '../../database/sqlstate.js';
 import type { OperationRecord } from '../../system-db/system-database.js';
 import { loggableInputs } from '../../telemetry/log-masking.js';
@@ -16,6 +17,9 @@ import type { RegisteredFunction } from '../function-registry.js';
 import { operationLogger, readConfigPath } from '../operation-context.js';
 import { serialize } from '../serialization.js';
 import type { StepSite, WorkflowExecution } from '../workflow-execution.js';
+
+/** The primary key of operon.transaction_outputs: a violation of it is another run's record. */
+const OUTPUT_KEY = 'transaction_outputs_pkey';
 
 /** Retries after a serialization failure or deadlock: from 1 ms, doubling to 2 s, jittered. */
 const CONFLICT_RETRY = { initialMs: 1, maxMs: 2_000, jitter: 1 } as const;
@@ -131,12 +135,16 @@ async function runAttempt(
     return { error };
   }
   try {
-    await guardDatabase(commit(session.client, output));
+    await commit(session.client, output);
   } catch (error) {
     await session.close();
     if (isRetriableTransactionError(error)) return 'conflict';
-    if (sqlState(error) === SQLSTATE.UNIQUE_VIOLATION) return 'recorded-elsewhere';
-    throw error;
+    // Only a violation of Operon's own record key means another run recorded this operation first.
+    if (sqlState(error) === SQLSTATE.UNIQUE_VIOLATION && (error as { constraint?: unknown }).constraint === OUTPUT_KEY) return 'recorded-elsewhere';
+    // The commit statement carries the app's deferred checks too: a deferred constraint it broke,
+    // or an error of its own query it swallowed (25P02), is the app's error, recorded as such.
+    if (!session.lost && !isConnectionFailure(error) && sqlState(error) !== FENCED_SQLSTATE) return { error };
+    throw markInfrastructure(error);
   }
   session.release();
   return { output };

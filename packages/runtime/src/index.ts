@@ -13,3 +13,6 @@ export { OperonMessagingArgumentError } from './executor/messaging-arguments.js'
 export { replayWorkflow, type ReplayReport, type ReplayedOperation, type DivergenceKind } from './debug/workflow-replay.js';
 export { jwtAuthenticator, type JwtAuthenticatorOptions } from './auth/jwt-authenticator.js';
 export { OperonJwtNotConfiguredError, OperonAuthenticatorResultError } from './auth/auth-errors.js';
+export { executorView, type ExecutorView } from './management/executors-view.js';
+export type { ExecutorRow } from './system-db/system-database.js';
+export { OperonExecutorIdTakenError } from './executor/executor-lease.js';

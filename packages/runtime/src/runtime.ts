@@ -26,6 +26,12 @@ export interface RuntimeOptions {
    * database or schema is created or migrated, and no notification listener is started.
    */
   readonly readOnly?: boolean;
+  /**
+   * Whether this runtime runs workflows: it then registers as an executor (a command that only
+   * migrates or reads, such as `operon migrate` or `operon executors`, does not).
+   * @default true, unless readOnly
+   */
+  readonly executes?: boolean;
 }
 
 /** The `application_name` of the notification listener's connection, as pg_stat_activity shows it. */
@@ -122,7 +128,7 @@ export class OperonRuntime {
       if (!readOnly) {
         await messaging.start();
         // Before any workflow starts: its owner is this instance.
-        await executor.register();
+        if (options.executes ?? true) await executor.register();
       }
       const client = new OperonClient(executor, messaging, registry);
       return new OperonRuntime(config, logger, registry, systemDb, executor, messaging, client, connection, embedded);

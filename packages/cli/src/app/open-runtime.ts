@@ -23,12 +23,12 @@ export async function openRuntime(
   config: OperonConfig,
   classes: readonly unknown[],
   logger: Logger,
-  options: { readOnly?: boolean } = {},
+  options: { readOnly?: boolean; executes?: boolean } = {},
 ): Promise<OpenedRuntime> {
   const startedEmbedded = config.database.embedded && !embeddedPostgresRunning(config);
   let runtime: OperonRuntime;
   try {
-    runtime = await OperonRuntime.create({ config, classes, logger, readOnly: options.readOnly });
+    runtime = await OperonRuntime.create({ config, classes, logger, readOnly: options.readOnly, executes: options.executes });
   } catch (error) {
     throw asDatabaseError(error, config);
   }

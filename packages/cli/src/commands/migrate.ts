@@ -15,7 +15,7 @@ export async function migrateApp(options: ConfigOption): Promise<void> {
   const config = loadConfig(options.config);
   const logger = createLogger(config.telemetry.logs.logLevel);
   // Creating the runtime creates the databases and migrates Operon's own schemas.
-  const opened = await openRuntime(config, [], logger);
+  const opened = await openRuntime(config, [], logger, { executes: false });
   try {
     const applied = await applyAppMigrations(opened.runtime.appPool, join(config.appDir, 'migrations'), logger);
     if (applied.length === 0) logger.info('operon migrate: the app migrations are up to date');

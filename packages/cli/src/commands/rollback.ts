@@ -15,7 +15,7 @@ export async function rollbackApp(options: ConfigOption): Promise<void> {
     logger.info('operon rollback: no database.rollback commands are configured; nothing to do');
     return;
   }
-  const opened = await openRuntime(config, [], logger);
+  const opened = await openRuntime(config, [], logger, { executes: false });
   try {
     await runConfiguredCommands('database.rollback', config.database.rollback, {
       cwd: config.appDir,

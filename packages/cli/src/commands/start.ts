@@ -40,7 +40,8 @@ export async function startApp(options: StartOptions): Promise<void> {
     }
     // The embedded Postgres belongs to the app that serves it, so it stops when the app stops
     // (docs/cli.md, `operon start`, Shutdown).
-    await opened.runtime.destroy({ stopEmbedded: true });
+    // Running workflows get the grace period; the rest are handed over to other executors.
+    await opened.runtime.destroy({ stopEmbedded: true, timeoutMs: config.runtimeConfig.shutdownGraceMs });
     logger.info('operon: stopped');
   });
 

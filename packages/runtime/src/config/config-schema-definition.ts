@@ -57,6 +57,7 @@ export const CONFIG_SCHEMA: SchemaNode = section({
     bodyLimitBytes: { type: 'integer', minimum: 1 },
     requestTimeoutMs: { type: 'integer', minimum: 1, maximum: 3_600_000 },
     maxRecoveryAttempts: { type: 'integer', minimum: 1 },
+    shutdownGraceMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
   }),
   telemetry: section({
     logs: section({ logLevel: { type: 'string', enum: LOG_LEVELS } }),

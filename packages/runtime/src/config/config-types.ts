@@ -80,6 +80,10 @@ export interface RuntimeConfigInput {
    * runtime from serving. A graceful stop does not count.
    * @default 5 */
   maxRecoveryAttempts?: number;
+  /** On SIGTERM, how long running workflows may go on before the rest are handed over to other
+   * executors (which resume them from their records at once); no error reaches their code.
+   * @default 10000 */
+  shutdownGraceMs?: number;
 }
 
 /** `telemetry:` as written. */
@@ -179,6 +183,7 @@ export interface ResolvedRuntimeConfig {
   readonly bodyLimitBytes: number;
   readonly requestTimeoutMs: number;
   readonly maxRecoveryAttempts: number;
+  readonly shutdownGraceMs: number;
   /**
    * This process's executor id: env `OPERON_EXECUTOR_ID`, else undefined, and one is generated at
    * start. Unique among live executors: a second live process with an explicit id already held

@@ -151,6 +151,7 @@ function withDefaults(input: OperonConfigInput, source: Source): OperonConfig {
       bodyLimitBytes: runtime.bodyLimitBytes ?? 1048576,
       requestTimeoutMs: runtime.requestTimeoutMs ?? 30_000,
       maxRecoveryAttempts: runtime.maxRecoveryAttempts ?? 5,
+      shutdownGraceMs: runtime.shutdownGraceMs ?? 10_000,
       executorId: nonEmpty(source.env['OPERON_EXECUTOR_ID']),
     },
     telemetry: {

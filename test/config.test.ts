@@ -178,7 +178,7 @@ describe('schema validation', () => {
     );
     expect(error.message.split('\n')).toEqual([
       'cfg: extra is not a known key (allowed: database, runtimeConfig, telemetry, authentication, application)',
-      'cfg: runtimeConfig.prot is not a known key; did you mean port? (allowed: port, host, entrypoint, bodyLimitBytes, requestTimeoutMs, maxRecoveryAttempts)',
+      'cfg: runtimeConfig.prot is not a known key; did you mean port? (allowed: port, host, entrypoint, bodyLimitBytes, requestTimeoutMs, maxRecoveryAttempts, shutdownGraceMs)',
       'cfg: database.port must be an integer, got "abc"',
       'cfg: runtimeConfig.port must be an integer from 1 to 65535, got 0',
     ]);
@@ -322,7 +322,9 @@ describe('defaults', () => {
         bodyLimitBytes: 1048576,
         requestTimeoutMs: 30000,
         maxRecoveryAttempts: 5,
-        executorId: 'local',
+        shutdownGraceMs: 10000,
+        // Generated at start when OPERON_EXECUTOR_ID is unset.
+        executorId: undefined,
       },
       telemetry: { logs: { logLevel: 'info' }, traces: { enabled: false, endpoint: 'http://localhost:4318/v1/traces' } },
       authentication: {},

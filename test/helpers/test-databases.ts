@@ -68,3 +68,18 @@ export async function startRuntime(classes: unknown[], config: OperonConfig = te
   await runtime.recover();
   return runtime;
 }
+
+/**
+ * Starts `cls.name(...args)` through the runtime's client, as a handler's `ctx.invoke` would: for
+ * tests that pick the method by name or pass a caller's identity.
+ */
+export function invokeByName<R = unknown>(
+  runtime: OperonRuntime,
+  cls: object,
+  name: string,
+  args: unknown[],
+  options: Parameters<OperonRuntime['client']['invoke']>[1] = {},
+): Promise<R> {
+  const invoker = runtime.client.invoke(cls, options) as unknown as Record<string, (...a: unknown[]) => Promise<R>>;
+  return invoker[name]!(...args);
+}

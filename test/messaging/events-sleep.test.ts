@@ -1,7 +1,8 @@
+import type { WorkflowHandle } from '@operon/sdk';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OperonShutdownError, Workflow, type WorkflowContext } from '@operon/sdk';
 import type { OperonRuntime } from '@operon/runtime';
-import { query, startRuntime, testConfig } from '../helpers/test-databases.js';
+import { invokeByName, query, startRuntime, testConfig } from '../helpers/test-databases.js';
 import { until } from './messaging-helpers.js';
 
 class Board {
@@ -59,7 +60,7 @@ afterAll(async () => {
 });
 
 function start(rt: OperonRuntime, name: string, args: unknown[], workflowUUID?: string) {
-  return rt.executor.startWorkflow(rt.registry.lookup(Board, name), args, { workflowUUID });
+  return invokeByName<WorkflowHandle<unknown>>(rt, Board, name, args, { workflowUUID });
 }
 
 async function records(rt: OperonRuntime, workflowUUID: string): Promise<{ function_id: number; function_name: string; output: string | null }[]> {

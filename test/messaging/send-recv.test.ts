@@ -1,7 +1,8 @@
+import type { WorkflowHandle } from '@operon/sdk';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OperonSerializationError, OperonShutdownError, Workflow, type WorkflowContext } from '@operon/sdk';
 import type { OperonRuntime } from '@operon/runtime';
-import { query, startRuntime, testConfig } from '../helpers/test-databases.js';
+import { invokeByName, query, startRuntime, testConfig } from '../helpers/test-databases.js';
 import { until } from './messaging-helpers.js';
 
 class Mail {
@@ -64,7 +65,7 @@ afterAll(async () => {
 });
 
 function start(rt: OperonRuntime, name: string, args: unknown[], workflowUUID?: string) {
-  return rt.executor.startWorkflow(rt.registry.lookup(Mail, name), args, { workflowUUID });
+  return invokeByName<WorkflowHandle<unknown>>(rt, Mail, name, args, { workflowUUID });
 }
 
 async function countMessages(rt: OperonRuntime, destination: string): Promise<number> {

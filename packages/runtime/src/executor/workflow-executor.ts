@@ -359,9 +359,14 @@ export class WorkflowExecutor {
   /** Adopts after the adoption in progress, if any. */
   private adoptInTurn(instances: readonly string[], legacyExecutorId?: string): Promise<number> {
     const next = this.adoption.then(() => this.adopt(instances, legacyExecutorId));
-    this.adoption = next.catch((error: unknown) =>
-      this.deps.logger.warn({ err: error, executorId: this.lease.executorId }, 'adopting workflows failed; trying again at the next heartbeat'),
-    );
+    this.adoption = next.catch(async (error: unknown) => {
+      this.deps.logger.warn({ err: error, executorId: this.lease.executorId }, 'adopting workflows failed; trying again once the database answers');
+      // A page may have been claimed (this instance owns it now) before the failure: once the
+      // database answers, this instance's own PENDING workflows that do not run here are taken up,
+      // with the rest of what was to be adopted, so nothing claimed is stranded.
+      await this.outage.answers();
+      if (this.stateName === 'running') void this.adoptInTurn([...instances, this.lease.instanceId], legacyExecutorId);
+    });
     return next;
   }
 
@@ -417,11 +422,9 @@ export class WorkflowExecutor {
   }
 
   private resume(row: WorkflowRow, owner: string, records: ReadonlyMap<number, OperationRecord>): boolean {
+    // Taken up again after a failed adoption: one already running here goes on as it is.
     const here = this.active.get(row.workflowUUID);
-    if (here && !here.abandoned()) {
-      this.deps.logger.warn({ workflowUUID: row.workflowUUID }, `workflow ${row.workflowUUID} was adopted while it runs here; it goes on here`);
-      return false;
-    }
+    if (here && !here.abandoned()) return false;
     const fn = this.deps.registry.byQualifiedName(row.workflowName);
     if (!fn) {
       this.deps.logger.error(

@@ -1,0 +1,91 @@
+/**
+ * SIGTERM of one of two executors with workflows in flight: running workflows go on for
+ * runtimeConfig.shutdownGraceMs, the rest are handed over, and the other executor resumes them at
+ * once (at its next heartbeat, well under the 6 s lease). Nothing runs twice; no error reaches
+ * workflow code.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assertCliBuilt } from '../cli/cli-process.js';
+import {
+  allEnded,
+  instanceOf,
+  killAll,
+  percentile,
+  prepareFleetApp,
+  sideEvents,
+  startExecutor,
+  startWorkflows,
+  statusCounts,
+  sys,
+  type FleetApp,
+  type FleetProcess,
+} from './fleet.js';
+
+const GRACE_MS = 1_500;
+const WORKFLOWS = 50;
+const STEPS = 5;
+const STEP_MS = 1_000;
+
+let app: FleetApp;
+const executors: FleetProcess[] = [];
+
+beforeAll(async () => {
+  assertCliBuilt();
+  app = await prepareFleetApp('exterm', { shutdownGraceMs: GRACE_MS });
+  executors.push(...(await Promise.all([0, 1].map(() => startExecutor(app)))));
+});
+
+afterAll(async () => {
+  await killAll(executors);
+  app?.remove();
+});
+
+describe('SIGTERM hands the rest over', () => {
+  it('the other executor resumes them at once, nothing runs twice, no error reaches workflow code', async () => {
+    const [leaving, staying] = executors as [FleetProcess, FleetProcess];
+    const leavingInstance = await instanceOf(app, leaving.pid);
+    const handedOver = await startWorkflows(leaving, 'steps', WORKFLOWS, [STEPS, STEP_MS]);
+    const local = await startWorkflows(staying, 'steps', 10, [STEPS, STEP_MS]);
+    await new Promise((resolve) => setTimeout(resolve, STEP_MS + 300));
+    const termAt = Date.now();
+    leaving.signal('SIGTERM');
+    const exit = await leaving.server.exited;
+    const exitedAt = Date.now();
+    expect(exit).toEqual({ code: 0, signal: null });
+    const [{ state }] = await sys<{ state: string }>(app, 'SELECT state FROM operon.executors WHERE instance_id = $1', [leavingInstance]);
+    expect(state).toBe('stopped');
+
+    const all = [...handedOver, ...local];
+    expect(await allEnded(app, all, 30_000), JSON.stringify(await statusCounts(app, all))).toBe(true);
+    expect(await statusCounts(app, all)).toEqual({ SUCCESS: all.length });
+
+    const events = sideEvents(app);
+    expect(events.filter((e) => e.ev === 'caught'), 'errors that reached workflow code').toEqual([]);
+    // Nothing ran twice: one start and one done per step of every workflow.
+    for (const ev of ['start', 'done'] as const) {
+      const count = new Map<string, number>();
+      for (const e of events) if (e.ev === ev) count.set(`${e.uuid}/${e.step}`, (count.get(`${e.uuid}/${e.step}`) ?? 0) + 1);
+      expect(count.size, `${ev} events`).toBe(all.length * STEPS);
+      expect([...count].filter(([, n]) => n !== 1), `steps with more than one ${ev}`).toEqual([]);
+    }
+    // During the grace the leaving process went on with its workflows (it started next steps)...
+    const inGrace = events.filter((e) => e.ev === 'start' && e.pid === leaving.pid && e.t > termAt && e.t < termAt + GRACE_MS);
+    expect(inGrace.length, 'steps the leaving process started during the grace').toBeGreaterThan(0);
+    // ...and started none after it.
+    expect(events.filter((e) => e.ev === 'start' && e.pid === leaving.pid && e.t >= termAt + GRACE_MS + 50)).toEqual([]);
+    // The other resumed each handed-over workflow soon after the leaving one exited.
+    const handed = new Set(handedOver);
+    const resumedAt = new Map<string, number>();
+    for (const e of events) if (e.ev === 'start' && handed.has(e.uuid) && e.pid === staying.pid && !resumedAt.has(e.uuid)) resumedAt.set(e.uuid, e.t);
+    const finishedBefore = handedOver.filter((uuid) => !resumedAt.has(uuid)).length;
+    const afterExit = [...resumedAt.values()].map((t) => t - exitedAt);
+    const afterTerm = [...resumedAt.values()].map((t) => t - termAt);
+    console.log(
+      `[executors] SIGTERM with ${WORKFLOWS} workflows in flight, shutdownGraceMs ${GRACE_MS}: exited ${exitedAt - termAt} ms after SIGTERM; ` +
+        `${resumedAt.size} resumed by the other (${finishedBefore} finished before), exit→resumed p50 ${percentile(afterExit, 50)} ms, ` +
+        `max ${Math.max(...afterExit)} ms; SIGTERM→resumed max ${Math.max(...afterTerm)} ms; steps started in the grace ${inGrace.length}; steps run twice 0`,
+    );
+    expect(resumedAt.size).toBeGreaterThan(0);
+    expect(Math.max(...afterExit)).toBeLessThan(3_000);
+  }, 60_000);
+});

@@ -20,7 +20,8 @@ export interface ChaosApp {
   readonly sideLog: string;
   /** The file the ledger's charge communicator appends one line to per run. */
   readonly ledgerLog: string;
-  readonly serverLog: string;
+  /** The run's folder: each runtime's server log goes there. */
+  readonly root: string;
   readonly httpPort: number;
   readonly baseUrl: string;
   /** The UUIDs of the collector workflows (the app reads them from its config). */
@@ -70,7 +71,7 @@ export async function prepareApp(root: string, options: { pgPort: number; httpPo
     configFile,
     sideLog,
     ledgerLog,
-    serverLog: join(root, 'server.log'),
+    root,
     httpPort: options.httpPort,
     baseUrl: `http://127.0.0.1:${options.httpPort}`,
     collectors: options.collectors,

@@ -1,7 +1,9 @@
 /**
  * A careful HTTP client, the kind that wants a request done exactly once: on a connection error,
  * a timeout or a 5xx it sends the very same request again (same `operon-workflowuuid`, same
- * body), with backoff, until it gets an answer below 500 or the run gives up on it. Every 5xx is
+ * body), with backoff, until it gets an answer below 500 or the run gives up on it. Attempts go
+ * round the runtimes in turn, as through a load balancer, so a retry usually reaches another
+ * runtime than the one that was killed or paused under the first attempt. Every 5xx is
  * recorded in the timeline, so the report can tell those inside a database outage from the rest.
  * A request answered 5xx again and again outside any outage (a workflow that ended in an error
  * answers so forever) gets that 5xx as its final answer instead of being retried to the end.
@@ -40,9 +42,10 @@ const MAX_SERVER_ERRORS = 8;
 
 export class CarefulClient {
   readonly counters: CarefulCounters = { attempts: 0, connectionErrors: 0, timeouts: 0, serverErrors: 0 };
+  private turn = 0;
 
   constructor(
-    private readonly baseUrl: string,
+    private readonly baseUrls: readonly string[],
     private readonly timeline: Timeline,
     private readonly attemptTimeoutMs: number,
   ) {}
@@ -70,7 +73,8 @@ export class CarefulClient {
     let response: Response;
     let body: string;
     try {
-      response = await fetch(`${this.baseUrl}${request.path}`, {
+      const baseUrl = this.baseUrls[this.turn++ % this.baseUrls.length]!;
+      response = await fetch(`${baseUrl}${request.path}`, {
         method: 'POST',
         headers,
         body: JSON.stringify(request.body),

@@ -23,6 +23,16 @@ export interface ChaosJson {
   /** The saga, fan-out, values and identity workloads. */
   readonly workloads: Readonly<Record<string, WorkloadFigures>>;
   readonly recoveries: number;
+  /** `operon start` processes on the one Postgres. */
+  readonly runtimes: number;
+  /**
+   * From a runtime's SIGKILL, SIGSTOP or SIGTERM handover to the moment none of its PENDING
+   * workflows was still its own (watched in the system database), over the faults that left
+   * something to adopt; and the workflows the runtimes' "adopted N workflows" lines name.
+   */
+  readonly adoption: { readonly events: number; readonly workflows: number; readonly p50Ms: number; readonly p99Ms: number; readonly maxMs: number };
+  /** "was fenced" lines: a woken executor's own, and one per workflow it then stopped running. */
+  readonly fenced: { readonly executors: number; readonly workflows: number };
   readonly http5xx: number;
   readonly http5xxOutsideOutage: number;
   readonly fuzzCases: number;
@@ -52,6 +62,9 @@ export function chaosJsonLine(json: ChaosJson): string {
     lost: json.lost,
     faults: {
       sigkill: json.faults.sigkill,
+      sigkillStaysDown: json.faults.sigkillStaysDown,
+      sigstop: json.faults.sigstop,
+      sigterm: json.faults.sigterm,
       pgRestart: json.faults.pgRestart,
       terminateBackend: json.faults.terminateBackend,
       stall: json.faults.stall,
@@ -59,6 +72,15 @@ export function chaosJsonLine(json: ChaosJson): string {
     },
     workloads: Object.fromEntries(WORKLOAD_NAMES.map((name) => [name, json.workloads[name] ?? { runs: 0, failures: 0 }])),
     recoveries: json.recoveries,
+    runtimes: json.runtimes,
+    adoption: {
+      events: json.adoption.events,
+      workflows: json.adoption.workflows,
+      p50Ms: json.adoption.p50Ms,
+      p99Ms: json.adoption.p99Ms,
+      maxMs: json.adoption.maxMs,
+    },
+    fenced: { executors: json.fenced.executors, workflows: json.fenced.workflows },
     http5xx: json.http5xx,
     http5xxOutsideOutage: json.http5xxOutsideOutage,
     fuzzCases: json.fuzzCases,
@@ -79,13 +101,20 @@ export function formatReport(report: ChaosReport): string {
     row('completed (client got its receipt)', json.completed),
     row('duplicates (must be 0)', json.duplicates),
     row('lost (must be 0)', json.lost),
+    row('runtimes on one Postgres', json.runtimes),
     row('faults: SIGKILL + restart', json.faults.sigkill),
+    row('faults: SIGKILL, down past lease', json.faults.sigkillStaysDown),
+    row('faults: SIGSTOP past lease', json.faults.sigstop),
+    row('faults: SIGTERM + restart', json.faults.sigterm),
     row('faults: Postgres restart', json.faults.pgRestart),
     row('faults: pg_terminate_backend', json.faults.terminateBackend),
     row('faults: table lock stall', json.faults.stall),
     row('faults: COMMIT answer lost', json.faults.commitLost),
     ...WORKLOAD_NAMES.map((name) => row(`workload ${name}: runs / failures`, `${json.workloads[name]?.runs ?? 0} / ${json.workloads[name]?.failures ?? 0}`)),
     row('workflows recovered at startup', json.recoveries),
+    row('adoptions timed / workflows adopted', `${json.adoption.events} / ${json.adoption.workflows}`),
+    row('adoption p50 / p99 / max (ms)', `${json.adoption.p50Ms} / ${json.adoption.p99Ms} / ${json.adoption.maxMs}`),
+    row('fenced: executors / workflows', `${json.fenced.executors} / ${json.fenced.workflows}`),
     row('5xx answers (all)', json.http5xx),
     row('5xx outside a database outage', json.http5xxOutsideOutage),
     row('fuzz cases', json.fuzzCases),

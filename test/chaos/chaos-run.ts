@@ -1,14 +1,16 @@
 /**
  * One chaos run, start to end:
  *   1. its own Postgres in a temp folder, with the harness's proxy in front of it; the app built
- *      and migrated; `operon start` serving it (its connections through the proxy); the
- *      collector workflows started;
+ *      and migrated; several `operon start` runtimes serving it on their own ports (their
+ *      connections through the proxy), the clients' requests spread over them; the collector
+ *      workflows started;
  *   2. load and faults together for `durationS` seconds: the orders, and beside them the saga,
- *      fan-out, values and identity workloads;
- *   3. the final recovery: Postgres and `operon start` up, every outstanding order and piece of
+ *      fan-out, values and identity workloads; runtimes killed, paused and restarted, the time
+ *      each one's workflows took to be adopted watched in the system database;
+ *   3. the final recovery: Postgres and every runtime up, every outstanding order and piece of
  *      work retried until it completes (bounded);
- *   4. the held round: workflows parked at a wait, `operon start` SIGKILLed under them, restarted,
- *      and the workflows released, so each finishes in a recovered run;
+ *   4. the held round: workflows parked at a wait, every runtime SIGKILLed under them, all
+ *      restarted, and the workflows released, so each finishes in a recovered run;
  *   5. the HTTP and config fuzzing passes against the recovered server;
  *   6. the collectors stopped, then the consistency checks and each workload's check; the report.
  * Every child process, the proxy and the Postgres server are stopped on the way out, on failure too.
@@ -17,7 +19,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AppServer } from './app-server.js';
+import { AdoptionWatch } from './adoption-watch.js';
 import { prepareApp, type ChaosApp } from './app-folder.js';
 import type { ChaosOptions } from './chaos-options.js';
 import { percentile, type ChaosReport, type WorkloadFigures } from './chaos-report.js';
@@ -35,6 +37,7 @@ import type { Workload } from './workload.js';
 import { HttpFuzzer, type FuzzSummary } from './http-fuzzer.js';
 import { LoadGenerator } from './load-clients.js';
 import { PostgresServer } from './postgres-server.js';
+import { RuntimeFleet } from './runtime-fleet.js';
 import { encodeRequest, rawExchange } from './raw-http.js';
 import { SeededRandom } from './seeded-random.js';
 import { Timeline } from './timeline.js';
@@ -56,7 +59,8 @@ interface Stage {
   readonly rng: SeededRandom;
   readonly root: string;
   readonly postgres: PostgresServer;
-  readonly server: AppServer;
+  readonly fleet: RuntimeFleet;
+  readonly watch: AdoptionWatch;
   readonly app: ChaosApp;
   readonly fuzzPort: number;
   readonly proxy: PostgresProxy;
@@ -88,17 +92,19 @@ export async function runChaos(options: ChaosOptions, print: (line: string) => v
   const root = mkdtempSync(join(tmpdir(), 'operon-chaos-'));
   chmodSync(root, 0o755);
   let postgres: PostgresServer | undefined;
-  let server: AppServer | undefined;
+  let fleet: RuntimeFleet | undefined;
+  let watch: AdoptionWatch | undefined;
   let proxy: PostgresProxy | undefined;
   const cleanUpNow = (): void => {
-    server?.killNow();
+    fleet?.killNow();
     postgres?.stopNow();
   };
   process.on('exit', cleanUpNow);
   let passed = false;
   try {
-    timeline.log(`seed ${options.seed}, ${options.durationS} s of load, ${options.clients} clients; working in ${root}`);
-    const [pgPort, httpPort, fuzzPort, proxyPort] = await freePorts(4);
+    timeline.log(`seed ${options.seed}, ${options.durationS} s of load, ${options.clients} clients, ${options.runtimes} runtimes; working in ${root}`);
+    const [pgPort, fuzzPort, proxyPort, ...runtimePorts] = await freePorts(3 + options.runtimes);
+    const httpPort = runtimePorts[0]!;
     postgres = await PostgresServer.create(root, pgPort);
     proxy = new PostgresProxy({ host: '127.0.0.1', port: pgPort });
     await proxy.listen(proxyPort);
@@ -108,27 +114,31 @@ export async function runChaos(options: ChaosOptions, print: (line: string) => v
     const collectors = Array.from({ length: COLLECTORS }, () => `collector-${collectorRng.uuid()}`);
     const app = await prepareApp(root, { pgPort: proxyPort, httpPort, collectors });
     timeline.log('the app is built (operon build) and migrated (operon migrate)');
-    server = supervisedServer(app, timeline);
-    await server.start();
-    timeline.log(`operon start is serving ${app.baseUrl}`);
-    for (const collector of collectors) await callUntilDone(app, timeline, `/collectors/${collector}/start`);
+    fleet = new RuntimeFleet(app, runtimePorts, timeline);
+    await fleet.startAll();
+    timeline.log(`${options.runtimes} runtimes are serving: ${fleet.runtimes.map((r) => `${r.name} ${r.baseUrl} (${r.runtime.executorId ?? 'generated executor id'})`).join(', ')}`);
+    for (const [i, collector] of collectors.entries()) await callUntilDone(fleet.baseUrls, i, timeline, `/collectors/${collector}/start`);
+    watch = new AdoptionWatch(postgres, timeline);
+    watch.start();
 
-    const stage: Stage = { options, timeline, rng, root, postgres, server, app, fuzzPort, proxy };
+    const stage: Stage = { options, timeline, rng, root, postgres, fleet, watch, app, fuzzPort, proxy };
     const { load, workloads, faults } = await loadWithFaults(stage);
     await finalRecovery(stage, load, workloads);
-    const held = await heldRound({ timeline, server, postgres, values: workloads.values, fanout: workloads.fanout, valueCount: HELD_VALUES, fanoutCount: HELD_FANOUTS });
+    const held = await heldRound({ timeline, fleet, watch, postgres, values: workloads.values, fanout: workloads.fanout, valueCount: HELD_VALUES, fanoutCount: HELD_FANOUTS });
     await Promise.all(workloads.all.map((w) => w.drain(timeline.now() + DRAIN_MS)));
+    await watch.stop();
     const { httpFuzzer, fuzz } = await fuzzBadInput(stage);
     let collected = 0;
-    for (const collector of collectors) {
-      const body = await callUntilDone(app, timeline, `/collectors/${collector}/stop`);
+    for (const [i, collector] of collectors.entries()) {
+      const body = await callUntilDone(fleet.baseUrls, i, timeline, `/collectors/${collector}/stop`);
       collected += (JSON.parse(body) as { received: number }).received;
     }
     const report = await checkAndReport(stage, { load, workloads, held, faults, httpFuzzer, fuzz, collected });
     passed = report.passed;
     return report;
   } finally {
-    server?.killNow();
+    fleet?.killNow();
+    await watch?.stop().catch(() => undefined);
     await proxy?.close();
     await postgres?.stop().catch(() => undefined);
     process.off('exit', cleanUpNow);
@@ -138,20 +148,10 @@ export async function runChaos(options: ChaosOptions, print: (line: string) => v
   }
 }
 
-/** `operon start` for the app, started again (and the crash recorded) if it ever ends on its own. */
-function supervisedServer(app: ChaosApp, timeline: Timeline): AppServer {
-  const server = new AppServer(app.dir, app.configFile, app.serverLog, app.baseUrl);
-  server.onCrash = (crash) => {
-    timeline.log(`operon start CRASHED (${crash.exit}); starting it again. Its last output:\n${crash.output}`);
-    setTimeout(() => void server.start().catch((error: Error) => timeline.log(`could not restart it: ${error.message}`)), 500);
-  };
-  return server;
-}
-
 /** The workloads' client loops, sized from the order load's clients (a few each). */
 function makeWorkloads(stage: Stage): Workloads {
   const { options, timeline, rng, app } = stage;
-  const client = new CarefulClient(app.baseUrl, timeline, ATTEMPT_TIMEOUT_MS);
+  const client = new CarefulClient(stage.fleet.baseUrls, timeline, ATTEMPT_TIMEOUT_MS);
   const perWorkload = (share: number) => Math.max(1, Math.round(options.clients * share));
   const ledger = new LedgerWorkload(client, timeline, rng.fork('ledger'), app.ledgerLog, perWorkload(1 / 4), options.maxRequests);
   const fanout = new FanoutWorkload(client, timeline, rng.fork('fanout'), perWorkload(1 / 8), options.maxRequests);
@@ -163,7 +163,7 @@ function makeWorkloads(stage: Stage): Workloads {
 async function loadWithFaults(stage: Stage): Promise<{ load: LoadGenerator; workloads: Workloads; faults: FaultInjector }> {
   const { options, timeline, rng } = stage;
   const load = new LoadGenerator({
-    baseUrl: stage.app.baseUrl,
+    baseUrls: stage.fleet.baseUrls,
     rng: rng.fork('load'),
     timeline,
     clients: options.clients,
@@ -171,7 +171,7 @@ async function loadWithFaults(stage: Stage): Promise<{ load: LoadGenerator; work
     attemptTimeoutMs: ATTEMPT_TIMEOUT_MS,
   });
   const workloads = makeWorkloads(stage);
-  const faults = new FaultInjector(rng.fork('faults'), timeline, stage.server, stage.postgres, stage.proxy);
+  const faults = new FaultInjector(rng.fork('faults'), timeline, stage.fleet, stage.postgres, stage.proxy, stage.watch);
   const loadUntil = timeline.now() + options.durationS * 1000;
   load.start(loadUntil);
   for (const workload of workloads.all) workload.start(loadUntil);
@@ -193,14 +193,14 @@ async function loadWithFaults(stage: Stage): Promise<{ load: LoadGenerator; work
 }
 
 /**
- * No restart here: the server must finish what the last fault left in flight by itself (a
- * restart's recovery scan would hide a workflow it forgot).
+ * No restart here: the runtimes must finish what the last fault left in flight by themselves (a
+ * restart's recovery scan would hide a workflow one forgot); only one that is down is started.
  */
 async function finalRecovery(stage: Stage, load: LoadGenerator, workloads: Workloads): Promise<void> {
   const { timeline } = stage;
   timeline.log(`load window over (${load.orders.length} orders sent); final recovery: every outstanding order and piece of work retried until answered`);
   if (!stage.postgres.isRunning) await stage.postgres.start();
-  await stage.server.start();
+  await stage.fleet.ensureAllUp();
   const giveUpAt = timeline.now() + DRAIN_MS;
   await Promise.all([load.drain(giveUpAt), ...workloads.all.map((w) => w.drain(giveUpAt))]);
   timeline.log(`every client is done: ${load.orders.length - load.outstanding} of ${load.orders.length} orders answered`);
@@ -231,14 +231,17 @@ async function fuzzBadInput(stage: Stage): Promise<{ httpFuzzer: HttpFuzzer; fuz
 }
 
 async function checkAndReport(stage: Stage, outcome: Outcome): Promise<ChaosReport> {
-  const { options, timeline, server } = stage;
+  const { options, timeline, fleet, watch } = stage;
   const { load, httpFuzzer, collected } = outcome;
   const expected: ExpectedOrder[] = [
     ...load.orders.map((o) => ({ orderId: o.orderId, payload: o.payload, workflowUUID: o.workflowUUID, receipt: o.receipt })),
     ...httpFuzzer.placedOrders,
   ];
   const checks = await checkConsistency(stage.postgres, expected, stage.app.sideLog);
-  const problems = [...checks.problems, ...outcome.held.problems];
+  const problems = [...checks.problems, ...outcome.held.problems, ...outcome.faults.problems];
+  for (const stranded of watch.stranded) {
+    problems.push(`the workflows of ${stranded.runtime}'s executor instance ${stranded.instanceId} (${stranded.kind}) were never all adopted`);
+  }
   const workloadFigures: Record<string, WorkloadFigures> = {};
   const workloadDetails: string[] = [];
   const allWorkloadProblems: string[] = [];
@@ -257,9 +260,12 @@ async function checkAndReport(stage: Stage, outcome: Outcome): Promise<ChaosRepo
     problems.push(`order ${refused.orderId} was refused: ${refused.refused!.status} ${refused.refused!.body}`);
   }
   // The end of the run is a graceful stop: SIGTERM, in-flight work drained, exit code 0.
-  await server.stop();
-  if (server.lastExit !== '0') problems.push(`operon start did not stop cleanly on SIGTERM (exit: ${server.lastExit})`);
-  for (const crash of server.crashes) problems.push(`operon start crashed at ${crash.at.toISOString()} (${crash.exit}): ${lastLines(crash.output, 3)}`);
+  await fleet.stopAll();
+  for (const server of fleet.runtimes) {
+    if (server.lastExit !== '0') problems.push(`${server.name} did not stop cleanly on SIGTERM (exit: ${server.lastExit})`);
+    for (const crash of server.crashes) problems.push(`${server.name} crashed at ${crash.at.toISOString()} (${crash.exit}): ${lastLines(crash.output, 3)}`);
+  }
+  const adoptionMs = watch.events.map((e) => e.adoptionMs);
 
   const latencies = load.orders.filter((o) => o.completedAtMs !== undefined).map((o) => o.completedAtMs! - o.firstSentAtMs);
   const fuzzFailures = outcome.fuzz.flatMap((f) => f.failures);
@@ -272,7 +278,16 @@ async function checkAndReport(stage: Stage, outcome: Outcome): Promise<ChaosRepo
     lost: checks.lost,
     faults: outcome.faults.counts,
     workloads: workloadFigures,
-    recoveries: server.recoveredWorkflows,
+    recoveries: fleet.recoveredWorkflows,
+    runtimes: fleet.runtimes.length,
+    adoption: {
+      events: adoptionMs.length,
+      workflows: fleet.adoptions.reduce((sum, a) => sum + a.resumed, 0),
+      p50Ms: percentile(adoptionMs, 50),
+      p99Ms: percentile(adoptionMs, 99),
+      maxMs: percentile(adoptionMs, 100),
+    },
+    fenced: fleet.fenced,
     http5xx: timeline.serverErrors.length,
     http5xxOutsideOutage: timeline.serverErrorsOutsideOutages().length,
     fuzzCases: outcome.fuzz.reduce((sum, f) => sum + f.cases, 0),
@@ -285,6 +300,7 @@ async function checkAndReport(stage: Stage, outcome: Outcome): Promise<ChaosRepo
   const passed =
     json.duplicates === 0 && json.lost === 0 && json.fuzzFailures === 0 && json.http5xxOutsideOutage === 0 && problems.length === 0 && workloadFailures === 0;
   const details = [
+    ...adoptionDetails(watch),
     ...timeline.outages.map((o) => `database down (${o.kind}) from ${secs(o.fromMs)} to ${secs(o.toMs ?? o.fromMs)}`),
     ...timeline.serverErrors.map((e) => `${e.status} at ${secs(e.atMs)}${timeline.duringOutage(e.atMs) ? ' (during an outage)' : ' (OUTSIDE any outage)'}: ${e.what}: ${e.body}`),
     ...problems.map((p) => `problem: ${p}`),
@@ -305,7 +321,8 @@ async function checkAndReport(stage: Stage, outcome: Outcome): Promise<ChaosRepo
       'messages received by collectors': collected,
       'orders placed by the fuzzer': httpFuzzer.placedOrders.length,
       'workflows still PENDING': checks.pendingWorkflows,
-      'operon start crashes': server.crashes.length,
+      'operon start crashes': fleet.runtimes.reduce((sum, r) => sum + r.crashes.length, 0),
+      'faults whose executor the database could not name': watch.unmeasured,
       'run folder': passed && !options.keep ? 'removed' : stage.root,
     },
   };
@@ -313,13 +330,28 @@ async function checkAndReport(stage: Stage, outcome: Outcome): Promise<ChaosRepo
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 
+/** Adoption times by the kind of fault, and the slowest events. */
+function adoptionDetails(watch: AdoptionWatch): string[] {
+  const kinds = [...new Set(watch.events.map((e) => e.kind))].sort();
+  const lines = kinds.map((kind) => {
+    const ms = watch.events.filter((e) => e.kind === kind).map((e) => e.adoptionMs);
+    return `adoption after ${kind}: ${ms.length} events, p50 ${percentile(ms, 50)} ms, p99 ${percentile(ms, 99)} ms, max ${percentile(ms, 100)} ms`;
+  });
+  const slowest = [...watch.events].sort((a, b) => b.adoptionMs - a.adoptionMs).slice(0, 3);
+  for (const e of slowest) lines.push(`slow adoption: ${e.runtime} (${e.kind}), ${e.workflows} workflows, ${e.adoptionMs} ms`);
+  return lines;
+}
+
 const lastLines = (text: string, n: number) => text.trim().split('\n').slice(-n).join(' | ').slice(0, 600);
 
-/** POSTs `path` until it answers 200 (retrying connection errors and 5xx, which are recorded); returns the body. */
-async function callUntilDone(app: ChaosApp, timeline: Timeline, path: string): Promise<string> {
+/**
+ * POSTs `path` until it answers 200 (retrying connection errors and 5xx, which are recorded);
+ * returns the body. Attempts go round the runtimes from the `first`th.
+ */
+async function callUntilDone(baseUrls: readonly string[], first: number, timeline: Timeline, path: string): Promise<string> {
   for (let attempt = 1; attempt <= 60; attempt++) {
     try {
-      const response = await fetch(`${app.baseUrl}${path}`, {
+      const response = await fetch(`${baseUrls[(first + attempt - 1) % baseUrls.length]}${path}`, {
         method: 'POST',
         headers: { 'x-chaos-user': 'harness' },
         signal: AbortSignal.timeout(ATTEMPT_TIMEOUT_MS),

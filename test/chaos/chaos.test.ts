@@ -1,7 +1,9 @@
 /**
  * The CI version of the chaos harness: a short seeded run of `pnpm chaos` (the real command, as a
- * child process) that fails on any duplicate, loss, fuzz failure, 5xx outside a database outage,
- * or problem found by the saga, fan-out, values and identity workloads. Needs the packages built
+ * child process: three `operon start` runtimes on one Postgres, killed, paused and restarted
+ * beside the database's faults) that fails on any duplicate, loss, fuzz failure, 5xx outside a
+ * database outage, problem found by the saga, fan-out, values and identity workloads, or
+ * workflows a dead runtime left that were never adopted. Needs the packages built
  * (`pnpm test` builds them first); `pnpm chaos --duration N` runs a longer one.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -12,7 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { JSON_PREFIX, WORKLOAD_NAMES, type ChaosJson } from './chaos-report.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
-/** 20 s of load keeps the whole run (setup, recovery, the held round, fuzzing, checks) near 80 s on two cores. */
+/** 20 s of load keeps the whole run (setup, recovery, the held round, fuzzing, checks) under 100 s on two cores. */
 const ARGS = ['--no-build', '--duration', '20', '--seed', '1', '--clients', '8'];
 const STOP_AFTER_MS = 150_000;
 
@@ -70,6 +72,11 @@ describe('pnpm chaos, short and seeded', () => {
     });
     for (const [kind, count] of Object.entries(result.faults)) expect(count, `faults of kind ${kind}`).toBeGreaterThan(0);
     for (const name of WORKLOAD_NAMES) expect(result.workloads[name]?.runs, `runs of the ${name} workload`).toBeGreaterThan(0);
+    expect(result.runtimes).toBe(3);
+    // The held round alone kills every runtime under parked workflows: there is always something to adopt.
+    expect(result.adoption.events, tail).toBeGreaterThan(0);
+    // A runtime woken after its lease lapsed always finds out (its own line), whatever it was running.
+    expect(result.fenced.executors, tail).toBeGreaterThan(0);
     expect(result.fuzzCases).toBeGreaterThan(200);
     expect(code, tail).toBe(0);
   }, 170_000);

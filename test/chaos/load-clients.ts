@@ -30,7 +30,8 @@ export interface SentOrder {
 }
 
 export interface LoadOptions {
-  readonly baseUrl: string;
+  /** One per runtime: the clients' attempts go round them. */
+  readonly baseUrls: readonly string[];
   readonly rng: SeededRandom;
   readonly timeline: Timeline;
   readonly clients: number;
@@ -51,7 +52,7 @@ export class LoadGenerator {
   private loops: Promise<void>[] = [];
 
   constructor(private readonly options: LoadOptions) {
-    this.client = new CarefulClient(options.baseUrl, options.timeline, options.attemptTimeoutMs);
+    this.client = new CarefulClient(options.baseUrls, options.timeline, options.attemptTimeoutMs);
   }
 
   get counters(): LoadCounters {

@@ -1,4 +1,4 @@
-// `pnpm chaos [--duration SECONDS] [--seed N] [--clients N] [--keep] [--no-build]`: builds the
+// `pnpm chaos [--duration SECONDS] [--seed N] [--clients N] [--runtimes N] [--keep] [--no-build]`: builds the
 // packages (the harness drives the built `operon` CLI, as a user would), bundles the TypeScript
 // harness with esbuild the way test/helpers/child-app.ts bundles fixtures, and runs it with node.
 // Its exit code is the harness's; its last line of output is `CHAOS-JSON {…}`.

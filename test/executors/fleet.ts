@@ -66,11 +66,34 @@ export async function prepareFleetApp(prefix: string, runtimeConfig: Record<stri
   };
 }
 
+/** Another config file for the app, with `database` merged in (a proxy's port, say); its path. */
+export function configVariant(app: FleetApp, name: string, database: Record<string, unknown>): string {
+  const config = JSON.parse(readFileSync(app.configFile, 'utf8'));
+  const file = join(app.dir, `operon-config.${name}.yaml`);
+  writeFileSync(file, `${JSON.stringify({ ...config, database: { ...config.database, ...database } }, null, 2)}\n`);
+  return file;
+}
+
+export interface ExecutorOptions {
+  readonly executorId?: string;
+  readonly port?: number;
+  /** Another config file (see configVariant). */
+  readonly configFile?: string;
+  /** Extra environment (NODE_OPTIONS, say). */
+  readonly env?: Record<string, string>;
+  /** Runs `operon start` under this command and its arguments (`unshare --pid --fork`, say). */
+  readonly wrapper?: readonly string[];
+}
+
 /** Spawns `operon start` (not waiting for it to serve). */
-export async function spawnExecutor(app: FleetApp, options: { executorId?: string; port?: number } = {}): Promise<FleetProcess> {
+export async function spawnExecutor(app: FleetApp, options: ExecutorOptions = {}): Promise<FleetProcess> {
   const port = options.port ?? (await freePort());
-  const env = cleanEnv(options.executorId === undefined ? {} : { OPERON_EXECUTOR_ID: options.executorId });
-  const server = spawnServer(process.execPath, [CLI_MAIN, 'start', '-c', app.configFile, '-p', String(port)], { cwd: app.dir, env });
+  const env = cleanEnv({ ...(options.executorId === undefined ? {} : { OPERON_EXECUTOR_ID: options.executorId }), ...options.env });
+  const args = [CLI_MAIN, 'start', '-c', options.configFile ?? app.configFile, '-p', String(port)];
+  const [command, ...prefix] = options.wrapper ?? [];
+  const server = command === undefined
+    ? spawnServer(process.execPath, args, { cwd: app.dir, env })
+    : spawnServer(command, [...prefix, process.execPath, ...args], { cwd: app.dir, env });
   return {
     server,
     pid: server.child.pid!,
@@ -84,7 +107,7 @@ export async function spawnExecutor(app: FleetApp, options: { executorId?: strin
 }
 
 /** Spawns `operon start` and waits until it serves. */
-export async function startExecutor(app: FleetApp, options: { executorId?: string } = {}): Promise<FleetProcess> {
+export async function startExecutor(app: FleetApp, options: ExecutorOptions = {}): Promise<FleetProcess> {
   const executor = await spawnExecutor(app, options);
   await executor.server.waitFor(/operon: serving on/, 60_000);
   return executor;

@@ -178,7 +178,7 @@ describe('schema validation', () => {
     );
     expect(error.message.split('\n')).toEqual([
       'cfg: extra is not a known key (allowed: database, runtimeConfig, telemetry, authentication, application)',
-      'cfg: runtimeConfig.prot is not a known key; did you mean port? (allowed: port, host, entrypoint, bodyLimitBytes, requestTimeoutMs, maxRecoveryAttempts, shutdownGraceMs)',
+      'cfg: runtimeConfig.prot is not a known key; did you mean port? (allowed: port, host, entrypoint, bodyLimitBytes, maxJsonDepth, requestTimeoutMs, maxRecoveryAttempts, shutdownGraceMs)',
       'cfg: database.port must be an integer, got "abc"',
       'cfg: runtimeConfig.port must be an integer from 1 to 65535, got 0',
     ]);
@@ -320,6 +320,7 @@ describe('defaults', () => {
         host: '0.0.0.0',
         entrypoint: join(appDir, 'dist', 'operations.js'),
         bodyLimitBytes: 1048576,
+        maxJsonDepth: 1000,
         requestTimeoutMs: 30000,
         maxRecoveryAttempts: 5,
         shutdownGraceMs: 10000,

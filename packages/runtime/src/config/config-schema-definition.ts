@@ -55,6 +55,7 @@ export const CONFIG_SCHEMA: SchemaNode = section({
     host: text,
     entrypoint: text,
     bodyLimitBytes: { type: 'integer', minimum: 1 },
+    maxJsonDepth: { type: 'integer', minimum: 1, maximum: 10_000 },
     requestTimeoutMs: { type: 'integer', minimum: 1, maximum: 3_600_000 },
     maxRecoveryAttempts: { type: 'integer', minimum: 1 },
     shutdownGraceMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },

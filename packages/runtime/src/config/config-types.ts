@@ -71,6 +71,10 @@ export interface RuntimeConfigInput {
   /** The largest request body the HTTP server accepts.
    * @default 1048576 */
   bodyLimitBytes?: number;
+  /** The deepest nesting of arrays and objects a JSON request body may have; a deeper one gets 400
+   * before it is parsed (deep values overflow the stack where they are recorded or logged).
+   * @default 1000 */
+  maxJsonDepth?: number;
   /** How long a client may take to send a whole request (headers and body); a slower one gets 408
    * and its connection is closed, so trickled requests cannot hold connections open.
    * @default 30000 */
@@ -181,6 +185,7 @@ export interface ResolvedRuntimeConfig {
   /** Absolute: resolved against {@link OperonConfig.appDir}. */
   readonly entrypoint: string;
   readonly bodyLimitBytes: number;
+  readonly maxJsonDepth: number;
   readonly requestTimeoutMs: number;
   readonly maxRecoveryAttempts: number;
   readonly shutdownGraceMs: number;

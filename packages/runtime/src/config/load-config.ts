@@ -149,6 +149,7 @@ function withDefaults(input: OperonConfigInput, source: Source): OperonConfig {
       host: runtime.host ?? '0.0.0.0',
       entrypoint: resolve(source.appDir, runtime.entrypoint ?? 'dist/operations.js'),
       bodyLimitBytes: runtime.bodyLimitBytes ?? 1048576,
+      maxJsonDepth: runtime.maxJsonDepth ?? 1000,
       requestTimeoutMs: runtime.requestTimeoutMs ?? 30_000,
       maxRecoveryAttempts: runtime.maxRecoveryAttempts ?? 5,
       shutdownGraceMs: runtime.shutdownGraceMs ?? 10_000,

@@ -16,6 +16,8 @@ import { REQUEST_ID_HEADER, requestIdOf } from './request-ids.js';
 export interface HttpServerOptions {
   /** The largest request body accepted; larger ones get 413. @default runtime.config.runtimeConfig.bodyLimitBytes */
   bodyLimitBytes?: number;
+  /** The deepest nesting of arrays and objects a JSON body may have; deeper ones get 400. @default runtime.config.runtimeConfig.maxJsonDepth */
+  maxJsonDepth?: number;
   /** @default runtime.logger */
   logger?: Logger;
   /** How long a client may take to send a whole request; @default runtime.config.runtimeConfig.requestTimeoutMs */
@@ -62,7 +64,7 @@ export async function createHttpServer(runtime: OperonRuntime, options: HttpServ
     ...logControl(Fastify),
   }) as unknown as FastifyInstance;
 
-  useJsonBodies(app);
+  useJsonBodies(app, options.maxJsonDepth ?? runtime.config.runtimeConfig.maxJsonDepth);
   app.addHook('onRequest', async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id);
   });

@@ -18,6 +18,7 @@ import {
   waitUntil,
   type FleetApp,
   type FleetProcess,
+  type SideEvent,
 } from './fleet.js';
 
 let app: FleetApp;
@@ -45,7 +46,7 @@ async function waiting(uuid: string): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 300));
 }
 
-function received(uuid: string): { t: number; pid: number; message: unknown } | undefined {
+function received(uuid: string): SideEvent | undefined {
   return sideEvents(app).find((e) => e.ev === 'received' && e.uuid === uuid);
 }
 

@@ -21,7 +21,7 @@ import { handlerSpans } from './handler-span.js';
 import { MASK_URL_IN_LOGS } from './loggable-url.js';
 import { HandlerContextImpl, RequestWorkflows } from './handler-context.js';
 import { handlerParameters } from './parameter-names.js';
-import { WORKFLOW_UUID_HEADER, workflowUUIDOf } from './request-ids.js';
+import { isSaneId, WORKFLOW_UUID_HEADER, workflowUUIDOf } from './request-ids.js';
 import { bindArguments } from './route-binding.js';
 
 function httpRequestOf(request: FastifyRequest): HttpRequest {
@@ -66,8 +66,11 @@ export function handlerRoute(runtime: OperonRuntime, fn: RegisteredFunction, rou
     handler: async (request, reply) => {
       const workflows = new RequestWorkflows(workflowUUIDOf(request.headers));
       // Set before the response is sent, on errors too: the client can then look up the workflow that failed.
+      // Only a visible-ASCII UUID: a header carries bytes, and Node refuses characters beyond
+      // Latin-1 (the response would be lost) and sends Latin-1 ones as other bytes than the client's.
       const nameWorkflow = () => {
-        if (workflows.startedUUID !== undefined) reply.header(WORKFLOW_UUID_HEADER, workflows.startedUUID);
+        const uuid = workflows.startedUUID;
+        if (uuid !== undefined && isSaneId(uuid)) reply.header(WORKFLOW_UUID_HEADER, uuid);
       };
       let result: unknown;
       let identity: WorkflowIdentity | undefined;

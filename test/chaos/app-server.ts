@@ -112,9 +112,11 @@ export class AppServer {
     child.stdout!.on('data', watchLines);
     child.stderr!.on('data', watchLines);
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    // A start that ends before it serves (its database is down, say) is a failed start, for the caller to retry; not a crash.
+    let served = false;
     child.once('exit', (code, signal) => {
       this.lastExit = String(signal ?? code);
-      if (this.expectingExit || this.child !== child) return;
+      if (this.expectingExit || this.child !== child || !served) return;
       const crash = { at: new Date(), exit: String(signal ?? code), output: this.tail.slice(-2_000) };
       this.crashes.push(crash);
       this.onCrash(crash);
@@ -140,7 +142,10 @@ export class AppServer {
             this.recoveredWorkflows += Number(recovered[1]);
           }
         }
-        if (READY.test(this.tail)) settle();
+        if (READY.test(this.tail)) {
+          served = true;
+          settle();
+        }
       };
       child.stdout!.on('data', onData);
       child.stderr!.on('data', onData);

@@ -72,8 +72,8 @@ export class CarefulClient {
     if (request.user !== undefined) headers['x-chaos-user'] = request.user;
     let response: Response;
     let body: string;
+    const baseUrl = this.baseUrls[this.turn++ % this.baseUrls.length]!;
     try {
-      const baseUrl = this.baseUrls[this.turn++ % this.baseUrls.length]!;
       response = await fetch(`${baseUrl}${request.path}`, {
         method: 'POST',
         headers,
@@ -88,7 +88,7 @@ export class CarefulClient {
     }
     if (response.status >= 500) {
       this.counters.serverErrors++;
-      this.timeline.recordServerError(response.status, `POST ${request.path} ${request.what} (attempt ${attempts})`, body);
+      this.timeline.recordServerError(response.status, `POST ${request.path} ${request.what} (attempt ${attempts})`, body, baseUrl);
     }
     return { status: response.status, body, workflowUUID: response.headers.get('operon-workflowuuid'), attempts };
   }

@@ -114,7 +114,8 @@ export async function runChaos(options: ChaosOptions, print: (line: string) => v
     const collectors = Array.from({ length: COLLECTORS }, () => `collector-${collectorRng.uuid()}`);
     const app = await prepareApp(root, { pgPort: proxyPort, httpPort, collectors });
     timeline.log('the app is built (operon build) and migrated (operon migrate)');
-    fleet = new RuntimeFleet(app, runtimePorts, timeline);
+    const pg = postgres;
+    fleet = new RuntimeFleet(app, runtimePorts, timeline, () => pg.isRunning && !timeline.outages.some((o) => o.toMs === undefined));
     await fleet.startAll();
     timeline.log(`${options.runtimes} runtimes are serving: ${fleet.runtimes.map((r) => `${r.name} ${r.baseUrl} (${r.runtime.executorId ?? 'generated executor id'})`).join(', ')}`);
     for (const [i, collector] of collectors.entries()) await callUntilDone(fleet.baseUrls, i, timeline, `/collectors/${collector}/start`);
@@ -299,10 +300,11 @@ async function checkAndReport(stage: Stage, outcome: Outcome): Promise<ChaosRepo
   if (allWorkloadProblems.length > 0) writeFileSync(join(stage.root, 'workload-problems.txt'), `${allWorkloadProblems.join('\n')}\n`);
   const passed =
     json.duplicates === 0 && json.lost === 0 && json.fuzzFailures === 0 && json.http5xxOutsideOutage === 0 && problems.length === 0 && workloadFailures === 0;
+  const outside = timeline.serverErrorsOutsideOutages();
   const details = [
     ...adoptionDetails(watch),
     ...timeline.outages.map((o) => `database down (${o.kind}) from ${secs(o.fromMs)} to ${secs(o.toMs ?? o.fromMs)}`),
-    ...timeline.serverErrors.map((e) => `${e.status} at ${secs(e.atMs)}${timeline.duringOutage(e.atMs) ? ' (during an outage)' : ' (OUTSIDE any outage)'}: ${e.what}: ${e.body}`),
+    ...timeline.serverErrors.map((e) => `${e.status} at ${secs(e.atMs)}${outside.includes(e) ? ' (OUTSIDE any outage or SIGTERM stop)' : ' (during an outage or a SIGTERM stop of its runtime)'}: ${e.what}: ${e.body}`),
     ...problems.map((p) => `problem: ${p}`),
     ...fuzzFailures.map((f) => `fuzz failure: ${f}`),
     ...workloadDetails,

@@ -162,7 +162,7 @@ export class FaultInjector {
         await runtime.kill();
         this.watch.died(note);
         await sleep(downMs);
-        await runtime.start();
+        await this.fleet.start(runtime);
         this.timeline.log(`fault: ${runtime.name} is serving again`);
         return;
       }
@@ -180,12 +180,14 @@ export class FaultInjector {
         const downMs = this.runtimeRng.int(0, 1_000);
         this.timeline.log(`fault: SIGTERM ${runtime.name} (pid ${runtime.pid}): it hands its workflows over; started again after ${downMs} ms`);
         // The grace for running workflows and the HTTP drain are 10 s each.
+        const stopped = this.timeline.beginStopping(runtime.baseUrl);
         await runtime.stop(30_000);
+        stopped();
         // Timed from the handover, at its exit, not from the signal: the grace period is not adoption.
         this.watch.died(note);
         if (runtime.lastExit !== '0') this.problems.push(`${runtime.name} did not stop cleanly on SIGTERM (exit: ${runtime.lastExit})`);
         await sleep(downMs);
-        await runtime.start();
+        await this.fleet.start(runtime);
         this.timeline.log(`fault: ${runtime.name} is serving again`);
         return;
       }
@@ -241,7 +243,7 @@ export class FaultInjector {
       await server.kill();
       await starting;
     }
-    await server.start();
+    await this.fleet.start(server);
     this.timeline.log(`fault: ${server.name} is serving again`);
   }
 

@@ -11,6 +11,8 @@ export interface Outage {
 
 export interface ServerError {
   readonly atMs: number;
+  /** The runtime that answered. */
+  readonly baseUrl?: string;
   readonly status: number;
   readonly what: string;
   readonly body: string;
@@ -23,6 +25,8 @@ export class Timeline {
   private readonly startedAt = Date.now();
   readonly outages: Outage[] = [];
   readonly serverErrors: ServerError[] = [];
+  /** Windows in which one runtime was stopping on SIGTERM: it may answer 503 (fastify's, while it closes). */
+  readonly stopping: { readonly baseUrl: string; readonly fromMs: number; toMs: number | undefined }[] = [];
 
   constructor(private readonly print: (line: string) => void) {}
 
@@ -43,8 +47,22 @@ export class Timeline {
     };
   }
 
-  recordServerError(status: number, what: string, body: string): void {
-    this.serverErrors.push({ atMs: this.now(), status, what, body: body.slice(0, 300) });
+  recordServerError(status: number, what: string, body: string, baseUrl?: string): void {
+    this.serverErrors.push({ atMs: this.now(), status, what, body: body.slice(0, 300), baseUrl });
+  }
+
+  /** Marks one runtime as stopping from now until the returned function is called. */
+  beginStopping(baseUrl: string): () => void {
+    const window = { baseUrl, fromMs: this.now(), toMs: undefined as number | undefined };
+    this.stopping.push(window);
+    return () => {
+      window.toMs = this.now();
+    };
+  }
+
+  /** A 503 from a runtime that was stopping is its graceful refusal, for the client to send elsewhere. */
+  private fromStoppingRuntime(e: ServerError): boolean {
+    return e.status === 503 && this.stopping.some((w) => w.baseUrl === e.baseUrl && e.atMs >= w.fromMs && e.atMs <= (w.toMs ?? Number.POSITIVE_INFINITY));
   }
 
   duringOutage(atMs: number): boolean {
@@ -52,6 +70,6 @@ export class Timeline {
   }
 
   serverErrorsOutsideOutages(): ServerError[] {
-    return this.serverErrors.filter((e) => !this.duringOutage(e.atMs));
+    return this.serverErrors.filter((e) => !this.duringOutage(e.atMs) && !this.fromStoppingRuntime(e));
   }
 }

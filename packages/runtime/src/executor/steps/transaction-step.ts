@@ -5,7 +5,7 @@
  * the step, reading the records again, tells which. Serialization failures and deadlocks retry.
  */
 import type pg from 'pg';
-import type { OperonLogger, TransactionClient, TransactionContext } from '@operon/sdk';
+import { ISOLATION_LEVELS, OperonDecoratorError, type OperonLogger, type TransactionClient, type TransactionContext } from '@operon/sdk';
 import { Backoff } from '../../backoff.js';
 import { guardDatabase, isConnectionFailure, markInfrastructure } from '../../database/infrastructure-failure.js';
 import { FENCED_SQLSTATE } from '../../system-db/ownership.js';
@@ -69,7 +69,10 @@ export async function performTransaction(
   const { systemDb, appPool, application } = execution.services;
   const options = fn.method.transactionOptions ?? {};
   const readOnly = options.readOnly === true;
-  const begin = `BEGIN ISOLATION LEVEL ${options.isolationLevel ?? 'SERIALIZABLE'}${readOnly ? ' READ ONLY' : ''}`;
+  const level = options.isolationLevel ?? 'SERIALIZABLE';
+  // The decorator checks the level too, but a registration may come from elsewhere (a bundle's own SDK copy): never put other text into BEGIN.
+  if (!(ISOLATION_LEVELS as readonly unknown[]).includes(level)) throw new OperonDecoratorError(`${fn.name}: @Transaction isolationLevel must be one of ${ISOLATION_LEVELS.join(', ')}, got ${JSON.stringify(String(level).slice(0, 60))}`);
+  const begin = `BEGIN ISOLATION LEVEL ${level}${readOnly ? ' READ ONLY' : ''}`;
   const logger = operationLogger(execution.services.logger, site, fn.name, 'transaction');
   if (execution.services.logger.isLevelEnabled('debug')) logger().debug({ inputs: loggableInputs(fn, args) }, `${fn.name} started`);
   const call = (client: TransactionClient) => fn.method.fn.call(fn.cls, transactionContext(site, client, span, logger, application), ...args);

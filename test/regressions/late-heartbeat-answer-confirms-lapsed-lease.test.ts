@@ -12,12 +12,36 @@
  * fenced afterwards; their side effects happen twice. A lease dated from when the heartbeat was
  * sent (the earliest moment the database can have dated it) has no such window.
  *
- * Reproduction (exact, without timing luck): the lease over a system database whose heartbeat
- * runs at once and answers 4.5 s later. 2 s after the answer the database's lease has lapsed
- * (6.5 s after the heartbeat ran); `holds()` must say so.
+ * Reproductions, both exact (no timing luck):
+ *  1. the lease over a system database whose heartbeat runs at once and answers 4.5 s later. 2 s
+ *     after the answer the database's lease has lapsed (6.5 s after the heartbeat ran);
+ *     `holds()` must say so;
+ *  2. real processes: one `operon start` reaches Postgres through a proxy that holds the answers
+ *     of the one connection that carries its heartbeat (the heartbeat runs at the server, its
+ *     answer waits; other statements pass). Its steps wait on that beat once their local lease
+ *     runs out; its lease lapses and the two other executors adopt its 5 workflows; the answer
+ *     is released 9 s later. Expected: the process starts no communicator after the release
+ *     (every step of every workflow starts once).
  */
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { assertCliBuilt } from '../cli/cli-process.js';
+import {
+  allEnded,
+  configVariant,
+  instanceOf,
+  killAll,
+  prepareFleetApp,
+  sideEvents,
+  startExecutor,
+  startWorkflows,
+  statusCounts,
+  sys,
+  waitUntil,
+  type FleetApp,
+  type FleetProcess,
+} from '../executors/fleet.js';
 import { ExecutorLease, LEASE_MS } from '../../packages/runtime/src/executor/executor-lease.js';
 import { createLogger } from '../../packages/runtime/src/logging.js';
 import type { SystemDatabase } from '../../packages/runtime/src/system-db/system-database.js';
@@ -49,4 +73,117 @@ describe('a heartbeat answered 4.5 s after it ran', () => {
     expect(sinceHeartbeatRan).toBeGreaterThan(LEASE_MS);
     expect(lease.holds(lease.instanceId), 'local lease after the database\'s lapsed').toBe(false);
   }, 20_000);
+});
+
+/**
+ * A TCP proxy to the test Postgres that, once armed, holds the server's answers on the first
+ * connection whose client sends the heartbeat statement (named `operon_heartbeat`), until released.
+ */
+class HeartbeatAnswerHolder {
+  private readonly server: Server;
+  private readonly pairs = new Set<{ client: Socket; upstream: Socket; holding: boolean; held: Buffer[] }>();
+  private armed = false;
+
+  constructor(private readonly target: { host: string; port: number }) {
+    this.server = createServer((client) => {
+      const upstream = connect(this.target.port, this.target.host);
+      const pair = { client, upstream, holding: false, held: [] as Buffer[] };
+      this.pairs.add(pair);
+      client.on('data', (chunk: Buffer) => {
+        if (this.armed && chunk.includes('operon_heartbeat')) {
+          this.armed = false;
+          pair.holding = true;
+        }
+        upstream.write(chunk);
+      });
+      upstream.on('data', (chunk: Buffer) => (pair.holding ? pair.held.push(chunk) : client.write(chunk)));
+      const close = () => {
+        client.destroy();
+        upstream.destroy();
+        this.pairs.delete(pair);
+      };
+      client.on('close', close).on('error', close);
+      upstream.on('close', close).on('error', close);
+    });
+  }
+
+  listen(): Promise<number> {
+    return new Promise((resolve) => this.server.listen(0, '127.0.0.1', () => resolve((this.server.address() as { port: number }).port)));
+  }
+
+  arm(): void {
+    this.armed = true;
+  }
+
+  get holding(): boolean {
+    return [...this.pairs].some((pair) => pair.holding);
+  }
+
+  release(): void {
+    this.armed = false;
+    for (const pair of this.pairs) {
+      pair.holding = false;
+      for (const chunk of pair.held.splice(0)) pair.client.write(chunk);
+    }
+  }
+
+  close(): Promise<void> {
+    for (const pair of this.pairs) {
+      pair.client.destroy();
+      pair.upstream.destroy();
+    }
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+describe('real processes: a heartbeat answer held past the lease', () => {
+  let app: FleetApp | undefined;
+  let holder: HeartbeatAnswerHolder | undefined;
+  const executors: FleetProcess[] = [];
+  afterAll(async () => {
+    holder?.release();
+    await killAll(executors);
+    await holder?.close();
+    app?.remove();
+  });
+
+  it('does not let the process start communicators of the workflows it lost', async () => {
+    assertCliBuilt();
+    app = await prepareFleetApp('reglate');
+    const server = inject('postgres');
+    holder = new HeartbeatAnswerHolder({ host: server.host, port: server.port });
+    const viaHolder = configVariant(app, 'held', { hostname: '127.0.0.1', port: await holder.listen() });
+    executors.push(...(await Promise.all([startExecutor(app, { configFile: viaHolder }), startExecutor(app), startExecutor(app)])));
+    const [late] = executors as [FleetProcess];
+    const lateInstance = await instanceOf(app, late.pid);
+    const uuids = await startWorkflows(late, 'steps', 5, [12, 700]);
+    holder.arm();
+    expect(await waitUntil(() => holder!.holding, 5_000, 20), 'a heartbeat answer is held').toBe(true);
+    const heldAt = Date.now();
+    expect(
+      await waitUntil(async () => {
+        const [{ n }] = await sys<{ n: number }>(app!, 'SELECT count(*)::int AS n FROM operon.workflow_status WHERE workflow_uuid = ANY($1) AND owner = $2', [uuids, lateInstance]);
+        return n === 0;
+      }, 20_000),
+      'the others adopted the workflows while the answer was held',
+    ).toBe(true);
+    const adoptedAt = Date.now();
+    await pause(Math.max(0, heldAt + 9_000 - Date.now()));
+    const releasedAt = Date.now();
+    holder.release();
+    expect(await allEnded(app, uuids, 30_000), JSON.stringify(await statusCounts(app, uuids))).toBe(true);
+    await pause(1_000);
+
+    const events = sideEvents(app);
+    const afterRelease = events.filter((e) => e.ev === 'start' && e.pid === late.pid && e.t >= releasedAt);
+    const starts = new Map<string, number>();
+    for (const e of events) if (e.ev === 'start') starts.set(`${e.uuid}/${e.step}`, (starts.get(`${e.uuid}/${e.step}`) ?? 0) + 1);
+    const twice = [...starts].filter(([, n]) => n > 1).length;
+    console.log(
+      `[regression] heartbeat answer held ${releasedAt - heldAt} ms (workflows adopted after ${adoptedAt - heldAt} ms): ` +
+        `communicators the late process started after the release ${afterRelease.length}; steps started twice ${twice}`,
+    );
+    expect(afterRelease, 'communicators started by the process whose lease lapsed, for workflows others own').toEqual([]);
+    expect(twice).toBe(0);
+  }, 90_000);
 });

@@ -5,11 +5,12 @@
  * app's tsconfig.json, which picks the decorator mode (TC39 unless `experimentalDecorators`).
  */
 import { existsSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { build, type BuildFailure, type Message } from 'esbuild';
 import type { OperonConfig } from '@operon/runtime';
 import { OperonCliBuildFailedError, OperonCliEntryNotFoundError } from '../errors.js';
 import { displayPath } from './display-path.js';
+import { closeToOtherWriters } from './file-modes.js';
 
 export const ENTRY = join('src', 'operations.ts');
 
@@ -25,6 +26,7 @@ export async function bundleApp(config: OperonConfig): Promise<BundleResult> {
   if (!existsSync(entry)) throw new OperonCliEntryNotFoundError(displayPath(entry));
   const tsconfig = join(config.appDir, 'tsconfig.json');
   const outfile = config.runtimeConfig.entrypoint;
+  const newFolder = !existsSync(dirname(outfile));
   try {
     const result = await build({
       absWorkingDir: config.appDir,
@@ -42,6 +44,8 @@ export async function bundleApp(config: OperonConfig): Promise<BundleResult> {
       tsconfig: existsSync(tsconfig) ? tsconfig : undefined,
       logLevel: 'silent',
     });
+    // `operon start` runs this file: no other user may change it (or, in a folder made here, replace it).
+    for (const written of [outfile, `${outfile}.map`, ...(newFolder ? [dirname(outfile)] : [])]) closeToOtherWriters(written);
     return { outfile, bytes: statSync(outfile).size, warnings: result.warnings.map((m) => formatMessage(m, 'warning', config.appDir)) };
   } catch (error) {
     const failure = error as Partial<BuildFailure>;

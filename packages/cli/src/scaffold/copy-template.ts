@@ -3,8 +3,9 @@
  * `_` are written with a `.` instead (`_gitignore` → `.gitignore`): npm leaves dotfiles out of the
  * packages it publishes, and the templates travel inside `@operon/cli`.
  */
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { closeToOtherWriters } from '../app/file-modes.js';
 import { databaseName } from './app-name.js';
 import { dependencySpec, type OperonPackage } from './cli-home.js';
 
@@ -13,12 +14,18 @@ const SKIPPED = new Set(['node_modules', 'dist', '.operon', 'package-lock.json']
 
 export function copyTemplate(templateDir: string, targetDir: string): void {
   mkdirSync(targetDir, { recursive: true });
+  closeToOtherWriters(targetDir);
   for (const entry of readdirSync(templateDir, { withFileTypes: true })) {
     if (SKIPPED.has(entry.name)) continue;
     const from = join(templateDir, entry.name);
     const to = join(targetDir, entry.name.startsWith('_') ? `.${entry.name.slice(1)}` : entry.name);
-    if (entry.isDirectory()) copyTemplate(from, to);
-    else if (entry.isFile()) copyFileSync(from, to);
+    if (entry.isDirectory()) {
+      copyTemplate(from, to);
+    } else if (entry.isFile()) {
+      // Written, not copied: a copy keeps the template's mode, whatever it is where the CLI is installed.
+      writeFileSync(to, readFileSync(from), { flag: 'wx' });
+      closeToOtherWriters(to);
+    }
   }
 }
 

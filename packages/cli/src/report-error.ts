@@ -6,6 +6,7 @@
 import { CommanderError } from 'commander';
 import { OperonConfigError } from '@operon/runtime';
 import { OperonError } from '@operon/sdk';
+import { terminalSafe } from './app/terminal-text.js';
 import { OperonCliUsageError } from './errors.js';
 
 export const EXIT_FAILURE = 1;
@@ -16,7 +17,8 @@ export function reportError(error: unknown): number {
   // Commander has already printed its own one-line message (or the help text).
   if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : EXIT_USAGE;
   const debug = process.env.OPERON_DEBUG === '1';
-  process.stderr.write(`${debug && error instanceof Error && error.stack ? error.stack : describe(error)}\n`);
+  // A message may quote recorded text (a diverged replay's error): its control characters are shown, not sent.
+  process.stderr.write(`${terminalSafe(debug && error instanceof Error && error.stack ? error.stack : describe(error), { keepNewlines: true })}\n`);
   return error instanceof OperonConfigError || error instanceof OperonCliUsageError ? EXIT_USAGE : EXIT_FAILURE;
 }
 

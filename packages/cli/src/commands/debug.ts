@@ -13,6 +13,7 @@ import { withConfigOption, type ConfigOption } from '../cli-options.js';
 import { OperonCliReplayDivergedError, OperonCliUsageError } from '../errors.js';
 import { loadAppClasses } from '../app/load-bundle.js';
 import { openRuntime } from '../app/open-runtime.js';
+import { terminalSafe } from '../app/terminal-text.js';
 
 interface DebugOptions extends ConfigOption {
   uuid: string;
@@ -58,7 +59,7 @@ export function formatReport(report: ReplayReport): string {
     const shown = report.result.error ? `${report.result.error.name}: ${report.result.error.message}` : JSON.stringify(report.result.output);
     lines.push(`result: ${shown} (matches the recorded result)`);
   }
-  return `${lines.join('\n')}\n`;
+  return `${lines.map((line) => terminalSafe(line)).join('\n')}\n`;
 }
 
 /**

@@ -124,7 +124,7 @@ export class FaultInjector {
       const gapMs = this.runtimeRng.int(Math.round(maxGapMs / 3), maxGapMs);
       if (this.timeline.now() + gapMs >= untilMs) return;
       await sleep(gapMs);
-      if (this.runtimeBag.length === 0) this.runtimeBag = this.runtimeRng.shuffle(RUNTIME_KINDS);
+      if (this.runtimeBag.length === 0) this.runtimeBag = this.nextRuntimeBag();
       const kind = this.runtimeBag[this.runtimeBag.length - 1]!;
       const target = await this.pickRuntime(untilMs);
       if (!target) return;
@@ -139,6 +139,16 @@ export class FaultInjector {
         this.background.add(tracked);
       }
     }
+  }
+
+  /**
+   * A short fault, a long one, a short one, a long one (taken from the end): two long ones never
+   * come together, so no short one waits behind two runtimes away at once and a short run meets all four.
+   */
+  private nextRuntimeBag(): RuntimeFaultKind[] {
+    const short = this.runtimeRng.shuffle(['sigkill', 'sigterm'] as const);
+    const long = this.runtimeRng.shuffle(['sigkillStaysDown', 'sigstop'] as const);
+    return [long[1]!, short[1]!, long[0]!, short[0]!];
   }
 
   /** A serving runtime, not under a fault, that is not the last one serving; waits for one until `untilMs`. */

@@ -61,12 +61,12 @@ describe('a heartbeat answered 4.5 s after it ran', () => {
         return { alive: true, toAdopt: [] };
       },
     } as unknown as SystemDatabase;
-    const lease = new ExecutorLease(systemDb, createLogger('silent'), undefined, { adopt: () => undefined, fenced: () => undefined });
+    const lease = new ExecutorLease(systemDb, createLogger('silent'), undefined, 'operon-late-answer', { adopt: () => undefined, fenced: () => undefined });
     await lease.register();
     // A step whose local lease ran out asks the database; the answer comes 4.5 s after the heartbeat ran.
     await pause(LEASE_MS - 1_000);
     expect(lease.holds(lease.instanceId)).toBe(false);
-    expect(await lease.confirm(lease.instanceId)).toBe(true);
+    expect(await lease.confirm(lease.instanceId)).toBe('held');
     await pause(2_000);
     const sinceHeartbeatRan = performance.now() - ranAt;
     console.log(`[regression] ${Math.round(sinceHeartbeatRan)} ms after the heartbeat ran (the database's lease lapsed at ${LEASE_MS} ms): holds() = ${lease.holds(lease.instanceId)}`);

@@ -2,6 +2,7 @@
  * One Operon runtime: the databases (embedded or configured), the system schema, the executor and
  * its recovery. `operon start`, the testing runtime and benchmarks all build on this.
  */
+import { randomBytes } from 'node:crypto';
 import { basename, join } from 'node:path';
 import type pg from 'pg';
 import type { Logger } from 'pino';
@@ -93,9 +94,11 @@ export class OperonRuntime {
     let messaging: WorkflowMessaging | undefined;
     try {
       const readOnly = options.readOnly === true;
-      const systemPool = createPool(connection, config.database.system_database, config.database.poolSize, readOnly);
+      // The application_name of this runtime's sessions: ended by whoever declares it dead.
+      const sessionTag = `operon-${randomBytes(6).toString('hex')}`;
+      const systemPool = createPool(connection, config.database.system_database, config.database.poolSize, readOnly, sessionTag);
       pools.push(systemPool);
-      const appPool = createPool(connection, config.database.user_database, config.database.poolSize, readOnly);
+      const appPool = createPool(connection, config.database.user_database, config.database.poolSize, readOnly, sessionTag);
       pools.push(appPool);
       const systemDb = new SystemDatabase(systemPool, appPool, {
         system: config.database.system_database,
@@ -124,6 +127,7 @@ export class OperonRuntime {
         tracing,
         messaging,
         maxRecoveryAttempts: config.runtimeConfig.maxRecoveryAttempts,
+        sessionTag,
       });
       if (!readOnly) {
         await messaging.start();

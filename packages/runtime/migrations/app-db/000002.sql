@@ -4,7 +4,10 @@
 -- process it took the workflow from can no longer commit.
 CREATE TABLE operon.workflow_owners (
   workflow_uuid TEXT PRIMARY KEY,
-  owner         TEXT NOT NULL
+  owner         TEXT NOT NULL,
+  -- The owner's epoch (workflow_status.owner_epoch): an adopter's rewrite lands only over an older
+  -- one, so a stale adopter can never take the fence back from a newer owner.
+  epoch         INTEGER NOT NULL
 );
 
 CREATE FUNCTION operon.fenced(workflow TEXT) RETURNS BOOLEAN LANGUAGE plpgsql AS $$

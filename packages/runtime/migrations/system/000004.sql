@@ -7,7 +7,13 @@ CREATE TABLE operon.executors (
   -- OPERON_EXECUTOR_ID, or one generated at start; unique among live executors.
   executor_id  TEXT NOT NULL,
   host         TEXT NOT NULL,
+  -- The machine and pid namespace (boot id and namespace): only a process with the same key can
+  -- tell from the pid whether the executor's process still exists.
+  host_key     TEXT NOT NULL,
   pid          INTEGER NOT NULL,
+  -- The application_name of its database sessions: ended when it is declared dead, so a paused
+  -- process cannot keep locks its adopter waits on.
+  session_tag  TEXT NOT NULL,
   started_at   BIGINT NOT NULL,
   heartbeat_at TIMESTAMPTZ NOT NULL DEFAULT now(),
   lease_ms     INTEGER NOT NULL,
@@ -20,6 +26,8 @@ CREATE UNIQUE INDEX executors_live_id ON operon.executors (executor_id) WHERE st
 -- The instance that owns a PENDING workflow: only it may write records for it. NULL for workflows
 -- started before executors were registered: the executor of their executor_id adopts them.
 ALTER TABLE operon.workflow_status ADD COLUMN owner TEXT;
+-- How many times the workflow changed hands: the fence in the app database only ever moves forward.
+ALTER TABLE operon.workflow_status ADD COLUMN owner_epoch INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX workflow_status_pending_owner ON operon.workflow_status (owner) WHERE status = 'PENDING';
 
 -- Raised (SQLSTATE OP001) by a write for a workflow its writer no longer owns.

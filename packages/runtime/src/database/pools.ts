@@ -74,7 +74,7 @@ export function createClient(settings: ConnectionSettings, database: string, app
  * A pool on `database`. `readOnly` makes every session read-only on the server's side
  * (default_transaction_read_only), so no statement through it can change anything.
  */
-export function createPool(settings: ConnectionSettings, database: string, max: number, readOnly = false): pg.Pool {
+export function createPool(settings: ConnectionSettings, database: string, max: number, readOnly = false, applicationName?: string): pg.Pool {
   // pg-pool applies connectionTimeoutMillis both to opening a connection and to waiting for a free
   // one; under a burst the wait is expected and must not fail. So the pool waits without a bound
   // and each new connection carries the timeout itself.
@@ -95,6 +95,7 @@ export function createPool(settings: ConnectionSettings, database: string, max: 
     connectionTimeoutMillis: 0,
     Client: TimedClient,
     database,
+    application_name: applicationName,
     max,
     idleTimeoutMillis: 30_000,
     options: readOnly ? '-c default_transaction_read_only=on' : undefined,

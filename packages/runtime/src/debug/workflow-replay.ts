@@ -154,7 +154,7 @@ export async function replayWorkflow(runtime: OperonRuntime, workflowUUID: strin
     return kind === 'workflow' ? 'child workflow' : (kind ?? 'unknown');
   };
   const policy = new ReplayPolicy(row.status === 'PENDING', kindOf);
-  const execution = runtime.executor.executionOf({ workflowUUID, fn, kind: row.kind, identity: identityOf(row), owner: '' }, records, policy);
+  const execution = runtime.executor.executionOf({ workflowUUID, fn, kind: row.kind, identity: identityOf(row), owner: '', epoch: 0 }, records, policy);
   const outcome = await execution.runBody(deserialize<unknown[]>(row.inputs) ?? [], workflowBody);
   // The stored form of what was thrown, as the record holds it: anything may be thrown.
   const thrown = 'error' in outcome ? storedError(outcome.error) : undefined;

@@ -11,7 +11,8 @@
  * is paused: a process that was stopped past its lease confirms it with the database before it
  * runs anything more, and learns there that it was fenced.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
@@ -44,6 +45,29 @@ function processExists(pid: number): boolean {
   }
 }
 
+/**
+ * What a pid is relative to: this boot of this machine and this pid namespace. Two containers
+ * that share a host name (`--network host`) each have pid namespaces of their own, and must never
+ * judge each other's pids.
+ */
+function hostKeyOf(host: string): string {
+  const read = (get: () => string) => {
+    try {
+      return get().trim();
+    } catch {
+      return '';
+    }
+  };
+  const boot = read(() => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8'));
+  const pidNamespace = read(() => readlinkSync('/proc/self/ns/pid'));
+  // Without either (not Linux), no pid is judged: another executor's death is known by its lease only.
+  if (!boot || !pidNamespace) return `unjudged:${randomUUID()}`;
+  return createHash('sha256').update(`${host}\n${boot}\n${pidNamespace}`).digest('hex').slice(0, 32);
+}
+
+/** What a lease check found: still held, lost to another executor, or not known (the database is away). */
+export type LeaseVerdict = 'held' | 'lost' | 'unknown';
+
 export interface LeaseEvents {
   /** Instances whose PENDING workflows wait for an adopter. */
   adopt(instances: string[]): void;
@@ -53,11 +77,12 @@ export interface LeaseEvents {
 
 export class ExecutorLease {
   readonly host = hostname();
+  private readonly hostKey = hostKeyOf(this.host);
   private instance: string = randomUUID();
   private executor: string;
   private confirmedAt = -Infinity;
   private timer: NodeJS.Timeout | undefined;
-  private confirming: Promise<boolean> | undefined;
+  private confirming: Promise<LeaseVerdict> | undefined;
   private stopped = false;
   private registered = false;
 
@@ -66,6 +91,8 @@ export class ExecutorLease {
     private readonly logger: Logger,
     /** OPERON_EXECUTOR_ID; undefined to generate one. */
     private readonly explicitId: string | undefined,
+    /** The application_name of this runtime's sessions, ended by whoever declares it dead. */
+    private readonly sessionTag: string,
     private readonly events: LeaseEvents,
   ) {
     this.executor = explicitId ?? generatedId(this.host);
@@ -86,17 +113,20 @@ export class ExecutorLease {
    * lapsed. Resolves with the instances whose work to take over at once.
    */
   async register(): Promise<void> {
+    const sentAt = performance.now();
     for (;;) {
       const { holder } = await this.systemDb.registerExecutor({
         instanceId: this.instance,
         executorId: this.executor,
         host: this.host,
+        hostKey: this.hostKey,
         pid: process.pid,
+        sessionTag: this.sessionTag,
         startedAt: Date.now(),
         leaseMs: LEASE_MS,
       });
       if (!holder) break;
-      const gone = !holder.alive || (holder.host === this.host && (holder.pid === process.pid || !processExists(holder.pid)));
+      const gone = !holder.alive || (holder.hostKey === this.hostKey && (holder.pid === process.pid || !processExists(holder.pid)));
       if (gone) {
         await this.systemDb.setExecutorState([holder.instanceId], 'dead');
         continue;
@@ -105,7 +135,7 @@ export class ExecutorLease {
       this.executor = generatedId(this.host);
     }
     this.registered = true;
-    this.confirmedAt = performance.now();
+    this.confirmedAt = sentAt;
   }
 
   /**
@@ -114,8 +144,9 @@ export class ExecutorLease {
    */
   async start(): Promise<string[]> {
     const gone = await this.goneOnThisHost();
+    const sentAt = performance.now();
     const result = await this.systemDb.heartbeat(this.instance, gone);
-    if (result.alive) this.confirmedAt = performance.now();
+    if (result.alive) this.confirmedAt = sentAt;
     this.schedule();
     return result.toAdopt;
   }
@@ -125,11 +156,15 @@ export class ExecutorLease {
     return owner === this.instance && performance.now() - this.confirmedAt < LEASE_MS - HEARTBEAT_INTERVAL_MS;
   }
 
-  /** Confirms with the database (one beat shared by every caller) that `owner` still holds its lease. */
-  async confirm(owner: string): Promise<boolean> {
-    if (owner !== this.instance) return false;
+  /**
+   * Asks the database (one beat shared by every caller) whether `owner` still holds its lease:
+   * 'unknown' while the database does not answer, which is no reason to give anything up.
+   */
+  async confirm(owner: string): Promise<LeaseVerdict> {
+    if (owner !== this.instance) return 'lost';
     this.confirming ??= this.beat().finally(() => (this.confirming = undefined));
-    return (await this.confirming) && owner === this.instance;
+    const verdict = await this.confirming;
+    return verdict === 'held' && owner !== this.instance ? 'lost' : verdict;
   }
 
   /** After being fenced: a new instance under the same executor id, owning nothing yet. */
@@ -152,26 +187,30 @@ export class ExecutorLease {
     this.timer.unref();
   }
 
-  private async beat(): Promise<boolean> {
+  private async beat(): Promise<LeaseVerdict> {
+    // The database dates the heartbeat when it runs it, no earlier than now: the lease is counted
+    // from the sending, so an answer that comes back late never stretches it.
+    const sentAt = performance.now();
     try {
       const result = await this.systemDb.heartbeat(this.instance, []);
       if (!result.alive) {
         if (!this.stopped) this.events.fenced();
-        return false;
+        return 'lost';
       }
-      this.confirmedAt = performance.now();
+      this.confirmedAt = Math.max(this.confirmedAt, sentAt);
       if (result.toAdopt.length > 0) this.events.adopt(result.toAdopt);
-      return true;
+      return 'held';
     } catch (error) {
-      // The database is away: the lease runs on; a lapse is judged by the others, by the database.
+      // The database is away: the others cannot adopt through it either; whether the lease holds
+      // is known once it answers.
       this.logger.warn({ err: error, executorId: this.executor }, 'executor heartbeat failed; trying again at the next interval');
-      return this.holds(this.instance);
+      return 'unknown';
     }
   }
 
   /** Live instances of this host whose process is gone: dead without waiting for their lease. */
   private async goneOnThisHost(): Promise<string[]> {
-    const live = await this.systemDb.liveInstancesOnHost(this.host, this.instance);
+    const live = await this.systemDb.liveInstancesOnHost(this.hostKey, this.instance);
     return live.filter((row) => row.pid !== process.pid && !processExists(row.pid)).map((row) => row.instanceId);
   }
 }

@@ -61,7 +61,7 @@ export interface ExecutionServices {
   readonly outage: DatabaseOutage;
   readonly workflows: WorkflowStarter;
   /** This executor's lease: fresh, or confirmed with the database before anything more runs. */
-  readonly lease: { holds(owner: string): boolean; confirm(owner: string): Promise<boolean> };
+  readonly lease: { holds(owner: string): boolean; confirm(owner: string): Promise<'held' | 'lost' | 'unknown'> };
   /** Keeps the runtime's pools open, when it stops, until `work` (an operation with a side effect) has recorded. */
   readonly untilRecorded: <T>(work: Promise<T>) => Promise<T>;
   /** Told (and awaited) when a recovered execution is about to perform its first operation: one more recovery attempt. */
@@ -76,6 +76,8 @@ export interface ExecutionRun {
   readonly workflowUUID: string;
   /** The executor instance that runs it: every write is fenced on it owning the workflow. */
   readonly owner: string;
+  /** How many times the workflow had changed hands when this instance took it (0 for its first run). */
+  readonly epoch: number;
   readonly fn: RegisteredFunction;
   readonly kind: WorkflowKind;
   readonly identity: WorkflowIdentity;
@@ -183,8 +185,7 @@ export class WorkflowExecution {
       if (existing) return this.resultOf<T>(existing);
       if (!this.policy.runs) this.policy.missing(this.workflowUUID, functionID, functionName);
       // A process paused past its lease may have lost this workflow: it runs nothing more until it knows.
-      const lease = this.services.lease;
-      if (!lease.holds(this.run.owner) && !(await lease.confirm(this.run.owner))) return this.fenced();
+      if (!this.services.lease.holds(this.run.owner)) await this.confirmLease();
       let record: OperationRecord;
       try {
         if (this.awaitingProgress && !wait && !this.attemptCounted) {
@@ -298,6 +299,17 @@ export class WorkflowExecution {
   abandon(reason: AbandonReason): Promise<never> {
     this.onAbandon(reason);
     return new Promise<never>(() => undefined);
+  }
+
+  /** Waits until the database says whether this instance still owns the workflow; gives it up if not. */
+  private async confirmLease(): Promise<void> {
+    for (;;) {
+      const verdict = await this.services.lease.confirm(this.run.owner);
+      if (verdict === 'held') return;
+      if (verdict === 'lost') return this.fenced();
+      if (this.services.state() !== 'running') return this.abandon('stopped');
+      await this.services.outage.answers();
+    }
   }
 
   /** Another executor adopted this workflow: this one writes nothing more for it and stops running it. */

@@ -38,6 +38,8 @@ export interface ExecutorDeps {
   readonly messaging: WorkflowMessaging;
   /** A workflow recovered this many times without ending becomes RETRIES_EXCEEDED. */
   readonly maxRecoveryAttempts: number;
+  /** The application_name of this runtime's database sessions. */
+  readonly sessionTag: string;
 }
 
 export interface StartOptions {
@@ -68,7 +70,7 @@ interface WorkflowOwner {
 interface ActiveWorkflow extends WorkflowOwner {
   /** Settles once the start is durable (rejects if it failed, a conflict included). */
   readonly started: Promise<boolean>;
-  readonly result: Promise<unknown>;
+  result: Promise<unknown>;
   /** The executor instance that runs it here. */
   readonly runBy: string;
   /**
@@ -77,6 +79,8 @@ interface ActiveWorkflow extends WorkflowOwner {
    */
   readonly abandon: (reason: AbandonReason) => void;
   readonly abandoned: () => boolean;
+  /** True once this process runs it; false while it only waits for its result (it runs elsewhere). */
+  executing: boolean;
 }
 
 /** A UUID names one workflow: the same function and kind, caller, inputs and parent; anything else is a conflict. */
@@ -122,7 +126,7 @@ export class WorkflowExecutor {
       () => deps.systemDb.ping(),
       () => this.stateName !== 'running',
     );
-    this.lease = new ExecutorLease(deps.systemDb, deps.logger, deps.executorId, {
+    this.lease = new ExecutorLease(deps.systemDb, deps.logger, deps.executorId, deps.sessionTag, {
       adopt: (instances) => void this.adoptInTurn(instances),
       fenced: () => void this.fenced(),
     });
@@ -210,9 +214,9 @@ export class WorkflowExecutor {
       started = resolve;
       failedToStart = reject;
     });
-    const run: ExecutionRun = { workflowUUID, fn, kind, identity, owner: this.lease.instanceId, parentSpan: options.parentSpan };
+    const run: ExecutionRun = { workflowUUID, fn, kind, identity, owner: this.lease.instanceId, epoch: 0, parentSpan: options.parentSpan };
     // Registered before the first await, so a concurrent start of this UUID in this process joins it.
-    const result = this.track(workflowUUID, { ...owner, started: insertion }, run.owner, async (abandon) => {
+    const result = this.track(workflowUUID, { ...owner, started: insertion }, run.owner, async (abandon, executing) => {
       let inserted: boolean;
       let orphan: WorkflowRow | undefined;
       try {
@@ -245,9 +249,12 @@ export class WorkflowExecutor {
       started(inserted);
       if (orphan) {
         const records = await this.whileDatabaseAway(() => this.deps.systemDb.loadRecords([workflowUUID]));
+        executing();
         return this.execute(run, inputs, records.get(workflowUUID) ?? new Map(), abandon);
       }
+      // It runs elsewhere (or ran): wait for its record. If this process adopts it, it runs here then.
       if (!inserted) return awaitRecordedResult(this.deps.systemDb, workflowUUID);
+      executing();
       return this.execute(run, inputs, undefined, abandon);
     });
     await insertion;
@@ -299,9 +306,9 @@ export class WorkflowExecutor {
    */
   private track(
     workflowUUID: string,
-    owner: Omit<ActiveWorkflow, 'result' | 'abandon' | 'abandoned' | 'runBy'>,
+    owner: Omit<ActiveWorkflow, 'result' | 'abandon' | 'abandoned' | 'runBy' | 'executing'>,
     runBy: string,
-    work: (abandon: (reason: AbandonReason) => void) => Promise<unknown>,
+    work: (abandon: (reason: AbandonReason) => void, executing: () => void) => Promise<unknown>,
   ): Promise<unknown> {
     let settle!: (outcome: Promise<unknown>) => void;
     const abandonment = new Promise<unknown>((resolve) => (settle = resolve));
@@ -317,8 +324,9 @@ export class WorkflowExecutor {
         settle(awaitRecordedResult(this.deps.systemDb, workflowUUID));
       }
     };
-    const result = Promise.race([work(abandon), abandonment]);
-    const entry: ActiveWorkflow = { ...owner, result, runBy, abandon, abandoned: () => abandoned };
+    const entry: ActiveWorkflow = { ...owner, result: abandonment, runBy, abandon, abandoned: () => abandoned, executing: false };
+    const result = Promise.race([work(abandon, () => (entry.executing = true)), abandonment]);
+    entry.result = result;
     this.active.set(workflowUUID, entry);
     // Nobody may ever ask for this result: its rejection must not be "unhandled".
     const forget = () => {
@@ -422,9 +430,10 @@ export class WorkflowExecutor {
   }
 
   private resume(row: WorkflowRow, owner: string, records: ReadonlyMap<number, OperationRecord>): boolean {
-    // Taken up again after a failed adoption: one already running here goes on as it is.
+    // Taken up again after a failed adoption: one already running here goes on as it is. One this
+    // process only waits for is run here now; its waiters get the result from the record.
     const here = this.active.get(row.workflowUUID);
-    if (here && !here.abandoned()) return false;
+    if (here && here.executing && !here.abandoned()) return false;
     const fn = this.deps.registry.byQualifiedName(row.workflowName);
     if (!fn) {
       this.deps.logger.error(
@@ -433,8 +442,11 @@ export class WorkflowExecutor {
       );
       return false;
     }
-    const run: ExecutionRun = { workflowUUID: row.workflowUUID, fn, kind: row.kind, identity: identityOf(row), owner };
-    this.track(row.workflowUUID, { ...row, started: Promise.resolve(true) }, owner, (abandon) => this.execute(run, row.inputs, records, abandon));
+    const run: ExecutionRun = { workflowUUID: row.workflowUUID, fn, kind: row.kind, identity: identityOf(row), owner, epoch: row.ownerEpoch };
+    this.track(row.workflowUUID, { ...row, started: Promise.resolve(true) }, owner, (abandon, executing) => {
+      executing();
+      return this.execute(run, row.inputs, records, abandon);
+    });
     return true;
   }
 

@@ -10,7 +10,11 @@ export interface ExecutorRegistration {
   readonly instanceId: string;
   readonly executorId: string;
   readonly host: string;
+  /** The machine and pid namespace: only a process with the same key can judge the pid. */
+  readonly hostKey: string;
   readonly pid: number;
+  /** The application_name of its database sessions. */
+  readonly sessionTag: string;
   readonly startedAt: number;
   readonly leaseMs: number;
 }
@@ -27,7 +31,7 @@ export interface ExecutorRow extends ExecutorRegistration {
   readonly workflows: number;
 }
 
-const COLUMNS = `e.instance_id, e.executor_id, e.host, e.pid, e.started_at, e.lease_ms, e.state,
+const COLUMNS = `e.instance_id, e.executor_id, e.host, e.host_key, e.pid, e.session_tag, e.started_at, e.lease_ms, e.state,
   (extract(epoch FROM e.heartbeat_at) * 1000)::bigint AS heartbeat_ms,
   (e.state = 'live' AND e.heartbeat_at > now() - e.lease_ms * interval '1 millisecond') AS alive`;
 
@@ -36,7 +40,9 @@ function toRow(r: Record<string, any>, workflows = 0): ExecutorRow {
     instanceId: r.instance_id,
     executorId: r.executor_id,
     host: r.host,
+    hostKey: r.host_key,
     pid: r.pid,
+    sessionTag: r.session_tag,
     startedAt: Number(r.started_at),
     leaseMs: r.lease_ms,
     state: r.state,
@@ -50,9 +56,9 @@ function toRow(r: Record<string, any>, workflows = 0): ExecutorRow {
 export async function registerExecutor(pool: pg.Pool, reg: ExecutorRegistration): Promise<{ holder?: ExecutorRow }> {
   try {
     await pool.query(
-      `INSERT INTO operon.executors (instance_id, executor_id, host, pid, started_at, lease_ms, state)
-       VALUES ($1, $2, $3, $4, $5, $6, 'live')`,
-      [reg.instanceId, reg.executorId, reg.host, reg.pid, reg.startedAt, reg.leaseMs],
+      `INSERT INTO operon.executors (instance_id, executor_id, host, host_key, pid, session_tag, started_at, lease_ms, state)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'live')`,
+      [reg.instanceId, reg.executorId, reg.host, reg.hostKey, reg.pid, reg.sessionTag, reg.startedAt, reg.leaseMs],
     );
     return {};
   } catch (error) {
@@ -84,8 +90,13 @@ export async function heartbeat(pool: pg.Pool, instanceId: string, gone: readonl
          UPDATE operon.executors SET state = 'dead'
          WHERE state = 'live' AND instance_id <> $1
            AND (heartbeat_at < now() - lease_ms * interval '1 millisecond' OR instance_id = ANY($2::text[]))
-         RETURNING instance_id)
-       SELECT EXISTS (SELECT 1 FROM beat) AS alive,
+         RETURNING instance_id, session_tag),
+       -- A paused process keeps its sessions, and with them the locks of a transaction it was in:
+       -- they end with its lease, so its adopter never waits on them.
+       ended AS (
+         SELECT count(pg_terminate_backend(a.pid)) AS sessions FROM pg_stat_activity a
+         WHERE a.application_name IN (SELECT session_tag FROM lapsed) AND a.pid <> pg_backend_pid())
+       SELECT EXISTS (SELECT 1 FROM beat) AS alive, (SELECT sessions FROM ended) AS ended_sessions,
          array(SELECT e.instance_id FROM operon.executors e
                WHERE (e.state <> 'live' OR e.instance_id IN (SELECT instance_id FROM lapsed))
                  AND EXISTS (SELECT 1 FROM operon.workflow_status w WHERE w.owner = e.instance_id AND w.status = 'PENDING')) AS to_adopt`,
@@ -94,9 +105,9 @@ export async function heartbeat(pool: pg.Pool, instanceId: string, gone: readonl
   return { alive: rows[0]!.alive, toAdopt: rows[0]!.to_adopt };
 }
 
-/** Live instances on `host` other than `self`: the caller checks whether their processes still exist. */
-export async function liveInstancesOnHost(pool: pg.Pool, host: string, self: string): Promise<ExecutorRow[]> {
-  const { rows } = await pool.query(`SELECT ${COLUMNS} FROM operon.executors e WHERE e.host = $1 AND e.state = 'live' AND e.instance_id <> $2`, [host, self]);
+/** Live instances with this host key other than `self`: the caller checks whether their processes still exist. */
+export async function liveInstancesOnHost(pool: pg.Pool, hostKey: string, self: string): Promise<ExecutorRow[]> {
+  const { rows } = await pool.query(`SELECT ${COLUMNS} FROM operon.executors e WHERE e.host_key = $1 AND e.state = 'live' AND e.instance_id <> $2`, [hostKey, self]);
   return rows.map((r) => toRow(r));
 }
 

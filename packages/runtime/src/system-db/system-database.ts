@@ -97,7 +97,8 @@ export class SystemDatabase {
   ): Promise<status.RecoveryPage> {
     const page = await guardDatabase(status.claimWorkflows(this.systemPool, claimer, from, afterUUID, limit, maxAttempts));
     if (page.resumable.length > 0) {
-      await guardDatabase(transactions.fenceTransactions(this.appPool, claimer.owner, page.resumable.map((row) => row.workflowUUID)));
+      const claimed = page.resumable.map((row) => ({ workflowUUID: row.workflowUUID, epoch: row.ownerEpoch }));
+      await guardDatabase(transactions.fenceTransactions(this.appPool, claimer.owner, claimed));
     }
     return page;
   }
@@ -110,8 +111,8 @@ export class SystemDatabase {
     return guardDatabase(executors.heartbeat(this.systemPool, instanceId, gone));
   }
 
-  liveInstancesOnHost(host: string, self: string): Promise<executors.ExecutorRow[]> {
-    return guardDatabase(executors.liveInstancesOnHost(this.systemPool, host, self));
+  liveInstancesOnHost(hostKey: string, self: string): Promise<executors.ExecutorRow[]> {
+    return guardDatabase(executors.liveInstancesOnHost(this.systemPool, hostKey, self));
   }
 
   setExecutorState(instanceIds: readonly string[], state: 'stopped' | 'dead'): Promise<void> {
@@ -147,7 +148,7 @@ export class SystemDatabase {
   /** Inserts a transaction's output and commits the transaction, in one round trip. */
   insertTransactionOutputAndCommit(
     client: pg.ClientBase,
-    owner: string,
+    owner: { readonly instance: string; readonly epoch: number },
     workflowUUID: string,
     functionID: number,
     functionName: string,

@@ -13,7 +13,7 @@ import type { RecordsByWorkflow } from './operation-outputs.js';
  */
 export async function insertTransactionOutputAndCommit(
   client: pg.ClientBase,
-  owner: string,
+  owner: { readonly instance: string; readonly epoch: number },
   workflowUUID: string,
   functionID: number,
   functionName: string,
@@ -23,7 +23,7 @@ export async function insertTransactionOutputAndCommit(
   const uuid = literal(workflowUUID);
   await client.query(
     `WITH fence AS (
-       INSERT INTO operon.workflow_owners AS o (workflow_uuid, owner) VALUES (${uuid}, ${literal(owner)})
+       INSERT INTO operon.workflow_owners AS o (workflow_uuid, owner, epoch) VALUES (${uuid}, ${literal(owner.instance)}, ${Math.trunc(owner.epoch)})
        ON CONFLICT (workflow_uuid) DO UPDATE SET owner = EXCLUDED.owner WHERE o.owner = EXCLUDED.owner
        RETURNING 1)
      INSERT INTO operon.transaction_outputs (workflow_uuid, function_id, function_name, output, created_at)
@@ -36,11 +36,16 @@ export async function insertTransactionOutputAndCommit(
  * Makes `owner` the owner of these workflows in the app database (an adoption), before it runs
  * any of them: from then on no transaction of their previous owner can commit.
  */
-export async function fenceTransactions(appPool: pg.Pool, owner: string, workflowUUIDs: readonly string[]): Promise<void> {
+export async function fenceTransactions(
+  appPool: pg.Pool,
+  owner: string,
+  claimed: readonly { readonly workflowUUID: string; readonly epoch: number }[],
+): Promise<void> {
+  // Only forward: a stale adopter's fence, landing late, never takes a workflow back from a newer owner.
   await appPool.query(
-    `INSERT INTO operon.workflow_owners (workflow_uuid, owner) SELECT unnest($1::text[]), $2
-     ON CONFLICT (workflow_uuid) DO UPDATE SET owner = EXCLUDED.owner`,
-    [workflowUUIDs, owner],
+    `INSERT INTO operon.workflow_owners AS o (workflow_uuid, owner, epoch) SELECT u, $2, e FROM unnest($1::text[], $3::int[]) AS c(u, e)
+     ON CONFLICT (workflow_uuid) DO UPDATE SET owner = EXCLUDED.owner, epoch = EXCLUDED.epoch WHERE o.epoch < EXCLUDED.epoch`,
+    [claimed.map((c) => c.workflowUUID), owner, claimed.map((c) => c.epoch)],
   );
 }
 

@@ -33,6 +33,8 @@ export interface WorkflowRow extends WorkflowIdentity {
   readonly executorId: string;
   /** The executor instance that owns it; null for a workflow from before executors registered. */
   readonly owner: string | null;
+  /** How many times it changed hands. */
+  readonly ownerEpoch: number;
   readonly inputs: string;
   readonly output: string | null;
   readonly error: string | null;
@@ -41,7 +43,7 @@ export interface WorkflowRow extends WorkflowIdentity {
   readonly updatedAt: number;
 }
 
-const COLUMNS = `workflow_uuid, status, workflow_name, kind, parent_uuid, executor_id, owner, inputs, output, error, authenticated_user,
+const COLUMNS = `workflow_uuid, status, workflow_name, kind, parent_uuid, executor_id, owner, owner_epoch, inputs, output, error, authenticated_user,
   authenticated_roles, assumed_role, request, created_at, updated_at`;
 
 function toRow(r: Record<string, any>): WorkflowRow {
@@ -53,6 +55,7 @@ function toRow(r: Record<string, any>): WorkflowRow {
     parentUUID: r.parent_uuid,
     executorId: r.executor_id,
     owner: r.owner,
+    ownerEpoch: r.owner_epoch,
     inputs: r.inputs,
     output: r.output,
     error: r.error,
@@ -187,7 +190,7 @@ export async function claimWorkflows(
   // the database's own maximum: an order computed here could disagree with the one the page used.
   const { rows } = await pool.query(
     `WITH claimed AS (
-       UPDATE operon.workflow_status SET owner = $6, executor_id = $7,
+       UPDATE operon.workflow_status SET owner = $6, executor_id = $7, owner_epoch = owner_epoch + 1,
          status = CASE WHEN recovery_attempts >= $4 THEN 'RETRIES_EXCEEDED' ELSE status END,
          updated_at = CASE WHEN recovery_attempts >= $4 THEN $5 ELSE updated_at END
        WHERE workflow_uuid IN (

@@ -80,7 +80,7 @@ export async function performTransaction(
   const commit = readOnly
     ? (client: pg.PoolClient) => client.query('COMMIT').then(() => undefined)
     : (client: pg.PoolClient, output: string | null) =>
-        systemDb.insertTransactionOutputAndCommit(client, site.owner, site.workflowUUID, site.functionID, fn.name, output);
+        systemDb.insertTransactionOutputAndCommit(client, { instance: site.owner, epoch: execution.run.epoch }, site.workflowUUID, site.functionID, fn.name, output);
   const conflicts = new Backoff(CONFLICT_RETRY);
   for (;;) {
     const session = new AttemptSession(await guardDatabase(appPool.connect()));

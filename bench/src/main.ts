@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { dropDatabases, externalServer, prepareDatabases, startBenchServer, withClient, type BenchServer } from './bench-server.js';
 import { measureCommitCeiling } from './commit-ceiling.js';
+import { measureFenceCost, type FenceCost } from './fence-cost.js';
+import { measureFleetRun, type FleetRun } from './fleet-throughput.js';
 import { parseOptions, type BenchOptions } from './options.js';
 import { WORKLOADS, type DatabaseTarget, type Framework, type Job, type ThroughputResult, type Workload } from './protocol.js';
 import { benchJsonLine, emptySummary, medianCell, type BenchSummary } from './report.js';
@@ -212,11 +214,21 @@ interface Collected {
   recoveries: Partial<Record<Framework, { seconds: number; readyMs: number }>>;
   coldStarts: Record<Framework, number[]>;
   statementCounts: Partial<Record<Framework, Partial<Record<Workload, StatementCount>>>>;
+  fleetRuns: FleetRun[];
+  fenceCosts: FenceCost[];
 }
 
 async function measureAll(ctx: Context, summary: BenchSummary): Promise<Collected> {
   const { options, server } = ctx;
-  const collected: Collected = { postgresVersion: '', runs: undefined, recoveries: {}, coldStarts: { operon: [], dbos: [] }, statementCounts: {} };
+  const collected: Collected = {
+    postgresVersion: '',
+    runs: undefined,
+    recoveries: {},
+    coldStarts: { operon: [], dbos: [] },
+    statementCounts: {},
+    fleetRuns: [],
+    fenceCosts: [],
+  };
   collected.postgresVersion = await withClient(server, 'postgres', async (c) =>
     (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v.split(' ')[0]!,
   );
@@ -245,11 +257,9 @@ async function measureAll(ctx: Context, summary: BenchSummary): Promise<Collecte
   }
 
   // Last, because it restarts the server with pg_stat_statements loaded.
-  if (!(await server.enableStatementStats())) {
-    ctx.failures.push('statement counts: pg_stat_statements is not loaded on this server');
-    return collected;
-  }
-  for (const framework of options.frameworks) {
+  const statsLoaded = await server.enableStatementStats();
+  if (!statsLoaded) ctx.failures.push('statement counts: pg_stat_statements is not loaded on this server');
+  for (const framework of statsLoaded ? options.frameworks : []) {
     for (const workload of options.statementWorkloads) {
       const counted = await attempt(ctx, `${framework} ${workload} statements`, () => measureStatements(ctx, framework, workload));
       if (!counted) continue;
@@ -261,7 +271,55 @@ async function measureAll(ctx: Context, summary: BenchSummary): Promise<Collecte
       );
     }
   }
+  // After the statement counts: with pg_stat_statements loaded, the fleet's statements are counted too.
+  if (options.frameworks.includes('operon')) await measureFleet(ctx, summary, collected, statsLoaded);
   return collected;
+}
+
+/** W3 with 1, 2 and 4 Operon processes on one Postgres, then fenced against unfenced writes. */
+async function measureFleet(ctx: Context, summary: BenchSummary, collected: Collected, countStatements: boolean): Promise<void> {
+  const { options, server } = ctx;
+  const { fleetConcurrency: concurrency, fleetWarmup: warmup, fleetTimed: timed } = options;
+  const databases = [ctx.databases.app, ctx.databases.system.operon];
+  let one: number | null = null;
+  for (const processes of options.fleetProcesses) {
+    const run = await attempt(ctx, `operon W3 with ${processes} processes`, () =>
+      measureFleetRun({
+        address: server,
+        databases,
+        processes,
+        job: { kind: 'throughput-synced', workload: 'W3', concurrency, warmup, timed },
+        spawn: (job) => spawnWorker(ctx, 'operon', job),
+        deadlineMs: options.workerDeadlineMs,
+        countStatements,
+      }),
+    );
+    if (!run) continue;
+    collected.fleetRuns.push(run);
+    if (processes === 1) one = run.wfPerSec;
+    summary.fleet.processes[String(processes)] = {
+      wfPerSec: run.wfPerSec,
+      p50Ms: run.p50Ms,
+      p99Ms: run.p99Ms,
+      statementsPerWorkflow: run.statementsPerWorkflow,
+      heartbeatsPerSec: run.heartbeatsPerSec,
+      vsOneProcess: one === null ? null : round(run.wfPerSec / one, 2),
+    };
+    log(
+      `fleet: ${processes} process(es) x c=${concurrency}: ${run.wfPerSec} wf/s (per process ${run.perProcess.map((p) => p.wfPerSec).join(', ')}), ` +
+        `p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms, ${run.statementsPerWorkflow ?? 'n/a'} statements per workflow, ${run.heartbeatsPerSec ?? 'n/a'} heartbeats/s`,
+    );
+  }
+  for (const c of options.fenceConcurrencies) {
+    const cost = await attempt(ctx, `fence cost at concurrency ${c}`, () =>
+      measureFenceCost(server, { app: ctx.databases.app, system: ctx.databases.system.operon }, c, options.fenceRoundMs, options.fenceRounds),
+    );
+    if (!cost) continue;
+    collected.fenceCosts.push(cost);
+    const { concurrency: _c, ...cell } = cost;
+    summary.fencing[String(c)] = cell;
+    log(`fence cost, c=${c}: fenced ${cost.fencedWfPerSec} wf/s, unfenced ${cost.unfencedWfPerSec} wf/s: ${cost.costPercent}% (${cost.usPerWorkflow} µs per workflow)`);
+  }
 }
 
 /** Prints the tables and the BENCH-JSON line (last), and writes the full results. */
@@ -296,6 +354,8 @@ function report(ctx: Context, summary: BenchSummary, collected: Collected): void
       throughputRuns: collected.runs,
       statementCounts,
       recovery: collected.recoveries,
+      fleetRuns: collected.fleetRuns,
+      fenceCosts: collected.fenceCosts,
       coldStartSamplesMs: collected.coldStarts,
       failures: ctx.failures,
       elapsedSeconds: round((performance.now() - started) / 1000, 1),
@@ -334,7 +394,11 @@ async function main(): Promise<number> {
     failures: [],
   };
   const allDatabases = [ctx.databases.app, ctx.databases.system.operon, ctx.databases.system.dbos];
-  const summary = emptySummary(options.size !== 'full', options.concurrencies, options.recoveryWorkflows);
+  const summary = emptySummary(options.size !== 'full', options.concurrencies, options.recoveryWorkflows, {
+    processes: options.fleetProcesses,
+    concurrency: options.fleetConcurrency,
+    fenceConcurrencies: options.fenceConcurrencies,
+  });
   let collected: Collected;
   try {
     await prepareDatabases(server, allDatabases, ctx.databases.app);

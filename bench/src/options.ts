@@ -21,6 +21,16 @@ export interface BenchOptions {
   readonly statementIdleMs: number;
   /** W0 and W3 are required; W3S is counted too where time allows. */
   readonly statementWorkloads: readonly Workload[];
+  /** W3 with several Operon processes on one Postgres: how many processes in each run. */
+  readonly fleetProcesses: readonly number[];
+  /** Closed-loop concurrency of each of those processes, their warm-up and timed workflows each. */
+  readonly fleetConcurrency: number;
+  readonly fleetWarmup: number;
+  readonly fleetTimed: number;
+  /** Fenced against unfenced W3 writes: at these concurrencies, rounds of this long, this many of each. */
+  readonly fenceConcurrencies: readonly number[];
+  readonly fenceRoundMs: number;
+  readonly fenceRounds: number;
   /** Start each framework once, uncounted, before the timed cold starts. */
   readonly coldStartDiscard: boolean;
   /** A worker that takes longer than this is killed and its figure reported as failed. */
@@ -49,6 +59,13 @@ const SIZES: Record<Size, Omit<BenchOptions, 'size' | 'frameworks' | 'databaseUr
     statementWarmup: 50,
     statementIdleMs: 5000,
     statementWorkloads: WORKLOADS,
+    fleetProcesses: [1, 2, 4],
+    fleetConcurrency: 16,
+    fleetWarmup: 300,
+    fleetTimed: 2000,
+    fenceConcurrencies: [1, 16],
+    fenceRoundMs: 3000,
+    fenceRounds: 3,
     coldStartDiscard: true,
     workerDeadlineMs: 15 * 60_000,
   },
@@ -65,6 +82,13 @@ const SIZES: Record<Size, Omit<BenchOptions, 'size' | 'frameworks' | 'databaseUr
     statementWarmup: 30,
     statementIdleMs: 5000,
     statementWorkloads: WORKLOADS,
+    fleetProcesses: [1, 2, 4],
+    fleetConcurrency: 16,
+    fleetWarmup: 100,
+    fleetTimed: 300,
+    fenceConcurrencies: [1, 16],
+    fenceRoundMs: 1000,
+    fenceRounds: 2,
     coldStartDiscard: true,
     workerDeadlineMs: 5 * 60_000,
   },
@@ -82,6 +106,13 @@ const SIZES: Record<Size, Omit<BenchOptions, 'size' | 'frameworks' | 'databaseUr
     statementWarmup: 5,
     statementIdleMs: 0,
     statementWorkloads: ['W0', 'W3'],
+    fleetProcesses: [1, 2, 4],
+    fleetConcurrency: 2,
+    fleetWarmup: 5,
+    fleetTimed: 20,
+    fenceConcurrencies: [1],
+    fenceRoundMs: 300,
+    fenceRounds: 1,
     coldStartDiscard: false,
     workerDeadlineMs: 2 * 60_000,
   },

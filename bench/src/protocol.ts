@@ -28,6 +28,11 @@ export interface DatabaseTarget {
 export type Job =
   /** Closed loop: `concurrency` async loops, each awaiting its workflow's result before the next. */
   | { readonly kind: 'throughput'; readonly workload: Workload; readonly concurrency: number; readonly warmup: number; readonly timed: number }
+  /**
+   * Several processes at once on one Postgres: warm up, report `paused`, wait for `go` (sent to
+   * every process of the run together), then the timed phase, as `throughput`.
+   */
+  | { readonly kind: 'throughput-synced'; readonly workload: Workload; readonly concurrency: number; readonly warmup: number; readonly timed: number }
   /** Warm up, report `paused`, wait for `go`, run `count` workflows one by one, report. */
   | { readonly kind: 'statements'; readonly workload: Workload; readonly warmup: number; readonly count: number }
   /** Start `count` workflows that each complete one step and then wait in `recv`; report once all wait. */

@@ -106,6 +106,44 @@ export function renderMarkdown(summary: BenchSummary, extras: ReportExtras): str
   out.push('## Recovery', '', `${workflows} workflows blocked after one step, SIGKILL, a new process: seconds from its spawn until all are SUCCESS (lower is better).`, '');
   out.push(table(['workflows', 'Operon s', 'DBOS s', '÷'], [[String(workflows), fmt(summary.recovery.operon.seconds, 2), fmt(summary.recovery.dbos.seconds, 2), ratio(summary.recovery.operon.seconds, summary.recovery.dbos.seconds)]]), '');
 
+  const fleet = summary.fleet;
+  const singleW3 = summary.statements.operon.W3;
+  out.push(
+    '## Many Operon processes on one Postgres',
+    '',
+    `W3 with 1, 2 and 4 Operon processes on this one server, each its own executor (lease, heartbeat, fenced writes) at concurrency ${fleet.concurrency}, ` +
+      'started together; workflows per second of all processes together. Statements counted by the server over the timed window, ' +
+      `every process and its heartbeats included, against the single process's W3 (${fmt(singleW3)}).`,
+    '',
+  );
+  const fleetRows = Object.entries(fleet.processes).map(([n, cell]) => [
+    n,
+    fmt(cell.wfPerSec),
+    cell.vsOneProcess === null ? 'n/a' : `${cell.vsOneProcess.toFixed(2)}×`,
+    fmt(cell.p50Ms, 2),
+    fmt(cell.p99Ms, 2),
+    fmt(cell.statementsPerWorkflow, 2),
+    cell.statementsPerWorkflow === null || singleW3 === null ? 'n/a' : `${cell.statementsPerWorkflow - singleW3 >= 0 ? '+' : ''}${(cell.statementsPerWorkflow - singleW3).toFixed(2)}`,
+    fmt(cell.heartbeatsPerSec, 2),
+  ]);
+  out.push(table(['processes', 'wf/s', '÷ 1 process', 'p50 ms', 'p99 ms', 'statements/wf', 'vs 1 process W3', 'heartbeats/s'], fleetRows), '');
+  out.push(
+    '### The cost of fencing',
+    '',
+    "W3's writes as the runtime sends them (start, two records, the transaction with its output, the end: 8 statements), fenced, " +
+      'against the same 8 statements without the owner check, alternating rounds on the same connections. The fence adds no statement; ' +
+      'this is what its row lock and the owner row in the app database cost.',
+    '',
+  );
+  const fenceRows = Object.entries(summary.fencing).map(([c, cell]) => [
+    c,
+    fmt(cell.fencedWfPerSec),
+    fmt(cell.unfencedWfPerSec),
+    cell.costPercent === null ? 'n/a' : `${cell.costPercent.toFixed(1)}%`,
+    fmt(cell.usPerWorkflow, 0),
+  ]);
+  out.push(table(['concurrency', 'fenced wf/s', 'unfenced wf/s', 'cost', 'µs per workflow'], fenceRows), '');
+
   out.push('## Cold start', '', 'Spawn to ready to run workflows, system schema already migrated; median (lower is better).', '');
   out.push(table(['', 'Operon ms', 'DBOS ms', '÷'], [['cold start', fmt(summary.coldStartMs.operon, 0), fmt(summary.coldStartMs.dbos, 0), ratio(summary.coldStartMs.operon, summary.coldStartMs.dbos)]]), '');
   return out.join('\n');

@@ -12,6 +12,27 @@ export interface ThroughputCell {
   rssMB: number | null;
 }
 
+/** W3 with N Operon processes on one Postgres. */
+export interface FleetCell {
+  wfPerSec: number | null;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  /** All processes' statements over the timed window, heartbeats included, per workflow. */
+  statementsPerWorkflow: number | null;
+  heartbeatsPerSec: number | null;
+  /** wfPerSec ÷ the one-process run's. */
+  vsOneProcess: number | null;
+}
+
+/** W3's writes fenced as the runtime sends them, against the same writes without the fence. */
+export interface FenceCell {
+  fencedWfPerSec: number | null;
+  unfencedWfPerSec: number | null;
+  /** May be negative (noise): the fence then cost nothing measurable. */
+  costPercent: number | null;
+  usPerWorkflow: number | null;
+}
+
 /** The exact shape of the `BENCH-JSON` line. A measurement that failed is `null` (and the run exits non-zero). */
 export interface BenchSummary {
   quick: boolean;
@@ -20,14 +41,33 @@ export interface BenchSummary {
   statements: Record<Framework, { W0: number | null; W3: number | null }>;
   recovery: Record<Framework, { workflows: number; seconds: number | null }>;
   coldStartMs: Record<Framework, number | null>;
+  /** Keyed by the number of processes; each at `concurrency`. */
+  fleet: { concurrency: number; processes: Record<string, FleetCell> };
+  /** Keyed by concurrency. */
+  fencing: Record<string, FenceCell>;
 }
+
+export const FLEET_KEYS = ['wfPerSec', 'p50Ms', 'p99Ms', 'statementsPerWorkflow', 'heartbeatsPerSec', 'vsOneProcess'] as const;
+export const FENCE_KEYS = ['fencedWfPerSec', 'unfencedWfPerSec', 'costPercent', 'usPerWorkflow'] as const;
+
+export const emptyFleetCell = (): FleetCell => ({ wfPerSec: null, p50Ms: null, p99Ms: null, statementsPerWorkflow: null, heartbeatsPerSec: null, vsOneProcess: null });
+export const emptyFenceCell = (): FenceCell => ({ fencedWfPerSec: null, unfencedWfPerSec: null, costPercent: null, usPerWorkflow: null });
 
 export const BENCH_JSON_PREFIX = 'BENCH-JSON ';
 
 export const CELL_KEYS = ['wfPerSec', 'p50Ms', 'p99Ms', 'rssMB'] as const;
 export const STATEMENT_WORKLOADS = ['W0', 'W3'] as const;
 
-export function emptySummary(quick: boolean, concurrencies: readonly number[], recoveryWorkflows: number): BenchSummary {
+export function emptySummary(
+  quick: boolean,
+  concurrencies: readonly number[],
+  recoveryWorkflows: number,
+  fleet: { readonly processes: readonly number[]; readonly concurrency: number; readonly fenceConcurrencies: readonly number[] } = {
+    processes: [1, 2, 4],
+    concurrency: 16,
+    fenceConcurrencies: [1, 16],
+  },
+): BenchSummary {
   const cells = (): Record<string, ThroughputCell> =>
     Object.fromEntries(concurrencies.map((c) => [String(c), { wfPerSec: null, p50Ms: null, p99Ms: null, rssMB: null }]));
   const perWorkload = (): Record<Workload, Record<string, ThroughputCell>> => ({ W0: cells(), W3: cells(), W3S: cells() });
@@ -38,6 +78,8 @@ export function emptySummary(quick: boolean, concurrencies: readonly number[], r
     statements: { operon: { W0: null, W3: null }, dbos: { W0: null, W3: null } },
     recovery: { operon: { workflows: recoveryWorkflows, seconds: null }, dbos: { workflows: recoveryWorkflows, seconds: null } },
     coldStartMs: { operon: null, dbos: null },
+    fleet: { concurrency: fleet.concurrency, processes: Object.fromEntries(fleet.processes.map((n) => [String(n), emptyFleetCell()])) },
+    fencing: Object.fromEntries(fleet.fenceConcurrencies.map((c) => [String(c), emptyFenceCell()])),
   };
 }
 
@@ -69,6 +111,8 @@ export interface ShapeOptions {
   readonly concurrencies?: readonly number[];
   /** Accept `null` statement counts (a server without pg_stat_statements). */
   readonly statementsMayBeNull?: boolean;
+  /** The fencing keys expected (quick and full: 1 and 16; tiny: 1). */
+  readonly fenceConcurrencies?: readonly number[];
 }
 
 /**
@@ -92,7 +136,10 @@ export function benchJsonProblems(value: unknown, options: ShapeOptions = {}): s
     if (v === null && mayBeNull) return;
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) problems.push(`${path}: expected a non-negative number, got ${JSON.stringify(v)}`);
   };
-  if (!keys('', value, ['quick', 'ceiling', 'throughput', 'statements', 'recovery', 'coldStartMs'])) return problems;
+  const signed = (path: string, v: unknown): void => {
+    if (typeof v !== 'number' || !Number.isFinite(v)) problems.push(`${path}: expected a number, got ${JSON.stringify(v)}`);
+  };
+  if (!keys('', value, ['quick', 'ceiling', 'throughput', 'statements', 'recovery', 'coldStartMs', 'fleet', 'fencing'])) return problems;
   if (typeof value['quick'] !== 'boolean') problems.push('quick: expected a boolean');
   const concurrencies = (options.concurrencies ?? (value['quick'] === true ? [1, 16] : [1, 16, 64])).map(String);
   if (keys('ceiling', value['ceiling'], concurrencies)) {
@@ -131,6 +178,32 @@ export function benchJsonProblems(value: unknown, options: ShapeOptions = {}): s
   }
   if (keys('coldStartMs', value['coldStartMs'], FRAMEWORKS)) {
     for (const framework of FRAMEWORKS) number(`coldStartMs.${framework}`, value['coldStartMs'][framework]);
+  }
+  if (keys('fleet', value['fleet'], ['concurrency', 'processes'])) {
+    number('fleet.concurrency', value['fleet']['concurrency']);
+    if (keys('fleet.processes', value['fleet']['processes'], ['1', '2', '4'])) {
+      for (const n of ['1', '2', '4']) {
+        const cell = (value['fleet']['processes'] as Record<string, unknown>)[n];
+        const path = `fleet.processes.${n}`;
+        if (!keys(path, cell, FLEET_KEYS)) continue;
+        for (const key of FLEET_KEYS) {
+          const statement = key === 'statementsPerWorkflow' || key === 'heartbeatsPerSec';
+          number(`${path}.${key}`, cell[key], statement && options.statementsMayBeNull);
+        }
+      }
+    }
+  }
+  const fenceConcurrencies = (options.fenceConcurrencies ?? [1, 16]).map(String);
+  if (keys('fencing', value['fencing'], fenceConcurrencies)) {
+    for (const c of fenceConcurrencies) {
+      const cell = value['fencing'][c];
+      const path = `fencing.${c}`;
+      if (!keys(path, cell, FENCE_KEYS)) continue;
+      number(`${path}.fencedWfPerSec`, cell['fencedWfPerSec']);
+      number(`${path}.unfencedWfPerSec`, cell['unfencedWfPerSec']);
+      signed(`${path}.costPercent`, cell['costPercent']);
+      signed(`${path}.usPerWorkflow`, cell['usPerWorkflow']);
+    }
   }
   return problems;
 }

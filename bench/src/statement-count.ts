@@ -37,18 +37,18 @@ export interface StatementCount {
   readonly lines: StatementLine[];
 }
 
-interface Row {
+export interface Row {
   datname: string;
   query: string;
   calls: string;
 }
 
 /** Resets the counters of these databases only: other users of the server keep theirs. */
-async function reset(client: pg.Client, databases: readonly string[]): Promise<void> {
+export async function reset(client: pg.Client, databases: readonly string[]): Promise<void> {
   await client.query('SELECT pg_stat_statements_reset(0, oid, 0) FROM pg_database WHERE datname = ANY($1)', [databases]);
 }
 
-async function read(client: pg.Client, databases: readonly string[]): Promise<Row[]> {
+export async function read(client: pg.Client, databases: readonly string[]): Promise<Row[]> {
   const { rows } = await client.query<Row>(
     `SELECT d.datname, s.query, s.calls::text AS calls
      FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid

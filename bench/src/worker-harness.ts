@@ -104,6 +104,15 @@ async function runJob(job: Job, adapter: FrameworkAdapter, nextMessage: () => Pr
       report({ type: 'done', throughput });
       return;
     }
+    case 'throughput-synced': {
+      const run = (input: number) => adapter.run(job.workload, input, randomUUID());
+      await closedLoop(job.concurrency, job.warmup, run);
+      report({ type: 'paused' });
+      await nextMessage();
+      const throughput = await measureThroughput(job.concurrency, 0, job.timed, (input) => run(job.warmup + input));
+      report({ type: 'done', throughput });
+      return;
+    }
     case 'statements': {
       await closedLoop(1, job.warmup, (input) => adapter.run(job.workload, input, randomUUID()));
       report({ type: 'paused' });

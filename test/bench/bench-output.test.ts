@@ -32,6 +32,11 @@ function filledSummary(): ReturnType<typeof emptySummary> {
     summary.coldStartMs[framework] = 300;
   }
   summary.ceiling = { '1': 2000, '16': 9000 };
+  for (const n of ['1', '2', '4']) {
+    summary.fleet.processes[n] = { wfPerSec: 200, p50Ms: 10, p99Ms: 30, statementsPerWorkflow: 8, heartbeatsPerSec: 0.5, vsOneProcess: 1 };
+  }
+  // A cost below 0 is noise, and allowed.
+  for (const c of ['1', '16']) summary.fencing[c] = { fencedWfPerSec: 190, unfencedWfPerSec: 200, costPercent: c === '1' ? -0.5 : 5, usPerWorkflow: 260 };
   return summary;
 }
 
@@ -112,9 +117,9 @@ describe.runIf(dbosInstalled)('pnpm bench --tiny', () => {
     expect(code, stderr).toBe(0);
     const summary = parseBenchJsonLine(stdout);
     expect(summary, stdout.slice(-2000)).toBeDefined();
-    expect(benchJsonProblems(summary, { concurrencies: [1] })).toEqual([]);
+    expect(benchJsonProblems(summary, { concurrencies: [1], fenceConcurrencies: [1] })).toEqual([]);
     expect((summary as { quick: boolean }).quick).toBe(true);
-    for (const heading of ['## Commit ceiling', '### W3', '## SQL statements per workflow', '## Recovery', '## Cold start']) {
+    for (const heading of ['## Commit ceiling', '### W3', '## SQL statements per workflow', '## Many Operon processes on one Postgres', '### The cost of fencing', '## Recovery', '## Cold start']) {
       expect(stdout).toContain(heading);
     }
     const written = JSON.parse(readFileSync(outputFile, 'utf8')) as Record<string, unknown>;

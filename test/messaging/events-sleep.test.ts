@@ -155,7 +155,8 @@ describe('durable sleep', () => {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const second = await runtime(config);
     const wokeAt = (await second.executor.retrieveWorkflow<number>('sleep-wf').getResult());
-    expect(wokeAt).toBeGreaterThanOrEqual(deadline);
+    // The deadline is by the database's clock; this process's reading of it is within a few ms.
+    expect(wokeAt).toBeGreaterThanOrEqual(deadline - 25);
     expect(wokeAt).toBeLessThan(deadline + 1500);
     expect(await records(second, 'sleep-wf')).toHaveLength(1);
   });

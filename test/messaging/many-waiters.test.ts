@@ -34,7 +34,8 @@ it(`blocks ${WORKFLOWS} workflows in recv at once within the pool's limit, then 
   const sampler = (async () => {
     while (sampling) {
       const { rows } = await observer.query(
-        `SELECT count(*) FILTER (WHERE application_name NOT IN ('operon-listener', 'operon-notifier'))::int AS pool,
+        // The pool's sessions carry the runtime's tag (operon-<hex>); this observer's own does not.
+        `SELECT count(*) FILTER (WHERE application_name LIKE 'operon-%' AND application_name NOT IN ('operon-listener', 'operon-notifier'))::int AS pool,
                 count(*) FILTER (WHERE application_name = 'operon-listener')::int AS listeners
          FROM pg_stat_activity WHERE datname = $1`,
         [sys],

@@ -43,6 +43,7 @@ import {
   type FleetProcess,
 } from '../executors/fleet.js';
 import { ExecutorLease, LEASE_MS } from '../../packages/runtime/src/executor/executor-lease.js';
+import { DatabaseClock } from '../../packages/runtime/src/executor/database-clock.js';
 import { createLogger } from '../../packages/runtime/src/logging.js';
 import type { SystemDatabase } from '../../packages/runtime/src/system-db/system-database.js';
 
@@ -58,10 +59,10 @@ describe('a heartbeat answered 4.5 s after it ran', () => {
       heartbeat: async () => {
         ranAt = performance.now();
         await pause(4_500);
-        return { alive: true, toAdopt: [] };
+        return { alive: true, toAdopt: [], databaseNowMs: Date.now() };
       },
     } as unknown as SystemDatabase;
-    const lease = new ExecutorLease(systemDb, createLogger('silent'), undefined, 'operon-late-answer', { adopt: () => undefined, fenced: () => undefined });
+    const lease = new ExecutorLease(systemDb, createLogger('silent'), undefined, 'operon-late-answer', new DatabaseClock(), { adopt: () => undefined, fenced: () => undefined });
     await lease.register();
     // A step whose local lease ran out asks the database; the answer comes 4.5 s after the heartbeat ran.
     await pause(LEASE_MS - 1_000);

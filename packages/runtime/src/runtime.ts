@@ -13,6 +13,7 @@ import { FunctionRegistry } from './executor/function-registry.js';
 import { WorkflowExecutor } from './executor/workflow-executor.js';
 import { WorkflowMessaging } from './executor/workflow-messaging.js';
 import { OperonClient } from './client/operon-client.js';
+import { DatabaseClock } from './executor/database-clock.js';
 import { createLogger } from './logging.js';
 import { createTracing, type Tracing } from './telemetry/tracing.js';
 import { SystemDatabase } from './system-db/system-database.js';
@@ -110,9 +111,11 @@ export class OperonRuntime {
       if (applied.system.length || applied.app.length) {
         logger.info({ systemVersions: applied.system, appDbVersions: applied.app }, 'migrated Operon schemas');
       }
+      const clock = new DatabaseClock();
       messaging = new WorkflowMessaging({
         systemDb,
         logger,
+        clock,
         listenerClient: () => createClient(connection, config.database.system_database, LISTENER_APPLICATION_NAME),
         notifierClient: () =>
           createClient(connection, config.database.system_database, NOTIFIER_APPLICATION_NAME, '-c synchronous_commit=off'),
@@ -128,6 +131,7 @@ export class OperonRuntime {
         messaging,
         maxRecoveryAttempts: config.runtimeConfig.maxRecoveryAttempts,
         sessionTag,
+        clock,
       });
       if (!readOnly) {
         await messaging.start();

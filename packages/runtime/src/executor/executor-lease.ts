@@ -18,6 +18,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { OperonError } from '@operon/sdk';
 import type { ExecutorRow, SystemDatabase } from '../system-db/system-database.js';
+import type { DatabaseClock } from './database-clock.js';
 
 /** How often an executor heartbeats, and how long its lease lasts without one. */
 export const HEARTBEAT_INTERVAL_MS = 2_000;
@@ -93,6 +94,8 @@ export class ExecutorLease {
     private readonly explicitId: string | undefined,
     /** The application_name of this runtime's sessions, ended by whoever declares it dead. */
     private readonly sessionTag: string,
+    /** Set from every heartbeat: the database's clock. */
+    private readonly clock: DatabaseClock,
     private readonly events: LeaseEvents,
   ) {
     this.executor = explicitId ?? generatedId(this.host);
@@ -145,7 +148,9 @@ export class ExecutorLease {
   async start(): Promise<string[]> {
     const gone = await this.goneOnThisHost();
     const sentAt = performance.now();
+    const sentAtMs = Date.now();
     const result = await this.systemDb.heartbeat(this.instance, gone);
+    this.clock.observe(result.databaseNowMs, sentAtMs, Date.now());
     if (result.alive) this.confirmedAt = sentAt;
     this.schedule();
     return result.toAdopt;
@@ -191,8 +196,10 @@ export class ExecutorLease {
     // The database dates the heartbeat when it runs it, no earlier than now: the lease is counted
     // from the sending, so an answer that comes back late never stretches it.
     const sentAt = performance.now();
+    const sentAtMs = Date.now();
     try {
       const result = await this.systemDb.heartbeat(this.instance, []);
+      this.clock.observe(result.databaseNowMs, sentAtMs, Date.now());
       if (!result.alive) {
         if (!this.stopped) this.events.fenced();
         return 'lost';

@@ -59,6 +59,8 @@ export interface ExecutionServices {
   readonly executorId: string;
   readonly messaging: WorkflowMessaging;
   readonly outage: DatabaseOutage;
+  /** The database's clock: deadlines are recorded and read by it. */
+  readonly clock: { now(): number };
   readonly workflows: WorkflowStarter;
   /** This executor's lease: fresh, or confirmed with the database before anything more runs. */
   readonly lease: { holds(owner: string): boolean; confirm(owner: string): Promise<'held' | 'lost' | 'unknown'> };

@@ -21,6 +21,7 @@ import { deserialize, serialize } from './serialization.js';
 import { workflowBody } from './workflow-context.js';
 import { WorkflowExecution, abandonedError, type AbandonReason, type ChildStart, type ExecutionServices, type ExecutionRun } from './workflow-execution.js';
 import { ExecutorLease } from './executor-lease.js';
+import type { DatabaseClock } from './database-clock.js';
 import { localHandle, recordedHandle, awaitRecordedResult } from './workflow-handle.js';
 import type { WorkflowMessaging } from './workflow-messaging.js';
 import type { StepPolicy } from './step-policy.js';
@@ -40,6 +41,8 @@ export interface ExecutorDeps {
   readonly maxRecoveryAttempts: number;
   /** The application_name of this runtime's database sessions. */
   readonly sessionTag: string;
+  /** The database's clock, by which every deadline is recorded and waited for. */
+  readonly clock: DatabaseClock;
 }
 
 export interface StartOptions {
@@ -126,7 +129,7 @@ export class WorkflowExecutor {
       () => deps.systemDb.ping(),
       () => this.stateName !== 'running',
     );
-    this.lease = new ExecutorLease(deps.systemDb, deps.logger, deps.executorId, deps.sessionTag, {
+    this.lease = new ExecutorLease(deps.systemDb, deps.logger, deps.executorId, deps.sessionTag, deps.clock, {
       adopt: (instances) => void this.adoptInTurn(instances),
       fenced: () => void this.fenced(),
     });
@@ -320,8 +323,9 @@ export class WorkflowExecutor {
         this.interrupted.add(workflowUUID);
         settle(Promise.reject(abandonedError(workflowUUID)));
       } else {
-        // Another executor runs it now: this process's callers get its recorded result.
-        settle(awaitRecordedResult(this.deps.systemDb, workflowUUID));
+        // Another executor runs it now: this process's callers get its recorded result, once the
+        // start in flight (if any) has settled, since until then the record may not exist yet.
+        settle(owner.started.then(() => awaitRecordedResult(this.deps.systemDb, workflowUUID)));
       }
     };
     const entry: ActiveWorkflow = { ...owner, result: abandonment, runBy, abandon, abandoned: () => abandoned, executing: false };

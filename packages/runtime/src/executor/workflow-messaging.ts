@@ -34,6 +34,8 @@ export interface MessagingDeps {
    * @default 2000
    */
   readonly pollIntervalMs?: number;
+  /** The clock deadlines are read by (the database's). @default the local clock */
+  readonly clock?: { now(): number };
 }
 
 const DEFAULT_POLL_INTERVAL_MS = 2_000;
@@ -71,6 +73,10 @@ export class WorkflowMessaging {
       logger: deps.logger,
       signalLocal: (key) => this.waiters.signal(key),
     });
+  }
+
+  private now(): number {
+    return this.deps.clock?.now() ?? Date.now();
   }
 
   /** How many waits are in progress in this process. */
@@ -121,7 +127,7 @@ export class WorkflowMessaging {
   async getEvent<V>(workflowUUID: string, key: string, timeoutSeconds: number = DEFAULT_TIMEOUT_SECONDS): Promise<V | null> {
     const uuid = checkUUID('getEvent', 'workflowUUID', workflowUUID);
     const eventKey = checkEventKey('getEvent', key);
-    const deadlineMs = Date.now() + checkSeconds('getEvent', 'timeoutSeconds', timeoutSeconds);
+    const deadlineMs = this.now() + checkSeconds('getEvent', 'timeoutSeconds', timeoutSeconds);
     const text = await this.waitFor(eventWaitKey(uuid, eventKey), deadlineMs, async (final) => {
       const value = await this.deps.systemDb.getEventValue(uuid, eventKey);
       return value ?? (final ? 'null' : undefined);
@@ -153,12 +159,12 @@ export class WorkflowMessaging {
     const waiter = this.waiters.watch(key);
     try {
       // Registered first, so whatever arrives after this look still wakes the wait.
-      if (worthAttempting && Date.now() < deadlineMs && !(await worthAttempting())) await waiter.wait(deadlineMs - Date.now());
+      if (worthAttempting && this.now() < deadlineMs && !(await worthAttempting())) await waiter.wait(deadlineMs - this.now());
       for (;;) {
-        const final = Date.now() >= deadlineMs;
+        const final = this.now() >= deadlineMs;
         const found = await attempt(final);
         if (found !== undefined) return found;
-        await waiter.wait(deadlineMs - Date.now());
+        await waiter.wait(deadlineMs - this.now());
       }
     } finally {
       waiter.dispose();

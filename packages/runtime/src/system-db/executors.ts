@@ -70,6 +70,8 @@ export async function registerExecutor(pool: pg.Pool, reg: ExecutorRegistration)
 }
 
 export interface HeartbeatResult {
+  /** The database's clock when it ran the heartbeat, epoch ms. */
+  readonly databaseNowMs: number;
   /** False when this instance is no longer live: another executor took its workflows (it is fenced). */
   readonly alive: boolean;
   /** Instances that are not live and still own PENDING workflows: the work to adopt. */
@@ -82,7 +84,7 @@ export interface HeartbeatResult {
  * and listing the instances whose PENDING workflows wait for an adopter.
  */
 export async function heartbeat(pool: pg.Pool, instanceId: string, gone: readonly string[]): Promise<HeartbeatResult> {
-  const { rows } = await pool.query<{ alive: boolean; to_adopt: string[] }>({
+  const { rows } = await pool.query<{ alive: boolean; to_adopt: string[]; database_now_ms: string }>({
     name: 'operon_heartbeat',
     text: `WITH beat AS (
          UPDATE operon.executors SET heartbeat_at = now() WHERE instance_id = $1 AND state = 'live' RETURNING 1),
@@ -97,12 +99,13 @@ export async function heartbeat(pool: pg.Pool, instanceId: string, gone: readonl
          SELECT count(pg_terminate_backend(a.pid)) AS sessions FROM pg_stat_activity a
          WHERE a.application_name IN (SELECT session_tag FROM lapsed) AND a.pid <> pg_backend_pid())
        SELECT EXISTS (SELECT 1 FROM beat) AS alive, (SELECT sessions FROM ended) AS ended_sessions,
+         (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS database_now_ms,
          array(SELECT e.instance_id FROM operon.executors e
                WHERE (e.state <> 'live' OR e.instance_id IN (SELECT instance_id FROM lapsed))
                  AND EXISTS (SELECT 1 FROM operon.workflow_status w WHERE w.owner = e.instance_id AND w.status = 'PENDING')) AS to_adopt`,
     values: [instanceId, gone],
   });
-  return { alive: rows[0]!.alive, toAdopt: rows[0]!.to_adopt };
+  return { alive: rows[0]!.alive, toAdopt: rows[0]!.to_adopt, databaseNowMs: Number(rows[0]!.database_now_ms) };
 }
 
 /** Live instances with this host key other than `self`: the caller checks whether their processes still exist. */
@@ -111,9 +114,19 @@ export async function liveInstancesOnHost(pool: pg.Pool, hostKey: string, self: 
   return rows.map((r) => toRow(r));
 }
 
-/** Marks instances as stopped (a graceful stop hands their workflows over) or dead. */
+/**
+ * Marks instances as stopped (a graceful stop hands their workflows over) or dead. Declared dead,
+ * an instance's database sessions are ended too: a paused process must not keep, in a transaction
+ * it was in, locks that its adopter (or its own restart) would wait on.
+ */
 export async function setExecutorState(pool: pg.Pool, instanceIds: readonly string[], state: 'stopped' | 'dead'): Promise<void> {
-  await pool.query(`UPDATE operon.executors SET state = $2 WHERE instance_id = ANY($1::text[]) AND state = 'live'`, [instanceIds, state]);
+  await pool.query(
+    `WITH marked AS (
+       UPDATE operon.executors SET state = $2 WHERE instance_id = ANY($1::text[]) AND state = 'live' RETURNING session_tag)
+     SELECT count(pg_terminate_backend(a.pid)) FROM pg_stat_activity a
+     WHERE $2 = 'dead' AND a.application_name IN (SELECT session_tag FROM marked) AND a.pid <> pg_backend_pid()`,
+    [instanceIds, state],
+  );
 }
 
 /** Forgets instances that are not live and own no PENDING workflow: the table stays the size of the fleet. */

@@ -83,7 +83,7 @@ class Deadline {
   current(): { epochMs: number; unrecorded: boolean } {
     const record = this.execution.recorded(this.functionID, this.functionName);
     if (record) return { epochMs: deserialize<number>(record.output), unrecorded: false };
-    this.chosen ??= Date.now() + this.timeoutMs;
+    this.chosen ??= this.execution.services.clock.now() + this.timeoutMs;
     return { epochMs: this.chosen, unrecorded: true };
   }
 }
@@ -156,7 +156,7 @@ export function sleepStep(execution: WorkflowExecution, seconds: unknown): Promi
     const deadlineMs = await execution.step<number>(
       functionID,
       MESSAGING_OPERATIONS.sleep,
-      (site) => execution.persist(site, { output: JSON.stringify(Date.now() + durationMs) }),
+      (site) => execution.persist(site, { output: JSON.stringify(execution.services.clock.now() + durationMs) }),
       undefined,
       true,
     );

@@ -365,7 +365,9 @@ export class WorkflowExecutor {
    */
   async recoverPendingWorkflows(): Promise<number> {
     const instances = await this.lease.start();
-    return this.adoptInTurn(instances, this.lease.executorId);
+    const resumed = await this.adoptInTurn(instances, this.lease.executorId);
+    void this.deps.systemDb.pruneExecutors().catch((error: unknown) => this.deps.logger.debug({ err: error }, 'could not prune old executors'));
+    return resumed;
   }
 
   /** Adopts after the adoption in progress, if any. */

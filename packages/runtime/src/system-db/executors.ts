@@ -129,10 +129,13 @@ export async function setExecutorState(pool: pg.Pool, instanceIds: readonly stri
   );
 }
 
-/** Forgets instances that are not live and own no PENDING workflow: the table stays the size of the fleet. */
+/**
+ * Forgets instances that have not been live for an hour and own no PENDING workflow: the table
+ * stays the size of the recent fleet, and a recent death stays visible to operators.
+ */
 export async function pruneExecutors(pool: pg.Pool): Promise<void> {
   await pool.query(
-    `DELETE FROM operon.executors e WHERE e.state <> 'live'
+    `DELETE FROM operon.executors e WHERE e.state <> 'live' AND e.heartbeat_at < now() - interval '1 hour'
        AND NOT EXISTS (SELECT 1 FROM operon.workflow_status w WHERE w.owner = e.instance_id AND w.status = 'PENDING')`,
   );
 }

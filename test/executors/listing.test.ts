@@ -1,0 +1,84 @@
+/**
+ * `operon executors` and `GET /operon/executors` list the executors of a system database: the
+ * live one with its workflows, and a stopped one. The CLI reads the database the config names,
+ * with no server; the route answers callers on this machine only.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Workflow, type WorkflowContext } from '@operon/sdk';
+import { createHttpServer, type OperonRuntime } from '@operon/runtime';
+import { startRuntime, testConfig, withExecutorId } from '../helpers/test-databases.js';
+import { assertCliBuilt, operon } from '../cli/cli-process.js';
+
+class Parked {
+  @Workflow()
+  static async park(ctx: WorkflowContext): Promise<unknown> {
+    return ctx.recv('never', 30);
+  }
+}
+
+const server = inject('postgres');
+const config = withExecutorId(testConfig('listing'), 'lister-live');
+let live: OperonRuntime;
+let dir: string;
+
+beforeAll(async () => {
+  assertCliBuilt();
+  const stopped = await startRuntime([Parked], withExecutorId(config, 'lister-stopped'));
+  await stopped.destroy({ timeoutMs: 100 });
+  live = await startRuntime([Parked], config);
+  for (const i of [1, 2, 3]) await live.client.invoke(Parked, { workflowUUID: `parked-${i}` }).park();
+  dir = mkdtempSync(join(tmpdir(), 'operon-executors-'));
+  const { database } = config;
+  writeFileSync(
+    join(dir, 'operon-config.yaml'),
+    [
+      'database:',
+      `  hostname: ${server.host}`,
+      `  port: ${server.port}`,
+      `  username: ${server.user}`,
+      `  password: ${JSON.stringify(server.password)}`,
+      `  user_database: ${database.user_database}`,
+      `  system_database: ${database.system_database}`,
+      'telemetry:',
+      '  logs: { logLevel: warn }',
+      '',
+    ].join('\n'),
+  );
+});
+
+afterAll(async () => {
+  await live?.destroy({ timeoutMs: 100 });
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('listing executors', () => {
+  it('prints each executor from the command line, with its state and workflows', async () => {
+    const json = await operon(['executors', '--json'], { cwd: dir });
+    expect(json.code, json.stderr).toBe(0);
+    const rows = JSON.parse(json.stdout) as { executorId: string; state: string; alive: boolean; workflows: number; pid: number }[];
+    const byId = new Map(rows.map((row) => [row.executorId, row]));
+    // The stopped one handed its workflows over (none), the live one holds the three parked.
+    expect(byId.get('lister-live')).toMatchObject({ state: 'live', alive: true, workflows: 3, pid: process.pid });
+    expect(byId.get('lister-stopped')).toMatchObject({ state: 'stopped', alive: false, workflows: 0 });
+    const table = await operon(['executors'], { cwd: dir });
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout.split('\n')[0]).toMatch(/^EXECUTOR\s+HOST\s+PID\s+STARTED\s+LAST HEARTBEAT\s+STATE\s+WORKFLOWS$/);
+    expect(table.stdout).toMatch(/lister-live .* alive\s+3\n/);
+  });
+
+  it('answers GET /operon/executors on this machine, and refuses other callers', async () => {
+    const app = await createHttpServer(live);
+    try {
+      const local = await app.inject({ method: 'GET', url: '/operon/executors' });
+      expect(local.statusCode).toBe(200);
+      expect(local.json()).toEqual(expect.arrayContaining([expect.objectContaining({ executorId: 'lister-live', alive: true, workflows: 3 })]));
+      const remote = await app.inject({ method: 'GET', url: '/operon/executors', remoteAddress: '203.0.113.9' });
+      expect(remote.statusCode).toBe(403);
+    } finally {
+      await app.close();
+    }
+  });
+});

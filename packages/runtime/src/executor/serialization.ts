@@ -32,11 +32,6 @@ export function deserialize<T>(text: string | null): T {
   return (text === null ? undefined : JSON.parse(text)) as T;
 }
 
-/** `value` as its stored form gives it back: what a re-run will see. */
-export function storedForm<T>(value: T, what: string): T {
-  return deserialize<T>(serialize(value, what));
-}
-
 /** Text for a thrown value of any kind; never throws (a null-prototype object, a revoked proxy). */
 function describeThrown(value: unknown): string {
   try {

@@ -34,8 +34,8 @@ export interface MessagingDeps {
    * @default 2000
    */
   readonly pollIntervalMs?: number;
-  /** The clock deadlines are read by (the database's). @default the local clock */
-  readonly clock?: { now(): number };
+  /** The clock deadlines are read by: the database's. */
+  readonly clock: { now(): number };
 }
 
 const DEFAULT_POLL_INTERVAL_MS = 2_000;
@@ -76,7 +76,7 @@ export class WorkflowMessaging {
   }
 
   private now(): number {
-    return this.deps.clock?.now() ?? Date.now();
+    return this.deps.clock.now();
   }
 
   /** How many waits are in progress in this process. */

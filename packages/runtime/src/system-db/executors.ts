@@ -19,10 +19,11 @@ export interface ExecutorRegistration {
   readonly leaseMs: number;
 }
 
-export type ExecutorState = 'live' | 'stopped' | 'dead';
+/** A registration's state (not to be confused with a runtime's running/stopping/stopped). */
+export type RegistrationState = 'live' | 'stopped' | 'dead';
 
 export interface ExecutorRow extends ExecutorRegistration {
-  readonly state: ExecutorState;
+  readonly state: RegistrationState;
   /** Epoch ms of the last heartbeat, by the database's clock. */
   readonly heartbeatAt: number;
   /** Live, and its lease has not lapsed. */

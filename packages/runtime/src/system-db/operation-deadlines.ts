@@ -5,7 +5,7 @@
  */
 import type pg from 'pg';
 import { SQLSTATE, sqlState } from '../database/sqlstate.js';
-import { loadOperationRecords, type OperationRecord } from './operation-outputs.js';
+import { loadOperationRecord, type OperationRecord } from './operation-outputs.js';
 
 /**
  * A CTE (named `deadline`) recording a deadline at the operation id just before the waiting
@@ -36,7 +36,7 @@ export async function recordOrExisting(
     output = await statement();
   } catch (error) {
     if (sqlState(error) !== SQLSTATE.UNIQUE_VIOLATION) throw error;
-    const existing = (await loadOperationRecords(pool, [site.workflowUUID])).get(site.workflowUUID)?.get(site.functionID);
+    const existing = await loadOperationRecord(pool, site.workflowUUID, site.functionID);
     if (!existing) throw error;
     return existing;
   }

@@ -32,8 +32,17 @@ export async function recordOperation(
     values: [workflowUUID, functionID, record.functionName, record.output, record.error, Date.now(), owner],
   });
   if (rows[0]!.inserted) return record;
-  const existing = await loadOperationRecords(pool, [workflowUUID]);
-  return existing.get(workflowUUID)?.get(functionID) ?? record;
+  return (await loadOperationRecord(pool, workflowUUID, functionID)) ?? record;
+}
+
+/** The record at one operation id of a workflow, if there is one: the one another run wrote first. */
+export async function loadOperationRecord(pool: pg.Pool, workflowUUID: string, functionID: number): Promise<OperationRecord | undefined> {
+  const { rows } = await pool.query(
+    'SELECT function_name, output, error FROM operon.operation_outputs WHERE workflow_uuid = $1 AND function_id = $2',
+    [workflowUUID, functionID],
+  );
+  const r = rows[0];
+  return r ? { functionName: r.function_name, output: r.output, error: r.error } : undefined;
 }
 
 /** Every recorded operation of these workflows, in one query. */

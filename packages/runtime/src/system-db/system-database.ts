@@ -195,7 +195,8 @@ export class SystemDatabase {
   private async writtenOrExisting(site: messages.OperationSite, statement: () => Promise<boolean>): Promise<WrittenRecord> {
     const stored = await guardDatabase(statement());
     if (stored) return { stored, record: { functionName: site.functionName, output: null, error: null } };
-    const existing = (await this.loadRecords([site.workflowUUID])).get(site.workflowUUID)?.get(site.functionID);
+    // A send's or setEvent's record lives in the system database: one lookup there, not both databases.
+    const existing = await guardDatabase(operations.loadOperationRecord(this.systemPool, site.workflowUUID, site.functionID));
     if (!existing) throw new Error(`the record of operation ${site.functionID} of workflow ${site.workflowUUID} vanished`);
     return { stored, record: existing };
   }

@@ -98,7 +98,10 @@ export async function heartbeat(pool: pg.Pool, instanceId: string, gone: readonl
        -- they end with its lease, so its adopter never waits on them.
        ended AS (
          SELECT count(pg_terminate_backend(a.pid)) AS sessions FROM pg_stat_activity a
-         WHERE a.application_name IN (SELECT session_tag FROM lapsed) AND a.pid <> pg_backend_pid())
+         WHERE a.application_name IN (SELECT session_tag FROM lapsed) AND a.pid <> pg_backend_pid()
+           -- Best effort: a session of a role this one may not signal is left (the call would
+           -- raise and fail this executor's own heartbeat with it).
+           AND pg_has_role(a.usesysid, 'MEMBER'))
        SELECT EXISTS (SELECT 1 FROM beat) AS alive, (SELECT sessions FROM ended) AS ended_sessions,
          (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS database_now_ms,
          array(SELECT e.instance_id FROM operon.executors e
@@ -125,7 +128,8 @@ export async function setExecutorState(pool: pg.Pool, instanceIds: readonly stri
     `WITH marked AS (
        UPDATE operon.executors SET state = $2 WHERE instance_id = ANY($1::text[]) AND state = 'live' RETURNING session_tag)
      SELECT count(pg_terminate_backend(a.pid)) FROM pg_stat_activity a
-     WHERE $2 = 'dead' AND a.application_name IN (SELECT session_tag FROM marked) AND a.pid <> pg_backend_pid()`,
+     WHERE $2 = 'dead' AND a.application_name IN (SELECT session_tag FROM marked) AND a.pid <> pg_backend_pid()
+       AND pg_has_role(a.usesysid, 'MEMBER')`,
     [instanceIds, state],
   );
 }

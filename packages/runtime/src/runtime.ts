@@ -14,6 +14,7 @@ import { WorkflowExecutor } from './executor/workflow-executor.js';
 import { WorkflowMessaging } from './executor/workflow-messaging.js';
 import { OperonClient } from './client/operon-client.js';
 import { DatabaseClock } from './executor/database-clock.js';
+import type { WorkflowClock } from './executor/workflow-clock.js';
 import { createLogger } from './logging.js';
 import { createTracing, type Tracing } from './telemetry/tracing.js';
 import { SystemDatabase } from './system-db/system-database.js';
@@ -34,6 +35,11 @@ export interface RuntimeOptions {
    * @default true, unless readOnly
    */
   readonly executes?: boolean;
+  /**
+   * The workflow clock (executor/workflow-clock.ts): the database's unless given (the testing
+   * runtime's virtual clock).
+   */
+  readonly clock?: WorkflowClock;
 }
 
 /** The `application_name` of the notification listener's connection, as pg_stat_activity shows it. */
@@ -111,7 +117,8 @@ export class OperonRuntime {
       if (applied.system.length || applied.app.length) {
         logger.info({ systemVersions: applied.system, appDbVersions: applied.app }, 'migrated Operon schemas');
       }
-      const clock = new DatabaseClock();
+      const databaseClock = new DatabaseClock();
+      const clock = options.clock ?? databaseClock;
       messaging = new WorkflowMessaging({
         systemDb,
         logger,
@@ -132,6 +139,7 @@ export class OperonRuntime {
         maxRecoveryAttempts: config.runtimeConfig.maxRecoveryAttempts,
         sessionTag,
         clock,
+        databaseClock,
       });
       if (!readOnly) {
         await messaging.start();

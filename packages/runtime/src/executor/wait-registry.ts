@@ -2,15 +2,14 @@
  * The waits of one process, kept in memory by what they wait for: a wait key from
  * system-db/notification-channel.ts, or none for a plain sleep. A waiting workflow holds a timer
  * and an entry here, never a database connection. Shutdown rejects every wait, present and future.
+ * Deadlines are kept by the workflow clock (workflow-clock.ts), so a virtual clock can end them.
  */
-
-/** setTimeout fires at once for delays beyond 2^31-1 ms (about 24.8 days): longer waits go in chunks. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+import type { CancelTimer, WorkflowClock } from './workflow-clock.js';
 
 interface Pending {
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
-  readonly timer: NodeJS.Timeout;
+  readonly cancelTimer: CancelTimer;
 }
 
 export class Waiter {
@@ -23,10 +22,11 @@ export class Waiter {
   ) {}
 
   /**
-   * Resolves when signalled, or after `ms` (the caller then looks again). A signal that came while
-   * the caller was looking is not lost: the next wait returns at once. Rejects once the registry closed.
+   * Resolves when signalled, or once the clock reaches `deadlineMs` (the caller then looks again).
+   * A signal that came while the caller was looking is not lost: the next wait returns at once.
+   * Rejects once the registry closed.
    */
-  wait(ms: number): Promise<void> {
+  wait(deadlineMs: number): Promise<void> {
     const shutdown = this.registry.shutdownError();
     if (shutdown) return Promise.reject(shutdown);
     if (this.signalled) {
@@ -34,8 +34,7 @@ export class Waiter {
       return Promise.resolve();
     }
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => this.settle(), Math.max(0, Math.min(ms, MAX_TIMER_MS)));
-      this.pending = { resolve, reject, timer };
+      this.pending = { resolve, reject, cancelTimer: this.registry.clock.at(deadlineMs, () => this.settle()) };
     });
   }
 
@@ -48,13 +47,13 @@ export class Waiter {
     const pending = this.pending;
     if (!pending) return;
     this.pending = undefined;
-    clearTimeout(pending.timer);
+    pending.cancelTimer();
     pending.reject(error);
   }
 
   /** Leaves the registry; every wait ends with this, however it ended. */
   dispose(): void {
-    if (this.pending) clearTimeout(this.pending.timer);
+    this.pending?.cancelTimer();
     this.pending = undefined;
     this.registry.remove(this);
   }
@@ -63,7 +62,7 @@ export class Waiter {
     const pending = this.pending;
     if (!pending) return;
     this.pending = undefined;
-    clearTimeout(pending.timer);
+    pending.cancelTimer();
     pending.resolve();
   }
 }
@@ -72,6 +71,8 @@ export class WaitRegistry {
   private readonly byKey = new Map<string, Set<Waiter>>();
   private readonly unkeyed = new Set<Waiter>();
   private makeShutdownError: (() => Error) | undefined;
+
+  constructor(readonly clock: WorkflowClock) {}
 
   /** Registers a wait before its first look, so a notification between look and wait is kept. */
   watch(key: string | undefined): Waiter {

@@ -31,6 +31,7 @@ import type { FunctionRegistry, RegisteredFunction } from './function-registry.j
 import { lazyLogger } from './operation-context.js';
 import { deserialize, deserializeError, serialize, serializeError } from './serialization.js';
 import { LIVE_POLICY, type StepPolicy } from './step-policy.js';
+import type { WorkflowClock } from './workflow-clock.js';
 import type { WorkflowMessaging } from './workflow-messaging.js';
 
 /** Starting children and reading other workflows' results: what a step needs of the executor. */
@@ -59,8 +60,8 @@ export interface ExecutionServices {
   readonly executorId: string;
   readonly messaging: WorkflowMessaging;
   readonly outage: DatabaseOutage;
-  /** The database's clock: deadlines are recorded and read by it. */
-  readonly clock: { now(): number };
+  /** The workflow clock (workflow-clock.ts): deadlines are recorded, read and waited for by it. */
+  readonly clock: WorkflowClock;
   readonly workflows: WorkflowStarter;
   /** This executor's lease: fresh, or confirmed with the database before anything more runs. */
   readonly lease: { holds(owner: string): boolean; confirm(owner: string): Promise<'held' | 'lost' | 'unknown'> };

@@ -22,6 +22,7 @@ import { workflowBody } from './workflow-context.js';
 import { WorkflowExecution, abandonedError, type AbandonReason, type ChildStart, type ExecutionServices, type ExecutionRun } from './workflow-execution.js';
 import { ExecutorLease } from './executor-lease.js';
 import type { DatabaseClock } from './database-clock.js';
+import type { WorkflowClock } from './workflow-clock.js';
 import { localHandle, recordedHandle, awaitRecordedResult } from './workflow-handle.js';
 import type { WorkflowMessaging } from './workflow-messaging.js';
 import type { StepPolicy } from './step-policy.js';
@@ -41,8 +42,13 @@ export interface ExecutorDeps {
   readonly maxRecoveryAttempts: number;
   /** The application_name of this runtime's database sessions. */
   readonly sessionTag: string;
-  /** The database's clock, by which every deadline is recorded and waited for. */
-  readonly clock: DatabaseClock;
+  /**
+   * The workflow clock (workflow-clock.ts), by which every deadline is recorded and waited for:
+   * `databaseClock` unless a test put a virtual one in its place.
+   */
+  readonly clock: WorkflowClock;
+  /** The database's clock, set from every heartbeat. */
+  readonly databaseClock: DatabaseClock;
 }
 
 export interface StartOptions {
@@ -129,7 +135,7 @@ export class WorkflowExecutor {
       () => deps.systemDb.ping(),
       () => this.stateName !== 'running',
     );
-    this.lease = new ExecutorLease(deps.systemDb, deps.logger, deps.executorId, deps.sessionTag, deps.clock, {
+    this.lease = new ExecutorLease(deps.systemDb, deps.logger, deps.executorId, deps.sessionTag, deps.databaseClock, {
       adopt: (instances) => void this.adoptInTurn(instances),
       fenced: () => void this.fenced(),
     });

@@ -21,6 +21,7 @@ import { NotificationSender } from './notification-sender.js';
 import { StatementBatcher } from '../system-db/statement-batcher.js';
 import { deserialize } from './serialization.js';
 import { WaitRegistry } from './wait-registry.js';
+import type { WorkflowClock } from './workflow-clock.js';
 
 export interface MessagingDeps {
   readonly systemDb: SystemDatabase;
@@ -34,15 +35,15 @@ export interface MessagingDeps {
    * @default 2000
    */
   readonly pollIntervalMs?: number;
-  /** The clock deadlines are read by: the database's. */
-  readonly clock: { now(): number };
+  /** The workflow clock: deadlines are read and waited for by it. */
+  readonly clock: WorkflowClock;
 }
 
 const DEFAULT_POLL_INTERVAL_MS = 2_000;
 const DEFAULT_TIMEOUT_SECONDS = 60;
 
 export class WorkflowMessaging {
-  private readonly waiters = new WaitRegistry();
+  private readonly waiters: WaitRegistry;
   private readonly listener: NotificationListener;
   private readonly notifier: NotificationSender;
   /** Whether a wait key's inbox holds a message, for many keys in one query. */
@@ -58,6 +59,7 @@ export class WorkflowMessaging {
 
   constructor(private readonly deps: MessagingDeps) {
     this.pollIntervalMs = deps.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+    this.waiters = new WaitRegistry(deps.clock);
     this.listener = new NotificationListener({
       connect: deps.listenerClient,
       logger: deps.logger,
@@ -159,12 +161,12 @@ export class WorkflowMessaging {
     const waiter = this.waiters.watch(key);
     try {
       // Registered first, so whatever arrives after this look still wakes the wait.
-      if (worthAttempting && this.now() < deadlineMs && !(await worthAttempting())) await waiter.wait(deadlineMs - this.now());
+      if (worthAttempting && this.now() < deadlineMs && !(await worthAttempting())) await waiter.wait(deadlineMs);
       for (;;) {
         const final = this.now() >= deadlineMs;
         const found = await attempt(final);
         if (found !== undefined) return found;
-        await waiter.wait(deadlineMs - this.now());
+        await waiter.wait(deadlineMs);
       }
     } finally {
       waiter.dispose();

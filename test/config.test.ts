@@ -129,10 +129,10 @@ describe('schema validation', () => {
   it('rejects an unknown top-level key, suggesting the near one and listing the allowed ones', () => {
     const error = configError(() => resolve({ databse: {} }));
     expect(error.message).toBe(
-      'cfg: databse is not a known key; did you mean database? (allowed: database, runtimeConfig, telemetry, authentication, application)',
+      'cfg: databse is not a known key; did you mean database? (allowed: database, runtimeConfig, telemetry, authentication, management, application)',
     );
     expect(error.key).toBe('databse');
-    expect(error.expected).toBe('one of database, runtimeConfig, telemetry, authentication, application');
+    expect(error.expected).toBe('one of database, runtimeConfig, telemetry, authentication, management, application');
   });
 
   it('rejects an unknown nested key, even one with no value', () => {
@@ -177,7 +177,7 @@ describe('schema validation', () => {
       resolve({ database: { port: 'abc' }, runtimeConfig: { port: 0, prot: 1 }, extra: 1 }),
     );
     expect(error.message.split('\n')).toEqual([
-      'cfg: extra is not a known key (allowed: database, runtimeConfig, telemetry, authentication, application)',
+      'cfg: extra is not a known key (allowed: database, runtimeConfig, telemetry, authentication, management, application)',
       'cfg: runtimeConfig.prot is not a known key; did you mean port? (allowed: port, host, entrypoint, bodyLimitBytes, maxJsonDepth, requestTimeoutMs, maxRecoveryAttempts, shutdownGraceMs)',
       'cfg: database.port must be an integer, got "abc"',
       'cfg: runtimeConfig.port must be an integer from 1 to 65535, got 0',
@@ -329,8 +329,11 @@ describe('defaults', () => {
       },
       telemetry: { logs: { logLevel: 'info' }, traces: { enabled: false, endpoint: 'http://localhost:4318/v1/traces' } },
       authentication: {},
+      // The token is non-enumerable (never shown), and unset here.
+      management: { jwt: false, stuckAfterSeconds: 300 },
       application: {},
     });
+    expect(config.management.token).toBeUndefined();
     // The embedded Postgres's password is the random one it makes at its first start, not in the config.
     expect(config.database.password).toBe('');
   });

@@ -1,14 +1,14 @@
 /**
  * `operon executors` and `GET /operon/executors` list the executors of a system database: the
  * live one with its workflows, and a stopped one. The CLI reads the database the config names,
- * with no server; the route answers callers on this machine only.
+ * with no server; the route answers callers with a management identity only.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Workflow, type WorkflowContext } from '@operon/sdk';
-import { createHttpServer, type OperonRuntime } from '@operon/runtime';
+import { createHttpServer, managementAccess, type OperonRuntime } from '@operon/runtime';
 import { startRuntime, testConfig, withExecutorId } from '../helpers/test-databases.js';
 import { assertCliBuilt, operon } from '../cli/cli-process.js';
 
@@ -69,14 +69,16 @@ describe('listing executors', () => {
     expect(table.stdout).toMatch(/lister-live .* alive\s+3\n/);
   });
 
-  it('answers GET /operon/executors on this machine, and refuses other callers', async () => {
+  it('answers GET /operon/executors to a management identity, and refuses other callers', async () => {
     const app = await createHttpServer(live);
     try {
-      const local = await app.inject({ method: 'GET', url: '/operon/executors' });
-      expect(local.statusCode).toBe(200);
-      expect(local.json()).toEqual(expect.arrayContaining([expect.objectContaining({ executorId: 'lister-live', alive: true, workflows: 3 })]));
-      const remote = await app.inject({ method: 'GET', url: '/operon/executors', remoteAddress: '203.0.113.9' });
-      expect(remote.statusCode).toBe(403);
+      const authorization = `Bearer ${managementAccess(live).token}`;
+      const admin = await app.inject({ method: 'GET', url: '/operon/executors', headers: { authorization } });
+      expect(admin.statusCode).toBe(200);
+      expect(admin.json()).toEqual(expect.arrayContaining([expect.objectContaining({ executorId: 'lister-live', alive: true, workflows: 3 })]));
+      // Being on this machine is no identity.
+      const anonymous = await app.inject({ method: 'GET', url: '/operon/executors' });
+      expect(anonymous.statusCode).toBe(401);
     } finally {
       await app.close();
     }

@@ -16,3 +16,19 @@ export { OperonJwtNotConfiguredError, OperonAuthenticatorResultError } from './a
 export { executorView, type ExecutorView } from './management/executors-view.js';
 export type { ExecutorRow } from './system-db/system-database.js';
 export { OperonExecutorIdTakenError } from './executor/executor-lease.js';
+export {
+  managementAccess,
+  managementRoute,
+  ManagementAccess,
+  VIEWER_ROLE,
+  ADMIN_ROLE,
+  TOKEN_COOKIE,
+  type ManagementCaller,
+  type ManagementAccessLevel,
+  type ManagementRouteOptions,
+  type ManagementHandler,
+} from './management/management-access.js';
+export { parseFilter, OperonManagementRequestError, WORKFLOW_STATUSES, type WorkflowFilter } from './management/workflow-filter.js';
+export { workflowPage, workflowDetail, workflowSteps, type WorkflowPage } from './management/workflow-reads.js';
+export type { WorkflowSummaryView, WorkflowDetailView, StepView, WaitingOn } from './management/workflow-views.js';
+export { pageSize } from './management/workflow-queries.js';

@@ -3,7 +3,7 @@
  * every PENDING workflow of this executor, and only then serve HTTP (docs/cli.md, `operon start`).
  */
 import type { Command } from 'commander';
-import { createHttpServer, createLogger, loadConfig, type OperonConfig } from '@operon/runtime';
+import { createHttpServer, createLogger, loadConfig, managementAccess, type OperonConfig } from '@operon/runtime';
 import type { CliCommand } from '../cli-command.js';
 import { parsePort, withConfigOption, type ConfigOption } from '../cli-options.js';
 import { loadAppClasses } from '../app/load-bundle.js';
@@ -49,7 +49,9 @@ export async function startApp(options: StartOptions): Promise<void> {
     await opened.runtime.recover();
     server = await createHttpServer(opened.runtime, { bodyLimitBytes: config.runtimeConfig.bodyLimitBytes, logger });
     // Fastify logs one line once it listens; make it the line users and scripts look for.
-    await server.listen({ host, port, listenTextResolver: () => `operon: serving on ${serverUrl(config)}` });
+    // The dashboard's link carries this start's token when no management token or JWT is configured.
+    const dashboard = managementAccess(opened.runtime).dashboardUrl(dashboardBase(config));
+    await server.listen({ host, port, listenTextResolver: () => `operon: serving on ${serverUrl(config)}, dashboard ${dashboard}` });
   } catch (error) {
     await abandon(server, opened);
     throw listenError(error, host, port);
@@ -64,6 +66,13 @@ async function abandon(server: HttpServer | undefined, opened: OpenedRuntime): P
 function serverUrl(config: OperonConfig): string {
   const { host, port } = config.runtimeConfig;
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** Where a browser on this machine reaches the server: a wildcard bind address is not one. */
+function dashboardBase(config: OperonConfig): string {
+  const { host, port } = config.runtimeConfig;
+  const local = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return `http://${local.includes(':') ? `[${local}]` : local}:${port}`;
 }
 
 const start: CliCommand = {

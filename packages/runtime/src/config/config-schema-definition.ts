@@ -81,6 +81,12 @@ export const CONFIG_SCHEMA: SchemaNode = section({
       clockToleranceSeconds: { type: 'integer', minimum: 0, maximum: 3600 },
     }),
   }),
+  management: section({
+    // A bearer token guessed in fewer than 2^128 tries is no protection for an admin API.
+    token: { type: 'string', minLength: 16, description: 'a string of at least 16 characters' },
+    jwt: flag,
+    stuckAfterSeconds: { type: 'integer', minimum: 1 },
+  }),
   // Free-form: whatever the app reads with ctx.getConfig.
   application: { type: 'object' },
 });

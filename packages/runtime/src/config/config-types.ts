@@ -142,6 +142,19 @@ export interface AuthenticationConfigInput {
   jwt?: JwtConfigInput;
 }
 
+/** `management:` as written: who may use the `/operon/*` routes, and when a workflow counts as stuck. */
+export interface ManagementConfigInput {
+  /** A bearer token granting `operon-admin`; write `${OPERON_ADMIN_TOKEN}` rather than the token itself.
+   * @default undefined */
+  token?: string;
+  /** Identify callers by the app's JWT settings (`authentication.jwt`), roles from its claim.
+   * @default false */
+  jwt?: boolean;
+  /** A PENDING workflow without progress for this long, not waiting on a timer or a message, is `stuck`.
+   * @default 300 */
+  stuckAfterSeconds?: number;
+}
+
 /** The whole of `operon-config.yaml` as written (after `${VAR}` substitution). */
 export interface OperonConfigInput {
   /** @default {} (the embedded Postgres with default settings) */
@@ -152,6 +165,8 @@ export interface OperonConfigInput {
   telemetry?: TelemetryConfigInput;
   /** @default {} */
   authentication?: AuthenticationConfigInput;
+  /** @default {} */
+  management?: ManagementConfigInput;
   /** Free-form values the app reads with `ctx.getConfig('a.b')`.
    * @default {} */
   application?: Record<string, unknown>;
@@ -219,6 +234,13 @@ export interface ResolvedAuthenticationConfig {
   readonly jwt: ResolvedJwtConfig | undefined;
 }
 
+export interface ResolvedManagementConfig {
+  /** Non-enumerable, so `JSON.stringify`, `console.log` and pino never show it. */
+  readonly token: string | undefined;
+  readonly jwt: boolean;
+  readonly stuckAfterSeconds: number;
+}
+
 /** The resolved config: every field present, deep-frozen. */
 export interface OperonConfig {
   /** Absolute path of the config file ('' when resolved from an object). */
@@ -229,5 +251,6 @@ export interface OperonConfig {
   readonly runtimeConfig: ResolvedRuntimeConfig;
   readonly telemetry: ResolvedTelemetryConfig;
   readonly authentication: ResolvedAuthenticationConfig;
+  readonly management: ResolvedManagementConfig;
   readonly application: Readonly<Record<string, unknown>>;
 }

@@ -16,4 +16,6 @@ export {
   type ResolvedTelemetryConfig,
   type ResolvedAuthenticationConfig,
   type ResolvedJwtConfig,
+  type ManagementConfigInput,
+  type ResolvedManagementConfig,
 } from './config-types.js';

@@ -17,6 +17,8 @@ import {
   type OperonConfig,
   type OperonConfigInput,
   type JwtConfigInput,
+  type ManagementConfigInput,
+  type ResolvedManagementConfig,
   type ResolvedDatabaseConfig,
   type ResolvedJwtConfig,
   type SslMode,
@@ -118,7 +120,7 @@ function resolveWith(input: unknown, source: Source): OperonConfig {
   const reported = new Set(substitution.issues.map((issue) => issue.key));
   const schemaIssues = validateConfig(data, describeFound(substitution.wholeReferences));
   const issues = [...substitution.issues, ...schemaIssues.filter((issue) => !reported.has(issue.key))];
-  if (issues.length === 0) issues.push(...jwtKeyIssues(data as OperonConfigInput));
+  if (issues.length === 0) issues.push(...jwtKeyIssues(data as OperonConfigInput), ...managementJwtIssues(data as OperonConfigInput));
   if (issues.length > 0) throw new OperonConfigError(source.label, issues);
   return deepFreeze(withDefaults(data as OperonConfigInput, source));
 }
@@ -160,6 +162,7 @@ function withDefaults(input: OperonConfigInput, source: Source): OperonConfig {
       traces: { enabled: traces.enabled ?? false, endpoint: traces.endpoint ?? 'http://localhost:4318/v1/traces' },
     },
     authentication: { jwt: resolveJwt(input.authentication?.jwt) },
+    management: resolveManagement(input.management),
     application: input.application ?? {},
   };
 }
@@ -174,6 +177,22 @@ function jwtKeyIssues(input: OperonConfigInput): ConfigIssue[] {
   const expected = 'exactly one of secret and jwksUrl';
   const got = hasSecret ? 'both' : 'neither';
   return [{ ...configIssue('authentication.jwt', expected, got), detail: `authentication.jwt must set ${expected}, got ${got}` }];
+}
+
+/** `management.jwt: true` verifies tokens with `authentication.jwt`: without it no token could pass. */
+function managementJwtIssues(input: OperonConfigInput): ConfigIssue[] {
+  if (input.management?.jwt !== true || input.authentication?.jwt !== undefined) return [];
+  const expected = 'authentication.jwt settings to verify tokens with';
+  return [{ ...configIssue('management.jwt', expected, 'none'), detail: 'management.jwt is true but authentication.jwt is not set: set its secret or jwksUrl' }];
+}
+
+function resolveManagement(management: ManagementConfigInput | undefined): ResolvedManagementConfig {
+  const resolved: ResolvedManagementConfig = {
+    token: management?.token,
+    jwt: management?.jwt ?? false,
+    stuckAfterSeconds: management?.stuckAfterSeconds ?? 300,
+  };
+  return Object.defineProperty(resolved, 'token', { enumerable: false });
 }
 
 function resolveJwt(jwt: JwtConfigInput | undefined): ResolvedJwtConfig | undefined {

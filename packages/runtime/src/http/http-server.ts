@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { OperonError } from '@operon/sdk';
-import { executorView } from '../management/executors-view.js';
+import { EXECUTORS_PATH, managementRoutes } from '../management/management-routes.js';
 import type { Logger } from 'pino';
 import type { OperonRuntime } from '../runtime.js';
 import { errorResponse, OperonHttpRouteError } from './http-errors.js';
@@ -25,11 +25,7 @@ export interface HttpServerOptions {
 }
 
 export const HEALTH_PATH = '/operon/health';
-export const EXECUTORS_PATH = '/operon/executors';
-
-function isLoopback(address: string | undefined): boolean {
-  return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1' || address?.startsWith('127.') === true;
-}
+export { EXECUTORS_PATH };
 
 /**
  * One line per request at info is too much for a busy app (completions are logged at debug below),
@@ -91,17 +87,12 @@ export async function createHttpServer(runtime: OperonRuntime, options: HttpServ
     return reply.code(503).send({ status: 'unavailable', state });
   });
 
-  // The executors on this system database. Until management access control exists, only callers
-  // on this machine may read it: hosts and pids are not for the open network.
-  app.get(EXECUTORS_PATH, async (request, reply) => {
-    if (!isLoopback(request.socket.remoteAddress)) return reply.code(403).send({ error: `${EXECUTORS_PATH} answers callers on this machine only` });
-    return (await runtime.systemDb.listExecutors()).map(executorView);
-  });
-
-  const taken = new Map<string, string>([
-    [`GET ${HEALTH_PATH}`, 'Operon'],
-    [`GET ${EXECUTORS_PATH}`, 'Operon'],
-  ]);
+  // Every other /operon/* route is a management route: viewer or admin role (management-access.ts).
+  const taken = new Map<string, string>([[`GET ${HEALTH_PATH}`, 'Operon']]);
+  for (const route of managementRoutes(runtime)) {
+    app.route(route);
+    for (const method of [route.method].flat()) taken.set(`${method} ${route.url}`, 'Operon');
+  }
   for (const fn of runtime.registry.all()) {
     const route = fn.method.http;
     if (!route) continue;

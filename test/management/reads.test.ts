@@ -1,0 +1,221 @@
+/**
+ * The read routes on a real runtime and server: the list's filters and keyset pages, a
+ * workflow's detail with what it waits on (a sleep, a recv, a child, an operation in flight) and
+ * whether it is stuck, and its steps from both databases (a committed transaction's output lives
+ * in the app database). Every bad parameter is a 400 that names it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Communicator, Transaction, Workflow, type CommunicatorContext, type TransactionContext, type WorkflowContext } from '@operon/sdk';
+import { createHttpServer, type OperonRuntime, type WorkflowDetailView } from '@operon/runtime';
+import { startRuntime, testConfig } from '../helpers/test-databases.js';
+
+type HttpServer = Awaited<ReturnType<typeof createHttpServer>>;
+const TOKEN = 'a-token-for-the-management-read-tests';
+
+let releaseBlocked: () => void = () => undefined;
+const blocked = new Promise<void>((resolve) => (releaseBlocked = resolve));
+
+class Shop {
+  @Transaction()
+  static async price(ctx: TransactionContext, item: string): Promise<number> {
+    const { rows } = await ctx.client.query<{ n: number }>('SELECT length($1::text)::int AS n', [item]);
+    return rows[0]!.n;
+  }
+
+  @Communicator()
+  static async charge(_ctx: CommunicatorContext, amount: number): Promise<string> {
+    return `charged ${amount}`;
+  }
+
+  @Communicator()
+  static async hang(_ctx: CommunicatorContext): Promise<void> {
+    await blocked;
+  }
+
+  @Workflow()
+  static async order(ctx: WorkflowContext, item: string): Promise<string> {
+    const price = await ctx.invoke(Shop).price(item);
+    return ctx.invoke(Shop).charge(price);
+  }
+
+  @Workflow()
+  static async nap(ctx: WorkflowContext): Promise<void> {
+    await ctx.sleep(600);
+  }
+
+  @Workflow()
+  static async listen(ctx: WorkflowContext): Promise<unknown> {
+    return ctx.recv('orders', 600);
+  }
+
+  @Workflow()
+  static async parent(ctx: WorkflowContext): Promise<unknown> {
+    return ctx.invokeChildWorkflow(Shop).listen();
+  }
+
+  @Workflow()
+  static async stall(ctx: WorkflowContext): Promise<void> {
+    await ctx.invoke(Shop).charge(1);
+    await ctx.invoke(Shop).hang();
+  }
+}
+
+let runtime: OperonRuntime;
+let app: HttpServer;
+const auth = { authorization: `Bearer ${TOKEN}` };
+
+async function get<T = any>(url: string): Promise<{ status: number; body: T }> {
+  const response = await app.inject({ method: 'GET', url, headers: auth });
+  return { status: response.statusCode, body: response.json() as T };
+}
+
+/** Polls the detail until `done` holds (the workflow reached its wait). */
+async function detailWhen(uuid: string, done: (view: WorkflowDetailView) => boolean): Promise<WorkflowDetailView> {
+  for (let i = 0; i < 200; i++) {
+    const { body } = await get<WorkflowDetailView>(`/operon/workflows/${uuid}`);
+    if (done(body)) return body;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`workflow ${uuid} never reached the state the test waits for`);
+}
+
+beforeAll(async () => {
+  runtime = await startRuntime([Shop], testConfig('mgmt_reads', { management: { token: TOKEN, stuckAfterSeconds: 1 } }));
+  const alice = { authenticatedUser: 'alice', authenticatedRoles: ['user'], assumedRole: 'user' };
+  for (const i of [1, 2, 3, 4, 5]) {
+    await (await runtime.client.invoke(Shop, { workflowUUID: `order-${i}`, identity: i <= 2 ? alice : undefined }).order(`item-${i}`)).getResult();
+  }
+  await runtime.client.invoke(Shop, { workflowUUID: 'nap-1' }).nap();
+  await runtime.client.invoke(Shop, { workflowUUID: 'listen-1' }).listen();
+  await runtime.client.invoke(Shop, { workflowUUID: 'parent-1' }).parent();
+  await runtime.client.invoke(Shop, { workflowUUID: 'stall-1' }).stall();
+  app = await createHttpServer(runtime);
+});
+
+afterAll(async () => {
+  releaseBlocked();
+  await app?.close();
+  await runtime?.destroy({ timeoutMs: 1000 });
+});
+
+describe('GET /operon/workflows', () => {
+  it('pages through every workflow newest first, with an opaque cursor, and filters', async () => {
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const { status, body }: { status: number; body: { workflows: { workflowUUID: string; createdAt: string }[]; nextCursor: string | null } } =
+        await get(`/operon/workflows?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(status).toBe(200);
+      expect(body.workflows.length).toBeLessThanOrEqual(2);
+      seen.push(...body.workflows.map((w) => w.workflowUUID));
+      cursor = body.nextCursor;
+      pages++;
+    } while (cursor !== null);
+    // 5 orders, nap, listen, parent, its child, stall: each once, newest first.
+    expect(seen).toHaveLength(10);
+    expect(new Set(seen).size).toBe(10);
+    expect(pages).toBe(5);
+    const all = (await get('/operon/workflows?limit=100')).body.workflows as { workflowUUID: string; createdAt: string }[];
+    expect(all.map((w) => w.workflowUUID)).toEqual(seen);
+    const times = all.map((w) => Date.parse(w.createdAt));
+    expect([...times].sort((a, b) => b - a)).toEqual(times);
+
+    const uuids = async (query: string) => ((await get(`/operon/workflows?${query}`)).body.workflows as { workflowUUID: string }[]).map((w) => w.workflowUUID).sort();
+    expect(await uuids('status=SUCCESS')).toEqual(['order-1', 'order-2', 'order-3', 'order-4', 'order-5']);
+    expect(await uuids('status=SUCCESS,CANCELLED&user=alice')).toEqual(['order-1', 'order-2']);
+    expect(await uuids('name=Shop.nap')).toEqual(['nap-1']);
+    expect(await uuids('parent=parent-1')).toHaveLength(1);
+    expect(await uuids(`executor=${runtime.executor.lease.executorId}`)).toHaveLength(10);
+    expect(await uuids('executor=nobody')).toEqual([]);
+    const order3 = all.find((w) => w.workflowUUID === 'order-3')!;
+    expect(await uuids(`createdBefore=${encodeURIComponent(order3.createdAt)}`)).toEqual(
+      all.filter((w) => Date.parse(w.createdAt) < Date.parse(order3.createdAt)).map((w) => w.workflowUUID).sort(),
+    );
+    expect(await uuids(`createdAfter=${Date.parse(order3.createdAt)}`)).not.toContain('order-3');
+  });
+
+  it('answers 400 naming the parameter for every bad one', async () => {
+    const cases: [string, RegExp][] = [
+      ['status=DONE', /status must be one or more of PENDING, ENQUEUED, SUCCESS, ERROR, CANCELLED, RETRIES_EXCEEDED/],
+      ['limit=0', /limit must be an integer from 1 to 1000, got "0"/],
+      ['limit=lots', /limit must be an integer/],
+      ['cursor=garbage', /cursor is not one this API gave out/],
+      ['createdAfter=yesterday', /createdAfter must be an ISO 8601 time or epoch milliseconds/],
+      ['stauts=PENDING', /unknown filter "stauts"/],
+    ];
+    for (const [query, message] of cases) {
+      const { status, body } = await get(`/operon/workflows?${query}`);
+      expect(status, query).toBe(400);
+      expect(body.error, query).toMatch(message);
+    }
+  });
+});
+
+describe('GET /operon/workflows/:uuid', () => {
+  it('shows an ended workflow with its inputs, output and identity', async () => {
+    const { status, body } = await get('/operon/workflows/order-1');
+    expect(status).toBe(200);
+    expect(body).toMatchObject({
+      workflowUUID: 'order-1',
+      status: 'SUCCESS',
+      workflowName: 'Shop.order',
+      inputs: ['item-1'],
+      output: 'charged 6',
+      error: null,
+      authenticatedUser: 'alice',
+      assumedRole: 'user',
+      children: [],
+      waitingOn: null,
+      stuck: false,
+    });
+  });
+
+  it('says what a pending workflow waits on', async () => {
+    const nap = await detailWhen('nap-1', (v) => v.waitingOn?.kind === 'sleep');
+    expect(nap.waitingOn).toMatchObject({ kind: 'sleep', functionID: 0 });
+    expect(Date.parse((nap.waitingOn as { until: string }).until)).toBeGreaterThan(Date.now() + 500_000);
+    expect(nap.stuck).toBe(false);
+
+    const listen = await detailWhen('listen-1', (v) => v.waitingOn?.kind === 'recv');
+    expect(listen.waitingOn).toMatchObject({ kind: 'recv', functionID: 1 });
+
+    const parent = await detailWhen('parent-1', (v) => v.waitingOn?.kind === 'child');
+    expect(parent.children).toHaveLength(1);
+    expect(parent.waitingOn).toMatchObject({ kind: 'child', functionID: 0, workflowUUID: parent.children[0]!.workflowUUID });
+    expect(parent.children[0]).toMatchObject({ status: 'PENDING', workflowName: 'Shop.listen', parentUUID: 'parent-1' });
+
+    // In a communicator that never returns: operation 1 in this executor; stuck once past stuckAfterSeconds (1 s).
+    const stall = await detailWhen('stall-1', (v) => v.waitingOn?.kind === 'operation' && v.waitingOn.functionID === 1);
+    expect(stall.waitingOn).toMatchObject({ kind: 'operation', functionID: 1, executorId: runtime.executor.lease.executorId });
+    const stuck = await detailWhen('stall-1', (v) => v.stuck);
+    expect(stuck.stuck).toBe(true);
+    // A long sleep is never stuck.
+    expect((await get('/operon/workflows/nap-1')).body.stuck).toBe(false);
+  });
+
+  it('answers 404 for a workflow that does not exist', async () => {
+    const { status, body } = await get('/operon/workflows/no-such-workflow');
+    expect(status).toBe(404);
+    expect(body.error).toBe('no workflow with UUID no-such-workflow exists');
+  });
+});
+
+describe('GET /operon/workflows/:uuid/steps', () => {
+  it('lists every operation from both databases, with its kind, times and outcome', async () => {
+    const { status, body } = await get('/operon/workflows/order-2/steps');
+    expect(status).toBe(200);
+    expect(body.steps).toMatchObject([
+      { functionID: 0, functionName: 'Shop.price', kind: 'transaction', output: 6, error: null, childUUID: null },
+      { functionID: 1, functionName: 'Shop.charge', kind: 'communicator', output: 'charged 6', error: null },
+    ]);
+    for (const step of body.steps as { startedAfter: string; endedAt: string }[]) {
+      expect(Date.parse(step.startedAfter)).toBeLessThanOrEqual(Date.parse(step.endedAt));
+    }
+    const nap = (await get('/operon/workflows/nap-1/steps')).body.steps;
+    expect(nap).toMatchObject([{ functionID: 0, kind: 'sleep' }]);
+    expect(Date.parse(nap[0].deadline)).toBe(nap[0].output);
+    const parent = (await get('/operon/workflows/parent-1/steps')).body.steps;
+    expect(parent[0]).toMatchObject({ functionID: 0, kind: 'child', childUUID: expect.any(String) });
+  });
+});

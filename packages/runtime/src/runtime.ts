@@ -18,6 +18,8 @@ import type { WorkflowClock } from './executor/workflow-clock.js';
 import { createLogger } from './logging.js';
 import { createTracing, type Tracing } from './telemetry/tracing.js';
 import { SystemDatabase } from './system-db/system-database.js';
+import { scheduledWorkflows, type ScheduledWorkflow } from './schedules/scheduled-workflows.js';
+import { Scheduler } from './schedules/scheduler.js';
 
 export interface RuntimeOptions {
   readonly config: OperonConfig;
@@ -63,6 +65,9 @@ export class OperonRuntime {
     readonly client: OperonClient,
     readonly connection: ConnectionSettings,
     private readonly embedded: EmbeddedPostgres | undefined,
+    /** The app's `@Scheduled` workflows; started once the runtime recovered, if it runs workflows. */
+    private readonly scheduler: Scheduler | undefined,
+    readonly schedules: readonly ScheduledWorkflow[],
   ) {}
 
   get state(): RuntimeState {
@@ -82,6 +87,8 @@ export class OperonRuntime {
     const { config } = options;
     const logger = options.logger ?? createLogger(config.telemetry.logs.logLevel);
     const registry = new FunctionRegistry(options.classes);
+    // A crontab or zone that cannot be used fails here, before any database is touched.
+    const schedules = scheduledWorkflows(registry);
     const embedded = config.database.embedded ? await startEmbedded(config, logger) : undefined;
     const connection: ConnectionSettings = {
       host: embedded?.host ?? config.database.hostname,
@@ -147,7 +154,9 @@ export class OperonRuntime {
         if (options.executes ?? true) await executor.register();
       }
       const client = new OperonClient(executor, messaging, registry);
-      return new OperonRuntime(config, logger, registry, systemDb, executor, messaging, client, connection, embedded);
+      const runsSchedules = !readOnly && (options.executes ?? true) && schedules.length > 0;
+      const scheduler = runsSchedules ? new Scheduler({ systemDb, executor, clock, logger }, schedules) : undefined;
+      return new OperonRuntime(config, logger, registry, systemDb, executor, messaging, client, connection, embedded, scheduler, schedules);
     } catch (error) {
       await tracing.shutdown().catch(() => undefined);
       await messaging?.close();
@@ -164,6 +173,7 @@ export class OperonRuntime {
     try {
       const count = await this.executor.recoverPendingWorkflows();
       this.logger.info({ executorId: this.executor.lease.executorId, recovered: count }, `recovered ${count} pending workflows`);
+      await this.scheduler?.start();
       this.stateName = 'running';
       return count;
     } catch (error) {
@@ -180,6 +190,7 @@ export class OperonRuntime {
   async destroy(options: { timeoutMs?: number; stopEmbedded?: boolean } = {}): Promise<void> {
     if (this.stateName === 'stopped') return;
     this.stateName = 'stopping';
+    await this.scheduler?.stop();
     await this.executor.stop(options.timeoutMs ?? 10_000);
     await this.messaging.close();
     await Promise.all([this.systemDb.systemPool.end(), this.systemDb.appPool.end()]);

@@ -3,7 +3,7 @@
  * and under `experimentalDecorators: true`: the two modes call a decorator with different
  * arguments, and `isStandardContext` tells them apart.
  */
-import { OperonDecoratorError } from './errors.js';
+import { OperonDecoratorError, OperonScheduleError } from './errors.js';
 import {
   ISOLATION_LEVELS,
   classRegistration,
@@ -13,6 +13,7 @@ import {
   type HttpMethod,
   type HttpRouteSchema,
   type MethodRegistration,
+  type ScheduleOptions,
   type TransactionOptions,
 } from './registry.js';
 
@@ -90,6 +91,26 @@ function capitalize(s: string): string {
  */
 export function Workflow(): OperonMethodDecorator {
   return methodDecorator('Workflow', (m) => setKind(m, 'workflow'));
+}
+
+/**
+ * Runs a workflow once per tick of a crontab, over all executors together: the workflow is
+ * `(ctx, scheduledTime: Date, startTime: Date)`, given the tick and when its run was started. The
+ * schedule is named after the method, `Class.method`. The options are checked when the runtime
+ * starts (where the cron library lives, and once the class's name is known), naming the method.
+ * @example
+ * ```ts
+ * @Scheduled({ crontab: '0 9 * * 1-5', timezone: 'Europe/Paris', catchUp: 'latest' })
+ * @Workflow()
+ * static async morningReport(ctx: WorkflowContext, scheduledTime: Date, startTime: Date) { ... }
+ * ```
+ */
+export function Scheduled(options: ScheduleOptions): OperonMethodDecorator {
+  return methodDecorator('Scheduled', (m) => {
+    const name = `${m.className}.${m.methodName}`;
+    if (m.schedule) throw new OperonScheduleError(name, 'the method is scheduled twice; give it one @Scheduled');
+    m.schedule = options;
+  });
 }
 
 /** Marks a transaction: one ACID Postgres transaction on the app database, run exactly once. */

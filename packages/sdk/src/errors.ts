@@ -171,3 +171,15 @@ export class OperonWorkflowRetriesExceededError extends OperonError {
     super(`workflow ${workflowUUID} was recovered too many times without ending; it is RETRIES_EXCEEDED and is not recovered again`);
   }
 }
+
+/**
+ * A `@Scheduled` workflow cannot be scheduled: its crontab does not parse, its timezone is not an
+ * IANA zone, an option has the wrong type, or the method is not a workflow. Raised when the class
+ * is decorated or, at the latest, when the runtime starts; the message names the method.
+ */
+export class OperonScheduleError extends OperonError {
+  static override readonly CODE = 'OPERON_ERR_SCHEDULE_INVALID';
+  constructor(readonly scheduleName: string, readonly problem: string) {
+    super(`@Scheduled on ${scheduleName}: ${problem}`);
+  }
+}

@@ -31,6 +31,24 @@ export interface CommunicatorOptions {
 
 export type WorkflowOptions = Record<string, never>;
 
+/** What a schedule does about ticks that fell due while no executor ran it. */
+export const CATCH_UP_POLICIES = ['none', 'latest', 'all'] as const;
+export type CatchUpPolicy = (typeof CATCH_UP_POLICIES)[number];
+
+export interface ScheduleOptions {
+  /** Five fields (minute first) or six (second first), as cron reads them. */
+  crontab: string;
+  /** An IANA zone the crontab's fields are read in. @default 'UTC' */
+  timezone?: string;
+  /**
+   * Ticks missed while no executor ran (downtime, a suspended process): `none` runs none of them,
+   * `latest` the latest one, `all` each of them (the latest `maxCatchUp`). @default 'none'
+   */
+  catchUp?: CatchUpPolicy;
+  /** The most missed ticks `catchUp: 'all'` runs. @default 100 */
+  maxCatchUp?: number;
+}
+
 export interface HttpRouteSchema {
   body?: object;
   querystring?: object;
@@ -53,6 +71,8 @@ export interface MethodRegistration {
   communicatorOptions?: CommunicatorOptions;
   http?: HttpRoute;
   requiredRoles?: readonly string[];
+  /** Set by `@Scheduled`: the workflow runs once per tick of this crontab. */
+  schedule?: ScheduleOptions;
   /**
    * Arguments kept out of logs and span attributes: `skip…` ones are left out, `masked…` ones
    * replaced by `"****"`. Positions count from the first argument after the context (parameter

@@ -61,3 +61,15 @@ export function derivedUUID(base: string, tag: 'c' | 'r', n: number): string {
   if (uuid.length <= MAX_IDENTIFIER_LENGTH) return uuid;
   return createHash('sha256').update(base).digest('hex') + DERIVED_MARK + suffix;
 }
+
+/**
+ * The UUID of a schedule's run for one tick: the same on every executor, so that over all of
+ * them exactly one insert of it wins. Readable (`Reports.daily~s2026-03-08T07:00:00.000Z`);
+ * past the length limit, the name is replaced by its hash.
+ */
+export function scheduledUUID(scheduleName: string, tick: number): string {
+  const suffix = `${DERIVED_MARK}s${new Date(tick).toISOString()}`;
+  const uuid = scheduleName + suffix;
+  if (uuid.length <= MAX_IDENTIFIER_LENGTH) return uuid;
+  return createHash('sha256').update(scheduleName).digest('hex') + suffix;
+}

@@ -17,6 +17,7 @@ import { startChildStep, workflowHandle } from './steps/child-workflow-step.js';
 import { getEventStep, recvStep, sendStep, setEventStep, sleepStep } from './steps/messaging-steps.js';
 import { operationStep } from './steps/operation-step.js';
 import type { WorkflowExecution } from './workflow-execution.js';
+import { tickArguments } from '../schedules/tick-inputs.js';
 
 export class WorkflowContextImpl implements WorkflowContext {
   constructor(private readonly execution: WorkflowExecution) {}
@@ -89,5 +90,7 @@ export class WorkflowContextImpl implements WorkflowContext {
 export function workflowBody(execution: WorkflowExecution, args: unknown[]): Promise<unknown> {
   const fn = execution.run.fn;
   if (execution.run.kind === 'operation') return operationStep(execution, fn, args);
-  return fn.method.fn.call(fn.cls, new WorkflowContextImpl(execution), ...args);
+  // A scheduled workflow gets Dates, however its inputs were read back.
+  const given = fn.method.schedule ? tickArguments(args) : args;
+  return fn.method.fn.call(fn.cls, new WorkflowContextImpl(execution), ...given);
 }

@@ -270,6 +270,23 @@ export class WorkflowExecutor {
     return localHandle(this.deps.systemDb, workflowUUID, result);
   }
 
+  /**
+   * Runs workflows a statement of this executor inserted itself for `owner` (a schedule's due
+   * ticks): first runs, with no records to read. One running here already goes on as it is; once
+   * the executor stops, they stay PENDING and are handed over like any other.
+   */
+  runInserted(fn: RegisteredFunction, workflowUUID: string, inputs: string, owner: string): void {
+    if (this.stateName !== 'running' || this.active.has(workflowUUID)) return;
+    const run: ExecutionRun = { workflowUUID, fn, kind: 'workflow', identity: ANONYMOUS, owner, epoch: 0 };
+    const recorded = { workflowName: fn.name, kind: 'workflow' as const, authenticatedUser: '', inputs, parentUUID: null, started: Promise.resolve(true) };
+    const result = this.track(workflowUUID, recorded, owner, (abandon, executing) => {
+      executing();
+      return this.execute(run, inputs, undefined, abandon);
+    });
+    // Nobody waits for a scheduled run here: its outcome is in its record.
+    result.catch(() => undefined);
+  }
+
   /** An execution of a recorded workflow under another policy (a replay), on this executor's services. */
   executionOf(run: ExecutionRun, records: ReadonlyMap<number, OperationRecord>, policy: StepPolicy): WorkflowExecution {
     return new WorkflowExecution(this.services, run, records, policy);

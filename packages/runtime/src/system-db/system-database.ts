@@ -14,12 +14,14 @@ import * as transactions from './transaction-outputs.js';
 import * as messages from './messages.js';
 import * as events from './events.js';
 import * as executors from './executors.js';
+import * as schedules from './schedules.js';
 
 export type { WorkflowRow, NewWorkflow, WorkflowIdentity, WorkflowKind, RecoveryPage, ClaimSource } from './workflow-status.js';
 export type { ExecutorRow, ExecutorRegistration, HeartbeatResult } from './executors.js';
 export type { OperationRecord, RecordsByWorkflow } from './operation-outputs.js';
 export type { OutgoingMessage, OperationSite, ConsumeRequest } from './messages.js';
 export type { EventReadRequest } from './events.js';
+export type { ScheduleRow, DueTick } from './schedules.js';
 
 /** A record a statement wrote now (`stored`), or the one an earlier run wrote first. */
 export interface WrittenRecord {
@@ -125,6 +127,19 @@ export class SystemDatabase {
 
   listExecutors(): Promise<executors.ExecutorRow[]> {
     return guardDatabase(executors.listExecutors(this.systemPool));
+  }
+
+  registerSchedules(names: readonly string[], now: number): Promise<schedules.ScheduleRow[]> {
+    return guardDatabase(schedules.registerSchedules(this.systemPool, names, now));
+  }
+
+  listSchedules(): Promise<schedules.ScheduleRow[]> {
+    return guardDatabase(schedules.listSchedules(this.systemPool));
+  }
+
+  /** Inserts the runs of due ticks no executor inserted yet; the UUIDs this owner is to run. */
+  startDueTicks(owner: { readonly instanceId: string; readonly executorId: string }, ticks: readonly schedules.DueTick[], now: number): Promise<string[]> {
+    return guardDatabase(schedules.startDueTicks(this.systemPool, owner, ticks, now));
   }
 
   countRecoveryAttempts(workflowUUIDs: readonly string[]): Promise<void> {

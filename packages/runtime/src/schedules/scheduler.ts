@@ -15,7 +15,7 @@
  */
 import type { Logger } from 'pino';
 import { scheduledUUID } from '../client/identifiers.js';
-import type { DatabaseClock } from '../executor/database-clock.js';
+import type { CancelTimer, WorkflowClock } from '../executor/workflow-clock.js';
 import type { WorkflowExecutor } from '../executor/workflow-executor.js';
 import type { DueTick, SystemDatabase } from '../system-db/system-database.js';
 import type { ScheduledWorkflow } from './scheduled-workflows.js';
@@ -35,7 +35,7 @@ interface ScheduleState {
 export interface SchedulerDeps {
   readonly systemDb: SystemDatabase;
   readonly executor: WorkflowExecutor;
-  readonly clock: DatabaseClock;
+  readonly clock: WorkflowClock;
   readonly logger: Logger;
 }
 
@@ -44,7 +44,7 @@ export class Scheduler {
   private readonly byName: ReadonlyMap<string, ScheduledWorkflow>;
   /** Ticks of a statement that failed: sent again with the next. */
   private retry: DueTick[] = [];
-  private timer: NodeJS.Timeout | undefined;
+  private cancelTimer: CancelTimer | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
   /** When the last statement was sent (runtime clock). */
@@ -75,7 +75,7 @@ export class Scheduler {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.timer);
+    this.cancelTimer?.();
     await this.running;
   }
 
@@ -84,12 +84,15 @@ export class Scheduler {
     const now = this.deps.clock.now();
     const next = Math.min(...this.states.map((s) => s.next ?? Infinity));
     const at = Math.max(Math.min(next, now + PERIOD_MS), this.lastStatementAt + PERIOD_MS);
-    this.timer = setTimeout(() => {
-      this.running = this.iterate(this.deps.clock.now() - LATE_MS).finally(() => {
+    // Through the workflow clock: a virtual clock in tests drives the ticks.
+    this.cancelTimer = this.deps.clock.at(at, () => {
+      this.running = this.iterate(this.deps.clock.now() - LATE_MS)
+        .catch((error: unknown) => this.deps.logger.error({ err: error }, 'the scheduler failed to look at its due ticks; it looks again in a second'))
+        .finally(() => {
         this.running = undefined;
         this.schedule();
       });
-    }, Math.max(0, at - now));
+    });
   }
 
   /** Starts the runs of every tick due now; ticks at or before `missedUntil` are missed ones. */

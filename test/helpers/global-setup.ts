@@ -2,12 +2,14 @@
  * Starts one real Postgres for the whole run (the embedded one the product uses), or uses the
  * server named by OPERON_TEST_DATABASE_URL. Each test file makes its own databases on it.
  */
-import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../packages/runtime/src/database/embedded-postgres.js';
+import { startPgBouncer, type PgBouncer } from './pgbouncer.js';
 
 export interface TestPostgres {
   host: string;
@@ -15,6 +17,11 @@ export interface TestPostgres {
   user: string;
   password: string;
   statementStats: boolean;
+  /**
+   * Set when the run goes through a transaction-mode PgBouncer (OPERON_TEST_POOLER=pgbouncer):
+   * host and port above are the pooler's, these the server's own.
+   */
+  direct?: { host: string; port: number };
 }
 
 declare module 'vitest' {
@@ -36,26 +43,55 @@ export function freePort(): Promise<number> {
 
 let embedded: EmbeddedPostgres | undefined;
 let dir: string | undefined;
+let bouncer: PgBouncer | undefined;
+
+/** The majors the suite runs on besides the bundled one: the oldest and newest supported. */
+const OTHER_MAJORS = ['14', '18'];
+
+/** With OPERON_TEST_PG_MAJOR, the embedded Postgres of that major (the root package's pg-binaries-N). */
+function binariesOfMajor(major: string | undefined): string | undefined {
+  if (major === undefined || major === '' || major === '17') return undefined;
+  if (!OTHER_MAJORS.includes(major)) throw new Error(`OPERON_TEST_PG_MAJOR must be one of 17, ${OTHER_MAJORS.join(', ')}; got ${major}`);
+  const folder = join(fileURLToPath(new URL('../../node_modules/', import.meta.url)), `pg-binaries-${major}`);
+  if (!existsSync(join(folder, 'native', 'bin', 'postgres'))) {
+    throw new Error(`no Postgres ${major} binaries at ${folder}: run npx pnpm@10 install (they are an optional dependency for linux-x64)`);
+  }
+  return folder;
+}
+
+/** With OPERON_TEST_POOLER=pgbouncer, every test connects through a transaction-mode PgBouncer. */
+async function throughPooler(server: TestPostgres): Promise<TestPostgres> {
+  const pooler = process.env.OPERON_TEST_POOLER;
+  if (pooler === undefined || pooler === '') return server;
+  if (pooler !== 'pgbouncer') throw new Error(`OPERON_TEST_POOLER must be pgbouncer, got ${pooler}`);
+  bouncer = await startPgBouncer({ serverHost: server.host, serverPort: server.port, user: server.user, password: server.password, port: await freePort() });
+  return { ...server, host: bouncer.host, port: bouncer.port, direct: { host: server.host, port: server.port } };
+}
 
 export async function setup(project: TestProject): Promise<void> {
   const url = process.env.OPERON_TEST_DATABASE_URL;
   if (url) {
     const parsed = new URL(url);
-    project.provide('postgres', {
-      host: parsed.hostname,
-      port: Number(parsed.port || 5432),
-      user: decodeURIComponent(parsed.username || 'postgres'),
-      password: decodeURIComponent(parsed.password),
-      statementStats: process.env.OPERON_TEST_PG_STAT_STATEMENTS === '1',
-    });
+    project.provide(
+      'postgres',
+      await throughPooler({
+        host: parsed.hostname,
+        port: Number(parsed.port || 5432),
+        user: decodeURIComponent(parsed.username || 'postgres'),
+        password: decodeURIComponent(parsed.password),
+        statementStats: process.env.OPERON_TEST_PG_STAT_STATEMENTS === '1',
+      }),
+    );
     return;
   }
   dir = mkdtempSync(join(tmpdir(), 'operon-test-pg-'));
+  const binaryPackage = binariesOfMajor(process.env.OPERON_TEST_PG_MAJOR);
   chmodSync(dir, 0o755);
   try {
     embedded = await startEmbeddedPostgres({
       dataDir: join(dir, 'pgdata'),
       port: await freePort(),
+      binaryPackage,
       // No fixed password: the server listens on 127.0.0.1, where any local user could log in with
       // one. It makes a random one, kept owner-only beside its data folder.
       settings: { shared_preload_libraries: "'pg_stat_statements'", 'pg_stat_statements.track': "'all'" },
@@ -66,16 +102,20 @@ export async function setup(project: TestProject): Promise<void> {
         'run `npx pnpm@10 install` first, or set OPERON_TEST_DATABASE_URL to a Postgres you run',
     );
   }
-  project.provide('postgres', {
-    host: embedded.host,
-    port: embedded.port,
-    user: embedded.user,
-    password: embedded.password,
-    statementStats: true,
-  });
+  project.provide(
+    'postgres',
+    await throughPooler({
+      host: embedded.host,
+      port: embedded.port,
+      user: embedded.user,
+      password: embedded.password,
+      statementStats: true,
+    }),
+  );
 }
 
 export async function teardown(): Promise<void> {
+  await bouncer?.stop();
   await embedded?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 }

@@ -9,6 +9,22 @@ export function uniqueName(prefix: string): string {
   return `${prefix}_${randomBytes(4).toString('hex')}`.toLowerCase();
 }
 
+/**
+ * `database` settings for a test about the LISTEN connection: behind a pooler (OPERON_TEST_POOLER)
+ * it goes to the server directly, as `database.listenUrl` lets users do; otherwise nothing to add.
+ */
+export function listenDirectly(): Record<string, unknown> {
+  const server = inject('postgres');
+  if (!server.direct) return {};
+  const password = encodeURIComponent(server.password);
+  return { listenUrl: `postgres://${encodeURIComponent(server.user)}:${password}@${server.direct.host}:${server.direct.port}/postgres` };
+}
+
+/** True when this run goes through a transaction-mode PgBouncer. */
+export function behindPooler(): boolean {
+  return inject('postgres').direct !== undefined;
+}
+
 /** The config input (as operon-config.yaml would hold it) naming two fresh databases on the test server. */
 export function testConfigInput(prefix: string, extra: Record<string, unknown> = {}): Record<string, any> {
   const server = inject('postgres');
@@ -22,6 +38,8 @@ export function testConfigInput(prefix: string, extra: Record<string, unknown> =
       password: server.password,
       user_database: `${name}_app`,
       system_database: `${name}_sys`,
+      // A run through PgBouncer (OPERON_TEST_POOLER) tells Operon so, as a user behind one would.
+      ...(server.direct ? { pooler: 'transaction' } : {}),
       ...database,
     },
     telemetry: { logs: { logLevel: process.env.OPERON_TEST_LOG_LEVEL ?? 'warn' } },

@@ -7,10 +7,11 @@ import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { OperonRuntime, createLogger, resolveConfig } from '@operon/runtime';
 import { bundleFixture, spawnApp } from '../helpers/child-app.js';
-import { query, testConfigInput } from '../helpers/test-databases.js';
+import { behindPooler, query, testConfigInput } from '../helpers/test-databases.js';
 import { until } from './messaging-helpers.js';
 
-const WAIT_SECONDS = 6;
+// Behind a pooler every round trip is longer, and the run up to the kill too.
+const WAIT_SECONDS = behindPooler() ? 12 : 6;
 const ROUNDS = 200;
 
 const input = testConfigInput('msgcrash');

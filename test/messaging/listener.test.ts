@@ -1,7 +1,7 @@
 import { afterAll, expect, it } from 'vitest';
 import { Workflow, type WorkflowContext } from '@operon/sdk';
 import { OperonRuntime } from '@operon/runtime';
-import { query, testConfig } from '../helpers/test-databases.js';
+import { listenDirectly, query, testConfig } from '../helpers/test-databases.js';
 import { startLoggedRuntime, until } from './messaging-helpers.js';
 
 class Waits {
@@ -22,7 +22,7 @@ async function listenerPids(database: string): Promise<number[]> {
 }
 
 it('wakes waiting workflows after its listener connection is killed, and logs that it reconnected', async () => {
-  const config = testConfig('listen');
+  const config = testConfig('listen', { database: listenDirectly() });
   const { runtime: rt, messages } = await startLoggedRuntime([Waits], config);
   runtimes.push(rt);
   const [oldPid] = await listenerPids(config.database.system_database);

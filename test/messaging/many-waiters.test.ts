@@ -1,7 +1,7 @@
 import { afterAll, expect, it } from 'vitest';
 import { Workflow, type WorkflowContext } from '@operon/sdk';
 import type { OperonRuntime } from '@operon/runtime';
-import { connectTo, query, startRuntime, testConfig } from '../helpers/test-databases.js';
+import { connectTo, listenDirectly, query, startRuntime, testConfig } from '../helpers/test-databases.js';
 import { until } from './messaging-helpers.js';
 
 class Inbox {
@@ -23,7 +23,7 @@ afterAll(async () => {
 const mb = (bytes: number) => `${Math.round(bytes / 1024 / 1024)} MB`;
 
 it(`blocks ${WORKFLOWS} workflows in recv at once within the pool's limit, then wakes them all`, async () => {
-  const config = testConfig('many', { database: { poolSize: POOL_SIZE } });
+  const config = testConfig('many', { database: { poolSize: POOL_SIZE, ...listenDirectly() } });
   const rt = await startRuntime([Inbox], config);
   runtimes.push(rt);
   const sys = config.database.system_database;

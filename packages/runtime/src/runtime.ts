@@ -99,7 +99,14 @@ export class OperonRuntime {
       ssl: config.database.ssl,
       sslrootcert: config.database.sslrootcert,
       connectionTimeoutMillis: config.database.connectionTimeoutMillis,
+      pooler: config.database.pooler,
     };
+    // LISTEN and NOTIFY need a session of their own: a direct connection when one is named.
+    const listen = config.database.listen;
+    const listenConnection: ConnectionSettings =
+      listen === undefined
+        ? connection
+        : { ...connection, host: listen.hostname, port: listen.port, user: listen.username, password: listen.password, ssl: listen.ssl, pooler: 'none' };
     const pools: pg.Pool[] = [];
     const tracing = await createTracing({
       ...config.telemetry.traces,
@@ -118,6 +125,11 @@ export class OperonRuntime {
         system: config.database.system_database,
         app: config.database.user_database,
       });
+      // A pooler answers a login to a missing database with its own error (SQLSTATE 08P01, not
+      // 3D000), so behind one the databases are made sure of first rather than on that error.
+      if (!readOnly && connection.pooler === 'transaction') {
+        await Promise.all([config.database.system_database, config.database.user_database].map((name) => ensureDatabaseExists(connection, name)));
+      }
       const applied = readOnly
         ? { system: [], app: [] }
         : await systemDb.migrateEach((database) => ensureDatabaseExists(connection, database));
@@ -130,9 +142,11 @@ export class OperonRuntime {
         systemDb,
         logger,
         clock,
-        listenerClient: () => createClient(connection, config.database.system_database, LISTENER_APPLICATION_NAME),
+        notifications: config.database.notifications,
+        pollIntervalMs: config.database.notifications === 'poll' ? config.database.pollIntervalMs : undefined,
+        listenerClient: () => createClient(listenConnection, config.database.system_database, LISTENER_APPLICATION_NAME),
         notifierClient: () =>
-          createClient(connection, config.database.system_database, NOTIFIER_APPLICATION_NAME, '-c synchronous_commit=off'),
+          createClient(listenConnection, config.database.system_database, NOTIFIER_APPLICATION_NAME, '-c synchronous_commit=off'),
       });
       const executor = new WorkflowExecutor({
         systemDb,

@@ -4,7 +4,7 @@
  * silently embedded database). `scripts/generate-config-validator.mjs` compiles it ahead of time
  * into config-validator.generated.ts, so no process pays for compiling it at startup.
  */
-import { LOG_LEVELS, SSL_MODES } from './config-types.js';
+import { LOG_LEVELS, NOTIFICATION_MODES, POOLERS, SSL_MODES } from './config-types.js';
 
 /** The subset of JSON Schema this file uses, typed so the helpers below can walk it. */
 export interface SchemaNode {
@@ -47,6 +47,10 @@ export const CONFIG_SCHEMA: SchemaNode = section({
       description: `true, false or an sslmode (${SSL_MODES.join(', ')})`,
     },
     sslrootcert: text,
+    pooler: { type: 'string', enum: POOLERS },
+    notifications: { type: 'string', enum: NOTIFICATION_MODES },
+    listenUrl: { type: 'string', pattern: '^postgres(ql)?://', description: 'a postgres:// or postgresql:// URL' },
+    pollIntervalMs: { type: 'integer', minimum: 10, maximum: 60_000 },
     migrate: commands,
     rollback: commands,
   }),

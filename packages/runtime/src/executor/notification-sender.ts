@@ -16,6 +16,8 @@ export interface NotificationSenderOptions {
   readonly logger: Logger;
   /** Wakes this process's waiters under `key`. */
   readonly signalLocal: (key: string) => void;
+  /** False when other processes poll instead of listening: then nothing is sent. @default true */
+  readonly notifyOthers?: boolean;
 }
 
 /** At most this many payloads go in one statement. */
@@ -32,7 +34,7 @@ export class NotificationSender {
   /** Signals local waiters of `key` now, and other processes' soon after. */
   wake(key: string): void {
     this.options.signalLocal(key);
-    if (this.stopped) return;
+    if (this.stopped || this.options.notifyOthers === false) return;
     this.queue.push(key);
     this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flush());
   }

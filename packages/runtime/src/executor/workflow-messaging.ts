@@ -31,7 +31,14 @@ export interface MessagingDeps {
   /** A new, unconnected client on the system database for sending notifications (synchronous_commit off). */
   readonly notifierClient: () => pg.Client;
   /**
-   * The mean interval of the safety-net poll; each interval is jittered by ±25%.
+   * 'listen': other processes' sends and setEvents arrive by LISTEN/NOTIFY, and a slow poll is the
+   * safety net. 'poll': no LISTEN connection and no NOTIFY (a pooler cannot carry them); the poll,
+   * every `pollIntervalMs`, is how waits hear of other processes' sends.
+   * @default 'listen'
+   */
+  readonly notifications?: 'listen' | 'poll';
+  /**
+   * The mean interval of the poll; each interval is jittered by ±25%.
    * @default 2000
    */
   readonly pollIntervalMs?: number;
@@ -74,6 +81,7 @@ export class WorkflowMessaging {
       connect: deps.notifierClient,
       logger: deps.logger,
       signalLocal: (key) => this.waiters.signal(key),
+      notifyOthers: deps.notifications !== 'poll',
     });
   }
 
@@ -86,9 +94,9 @@ export class WorkflowMessaging {
     return this.waiters.size;
   }
 
-  /** Opens the LISTEN connection and starts the safety-net poll. */
+  /** Opens the LISTEN connection (unless polling) and starts the poll. */
   async start(): Promise<void> {
-    await this.listener.start();
+    if (this.deps.notifications !== 'poll') await this.listener.start();
     this.schedulePoll();
   }
 

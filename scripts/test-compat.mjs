@@ -1,0 +1,22 @@
+// The suite's core, messaging and crash tests again, on what users deploy besides the bundled
+// Postgres 17: behind a transaction-mode PgBouncer, and on the oldest and newest supported majors.
+// `pnpm test` runs it after the full suite; `node scripts/test-compat.mjs pgbouncer` runs one leg.
+import { spawnSync } from 'node:child_process';
+
+const CORE = ['test/executor.test.ts', 'test/messaging', 'test/crash', 'test/system-schema.test.ts'];
+const LEGS = {
+  pgbouncer: { OPERON_TEST_POOLER: 'pgbouncer' },
+  pg14: { OPERON_TEST_PG_MAJOR: '14' },
+  pg18: { OPERON_TEST_PG_MAJOR: '18' },
+};
+
+const wanted = process.argv.slice(2);
+for (const name of wanted) if (!(name in LEGS)) throw new Error(`unknown leg ${name}: one of ${Object.keys(LEGS).join(', ')}`);
+for (const [name, env] of Object.entries(LEGS)) {
+  if (wanted.length > 0 && !wanted.includes(name)) continue;
+  console.log(`\n== core, messaging and crash tests: ${name} ==`);
+  const started = Date.now();
+  const run = spawnSync('npx', ['vitest', 'run', ...CORE], { stdio: 'inherit', env: { ...process.env, ...env } });
+  console.log(`== ${name}: ${run.status === 0 ? 'passed' : 'FAILED'} in ${Math.round((Date.now() - started) / 1000)} s ==`);
+  if (run.status !== 0) process.exit(run.status ?? 1);
+}

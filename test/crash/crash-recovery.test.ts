@@ -104,7 +104,8 @@ describe('crash recovery with SIGKILL', () => {
       );
     }
     await verify(uuids);
-  });
+    // Thirty processes started one after another (three at a time): a loaded machine needs longer.
+  }, 180_000);
 
   it(`recovers from kills on a seeded random schedule (seed ${SEED})`, async () => {
     const random = seeded(SEED);

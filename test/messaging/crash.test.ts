@@ -79,9 +79,11 @@ it('receives every message exactly once and keeps every deadline across a SIGKIL
   await until('sender-wf to send both messages', async () => (await recordCount('sender-wf', 'operon.send')) === 2);
   await until('every timed wait to record its deadline', async () => (await deadlines()).size === 4);
   const before = await deadlines();
-  // Long enough after the deadlines were recorded that a wait started over would show.
+  // Long enough after the deadlines were recorded (the last of them too: on a loaded machine they
+  // can be seconds apart) that a wait started over would show.
   const firstRecordedAt = Math.min(...before.values()) - WAIT_SECONDS * 1000;
-  await new Promise((resolve) => setTimeout(resolve, Math.max(0, firstRecordedAt + 2500 - Date.now())));
+  const lastRecordedAt = Math.max(...before.values()) - WAIT_SECONDS * 1000;
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, lastRecordedAt + 2500 - Date.now())));
   // Ping-pong in full flight when the kill lands.
   await send('ping-wf', null, 'start');
   await until('ping-pong to be under way', async () => (await recordCount('ping-wf')) >= 60, 30_000);

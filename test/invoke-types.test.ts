@@ -3,7 +3,7 @@
  * any line marked @ts-expect-error compiles. At run time this file only checks it loaded.
  */
 import { describe, expect, it } from 'vitest';
-import type { HandlerContext, WorkflowContext, WorkflowHandle } from '@operon/sdk';
+import { WorkflowQueue, type HandlerContext, type WorkflowContext, type WorkflowHandle } from '@operon/sdk';
 import { StandardGreeter } from './fixtures/greeter.standard.js';
 
 async function typeChecks(ctx: WorkflowContext, handler: HandlerContext): Promise<void> {
@@ -22,7 +22,19 @@ async function typeChecks(ctx: WorkflowContext, handler: HandlerContext): Promis
   const one: number = await handler.invoke(StandardGreeter).now();
   // @ts-expect-error: a handler's workflow call returns a handle, not the result
   const wrong: string = await handler.invoke(StandardGreeter).greet('ada');
-  void [greeting, child, result, handle, one, wrong];
+  const queue = new WorkflowQueue('invoke-types', { concurrency: 1 });
+  const queued: WorkflowHandle<string> = await handler.invoke(StandardGreeter, { queue, priority: 1, deduplicationID: 'd', delaySeconds: 2 }).greet('ada');
+  const queuedChild: WorkflowHandle<string> = await ctx.startChildWorkflow(StandardGreeter, { queue, partitionKey: 'p' }).greet('ada');
+  const byUUID: WorkflowHandle<string> = await handler.invoke(StandardGreeter, { workflowUUID: 'u' }).greet('ada');
+  // @ts-expect-error: only workflows can be enqueued
+  await handler.invoke(StandardGreeter, { queue }).now();
+  // @ts-expect-error: priority is a number
+  await handler.invoke(StandardGreeter, { queue, priority: 'high' }).greet('ada');
+  // @ts-expect-error: a child's queue options need the queue
+  await ctx.startChildWorkflow(StandardGreeter, { priority: 1 }).greet('ada');
+  // @ts-expect-error: queue options are not a string
+  await handler.invoke(StandardGreeter, { queue: 'emails' }).greet('ada');
+  void [greeting, child, result, handle, one, wrong, queued, queuedChild, byUUID];
 }
 
 describe('typed invoke', () => {

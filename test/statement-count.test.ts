@@ -3,7 +3,7 @@
  * (pg_stat_statements, which the test server preloads), app and system databases together.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Communicator, Transaction, Workflow, type CommunicatorContext, type TransactionContext, type WorkflowContext } from '@operon/sdk';
+import { Communicator, Transaction, Workflow, WorkflowQueue, type CommunicatorContext, type TransactionContext, type WorkflowContext } from '@operon/sdk';
 import type { OperonRuntime } from '@operon/runtime';
 import { connectTo, startRuntime } from './helpers/test-databases.js';
 
@@ -87,6 +87,71 @@ describe.runIf(server.statementStats)('statements per workflow', () => {
       console.log(`50 concurrent workflows ended in ${ends} statements`);
       expect(ends).toBeGreaterThanOrEqual(1);
       expect(ends).toBeLessThan(50);
+    } finally {
+      await admin.end();
+    }
+  });
+});
+
+/**
+ * Statements clients sent to the system database of `rt` since the last reset (top level: what a
+ * plpgsql function runs inside is part of its one round trip), by a LIKE pattern on their text.
+ */
+async function systemStatements(admin: import('pg').Client, rt: OperonRuntime, pattern = '%'): Promise<number> {
+  const { rows } = await admin.query<{ calls: string }>(
+    `SELECT coalesce(sum(calls), 0) AS calls FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+     WHERE d.datname = $1 AND query LIKE $2 AND s.toplevel`,
+    [rt.config.database.system_database, pattern],
+  );
+  return Number(rows[0]!.calls);
+}
+
+// Last: queues made here are served by every runtime of this process, so the runtime above goes first.
+describe.runIf(server.statementStats)('statements per dequeue', () => {
+  let queued: OperonRuntime;
+  let limited: WorkflowQueue;
+  beforeAll(async () => {
+    await runtime.destroy();
+    // One queue with every limit, and nineteen idle ones.
+    limited = new WorkflowQueue('budget-limited', {
+      concurrency: 4,
+      workerConcurrency: 2,
+      rateLimit: { limitPerPeriod: 1_000, periodSec: 1 },
+      partitionConcurrency: 1,
+    });
+    for (let i = 0; i < 19; i++) new WorkflowQueue(`budget-idle-${i}`, { concurrency: 5 });
+    queued = await startRuntime([Budget]);
+  });
+  afterAll(() => queued?.destroy());
+
+  it('takes work from all 20 queues in one statement, whatever limits are set, and an idle process sends about one a second', async () => {
+    const admin = await connectTo('postgres');
+    try {
+      const fn = queued.registry.lookup(Budget, 'w0');
+      const enqueue = (i: number) => queued.executor.enqueueWorkflow(fn, [i], { queue: { queue: limited, partitionKey: `p${i % 3}` } });
+      await (await enqueue(0)).getResult(); // warm the pools
+      await admin.query('SELECT pg_stat_statements_reset()');
+      const before = queued.executor.queues.dequeueCount;
+      const handles = await Promise.all(Array.from({ length: 20 }, (_, i) => enqueue(i + 1)));
+      await Promise.all(handles.map((h) => h.getResult()));
+      const dequeues = queued.executor.queues.dequeueCount - before;
+      const dequeueStatements = await systemStatements(admin, queued, '%operon.dequeue%');
+      console.log(`20 queued workflows: ${dequeues} dequeue calls, ${dequeueStatements} dequeue statements`);
+      // Each dequeue call is one statement on the server: the limits are checked inside it.
+      expect(dequeueStatements).toBe(dequeues);
+
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await admin.query('SELECT pg_stat_statements_reset()');
+      const idleFrom = queued.executor.queues.dequeueCount;
+      const idleMs = 4_000;
+      await new Promise((resolve) => setTimeout(resolve, idleMs));
+      const idleDequeues = queued.executor.queues.dequeueCount - idleFrom;
+      const idleStatements = await systemStatements(admin, queued);
+      const heartbeats = await systemStatements(admin, queued, '%operon.executors%');
+      console.log(`idle with 20 queues for ${idleMs} ms: ${idleStatements} statements (${idleDequeues} dequeues, ${heartbeats} heartbeats)`);
+      expect(idleDequeues).toBeLessThanOrEqual(Math.ceil(idleMs / 900));
+      // Nothing but the dequeue poll and the heartbeat.
+      expect(idleStatements - heartbeats).toBe(idleDequeues);
     } finally {
       await admin.end();
     }

@@ -14,7 +14,8 @@ export { replayWorkflow, type ReplayReport, type ReplayedOperation, type Diverge
 export { jwtAuthenticator, type JwtAuthenticatorOptions } from './auth/jwt-authenticator.js';
 export { OperonJwtNotConfiguredError, OperonAuthenticatorResultError } from './auth/auth-errors.js';
 export { executorView, type ExecutorView } from './management/executors-view.js';
-export type { ExecutorRow } from './system-db/system-database.js';
+export { queueView, type QueueView } from './management/queues-view.js';
+export type { ExecutorRow, QueueSummary } from './system-db/system-database.js';
 export { OperonExecutorIdTakenError } from './executor/executor-lease.js';
 export {
   managementAccess,

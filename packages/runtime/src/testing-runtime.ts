@@ -6,7 +6,8 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
-import type { HandlerInvokerOf, WorkflowHandle } from '@operon/sdk';
+import type { ChildStarterOf, EnqueueOptions, HandlerInvokerOf, InvokeOptions, WorkflowHandle } from '@operon/sdk';
+import { invokeArgument } from './client/operon-client.js';
 import { applyAppMigrations } from './app-migrations.js';
 import { loadConfig } from './config/load-config.js';
 import type { OperonConfig } from './config/config-types.js';
@@ -36,7 +37,9 @@ export interface TestingRuntime {
    * As a handler's `ctx.invoke`: workflows give a handle, transactions and communicators their
    * result. `caller` is who calls (default: an anonymous caller), for testing role checks.
    */
-  invoke<T extends object>(cls: T, workflowUUID?: string, caller?: TestCaller): HandlerInvokerOf<T>;
+  invoke<T extends object>(cls: T, workflowUUID?: string | InvokeOptions, caller?: TestCaller): HandlerInvokerOf<T>;
+  /** Enqueues a workflow of `cls` on `options.queue`, as a handler's `ctx.invoke(Cls, { queue })`. */
+  invoke<T extends object>(cls: T, options: InvokeOptions & EnqueueOptions, caller?: TestCaller): ChildStarterOf<T>;
   retrieveWorkflow<R = unknown>(workflowUUID: string): WorkflowHandle<R>;
   send<M>(destinationUUID: string, message: M, topic?: string, idempotencyKey?: string): Promise<void>;
   getEvent<V = unknown>(workflowUUID: string, key: string, timeoutSeconds?: number): Promise<V | null>;
@@ -117,12 +120,15 @@ export async function createTestingRuntime(
   let destroyed: Promise<void> | undefined;
   return {
     runtime,
-    invoke: (cls, workflowUUID, caller) =>
-      client.invoke(cls, {
+    invoke: ((cls: object, argument?: string | object, caller?: TestCaller) => {
+      const { workflowUUID, queue } = invokeArgument(argument);
+      return client.invoke(cls, {
+        queue,
         identity: caller ? { ...caller, assumedRole: '' } : ANONYMOUS,
         // A UUID given here is a client's: checked, and kept out of the derived namespace.
         nextWorkflowUUID: () => (workflowUUID === undefined ? undefined : { uuid: workflowUUID, derived: false }),
-      }),
+      });
+    }) as TestingRuntime['invoke'],
     retrieveWorkflow: (workflowUUID) => client.retrieveWorkflow(workflowUUID),
     send: (destinationUUID, message, topic, idempotencyKey) => client.send(destinationUUID, message, topic, idempotencyKey),
     getEvent: (workflowUUID, key, timeoutSeconds) => client.getEvent(workflowUUID, key, timeoutSeconds),

@@ -3,6 +3,7 @@
  * proxies built from a class's static methods. A call with wrong argument types is a compile error.
  */
 import type { WorkflowHandle } from './workflow-handle.js';
+import type { EnqueueOptions } from './queue.js';
 
 /** A minimal structured logger (pino's shape); every line carries the workflow UUID and operation. */
 export interface OperonLogger {
@@ -60,8 +61,11 @@ export interface WorkflowContext extends BaseContext, Identity {
   readonly workflowUUID: string;
   /** Transactions and communicators of `cls`, each call one recorded operation. */
   invoke<T extends object>(cls: T): OperationsOf<T>;
-  /** Starts a child workflow whose UUID derives from this workflow's, so a re-run finds it again. */
-  startChildWorkflow<T extends object>(cls: T): ChildStarterOf<T>;
+  /**
+   * Starts a child workflow whose UUID derives from this workflow's, so a re-run finds it again;
+   * with `{ queue }` it is enqueued on that queue (a recorded step: a re-run enqueues nothing new).
+   */
+  startChildWorkflow<T extends object>(cls: T, options?: EnqueueOptions): ChildStarterOf<T>;
   /** Runs a child workflow to completion and returns its result. */
   invokeChildWorkflow<T extends object>(cls: T): ChildInvokerOf<T>;
   retrieveWorkflow<R = unknown>(workflowUUID: string): WorkflowHandle<R>;
@@ -92,10 +96,18 @@ export interface HandlerContext extends BaseContext {
    * Workflows of `cls` return a handle; transactions and communicators run as one-operation
    * workflows (idempotent under `workflowUUID`) and return their result.
    */
-  invoke<T extends object>(cls: T, workflowUUID?: string): HandlerInvokerOf<T>;
+  /** Enqueues a workflow of `cls` on `options.queue`: only workflows can be enqueued. */
+  invoke<T extends object>(cls: T, options: InvokeOptions & EnqueueOptions): ChildStarterOf<T>;
+  invoke<T extends object>(cls: T, workflowUUID?: string | InvokeOptions): HandlerInvokerOf<T>;
   retrieveWorkflow<R = unknown>(workflowUUID: string): WorkflowHandle<R>;
   send<M>(destinationUUID: string, message: M, topic?: string, idempotencyKey?: string): Promise<void>;
   getEvent<V = unknown>(workflowUUID: string, key: string, timeoutSeconds?: number): Promise<V | null>;
+}
+
+/** What a handler's `invoke` may be told besides the queue options. */
+export interface InvokeOptions {
+  /** The UUID of the workflow started (a retry with the same UUID starts nothing new). */
+  readonly workflowUUID?: string;
 }
 
 type AsyncFn = (...args: any[]) => Promise<any>;

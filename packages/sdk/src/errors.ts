@@ -183,3 +183,29 @@ export class OperonScheduleError extends OperonError {
     super(`@Scheduled on ${scheduleName}: ${problem}`);
   }
 }
+
+/**
+ * A queue was made with bad options (a limit that is not a whole number of at least 1, an unknown
+ * option, a name already registered with other limits), or a workflow was enqueued with bad
+ * options (a priority that is not an integer, a negative delay, a partition key where the queue has
+ * none or none where it has one). Nothing was stored. Answered over HTTP with 400.
+ */
+export class OperonQueueOptionsError extends OperonError {
+  static override readonly CODE = 'OPERON_ERR_QUEUE_OPTIONS';
+  readonly status = 400;
+}
+
+/**
+ * A workflow was enqueued with a `deduplicationID` that an ENQUEUED or PENDING workflow of the same
+ * queue holds: answered over HTTP with 409. The id is free again once that workflow ends.
+ */
+export class OperonQueueDuplicatedError extends OperonError {
+  static override readonly CODE = 'OPERON_ERR_QUEUE_DUPLICATED';
+  readonly status = 409;
+  constructor(
+    readonly queueName: string,
+    readonly deduplicationID: string,
+  ) {
+    super(`queue ${queueName} already holds a workflow with deduplicationID ${deduplicationID} (ENQUEUED or PENDING); it is free again once that workflow ends`);
+  }
+}

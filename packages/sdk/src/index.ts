@@ -21,3 +21,4 @@ export {
   type AuthenticationRequest,
   type AuthenticationResult,
 } from './registry.js';
+export { WorkflowQueue, registeredQueues, queueNamed, type WorkflowQueueOptions, type QueueRateLimit, type EnqueueOptions } from './queue.js';

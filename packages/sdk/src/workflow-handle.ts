@@ -1,6 +1,6 @@
 import type { Identity } from './context.js';
 
-export type WorkflowStatusName = 'PENDING' | 'SUCCESS' | 'ERROR' | 'CANCELLED' | 'RETRIES_EXCEEDED';
+export type WorkflowStatusName = 'ENQUEUED' | 'PENDING' | 'SUCCESS' | 'ERROR' | 'CANCELLED' | 'RETRIES_EXCEEDED';
 
 export interface WorkflowStatus extends Identity {
   readonly status: WorkflowStatusName;

@@ -6,7 +6,7 @@
  * rule and may not enter the namespace of derived UUIDs.
  */
 import type { Context } from '@opentelemetry/api';
-import type { HandlerInvokerOf, WorkflowHandle } from '@operon/sdk';
+import { OperonQueueOptionsError, type EnqueueOptions, type HandlerInvokerOf, type WorkflowHandle } from '@operon/sdk';
 import type { FunctionRegistry } from '../executor/function-registry.js';
 import { methodProxy } from '../executor/method-proxy.js';
 import { ANONYMOUS, type WorkflowExecutor } from '../executor/workflow-executor.js';
@@ -32,6 +32,26 @@ export interface InvokeOptions {
   readonly onStart?: (workflowUUID: string) => void;
   /** The span (a handler's) or incoming trace context each workflow's span is a child of. */
   readonly parentSpan?: RuntimeSpan | Context;
+  /** Enqueue each workflow started on this queue, with these options, instead of starting it at once. */
+  readonly queue?: EnqueueOptions;
+}
+
+/**
+ * What a handler or the testing runtime passed as `invoke`'s second argument: a UUID, or options
+ * ({ workflowUUID, queue, priority, ... }); the UUID, and the queue options if a queue is named.
+ */
+export function invokeArgument(argument: unknown): { workflowUUID?: string; queue?: EnqueueOptions } {
+  if (argument === undefined || typeof argument === 'string') return { workflowUUID: argument };
+  if (typeof argument !== 'object' || argument === null) {
+    throw new OperonQueueOptionsError(`invoke takes a workflow UUID or an options object as its second argument, not ${JSON.stringify(argument)}`);
+  }
+  const { workflowUUID, ...rest } = argument as { workflowUUID?: string; queue?: unknown };
+  if (rest.queue === undefined) {
+    const extra = Object.keys(rest);
+    if (extra.length > 0) throw new OperonQueueOptionsError(`${extra.join(', ')} only apply with a queue: pass { queue, ... }`);
+    return { workflowUUID };
+  }
+  return { workflowUUID, queue: rest as EnqueueOptions };
 }
 
 export class OperonClient {
@@ -47,6 +67,11 @@ export class OperonClient {
       const next = given !== undefined ? { uuid: given, derived: false } : options.nextWorkflowUUID?.();
       const workflowUUID = next === undefined ? undefined : next.derived ? next.uuid : checkClientUUID(next.uuid);
       const start = { workflowUUID, identity: options.identity ?? ANONYMOUS, request: options.request, parentSpan: options.parentSpan };
+      if (options.queue) {
+        const handle = await this.executor.enqueueWorkflow(fn, args, { ...start, queue: options.queue });
+        options.onStart?.(handle.getWorkflowUUID());
+        return handle;
+      }
       if (fn.method.kind === 'workflow') {
         const handle = await this.executor.startWorkflow(fn, args, start);
         options.onStart?.(handle.getWorkflowUUID());

@@ -5,6 +5,7 @@
 import type {
   ChildInvokerOf,
   ChildStarterOf,
+  EnqueueOptions,
   OperationsOf,
   OperonLogger,
   OperonSpan,
@@ -51,8 +52,10 @@ export class WorkflowContextImpl implements WorkflowContext {
     ) as OperationsOf<T>;
   }
 
-  startChildWorkflow<T extends object>(cls: T): ChildStarterOf<T> {
-    return methodProxy(cls, this.execution.services.registry, ['workflow'], (fn, args) => startChildStep(this.execution, fn, args)) as ChildStarterOf<T>;
+  startChildWorkflow<T extends object>(cls: T, options?: EnqueueOptions): ChildStarterOf<T> {
+    return methodProxy(cls, this.execution.services.registry, ['workflow'], (fn, args) =>
+      startChildStep(this.execution, fn, args, false, options),
+    ) as ChildStarterOf<T>;
   }
 
   invokeChildWorkflow<T extends object>(cls: T): ChildInvokerOf<T> {

@@ -18,7 +18,7 @@
 import type { Context } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type pg from 'pg';
-import { OperonShutdownError, type OperonLogger } from '@operon/sdk';
+import { OperonShutdownError, type EnqueueOptions, type OperonLogger } from '@operon/sdk';
 import { Backoff } from '../backoff.js';
 import { isConnectionFailure, isInfrastructureFailure, markInfrastructure } from '../database/infrastructure-failure.js';
 import type { OperationRecord, SystemDatabase, WorkflowIdentity, WorkflowKind } from '../system-db/system-database.js';
@@ -47,6 +47,8 @@ export interface ChildStart {
   readonly parentUUID: string;
   readonly identity: WorkflowIdentity;
   readonly parentSpan: RuntimeSpan;
+  /** Enqueued on this queue instead of started at once. */
+  readonly queue?: EnqueueOptions;
 }
 
 /** What every execution of a runtime shares. */

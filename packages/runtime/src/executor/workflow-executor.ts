@@ -7,17 +7,17 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Context } from '@opentelemetry/api';
 import type { Logger } from 'pino';
-import { OperonNotRegisteredError, OperonShutdownError, OperonWorkflowConflictError, type WorkflowHandle } from '@operon/sdk';
+import { OperonNotRegisteredError, OperonShutdownError, OperonWorkflowConflictError, type EnqueueOptions, type WorkflowHandle } from '@operon/sdk';
 import { checkIdentifier } from '../client/identifiers.js';
 import { isInfrastructureFailure, markInfrastructure } from '../database/infrastructure-failure.js';
-import type { OperationRecord, SystemDatabase, WorkflowIdentity, WorkflowKind, WorkflowRow } from '../system-db/system-database.js';
+import type { DequeuedRow, OperationRecord, SystemDatabase, WorkflowIdentity, WorkflowKind, WorkflowRow } from '../system-db/system-database.js';
 import { identityOf } from '../system-db/workflow-status.js';
 import { logMasksOf } from '../telemetry/log-masking.js';
 import type { RuntimeSpan, Tracing } from '../telemetry/tracing.js';
 import { authorize } from './authorization.js';
 import { DatabaseOutage } from './database-outage.js';
 import type { FunctionRegistry, RegisteredFunction } from './function-registry.js';
-import { deserialize, serialize } from './serialization.js';
+import { deserialize, serialize, serializeError } from './serialization.js';
 import { workflowBody } from './workflow-context.js';
 import { WorkflowExecution, abandonedError, type AbandonReason, type ChildStart, type ExecutionServices, type ExecutionRun } from './workflow-execution.js';
 import { ExecutorLease } from './executor-lease.js';
@@ -27,6 +27,9 @@ import { localHandle, recordedHandle, awaitRecordedResult } from './workflow-han
 import type { WorkflowMessaging } from './workflow-messaging.js';
 import type { StepPolicy } from './step-policy.js';
 import { StatementBatcher } from '../system-db/statement-batcher.js';
+import { queueWaitKey } from '../system-db/notification-channel.js';
+import { placementOf } from './queue-placement.js';
+import { QueueRunner } from './queue-runner.js';
 
 export interface ExecutorDeps {
   readonly systemDb: SystemDatabase;
@@ -115,6 +118,8 @@ export class WorkflowExecutor {
   private readonly outage: DatabaseOutage;
   private readonly services: ExecutionServices;
   readonly lease: ExecutorLease;
+  /** Takes work from the queues once recovery is done. */
+  readonly queues: QueueRunner;
   /** Communicators calling out, until their outcome is recorded. */
   private readonly inFlight = new Set<Promise<unknown>>();
   /** One adoption at a time: concurrent ones would only skip each other's locked rows. */
@@ -139,6 +144,15 @@ export class WorkflowExecutor {
       adopt: (instances) => void this.adoptInTurn(instances),
       fenced: () => void this.fenced(),
     });
+    this.queues = new QueueRunner({
+      systemDb: deps.systemDb,
+      logger: deps.logger,
+      clock: deps.clock,
+      claimer: () => ({ owner: this.lease.instanceId, executorId: this.lease.executorId }),
+      workflows: deps.registry.all().filter((fn) => fn.method.kind === 'workflow').map((fn) => fn.name),
+      run: (row) => this.runDequeued(row),
+    });
+    deps.messaging.onEnqueue(() => this.queues.wake());
     const lease = this.lease;
     this.services = {
       ...deps,
@@ -197,7 +211,66 @@ export class WorkflowExecutor {
   }
 
   private async startChild(fn: RegisteredFunction, args: unknown[], options: ChildStart): Promise<void> {
-    await this.startWorkflow(fn, args, options);
+    if (options.queue) await this.enqueueWorkflow(fn, args, { ...options, queue: options.queue });
+    else await this.startWorkflow(fn, args, options);
+  }
+
+  /**
+   * Records a workflow as ENQUEUED on a queue (one INSERT); an executor with room starts it. A UUID
+   * that exists already for the same call gives a handle to that workflow; a deduplication id the
+   * queue holds is refused.
+   */
+  async enqueueWorkflow(fn: RegisteredFunction, args: unknown[], options: StartOptions & { readonly queue: EnqueueOptions }): Promise<WorkflowHandle<unknown>> {
+    if (fn.method.kind !== 'workflow') {
+      throw new OperonNotRegisteredError(fn.name, `it is a ${fn.method.kind ?? 'handler'}, and only workflows can be enqueued`);
+    }
+    if (this.stateName !== 'running') throw markInfrastructure(new OperonShutdownError('the runtime is shutting down and enqueues no new workflows'));
+    const placement = placementOf(options.queue, this.deps.clock.now());
+    const workflowUUID = options.workflowUUID === undefined ? randomUUID() : checkIdentifier('workflow UUID', options.workflowUUID);
+    const identity = authorize(fn, options.identity ?? ANONYMOUS);
+    const inputs = serialize(args, `the inputs of ${fn.name}`) ?? '[]';
+    const owner: WorkflowOwner = { workflowName: fn.name, kind: 'workflow', authenticatedUser: identity.authenticatedUser, inputs, parentUUID: options.parentUUID ?? null };
+    const record = {
+      workflowUUID,
+      executorId: this.lease.executorId,
+      owner: this.lease.instanceId,
+      ...owner,
+      ...identity,
+      request: options.request === undefined ? null : JSON.stringify(options.request),
+    };
+    const inserted = await this.whileDatabaseAway(() => this.deps.systemDb.enqueueWorkflow(record, placement, this.deps.clock.now()));
+    if (inserted) {
+      this.queues.wakeAt(placement.notBefore);
+      this.deps.messaging.wake(queueWaitKey(placement.queueName));
+    } else {
+      const existing = this.active.get(workflowUUID) ?? (await this.whileDatabaseAway(() => this.deps.systemDb.getWorkflow(workflowUUID)));
+      if (existing && !sameOwner(existing, owner)) throw new OperonWorkflowConflictError(workflowUUID);
+    }
+    return {
+      getWorkflowUUID: () => workflowUUID,
+      getStatus: () => this.retrieveWorkflow(workflowUUID).getStatus(),
+      // Asked when called: once this process dequeued it, its result comes from here.
+      getResult: () => this.resultOf(workflowUUID),
+    };
+  }
+
+  /** Runs a workflow a dequeue just gave this instance: its first run. */
+  private runDequeued(row: DequeuedRow): Promise<unknown> {
+    const fn = this.deps.registry.byQualifiedName(row.workflowName);
+    if (!fn || this.stateName !== 'running') {
+      if (fn) return Promise.resolve();
+      // Left PENDING it would hold a slot of its queue forever: it ends, saying why.
+      const error = new OperonNotRegisteredError(row.workflowName, `the executor that dequeued it from queue ${row.queueName} does not register it`);
+      this.deps.logger.error({ workflowUUID: row.workflowUUID, queue: row.queueName }, error.message);
+      return this.deps.systemDb
+        .recordWorkflowEnd({ workflowUUID: row.workflowUUID, owner: row.owner ?? '', status: 'ERROR', output: null, error: serializeError(error) })
+        .catch(() => undefined);
+    }
+    const run: ExecutionRun = { workflowUUID: row.workflowUUID, fn, kind: row.kind, identity: identityOf(row), owner: row.owner ?? '', epoch: row.ownerEpoch };
+    return this.track(row.workflowUUID, { ...row, started: Promise.resolve(true) }, run.owner, (abandon, executing) => {
+      executing();
+      return this.execute(run, row.inputs, undefined, abandon);
+    });
   }
 
   private async start(kind: WorkflowKind, fn: RegisteredFunction, args: unknown[], options: StartOptions): Promise<WorkflowHandle<unknown>> {
@@ -389,6 +462,7 @@ export class WorkflowExecutor {
   async recoverPendingWorkflows(): Promise<number> {
     const instances = await this.lease.start();
     const resumed = await this.adoptInTurn(instances, this.lease.executorId);
+    await this.queues.start();
     void this.deps.systemDb.pruneExecutors().catch((error: unknown) => this.deps.logger.debug({ err: error }, 'could not prune old executors'));
     return resumed;
   }
@@ -486,6 +560,7 @@ export class WorkflowExecutor {
   async stop(timeoutMs: number): Promise<void> {
     if (this.stateName === 'stopped') return;
     this.stateName = 'stopping';
+    this.queues.stop();
     // Waits end now: their workflows are abandoned at once instead of holding the stop.
     this.deps.messaging.stop();
     let timer: NodeJS.Timeout | undefined;

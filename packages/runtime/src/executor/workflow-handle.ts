@@ -51,7 +51,7 @@ export async function awaitRecordedResult<R>(systemDb: SystemDatabase, workflowU
     if (row.status === 'SUCCESS') return deserialize<R>(row.output);
     if (row.status === 'RETRIES_EXCEEDED') throw new OperonWorkflowRetriesExceededError(workflowUUID);
     if (row.status === 'ERROR' && row.error !== null) throw deserializeError(row.error);
-    if (row.status !== 'PENDING') {
+    if (row.status !== 'PENDING' && row.status !== 'ENQUEUED') {
       throw deserializeError(JSON.stringify({ name: 'Error', message: `workflow ${workflowUUID} ended with status ${row.status}`, fields: {} }));
     }
     await poll.wait();

@@ -13,7 +13,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { OperonShutdownError } from '@operon/sdk';
 import { markInfrastructure } from '../database/infrastructure-failure.js';
-import { eventWaitKey, messageWaitKey, waitKeyOf, waitTargetOf } from '../system-db/notification-channel.js';
+import { eventWaitKey, messageWaitKey, queueOfPayload, waitKeyOf, waitTargetOf } from '../system-db/notification-channel.js';
 import type { SystemDatabase } from '../system-db/system-database.js';
 import { checkEventKey, checkIdempotencyKey, checkSeconds, checkTopic, checkUUID, serializeValue } from './messaging-arguments.js';
 import { NotificationListener } from './notification-listener.js';
@@ -62,6 +62,8 @@ export class WorkflowMessaging {
   private readonly pollIntervalMs: number;
   private pollTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Told of each enqueue another process notified. */
+  private queueListener: ((queue: string) => void) | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(private readonly deps: MessagingDeps) {
@@ -71,6 +73,8 @@ export class WorkflowMessaging {
       connect: deps.listenerClient,
       logger: deps.logger,
       onNotification: (payload) => {
+        const queue = queueOfPayload(payload);
+        if (queue !== undefined) return this.queueListener?.(queue);
         const key = waitKeyOf(payload);
         if (key !== undefined) this.waiters.signal(key);
       },
@@ -87,6 +91,11 @@ export class WorkflowMessaging {
 
   private now(): number {
     return this.deps.clock.now();
+  }
+
+  /** Hears of every enqueue notified by any process (the queue's name). */
+  onEnqueue(listener: (queue: string) => void): void {
+    this.queueListener = listener;
   }
 
   /** How many waits are in progress in this process. */

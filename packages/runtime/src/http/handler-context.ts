@@ -11,6 +11,7 @@ import { NOOP_RUNTIME_SPAN, type RuntimeSpan } from '../telemetry/tracing.js';
 import type { WorkflowIdentity } from '../system-db/system-database.js';
 import { derivedUUID } from '../client/identifiers.js';
 import { recordedRequest, type RecordedRequest } from './recorded-request.js';
+import { invokeArgument } from '../client/operon-client.js';
 
 export { recordedRequest, type RecordedRequest };
 
@@ -85,8 +86,10 @@ export class HandlerContextImpl implements HandlerContext {
     return readConfigPath(this.runtime.config.application, key, defaultValue);
   }
 
-  invoke<T extends object>(cls: T, workflowUUID?: string): HandlerInvokerOf<T> {
+  invoke<T extends object>(cls: T, argument?: string | object): HandlerInvokerOf<T> {
+    const { workflowUUID, queue } = invokeArgument(argument);
     return this.runtime.client.invoke(cls, {
+      queue,
       identity: this.identity,
       request: this.recorded,
       parentSpan: this.span,

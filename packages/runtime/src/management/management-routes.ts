@@ -1,10 +1,11 @@
 /**
  * Operon's own `/operon/*` routes, every one under management access (see management-access.ts):
- * the executors, and the workflows' list, detail and steps.
+ * the executors, the queues, and the workflows' list, detail and steps.
  */
 import type { RouteOptions } from 'fastify';
 import type { OperonRuntime } from '../runtime.js';
 import { executorView } from './executors-view.js';
+import { queueView } from './queues-view.js';
 import { managementRoute } from './management-access.js';
 import { parseFilter } from './workflow-filter.js';
 import { pageSize } from './workflow-queries.js';
@@ -12,6 +13,7 @@ import { workflowDetail, workflowPage, workflowSteps } from './workflow-reads.js
 
 export const EXECUTORS_PATH = '/operon/executors';
 export const WORKFLOWS_PATH = '/operon/workflows';
+export const QUEUES_PATH = '/operon/queues';
 
 const uuidOf = (request: { params: unknown }) => (request.params as { uuid: string }).uuid;
 
@@ -22,6 +24,13 @@ export function managementRoutes(runtime: OperonRuntime): RouteOptions[] {
       url: EXECUTORS_PATH,
       access: 'read',
       handler: async () => (await runtime.systemDb.listExecutors()).map(executorView),
+    }),
+    managementRoute(runtime, {
+      method: 'GET',
+      url: QUEUES_PATH,
+      access: 'read',
+      // Each queue's limits, its workflows by status, the oldest waiting one, running per executor.
+      handler: async () => (await runtime.systemDb.listQueues()).map(queueView),
     }),
     managementRoute(runtime, {
       method: 'GET',

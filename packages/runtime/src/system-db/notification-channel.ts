@@ -29,6 +29,22 @@ export function eventWaitKey(workflowUUID: string, key: string): string {
   return JSON.stringify(['e', workflowUUID, key]);
 }
 
+/** What an enqueue on queue `name` notifies: executors with room take work on hearing it. */
+export function queueWaitKey(name: string): string {
+  return JSON.stringify(['q', name, null]);
+}
+
+/** The queue a notification's payload names, or undefined if it names none. */
+export function queueOfPayload(payload: string | undefined): string | undefined {
+  if (!payload || !payload.startsWith('["q"')) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(payload);
+    return Array.isArray(parsed) && parsed[0] === 'q' && typeof parsed[1] === 'string' ? parsed[1] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export type WaitTarget =
   | { readonly kind: 'message'; readonly destinationUUID: string; readonly topic: string | null }
   | { readonly kind: 'event'; readonly workflowUUID: string; readonly key: string };

@@ -15,6 +15,7 @@ import * as messages from './messages.js';
 import * as events from './events.js';
 import * as executors from './executors.js';
 import * as schedules from './schedules.js';
+import * as queues from './queues.js';
 
 export type { WorkflowRow, NewWorkflow, WorkflowIdentity, WorkflowKind, RecoveryPage, ClaimSource } from './workflow-status.js';
 export type { ExecutorRow, ExecutorRegistration, HeartbeatResult } from './executors.js';
@@ -22,6 +23,7 @@ export type { OperationRecord, RecordsByWorkflow } from './operation-outputs.js'
 export type { OutgoingMessage, OperationSite, ConsumeRequest } from './messages.js';
 export type { EventReadRequest } from './events.js';
 export type { ScheduleRow, DueTick } from './schedules.js';
+export type { QueuePlacement, QueueLimits, QueueSummary, DequeuedRow } from './queues.js';
 
 /** A record a statement wrote now (`stored`), or the one an earlier run wrote first. */
 export interface WrittenRecord {
@@ -60,6 +62,31 @@ export class SystemDatabase {
 
   insertWorkflow(wf: status.NewWorkflow): Promise<boolean> {
     return guardDatabase(status.insertWorkflow(this.systemPool, wf));
+  }
+
+  /** Records a new ENQUEUED workflow; false when the UUID exists. A held deduplication id is refused. */
+  enqueueWorkflow(wf: status.NewWorkflow, placement: queues.QueuePlacement, now: number): Promise<boolean> {
+    // Marks its own database failures; a held deduplication id is the caller's error.
+    return queues.enqueueWorkflow(this.systemPool, wf, placement, now);
+  }
+
+  /** Takes what the limits allow from each queue, in one round trip (see queues.ts). */
+  dequeue(
+    claimer: { owner: string; executorId: string },
+    limits: readonly queues.QueueLimits[],
+    now: number,
+    batch: number,
+    workflows: readonly string[],
+  ): Promise<queues.DequeuedRow[]> {
+    return guardDatabase(queues.dequeue(this.systemPool, claimer, limits, now, batch, workflows));
+  }
+
+  registerQueues(limits: readonly queues.QueueLimits[], now: number): Promise<void> {
+    return guardDatabase(queues.registerQueues(this.systemPool, limits, now));
+  }
+
+  listQueues(): Promise<queues.QueueSummary[]> {
+    return guardDatabase(queues.listQueues(this.systemPool));
   }
 
   /** True when both databases answer a trivial query. */

@@ -46,7 +46,7 @@ export interface WorkflowRow extends WorkflowIdentity {
 const COLUMNS = `workflow_uuid, status, workflow_name, kind, parent_uuid, executor_id, owner, owner_epoch, inputs, output, error, authenticated_user,
   authenticated_roles, assumed_role, request, created_at, updated_at`;
 
-function toRow(r: Record<string, any>): WorkflowRow {
+export function toRow(r: Record<string, any>): WorkflowRow {
   return {
     workflowUUID: r.workflow_uuid,
     status: r.status,

@@ -5,7 +5,7 @@
  * `getResult()` are steps too: a re-run sees what the first run saw, even if the other workflow
  * changed since.
  */
-import type { WorkflowHandle } from '@operon/sdk';
+import type { EnqueueOptions, WorkflowHandle } from '@operon/sdk';
 import { checkIdentifier, derivedUUID } from '../../client/identifiers.js';
 import { isInfrastructureFailure } from '../../database/infrastructure-failure.js';
 import { toStatus } from '../../system-db/workflow-status.js';
@@ -32,6 +32,7 @@ export async function startChildStep(
   fn: RegisteredFunction,
   args: unknown[],
   thenResult = false,
+  queue?: EnqueueOptions,
 ): Promise<WorkflowHandle<unknown>> {
   const functionID = execution.takeIds(thenResult ? 2 : 1);
   const childUUID = await execution.step<string>(functionID, fn.name, async (site) => {
@@ -41,6 +42,7 @@ export async function startChildStep(
       parentUUID: execution.workflowUUID,
       identity: execution.identity,
       parentSpan: execution.span,
+      queue,
     });
     return execution.persist(site, { output: JSON.stringify(uuid) });
   });

@@ -1,0 +1,133 @@
+/**
+ * Takes work from every queue of the process and starts it. One dequeue call covers every queue
+ * with room here (one round trip, see system-db/queues.ts), so a big queue never starves small
+ * ones and an idle process sends one query per poll whatever the number of queues. It runs:
+ * at once when this process enqueues; when another process's enqueue is heard (NOTIFY); when a
+ * queue workflow of this process ends; at a delayed workflow's start time if enqueued here; and
+ * on a slow poll, the safety net. At most one dequeue is in flight; wake-ups during it make one
+ * more after it.
+ */
+import type { Logger } from 'pino';
+import { registeredQueues } from '@operon/sdk';
+import type { DequeuedRow, SystemDatabase } from '../system-db/system-database.js';
+import { limitsOf } from './queue-placement.js';
+import type { CancelTimer, WorkflowClock } from './workflow-clock.js';
+
+export interface QueueRunnerDeps {
+  readonly systemDb: SystemDatabase;
+  readonly logger: Logger;
+  /** The workflow clock: delays and rate windows are its time. */
+  readonly clock: WorkflowClock;
+  /** Who takes the work: the executor's current instance. */
+  readonly claimer: () => { readonly owner: string; readonly executorId: string };
+  /** The workflow names this executor registers: the only ones it takes. */
+  readonly workflows: readonly string[];
+  /** Starts a dequeued workflow here; the promise settles when it ends (or is given up) here. */
+  readonly run: (row: DequeuedRow) => Promise<unknown>;
+}
+
+/** The safety-net poll: an idle process sends one dequeue per interval. */
+export const QUEUE_POLL_MS = 1_000;
+/** At most this many workflows of one queue per dequeue call. */
+const BATCH = 100;
+/** After a failed dequeue (the database away), the next try waits this long. */
+const RETRY_MS = 1_000;
+
+export class QueueRunner {
+  /** Queue workflows running here, per queue. */
+  private readonly local = new Map<string, number>();
+  private inFlight: Promise<void> | undefined;
+  private again = false;
+  private running = false;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private readonly delayTimers = new Set<CancelTimer>();
+  private dequeues = 0;
+
+  constructor(private readonly deps: QueueRunnerDeps) {}
+
+  /** How many dequeue calls this process sent (for tests and benchmarks). */
+  get dequeueCount(): number {
+    return this.dequeues;
+  }
+
+  async start(): Promise<void> {
+    this.running = true;
+    const queues = registeredQueues().map(limitsOf);
+    await this.deps.systemDb.registerQueues(queues, this.deps.clock.now()).catch((error: unknown) =>
+      this.deps.logger.warn({ err: error }, 'could not record the queues this executor serves'),
+    );
+    this.wake();
+  }
+
+  stop(): void {
+    this.running = false;
+    clearTimeout(this.pollTimer);
+    for (const cancel of this.delayTimers) cancel();
+    this.delayTimers.clear();
+  }
+
+  /** Takes work soon; coalesces with a dequeue in flight. */
+  wake(): void {
+    if (!this.running) return;
+    if (this.inFlight) {
+      this.again = true;
+      return;
+    }
+    this.inFlight = this.drain().finally(() => {
+      this.inFlight = undefined;
+      this.schedulePoll();
+    });
+  }
+
+  /** Wakes at `notBefore` (the runtime's clock): a delayed workflow enqueued here starts on time. */
+  wakeAt(notBefore: number): void {
+    if (notBefore <= this.deps.clock.now() || !this.running) return this.wake();
+    const cancel = this.deps.clock.at(notBefore, () => {
+      this.delayTimers.delete(cancel);
+      this.wake();
+    });
+    this.delayTimers.add(cancel);
+  }
+
+  private schedulePoll(): void {
+    clearTimeout(this.pollTimer);
+    if (!this.running) return;
+    this.pollTimer = setTimeout(() => this.wake(), QUEUE_POLL_MS * (0.9 + Math.random() * 0.2));
+    this.pollTimer.unref();
+  }
+
+  private async drain(): Promise<void> {
+    // Let wake-ups of this tick (many enqueues, many ends) join the first call.
+    await new Promise((resolve) => setImmediate(resolve));
+    do {
+      this.again = false;
+      // A queue whose worker limit is reached here is left out: the database would refuse anyway.
+      const queues = registeredQueues()
+        .map(limitsOf)
+        .filter((q) => q.workerConcurrency === undefined || (this.local.get(q.name) ?? 0) < q.workerConcurrency);
+      if (queues.length === 0 || this.deps.workflows.length === 0 || !this.running) return;
+      let rows: DequeuedRow[];
+      try {
+        this.dequeues++;
+        rows = await this.deps.systemDb.dequeue(this.deps.claimer(), queues, this.deps.clock.now(), BATCH, this.deps.workflows);
+      } catch (error) {
+        this.deps.logger.warn({ err: error }, `could not take work from the queues; trying again in ${RETRY_MS} ms`);
+        await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+        this.again = true;
+        continue;
+      }
+      for (const row of rows) this.begin(row);
+      // What was taken may not be all there is: look again until a call takes nothing.
+      if (rows.length > 0) this.again = true;
+    } while (this.again && this.running);
+  }
+
+  private begin(row: DequeuedRow): void {
+    this.local.set(row.queueName, (this.local.get(row.queueName) ?? 0) + 1);
+    const ended = () => {
+      this.local.set(row.queueName, (this.local.get(row.queueName) ?? 1) - 1);
+      this.wake();
+    };
+    this.deps.run(row).then(ended, ended);
+  }
+}

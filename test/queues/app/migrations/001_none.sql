@@ -1,0 +1,2 @@
+-- The queue fleet app keeps nothing in the app database.
+SELECT 1;

@@ -1,5 +1,5 @@
 /**
- * Queue SQL: enqueue (one INSERT), dequeue (one call of operon.dequeue, see migration 000006,
+ * Queue SQL: enqueue (one INSERT), dequeue (one call of operon.dequeue, see migration 000007,
  * whatever mix of limits is set), the queue rows that record each queue's limits, and what
  * `GET /operon/queues` shows.
  */

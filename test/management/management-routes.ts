@@ -17,4 +17,5 @@ export const MANAGEMENT_ROUTES: readonly RouteCase[] = [
   { method: 'GET', url: '/operon/workflows', access: 'read' },
   { method: 'GET', url: '/operon/workflows/access-done', access: 'read' },
   { method: 'GET', url: '/operon/workflows/access-done/steps', access: 'read' },
+  { method: 'GET', url: '/operon/metrics', access: 'read' },
 ];

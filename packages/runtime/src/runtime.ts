@@ -20,6 +20,7 @@ import { createTracing, type Tracing } from './telemetry/tracing.js';
 import { SystemDatabase } from './system-db/system-database.js';
 import { scheduledWorkflows, type ScheduledWorkflow } from './schedules/scheduled-workflows.js';
 import { Scheduler } from './schedules/scheduler.js';
+import { RuntimeMetrics } from './telemetry/runtime-metrics.js';
 
 export interface RuntimeOptions {
   readonly config: OperonConfig;
@@ -76,6 +77,11 @@ export class OperonRuntime {
 
   get tracing(): Tracing {
     return this.executor.deps.tracing;
+  }
+
+  /** Served as Prometheus text by `GET /operon/metrics`. */
+  get metrics(): RuntimeMetrics {
+    return this.executor.deps.metrics!;
   }
 
   get appPool(): pg.Pool {
@@ -161,6 +167,7 @@ export class OperonRuntime {
         sessionTag,
         clock,
         databaseClock,
+        metrics: new RuntimeMetrics((name) => registry.byQualifiedName(name)?.method.kind, systemDb),
       });
       if (!readOnly) {
         await messaging.start();

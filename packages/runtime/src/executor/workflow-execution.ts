@@ -33,6 +33,7 @@ import { deserialize, deserializeError, serialize, serializeError } from './seri
 import { LIVE_POLICY, type StepPolicy } from './step-policy.js';
 import type { WorkflowClock } from './workflow-clock.js';
 import type { WorkflowMessaging } from './workflow-messaging.js';
+import type { RuntimeMetrics } from '../telemetry/runtime-metrics.js';
 
 /** Starting children and reading other workflows' results: what a step needs of the executor. */
 export interface WorkflowStarter {
@@ -64,6 +65,7 @@ export interface ExecutionServices {
   readonly outage: DatabaseOutage;
   /** The workflow clock (workflow-clock.ts): deadlines are recorded, read and waited for by it. */
   readonly clock: WorkflowClock;
+  readonly metrics?: RuntimeMetrics;
   readonly workflows: WorkflowStarter;
   /** This executor's lease: fresh, or confirmed with the database before anything more runs. */
   readonly lease: { holds(owner: string): boolean; confirm(owner: string): Promise<'held' | 'lost' | 'unknown'> };
@@ -197,7 +199,9 @@ export class WorkflowExecution {
           await this.services.attempting(this.workflowUUID);
           this.attemptCounted = true;
         }
+        const began = this.services.metrics ? performance.now() : 0;
         record = await perform(site);
+        this.services.metrics?.operationPerformed(functionName, (performance.now() - began) / 1000);
       } catch (error) {
         if (!isInfrastructureFailure(error)) throw error;
         await this.afterFailure(error);
@@ -281,6 +285,7 @@ export class WorkflowExecution {
     this.span.end(error);
     // Not written: another executor owns the workflow now (or ended it); its record is the result.
     if (!(await this.durably(() => this.services.systemDb.recordWorkflowEnd(end)))) return this.fenced();
+    this.services.metrics?.workflowEnded(this.run.fn.name, end.status);
     if (error) throw error;
     return deserialize(end.output);
   }

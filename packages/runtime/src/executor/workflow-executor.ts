@@ -30,6 +30,7 @@ import { StatementBatcher } from '../system-db/statement-batcher.js';
 import { queueWaitKey } from '../system-db/notification-channel.js';
 import { placementOf } from './queue-placement.js';
 import { QueueRunner } from './queue-runner.js';
+import type { RuntimeMetrics } from '../telemetry/runtime-metrics.js';
 
 export interface ExecutorDeps {
   readonly systemDb: SystemDatabase;
@@ -52,6 +53,8 @@ export interface ExecutorDeps {
   readonly clock: WorkflowClock;
   /** The database's clock, set from every heartbeat. */
   readonly databaseClock: DatabaseClock;
+  /** Counts starts, ends, operation latencies, recoveries and fencings for `GET /operon/metrics`. */
+  readonly metrics?: RuntimeMetrics;
 }
 
 export interface StartOptions {
@@ -329,6 +332,7 @@ export class WorkflowExecutor {
         throw error;
       }
       started(inserted);
+      if (inserted) this.deps.metrics?.workflowStarted(fn.name);
       if (orphan) {
         const records = await this.whileDatabaseAway(() => this.deps.systemDb.loadRecords([workflowUUID]));
         executing();
@@ -419,6 +423,7 @@ export class WorkflowExecutor {
         this.interrupted.add(workflowUUID);
         settle(Promise.reject(abandonedError(workflowUUID)));
       } else {
+        this.deps.metrics?.workflowFenced();
         // Another executor runs it now: this process's callers get its recorded result, once the
         // start in flight (if any) has settled, since until then the record may not exist yet.
         settle(owner.started.then(() => awaitRecordedResult(this.deps.systemDb, workflowUUID)));
@@ -508,6 +513,7 @@ export class WorkflowExecutor {
         if (this.resume(row, claimer.owner, records.get(row.workflowUUID) ?? new Map())) resumed++;
       }
     }
+    this.deps.metrics?.workflowsRecovered(resumed);
     if (instances.length > 0) {
       this.deps.logger.info({ executorId: claimer.executorId, from: instances, resumed }, `adopted ${resumed} workflows of ${instances.length} executors that are gone`);
     }

@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { OperonError } from '@operon/sdk';
 import { EXECUTORS_PATH, managementRoutes } from '../management/management-routes.js';
+import { metricsRoute } from '../management/metrics-route.js';
 import type { Logger } from 'pino';
 import type { OperonRuntime } from '../runtime.js';
 import { errorResponse, OperonHttpRouteError } from './http-errors.js';
@@ -89,7 +90,7 @@ export async function createHttpServer(runtime: OperonRuntime, options: HttpServ
 
   // Every other /operon/* route is a management route: viewer or admin role (management-access.ts).
   const taken = new Map<string, string>([[`GET ${HEALTH_PATH}`, 'Operon']]);
-  for (const route of managementRoutes(runtime)) {
+  for (const route of [...managementRoutes(runtime), metricsRoute(runtime)]) {
     app.route(route);
     for (const method of [route.method].flat()) taken.set(`${method} ${route.url}`, 'Operon');
   }

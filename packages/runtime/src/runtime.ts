@@ -21,6 +21,7 @@ import { SystemDatabase } from './system-db/system-database.js';
 import { scheduledWorkflows, type ScheduledWorkflow } from './schedules/scheduled-workflows.js';
 import { Scheduler } from './schedules/scheduler.js';
 import { RuntimeMetrics } from './telemetry/runtime-metrics.js';
+import { RetentionSweeper } from './management/retention-sweeper.js';
 
 export interface RuntimeOptions {
   readonly config: OperonConfig;
@@ -54,6 +55,8 @@ export type RuntimeState = 'initializing' | 'recovering' | 'running' | 'stopping
 
 export class OperonRuntime {
   private stateName: RuntimeState = 'initializing';
+  /** Deletes old ended workflows while running, when `management.retentionDays` is set. */
+  private retention: RetentionSweeper | undefined;
 
   private constructor(
     readonly config: OperonConfig,
@@ -196,6 +199,11 @@ export class OperonRuntime {
       this.logger.info({ executorId: this.executor.lease.executorId, recovered: count }, `recovered ${count} pending workflows`);
       await this.scheduler?.start();
       this.stateName = 'running';
+      const { retentionDays } = this.config.management;
+      if (retentionDays !== undefined) {
+        this.retention = new RetentionSweeper(this.systemDb, this.executor.deps.clock, this.logger, { retentionDays });
+        this.retention.start();
+      }
       return count;
     } catch (error) {
       this.stateName = 'failed';
@@ -212,6 +220,7 @@ export class OperonRuntime {
     if (this.stateName === 'stopped') return;
     this.stateName = 'stopping';
     await this.scheduler?.stop();
+    await this.retention?.stop();
     await this.executor.stop(options.timeoutMs ?? 10_000);
     await this.messaging.close();
     await Promise.all([this.systemDb.systemPool.end(), this.systemDb.appPool.end()]);

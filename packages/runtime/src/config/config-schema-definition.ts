@@ -90,6 +90,7 @@ export const CONFIG_SCHEMA: SchemaNode = section({
     token: { type: 'string', minLength: 16, description: 'a string of at least 16 characters' },
     jwt: flag,
     stuckAfterSeconds: { type: 'integer', minimum: 1 },
+    retentionDays: { type: 'integer', minimum: 1 },
   }),
   // Free-form: whatever the app reads with ctx.getConfig.
   application: { type: 'object' },

@@ -185,6 +185,10 @@ export interface ManagementConfigInput {
   /** A PENDING workflow without progress for this long, not waiting on a timer or a message, is `stuck`.
    * @default 300 */
   stuckAfterSeconds?: number;
+  /** Ended workflows (and everything recorded for them) older than this many days are deleted,
+   * in small batches that never hold up running work.
+   * @default undefined (keep everything) */
+  retentionDays?: number;
 }
 
 /** The whole of `operon-config.yaml` as written (after `${VAR}` substitution). */
@@ -276,6 +280,8 @@ export interface ResolvedManagementConfig {
   readonly token: string | undefined;
   readonly jwt: boolean;
   readonly stuckAfterSeconds: number;
+  /** undefined: keep every workflow. */
+  readonly retentionDays: number | undefined;
 }
 
 /** The resolved config: every field present, deep-frozen. */

@@ -192,6 +192,7 @@ function resolveManagement(management: ManagementConfigInput | undefined): Resol
     token: management?.token,
     jwt: management?.jwt ?? false,
     stuckAfterSeconds: management?.stuckAfterSeconds ?? 300,
+    retentionDays: management?.retentionDays,
   };
   return Object.defineProperty(resolved, 'token', { enumerable: false });
 }

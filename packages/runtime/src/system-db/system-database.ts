@@ -16,6 +16,7 @@ import * as events from './events.js';
 import * as executors from './executors.js';
 import * as schedules from './schedules.js';
 import * as queues from './queues.js';
+import * as retention from './retention.js';
 
 export type { WorkflowRow, NewWorkflow, WorkflowIdentity, WorkflowKind, RecoveryPage, ClaimSource } from './workflow-status.js';
 export type { ExecutorRow, ExecutorRegistration, HeartbeatResult } from './executors.js';
@@ -150,6 +151,16 @@ export class SystemDatabase {
 
   pruneExecutors(): Promise<void> {
     return guardDatabase(executors.pruneExecutors(this.systemPool));
+  }
+
+  /** Deletes, of the next `limit` workflows after `afterUUID`, those that ended before `beforeMs` (system database only). */
+  deleteEndedWorkflows(beforeMs: number, afterUUID: string, limit: number): Promise<retention.RetentionBatch> {
+    return guardDatabase(retention.deleteEndedWorkflows(this.systemPool, beforeMs, afterUUID, limit));
+  }
+
+  /** Deletes the app database's transaction records of deleted workflows. */
+  deleteTransactionRecords(workflowUUIDs: readonly string[]): Promise<void> {
+    return guardDatabase(retention.deleteTransactionRecords(this.appPool, workflowUUIDs));
   }
 
   listExecutors(): Promise<executors.ExecutorRow[]> {

@@ -1,0 +1,64 @@
+/**
+ * Deleting ended workflows past the retention period, one small batch per statement. A sweep
+ * walks the table once in primary-key order (keyset: each batch starts where the last one
+ * stopped), so it needs no index of its own, costs nothing on the hot path, and never reads the
+ * same rows twice, however many it deletes. A batch locks only ended rows nobody else holds
+ * (SKIP LOCKED: an operator's resume or another executor's sweep is never waited for) and deletes
+ * them with everything recorded for them in the system database in the same statement, so a
+ * workflow is never left half deleted there.
+ */
+import type pg from 'pg';
+
+/** The statuses a workflow never leaves by itself. */
+export const ENDED_STATUSES = ['SUCCESS', 'ERROR', 'CANCELLED', 'RETRIES_EXCEEDED'] as const;
+
+export interface RetentionBatch {
+  /** The UUIDs deleted. */
+  readonly deleted: string[];
+  /** Where the next batch starts; undefined once the whole table was walked. */
+  readonly lastUUID: string | undefined;
+}
+
+/**
+ * Looks at the next `limit` workflows after `afterUUID` and deletes those that ended, created and
+ * last changed before `beforeMs`, with their operation records, events and the messages and
+ * idempotency keys addressed to them.
+ */
+export async function deleteEndedWorkflows(pool: pg.Pool, beforeMs: number, afterUUID: string, limit: number): Promise<RetentionBatch> {
+  const { rows } = await pool.query<{ last_uuid: string | null; deleted: string[] }>({
+    name: 'operon_retention_delete',
+    text: `WITH scanned AS (
+             SELECT workflow_uuid FROM operon.workflow_status WHERE workflow_uuid > $3 ORDER BY workflow_uuid LIMIT $4
+           ), doomed AS (
+             -- Checked on the row as locked: one resumed since the scan is no longer ended.
+             SELECT w.workflow_uuid FROM operon.workflow_status w JOIN scanned s USING (workflow_uuid)
+             WHERE w.status = ANY($1::text[]) AND w.created_at < $2 AND w.updated_at < $2
+             FOR UPDATE OF w SKIP LOCKED
+           ), outputs AS (
+             DELETE FROM operon.operation_outputs o USING doomed d WHERE o.workflow_uuid = d.workflow_uuid
+           ), events AS (
+             DELETE FROM operon.workflow_events e USING doomed d WHERE e.workflow_uuid = d.workflow_uuid
+           ), messages AS (
+             DELETE FROM operon.notifications n USING doomed d WHERE n.destination_uuid = d.workflow_uuid
+           ), keys AS (
+             DELETE FROM operon.message_idempotency_keys k USING doomed d WHERE k.destination_uuid = d.workflow_uuid
+           ), gone AS (
+             DELETE FROM operon.workflow_status w USING doomed d WHERE w.workflow_uuid = d.workflow_uuid RETURNING w.workflow_uuid
+           )
+           SELECT (SELECT max(workflow_uuid) FROM scanned) AS last_uuid, array(SELECT workflow_uuid FROM gone) AS deleted`,
+    values: [ENDED_STATUSES, beforeMs, afterUUID, limit],
+  });
+  const row = rows[0]!;
+  return { deleted: row.deleted, lastUUID: row.last_uuid ?? undefined };
+}
+
+/** The app database's records of deleted workflows: their transactions' outputs and fences. */
+export async function deleteTransactionRecords(pool: pg.Pool, workflowUUIDs: readonly string[]): Promise<void> {
+  if (workflowUUIDs.length === 0) return;
+  await pool.query({
+    name: 'operon_retention_delete_app',
+    text: `WITH outputs AS (DELETE FROM operon.transaction_outputs WHERE workflow_uuid = ANY($1::text[]))
+           DELETE FROM operon.workflow_owners WHERE workflow_uuid = ANY($1::text[])`,
+    values: [workflowUUIDs],
+  });
+}

@@ -333,7 +333,7 @@ describe('defaults', () => {
       },
       telemetry: { logs: { logLevel: 'info' }, traces: { enabled: false, endpoint: 'http://localhost:4318/v1/traces' } },
       authentication: {},
-      // The token is non-enumerable (never shown), and unset here.
+      // The token is non-enumerable (never shown), and unset here; retentionDays unset: keep everything.
       management: { jwt: false, stuckAfterSeconds: 300 },
       application: {},
     });

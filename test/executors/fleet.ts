@@ -33,10 +33,15 @@ export interface FleetProcess {
   signal(signal: NodeJS.Signals): void;
 }
 
-/** Builds and migrates the app in a temp folder, as a user would with `operon build` and `operon migrate`. */
+/**
+ * Builds and migrates the app in a temp folder, as a user would with `operon build` and `operon
+ * migrate`; `appFolder` (under the repository) holds its `src` and, if it has one, `migrations`.
+ */
 export async function prepareFleetApp(prefix: string, runtimeConfig: Record<string, unknown> = {}, appFolder = 'test/executors/app'): Promise<FleetApp> {
   const dir = mkdtempSync(join(tmpdir(), `operon-${prefix}-`));
-  for (const part of ['src', 'migrations']) cpSync(join(REPO, appFolder, part), join(dir, part), { recursive: true });
+  for (const part of ['src', 'migrations']) {
+    if (existsSync(join(REPO, appFolder, part))) cpSync(join(REPO, appFolder, part), join(dir, part), { recursive: true });
+  }
   writeFileSync(join(dir, 'package.json'), `${JSON.stringify({ name: 'fleet-app', private: true, type: 'module' }, null, 2)}\n`);
   // The bundle keeps packages external, as `operon build` always does: link the SDK it imports.
   mkdirSync(join(dir, 'node_modules', '@operon'), { recursive: true });

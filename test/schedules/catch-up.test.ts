@@ -1,7 +1,7 @@
 /**
- * catchUp after downtime. The only runtime ran a 10-second schedule, stopped, and the schedules
+ * catchUp after downtime. The only runtime ran a 5-second schedule, stopped, and the schedules
  * table is then put where it would be had it stopped two minutes before now (its last tick two
- * minutes back, the runs since gone): a restart then finds twelve missed ticks. `none` starts none
+ * minutes back, the runs since gone): a restart then finds 24 missed ticks. `none` starts none
  * of them, `latest` the latest one, `all` every one, `all` with `maxCatchUp: 5` the latest five;
  * each then runs its next tick on time, and every run gets Dates.
  */
@@ -10,7 +10,7 @@ import { Scheduled, Workflow, type WorkflowContext } from '@operon/sdk';
 import type { OperonRuntime } from '@operon/runtime';
 import { query, startRuntime, testConfig } from '../helpers/test-databases.js';
 
-const PERIOD_MS = 10_000;
+const PERIOD_MS = 5_000;
 const GAP_MS = 120_000;
 
 async function tickRun(_ctx: WorkflowContext, scheduledTime: Date, startTime: Date) {
@@ -18,22 +18,22 @@ async function tickRun(_ctx: WorkflowContext, scheduledTime: Date, startTime: Da
 }
 
 class Gap {
-  @Scheduled({ crontab: '*/10 * * * * *' })
+  @Scheduled({ crontab: '*/5 * * * * *' })
   @Workflow()
   static async none(ctx: WorkflowContext, scheduledTime: Date, startTime: Date) {
     return tickRun(ctx, scheduledTime, startTime);
   }
-  @Scheduled({ crontab: '*/10 * * * * *', catchUp: 'latest' })
+  @Scheduled({ crontab: '*/5 * * * * *', catchUp: 'latest' })
   @Workflow()
   static async latest(ctx: WorkflowContext, scheduledTime: Date, startTime: Date) {
     return tickRun(ctx, scheduledTime, startTime);
   }
-  @Scheduled({ crontab: '*/10 * * * * *', catchUp: 'all' })
+  @Scheduled({ crontab: '*/5 * * * * *', catchUp: 'all' })
   @Workflow()
   static async all(ctx: WorkflowContext, scheduledTime: Date, startTime: Date) {
     return tickRun(ctx, scheduledTime, startTime);
   }
-  @Scheduled({ crontab: '*/10 * * * * *', catchUp: 'all', maxCatchUp: 5 })
+  @Scheduled({ crontab: '*/5 * * * * *', catchUp: 'all', maxCatchUp: 5 })
   @Workflow()
   static async capped(ctx: WorkflowContext, scheduledTime: Date, startTime: Date) {
     return tickRun(ctx, scheduledTime, startTime);
@@ -74,7 +74,7 @@ describe('catchUp after the only runtime was down two minutes', () => {
       'Gap.none',
     ]);
 
-    // Restart just after a tick, so the startup (well under 10 s) ends before the next one.
+    // Restart just after a tick, so the startup (well under 5 s) ends before the next one.
     await sleep(PERIOD_MS - (Date.now() % PERIOD_MS) + 200);
     const boundary = Date.now() - (Date.now() % PERIOD_MS);
     await sys("DELETE FROM operon.workflow_status WHERE workflow_name LIKE 'Gap.%'");

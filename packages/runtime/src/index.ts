@@ -33,3 +33,7 @@ export { parseFilter, OperonManagementRequestError, WORKFLOW_STATUSES, type Work
 export { workflowPage, workflowDetail, workflowSteps, type WorkflowPage } from './management/workflow-reads.js';
 export type { WorkflowSummaryView, WorkflowDetailView, StepView, WaitingOn } from './management/workflow-views.js';
 export { pageSize } from './management/workflow-queries.js';
+export { scheduleViews, type ScheduleView } from './management/schedules-view.js';
+export { backfillSchedule, backfillTicks, MAX_BACKFILL_TICKS, type BackfillResult } from './schedules/backfill.js';
+export type { ScheduledWorkflow } from './schedules/scheduled-workflows.js';
+export type { ScheduleRow } from './system-db/system-database.js';

@@ -1,11 +1,12 @@
 /**
  * Operon's own `/operon/*` routes, every one under management access (see management-access.ts):
- * the executors, the queues, and the workflows' list, detail and steps.
+ * the executors, the queues, the schedules, and the workflows' list, detail and steps.
  */
 import type { RouteOptions } from 'fastify';
 import type { OperonRuntime } from '../runtime.js';
 import { executorView } from './executors-view.js';
 import { queueView } from './queues-view.js';
+import { scheduleViews } from './schedules-view.js';
 import { managementRoute } from './management-access.js';
 import { parseFilter } from './workflow-filter.js';
 import { pageSize } from './workflow-queries.js';
@@ -14,6 +15,7 @@ import { workflowDetail, workflowPage, workflowSteps } from './workflow-reads.js
 export const EXECUTORS_PATH = '/operon/executors';
 export const WORKFLOWS_PATH = '/operon/workflows';
 export const QUEUES_PATH = '/operon/queues';
+export const SCHEDULES_PATH = '/operon/schedules';
 
 const uuidOf = (request: { params: unknown }) => (request.params as { uuid: string }).uuid;
 
@@ -31,6 +33,12 @@ export function managementRoutes(runtime: OperonRuntime): RouteOptions[] {
       access: 'read',
       // Each queue's limits, its workflows by status, the oldest waiting one, running per executor.
       handler: async () => (await runtime.systemDb.listQueues()).map(queueView),
+    }),
+    managementRoute(runtime, {
+      method: 'GET',
+      url: SCHEDULES_PATH,
+      access: 'read',
+      handler: async () => scheduleViews(runtime.schedules, await runtime.systemDb.listSchedules(), runtime.executor.deps.clock.now()),
     }),
     managementRoute(runtime, {
       method: 'GET',

@@ -244,6 +244,23 @@ describe('operon start', () => {
     );
   });
 
+  it('stops with one line when an @Initializer throws, before serving', async () => {
+    const sdk = JSON.stringify(pathToFileURL(join(REPO, 'packages/sdk/dist/index.js')).href);
+    const bundle = [
+      `import { GetApi, Initializer } from ${sdk};`,
+      'export class Boot {',
+      "  static async seed(ctx) { await ctx.queryUserDB('SELECT 1'); throw new Error('no seed data'); }",
+      "  static async hello(ctx) { return 'hello'; }",
+      '}',
+      "Initializer()(Boot, 'seed', Object.getOwnPropertyDescriptor(Boot, 'seed'));",
+      "GetApi('/hello')(Boot, 'hello', Object.getOwnPropertyDescriptor(Boot, 'hello'));",
+    ].join('\n');
+    const { app } = appWithDatabase({}, { 'dist/operations.js': bundle });
+    const result = await operon(['start', '-p', String(await freePort())], { cwd: app, env: cleanEnv() });
+    expectOneLineError(result, 1, /^initializer Boot\.seed failed: no seed data$/);
+    expect(result.stdout).not.toMatch(/serving on/);
+  });
+
   it('reports a port in use before touching the database', async () => {
     const holder: NetServer = createServer();
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));

@@ -6,7 +6,7 @@ export { OperonSchemaTooNewError } from './system-db/schema-migrator.js';
 export { WorkflowExecutor, type StartOptions } from './executor/workflow-executor.js';
 export { FunctionRegistry, type RegisteredFunction } from './executor/function-registry.js';
 export { createHttpServer, HEALTH_PATH, type HttpServerOptions } from './http/http-server.js';
-export { OperonHttpRouteError, OperonHttpMissingArgumentError, OperonHttpMalformedJsonError } from './http/http-errors.js';
+export { OperonHttpRouteError, OperonHttpMissingArgumentError, OperonHttpInvalidArgumentError, OperonHttpMalformedJsonError } from './http/http-errors.js';
 export { applyAppMigrations, OperonAppMigrationError } from './app-migrations.js';
 export { createTestingRuntime, type TestingRuntime, type TestingRuntimeOptions, type TestCaller } from './testing-runtime.js';
 export { OperonMessagingArgumentError } from './executor/messaging-arguments.js';
@@ -37,3 +37,4 @@ export { scheduleViews, type ScheduleView } from './management/schedules-view.js
 export { backfillSchedule, backfillTicks, MAX_BACKFILL_TICKS, type BackfillResult } from './schedules/backfill.js';
 export type { ScheduledWorkflow } from './schedules/scheduled-workflows.js';
 export type { ScheduleRow } from './system-db/system-database.js';
+export { runInitializers, OperonInitializerError } from './initializers.js';

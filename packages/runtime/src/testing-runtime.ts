@@ -17,6 +17,7 @@ import { createHttpServer } from './http/http-server.js';
 import { tlsOptions } from './database/pools.js';
 import { createLogger } from './logging.js';
 import { OperonRuntime, startEmbedded } from './runtime.js';
+import { runInitializers } from './initializers.js';
 
 export interface TestingRuntimeOptions {
   /**
@@ -111,6 +112,7 @@ export async function createTestingRuntime(
     if (options.dropSystemDB ?? true) await runtime.appPool.query('TRUNCATE operon.transaction_outputs, operon.workflow_owners');
     await applyAppMigrations(runtime.appPool, join(config.appDir, 'migrations'), logger);
     await runtime.recover();
+    await runInitializers(runtime);
     app = await createHttpServer(runtime);
   } catch (error) {
     await runtime.destroy({ stopEmbedded });

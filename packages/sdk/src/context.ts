@@ -86,8 +86,30 @@ export interface HttpRequest {
   readonly requestID: string;
 }
 
+/**
+ * The response being built: Fastify's reply (`FastifyReply`), of which this names what handlers
+ * use most. What the handler returns is still the body; a handler that sends the reply itself
+ * (`redirect`, `send`) returns nothing.
+ */
+export interface HttpReply {
+  /** The status code to answer with (201, 202, 404, …). */
+  code(statusCode: number): this;
+  status(statusCode: number): this;
+  readonly statusCode: number;
+  header(name: string, value: unknown): this;
+  headers(values: Record<string, unknown>): this;
+  getHeader(name: string): unknown;
+  /** The content type of the body (`text/csv`, `application/xml`); else strings are text/plain and values JSON. */
+  type(contentType: string): this;
+  /** Sends a redirect (302 unless a code is given): the handler's return value is then ignored. */
+  redirect(url: string, statusCode?: number): this;
+  readonly sent: boolean;
+}
+
 export interface HandlerContext extends BaseContext {
   readonly request: HttpRequest;
+  /** The response: status code, headers, content type, redirects. */
+  readonly reply: HttpReply;
   readonly authenticatedUser: string;
   readonly authenticatedRoles: readonly string[];
   /** The first of the handler's required roles the caller holds; '' when it requires none. */
@@ -108,6 +130,16 @@ export interface HandlerContext extends BaseContext {
 export interface InvokeOptions {
   /** The UUID of the workflow started (a retry with the same UUID starts nothing new). */
   readonly workflowUUID?: string;
+}
+
+/** What an `@Initializer()` method is given. */
+export interface InitContext {
+  /** Its lines carry `operationName` (the initializer) and `operationType: 'initializer'`. */
+  readonly logger: OperonLogger;
+  /** A value from the `application` section of operon-config.yaml (dotted paths allowed). */
+  getConfig<T>(key: string, defaultValue?: T): T | undefined;
+  /** Runs one statement on the app database (its own connection, autocommit); the rows it returned. */
+  queryUserDB<R = any>(sql: string, ...params: unknown[]): Promise<R[]>;
 }
 
 type AsyncFn = (...args: any[]) => Promise<any>;

@@ -5,11 +5,14 @@
  */
 import { OperonDecoratorError, OperonScheduleError } from './errors.js';
 import {
+  ARG_SOURCES,
   ISOLATION_LEVELS,
   classRegistration,
   methodRegistration,
+  type HttpArgSource,
   type Authenticator,
   type CommunicatorOptions,
+  type HttpArgument,
   type HttpMethod,
   type HttpRouteSchema,
   type MethodRegistration,
@@ -136,14 +139,46 @@ export function Communicator(options: CommunicatorOptions = {}): OperonMethodDec
   });
 }
 
+export interface HttpRouteOptions {
+  /** Fastify JSON schemas, validated before the handler runs (400 on failure). */
+  schema?: HttpRouteSchema;
+  /**
+   * Each argument's HTTP name and source, in parameter order after the context; binding then
+   * never depends on the compiled parameter names. `{ name: 'x-tenant', source: 'header' }`.
+   */
+  args?: readonly HttpArgument[];
+}
+
+function checkArgument(decoratorName: string, arg: unknown, index: number): HttpArgument {
+  const where = `@${decoratorName} args[${index}]`;
+  if (typeof arg !== 'object' || arg === null) throw new OperonDecoratorError(`${where} must be an object like { name: 'id', source: 'path' }`);
+  const { name, source, type } = arg as Record<string, unknown>;
+  if (name !== undefined && (typeof name !== 'string' || name === '')) throw new OperonDecoratorError(`${where}.name must be a non-empty string`);
+  checkSource(where, source);
+  if (type !== undefined && type !== 'date') throw new OperonDecoratorError(`${where}.type must be 'date' or absent, got ${JSON.stringify(type)}`);
+  return { ...(name !== undefined && { name }), ...(source !== undefined && { source }), ...(type !== undefined && { type }) } as HttpArgument;
+}
+
+function checkSource(where: string, source: unknown): void {
+  if (source !== undefined && !(ARG_SOURCES as readonly unknown[]).includes(source)) {
+    throw new OperonDecoratorError(`${where} source must be one of ${ARG_SOURCES.join(', ')}, got ${JSON.stringify(source)}`);
+  }
+}
+
 function route(method: HttpMethod) {
-  return (path: string, options: { schema?: HttpRouteSchema } = {}): OperonMethodDecorator =>
-    methodDecorator(`${capitalize(method.toLowerCase())}Api`, (m) => {
+  const decoratorName = `${capitalize(method.toLowerCase())}Api`;
+  return (path: string, options: HttpRouteOptions = {}): OperonMethodDecorator => {
+    if (options.args !== undefined && !Array.isArray(options.args)) {
+      throw new OperonDecoratorError(`@${decoratorName} args must be an array, one entry per parameter after the context`);
+    }
+    const args = options.args?.map((arg, i) => checkArgument(decoratorName, arg, i));
+    return methodDecorator(decoratorName, (m) => {
       if (m.http) {
         throw new OperonDecoratorError(`${m.className}.${m.methodName} already serves ${m.http.method} ${m.http.path}`);
       }
-      m.http = { method, path, schema: options.schema };
+      m.http = { method, path, schema: options.schema, ...(args && { args }) };
     });
+  };
 }
 
 /** Serves a handler at `GET path`; arguments bind from path parameters, then the query string. */
@@ -156,6 +191,23 @@ export const PutApi = route('PUT');
 export const PatchApi = route('PATCH');
 /** Serves a handler at `DELETE path`; arguments bind from path parameters, then the query string. */
 export const DeleteApi = route('DELETE');
+
+/**
+ * Runs the method `(ctx: InitContext)` once per start: after migrations and recovery, before the
+ * HTTP server listens (and before the testing runtime returns). A throw stops the start.
+ * @example
+ * ```ts
+ * @Initializer()
+ * static async seed(ctx: InitContext) {
+ *   await ctx.queryUserDB('INSERT INTO plans(name) VALUES ($1) ON CONFLICT DO NOTHING', 'free');
+ * }
+ * ```
+ */
+export function Initializer(): OperonMethodDecorator {
+  return methodDecorator('Initializer', (m) => {
+    m.initializer = true;
+  });
+}
 
 /** Requires the caller to hold one of `roles`; wins over the class's `@DefaultRequiredRole`. */
 export function RequiredRole(roles: readonly string[]): OperonMethodDecorator {
@@ -269,4 +321,43 @@ export function LogMask(target: object, propertyKey: string | symbol | undefined
 export function LogMask(...args: unknown[]): OperonMethodDecorator | void {
   if (isParameterDecoratorCall(args)) return maskParameter('LogMask', 'mask', args);
   return maskNames('LogMask', 'mask', args);
+}
+
+/** Records part of a parameter's HTTP binding from a parameter decorator (experimentalDecorators). */
+function bindParameter(decoratorName: string, [target, key, index]: readonly unknown[], part: HttpArgument): void {
+  const name = typeof key === 'string' ? key : String(key);
+  const fn = typeof target === 'function' ? (target as unknown as Record<string, unknown>)[name] : undefined;
+  if (typeof index !== 'number' || typeof fn !== 'function') {
+    throw new OperonDecoratorError(
+      `@${decoratorName} must decorate a parameter of a static method (experimentalDecorators); ` +
+        `with standard decorators give the route option args: [{ name, source }] instead`,
+    );
+  }
+  if (index === 0) throw new OperonDecoratorError(`@${decoratorName} on the first parameter of ${name}: that is the context, not an HTTP argument`);
+  const method = methodRegistration(target as object, name, fn as AnyAsyncMethod);
+  const position = index - 1;
+  method.parameterArgs.set(position, { ...method.parameterArgs.get(position), ...part });
+}
+
+type ParameterDecorator = (target: object, propertyKey: string | symbol | undefined, parameterIndex: number) => void;
+
+/**
+ * The HTTP name of a handler argument, whatever the compiled parameter is called (the original
+ * Operon's `@ArgName`; experimentalDecorators only, else the route option `args`).
+ * @example `static async find(ctx: HandlerContext, @ArgName('user') u: string)`
+ */
+export function ArgName(name: string): ParameterDecorator {
+  if (typeof name !== 'string' || name === '') throw new OperonDecoratorError('@ArgName takes the argument\'s HTTP name, a non-empty string');
+  return (...args) => bindParameter('ArgName', args, { name });
+}
+
+/** Where a handler argument is read from: 'path', 'query', 'body' or 'header' (experimentalDecorators only). */
+export function ArgSource(source: HttpArgSource): ParameterDecorator {
+  checkSource('@ArgSource', source);
+  return (...args) => bindParameter('ArgSource', args, { source });
+}
+
+/** A handler argument that arrives as a `Date` from an ISO 8601 string; an invalid one is a 400 (experimentalDecorators only). */
+export function ArgDate(): ParameterDecorator {
+  return (...args) => bindParameter('ArgDate', args, { type: 'date' });
 }

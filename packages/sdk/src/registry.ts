@@ -55,10 +55,50 @@ export interface HttpRouteSchema {
   params?: object;
 }
 
+/** Where an HTTP argument is read from. */
+export const ARG_SOURCES = ['path', 'query', 'body', 'header'] as const;
+export type HttpArgSource = (typeof ARG_SOURCES)[number];
+
+/**
+ * How one handler argument binds, declared by the code rather than read from the compiled
+ * parameter name (which a bundler may rename). Every field is optional: an absent `name` is the
+ * parameter's own name, an absent `source` is the default order (path, then the query string or
+ * the body), `type: 'date'` makes an ISO string arrive as a `Date`.
+ */
+export interface HttpArgument {
+  name?: string;
+  source?: HttpArgSource;
+  type?: 'date';
+}
+
 export interface HttpRoute {
   method: HttpMethod;
   path: string;
   schema?: HttpRouteSchema;
+  /** In parameter order after the context. */
+  args?: readonly HttpArgument[];
+}
+
+/**
+ * Parameter names `operon build` read from the TypeScript source before bundling, stored on the
+ * class under this symbol as `{ [method]: BuiltParameter[] }`: the bundle may rename parameters.
+ */
+export const BUILT_PARAMETERS = Symbol.for('operon.parameters');
+
+export interface BuiltParameter {
+  readonly name: string;
+  /** Has a default value or is marked `?`. */
+  readonly optional: boolean;
+  /** Declared `: Date`. */
+  readonly date: boolean;
+}
+
+/** The parameters `operon build` recorded for `cls[methodName]`, if it did. */
+export function builtParameters(cls: object, methodName: string): readonly BuiltParameter[] | undefined {
+  const table = Object.prototype.hasOwnProperty.call(cls, BUILT_PARAMETERS)
+    ? (cls as { [BUILT_PARAMETERS]?: Record<string, readonly BuiltParameter[]> })[BUILT_PARAMETERS]
+    : undefined;
+  return table && Object.prototype.hasOwnProperty.call(table, methodName) ? table[methodName] : undefined;
 }
 
 /** Everything known about one decorated static method. */
@@ -73,6 +113,10 @@ export interface MethodRegistration {
   requiredRoles?: readonly string[];
   /** Set by `@Scheduled`: the workflow runs once per tick of this crontab. */
   schedule?: ScheduleOptions;
+  /** `@Initializer()`: run once per start, after recovery and before the server listens. */
+  initializer?: boolean;
+  /** `@ArgName`/`@ArgSource`/`@ArgDate` parameter decorators (experimentalDecorators), by position after the context. */
+  parameterArgs: Map<number, HttpArgument>;
   /**
    * Arguments kept out of logs and span attributes: `skip…` ones are left out, `masked…` ones
    * replaced by `"****"`. Positions count from the first argument after the context (parameter
@@ -156,6 +200,7 @@ export function methodRegistration(
       maskedParams: new Set(),
       skipLoggingNames: new Set(),
       maskedNames: new Set(),
+      parameterArgs: new Map(),
     };
     registration.methods.set(methodName, method);
   }

@@ -11,6 +11,7 @@ import type { OperonConfig } from '@operon/runtime';
 import { OperonCliBuildFailedError, OperonCliEntryNotFoundError } from '../errors.js';
 import { displayPath } from './display-path.js';
 import { closeToOtherWriters } from './file-modes.js';
+import { parameterNamesPlugin } from './parameter-names-plugin.js';
 
 export const ENTRY = join('src', 'operations.ts');
 
@@ -43,6 +44,7 @@ export async function bundleApp(config: OperonConfig): Promise<BundleResult> {
       packages: 'external',
       tsconfig: existsSync(tsconfig) ? tsconfig : undefined,
       logLevel: 'silent',
+      plugins: [parameterNamesPlugin()],
     });
     // `operon start` runs this file: no other user may change it (or, in a folder made here, replace it).
     for (const written of [outfile, `${outfile}.map`, ...(newFolder ? [dirname(outfile)] : [])]) closeToOtherWriters(written);

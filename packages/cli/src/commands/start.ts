@@ -1,9 +1,10 @@
 /**
  * `operon start`: load the config and the bundle, create or migrate the system schema, recover
- * every PENDING workflow of this executor, and only then serve HTTP (docs/cli.md, `operon start`).
+ * every PENDING workflow of this executor, run the `@Initializer()` methods, and only then serve
+ * HTTP (docs/cli.md, `operon start`).
  */
 import type { Command } from 'commander';
-import { createHttpServer, createLogger, loadConfig, managementAccess, type OperonConfig } from '@operon/runtime';
+import { createHttpServer, createLogger, loadConfig, managementAccess, runInitializers, type OperonConfig } from '@operon/runtime';
 import type { CliCommand } from '../cli-command.js';
 import { parsePort, withConfigOption, type ConfigOption } from '../cli-options.js';
 import { loadAppClasses } from '../app/load-bundle.js';
@@ -47,6 +48,7 @@ export async function startApp(options: StartOptions): Promise<void> {
 
   try {
     await opened.runtime.recover();
+    await runInitializers(opened.runtime);
     server = await createHttpServer(opened.runtime, { bodyLimitBytes: config.runtimeConfig.bodyLimitBytes, logger });
     // Fastify logs one line once it listens; make it the line users and scripts look for.
     // The dashboard's link carries this start's token when no management token or JWT is configured.

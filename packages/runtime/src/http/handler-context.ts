@@ -3,8 +3,10 @@
  * client chose (`operon-workflowuuid`), records the request with them, and remembers which
  * workflow the request started so the response can name it.
  */
-import type { HandlerContext, HandlerInvokerOf, HttpRequest, OperonLogger, WorkflowHandle } from '@operon/sdk';
+import type { HandlerContext, HandlerInvokerOf, HttpReply, HttpRequest, OperonLogger, WorkflowHandle } from '@operon/sdk';
+import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
+import { OperonError } from '@operon/sdk';
 import type { OperonRuntime } from '../runtime.js';
 import { lazyLogger, readConfigPath } from '../executor/operation-context.js';
 import { NOOP_RUNTIME_SPAN, type RuntimeSpan } from '../telemetry/tracing.js';
@@ -58,6 +60,7 @@ export class HandlerContextImpl implements HandlerContext {
     readonly span: RuntimeSpan = NOOP_RUNTIME_SPAN,
     /** The handler's logger, when the route made it already (it logs the handler's start). */
     log?: () => OperonLogger,
+    private readonly fastifyReply?: FastifyReply,
   ) {
     this.recorded = recordedRequest(request);
     this.log =
@@ -80,6 +83,10 @@ export class HandlerContextImpl implements HandlerContext {
   }
   get logger(): OperonLogger {
     return this.log();
+  }
+  get reply(): HttpReply & FastifyReply {
+    if (!this.fastifyReply) throw new OperonError('ctx.reply exists only in a handler serving an HTTP request');
+    return this.fastifyReply;
   }
 
   getConfig<T>(key: string, defaultValue?: T): T | undefined {

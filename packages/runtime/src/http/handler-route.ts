@@ -20,7 +20,7 @@ import { refusalFor, requestAuthentication } from './authentication.js';
 import { handlerSpans } from './handler-span.js';
 import { MASK_URL_IN_LOGS } from './loggable-url.js';
 import { HandlerContextImpl, RequestWorkflows } from './handler-context.js';
-import { handlerParameters } from './parameter-names.js';
+import { boundParameters } from './handler-arguments.js';
 import { isSaneId, WORKFLOW_UUID_HEADER, workflowUUIDOf } from './request-ids.js';
 import { bindArguments } from './route-binding.js';
 
@@ -36,11 +36,18 @@ function httpRequestOf(request: FastifyRequest): HttpRequest {
   };
 }
 
-function send(reply: FastifyReply, result: unknown): FastifyReply {
-  if (result === undefined) return reply.code(204).send();
-  if (typeof result === 'string') return reply.type('text/plain; charset=utf-8').send(result);
-  if (result instanceof Uint8Array) return reply.type('application/octet-stream').send(result);
-  return reply.type('application/json; charset=utf-8').send(JSON.stringify(result));
+/**
+ * The return value is the body. What the handler set through `ctx.reply` stands: a status code
+ * (`undefined` is then an empty body with that status, else 204), a content type, or a reply it
+ * sent itself (`ctx.reply.redirect(...)`).
+ */
+function send(reply: FastifyReply, result: unknown, defaultStatus: boolean): FastifyReply {
+  if (reply.sent) return reply;
+  if (result === undefined) return (defaultStatus ? reply.code(204) : reply).send();
+  const typed = reply.hasHeader('content-type');
+  if (typeof result === 'string') return (typed ? reply : reply.type('text/plain; charset=utf-8')).send(result);
+  if (result instanceof Uint8Array) return (typed ? reply : reply.type('application/octet-stream')).send(result);
+  return (typed ? reply : reply.type('application/json; charset=utf-8')).send(JSON.stringify(result));
 }
 
 /** A handler that is itself a workflow, transaction or communicator runs as `ctx.invoke(cls).method(...)`. */
@@ -52,7 +59,7 @@ async function invokeAsOperation(ctx: HandlerContextImpl, fn: RegisteredFunction
 }
 
 export function handlerRoute(runtime: OperonRuntime, fn: RegisteredFunction, route: HttpRoute, logger: Logger): RouteOptions {
-  const parameters = handlerParameters(fn.method.fn, fn.name);
+  const parameters = boundParameters(fn, route);
   const authenticate = requestAuthentication(runtime, fn);
   const authenticator = fn.classRegistration.authenticator;
   const bearer = authenticator !== undefined && isConfigurable(authenticator);
@@ -73,6 +80,8 @@ export function handlerRoute(runtime: OperonRuntime, fn: RegisteredFunction, rou
         if (uuid !== undefined && isSaneId(uuid)) reply.header(WORKFLOW_UUID_HEADER, uuid);
       };
       let result: unknown;
+      // Fastify starts every reply at 200: anything else was the handler's choice.
+      const statusBefore = reply.statusCode;
       let identity: WorkflowIdentity | undefined;
       try {
         const httpRequest = httpRequestOf(request);
@@ -82,7 +91,7 @@ export function handlerRoute(runtime: OperonRuntime, fn: RegisteredFunction, rou
         const args = bindArguments(fn.name, route.method, parameters, httpRequest);
         if (span !== NOOP_RUNTIME_SPAN) span.setAttribute('operon.inputs', inputsAttribute(fn, args));
         if (logger.isLevelEnabled('debug')) log().debug({ inputs: loggableInputs(fn, args) }, `handler ${fn.name} started`);
-        const ctx = new HandlerContextImpl(runtime, httpRequest, identity, workflows, fn.name, logger, span, log);
+        const ctx = new HandlerContextImpl(runtime, httpRequest, identity, workflows, fn.name, logger, span, log, reply);
         result = fn.method.kind ? await invokeAsOperation(ctx, fn, args) : await fn.method.fn.call(fn.cls, ctx, ...args);
       } catch (caught) {
         nameWorkflow();
@@ -93,7 +102,7 @@ export function handlerRoute(runtime: OperonRuntime, fn: RegisteredFunction, rou
         throw error;
       }
       nameWorkflow();
-      return send(reply, result);
+      return send(reply, result, reply.statusCode === statusBefore);
     },
   };
 }

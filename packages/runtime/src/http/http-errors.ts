@@ -14,13 +14,25 @@ export class OperonHttpRouteError extends OperonError {
 export class OperonHttpMissingArgumentError extends OperonError {
   static override readonly CODE = 'OPERON_ERR_HTTP_MISSING_ARGUMENT';
   readonly status = 400;
-  constructor(readonly handler: string, readonly missing: readonly string[], where: string) {
-    const names = missing.map((name) => `"${name}"`).join(', ');
-    super(
-      missing.length === 1
-        ? `missing argument ${names} of ${handler}: pass it ${where}`
-        : `missing arguments ${names} of ${handler}: pass them ${where}`,
-    );
+  readonly missing: readonly string[];
+  /** `where` says where every missing argument is read from ("in the query string"). */
+  constructor(readonly handler: string, missing: readonly { name: string; where: string }[]) {
+    const wheres = new Set(missing.map((m) => m.where));
+    const one = wheres.size === 1 ? [...wheres][0] : undefined;
+    const names = missing.map((m) => (one ? `"${m.name}"` : `"${m.name}" (${m.where})`)).join(', ');
+    const them = missing.length === 1 ? 'it' : 'them';
+    super(`missing argument${missing.length === 1 ? '' : 's'} ${names} of ${handler}` + (one ? `: pass ${them} ${one}` : ''));
+    this.missing = missing.map((m) => m.name);
+  }
+}
+
+/** A request's argument is present but not of the kind the handler declared: answered with 400. */
+export class OperonHttpInvalidArgumentError extends OperonError {
+  static override readonly CODE = 'OPERON_ERR_HTTP_INVALID_ARGUMENT';
+  readonly status = 400;
+  constructor(readonly handler: string, readonly argument: string, expected: string, got: unknown) {
+    const shown = typeof got === 'string' ? JSON.stringify(got.length > 40 ? `${got.slice(0, 37)}...` : got) : typeof got;
+    super(`argument "${argument}" of ${handler} must be ${expected}, got ${shown}`);
   }
 }
 

@@ -149,32 +149,54 @@ function lowered(afterParams: string): string | undefined {
   return close < 0 ? undefined : body.slice(open + 1, close);
 }
 
+/** One parameter as read from source: its name, or why it has none. */
+type ReadParameter = { name: string; optional: boolean } | { problem: string; optional: boolean };
+
+function readParameter(parameter: string, position: string): ReadParameter {
+  const equals = parameter.indexOf('=');
+  const optional = equals >= 0;
+  if (parameter.startsWith('{') || parameter.startsWith('[')) {
+    return {
+      optional,
+      problem: `${position} is destructured (${parameter.slice(0, 40)}); HTTP arguments bind by parameter name, so give it a name and destructure inside the method, or name it in the route option args`,
+    };
+  }
+  if (parameter.startsWith('...')) {
+    return { optional, problem: `${position} is a rest parameter (${parameter}); HTTP arguments bind by parameter name, so name each one` };
+  }
+  const name = (optional ? parameter.slice(0, equals) : parameter).trim();
+  if (!IDENTIFIER.test(name)) return { optional, problem: `cannot read the name of ${position} from its source (found "${name.slice(0, 40)}")` };
+  return { name, optional };
+}
+
+/**
+ * The parameters of `fn` after its first (the context), each with its name or the reason it has
+ * none; `undefined` when the source cannot be read at all.
+ */
+export function readParameters(fn: (...args: never[]) => unknown, label: string): ReadParameter[] | undefined {
+  const text = parameterText(fn.toString());
+  if (text === undefined) return undefined;
+  return splitTopLevel(stripComments(text))
+    .slice(1)
+    .map((parameter, index) => readParameter(parameter, `parameter ${index + 2} of handler ${label}`));
+}
+
+export function unreadableSource(label: string): OperonHttpRouteError {
+  return new OperonHttpRouteError(
+    `cannot read the parameter names of handler ${label} from its source; declare it as a plain static async method, or name its arguments in the route option args`,
+  );
+}
+
 /**
  * The parameters of `fn` after its first (the context). Throws, naming `label`, when a parameter
  * cannot bind by name: destructuring, a rest parameter, or a source that cannot be read.
  */
 export function handlerParameters(fn: (...args: never[]) => unknown, label: string): HandlerParameter[] {
-  const text = parameterText(fn.toString());
-  if (text === undefined) {
-    throw new OperonHttpRouteError(`cannot read the parameter names of handler ${label} from its source; declare it as a plain static async method`);
-  }
-  const parameters = splitTopLevel(stripComments(text)).slice(1);
-  return parameters.map((parameter, index) => {
-    const position = `parameter ${index + 2} of handler ${label}`;
-    if (parameter.startsWith('{') || parameter.startsWith('[')) {
-      throw new OperonHttpRouteError(
-        `${position} is destructured (${parameter.slice(0, 40)}); HTTP arguments bind by parameter name, so give it a name and destructure inside the method`,
-      );
-    }
-    if (parameter.startsWith('...')) {
-      throw new OperonHttpRouteError(`${position} is a rest parameter (${parameter}); HTTP arguments bind by parameter name, so name each one`);
-    }
-    const equals = parameter.indexOf('=');
-    const name = (equals < 0 ? parameter : parameter.slice(0, equals)).trim();
-    if (!IDENTIFIER.test(name)) {
-      throw new OperonHttpRouteError(`cannot read the name of ${position} from its source (found "${name.slice(0, 40)}")`);
-    }
-    return { name, optional: equals >= 0 };
+  const read = readParameters(fn, label);
+  if (read === undefined) throw unreadableSource(label);
+  return read.map((parameter) => {
+    if ('problem' in parameter) throw new OperonHttpRouteError(parameter.problem);
+    return parameter;
   });
 }
 
@@ -184,13 +206,5 @@ export function handlerParameters(fn: (...args: never[]) => unknown, label: stri
  * cannot be read. Unlike {@link handlerParameters} it never throws: log masks use it, and decide.
  */
 export function parameterNames(fn: (...args: never[]) => unknown): (string | undefined)[] | undefined {
-  const text = parameterText(fn.toString());
-  if (text === undefined) return undefined;
-  return splitTopLevel(stripComments(text))
-    .slice(1)
-    .map((parameter) => {
-      const equals = parameter.indexOf('=');
-      const name = (equals < 0 ? parameter : parameter.slice(0, equals)).trim();
-      return IDENTIFIER.test(name) ? name : undefined;
-    });
+  return readParameters(fn, '')?.map((parameter) => ('name' in parameter ? parameter.name : undefined));
 }

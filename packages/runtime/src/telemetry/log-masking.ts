@@ -6,7 +6,7 @@
  * Masks named by parameter (`@LogMask('card')`) are resolved to positions once per method, from
  * its source. A name that matches no parameter is an error rather than a silently logged secret.
  */
-import { OperonDecoratorError, type MethodRegistration } from '@operon/sdk';
+import { builtParameters, OperonDecoratorError, type MethodRegistration } from '@operon/sdk';
 import type { RegisteredFunction } from '../executor/function-registry.js';
 import { parameterNames } from '../http/parameter-names.js';
 
@@ -41,7 +41,8 @@ function resolve(fn: RegisteredFunction): ResolvedMasks | null {
   const skipped = new Set(method.skipLoggingParams);
   const masked = new Set(method.maskedParams);
   if (method.skipLoggingNames.size > 0 || method.maskedNames.size > 0) {
-    const names = parameterNames(method.fn);
+    // What `operon build` read before bundling, else the compiled source (a bundler may rename a parameter).
+    const names = builtParameters(fn.cls, method.methodName)?.map((p) => p.name) ?? parameterNames(method.fn);
     for (const [decorator, wanted, into] of [
       ['SkipLogging', method.skipLoggingNames, skipped],
       ['LogMask', method.maskedNames, masked],

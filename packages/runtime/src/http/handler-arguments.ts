@@ -1,0 +1,86 @@
+/**
+ * What each argument of a handler binds to: its HTTP name, its source, whether it may be absent,
+ * and whether it arrives as a `Date`. Names come, first to last, from the code (the route option
+ * `args`, or `@ArgName`/`@HttpArgSource`/`@ArgDate` under experimentalDecorators), from what `operon
+ * build` read in the TypeScript source before bundling (a bundler may rename a parameter that
+ * shadows a module-level name), and from the compiled source text.
+ */
+import { builtParameters, type HttpArgSource, type HttpArgument, type HttpRoute } from '@operon/sdk';
+import type { RegisteredFunction } from '../executor/function-registry.js';
+import { OperonHttpRouteError } from './http-errors.js';
+import { readParameters, unreadableSource } from './parameter-names.js';
+import { readsBody } from './route-binding.js';
+
+export interface BoundParameter {
+  /** The HTTP name: a path parameter, query or body field, or header. */
+  readonly name: string;
+  /** Absent: path parameters first, then the query string (GET, DELETE) or the body. */
+  readonly source?: HttpArgSource;
+  /** Has a default value: an absent argument then takes the default. */
+  readonly optional: boolean;
+  /** Arrives as a `Date` parsed from an ISO 8601 string. */
+  readonly date: boolean;
+}
+
+/** Names and optionality from the build, else from the compiled source. */
+function sourceParameters(fn: RegisteredFunction): { name?: string; optional: boolean; date: boolean; problem?: string }[] | undefined {
+  const built = builtParameters(fn.cls, fn.method.methodName);
+  if (built) return built.map((p) => ({ ...p }));
+  return readParameters(fn.method.fn, fn.name)?.map((p) => ({ ...p, date: false }));
+}
+
+function declaredArguments(fn: RegisteredFunction, route: HttpRoute): HttpArgument[] {
+  const declared = [...(route.args ?? [])];
+  for (const [position, arg] of fn.method.parameterArgs) declared[position] = { ...declared[position], ...arg };
+  return declared;
+}
+
+type Schema = { properties?: Record<string, { format?: unknown } | undefined> } | undefined;
+
+function schemaSaysDate(schema: object | undefined, name: string): boolean {
+  const property = (schema as Schema)?.properties?.[name];
+  return property?.format === 'date' || property?.format === 'date-time';
+}
+
+/** A property of the route schema that reads this argument has `format: 'date'` or `'date-time'`. */
+function dateBySchema(route: HttpRoute, name: string, source: HttpArgSource | undefined): boolean {
+  const schema = route.schema;
+  if (!schema) return false;
+  const second = readsBody(route.method) ? schema.body : schema.querystring;
+  switch (source) {
+    case 'path':
+      return schemaSaysDate(schema.params, name);
+    case 'query':
+      return schemaSaysDate(schema.querystring, name);
+    case 'body':
+      return schemaSaysDate(schema.body, name);
+    case 'header':
+      return false;
+    default:
+      return schemaSaysDate(schema.params, name) || schemaSaysDate(second, name);
+  }
+}
+
+/** Throws at startup, naming the handler, when an argument has no name to bind by. */
+export function boundParameters(fn: RegisteredFunction, route: HttpRoute): BoundParameter[] {
+  const declared = declaredArguments(fn, route);
+  const read = sourceParameters(fn);
+  if (read === undefined && declared.length === 0) throw unreadableSource(fn.name);
+  const count = Math.max(read?.length ?? 0, declared.length);
+  const parameters: BoundParameter[] = [];
+  for (let i = 0; i < count; i++) {
+    const arg = declared[i];
+    const fromSource = read?.[i];
+    const name = arg?.name ?? fromSource?.name;
+    if (name === undefined) {
+      throw new OperonHttpRouteError(fromSource?.problem ?? `parameter ${i + 2} of handler ${fn.name} has no name: give it one in the route option args`);
+    }
+    parameters.push({
+      name,
+      ...(arg?.source && { source: arg.source }),
+      optional: fromSource?.optional ?? false,
+      date: arg?.type === 'date' || (fromSource?.date ?? false) || dateBySchema(route, name, arg?.source),
+    });
+  }
+  return parameters;
+}

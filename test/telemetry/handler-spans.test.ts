@@ -75,25 +75,32 @@ const INCOMING_PARENT = '00f067aa0ba902b7';
 
 let receiver: OtlpReceiver;
 const workflowUUIDs: Record<string, string> = {};
+/** The `traceparent` header of each response, by request id. */
+const traceparents: Record<string, string | undefined> = {};
 
 beforeAll(async () => {
   receiver = await startOtlpReceiver();
   const runtime = await startRuntime([Shop], testConfig('hspans', { telemetry: { logs: { logLevel: 'fatal' }, traces: { enabled: true, endpoint: receiver.endpoint } } }));
   const app = await createHttpServer(runtime);
+  const inject = async (options: { method: 'GET' | 'POST'; url: string; headers: Record<string, string>; payload?: object }) => {
+    const res = await app.inject(options);
+    traceparents[options.headers['x-request-id']!] = res.headers['traceparent'] as string | undefined;
+    return res;
+  };
   try {
-    const traced = await app.inject({
+    const traced = await inject({
       method: 'POST',
       url: '/orders/book',
       headers: { traceparent: `00-${TRACE_ID}-${INCOMING_PARENT}-01`, 'x-request-id': 'req-span-1' },
     });
     expect(traced.body).toBe('book: shipped book');
     workflowUUIDs['traced'] = traced.headers['operon-workflowuuid'] as string;
-    expect((await app.inject({ method: 'POST', url: '/orders/lamp', headers: { 'x-request-id': 'req-span-2' } })).statusCode).toBe(200);
-    expect((await app.inject({ method: 'GET', url: '/direct/pen', headers: { 'x-request-id': 'req-span-3' } })).body).toBe('pen');
-    expect((await app.inject({ method: 'GET', url: '/broken', headers: { 'x-request-id': 'req-span-4' } })).statusCode).toBe(500);
+    expect((await inject({ method: 'POST', url: '/orders/lamp', headers: { 'x-request-id': 'req-span-2' } })).statusCode).toBe(200);
+    expect((await inject({ method: 'GET', url: '/direct/pen', headers: { 'x-request-id': 'req-span-3' } })).body).toBe('pen');
+    expect((await inject({ method: 'GET', url: '/broken', headers: { 'x-request-id': 'req-span-4' } })).statusCode).toBe(500);
     // Anonymous: 401, as 403 is for a caller who said who they are.
-    expect((await app.inject({ method: 'GET', url: '/refused', headers: { 'x-request-id': 'req-span-5' } })).statusCode).toBe(401);
-    const invalid = await app.inject({ method: 'POST', url: '/typed', payload: { n: 'x' }, headers: { 'x-request-id': 'req-span-6' } });
+    expect((await inject({ method: 'GET', url: '/refused', headers: { 'x-request-id': 'req-span-5' } })).statusCode).toBe(401);
+    const invalid = await inject({ method: 'POST', url: '/typed', payload: { n: 'x' }, headers: { 'x-request-id': 'req-span-6' } });
     expect(invalid.statusCode).toBe(400);
   } finally {
     await app.close();
@@ -134,6 +141,13 @@ describe('handler spans', () => {
     ]);
     // Every span of the request is in the incoming trace, and nothing else is.
     expect(receiver.spans.filter((s) => s.traceId === TRACE_ID)).toHaveLength(4);
+  });
+
+  it("answers every request, refused ones too, with its handler span's traceparent", () => {
+    for (const requestID of ['req-span-1', 'req-span-2', 'req-span-3', 'req-span-4', 'req-span-5', 'req-span-6']) {
+      const span = handlerSpan(requestID);
+      expect(traceparents[requestID], requestID).toBe(`00-${span.traceId}-${span.spanId}-01`);
+    }
   });
 
   it('starts a new trace when the request carries no traceparent', () => {

@@ -3,6 +3,8 @@
  * the caller's W3C `traceparent` when there is one; workflows the handler starts are its children.
  * It starts when the request arrives (so body and schema rejections are traced too) and ends when
  * the response is sent, with the status code. A response of 400 or more marks it as an error.
+ * Every response carries the span's `traceparent`, so a client can find the trace of its request
+ * (of a rejected one too: the header is set before anything can refuse it).
  *
  * With tracing off no hook is installed at all: the request path pays nothing.
  */
@@ -31,7 +33,7 @@ export function handlerSpans(runtime: OperonRuntime, fn: RegisteredFunction, rou
   const name = `${route.method} ${route.path}`;
   return {
     hooks: {
-      onRequest: async (request) => {
+      onRequest: async (request, reply) => {
         const span = tracing.startSpan(
           name,
           {
@@ -44,6 +46,8 @@ export function handlerSpans(runtime: OperonRuntime, fn: RegisteredFunction, rou
           tracing.extract(request.headers),
         );
         spans.set(request, { span });
+        const traceparent = tracing.traceparent(span);
+        if (traceparent !== undefined) reply.header('traceparent', traceparent);
       },
       onError: async (request, _reply, error) => {
         const state = spans.get(request);

@@ -20,6 +20,8 @@ export interface Tracing {
   startSpan(name: string, attributes: SpanAttributes, parent?: RuntimeSpan | Context): RuntimeSpan;
   /** The context carried by W3C `traceparent`/`tracestate` headers, if any. */
   extract(headers: Record<string, string | string[] | undefined>): Context | undefined;
+  /** The W3C `traceparent` naming `span` (`00-<trace id>-<span id>-<flags>`); undefined for the no-op span. */
+  traceparent(span: RuntimeSpan): string | undefined;
   shutdown(): Promise<void>;
 }
 
@@ -30,6 +32,7 @@ export const TRACING_OFF: Tracing = {
   enabled: false,
   startSpan: () => NOOP_RUNTIME_SPAN,
   extract: () => undefined,
+  traceparent: () => undefined,
   shutdown: async () => undefined,
 };
 
@@ -96,6 +99,11 @@ export async function createTracing(options: { enabled: boolean; endpoint: strin
       if (!headers['traceparent']) return undefined;
       const extracted = propagator.extract(ROOT_CONTEXT, headers, headerGetter);
       return trace.getSpanContext(extracted) ? extracted : undefined;
+    },
+    traceparent(span) {
+      if (!(span instanceof OtelSpan)) return undefined;
+      const { traceId, spanId, traceFlags } = span[OTEL_SPAN].spanContext();
+      return `00-${traceId}-${spanId}-${(traceFlags & 0xff).toString(16).padStart(2, '0')}`;
     },
     async shutdown() {
       await provider.forceFlush();

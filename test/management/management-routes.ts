@@ -19,4 +19,12 @@ export const MANAGEMENT_ROUTES: readonly RouteCase[] = [
   { method: 'GET', url: '/operon/workflows/access-done', access: 'read' },
   { method: 'GET', url: '/operon/workflows/access-done/steps', access: 'read' },
   { method: 'GET', url: '/operon/metrics', access: 'read' },
+  { method: 'GET', url: '/operon/audit', access: 'read' },
+  // It has ended: 409 once access is granted.
+  { method: 'POST', url: '/operon/workflows/access-done/cancel', access: 'change', body: {}, okStatus: 409 },
+  { method: 'POST', url: '/operon/workflows/access-done/resume', access: 'change', body: {}, okStatus: 409 },
+  { method: 'POST', url: '/operon/workflows/access-done/restart', access: 'change', body: {} },
+  { method: 'POST', url: '/operon/workflows/access-done/fork', access: 'change', body: { fromStep: 0 } },
+  { method: 'POST', url: '/operon/workflows/cancel', access: 'change', body: { name: 'Nothing.here' } },
+  { method: 'POST', url: '/operon/workflows/resume', access: 'change', body: { name: 'Nothing.here' } },
 ];

@@ -38,3 +38,15 @@ export { backfillSchedule, backfillTicks, MAX_BACKFILL_TICKS, type BackfillResul
 export type { ScheduledWorkflow } from './schedules/scheduled-workflows.js';
 export type { ScheduleRow } from './system-db/system-database.js';
 export { runInitializers, OperonInitializerError } from './initializers.js';
+export {
+  cancelWorkflows,
+  resumeWorkflows,
+  forkWorkflow,
+  parseFork,
+  auditPage,
+  OperonManagementConflictError,
+  type ChangeResult,
+  type ChangeTarget,
+  type ForkRequest,
+  type AuditEntry,
+} from './management/workflow-changes.js';

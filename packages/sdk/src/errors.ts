@@ -209,3 +209,15 @@ export class OperonQueueDuplicatedError extends OperonError {
     super(`queue ${queueName} already holds a workflow with deduplicationID ${deduplicationID} (ENQUEUED or PENDING); it is free again once that workflow ends`);
   }
 }
+
+/**
+ * The workflow was cancelled (by the management API or `operon workflows cancel`, or because an
+ * ancestor was): its result will never come unless an operator resumes it. Answered over HTTP with 409.
+ */
+export class OperonWorkflowCancelledError extends OperonError {
+  static override readonly CODE = 'OPERON_ERR_WORKFLOW_CANCELLED';
+  readonly status = 409;
+  constructor(readonly workflowUUID: string) {
+    super(`workflow ${workflowUUID} was cancelled; resume it to let it continue`);
+  }
+}

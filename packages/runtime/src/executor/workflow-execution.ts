@@ -99,8 +99,8 @@ export interface StepSite {
   readonly owner: string;
 }
 
-/** Why an execution was given up: the runtime stopped under it, or another executor owns the workflow now. */
-export type AbandonReason = 'stopped' | 'fenced';
+/** Why an execution was given up: the runtime stopped under it, another executor owns the workflow now, or it was cancelled. */
+export type AbandonReason = 'stopped' | 'fenced' | 'cancelled';
 
 export type Outcome = { readonly output: string | null } | { readonly error: unknown };
 
@@ -116,6 +116,8 @@ export class WorkflowExecution {
   private awaitingProgress: boolean;
   /** Whether this recovered run's attempt was counted. */
   private attemptCounted = false;
+  /** The workflow was cancelled: the operation in flight may record, no further one starts. */
+  private cancelledHere = false;
   readonly span: RuntimeSpan;
 
   constructor(
@@ -184,6 +186,8 @@ export class WorkflowExecution {
     wait = false,
   ): Promise<T> {
     if (this.services.state() === 'stopped') return this.abandon('stopped');
+    // Learnt from the cancel's notification or from the status the last record write read.
+    if (this.cancelledHere && this.policy.runs) return this.abandon('cancelled');
     this.policy.beforeStep();
     const site = { workflowUUID: this.workflowUUID, functionID, functionName, owner: this.run.owner };
     for (;;) {
@@ -227,7 +231,9 @@ export class WorkflowExecution {
         : { functionName: site.functionName, output: outcome.output, error: null };
     for (;;) {
       try {
-        return await this.services.systemDb.recordOperation(site.owner, site.workflowUUID, site.functionID, record);
+        const written = await this.services.systemDb.recordOperation(site.owner, site.workflowUUID, site.functionID, record);
+        if (written.cancelled) this.cancel();
+        return written.record;
       } catch (error) {
         if (!isInfrastructureFailure(error)) throw error;
         await this.afterFailure(error);
@@ -283,8 +289,12 @@ export class WorkflowExecution {
     // The stored form, never the raw value: anything may be thrown, a null-prototype object too.
     const error = end.error === null ? undefined : deserializeError(end.error);
     this.span.end(error);
-    // Not written: another executor owns the workflow now (or ended it); its record is the result.
-    if (!(await this.durably(() => this.services.systemDb.recordWorkflowEnd(end)))) return this.fenced();
+    if (this.cancelledHere) return this.abandon('cancelled');
+    // Not written: cancelled, or another executor owns the workflow now (or ended it); its record is the result.
+    if (!(await this.durably(() => this.services.systemDb.recordWorkflowEnd(end)))) {
+      const row = await this.durably(() => this.services.systemDb.getWorkflow(this.workflowUUID));
+      return row?.status === 'CANCELLED' ? this.abandon('cancelled') : this.fenced();
+    }
     this.services.metrics?.workflowEnded(this.run.fn.name, end.status);
     if (error) throw error;
     return deserialize(end.output);
@@ -299,6 +309,21 @@ export class WorkflowExecution {
     if (!this.awaitingProgress) return;
     this.awaitingProgress = false;
     this.services.progressed(this.workflowUUID);
+  }
+
+  /**
+   * The workflow was cancelled: its code is never resumed again (the operation in flight, if any,
+   * still records its outcome) and its callers get the cancellation.
+   */
+  cancel(): void {
+    if (this.cancelledHere) return;
+    this.cancelledHere = true;
+    this.logger.info(`workflow ${this.workflowUUID} was cancelled; it starts no further operation`);
+    this.onAbandon('cancelled');
+  }
+
+  get cancelled(): boolean {
+    return this.cancelledHere;
   }
 
   /**

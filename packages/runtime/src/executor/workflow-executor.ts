@@ -115,6 +115,8 @@ const START_RETRY_LIMIT_MS = 30_000;
 
 export class WorkflowExecutor {
   private readonly active = new Map<string, ActiveWorkflow>();
+  /** The executions running here, by UUID: a cancel reaches them. */
+  private readonly executions = new Map<string, WorkflowExecution>();
   private stateName: ExecutorState = 'running';
   /** Workflows the stop interrupted: their recovery attempts are forgotten (a deploy is not a crash). */
   private readonly interrupted = new Set<string>();
@@ -139,6 +141,7 @@ export class WorkflowExecutor {
   constructor(readonly deps: ExecutorDeps) {
     // A log mask naming no parameter fails here, at startup, not when a secret is first logged.
     for (const fn of deps.registry.all()) logMasksOf(fn);
+    deps.messaging.onCancelled = (workflowUUID) => this.executions.get(workflowUUID)?.cancel();
     this.outage = new DatabaseOutage(
       () => deps.systemDb.ping(),
       () => this.stateName !== 'running',
@@ -376,8 +379,26 @@ export class WorkflowExecutor {
     records: ReadonlyMap<number, OperationRecord> | undefined,
     abandon: (reason: AbandonReason) => void,
   ): Promise<unknown> {
-    const execution = new WorkflowExecution(this.services, run, records, undefined, abandon);
-    return execution.runToEnd(deserialize<unknown[]>(inputs) ?? [], workflowBody);
+    const forget = () => {
+      if (this.executions.get(run.workflowUUID) === execution) this.executions.delete(run.workflowUUID);
+    };
+    // An abandoned execution never settles: it is forgotten when abandoned.
+    const execution = new WorkflowExecution(this.services, run, records, undefined, (reason) => {
+      forget();
+      abandon(reason);
+    });
+    this.executions.set(run.workflowUUID, execution);
+    const result = execution.runToEnd(deserialize<unknown[]>(inputs) ?? [], workflowBody);
+    result.then(forget, forget);
+    return result;
+  }
+
+  /**
+   * Adopts the workflows of `instances` now rather than at the next heartbeat: a resume, restart
+   * or fork hands its workflows to a stopped instance, which any live executor adopts.
+   */
+  adoptNow(instances: readonly string[]): Promise<number> {
+    return this.adoptInTurn(instances);
   }
 
   /**

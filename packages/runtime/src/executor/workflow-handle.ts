@@ -1,5 +1,5 @@
 import type { WorkflowHandle, WorkflowStatus } from '@operon/sdk';
-import { OperonWorkflowNotFoundError, OperonWorkflowRetriesExceededError } from '@operon/sdk';
+import { OperonWorkflowCancelledError, OperonWorkflowNotFoundError, OperonWorkflowRetriesExceededError } from '@operon/sdk';
 import { Backoff, delay } from '../backoff.js';
 import type { SystemDatabase } from '../system-db/system-database.js';
 import { toStatus } from '../system-db/workflow-status.js';
@@ -50,6 +50,7 @@ export async function awaitRecordedResult<R>(systemDb: SystemDatabase, workflowU
     if (!row) throw new OperonWorkflowNotFoundError(workflowUUID);
     if (row.status === 'SUCCESS') return deserialize<R>(row.output);
     if (row.status === 'RETRIES_EXCEEDED') throw new OperonWorkflowRetriesExceededError(workflowUUID);
+    if (row.status === 'CANCELLED') throw new OperonWorkflowCancelledError(workflowUUID);
     if (row.status === 'ERROR' && row.error !== null) throw deserializeError(row.error);
     if (row.status !== 'PENDING' && row.status !== 'ENQUEUED') {
       throw deserializeError(JSON.stringify({ name: 'Error', message: `workflow ${workflowUUID} ended with status ${row.status}`, fields: {} }));

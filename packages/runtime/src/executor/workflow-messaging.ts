@@ -13,7 +13,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { OperonShutdownError } from '@operon/sdk';
 import { markInfrastructure } from '../database/infrastructure-failure.js';
-import { eventWaitKey, messageWaitKey, queueOfPayload, waitKeyOf, waitTargetOf } from '../system-db/notification-channel.js';
+import { cancelledWorkflowOf, eventWaitKey, messageWaitKey, queueOfPayload, waitKeyOf, waitTargetOf } from '../system-db/notification-channel.js';
 import type { SystemDatabase } from '../system-db/system-database.js';
 import { checkEventKey, checkIdempotencyKey, checkSeconds, checkTopic, checkUUID, serializeValue } from './messaging-arguments.js';
 import { NotificationListener } from './notification-listener.js';
@@ -65,6 +65,8 @@ export class WorkflowMessaging {
   /** Told of each enqueue another process notified. */
   private queueListener: ((queue: string) => void) | undefined;
   private closing: Promise<void> | undefined;
+  /** Told of each workflow a cancel named, in any process (the executor stops running it here). */
+  onCancelled: (workflowUUID: string) => void = () => undefined;
 
   constructor(private readonly deps: MessagingDeps) {
     this.pollIntervalMs = deps.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
@@ -76,7 +78,9 @@ export class WorkflowMessaging {
         const queue = queueOfPayload(payload);
         if (queue !== undefined) return this.queueListener?.(queue);
         const key = waitKeyOf(payload);
-        if (key !== undefined) this.waiters.signal(key);
+        if (key !== undefined) return this.waiters.signal(key);
+        const cancelled = cancelledWorkflowOf(payload);
+        if (cancelled !== undefined) this.onCancelled(cancelled);
       },
       // Whatever was sent while nobody listened is in the tables: one poll finds it for every waiter.
       onReconnect: () => void this.poll(),

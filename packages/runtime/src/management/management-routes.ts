@@ -11,15 +11,24 @@ import { managementRoute } from './management-access.js';
 import { parseFilter } from './workflow-filter.js';
 import { pageSize } from './workflow-queries.js';
 import { workflowDetail, workflowPage, workflowSteps } from './workflow-reads.js';
+import { auditPage, cancelWorkflows, forkWorkflow, parseFork, resumeWorkflows, type ChangeResult } from './workflow-changes.js';
 
 export const EXECUTORS_PATH = '/operon/executors';
 export const WORKFLOWS_PATH = '/operon/workflows';
 export const QUEUES_PATH = '/operon/queues';
 export const SCHEDULES_PATH = '/operon/schedules';
+export const AUDIT_PATH = '/operon/audit';
 
 const uuidOf = (request: { params: unknown }) => (request.params as { uuid: string }).uuid;
 
 export function managementRoutes(runtime: OperonRuntime): RouteOptions[] {
+  const { systemPool, appPool } = runtime.systemDb;
+  /** This runtime runs workflows: it adopts what a change handed over at once, not at its next heartbeat. */
+  const adopted = (result: ChangeResult): ChangeResult => {
+    if (result.handover !== undefined && result.changed > 0) void runtime.executor.adoptNow([result.handover]).catch(() => undefined);
+    return result;
+  };
+  const answer = ({ changed, workflowUUIDs }: ChangeResult) => ({ changed, workflowUUIDs });
   return [
     managementRoute(runtime, {
       method: 'GET',
@@ -62,6 +71,65 @@ export function managementRoutes(runtime: OperonRuntime): RouteOptions[] {
       url: `${WORKFLOWS_PATH}/:uuid/steps`,
       access: 'read',
       handler: async (request) => ({ steps: await workflowSteps(runtime, uuidOf(request)) }),
+    }),
+    managementRoute(runtime, {
+      method: 'POST',
+      url: `${WORKFLOWS_PATH}/:uuid/cancel`,
+      access: 'change',
+      handler: async (request, _reply, caller) => answer(await cancelWorkflows(systemPool, { workflowUUID: uuidOf(request) }, { actor: caller.user })),
+    }),
+    managementRoute(runtime, {
+      method: 'POST',
+      url: `${WORKFLOWS_PATH}/:uuid/resume`,
+      access: 'change',
+      handler: async (request, _reply, caller) =>
+        answer(adopted(await resumeWorkflows(systemPool, { workflowUUID: uuidOf(request) }, { actor: caller.user }))),
+    }),
+    managementRoute(runtime, {
+      method: 'POST',
+      url: `${WORKFLOWS_PATH}/:uuid/restart`,
+      access: 'change',
+      handler: async (request, _reply, caller) => {
+        const result = adopted(await forkWorkflow(systemPool, appPool, uuidOf(request), { fromStep: 0 }, { actor: caller.user }, 'restart'));
+        return { workflowUUID: result.workflowUUIDs[0] };
+      },
+    }),
+    managementRoute(runtime, {
+      method: 'POST',
+      url: `${WORKFLOWS_PATH}/:uuid/fork`,
+      access: 'change',
+      handler: async (request, _reply, caller) => {
+        const result = adopted(await forkWorkflow(systemPool, appPool, uuidOf(request), parseFork(request.body), { actor: caller.user }));
+        return { workflowUUID: result.workflowUUIDs[0] };
+      },
+    }),
+    managementRoute(runtime, {
+      method: 'POST',
+      url: `${WORKFLOWS_PATH}/cancel`,
+      access: 'change',
+      handler: async (request, _reply, caller) => {
+        const { changed } = await cancelWorkflows(systemPool, { filter: parseFilter(request.body ?? {}) }, { actor: caller.user });
+        return { changed };
+      },
+    }),
+    managementRoute(runtime, {
+      method: 'POST',
+      url: `${WORKFLOWS_PATH}/resume`,
+      access: 'change',
+      handler: async (request, _reply, caller) => {
+        const { changed } = adopted(await resumeWorkflows(systemPool, { filter: parseFilter(request.body ?? {}) }, { actor: caller.user }));
+        return { changed };
+      },
+    }),
+    managementRoute(runtime, {
+      method: 'GET',
+      url: AUDIT_PATH,
+      access: 'read',
+      handler: async (request) => {
+        const query = request.query as Record<string, unknown>;
+        const cursor = typeof query.cursor === 'string' && query.cursor !== '' ? query.cursor : undefined;
+        return auditPage(systemPool, pageSize(query.limit), cursor);
+      },
     }),
   ];
 }

@@ -13,6 +13,8 @@ export interface ManagedWorkflowRow {
   readonly workflowUUID: string;
   readonly status: string;
   readonly workflowName: string;
+  /** 'workflow', or 'operation' (one transaction or communicator run as a workflow). */
+  readonly kind: string;
   readonly executorId: string;
   readonly owner: string | null;
   readonly authenticatedUser: string;
@@ -28,7 +30,7 @@ export interface ManagedWorkflowRow {
   readonly updatedAt: number;
 }
 
-const SUMMARY_COLUMNS = `w.workflow_uuid, w.status, w.workflow_name, w.executor_id, w.owner, w.authenticated_user, w.authenticated_roles,
+const SUMMARY_COLUMNS = `w.workflow_uuid, w.status, w.workflow_name, w.kind, w.executor_id, w.owner, w.authenticated_user, w.authenticated_roles,
   w.assumed_role, w.parent_uuid, w.recovery_attempts, w.created_at, w.updated_at`;
 
 function toRow(r: Record<string, any>): ManagedWorkflowRow {
@@ -36,6 +38,7 @@ function toRow(r: Record<string, any>): ManagedWorkflowRow {
     workflowUUID: r.workflow_uuid,
     status: r.status,
     workflowName: r.workflow_name,
+    kind: r.kind,
     executorId: r.executor_id,
     owner: r.owner,
     authenticatedUser: r.authenticated_user,

@@ -24,6 +24,17 @@ export function messageWaitKey(destinationUUID: string, topic: string | null): s
   return JSON.stringify(['m', destinationUUID, topic]);
 }
 
+/** The payload that tells every process a workflow was cancelled: `["c", uuid, null]` (sent by the cancel's own statement). */
+export function cancelledWorkflowOf(payload: string | undefined): string | undefined {
+  if (!payload?.startsWith('["c"')) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(payload);
+    return Array.isArray(parsed) && parsed[0] === 'c' && typeof parsed[1] === 'string' ? parsed[1] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** What waiters of event `key` of `workflowUUID` wait under. */
 export function eventWaitKey(workflowUUID: string, key: string): string {
   return JSON.stringify(['e', workflowUUID, key]);

@@ -10,10 +10,18 @@ export interface OperationRecord {
 
 export type RecordsByWorkflow = Map<string, Map<number, OperationRecord>>;
 
+/** What a record write found: the record that stands, and whether the workflow was cancelled. */
+export interface RecordedOperation {
+  readonly record: OperationRecord;
+  /** The workflow is CANCELLED: this was the operation in flight, and no further one may start. */
+  readonly cancelled: boolean;
+}
+
 /**
  * Records an operation's output or error in one statement, fenced: only `owner` may write it. If
  * a record exists already (another run of the same workflow got there first) that record wins and
- * is returned instead.
+ * is returned instead. The same statement reads the workflow's status, so a run learns of a
+ * cancel durably at its next record.
  */
 export async function recordOperation(
   pool: pg.Pool,
@@ -21,18 +29,19 @@ export async function recordOperation(
   workflowUUID: string,
   functionID: number,
   record: OperationRecord,
-): Promise<OperationRecord> {
-  const { rows } = await pool.query<{ inserted: boolean }>({
+): Promise<RecordedOperation> {
+  const { rows } = await pool.query<{ inserted: boolean; status: string }>({
     name: 'operon_record_operation',
     text: `WITH ${ownedCte('$1', '$7')},
        inserted AS (
          INSERT INTO operon.operation_outputs (workflow_uuid, function_id, function_name, output, error, created_at)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (workflow_uuid, function_id) DO NOTHING RETURNING 1)
-     SELECT EXISTS (SELECT 1 FROM inserted) AS inserted, ${ownedCheck('$1')} AS owned`,
+     SELECT EXISTS (SELECT 1 FROM inserted) AS inserted, ${ownedCheck('$1')} AS owned, (SELECT status FROM owned) AS status`,
     values: [workflowUUID, functionID, record.functionName, record.output, record.error, Date.now(), owner],
   });
-  if (rows[0]!.inserted) return record;
-  return (await loadOperationRecord(pool, workflowUUID, functionID)) ?? record;
+  const cancelled = rows[0]!.status === 'CANCELLED';
+  if (rows[0]!.inserted) return { record, cancelled };
+  return { record: (await loadOperationRecord(pool, workflowUUID, functionID)) ?? record, cancelled };
 }
 
 /** The record at one operation id of a workflow, if there is one: the one another run wrote first. */

@@ -9,9 +9,13 @@
 /** SQLSTATE raised by a write for a workflow its writer no longer owns. */
 export const FENCED_SQLSTATE = 'OP001';
 
-/** A CTE named `owned`: the workflow's row, locked, if `owner` owns it. Parameters are SQL placeholders. */
+/**
+ * A CTE named `owned`: the workflow's row (its status), locked, if `owner` owns it. Parameters are
+ * SQL placeholders. A cancel takes the row's lock too, so a statement reads the status the cancel
+ * left, or the cancel waits for it.
+ */
 export function ownedCte(workflow: string, owner: string): string {
-  return `owned AS (SELECT 1 FROM operon.workflow_status WHERE workflow_uuid = ${workflow}::text AND owner = ${owner}::text FOR SHARE)`;
+  return `owned AS (SELECT status FROM operon.workflow_status WHERE workflow_uuid = ${workflow}::text AND owner = ${owner}::text FOR SHARE)`;
 }
 
 /** An expression, for the statement's final select list: true when `owned` found the row, else it raises OP001. */

@@ -194,7 +194,7 @@ export class SystemDatabase {
     workflowUUID: string,
     functionID: number,
     record: operations.OperationRecord,
-  ): Promise<operations.OperationRecord> {
+  ): Promise<operations.RecordedOperation> {
     return guardDatabase(operations.recordOperation(this.systemPool, owner, workflowUUID, functionID, record));
   }
 

@@ -5,7 +5,7 @@
  * `getResult()` are steps too: a re-run sees what the first run saw, even if the other workflow
  * changed since.
  */
-import type { EnqueueOptions, WorkflowHandle } from '@operon/sdk';
+import { OperonWorkflowCancelledError, type EnqueueOptions, type WorkflowHandle } from '@operon/sdk';
 import { checkIdentifier, derivedUUID } from '../../client/identifiers.js';
 import { isInfrastructureFailure } from '../../database/infrastructure-failure.js';
 import { toStatus } from '../../system-db/workflow-status.js';
@@ -72,6 +72,12 @@ export function workflowHandle<R>(execution: WorkflowExecution, workflowUUID: st
           outcome = { output: serialize(await workflows.resultOf(uuid), `the result of workflow ${uuid}`) };
         } catch (error) {
           if (isInfrastructureFailure(error)) throw error;
+          // A cancel of this workflow cancels its children: their cancellation is not this
+          // workflow's to record (a resume of both must find the wait still open).
+          if (error instanceof OperonWorkflowCancelledError && (execution.cancelled || (await systemDb.getWorkflow(execution.workflowUUID))?.status === 'CANCELLED')) {
+            execution.cancel();
+            return execution.abandon('cancelled');
+          }
           outcome = { error };
         }
         return execution.persist(site, outcome);

@@ -1,0 +1,262 @@
+/**
+ * The changes an operator makes: cancel, resume, restart and fork, one workflow or (cancel,
+ * resume) all a filter selects. Each is one statement on the system database that also writes
+ * its audit entry, so no change goes unrecorded.
+ *
+ * - Cancel marks the workflows and their whole child tree CANCELLED (a recursive CTE over
+ *   parent_uuid) and notifies every process (LISTEN/NOTIFY), whose executor then starts no further
+ *   operation of them; the operation in flight still records, and that record write reads the
+ *   status, so a run that missed the notification stops at its next operation.
+ * - Resume, restart and fork hand their workflows to a new `stopped` executor instance: any live
+ *   executor adopts them at its next heartbeat (at once, when the change is made through a
+ *   runtime that runs workflows), so the CLI needs no server. Adoption then fences the previous
+ *   owner, which writes nothing more for them.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type pg from 'pg';
+import { OperonError, OperonWorkflowConflictError, OperonWorkflowNotFoundError } from '@operon/sdk';
+import { checkClientUUID } from '../client/identifiers.js';
+import { NOTIFICATION_CHANNEL } from '../system-db/notification-channel.js';
+import { OperonManagementRequestError, filterCondition, isEmptyFilter, type WorkflowFilter } from './workflow-filter.js';
+import { getManagedWorkflow } from './workflow-queries.js';
+
+/** A change that the workflow's status does not allow (resuming a running one, cancelling an ended one): answered with 409. */
+export class OperonManagementConflictError extends OperonError {
+  static override readonly CODE = 'OPERON_ERR_MANAGEMENT_CONFLICT';
+  readonly status = 409;
+}
+
+/** Who made a change, and how they asked: recorded in the audit log. */
+export interface ChangeAuthor {
+  readonly actor: string;
+}
+
+export interface ChangeResult {
+  /** How many workflows changed status (cancel, resume) or were created (restart, fork). */
+  readonly changed: number;
+  readonly workflowUUIDs: string[];
+  /** The instance that holds resumed or new workflows until an executor adopts them. */
+  readonly handover?: string;
+}
+
+/** Which workflows a change starts from: one UUID, or every one a filter selects. */
+export type ChangeTarget = { readonly workflowUUID: string } | { readonly filter: WorkflowFilter };
+
+const CANCELLABLE = ['PENDING', 'ENQUEUED'];
+const RESUMABLE = ['CANCELLED', 'ERROR', 'RETRIES_EXCEEDED'];
+
+function rootsOf(target: ChangeTarget, values: unknown[]): string {
+  if ('workflowUUID' in target) {
+    values.push(target.workflowUUID);
+    return `w.workflow_uuid = $${values.length}`;
+  }
+  if (isEmptyFilter(target.filter)) {
+    throw new OperonManagementRequestError('a bulk change needs at least one filter (to change every workflow, say so: status=PENDING)');
+  }
+  return filterCondition(target.filter, values);
+}
+
+function auditCte(values: unknown[], author: ChangeAuthor, action: string, request: unknown, from: string): string {
+  values.push(Date.now(), author.actor, action, JSON.stringify(request));
+  const n = values.length;
+  return `audit AS (
+    INSERT INTO operon.audit_log (at, actor, action, request, workflow_uuids, changed)
+    SELECT $${n - 3}, $${n - 2}, $${n - 1}, $${n}, coalesce(array_agg(workflow_uuid ORDER BY workflow_uuid), '{}'), count(*) FROM ${from}
+    RETURNING audit_id)`;
+}
+
+/** A new `stopped` instance that holds workflows for adoption (parameter `$n` is its id). */
+function handoverCte(n: number): string {
+  return `handover AS (
+    INSERT INTO operon.executors (instance_id, executor_id, host, host_key, pid, session_tag, started_at, lease_ms, state)
+    VALUES ($${n}, 'operon-handover', $${n + 1}, 'handover', 0, '', $${n + 2}, 0, 'stopped') RETURNING instance_id)`;
+}
+
+function pushHandover(values: unknown[]): { id: string; cte: string } {
+  const id = `handover-${randomUUID()}`;
+  values.push(id, hostname(), Date.now());
+  return { id, cte: handoverCte(values.length - 2) };
+}
+
+async function requireWorkflow(pool: pg.Pool, workflowUUID: string) {
+  const row = await getManagedWorkflow(pool, workflowUUID);
+  if (!row) throw new OperonWorkflowNotFoundError(workflowUUID);
+  return row;
+}
+
+/**
+ * Cancels the target and every workflow below it that is PENDING or ENQUEUED, in one statement.
+ * A single workflow that has ended already is a conflict; one cancelled already changes nothing.
+ */
+export async function cancelWorkflows(pool: pg.Pool, target: ChangeTarget, author: ChangeAuthor): Promise<ChangeResult> {
+  if ('workflowUUID' in target) {
+    const row = await requireWorkflow(pool, target.workflowUUID);
+    if (row.status !== 'CANCELLED' && !CANCELLABLE.includes(row.status)) {
+      throw new OperonManagementConflictError(`workflow ${row.workflowUUID} is ${row.status}: only a PENDING or ENQUEUED workflow can be cancelled`);
+    }
+  }
+  const values: unknown[] = [];
+  const roots = rootsOf(target, values);
+  values.push(CANCELLABLE);
+  const cancellable = values.length;
+  const audit = auditCte(values, author, 'workflowUUID' in target ? 'cancel' : 'bulk-cancel', target, 'changed');
+  const { rows } = await pool.query(
+    `WITH RECURSIVE tree (workflow_uuid) AS (
+       SELECT w.workflow_uuid FROM operon.workflow_status w WHERE ${roots}
+       UNION
+       SELECT c.workflow_uuid FROM operon.workflow_status c JOIN tree t ON c.parent_uuid = t.workflow_uuid),
+     changed AS (
+       UPDATE operon.workflow_status w SET status = 'CANCELLED', updated_at = $${cancellable + 1}
+       FROM tree WHERE w.workflow_uuid = tree.workflow_uuid AND w.status = ANY($${cancellable}::text[])
+       RETURNING w.workflow_uuid),
+     notified AS (
+       SELECT count(pg_notify('${NOTIFICATION_CHANNEL}', json_build_array('c', workflow_uuid, NULL)::text)) AS n FROM changed),
+     ${audit}
+     SELECT (SELECT n FROM notified) AS changed, array(SELECT workflow_uuid FROM changed) AS uuids, (SELECT audit_id FROM audit) AS audit_id`,
+    values,
+  );
+  return { changed: Number(rows[0].changed), workflowUUIDs: rows[0].uuids };
+}
+
+/**
+ * Resumes the target (CANCELLED, ERROR or RETRIES_EXCEEDED) and the CANCELLED workflows below it:
+ * PENDING again, their outcome cleared and their recovery attempts forgotten, held by a handover
+ * instance for adoption. Each continues after its last recorded operation.
+ */
+export async function resumeWorkflows(pool: pg.Pool, target: ChangeTarget, author: ChangeAuthor): Promise<ChangeResult> {
+  if ('workflowUUID' in target) {
+    const row = await requireWorkflow(pool, target.workflowUUID);
+    if (!RESUMABLE.includes(row.status)) {
+      throw new OperonManagementConflictError(`workflow ${row.workflowUUID} is ${row.status}: only a ${RESUMABLE.join(', ')} workflow can be resumed`);
+    }
+  }
+  const values: unknown[] = [];
+  const roots = rootsOf(target, values);
+  const handover = pushHandover(values);
+  values.push(RESUMABLE, Date.now());
+  const resumable = values.length - 1;
+  const audit = auditCte(values, author, 'workflowUUID' in target ? 'resume' : 'bulk-resume', target, 'changed');
+  const { rows } = await pool.query(
+    `WITH RECURSIVE tree (workflow_uuid, is_root) AS (
+       SELECT w.workflow_uuid, true FROM operon.workflow_status w WHERE ${roots}
+       UNION
+       SELECT c.workflow_uuid, false FROM operon.workflow_status c JOIN tree t ON c.parent_uuid = t.workflow_uuid),
+     nodes AS (SELECT workflow_uuid, bool_or(is_root) AS is_root FROM tree GROUP BY workflow_uuid),
+     ${handover.cte},
+     changed AS (
+       UPDATE operon.workflow_status w SET status = 'PENDING', output = NULL, error = NULL, recovery_attempts = 0,
+         owner = (SELECT instance_id FROM handover), updated_at = $${resumable + 1}
+       FROM nodes WHERE w.workflow_uuid = nodes.workflow_uuid AND w.kind = 'workflow'
+         AND (w.status = 'CANCELLED' OR (nodes.is_root AND w.status = ANY($${resumable}::text[])))
+       RETURNING w.workflow_uuid),
+     ${audit}
+     SELECT (SELECT count(*) FROM changed) AS changed, array(SELECT workflow_uuid FROM changed) AS uuids, (SELECT audit_id FROM audit) AS audit_id`,
+    values,
+  );
+  return { changed: Number(rows[0].changed), workflowUUIDs: rows[0].uuids, handover: handover.id };
+}
+
+export interface ForkRequest {
+  /** Operations before this id return the original's records; this one and later ones run anew. 0 is a restart. */
+  readonly fromStep: number;
+  /** @default a random UUID */
+  readonly workflowUUID?: string;
+}
+
+export function parseFork(body: unknown): ForkRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new OperonManagementRequestError('the fork request must be a JSON object { fromStep, workflowUUID? }');
+  const { fromStep, workflowUUID, ...rest } = body as Record<string, unknown>;
+  const unknown = Object.keys(rest);
+  if (unknown.length > 0) throw new OperonManagementRequestError(`unknown fork field "${unknown[0]}": a fork takes fromStep and workflowUUID`);
+  if (typeof fromStep !== 'number' || !Number.isSafeInteger(fromStep) || fromStep < 0) {
+    throw new OperonManagementRequestError(`fromStep must be an operation id (an integer ≥ 0), got ${JSON.stringify(fromStep)}`);
+  }
+  return workflowUUID === undefined ? { fromStep } : { fromStep, workflowUUID: checkClientUUID(workflowUUID) };
+}
+
+/**
+ * A new workflow of the same function, inputs and identity as `workflowUUID`, whose operations
+ * before `fromStep` return the original's records (the app database's committed transaction
+ * outputs copied first, then the system records and the new workflow in one statement), held by
+ * a handover instance for adoption. A restart is a fork from step 0.
+ */
+export async function forkWorkflow(
+  systemPool: pg.Pool,
+  appPool: pg.Pool,
+  workflowUUID: string,
+  fork: ForkRequest,
+  author: ChangeAuthor,
+  action: 'fork' | 'restart' = 'fork',
+): Promise<ChangeResult> {
+  const original = await requireWorkflow(systemPool, workflowUUID);
+  if (original.kind !== 'workflow') throw new OperonManagementConflictError(`${workflowUUID} is a single ${original.workflowName} operation, not a workflow: it cannot be ${action}ed`);
+  const forked = fork.workflowUUID ?? randomUUID();
+  if (await getManagedWorkflow(systemPool, forked)) throw new OperonWorkflowConflictError(forked);
+  if (fork.fromStep > 0) {
+    await appPool.query(
+      `INSERT INTO operon.transaction_outputs (workflow_uuid, function_id, function_name, output, created_at)
+       SELECT $1, function_id, function_name, output, created_at FROM operon.transaction_outputs WHERE workflow_uuid = $2 AND function_id < $3
+       ON CONFLICT DO NOTHING`,
+      [forked, workflowUUID, fork.fromStep],
+    );
+  }
+  const values: unknown[] = [forked, workflowUUID, fork.fromStep, Date.now()];
+  const handover = pushHandover(values);
+  const audit = auditCte(values, author, action, { workflowUUID, ...fork, forkedUUID: forked }, 'created');
+  const { rows } = await systemPool.query(
+    `WITH ${handover.cte},
+     created AS (
+       INSERT INTO operon.workflow_status (workflow_uuid, status, workflow_name, kind, executor_id, inputs, authenticated_user,
+         authenticated_roles, assumed_role, request, parent_uuid, created_at, updated_at, owner)
+       SELECT $1, 'PENDING', workflow_name, kind, executor_id, inputs, authenticated_user, authenticated_roles, assumed_role, request,
+         NULL, $4, $4, (SELECT instance_id FROM handover)
+       FROM operon.workflow_status WHERE workflow_uuid = $2
+       ON CONFLICT (workflow_uuid) DO NOTHING
+       RETURNING workflow_uuid),
+     copied AS (
+       INSERT INTO operon.operation_outputs (workflow_uuid, function_id, function_name, output, error, created_at)
+       SELECT $1, function_id, function_name, output, error, created_at FROM operon.operation_outputs
+       WHERE workflow_uuid = $2 AND function_id < $3 AND EXISTS (SELECT 1 FROM created)
+       RETURNING 1),
+     ${audit}
+     SELECT (SELECT count(*) FROM created) AS created, (SELECT count(*) FROM copied) AS copied, (SELECT audit_id FROM audit) AS audit_id`,
+    values,
+  );
+  if (Number(rows[0].created) === 0) throw new OperonWorkflowConflictError(forked);
+  return { changed: 1, workflowUUIDs: [forked], handover: handover.id };
+}
+
+export interface AuditEntry {
+  readonly id: number;
+  readonly at: string;
+  readonly actor: string;
+  readonly action: string;
+  readonly request: unknown;
+  readonly workflowUUIDs: string[];
+  readonly changed: number;
+}
+
+/** The audit log, newest first, keyset-paged by entry id. */
+export async function auditPage(pool: pg.Pool, limit: number, cursor: string | undefined): Promise<{ entries: AuditEntry[]; nextCursor: string | null }> {
+  let before = Number.MAX_SAFE_INTEGER;
+  if (cursor !== undefined) {
+    before = Number(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (!Number.isSafeInteger(before)) throw new OperonManagementRequestError('cursor is not one this API gave out: pass the nextCursor of the previous page unchanged');
+  }
+  const { rows } = await pool.query(
+    `SELECT audit_id, at, actor, action, request, workflow_uuids, changed FROM operon.audit_log WHERE audit_id < $1 ORDER BY audit_id DESC LIMIT $2`,
+    [before, limit + 1],
+  );
+  const entries = rows.slice(0, limit).map((r) => ({
+    id: Number(r.audit_id),
+    at: new Date(Number(r.at)).toISOString(),
+    actor: r.actor,
+    action: r.action,
+    request: JSON.parse(r.request),
+    workflowUUIDs: r.workflow_uuids,
+    changed: r.changed,
+  }));
+  const last = entries[entries.length - 1];
+  return { entries, nextCursor: rows.length > limit && last ? Buffer.from(String(last.id)).toString('base64url') : null };
+}

@@ -58,7 +58,7 @@ export class PostgresProxy {
   private armed: ArmedCut | undefined;
   private readonly server: Server;
 
-  constructor(private readonly target: { host: string; port: number }) {
+  constructor(private target: { host: string; port: number }) {
     this.server = createServer((client) => this.accept(client));
   }
 
@@ -83,6 +83,15 @@ export class PostgresProxy {
 
   restore(): void {
     this.refusing = false;
+  }
+
+  /**
+   * Points new connections at another server (as a DNS name or a virtual IP moved to a promoted
+   * replica) and drops the open ones, which still lead to the old server.
+   */
+  retarget(target: { host: string; port: number }): void {
+    this.target = target;
+    for (const connection of this.connections) connection.destroy();
   }
 
   /** The next answer the server sends, on any connection, is dropped with its connection. */

@@ -2,7 +2,7 @@
  * The CLI end to end, as a new user meets it: `operon init` in an empty folder, `npm install`,
  * `operon build`, `operon migrate`, `operon start` as a real process on the embedded Postgres,
  * real HTTP requests, a SIGKILL in the middle of a workflow, a restart that finishes it, and the
- * scaffolded app's own tests. Needs the packages built (`pnpm test` builds them first).
+ * scaffolded app's own tests (beside the running server, whose data they leave as it was). Needs the packages built (`pnpm test` builds them first).
  */
 import { randomUUID } from 'node:crypto';
 import { appendFileSync, chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -227,6 +227,22 @@ describe('a new app, from operon init to a crash and its recovery', () => {
     expect(status).toEqual([{ status: 'SUCCESS' }]);
   });
 
+  it("runs the app's own tests beside the running server, changing none of the data it serves", async () => {
+    const served = async () => ({
+      greetings: await query('demo', 'SELECT id, name FROM greetings ORDER BY id'),
+      workflows: await query('demo_operon_sys', 'SELECT workflow_uuid, status, output FROM operon.workflow_status ORDER BY workflow_uuid'),
+    });
+    const before = await served();
+    expect(before.greetings.length).toBeGreaterThan(0);
+    // The tests write greetings and workflows of their own, crash and recover their runtime.
+    const tests = await run(join(app, 'node_modules', '.bin', 'vitest'), ['run'], { cwd: app, env, timeoutMs: 90_000 });
+    expect(tests.code, `${tests.stdout}\n${tests.stderr}`).toBe(0);
+    expect(await served()).toEqual(before);
+    // The server never noticed: it goes on serving from its own data.
+    const response = await get('/greeting/bob');
+    expect(await response.text()).toBe('Hello, bob! You have been greeted 2 times.');
+  }, 120_000);
+
   it('on SIGTERM, finishes the request in flight, then stops the embedded Postgres and exits 0', async () => {
     const server = servers[1]!;
     rmSync(join(app, 'probe.gate'));
@@ -252,7 +268,7 @@ describe('a new app, from operon init to a crash and its recovery', () => {
   it("passes the scaffolded app's own tests and type-checks", async () => {
     const tests = await run(join(app, 'node_modules', '.bin', 'vitest'), ['run'], { cwd: app, env, timeoutMs: 90_000 });
     expect(tests.code, `${tests.stdout}\n${tests.stderr}`).toBe(0);
-    expect(tests.stdout).toMatch(/Tests\s+2 passed/);
+    expect(tests.stdout).toMatch(/Tests\s+4 passed/);
     const types = await run(join(app, 'node_modules', '.bin', 'tsc'), ['--noEmit'], { cwd: app, env });
     expect(types.code, types.stdout).toBe(0);
   }, 120_000);

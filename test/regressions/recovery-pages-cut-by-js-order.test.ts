@@ -12,6 +12,7 @@ import { Workflow, type WorkflowContext } from '@operon/sdk';
 import { createTestingRuntime, type TestingRuntime } from '@operon/runtime';
 import { writeAppDir, type AppDir } from '../helpers/app-dir.js';
 import { connectTo } from '../helpers/test-databases.js';
+import { testDatabaseName } from '../../packages/runtime/src/testing/test-databases.js';
 
 class Waiter {
   @Workflow()
@@ -26,10 +27,11 @@ let second: TestingRuntime | undefined;
 
 beforeAll(async () => {
   app = writeAppDir('collate', { logLevel: 'fatal' });
-  // The system database as a production server often has it: an en-US collation.
+  // The system database as a production server often has it: an en-US collation (made under the
+  // testing runtime's name for it, and kept since the runtimes below do not start fresh).
   const admin = await connectTo('postgres');
   try {
-    await admin.query(`CREATE DATABASE "${app.config.database.system_database}" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'`);
+    await admin.query(`CREATE DATABASE "${testDatabaseName(app.config.database.system_database)}" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'`);
   } finally {
     await admin.end();
   }

@@ -9,6 +9,8 @@ export { createHttpServer, HEALTH_PATH, type HttpServerOptions } from './http/ht
 export { OperonHttpRouteError, OperonHttpMissingArgumentError, OperonHttpInvalidArgumentError, OperonHttpMalformedJsonError } from './http/http-errors.js';
 export { applyAppMigrations, OperonAppMigrationError } from './app-migrations.js';
 export { createTestingRuntime, type TestingRuntime, type TestingRuntimeOptions, type TestCaller } from './testing-runtime.js';
+export { OperonTestingUsageError } from './testing/testing-errors.js';
+export type { Duration } from './testing/durations.js';
 export { OperonMessagingArgumentError } from './executor/messaging-arguments.js';
 export { replayWorkflow, type ReplayReport, type ReplayedOperation, type DivergenceKind } from './debug/workflow-replay.js';
 export { jwtAuthenticator, type JwtAuthenticatorOptions } from './auth/jwt-authenticator.js';

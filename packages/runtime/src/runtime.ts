@@ -15,6 +15,7 @@ import { WorkflowMessaging } from './executor/workflow-messaging.js';
 import { OperonClient } from './client/operon-client.js';
 import { DatabaseClock } from './executor/database-clock.js';
 import type { WorkflowClock } from './executor/workflow-clock.js';
+import type { StepSite } from './executor/workflow-execution.js';
 import { createLogger } from './logging.js';
 import { createTracing, type Tracing } from './telemetry/tracing.js';
 import { SystemDatabase } from './system-db/system-database.js';
@@ -44,6 +45,8 @@ export interface RuntimeOptions {
    * runtime's virtual clock).
    */
   readonly clock?: WorkflowClock;
+  /** Told synchronously when an operation's record is written (the testing runtime's crashAfter). */
+  readonly afterRecorded?: (site: StepSite) => void;
 }
 
 /** The `application_name` of the notification listener's connection, as pg_stat_activity shows it. */
@@ -171,6 +174,7 @@ export class OperonRuntime {
         clock,
         databaseClock,
         metrics: new RuntimeMetrics((name) => registry.byQualifiedName(name)?.method.kind, systemDb),
+        afterRecorded: options.afterRecorded,
       });
       if (!readOnly) {
         await messaging.start();
@@ -209,6 +213,26 @@ export class OperonRuntime {
       this.stateName = 'failed';
       throw error;
     }
+  }
+
+  /**
+   * Dies where it stands, as a killed process would (the testing runtime's crashAfter): at once,
+   * before this returns, every execution is abandoned and nothing more runs; then `endSessions`
+   * ends this runtime's database sessions (so no statement in flight commits) and the pools are
+   * dropped. Nothing is written: the executor stays live in the system database, as a dead
+   * process's does, until a restart (the next runtime on the same executor id) takes its place.
+   */
+  crash(endSessions: (sessionTag: string) => Promise<void>): Promise<void> {
+    this.executor.crash();
+    this.stateName = 'stopped';
+    return (async () => {
+      await endSessions(this.executor.deps.sessionTag).catch((error: unknown) =>
+        this.logger.warn({ err: error }, "could not end the crashed runtime's sessions"),
+      );
+      await this.messaging.close();
+      await Promise.all([this.systemDb.systemPool.end(), this.systemDb.appPool.end()]).catch(() => undefined);
+      await this.tracing.shutdown().catch(() => undefined);
+    })();
   }
 
   /**

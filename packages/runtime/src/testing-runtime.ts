@@ -1,30 +1,44 @@
 /**
- * The testing runtime: the app's classes on a real runtime, with its migrations applied
- * and its routes reachable through Fastify's `inject`, for app authors' tests. It uses the databases
- * of the app's config, the embedded Postgres when the config names no host.
+ * The testing runtime: the app's classes on a real runtime, with its migrations applied and its
+ * routes reachable through Fastify's `inject`, for app authors' tests. It runs on databases of its
+ * own (testing/test-databases.ts), fresh copies of a migrated template for every testing runtime,
+ * on the app's server (the embedded Postgres when the config names no host). It may run on a
+ * virtual clock (testing/virtual-time.ts), and die and recover as a killed process would.
  */
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import pg from 'pg';
 import type { ChildStarterOf, EnqueueOptions, HandlerInvokerOf, InvokeOptions, WorkflowHandle } from '@operon/sdk';
 import { invokeArgument } from './client/operon-client.js';
 import { applyAppMigrations } from './app-migrations.js';
 import { loadConfig } from './config/load-config.js';
-import type { OperonConfig } from './config/config-types.js';
-import type { EmbeddedPostgres } from './database/embedded-postgres.js';
+import type { ConnectionSettings } from './database/pools.js';
 import { ANONYMOUS } from './executor/workflow-executor.js';
+import { VirtualClock } from './executor/virtual-clock.js';
+import type { StepSite } from './executor/workflow-execution.js';
 import { createHttpServer } from './http/http-server.js';
-import { tlsOptions } from './database/pools.js';
 import { createLogger } from './logging.js';
 import { OperonRuntime, startEmbedded } from './runtime.js';
 import { runInitializers } from './initializers.js';
+import type { Duration } from './testing/durations.js';
+import { endSessions, prepareTestDatabases, testConfigOf } from './testing/test-databases.js';
+import { OperonTestingUsageError } from './testing/testing-errors.js';
+import { VirtualTime } from './testing/virtual-time.js';
 
 export interface TestingRuntimeOptions {
   /**
-   * Drop and recreate the system database first, so each test run starts with no workflows.
+   * Start from fresh copies of the template databases (no workflows, the app's tables as its
+   * migrations leave them). `false` keeps the test databases of an earlier testing runtime.
    * @default true
    */
+  fresh?: boolean;
+  /** @deprecated the former name of `fresh`. */
   dropSystemDB?: boolean;
+  /**
+   * `'virtual'`: workflow time stands still until `advance()` or `runUntilIdle()` moves it.
+   * @default 'database' (real time, by the database's clock)
+   */
+  clock?: 'virtual' | 'database';
 }
 
 /** Who a testing runtime's `invoke` calls as: what an authenticator would have returned. */
@@ -48,38 +62,52 @@ export interface TestingRuntime {
   inject: FastifyInstance['inject'];
   /** Runs `sql` on the app database and returns its rows. */
   queryUserDB<R = any>(sql: string, ...params: unknown[]): Promise<R[]>;
-  /** Closes the HTTP server and the pools, and stops the embedded Postgres if one was started. */
+  /** Workflow time (epoch ms): the virtual clock's, or the database's. */
+  now(): number;
+  /**
+   * Virtual clock only: moves time forward by `duration` (ms, or '30s', '2h', '30d'), firing the
+   * sleeps and timeouts it passes in deadline order; resolves once the workflows they woke are quiet.
+   */
+  advance(duration: Duration): Promise<void>;
+  /** Virtual clock only: fires every pending deadline in order, until none is left and the workflows are quiet. */
+  runUntilIdle(): Promise<void>;
+  /**
+   * The runtime dies right after the next operation named `operationName` ('Class.method') is
+   * recorded, as a killed process would: nothing more runs or is written, the workflows' handles
+   * reject, and every helper but `recover()` and `destroy()` fails until `recover()`.
+   */
+  crashAfter(operationName: string): void;
+  /** Whether the runtime died (crashAfter) and was not yet recovered. */
+  readonly crashed: boolean;
+  /**
+   * After a crash: starts again on the same databases as a restarted process would, resuming the
+   * dead one's workflows from their records. Resolves with how many it resumed.
+   */
+  recover(): Promise<number>;
+  /** Closes the HTTP server and the pools, and stops the embedded Postgres if this testing runtime started it. */
   destroy(): Promise<void>;
+  /** The runtime now serving (recover() replaces it). */
   readonly runtime: OperonRuntime;
 }
 
-/** `DROP DATABASE … WITH (FORCE)` ends sessions still connected to it (Postgres 13+). */
-async function dropDatabase(config: OperonConfig, server: EmbeddedPostgres | undefined, database: string): Promise<void> {
-  const client = new pg.Client({
-    host: server?.host ?? config.database.hostname,
-    port: server?.port ?? config.database.port,
-    user: server?.user ?? config.database.username,
-    password: server?.password ?? config.database.password,
-    ssl: tlsOptions(config.database.ssl, config.database.sslrootcert),
-    connectionTimeoutMillis: config.database.connectionTimeoutMillis,
-    database: 'postgres',
-  });
-  try {
-    // Inside the try: a refused login leaves the socket open until the client is ended.
-    await client.connect();
-    await client.query(`DROP DATABASE IF EXISTS "${database.replace(/"/g, '""')}" WITH (FORCE)`);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+/** The test databases of this process's live testing runtimes: a second one would drop them under the first. */
+const inUse = new Set<string>();
+
+/** A runtime of the testing runtime's, with its routes. */
+interface Serving {
+  readonly runtime: OperonRuntime;
+  readonly app: FastifyInstance;
 }
 
 /**
- * A recovered runtime on the app's config (`configPath`, relative to the working directory), with
- * the `migrations/` folder next to the config applied and the HTTP routes built but not listening.
+ * A recovered runtime on the app's config (`configPath`, relative to the working directory), on
+ * test databases of its own, with the `migrations/` folder next to the config applied and the
+ * HTTP routes built but not listening.
  * @example
  * ```ts
- * const testRuntime = await createTestingRuntime([Greetings], 'operon-config.yaml');
- * const handle = await testRuntime.invoke(Greetings).greet('Ada');
+ * const testRuntime = await createTestingRuntime([Greetings], 'operon-config.yaml', { clock: 'virtual' });
+ * const handle = await testRuntime.invoke(Greetings).remind('Ada');
+ * await testRuntime.advance('1h');
  * expect(await handle.getResult()).toMatch(/Ada/);
  * await testRuntime.destroy();
  * ```
@@ -89,57 +117,138 @@ export async function createTestingRuntime(
   configPath = 'operon-config.yaml',
   options: TestingRuntimeOptions = {},
 ): Promise<TestingRuntime> {
-  const config = loadConfig(configPath);
-  const logger = createLogger(config.telemetry.logs.logLevel);
+  if (options.clock !== undefined && options.clock !== 'virtual' && options.clock !== 'database') {
+    throw new OperonTestingUsageError('createTestingRuntime', `options.clock must be 'virtual' or 'database', got ${JSON.stringify(options.clock)}`);
+  }
+  const appConfig = loadConfig(configPath);
+  const logger = createLogger(appConfig.telemetry.logs.logLevel);
+  // One executor id for the runtime and its recoveries: a recovery is this executor restarted.
+  const config = testConfigOf(appConfig, appConfig.runtimeConfig.executorId ?? `operon-test-${randomBytes(6).toString('hex')}`);
+  const migrationsDir = join(config.appDir, 'migrations');
+  const databases = `${config.database.user_database}, ${config.database.system_database}`;
+  if (inUse.has(databases)) {
+    throw new OperonTestingUsageError('createTestingRuntime', `another testing runtime of this process runs on ${databases}: destroy it first (one at a time per config)`);
+  }
+  // The embedded server must run before databases on it are made; the runtime then adopts it.
+  const server = config.database.embedded ? await startEmbedded(config, logger) : undefined;
   // Whether destroy() stops the embedded server: only if this testing runtime started it.
-  let stopEmbedded: boolean | undefined;
-  if (options.dropSystemDB ?? true) {
-    // The embedded server must run before a database on it can be dropped; the runtime adopts it.
-    const server = config.database.embedded ? await startEmbedded(config, logger) : undefined;
-    stopEmbedded = server ? !server.adopted : undefined;
+  const stopEmbedded = server ? !server.adopted : undefined;
+  const connection: ConnectionSettings = {
+    host: server?.host ?? config.database.hostname,
+    port: server?.port ?? config.database.port,
+    user: server?.user ?? config.database.username,
+    password: server?.password ?? config.database.password,
+    ssl: config.database.ssl,
+    sslrootcert: config.database.sslrootcert,
+    connectionTimeoutMillis: config.database.connectionTimeoutMillis,
+  };
+  const clock = options.clock === 'virtual' ? new VirtualClock() : undefined;
+  let crashTarget: string | undefined;
+  let crash: Promise<void> | undefined;
+  let serving: Serving;
+  /** Routes not yet closed: a crashed runtime's are closed by the recovery or destroy after it. */
+  const openApps = new Set<FastifyInstance>();
+  const closeApps = async () => {
+    for (const app of openApps) await app.close();
+    openApps.clear();
+  };
+
+  const start = async (): Promise<Serving & { recovered: number }> => {
+    const runtime = await OperonRuntime.create({
+      config,
+      classes,
+      logger,
+      clock,
+      afterRecorded: (site: StepSite) => {
+        if (site.functionName !== crashTarget) return;
+        crashTarget = undefined;
+        crash = runtime.crash((sessionTag) => endSessions(connection, sessionTag));
+      },
+    });
     try {
-      await dropDatabase(config, server, config.database.system_database);
+      await applyAppMigrations(runtime.appPool, migrationsDir, logger);
+      const recovered = await runtime.recover();
+      await runInitializers(runtime);
+      const app = await createHttpServer(runtime);
+      openApps.add(app);
+      return { runtime, app, recovered };
     } catch (error) {
-      if (stopEmbedded) await server?.stop();
+      await runtime.destroy({ stopEmbedded: false });
       throw error;
     }
-  }
-  const runtime = await OperonRuntime.create({ config, classes, logger });
-  let app: FastifyInstance;
+  };
+
+  inUse.add(databases);
   try {
-    // The records of committed transactions and who owns their workflows live in the app database:
-    // a fresh system database must not meet those of the workflows it forgot (same UUIDs, new runs).
-    if (options.dropSystemDB ?? true) await runtime.appPool.query('TRUNCATE operon.transaction_outputs, operon.workflow_owners');
-    await applyAppMigrations(runtime.appPool, join(config.appDir, 'migrations'), logger);
-    await runtime.recover();
-    await runInitializers(runtime);
-    app = await createHttpServer(runtime);
+    await prepareTestDatabases(connection, config, migrationsDir, options.fresh ?? options.dropSystemDB ?? true, logger);
+    serving = await start();
   } catch (error) {
-    await runtime.destroy({ stopEmbedded });
+    inUse.delete(databases);
+    if (stopEmbedded) await server?.stop();
     throw error;
   }
-  const client = runtime.client;
+  const time = clock ? new VirtualTime(clock, () => serving.runtime) : undefined;
+  const live = (helper: string): Serving => {
+    if (crash) throw new OperonTestingUsageError(helper, 'the runtime crashed (crashAfter); call recover() first');
+    return serving;
+  };
+  const virtual = (helper: string): VirtualTime => {
+    live(helper);
+    if (!time) throw new OperonTestingUsageError(helper, "the runtime is on the database's clock; create it with { clock: 'virtual' } to move time");
+    return time;
+  };
   let destroyed: Promise<void> | undefined;
   return {
-    runtime,
+    get runtime() {
+      return serving.runtime;
+    },
+    get crashed() {
+      return crash !== undefined;
+    },
     invoke: ((cls: object, argument?: string | object, caller?: TestCaller) => {
       const { workflowUUID, queue } = invokeArgument(argument);
-      return client.invoke(cls, {
+      return live('invoke').runtime.client.invoke(cls, {
         queue,
         identity: caller ? { ...caller, assumedRole: '' } : ANONYMOUS,
         // A UUID given here is a client's: checked, and kept out of the derived namespace.
         nextWorkflowUUID: () => (workflowUUID === undefined ? undefined : { uuid: workflowUUID, derived: false }),
       });
     }) as TestingRuntime['invoke'],
-    retrieveWorkflow: (workflowUUID) => client.retrieveWorkflow(workflowUUID),
-    send: (destinationUUID, message, topic, idempotencyKey) => client.send(destinationUUID, message, topic, idempotencyKey),
-    getEvent: (workflowUUID, key, timeoutSeconds) => client.getEvent(workflowUUID, key, timeoutSeconds),
-    inject: app.inject.bind(app) as FastifyInstance['inject'],
-    queryUserDB: async (sql, ...params) => (await runtime.appPool.query(sql, params.length > 0 ? params : undefined)).rows,
+    retrieveWorkflow: (workflowUUID) => live('retrieveWorkflow').runtime.client.retrieveWorkflow(workflowUUID),
+    send: (destinationUUID, message, topic, idempotencyKey) => live('send').runtime.client.send(destinationUUID, message, topic, idempotencyKey),
+    getEvent: (workflowUUID, key, timeoutSeconds) => live('getEvent').runtime.client.getEvent(workflowUUID, key, timeoutSeconds),
+    inject: ((...args: Parameters<FastifyInstance['inject']>) => live('inject').app.inject(...args)) as FastifyInstance['inject'],
+    queryUserDB: async (sql, ...params) => (await live('queryUserDB').runtime.appPool.query(sql, params.length > 0 ? params : undefined)).rows,
+    now: () => clock?.now() ?? serving.runtime.executor.deps.clock.now(),
+    advance: async (duration) => virtual('advance').advance(duration),
+    runUntilIdle: async () => virtual('runUntilIdle').runUntilIdle(),
+    crashAfter: (operationName) => {
+      const runtime = live('crashAfter').runtime;
+      const fn = typeof operationName === 'string' ? runtime.registry.byQualifiedName(operationName) : undefined;
+      if (!fn) {
+        const known = runtime.registry.all().map((f) => f.name).join(', ');
+        throw new OperonTestingUsageError('crashAfter', `no registered operation is named ${JSON.stringify(operationName)} (registered: ${known || 'none'})`);
+      }
+      crashTarget = fn.name;
+    },
+    recover: async () => {
+      if (!crash) throw new OperonTestingUsageError('recover', 'the runtime has not crashed: call crashAfter(\'Class.method\') first');
+      await crash;
+      await closeApps();
+      // Cleared first: the recovery may crash again (a recovered workflow reaching the target).
+      crash = undefined;
+      const next = await start();
+      serving = next;
+      return next.recovered;
+    },
     destroy: () =>
       (destroyed ??= (async () => {
-        await app.close();
-        await runtime.destroy({ stopEmbedded });
+        crashTarget = undefined;
+        await closeApps();
+        if (crash) await crash;
+        else await serving.runtime.destroy({ stopEmbedded: false });
+        inUse.delete(databases);
+        if (stopEmbedded) await server?.stop();
       })()),
   };
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OperonShutdownError } from '@operon/sdk';
 import { createTestingRuntime, type TestingRuntime } from '@operon/runtime';
 import { Greetings } from './operations.js';
 
@@ -7,13 +8,18 @@ describe('Greetings', () => {
   let testRuntime: TestingRuntime;
 
   beforeAll(async () => {
-    // The app's own config and migrations, on the embedded Postgres (or the server it names).
-    testRuntime = await createTestingRuntime([Greetings], 'operon-config.yaml');
+    // The app's config and migrations, on databases of the tests' own (the config's names with
+    // `_test` added), so a running `npm start` keeps its data. The clock is virtual: time moves
+    // only when a test advances it.
+    testRuntime = await createTestingRuntime([Greetings], 'operon-config.yaml', { clock: 'virtual' });
   });
 
   afterAll(async () => {
     await testRuntime?.destroy();
   });
+
+  const greetingsOf = async (name: string): Promise<number> =>
+    (await testRuntime.queryUserDB<{ count: number }>('SELECT count(*)::int AS count FROM greetings WHERE name = $1', name))[0].count;
 
   it('greets over HTTP and records each greeting', async () => {
     const name = `visitor-${randomUUID().slice(0, 8)}`;
@@ -23,12 +29,7 @@ describe('Greetings', () => {
 
     const second = await testRuntime.inject({ method: 'GET', url: `/greeting/${name}` });
     expect(second.body).toBe(`Hello, ${name}! You have been greeted 2 times.`);
-
-    const rows = await testRuntime.queryUserDB<{ count: number }>(
-      'SELECT count(*)::int AS count FROM greetings WHERE name = $1',
-      name,
-    );
-    expect(rows[0].count).toBe(2);
+    expect(await greetingsOf(name)).toBe(2);
   });
 
   it('runs a workflow once per workflow UUID', async () => {
@@ -38,11 +39,31 @@ describe('Greetings', () => {
     const again = await testRuntime.invoke(Greetings, workflowUUID).greet(name);
     expect(await first.getResult()).toBe(`Hello, ${name}! You have been greeted 1 time.`);
     expect(await again.getResult()).toBe(await first.getResult());
+    expect(await greetingsOf(name)).toBe(1);
+  });
 
-    const rows = await testRuntime.queryUserDB<{ count: number }>(
-      'SELECT count(*)::int AS count FROM greetings WHERE name = $1',
-      name,
-    );
-    expect(rows[0].count).toBe(1);
+  it('greets again a day later, not before (the virtual clock)', async () => {
+    const name = `visitor-${randomUUID().slice(0, 8)}`;
+    await testRuntime.inject({ method: 'GET', url: `/greeting/${name}` });
+    const handle = await testRuntime.invoke(Greetings).greetTomorrow(name);
+
+    await testRuntime.advance('23h');
+    expect(await greetingsOf(name)).toBe(1);
+
+    await testRuntime.advance('1h');
+    expect(await handle.getResult()).toBe(`Hello again, ${name}! You have been greeted 2 times.`);
+  });
+
+  it('records a greeting once, even if the process dies right after recording it', async () => {
+    const name = `visitor-${randomUUID().slice(0, 8)}`;
+    const workflowUUID = randomUUID();
+    testRuntime.crashAfter('Greetings.recordGreeting');
+    const handle = await testRuntime.invoke(Greetings, workflowUUID).greet(name);
+    await expect(handle.getResult()).rejects.toBeInstanceOf(OperonShutdownError);
+
+    // A restarted process resumes the workflow after the recorded transaction.
+    await testRuntime.recover();
+    expect(await testRuntime.retrieveWorkflow(workflowUUID).getResult()).toBe(`Hello, ${name}! You have been greeted 1 time.`);
+    expect(await greetingsOf(name)).toBe(1);
   });
 });

@@ -41,6 +41,14 @@ export class Greetings {
     return ctx.invoke(Greetings).deliverGreeting(message);
   }
 
+  /** Greets `name` again a day later (a durable sleep: it survives restarts and deploys). */
+  @Workflow()
+  static async greetTomorrow(ctx: WorkflowContext, name: string): Promise<string> {
+    await ctx.sleep(24 * 60 * 60);
+    const count = await ctx.invoke(Greetings).recordGreeting(name);
+    return ctx.invoke(Greetings).deliverGreeting(`Hello again, ${name}! You have been greeted ${count} times.`);
+  }
+
   @GetApi('/greeting/:name')
   static async greeting(ctx: HandlerContext, name: string): Promise<string> {
     const handle = await ctx.invoke(Greetings).greet(name);

@@ -185,6 +185,12 @@ export class ExecutorLease {
     if (this.registered) await this.systemDb.setExecutorState([this.instance], 'stopped');
   }
 
+  /** Stops heartbeating and writes nothing: the instance is left to lapse, as a killed process's would. */
+  halt(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
   private schedule(): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => void this.confirm(this.instance).finally(() => this.schedule()), HEARTBEAT_INTERVAL_MS);

@@ -75,6 +75,8 @@ export interface ExecutionServices {
   readonly attempting: (workflowUUID: string) => Promise<void>;
   /** Told once when a recovered execution completed an operation or reached a wait: it got past what killed its last run. */
   readonly progressed: (workflowUUID: string) => void;
+  /** Told synchronously when an operation's record was written by this run (the testing runtime's crashAfter). */
+  readonly afterRecorded?: (site: StepSite) => void;
   /** 'running' until the runtime begins to stop; steps met by a failure after that are abandoned. */
   readonly state: () => 'running' | 'stopping' | 'stopped';
 }
@@ -213,6 +215,9 @@ export class WorkflowExecution {
         continue;
       }
       this.check(functionID, functionName, record);
+      this.services.afterRecorded?.(site);
+      // The runtime died right after this record (a test's crashAfter): nothing more runs.
+      if (this.services.state() === 'stopped') return this.abandon('stopped');
       this.madeProgress();
       return this.resultOf<T>(record);
     }

@@ -19,7 +19,7 @@ import { DatabaseOutage } from './database-outage.js';
 import type { FunctionRegistry, RegisteredFunction } from './function-registry.js';
 import { deserialize, serialize, serializeError } from './serialization.js';
 import { workflowBody } from './workflow-context.js';
-import { WorkflowExecution, abandonedError, type AbandonReason, type ChildStart, type ExecutionServices, type ExecutionRun } from './workflow-execution.js';
+import { WorkflowExecution, abandonedError, type AbandonReason, type ChildStart, type ExecutionServices, type ExecutionRun, type StepSite } from './workflow-execution.js';
 import { ExecutorLease } from './executor-lease.js';
 import type { DatabaseClock } from './database-clock.js';
 import type { WorkflowClock } from './workflow-clock.js';
@@ -55,6 +55,8 @@ export interface ExecutorDeps {
   readonly databaseClock: DatabaseClock;
   /** Counts starts, ends, operation latencies, recoveries and fencings for `GET /operon/metrics`. */
   readonly metrics?: RuntimeMetrics;
+  /** Told synchronously when an operation's record was written by this executor (the testing runtime's crashAfter). */
+  readonly afterRecorded?: (site: StepSite) => void;
 }
 
 export interface StartOptions {
@@ -194,6 +196,11 @@ export class WorkflowExecutor {
 
   get activeCount(): number {
     return this.active.size;
+  }
+
+  /** Communicators calling out now (their outcome not yet recorded). */
+  get callingOut(): number {
+    return this.inFlight.size;
   }
 
   /**
@@ -578,6 +585,20 @@ export class WorkflowExecutor {
       return this.execute(run, row.inputs, records, abandon);
     });
     return true;
+  }
+
+  /**
+   * Dies where it stands, as a killed process would (the testing runtime's crashAfter): every
+   * execution is abandoned without running anything more, waits and heartbeats end, and nothing
+   * is written, not even this executor's stopped state. The caller ends the sessions, so an
+   * operation in flight does not commit; the next start resumes the workflows from their records.
+   */
+  crash(): void {
+    if (this.stateName === 'stopped') return;
+    this.stateName = 'stopped';
+    this.lease.halt();
+    this.deps.messaging.stop();
+    for (const running of this.active.values()) running.abandon('stopped');
   }
 
   /**

@@ -18,8 +18,8 @@ import {
   type WorkflowContext,
 } from '@operon/sdk';
 import { createTestingRuntime, type TestingRuntime } from '@operon/runtime';
-import { freePort } from './helpers/global-setup.js';
-import { uniqueName } from './helpers/test-databases.js';
+import { freePort } from '../helpers/global-setup.js';
+import { query, uniqueName } from '../helpers/test-databases.js';
 
 let notified = 0;
 
@@ -163,15 +163,21 @@ describe('createTestingRuntime', () => {
 });
 
 describe('createTestingRuntime across runs', () => {
-  it('starts with an empty system database by default, and keeps it with dropSystemDB: false', async () => {
+  it('runs on databases of its own, fresh copies for each testing runtime unless fresh: false keeps them', async () => {
     const first = await createTestingRuntime([Greetings, Admin], configPath);
     await (await first.invoke(Greetings, 'trt-run-1').greet('kept')).getResult();
+    // The config's databases are the served app's: the testing runtime never creates or touches them.
+    expect(first.runtime.config.database.user_database).toBe(`${names.app}_test`);
+    expect(first.runtime.config.database.system_database).toBe(`${names.sys}_test`);
+    const served = await query('postgres', 'SELECT datname FROM pg_database WHERE datname = ANY($1)', [[names.app, names.sys]]);
+    expect(served).toEqual([]);
     await first.destroy();
     await first.destroy();
 
-    const kept = await createTestingRuntime([Greetings, Admin], configPath, { dropSystemDB: false });
+    const kept = await createTestingRuntime([Greetings, Admin], configPath, { fresh: false });
     try {
       expect((await kept.retrieveWorkflow('trt-run-1').getStatus())?.status).toBe('SUCCESS');
+      expect(await kept.queryUserDB("SELECT count(*)::int AS n FROM greetings WHERE name = 'kept'")).toEqual([{ n: 1 }]);
     } finally {
       await kept.destroy();
     }
@@ -179,10 +185,32 @@ describe('createTestingRuntime across runs', () => {
     const fresh = await createTestingRuntime([Greetings, Admin], configPath);
     try {
       expect(await fresh.retrieveWorkflow('trt-run-1').getStatus()).toBeNull();
-      // The app database is the app's: its rows survive.
-      expect(await fresh.queryUserDB("SELECT count(*)::int AS n FROM greetings WHERE name = 'kept'")).toEqual([{ n: 1 }]);
+      // The app's tables as its migrations leave them, and nothing in them.
+      expect(await fresh.queryUserDB('SELECT count(*)::int AS n FROM greetings')).toEqual([{ n: 0 }]);
+      expect(await fresh.queryUserDB('SELECT name FROM operon.app_migrations')).toEqual([{ name: '001_create_greetings.sql' }]);
     } finally {
       await fresh.destroy();
+    }
+  });
+
+  it('builds a new template when a migration is added, and drops the old one', async () => {
+    const templates = async () =>
+      (await query<{ datname: string }>('postgres', "SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY datname", [`${names.app}_test_tpl_`])).map((r) => r.datname);
+    const before = await templates();
+    expect(before).toHaveLength(1);
+    writeFileSync(join(appDir, 'migrations', '002_add_mood.sql'), 'ALTER TABLE greetings ADD COLUMN mood TEXT;');
+    try {
+      const testRuntime = await createTestingRuntime([Greetings, Admin], configPath);
+      try {
+        expect(await testRuntime.queryUserDB("SELECT column_name FROM information_schema.columns WHERE table_name = 'greetings' AND column_name = 'mood'")).toHaveLength(1);
+      } finally {
+        await testRuntime.destroy();
+      }
+      const after = await templates();
+      expect(after).toHaveLength(1);
+      expect(after).not.toEqual(before);
+    } finally {
+      rmSync(join(appDir, 'migrations', '002_add_mood.sql'));
     }
   });
 });

@@ -1,0 +1,201 @@
+/**
+ * The testing runtime's databases: `<user_database>_test` and `<system_database>_test` on the
+ * app's server, never the ones `operon start` serves. Each testing runtime starts from a copy of a
+ * template pair (`…_test_tpl_<key>`), built once with Operon's schemas and the app's migrations
+ * applied: `CREATE DATABASE … TEMPLATE` copies files, far faster than migrating each time. The key
+ * is a hash of every migration, so a changed migration builds a new template and the old is dropped.
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { OperonConfig } from '../config/config-types.js';
+import { applyAppMigrations } from '../app-migrations.js';
+import { tlsOptions, type ConnectionSettings } from '../database/pools.js';
+import { sqlState } from '../database/sqlstate.js';
+import { OperonRuntime } from '../runtime.js';
+import { APP_DB_MIGRATIONS, SYSTEM_MIGRATIONS } from '../system-db/migrations.generated.js';
+import { OperonTestingUsageError } from './testing-errors.js';
+
+/** Postgres's limit on a name; a longer one would be cut short, and two could become one. */
+const MAX_NAME = 63;
+/** "source database is being accessed by other users": a session of the template's builder not yet gone. */
+const OBJECT_IN_USE = '55006';
+
+/**
+ * The test name of `database`. Test files run in parallel workers each get their own
+ * (`_test_2`, `_test_3`, …; the first worker, or a run without workers, has `_test`).
+ */
+export function testDatabaseName(database: string): string {
+  const worker = process.env.VITEST_POOL_ID ?? process.env.JEST_WORKER_ID;
+  const name = worker === undefined || worker === '1' ? `${database}_test` : `${database}_test_${worker}`;
+  // Room for the template's suffix too.
+  if (name.length + '_tpl_'.length + 12 > MAX_NAME) {
+    throw new OperonTestingUsageError('createTestingRuntime', `the database name "${database}" is too long for its test copies (keep it to ${MAX_NAME - 30} characters)`);
+  }
+  return name;
+}
+
+/** `config` on other databases; the password stays as loadConfig keeps it, out of any spread or log. */
+function onDatabases(config: OperonConfig, userDatabase: string, systemDatabase: string): OperonConfig {
+  const database = { ...config.database, user_database: userDatabase, system_database: systemDatabase };
+  Object.defineProperty(database, 'password', { value: config.database.password, enumerable: false });
+  return { ...config, database };
+}
+
+/** `config` on the test databases, under `executorId`. */
+export function testConfigOf(config: OperonConfig, executorId: string): OperonConfig {
+  const onTest = onDatabases(config, testDatabaseName(config.database.user_database), testDatabaseName(config.database.system_database));
+  return { ...onTest, runtimeConfig: { ...config.runtimeConfig, executorId } };
+}
+
+const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/** A client on the server's `postgres` database; the caller ends it. */
+export async function adminClient(connection: ConnectionSettings): Promise<pg.Client> {
+  const client = new pg.Client({
+    host: connection.host,
+    port: connection.port,
+    user: connection.user,
+    password: connection.password,
+    ssl: tlsOptions(connection.ssl, connection.sslrootcert),
+    connectionTimeoutMillis: connection.connectionTimeoutMillis,
+    database: 'postgres',
+  });
+  try {
+    await client.connect();
+  } catch (error) {
+    // A refused login leaves the socket open until the client is ended.
+    await client.end().catch(() => undefined);
+    throw error;
+  }
+  return client;
+}
+
+/** What the template is built from: Operon's schemas and the app's migration files. */
+function templateKey(migrationsDir: string): string {
+  const hash = createHash('sha256');
+  for (const migration of [...SYSTEM_MIGRATIONS, ...APP_DB_MIGRATIONS]) hash.update(`${migration.version}\0${migration.sql}\0`);
+  let files: string[] = [];
+  try {
+    files = readdirSync(migrationsDir).filter((name) => name.endsWith('.sql')).sort();
+  } catch {
+    // No folder: no app migrations.
+  }
+  for (const name of files) hash.update(`${name}\0${readFileSync(join(migrationsDir, name))}\0`);
+  return hash.digest('hex').slice(0, 12);
+}
+
+async function databaseExists(admin: pg.Client, name: string): Promise<boolean> {
+  const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1 AND datistemplate', [name]);
+  return (rowCount ?? 0) > 0;
+}
+
+/** Drops `name` if it exists (ending its sessions). */
+async function dropDatabase(admin: pg.Client, name: string): Promise<void> {
+  await admin.query(`ALTER DATABASE ${quote(name)} WITH IS_TEMPLATE false`).catch(() => undefined);
+  await admin.query(`DROP DATABASE IF EXISTS ${quote(name)} WITH (FORCE)`);
+}
+
+/** Runs `statement`, again while the database it copies still has a session closing (a few ms). */
+async function whileInUse(admin: pg.Client, statement: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await admin.query(statement);
+      return;
+    } catch (error) {
+      if (sqlState(error) !== OBJECT_IN_USE || attempt >= 100) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
+
+/**
+ * The template pair for `config` (its test databases' names) and `migrationsDir`: built now if
+ * missing, under an advisory lock so that parallel workers build it once.
+ */
+async function ensureTemplates(
+  admin: pg.Client,
+  config: OperonConfig,
+  migrationsDir: string,
+  logger: Logger,
+): Promise<{ app: string; system: string }> {
+  const key = templateKey(migrationsDir);
+  const app = `${config.database.user_database}_tpl_${key}`;
+  const system = `${config.database.system_database}_tpl_${key}`;
+  if ((await databaseExists(admin, app)) && (await databaseExists(admin, system))) return { app, system };
+  const lock = `operon-test-template:${config.database.user_database}:${config.database.system_database}`;
+  await admin.query('SELECT pg_advisory_lock(hashtext($1))', [lock]);
+  try {
+    // Another worker may have built it while this one waited.
+    if ((await databaseExists(admin, app)) && (await databaseExists(admin, system))) return { app, system };
+    const { rows } = await admin.query<{ datname: string }>(
+      `SELECT datname FROM pg_database WHERE starts_with(datname, $1 || '_tpl_') OR starts_with(datname, $2 || '_tpl_')`,
+      [config.database.user_database, config.database.system_database],
+    );
+    // Templates of earlier migrations, and a half-built one of these (a build cut off).
+    for (const { datname } of rows) await dropDatabase(admin, datname);
+    await admin.query(`CREATE DATABASE ${quote(app)}`);
+    await admin.query(`CREATE DATABASE ${quote(system)}`);
+    const builder = await OperonRuntime.create({
+      config: onDatabases(config, app, system),
+      classes: [],
+      logger,
+      executes: false,
+    });
+    try {
+      await applyAppMigrations(builder.appPool, migrationsDir, logger);
+    } finally {
+      await builder.destroy({ stopEmbedded: false });
+    }
+    // Marked last: a template is complete once it is marked.
+    await admin.query(`ALTER DATABASE ${quote(app)} WITH IS_TEMPLATE true`);
+    await admin.query(`ALTER DATABASE ${quote(system)} WITH IS_TEMPLATE true`);
+    logger.info({ app, system }, 'built the test databases\' template');
+    return { app, system };
+  } finally {
+    await admin.query('SELECT pg_advisory_unlock(hashtext($1))', [lock]).catch(() => undefined);
+  }
+}
+
+/**
+ * Makes the test databases of `config` copies of the template: fresh ones (the old dropped,
+ * their sessions ended) when `fresh`, else only those missing.
+ */
+export async function prepareTestDatabases(
+  connection: ConnectionSettings,
+  config: OperonConfig,
+  migrationsDir: string,
+  fresh: boolean,
+  logger: Logger,
+): Promise<void> {
+  const admin = await adminClient(connection);
+  try {
+    // Test data need not survive a power cut: a copy that waits for no disk flush is several times faster.
+    await admin.query('SET synchronous_commit = off');
+    const templates = await ensureTemplates(admin, config, migrationsDir, logger);
+    for (const [database, template] of [
+      [config.database.user_database, templates.app],
+      [config.database.system_database, templates.system],
+    ] as const) {
+      if (fresh) await admin.query(`DROP DATABASE IF EXISTS ${quote(database)} WITH (FORCE)`);
+      else if ((await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database])).rowCount) continue;
+      await whileInUse(admin, `CREATE DATABASE ${quote(database)} TEMPLATE ${quote(template)}`);
+      // Nor do the tests' own commits (each workflow step's): visible at once all the same.
+      await admin.query(`ALTER DATABASE ${quote(database)} SET synchronous_commit = off`);
+    }
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+}
+
+/** Ends every session of this runtime (by its application_name), as the death of its process would. */
+export async function endSessions(connection: ConnectionSettings, sessionTag: string): Promise<void> {
+  const admin = await adminClient(connection);
+  try {
+    await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()', [sessionTag]);
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+}

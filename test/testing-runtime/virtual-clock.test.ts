@@ -134,7 +134,7 @@ describe("a testing runtime on the database's clock", () => {
 
   it('a second testing runtime on the databases of a live one is refused, naming them', async () => {
     await expect(createTestingRuntime([Reminders], app.configPath)).rejects.toThrow(
-      /createTestingRuntime: another testing runtime of this process runs on \S+_app_test, \S+_sys_test: destroy it first/,
+      /createTestingRuntime: another testing runtime of this process runs on \S+_app_test(_\d+)?, \S+_sys_test(_\d+)?: destroy it first/,
     );
   });
 });

@@ -57,8 +57,18 @@ export interface Identity {
   readonly assumedRole: string;
 }
 
+/** The request recorded with a workflow it started: secrets (authorization, cookies, secret query parameters) left out. */
+export interface RecordedHttpRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string | string[]>>;
+  readonly requestID: string;
+}
+
 export interface WorkflowContext extends BaseContext, Identity {
   readonly workflowUUID: string;
+  /** The HTTP request that started this workflow, as recorded (the same after recovery); null if none did. */
+  readonly request: RecordedHttpRequest | null;
   /** Transactions and communicators of `cls`, each call one recorded operation. */
   invoke<T extends object>(cls: T): OperationsOf<T>;
   /**

@@ -6,7 +6,7 @@
  * rule and may not enter the namespace of derived UUIDs.
  */
 import type { Context } from '@opentelemetry/api';
-import { OperonQueueOptionsError, type EnqueueOptions, type HandlerInvokerOf, type WorkflowHandle } from '@operon/sdk';
+import { OperonQueueOptionsError, type EnqueueOptions, type HandlerInvokerOf, type RecordedHttpRequest, type WorkflowHandle } from '@operon/sdk';
 import type { FunctionRegistry } from '../executor/function-registry.js';
 import { methodProxy } from '../executor/method-proxy.js';
 import { ANONYMOUS, type WorkflowExecutor } from '../executor/workflow-executor.js';
@@ -22,7 +22,7 @@ export interface InvokeOptions {
   /** The UUID the caller chose for the (first) workflow started; checked as a client's UUID. */
   readonly workflowUUID?: string;
   /** The HTTP request to record with each workflow started (method, url, headers). */
-  readonly request?: unknown;
+  readonly request?: RecordedHttpRequest;
   /**
    * The UUID of the next workflow started through this invoker (undefined for a random one), and
    * whether the runtime derived it (a request's later workflows) rather than a client chose it.

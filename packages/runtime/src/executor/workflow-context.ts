@@ -9,6 +9,7 @@ import type {
   OperationsOf,
   OperonLogger,
   OperonSpan,
+  RecordedHttpRequest,
   WorkflowContext,
   WorkflowHandle,
 } from '@operon/sdk';
@@ -37,6 +38,9 @@ export class WorkflowContextImpl implements WorkflowContext {
   }
   get assumedRole(): string {
     return this.execution.identity.assumedRole;
+  }
+  get request(): RecordedHttpRequest | null {
+    return this.execution.request;
   }
   get logger(): OperonLogger {
     return this.execution.logger;

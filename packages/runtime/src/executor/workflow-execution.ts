@@ -18,7 +18,7 @@
 import type { Context } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type pg from 'pg';
-import { OperonShutdownError, type EnqueueOptions, type OperonLogger } from '@operon/sdk';
+import { OperonShutdownError, type EnqueueOptions, type OperonLogger, type RecordedHttpRequest } from '@operon/sdk';
 import { Backoff } from '../backoff.js';
 import { isConnectionFailure, isInfrastructureFailure, markInfrastructure } from '../database/infrastructure-failure.js';
 import type { OperationRecord, SystemDatabase, WorkflowIdentity, WorkflowKind } from '../system-db/system-database.js';
@@ -90,6 +90,8 @@ export interface ExecutionRun {
   readonly fn: RegisteredFunction;
   readonly kind: WorkflowKind;
   readonly identity: WorkflowIdentity;
+  /** The request that started it, as recorded (null or absent if none did). */
+  readonly request?: RecordedHttpRequest | null;
   readonly parentSpan?: RuntimeSpan | Context;
 }
 
@@ -150,6 +152,9 @@ export class WorkflowExecution {
   }
   get identity(): WorkflowIdentity {
     return this.run.identity;
+  }
+  get request(): RecordedHttpRequest | null {
+    return this.run.request ?? null;
   }
   get logger(): OperonLogger {
     return this.log();

@@ -7,11 +7,11 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Context } from '@opentelemetry/api';
 import type { Logger } from 'pino';
-import { OperonNotRegisteredError, OperonShutdownError, OperonWorkflowConflictError, type EnqueueOptions, type WorkflowHandle } from '@operon/sdk';
+import { OperonNotRegisteredError, OperonShutdownError, OperonWorkflowConflictError, type EnqueueOptions, type RecordedHttpRequest, type WorkflowHandle } from '@operon/sdk';
 import { checkIdentifier } from '../client/identifiers.js';
 import { isInfrastructureFailure, markInfrastructure } from '../database/infrastructure-failure.js';
 import type { DequeuedRow, OperationRecord, SystemDatabase, WorkflowIdentity, WorkflowKind, WorkflowRow } from '../system-db/system-database.js';
-import { identityOf } from '../system-db/workflow-status.js';
+import { identityOf, requestOf } from '../system-db/workflow-status.js';
 import { logMasksOf } from '../telemetry/log-masking.js';
 import type { RuntimeSpan, Tracing } from '../telemetry/tracing.js';
 import { authorize } from './authorization.js';
@@ -64,7 +64,7 @@ export interface StartOptions {
   readonly workflowUUID?: string;
   readonly identity?: WorkflowIdentity;
   /** The HTTP request that started the workflow, recorded with it. */
-  readonly request?: unknown;
+  readonly request?: RecordedHttpRequest;
   readonly parentUUID?: string;
   /** The span (or incoming trace context) the workflow's span is a child of. */
   readonly parentSpan?: RuntimeSpan | Context;
@@ -279,7 +279,7 @@ export class WorkflowExecutor {
         .recordWorkflowEnd({ workflowUUID: row.workflowUUID, owner: row.owner ?? '', status: 'ERROR', output: null, error: serializeError(error) })
         .catch(() => undefined);
     }
-    const run: ExecutionRun = { workflowUUID: row.workflowUUID, fn, kind: row.kind, identity: identityOf(row), owner: row.owner ?? '', epoch: row.ownerEpoch };
+    const run: ExecutionRun = { workflowUUID: row.workflowUUID, fn, kind: row.kind, identity: identityOf(row), request: requestOf(row), owner: row.owner ?? '', epoch: row.ownerEpoch };
     return this.track(row.workflowUUID, { ...row, started: Promise.resolve(true) }, run.owner, (abandon, executing) => {
       executing();
       return this.execute(run, row.inputs, undefined, abandon);
@@ -309,7 +309,7 @@ export class WorkflowExecutor {
       started = resolve;
       failedToStart = reject;
     });
-    const run: ExecutionRun = { workflowUUID, fn, kind, identity, owner: this.lease.instanceId, epoch: 0, parentSpan: options.parentSpan };
+    const run: ExecutionRun = { workflowUUID, fn, kind, identity, request: options.request ?? null, owner: this.lease.instanceId, epoch: 0, parentSpan: options.parentSpan };
     // Registered before the first await, so a concurrent start of this UUID in this process joins it.
     const result = this.track(workflowUUID, { ...owner, started: insertion }, run.owner, async (abandon, executing) => {
       let inserted: boolean;
@@ -579,7 +579,7 @@ export class WorkflowExecutor {
       );
       return false;
     }
-    const run: ExecutionRun = { workflowUUID: row.workflowUUID, fn, kind: row.kind, identity: identityOf(row), owner, epoch: row.ownerEpoch };
+    const run: ExecutionRun = { workflowUUID: row.workflowUUID, fn, kind: row.kind, identity: identityOf(row), request: requestOf(row), owner, epoch: row.ownerEpoch };
     this.track(row.workflowUUID, { ...row, started: Promise.resolve(true) }, owner, (abandon, executing) => {
       executing();
       return this.execute(run, row.inputs, records, abandon);

@@ -6,7 +6,7 @@
  * `x-api-key` or a proxy's session header never gets in), and the URL with the values of
  * secret-looking query parameters (`?access_token=…`, `?sig=…`) replaced.
  */
-import type { HttpRequest } from '@operon/sdk';
+import type { HttpRequest, RecordedHttpRequest } from '@operon/sdk';
 
 /** The headers recorded, by lower-case name; any other header is left out. */
 export const RECORDED_HEADERS: ReadonlySet<string> = new Set([
@@ -62,11 +62,8 @@ export function redactUrl(url: string): string {
 }
 
 /** What is recorded with each workflow a request starts. */
-export interface RecordedRequest {
-  readonly method: string;
-  readonly url: string;
+export interface RecordedRequest extends RecordedHttpRequest {
   readonly headers: Record<string, string | string[]>;
-  readonly requestID: string;
 }
 
 export function recordedRequest(request: HttpRequest): RecordedRequest {

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { WorkflowStatus, WorkflowStatusName } from '@operon/sdk';
+import type { RecordedHttpRequest, WorkflowStatus, WorkflowStatusName } from '@operon/sdk';
 
 export interface WorkflowIdentity {
   readonly authenticatedUser: string;
@@ -73,6 +73,11 @@ export function identityOf(row: WorkflowRow): WorkflowIdentity {
   return { authenticatedUser: row.authenticatedUser, authenticatedRoles: row.authenticatedRoles, assumedRole: row.assumedRole };
 }
 
+/** The request recorded with the workflow, if one started it: a recovered run sees what the first saw. */
+export function requestOf(row: WorkflowRow): RecordedHttpRequest | null {
+  return row.request === null ? null : (JSON.parse(row.request) as RecordedHttpRequest);
+}
+
 export function toStatus(row: WorkflowRow): WorkflowStatus {
   return {
     status: row.status,
@@ -80,7 +85,7 @@ export function toStatus(row: WorkflowRow): WorkflowStatus {
     authenticatedUser: row.authenticatedUser,
     authenticatedRoles: row.authenticatedRoles,
     assumedRole: row.assumedRole,
-    request: row.request === null ? null : JSON.parse(row.request),
+    request: requestOf(row),
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };

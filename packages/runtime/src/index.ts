@@ -52,3 +52,4 @@ export {
   type ForkRequest,
   type AuditEntry,
 } from './management/workflow-changes.js';
+export { storedValueForDisplay, encodeValue as encodeStoredValue, decodeValue as decodeStoredValue } from './executor/value-codec.js';

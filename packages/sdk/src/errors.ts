@@ -117,9 +117,30 @@ export class OperonWorkflowConflictError extends OperonError {
   }
 }
 
-/** A value passed to or returned from an operation cannot be recorded as JSON. */
-export class OperonSerializationError extends OperonError {
+/**
+ * A value given to or returned from a workflow or operation, or sent as a message or event, cannot
+ * be stored (a function, a symbol, a WeakMap, an instance of an unregistered class). `path` names
+ * where in the value it sits, as `inputs[1].callback`. Nothing was stored.
+ */
+export class OperonValueNotSerializableError extends OperonError {
   static override readonly CODE = 'OPERON_ERR_VALUE_NOT_SERIALIZABLE';
+  constructor(message: string, readonly path?: string) {
+    super(message);
+  }
+}
+
+/** The name this error had before values were stored faithfully; the same class. */
+export const OperonSerializationError = OperonValueNotSerializableError;
+export type OperonSerializationError = OperonValueNotSerializableError;
+
+/** A stored value is in a format this runtime does not know (written by a newer one), or is damaged. */
+export class OperonValueFormatError extends OperonError {
+  static override readonly CODE = 'OPERON_ERR_VALUE_FORMAT_UNKNOWN';
+}
+
+/** `registerSerializableClass` was given something that is not a class, or a name another class holds. */
+export class OperonSerializableClassError extends OperonError {
+  static override readonly CODE = 'OPERON_ERR_VALUE_CLASS_REGISTRATION';
 }
 
 /** Authentication failed: answered over HTTP with 401. */

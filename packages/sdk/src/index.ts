@@ -28,3 +28,4 @@ export {
   type AuthenticationResult,
 } from './registry.js';
 export { WorkflowQueue, registeredQueues, queueNamed, type WorkflowQueueOptions, type QueueRateLimit, type EnqueueOptions } from './queue.js';
+export { registerSerializableClass, serializableClassNamed, serializableClassName, type SerializableClass } from './serializable-classes.js';

@@ -4,7 +4,7 @@
  */
 import { OperonError } from '@operon/sdk';
 import { checkIdentifier } from '../client/identifiers.js';
-import { serialize } from './serialization.js';
+import { encodeValue } from './value-codec.js';
 
 /** An argument of send, recv, setEvent, getEvent or sleep has the wrong type or value. */
 export class OperonMessagingArgumentError extends OperonError {
@@ -57,9 +57,9 @@ export function checkSeconds(operation: string, argument: string, seconds: unkno
 }
 
 /**
- * A message or event value as JSON text. `undefined` is sent as `null`; a value JSON cannot hold
- * (a BigInt, a cycle, a bare function or symbol) is an OperonSerializationError.
+ * A message or event value as stored text (`undefined` too: it comes back as sent); a value that
+ * cannot be stored (a function, a symbol) is an OperonValueNotSerializableError naming its path.
  */
-export function serializeValue(value: unknown, what: string): string {
-  return value === undefined ? 'null' : (serialize(value, what) as string);
+export function serializeValue(value: unknown, what: string, root: 'message' | 'value'): string {
+  return encodeValue(value, root, what);
 }

@@ -1,52 +1,32 @@
 /**
- * How inputs, outputs and errors are recorded: JSON text. An error keeps its name, message,
- * stack and own fields, so a replayed error looks like the original to the workflow. Whatever a
- * first run produced, callers get what a replay would give: the stored form read back.
+ * How inputs, outputs, messages, events and errors are recorded: the value codec's text (plain
+ * JSON where JSON holds the value, its envelope otherwise). An error keeps its class, name,
+ * message, stack, cause and own fields. Whatever a first run produced, callers get what a replay
+ * would give: the stored form read back.
  */
-import { OperonError, OperonSerializationError, brandOperonError } from '@operon/sdk';
+import { brandOperonError } from '@operon/sdk';
+import { decodeTree, decodeValue, describe, encodeErrorValue, encodeValue, envelopeOf } from './value-codec.js';
 
-interface RecordedError {
+/** An error as records before the codec held it (still read). */
+interface LegacyRecordedError {
   name: string;
   message: string;
   stack?: string;
   fields: Record<string, unknown>;
-  /** The code of the Operon error class it was an instance of; absent for any other error. */
   operonCode?: string;
 }
 
-/** Records `value` as JSON; `undefined` is recorded as SQL NULL. */
-export function serialize(value: unknown, what: string): string | null {
+/**
+ * Records `value`; `undefined` is recorded as SQL NULL. `root` names the value in the path of an
+ * OperonValueNotSerializableError (`inputs[1].callback`).
+ */
+export function serialize(value: unknown, what: string, root = 'value'): string | null {
   if (value === undefined) return null;
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(value);
-  } catch (error) {
-    throw new OperonSerializationError(`${what} cannot be recorded as JSON: ${(error as Error).message}`);
-  }
-  // A bare function or symbol has no JSON form at all.
-  if (text === undefined) throw new OperonSerializationError(`${what} cannot be recorded as JSON: a ${typeof value} has no JSON form`);
-  return text;
+  return encodeValue(value, root, what);
 }
 
 export function deserialize<T>(text: string | null): T {
-  return (text === null ? undefined : JSON.parse(text)) as T;
-}
-
-/** Text for a thrown value of any kind; never throws (a null-prototype object, a revoked proxy). */
-function describeThrown(value: unknown): string {
-  try {
-    return String(value);
-  } catch {
-    return Object.prototype.toString.call(value);
-  }
-}
-
-function safeValue(value: unknown): unknown {
-  try {
-    return JSON.parse(JSON.stringify(value ?? null) ?? 'null');
-  } catch {
-    return describeThrown(value);
-  }
+  return decodeValue<T>(text);
 }
 
 function ownField(error: object, key: string): unknown {
@@ -57,43 +37,61 @@ function ownField(error: object, key: string): unknown {
   }
 }
 
-/** The record of a thrown value. Never throws, whatever was thrown. */
-export function serializeError(error: unknown): string {
-  if (typeof error !== 'object' || error === null) {
-    return JSON.stringify({ name: 'Error', message: describeThrown(error), fields: { thrownValue: safeValue(error) } });
+/** A thrown value that is not an Error, as one: its name, message and fields as far as they go. */
+function asError(thrown: unknown): Error {
+  const name = typeof thrown === 'object' && thrown !== null ? ownField(thrown, 'name') : undefined;
+  const message = typeof thrown === 'object' && thrown !== null ? ownField(thrown, 'message') : undefined;
+  const stack = typeof thrown === 'object' && thrown !== null ? ownField(thrown, 'stack') : undefined;
+  const error = new Error(typeof message === 'string' ? message : describe(thrown));
+  Object.defineProperty(error, 'name', { value: typeof name === 'string' ? name : 'Error', writable: true, enumerable: false, configurable: true });
+  if (typeof stack === 'string') error.stack = stack;
+  else delete (error as { stack?: string }).stack;
+  if (typeof thrown !== 'object' || thrown === null) {
+    Object.defineProperty(error, 'thrownValue', { value: thrown, writable: true, enumerable: true, configurable: true });
+    return error;
   }
-  const fields: Record<string, unknown> = {};
   let keys: string[] = [];
   try {
-    keys = Object.keys(error);
+    keys = Object.keys(thrown);
   } catch {
     keys = [];
   }
   for (const key of keys) {
     if (key === 'name' || key === 'message' || key === 'stack') continue;
-    fields[key] = safeValue(ownField(error, key));
+    Object.defineProperty(error, key, { value: ownField(thrown, key), writable: true, enumerable: true, configurable: true });
   }
-  const name = ownField(error, 'name');
-  const message = ownField(error, 'message');
-  const stack = ownField(error, 'stack');
-  const recorded: RecordedError = {
-    name: typeof name === 'string' ? name : 'Error',
-    message: typeof message === 'string' ? message : describeThrown(error),
-    ...(typeof stack === 'string' ? { stack } : {}),
-    fields,
-  };
-  // The brand travels only with a real Operon error: an upstream error whose `code` merely looks
-  // like one (a 409 relayed by a communicator) stays a plain error.
-  if (error instanceof OperonError) recorded.operonCode = error.code;
-  return JSON.stringify(recorded);
+  return error;
+}
+
+function isErrorObject(value: unknown): value is Error {
+  if (typeof value !== 'object' || value === null) return false;
+  try {
+    return value instanceof Error || Object.prototype.toString.call(value) === '[object Error]';
+  } catch {
+    return false;
+  }
+}
+
+/** The record of a thrown value. Never throws, whatever was thrown. */
+export function serializeError(error: unknown): string {
+  return encodeErrorValue(isErrorObject(error) ? error : asError(error));
 }
 
 export function deserializeError(text: string): Error {
-  const recorded = JSON.parse(text) as RecordedError;
+  const parsed: unknown = JSON.parse(text);
+  const envelope = envelopeOf(parsed);
+  if (envelope) {
+    const decoded = decodeTree(envelope.tree);
+    return isErrorObject(decoded) ? decoded : asError(decoded);
+  }
+  // A record written before the codec: name, message, stack and JSON fields.
+  const recorded = parsed as LegacyRecordedError;
   const error = new Error(recorded.message);
   Object.defineProperty(error, 'name', { value: recorded.name, writable: true, enumerable: false, configurable: true });
   if (recorded.stack) error.stack = recorded.stack;
-  Object.assign(error, recorded.fields);
+  for (const [key, value] of Object.entries(recorded.fields ?? {})) {
+    Object.defineProperty(error, key, { value, writable: true, enumerable: true, configurable: true });
+  }
   if (typeof recorded.operonCode === 'string') brandOperonError(error, recorded.operonCode);
   return error;
 }

@@ -282,7 +282,7 @@ export class WorkflowExecution {
     if (this.services.tracing.enabled) this.span.setAttribute('operon.inputs', inputsAttribute(this.run.fn, args));
     try {
       const output = await body(this, args);
-      return { output: serialize(output, `the output of workflow ${this.run.fn.name}`) };
+      return { output: serialize(output, `the output of workflow ${this.run.fn.name}`, 'output') };
     } catch (error) {
       return { error };
     }

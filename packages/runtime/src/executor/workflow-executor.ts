@@ -292,7 +292,7 @@ export class WorkflowExecutor {
     const workflowUUID = options.workflowUUID === undefined ? randomUUID() : checkIdentifier('workflow UUID', options.workflowUUID);
     // Checked before joining a running workflow too: a caller without the roles gets nothing of it.
     const identity = authorize(fn, options.identity ?? ANONYMOUS);
-    const inputs = serialize(args, `the inputs of ${fn.name}`) ?? '[]';
+    const inputs = serialize(args, `the inputs of ${fn.name}`, 'inputs') ?? '[]';
     const owner: WorkflowOwner = { workflowName: fn.name, kind, authenticatedUser: identity.authenticatedUser, inputs, parentUUID: options.parentUUID ?? null };
     const running = this.active.get(workflowUUID);
     if (running) {

@@ -140,7 +140,7 @@ export class WorkflowMessaging {
     const destination = checkUUID('send', 'destinationUUID', destinationUUID);
     const topicName = checkTopic('send', topic);
     const key = checkIdempotencyKey(idempotencyKey);
-    const text = serializeValue(message, `the message to ${destination}`);
+    const text = serializeValue(message, `the message to ${destination}`, 'message');
     if (await this.deps.systemDb.sendMessage({ destinationUUID: destination, topic: topicName, message: text }, key)) {
       this.notifier.wake(messageWaitKey(destination, topicName));
     }

@@ -69,7 +69,7 @@ export function workflowHandle<R>(execution: WorkflowExecution, workflowUUID: st
       return execution.step<R>(functionID, WORKFLOW_READS.getResult(uuid), async (site) => {
         let outcome: Outcome;
         try {
-          outcome = { output: serialize(await workflows.resultOf(uuid), `the result of workflow ${uuid}`) };
+          outcome = { output: serialize(await workflows.resultOf(uuid), `the result of workflow ${uuid}`, 'output') };
         } catch (error) {
           if (isInfrastructureFailure(error)) throw error;
           // A cancel of this workflow cancels its children: their cancellation is not this

@@ -62,7 +62,7 @@ export async function performCommunicator(
       break;
     }
     try {
-      outcome = { output: serialize(value, `the output of ${fn.name}`) };
+      outcome = { output: serialize(value, `the output of ${fn.name}`, 'output') };
     } catch (error) {
       outcome = { error };
     }

@@ -41,7 +41,7 @@ export function sendStep(execution: WorkflowExecution, destinationUUID: unknown,
   return call(() => {
     const destination = checkUUID('send', 'destinationUUID', destinationUUID);
     const topicName = checkTopic('send', topic);
-    const text = serializeValue(message, `the message to ${destination}`);
+    const text = serializeValue(message, `the message to ${destination}`, 'message');
     const { systemDb, messaging } = execution.services;
     const functionID = execution.takeIds(1);
     return execution.step<void>(functionID, MESSAGING_OPERATIONS.send, async (site) => {
@@ -55,7 +55,7 @@ export function sendStep(execution: WorkflowExecution, destinationUUID: unknown,
 export function setEventStep(execution: WorkflowExecution, key: unknown, value: unknown): Promise<void> {
   return call(() => {
     const eventKey = checkEventKey('setEvent', key);
-    const text = serializeValue(value, `the value of event "${eventKey}"`);
+    const text = serializeValue(value, `the value of event "${eventKey}"`, 'value');
     const { systemDb, messaging } = execution.services;
     const functionID = execution.takeIds(1);
     return execution.step<void>(functionID, MESSAGING_OPERATIONS.setEvent, async (site) => {

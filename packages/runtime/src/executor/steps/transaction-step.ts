@@ -130,7 +130,7 @@ async function runAttempt(
   try {
     // The app may have caught the failure of a query whose connection is gone: nothing can commit.
     if (session.lost) throw markInfrastructure(new Error('the transaction\'s connection was lost'));
-    output = serialize(value, what);
+    output = serialize(value, what, 'output');
   } catch (error) {
     await session.close();
     if (session.lost) throw error;

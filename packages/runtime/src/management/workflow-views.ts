@@ -6,6 +6,7 @@
 import type { FunctionRegistry } from '../executor/function-registry.js';
 import { MESSAGING_OPERATIONS } from '../executor/steps/messaging-steps.js';
 import type { ManagedWorkflowRow, OwnerState, StepRecord } from './workflow-queries.js';
+import { storedValueForDisplay } from '../executor/value-codec.js';
 
 export interface WorkflowSummaryView {
   readonly workflowUUID: string;
@@ -62,7 +63,8 @@ export interface StepView {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
-const parsed = (text: string | null): unknown => (text === null ? null : JSON.parse(text));
+/** A stored value as readable JSON: plain JSON as stored, a tagged value as its tagged tree. */
+const parsed = storedValueForDisplay;
 
 export function summaryView(row: ManagedWorkflowRow): WorkflowSummaryView {
   return {

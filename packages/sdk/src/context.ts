@@ -163,19 +163,47 @@ type KeysWithContext<T, C> = {
 
 type OperationKeys<T> = KeysWithContext<T, TransactionContext> | KeysWithContext<T, CommunicatorContext>;
 
+/**
+ * What a stored argument or result cannot be at compile time: a function or a symbol, as the
+ * value itself, an element of an array or tuple, or a member of a Map or Set. Properties of object
+ * types are left to the run-time check (OPERON_ERR_VALUE_NOT_SERIALIZABLE names their path): a
+ * type cannot tell a callback property from a method of a registered class.
+ */
+export interface NotStorable {
+  readonly 'a function or a symbol cannot be stored (docs/values.md)': never;
+}
+type IsAny<T> = 0 extends 1 & T ? true : false;
+type Unstorable = ((...args: any[]) => any) | symbol;
+/** `T`, with every function or symbol where it is stored replaced by NotStorable. */
+export type Storable<T> =
+  IsAny<T> extends true
+    ? T
+    : T extends Unstorable
+      ? NotStorable
+      : T extends Map<infer K, infer V>
+        ? Map<Storable<K>, Storable<V>>
+        : T extends Set<infer M>
+          ? Set<Storable<M>>
+          : T extends readonly unknown[]
+            ? { [I in keyof T]: Storable<T[I]> }
+            : T;
+type HasUnstorable<T> = IsAny<T> extends true ? false : [T] extends [Storable<T>] ? false : true;
+/** The arguments of a call; none if its result cannot be stored, so the call does not compile. */
+type StoredArgs<F> = HasUnstorable<Resolved<F>> extends true ? [result: NotStorable] : Storable<ArgsAfterContext<F>>;
+
 /** The transactions and communicators of a class, as plain async calls. */
 export type OperationsOf<T> = {
-  [K in OperationKeys<T>]: (...args: ArgsAfterContext<T[K]>) => Promise<Resolved<T[K]>>;
+  [K in OperationKeys<T>]: (...args: StoredArgs<T[K]>) => Promise<Resolved<T[K]>>;
 };
 
 /** The workflows of a class, each starting a workflow and returning its handle. */
 export type ChildStarterOf<T> = {
-  [K in KeysWithContext<T, WorkflowContext>]: (...args: ArgsAfterContext<T[K]>) => Promise<WorkflowHandle<Resolved<T[K]>>>;
+  [K in KeysWithContext<T, WorkflowContext>]: (...args: StoredArgs<T[K]>) => Promise<WorkflowHandle<Resolved<T[K]>>>;
 };
 
 /** The workflows of a class, each running to completion. */
 export type ChildInvokerOf<T> = {
-  [K in KeysWithContext<T, WorkflowContext>]: (...args: ArgsAfterContext<T[K]>) => Promise<Resolved<T[K]>>;
+  [K in KeysWithContext<T, WorkflowContext>]: (...args: StoredArgs<T[K]>) => Promise<Resolved<T[K]>>;
 };
 
 /** What a handler's or the testing runtime's `invoke(cls)` offers. */

@@ -53,3 +53,5 @@ export {
   type AuditEntry,
 } from './management/workflow-changes.js';
 export { storedValueForDisplay, encodeValue as encodeStoredValue, decodeValue as decodeStoredValue } from './executor/value-codec.js';
+export { readBundle, versionOf, bundleClasses } from './versions/bundle-version.js';
+export type { StoredBundle, VersionRow } from './system-db/system-database.js';

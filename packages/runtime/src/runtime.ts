@@ -18,16 +18,23 @@ import type { WorkflowClock } from './executor/workflow-clock.js';
 import type { StepSite } from './executor/workflow-execution.js';
 import { createLogger } from './logging.js';
 import { createTracing, type Tracing } from './telemetry/tracing.js';
-import { SystemDatabase } from './system-db/system-database.js';
+import { SystemDatabase, type StoredBundle } from './system-db/system-database.js';
 import { scheduledWorkflows, type ScheduledWorkflow } from './schedules/scheduled-workflows.js';
 import { Scheduler } from './schedules/scheduler.js';
 import { RuntimeMetrics } from './telemetry/runtime-metrics.js';
 import { RetentionSweeper } from './management/retention-sweeper.js';
+import { LoadedVersions } from './versions/loaded-versions.js';
 
 export interface RuntimeOptions {
   readonly config: OperonConfig;
   /** The app's decorated classes (for `operon start`, every class the bundle exports). */
   readonly classes: readonly unknown[];
+  /**
+   * The bundle the classes come from (`operon start`): stored in the system database as this
+   * runtime's version, recorded with every workflow it starts. Without one, workflows record no
+   * version and run on the code of whichever executor runs them.
+   */
+  readonly bundle?: StoredBundle;
   readonly logger?: Logger;
   /**
    * For replaying recorded workflows (`operon debug`): every database session is read-only, no
@@ -98,7 +105,7 @@ export class OperonRuntime {
   static async create(options: RuntimeOptions): Promise<OperonRuntime> {
     const { config } = options;
     const logger = options.logger ?? createLogger(config.telemetry.logs.logLevel);
-    const registry = new FunctionRegistry(options.classes);
+    const registry = new FunctionRegistry(options.classes, options.bundle?.version ?? null);
     // A crontab or zone that cannot be used fails here, before any database is touched.
     const schedules = scheduledWorkflows(registry);
     const embedded = config.database.embedded ? await startEmbedded(config, logger) : undefined;
@@ -148,6 +155,8 @@ export class OperonRuntime {
       if (applied.system.length || applied.app.length) {
         logger.info({ systemVersions: applied.system, appDbVersions: applied.app }, 'migrated Operon schemas');
       }
+      // Before registering: every executor that adopts a workflow of this version can then load it.
+      if (options.bundle && !readOnly && (options.executes ?? true)) await systemDb.storeVersion(options.bundle);
       const databaseClock = new DatabaseClock();
       const clock = options.clock ?? databaseClock;
       messaging = new WorkflowMessaging({
@@ -175,6 +184,8 @@ export class OperonRuntime {
         databaseClock,
         metrics: new RuntimeMetrics((name) => registry.byQualifiedName(name)?.method.kind, systemDb),
         afterRecorded: options.afterRecorded,
+        // Beside the app's own node_modules, so a loaded version's packages resolve as its bundle's did.
+        versions: new LoadedVersions(systemDb, join(config.appDir, '.operon', 'versions'), registry, logger),
       });
       if (!readOnly) {
         await messaging.start();

@@ -242,3 +242,18 @@ export class OperonWorkflowCancelledError extends OperonError {
     super(`workflow ${workflowUUID} was cancelled; resume it to let it continue`);
   }
 }
+
+/**
+ * A version (a stored bundle) that a workflow started on cannot be loaded: it is not stored,
+ * importing it threw (a package it imports is gone, say), or it exports no Operon class. Its
+ * workflows stay PENDING until an executor can load it.
+ */
+export class OperonVersionLoadError extends OperonError {
+  static override readonly CODE = 'OPERON_ERR_VERSION_LOAD_FAILED';
+  constructor(
+    readonly version: string,
+    readonly reason: string,
+  ) {
+    super(`cannot load version ${version}: ${reason}`);
+  }
+}

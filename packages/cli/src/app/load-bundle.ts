@@ -5,9 +5,17 @@
  */
 import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { getClassRegistration } from '@operon/sdk';
+import { bundleClasses, readBundle, type StoredBundle } from '@operon/runtime';
 import { OperonCliBundleLoadError, OperonCliBundleNotFoundError } from '../errors.js';
 import { displayPath } from './display-path.js';
+
+/** The bundle's classes and the bundle itself, as `operon start` stores it (its version is the hash of these bytes). */
+export async function loadAppBundle(bundle: string): Promise<{ classes: unknown[]; stored: StoredBundle }> {
+  if (!existsSync(bundle)) throw new OperonCliBundleNotFoundError(displayPath(bundle));
+  // Read first: the version names the very bytes that are then imported.
+  const stored = readBundle(bundle);
+  return { classes: await loadAppClasses(bundle), stored };
+}
 
 export async function loadAppClasses(bundle: string): Promise<unknown[]> {
   if (!existsSync(bundle)) throw new OperonCliBundleNotFoundError(displayPath(bundle));
@@ -19,7 +27,7 @@ export async function loadAppClasses(bundle: string): Promise<unknown[]> {
   } catch (error) {
     throw new OperonCliBundleLoadError(`cannot load ${displayPath(bundle)}: ${loadFailure(error)}`);
   }
-  const classes = [...new Set(Object.values(exports).filter((value) => getClassRegistration(value) !== undefined))];
+  const classes = bundleClasses(exports);
   if (classes.length === 0) {
     throw new OperonCliBundleLoadError(
       `${displayPath(bundle)} exports no class with Operon decorators; export your classes from src/operations.ts and run \`operon build\``,

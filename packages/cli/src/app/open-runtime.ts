@@ -3,7 +3,7 @@
  * leaves the embedded Postgres as it found it: started by this command, it is stopped at the end;
  * found running (another `operon start`, or one that was killed), it is left running.
  */
-import { OperonRuntime, createLogger, type OperonConfig } from '@operon/runtime';
+import { OperonRuntime, createLogger, type OperonConfig, type StoredBundle } from '@operon/runtime';
 import { OperonError } from '@operon/sdk';
 import { OperonCliDatabaseError } from '../errors.js';
 import { displayPath } from './display-path.js';
@@ -23,12 +23,12 @@ export async function openRuntime(
   config: OperonConfig,
   classes: readonly unknown[],
   logger: Logger,
-  options: { readOnly?: boolean; executes?: boolean } = {},
+  options: { readOnly?: boolean; executes?: boolean; bundle?: StoredBundle } = {},
 ): Promise<OpenedRuntime> {
   const startedEmbedded = config.database.embedded && !embeddedPostgresRunning(config);
   let runtime: OperonRuntime;
   try {
-    runtime = await OperonRuntime.create({ config, classes, logger, readOnly: options.readOnly, executes: options.executes });
+    runtime = await OperonRuntime.create({ config, classes, logger, readOnly: options.readOnly, executes: options.executes, bundle: options.bundle });
   } catch (error) {
     throw asDatabaseError(error, config);
   }

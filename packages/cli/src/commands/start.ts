@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { createHttpServer, createLogger, loadConfig, managementAccess, runInitializers, type OperonConfig } from '@operon/runtime';
 import type { CliCommand } from '../cli-command.js';
 import { parsePort, withConfigOption, type ConfigOption } from '../cli-options.js';
-import { loadAppClasses } from '../app/load-bundle.js';
+import { loadAppBundle } from '../app/load-bundle.js';
 import { openRuntime, type OpenedRuntime } from '../app/open-runtime.js';
 import { assertPortFree, listenError } from '../app/port-check.js';
 import { stopOnSignal, within } from '../app/shutdown.js';
@@ -27,9 +27,10 @@ export async function startApp(options: StartOptions): Promise<void> {
   const { host, port } = config.runtimeConfig;
   // Before anything else: a second start on this port must not recover the first one's workflows.
   await assertPortFree(host, port);
-  const classes = await loadAppClasses(config.runtimeConfig.entrypoint);
+  const { classes, stored } = await loadAppBundle(config.runtimeConfig.entrypoint);
   const logger = createLogger(config.telemetry.logs.logLevel);
-  const opened = await openRuntime(config, classes, logger);
+  // Stored in the system database as this start's version: workflows started here record it.
+  const opened = await openRuntime(config, classes, logger, { bundle: stored });
 
   let server: HttpServer | undefined;
   stopOnSignal(logger, async () => {
@@ -53,7 +54,7 @@ export async function startApp(options: StartOptions): Promise<void> {
     // Fastify logs one line once it listens; make it the line users and scripts look for.
     // The dashboard's link carries this start's token when no management token or JWT is configured.
     const dashboard = managementAccess(opened.runtime).dashboardUrl(dashboardBase(config));
-    await server.listen({ host, port, listenTextResolver: () => `operon: serving on ${serverUrl(config)}, dashboard ${dashboard}` });
+    await server.listen({ host, port, listenTextResolver: () => `operon: serving on ${serverUrl(config)} (version ${stored.version}), dashboard ${dashboard}` });
   } catch (error) {
     await abandon(server, opened);
     throw listenError(error, host, port);

@@ -74,6 +74,8 @@ export interface LeaseEvents {
   adopt(instances: string[]): void;
   /** This instance lost its lease: another executor may own its workflows now. */
   fenced(): void;
+  /** The versions this process has loaded, written with each heartbeat. */
+  loadedVersions?(): readonly string[];
 }
 
 export class ExecutorLease {
@@ -97,6 +99,8 @@ export class ExecutorLease {
     /** Set from every heartbeat: the database's clock. */
     private readonly clock: DatabaseClock,
     private readonly events: LeaseEvents,
+    /** The version (bundle hash) this process serves; null without a bundle. */
+    private readonly version: string | null = null,
   ) {
     this.executor = explicitId ?? generatedId(this.host);
   }
@@ -127,6 +131,7 @@ export class ExecutorLease {
         sessionTag: this.sessionTag,
         startedAt: Date.now(),
         leaseMs: LEASE_MS,
+        version: this.version,
       });
       if (!holder) break;
       const gone = !holder.alive || (holder.hostKey === this.hostKey && (holder.pid === process.pid || !processExists(holder.pid)));
@@ -149,7 +154,7 @@ export class ExecutorLease {
     const gone = await this.goneOnThisHost();
     const sentAt = performance.now();
     const sentAtMs = Date.now();
-    const result = await this.systemDb.heartbeat(this.instance, gone);
+    const result = await this.systemDb.heartbeat(this.instance, gone, this.events.loadedVersions?.() ?? []);
     this.clock.observe(result.databaseNowMs, sentAtMs, Date.now());
     if (result.alive) this.confirmedAt = sentAt;
     this.schedule();
@@ -204,7 +209,7 @@ export class ExecutorLease {
     const sentAt = performance.now();
     const sentAtMs = Date.now();
     try {
-      const result = await this.systemDb.heartbeat(this.instance, []);
+      const result = await this.systemDb.heartbeat(this.instance, [], this.events.loadedVersions?.() ?? []);
       this.clock.observe(result.databaseNowMs, sentAtMs, Date.now());
       if (!result.alive) {
         if (!this.stopped) this.events.fenced();

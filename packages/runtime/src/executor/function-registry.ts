@@ -13,13 +13,19 @@ export interface RegisteredFunction {
   readonly cls: object;
   readonly classRegistration: ClassRegistration;
   readonly method: MethodRegistration;
+  /** The version (bundle hash) whose code this is; null for classes registered without a bundle. */
+  readonly version: string | null;
 }
 
 export class FunctionRegistry {
   private readonly byName = new Map<string, RegisteredFunction>();
   private readonly byClass = new Map<object, ClassRegistration>();
 
-  constructor(classes: readonly unknown[]) {
+  constructor(
+    classes: readonly unknown[],
+    /** The version (bundle hash) these classes come from; null when they were registered without a bundle. */
+    readonly version: string | null = null,
+  ) {
     for (const cls of classes) this.add(cls);
   }
 
@@ -33,7 +39,7 @@ export class FunctionRegistry {
       if (other && other.cls !== cls) {
         throw new OperonDecoratorError(`two registered classes are both named ${registration.className}; class names must be unique`);
       }
-      this.byName.set(name, { name, cls: cls as object, classRegistration: registration, method });
+      this.byName.set(name, { name, cls: cls as object, classRegistration: registration, method, version: this.version });
     }
   }
 

@@ -31,6 +31,7 @@ import { queueWaitKey } from '../system-db/notification-channel.js';
 import { placementOf } from './queue-placement.js';
 import { QueueRunner } from './queue-runner.js';
 import type { RuntimeMetrics } from '../telemetry/runtime-metrics.js';
+import type { LoadedVersions } from '../versions/loaded-versions.js';
 
 export interface ExecutorDeps {
   readonly systemDb: SystemDatabase;
@@ -57,6 +58,8 @@ export interface ExecutorDeps {
   readonly metrics?: RuntimeMetrics;
   /** Told synchronously when an operation's record was written by this executor (the testing runtime's crashAfter). */
   readonly afterRecorded?: (site: StepSite) => void;
+  /** The versions loaded beside the current code, for workflows that started on other code. */
+  readonly versions: LoadedVersions;
 }
 
 export interface StartOptions {
@@ -124,6 +127,8 @@ export class WorkflowExecutor {
   private readonly interrupted = new Set<string>();
   private readonly outage: DatabaseOutage;
   private readonly services: ExecutionServices;
+  /** The services of each version loaded beside the current one: the same, with that version's registry. */
+  private readonly versionServices = new WeakMap<FunctionRegistry, ExecutionServices>();
   readonly lease: ExecutorLease;
   /** Takes work from the queues once recovery is done. */
   readonly queues: QueueRunner;
@@ -151,7 +156,8 @@ export class WorkflowExecutor {
     this.lease = new ExecutorLease(deps.systemDb, deps.logger, deps.executorId, deps.sessionTag, deps.databaseClock, {
       adopt: (instances) => void this.adoptInTurn(instances),
       fenced: () => void this.fenced(),
-    });
+      loadedVersions: () => deps.versions.versions(),
+    }, deps.registry.version);
     this.queues = new QueueRunner({
       systemDb: deps.systemDb,
       logger: deps.logger,
@@ -250,6 +256,7 @@ export class WorkflowExecutor {
       ...owner,
       ...identity,
       request: options.request === undefined ? null : JSON.stringify(options.request),
+      version: fn.version,
     };
     const inserted = await this.whileDatabaseAway(() => this.deps.systemDb.enqueueWorkflow(record, placement, this.deps.clock.now()));
     if (inserted) {
@@ -269,6 +276,8 @@ export class WorkflowExecutor {
 
   /** Runs a workflow a dequeue just gave this instance: its first run. */
   private runDequeued(row: DequeuedRow): Promise<unknown> {
+    // Enqueued by code of another version: it starts on that version, loaded beside this one.
+    if (!this.deps.versions.isCurrent(row.version) && this.stateName === 'running') return this.runDequeuedOnVersion(row, row.version!);
     const fn = this.deps.registry.byQualifiedName(row.workflowName);
     if (!fn || this.stateName !== 'running') {
       if (fn) return Promise.resolve();
@@ -283,6 +292,31 @@ export class WorkflowExecutor {
     return this.track(row.workflowUUID, { ...row, started: Promise.resolve(true) }, run.owner, (abandon, executing) => {
       executing();
       return this.execute(run, row.inputs, undefined, abandon);
+    });
+  }
+
+  private async runDequeuedOnVersion(row: DequeuedRow, version: string): Promise<unknown> {
+    const versions = this.deps.versions;
+    let fn: RegisteredFunction | undefined;
+    let failure: Error;
+    try {
+      fn = (await versions.acquire(version)).byQualifiedName(row.workflowName);
+      failure = new OperonNotRegisteredError(row.workflowName, `version ${version} does not register it`);
+    } catch (error) {
+      failure = error as Error;
+    }
+    if (!fn) {
+      versions.release(version);
+      // Left PENDING it would hold a slot of its queue forever: it ends, saying why.
+      this.deps.logger.error({ workflowUUID: row.workflowUUID, queue: row.queueName, version }, failure.message);
+      return this.deps.systemDb
+        .recordWorkflowEnd({ workflowUUID: row.workflowUUID, owner: row.owner ?? '', status: 'ERROR', output: null, error: serializeError(failure) })
+        .catch(() => undefined);
+    }
+    const run: ExecutionRun = { workflowUUID: row.workflowUUID, fn, kind: row.kind, identity: identityOf(row), owner: row.owner ?? '', epoch: row.ownerEpoch };
+    return this.track(row.workflowUUID, { ...row, started: Promise.resolve(true) }, run.owner, (abandon, executing) => {
+      executing();
+      return this.execute(run, row.inputs, undefined, abandon).finally(() => versions.release(version));
     });
   }
 
@@ -321,6 +355,8 @@ export class WorkflowExecutor {
           owner: run.owner,
           ...owner,
           ...identity,
+          // A child started by code of an older version is of that version too.
+          version: fn.version,
           request: options.request === undefined ? null : JSON.stringify(options.request),
         };
         // An attempt cut off by the database may have committed before its answer was lost.
@@ -380,7 +416,25 @@ export class WorkflowExecutor {
   }
 
   /** Runs a workflow to its end on its stored inputs: the first run sees exactly what a recovered run will. */
-  private execute(
+  private async execute(
+    run: ExecutionRun,
+    inputs: string,
+    records: ReadonlyMap<number, OperationRecord> | undefined,
+    abandon: (reason: AbandonReason) => void,
+  ): Promise<unknown> {
+    const { version } = run.fn;
+    if (this.deps.versions.isCurrent(version)) return this.runExecution(this.services, run, inputs, records, abandon);
+    // Code of another version (a child its workflow started): held loaded while it runs here.
+    const registry = await this.deps.versions.acquire(version!);
+    try {
+      return await this.runExecution(this.servicesOf(registry), run, inputs, records, abandon);
+    } finally {
+      this.deps.versions.release(version!);
+    }
+  }
+
+  private runExecution(
+    services: ExecutionServices,
     run: ExecutionRun,
     inputs: string,
     records: ReadonlyMap<number, OperationRecord> | undefined,
@@ -390,7 +444,7 @@ export class WorkflowExecutor {
       if (this.executions.get(run.workflowUUID) === execution) this.executions.delete(run.workflowUUID);
     };
     // An abandoned execution never settles: it is forgotten when abandoned.
-    const execution = new WorkflowExecution(this.services, run, records, undefined, (reason) => {
+    const execution = new WorkflowExecution(services, run, records, undefined, (reason) => {
       forget();
       abandon(reason);
     });
@@ -398,6 +452,17 @@ export class WorkflowExecutor {
     const result = execution.runToEnd(deserialize<unknown[]>(inputs) ?? [], workflowBody);
     result.then(forget, forget);
     return result;
+  }
+
+  /** The services for code of a loaded version: its workflows invoke and start that version's functions. */
+  private servicesOf(registry: FunctionRegistry): ExecutionServices {
+    let services = this.versionServices.get(registry);
+    if (!services) {
+      // Inherits the rest, getters included (the executor id changes when the instance is renewed).
+      services = Object.create(this.services, { registry: { value: registry } }) as ExecutionServices;
+      this.versionServices.set(registry, services);
+    }
+    return services;
   }
 
   /**
@@ -538,7 +603,7 @@ export class WorkflowExecutor {
       }
       const records = await this.deps.systemDb.loadRecords(page.resumable.map((row) => row.workflowUUID));
       for (const row of page.resumable) {
-        if (this.resume(row, claimer.owner, records.get(row.workflowUUID) ?? new Map())) resumed++;
+        if (await this.resume(row, claimer.owner, records.get(row.workflowUUID) ?? new Map())) resumed++;
       }
     }
     this.deps.metrics?.workflowsRecovered(resumed);
@@ -566,17 +631,15 @@ export class WorkflowExecutor {
     await this.lease.renew().catch((error: unknown) => this.deps.logger.error({ err: error }, 'could not register again after being fenced'));
   }
 
-  private resume(row: WorkflowRow, owner: string, records: ReadonlyMap<number, OperationRecord>): boolean {
+  private async resume(row: WorkflowRow, owner: string, records: ReadonlyMap<number, OperationRecord>): Promise<boolean> {
     // Taken up again after a failed adoption: one already running here goes on as it is. One this
     // process only waits for is run here now; its waiters get the result from the record.
     const here = this.active.get(row.workflowUUID);
     if (here && here.executing && !here.abandoned()) return false;
+    if (!this.deps.versions.isCurrent(row.version)) return this.resumeOnVersion(row, row.version!, owner, records);
     const fn = this.deps.registry.byQualifiedName(row.workflowName);
     if (!fn) {
-      this.deps.logger.error(
-        { workflowUUID: row.workflowUUID, executorId: this.deps.executorId },
-        `cannot recover workflow ${row.workflowUUID}: ${row.workflowName} is not registered in this app; it stays PENDING`,
-      );
+      this.notRegistered(row);
       return false;
     }
     const run: ExecutionRun = { workflowUUID: row.workflowUUID, fn, kind: row.kind, identity: identityOf(row), request: requestOf(row), owner, epoch: row.ownerEpoch };
@@ -599,6 +662,45 @@ export class WorkflowExecutor {
     this.lease.halt();
     this.deps.messaging.stop();
     for (const running of this.active.values()) running.abandon('stopped');
+  }
+
+  /**
+   * Resumes a workflow that started on other code on that code: its version is loaded beside the
+   * current one (once, for all its workflows here) and held until the workflow is done. One whose
+   * version cannot be loaded stays PENDING, owned here, and is tried again at the next start.
+   */
+  private async resumeOnVersion(row: WorkflowRow, version: string, owner: string, records: ReadonlyMap<number, OperationRecord>): Promise<boolean> {
+    const versions = this.deps.versions;
+    let registry: FunctionRegistry;
+    try {
+      registry = await versions.acquire(version);
+    } catch (error) {
+      versions.release(version);
+      this.deps.logger.error(
+        { err: error, workflowUUID: row.workflowUUID, version },
+        `cannot recover workflow ${row.workflowUUID} on its version: ${(error as Error).message}; it stays PENDING`,
+      );
+      return false;
+    }
+    const fn = registry.byQualifiedName(row.workflowName);
+    if (!fn) {
+      versions.release(version);
+      this.notRegistered(row);
+      return false;
+    }
+    const run: ExecutionRun = { workflowUUID: row.workflowUUID, fn, kind: row.kind, identity: identityOf(row), owner, epoch: row.ownerEpoch };
+    this.track(row.workflowUUID, { ...row, started: Promise.resolve(true) }, owner, (abandon, executing) => {
+      executing();
+      return this.execute(run, row.inputs, records, abandon).finally(() => versions.release(version));
+    });
+    return true;
+  }
+
+  private notRegistered(row: WorkflowRow): void {
+    this.deps.logger.error(
+      { workflowUUID: row.workflowUUID, executorId: this.deps.executorId, version: row.version },
+      `cannot recover workflow ${row.workflowUUID}: ${row.workflowName} is not registered in ${row.version === null ? 'this app' : `version ${row.version}`}; it stays PENDING`,
+    );
   }
 
   /**

@@ -17,6 +17,8 @@ export interface ExecutorRegistration {
   readonly sessionTag: string;
   readonly startedAt: number;
   readonly leaseMs: number;
+  /** The version (bundle hash) it serves; null without a bundle. */
+  readonly version: string | null;
 }
 
 /** A registration's state (not to be confused with a runtime's running/stopping/stopped). */
@@ -30,9 +32,11 @@ export interface ExecutorRow extends ExecutorRegistration {
   readonly alive: boolean;
   /** PENDING workflows it owns. */
   readonly workflows: number;
+  /** Every version it had loaded at its last heartbeat. */
+  readonly loadedVersions: string[];
 }
 
-const COLUMNS = `e.instance_id, e.executor_id, e.host, e.host_key, e.pid, e.session_tag, e.started_at, e.lease_ms, e.state,
+const COLUMNS = `e.instance_id, e.executor_id, e.host, e.host_key, e.pid, e.session_tag, e.started_at, e.lease_ms, e.state, e.version, e.loaded_versions,
   (extract(epoch FROM e.heartbeat_at) * 1000)::bigint AS heartbeat_ms,
   (e.state = 'live' AND e.heartbeat_at > now() - e.lease_ms * interval '1 millisecond') AS alive`;
 
@@ -46,6 +50,8 @@ function toRow(r: Record<string, any>, workflows = 0): ExecutorRow {
     sessionTag: r.session_tag,
     startedAt: Number(r.started_at),
     leaseMs: r.lease_ms,
+    version: r.version ?? null,
+    loadedVersions: r.loaded_versions ?? [],
     state: r.state,
     heartbeatAt: Number(r.heartbeat_ms),
     alive: r.alive === true,
@@ -57,9 +63,9 @@ function toRow(r: Record<string, any>, workflows = 0): ExecutorRow {
 export async function registerExecutor(pool: pg.Pool, reg: ExecutorRegistration): Promise<{ holder?: ExecutorRow }> {
   try {
     await pool.query(
-      `INSERT INTO operon.executors (instance_id, executor_id, host, host_key, pid, session_tag, started_at, lease_ms, state)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'live')`,
-      [reg.instanceId, reg.executorId, reg.host, reg.hostKey, reg.pid, reg.sessionTag, reg.startedAt, reg.leaseMs],
+      `INSERT INTO operon.executors (instance_id, executor_id, host, host_key, pid, session_tag, started_at, lease_ms, state, version, loaded_versions)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'live', $9, $10)`,
+      [reg.instanceId, reg.executorId, reg.host, reg.hostKey, reg.pid, reg.sessionTag, reg.startedAt, reg.leaseMs, reg.version, reg.version === null ? [] : [reg.version]],
     );
     return {};
   } catch (error) {
@@ -82,13 +88,14 @@ export interface HeartbeatResult {
 /**
  * One statement per interval: this instance's heartbeat; declaring dead the live executors whose
  * lease lapsed and those named in `gone` (instances of this host whose process no longer exists);
- * and listing the instances whose PENDING workflows wait for an adopter.
+ * and listing the instances whose PENDING workflows wait for an adopter. It also records the
+ * versions this instance has loaded (for `operon versions`), in the same statement.
  */
-export async function heartbeat(pool: pg.Pool, instanceId: string, gone: readonly string[]): Promise<HeartbeatResult> {
+export async function heartbeat(pool: pg.Pool, instanceId: string, gone: readonly string[], loadedVersions: readonly string[]): Promise<HeartbeatResult> {
   const { rows } = await pool.query<{ alive: boolean; to_adopt: string[]; database_now_ms: string }>({
     name: 'operon_heartbeat',
     text: `WITH beat AS (
-         UPDATE operon.executors SET heartbeat_at = now() WHERE instance_id = $1 AND state = 'live' RETURNING 1),
+         UPDATE operon.executors SET heartbeat_at = now(), loaded_versions = $3 WHERE instance_id = $1 AND state = 'live' RETURNING 1),
        lapsed AS (
          UPDATE operon.executors SET state = 'dead'
          WHERE state = 'live' AND instance_id <> $1
@@ -107,7 +114,7 @@ export async function heartbeat(pool: pg.Pool, instanceId: string, gone: readonl
          array(SELECT e.instance_id FROM operon.executors e
                WHERE (e.state <> 'live' OR e.instance_id IN (SELECT instance_id FROM lapsed))
                  AND EXISTS (SELECT 1 FROM operon.workflow_status w WHERE w.owner = e.instance_id AND w.status = 'PENDING')) AS to_adopt`,
-    values: [instanceId, gone],
+    values: [instanceId, gone, loadedVersions],
   });
   return { alive: rows[0]!.alive, toAdopt: rows[0]!.to_adopt, databaseNowMs: Number(rows[0]!.database_now_ms) };
 }

@@ -45,8 +45,8 @@ export async function enqueueWorkflow(pool: pg.Pool, wf: NewWorkflow, placement:
       name: 'operon_enqueue_workflow',
       text: `INSERT INTO operon.workflow_status (workflow_uuid, status, workflow_name, kind, executor_id, inputs,
          authenticated_user, authenticated_roles, assumed_role, request, parent_uuid, created_at, updated_at,
-         queue_name, queue_priority, queue_deduplication_id, queue_partition_key, queue_not_before, queue_seq)
-       VALUES ($1, 'ENQUEUED', $2, $11, $3, $4, $5, $6, $7, $8, $9, $10, $10, $12, $13, $14, $15, $16, nextval('operon.queue_seq'))
+         queue_name, queue_priority, queue_deduplication_id, queue_partition_key, queue_not_before, queue_seq, version)
+       VALUES ($1, 'ENQUEUED', $2, $11, $3, $4, $5, $6, $7, $8, $9, $10, $10, $12, $13, $14, $15, $16, nextval('operon.queue_seq'), $17)
        ON CONFLICT (workflow_uuid) DO NOTHING`,
       values: [
         wf.workflowUUID,
@@ -65,6 +65,7 @@ export async function enqueueWorkflow(pool: pg.Pool, wf: NewWorkflow, placement:
         placement.deduplicationID,
         placement.partitionKey,
         placement.notBefore,
+        wf.version,
       ],
     });
     return rowCount === 1;

@@ -17,6 +17,7 @@ import * as executors from './executors.js';
 import * as schedules from './schedules.js';
 import * as queues from './queues.js';
 import * as retention from './retention.js';
+import * as versions from './versions.js';
 
 export type { WorkflowRow, NewWorkflow, WorkflowIdentity, WorkflowKind, RecoveryPage, ClaimSource } from './workflow-status.js';
 export type { ExecutorRow, ExecutorRegistration, HeartbeatResult } from './executors.js';
@@ -25,6 +26,7 @@ export type { OutgoingMessage, OperationSite, ConsumeRequest } from './messages.
 export type { EventReadRequest } from './events.js';
 export type { ScheduleRow, DueTick } from './schedules.js';
 export type { QueuePlacement, QueueLimits, QueueSummary, DequeuedRow } from './queues.js';
+export type { StoredBundle, VersionRow } from './versions.js';
 
 /** A record a statement wrote now (`stored`), or the one an earlier run wrote first. */
 export interface WrittenRecord {
@@ -137,8 +139,24 @@ export class SystemDatabase {
     return guardDatabase(executors.registerExecutor(this.systemPool, registration));
   }
 
-  heartbeat(instanceId: string, gone: readonly string[]): Promise<executors.HeartbeatResult> {
-    return guardDatabase(executors.heartbeat(this.systemPool, instanceId, gone));
+  heartbeat(instanceId: string, gone: readonly string[], loadedVersions: readonly string[] = []): Promise<executors.HeartbeatResult> {
+    return guardDatabase(executors.heartbeat(this.systemPool, instanceId, gone, loadedVersions));
+  }
+
+  storeVersion(bundle: versions.StoredBundle): Promise<void> {
+    return guardDatabase(versions.storeVersion(this.systemPool, bundle));
+  }
+
+  loadVersion(version: string): Promise<versions.StoredBundle | undefined> {
+    return guardDatabase(versions.loadVersion(this.systemPool, version));
+  }
+
+  listVersions(): Promise<versions.VersionRow[]> {
+    return guardDatabase(versions.listVersions(this.systemPool));
+  }
+
+  pendingWorkflowUUIDs(): Promise<string[]> {
+    return guardDatabase(versions.pendingWorkflowUUIDs(this.systemPool));
   }
 
   liveInstancesOnHost(hostKey: string, self: string): Promise<executors.ExecutorRow[]> {

@@ -20,6 +20,8 @@ export interface NewWorkflow extends WorkflowIdentity {
   readonly inputs: string;
   readonly request: string | null;
   readonly parentUUID: string | null;
+  /** The version (bundle hash) whose code runs it; null without a bundle. */
+  readonly version: string | null;
 }
 
 /** A workflow_status row, as the executor needs it for recovery and results. */
@@ -39,12 +41,14 @@ export interface WorkflowRow extends WorkflowIdentity {
   readonly output: string | null;
   readonly error: string | null;
   readonly request: string | null;
+  /** The version (bundle hash) it started on; null when it started without a bundle (any code runs it). */
+  readonly version: string | null;
   readonly createdAt: number;
   readonly updatedAt: number;
 }
 
 const COLUMNS = `workflow_uuid, status, workflow_name, kind, parent_uuid, executor_id, owner, owner_epoch, inputs, output, error, authenticated_user,
-  authenticated_roles, assumed_role, request, created_at, updated_at`;
+  authenticated_roles, assumed_role, request, version, created_at, updated_at`;
 
 export function toRow(r: Record<string, any>): WorkflowRow {
   return {
@@ -63,6 +67,7 @@ export function toRow(r: Record<string, any>): WorkflowRow {
     authenticatedRoles: JSON.parse(r.authenticated_roles),
     assumedRole: r.assumed_role,
     request: r.request,
+    version: r.version ?? null,
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
   };
@@ -101,8 +106,8 @@ export async function insertWorkflow(pool: pg.Pool, wf: NewWorkflow): Promise<bo
     // Named: each connection parses and plans the hot-path statements once, not per call.
     name: 'operon_insert_workflow',
     text: `INSERT INTO operon.workflow_status (workflow_uuid, status, workflow_name, kind, executor_id, inputs,
-       authenticated_user, authenticated_roles, assumed_role, request, parent_uuid, created_at, updated_at, owner)
-     VALUES ($1, 'PENDING', $2, $11, $3, $4, $5, $6, $7, $8, $9, $10, $10, $12)
+       authenticated_user, authenticated_roles, assumed_role, request, parent_uuid, created_at, updated_at, owner, version)
+     VALUES ($1, 'PENDING', $2, $11, $3, $4, $5, $6, $7, $8, $9, $10, $10, $12, $13)
      ON CONFLICT (workflow_uuid) DO NOTHING`,
     values: [
       wf.workflowUUID,
@@ -117,6 +122,7 @@ export async function insertWorkflow(pool: pg.Pool, wf: NewWorkflow): Promise<bo
       now,
       wf.kind,
       wf.owner,
+      wf.version,
     ],
   });
   return rowCount === 1;

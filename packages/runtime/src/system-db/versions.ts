@@ -1,0 +1,74 @@
+/**
+ * The versions table: each bundle an `operon start` served, by its content hash, with its bytes,
+ * so any executor can load the code a workflow started on.
+ */
+import type pg from 'pg';
+
+export interface StoredBundle {
+  readonly version: string;
+  readonly bundle: Buffer;
+  readonly sourceMap: Buffer | null;
+}
+
+export interface VersionRow {
+  readonly version: string;
+  /** Epoch ms. */
+  readonly firstSeen: number;
+  /** Epoch ms: the last start that served it, or now while a live executor serves it. */
+  readonly lastSeen: number;
+  readonly pending: number;
+  readonly enqueued: number;
+  /** Executor ids of live executors that have it loaded (serving it, or running a workflow on it). */
+  readonly loadedBy: string[];
+  /** Executor ids of live executors that serve it as their own code. */
+  readonly servedBy: string[];
+}
+
+/** Stores a bundle under its version (kept as first stored: the id is the hash of the bytes) and marks it seen now. */
+export async function storeVersion(pool: pg.Pool, bundle: StoredBundle): Promise<void> {
+  await pool.query(
+    `INSERT INTO operon.versions (version, bundle, source_map) VALUES ($1, $2, $3)
+     ON CONFLICT (version) DO UPDATE SET last_seen = now()`,
+    [bundle.version, bundle.bundle, bundle.sourceMap],
+  );
+}
+
+export async function loadVersion(pool: pg.Pool, version: string): Promise<StoredBundle | undefined> {
+  const { rows } = await pool.query(`SELECT version, bundle, source_map FROM operon.versions WHERE version = $1`, [version]);
+  return rows[0] ? { version: rows[0].version, bundle: rows[0].bundle, sourceMap: rows[0].source_map } : undefined;
+}
+
+/** Every stored version, newest first seen first, with its open workflows and the live executors that have it loaded. */
+export async function listVersions(pool: pg.Pool): Promise<VersionRow[]> {
+  const { rows } = await pool.query(
+    `WITH live AS (
+       SELECT executor_id, version, loaded_versions, heartbeat_at FROM operon.executors
+       WHERE state = 'live' AND heartbeat_at > now() - lease_ms * interval '1 millisecond'),
+     open AS (
+       SELECT version, count(*) FILTER (WHERE status = 'PENDING') AS pending, count(*) FILTER (WHERE status = 'ENQUEUED') AS enqueued
+       FROM operon.workflow_status WHERE status IN ('PENDING', 'ENQUEUED') AND version IS NOT NULL GROUP BY version)
+     SELECT v.version,
+       (extract(epoch FROM v.first_seen) * 1000)::bigint AS first_ms,
+       (extract(epoch FROM greatest(v.last_seen, (SELECT max(heartbeat_at) FROM live WHERE live.version = v.version))) * 1000)::bigint AS last_ms,
+       coalesce(o.pending, 0) AS pending, coalesce(o.enqueued, 0) AS enqueued,
+       array(SELECT executor_id FROM live WHERE v.version = ANY(live.loaded_versions) OR live.version = v.version ORDER BY executor_id) AS loaded_by,
+       array(SELECT executor_id FROM live WHERE live.version = v.version ORDER BY executor_id) AS served_by
+     FROM operon.versions v LEFT JOIN open o ON o.version = v.version
+     ORDER BY v.first_seen DESC, v.version`,
+  );
+  return rows.map((r) => ({
+    version: r.version,
+    firstSeen: Number(r.first_ms),
+    lastSeen: Number(r.last_ms),
+    pending: Number(r.pending),
+    enqueued: Number(r.enqueued),
+    loadedBy: r.loaded_by,
+    servedBy: r.served_by,
+  }));
+}
+
+/** The PENDING workflows, oldest first: what `operon debug --check` replays. */
+export async function pendingWorkflowUUIDs(pool: pg.Pool): Promise<string[]> {
+  const { rows } = await pool.query(`SELECT workflow_uuid FROM operon.workflow_status WHERE status = 'PENDING' ORDER BY created_at, workflow_uuid`);
+  return rows.map((r) => r.workflow_uuid);
+}

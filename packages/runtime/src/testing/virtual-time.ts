@@ -16,6 +16,8 @@ const LOOK_INTERVAL_MS = 2;
 const SETTLE_LIMIT_MS = 30_000;
 /** runUntilIdle's bound on deadlines fired: a workflow that sleeps in a loop never runs out of them. */
 const MAX_FIRINGS = 10_000;
+/** The last instant a Date can hold: past it, workflow time would be no time (Infinity, an invalid date). */
+const LAST_DATE_MS = 8.64e15;
 
 export class VirtualTime {
   constructor(
@@ -27,16 +29,22 @@ export class VirtualTime {
   /** Moves the clock forward by `duration`, firing every deadline it passes, in order. */
   async advance(duration: Duration): Promise<void> {
     const target = this.clock.now() + durationMs('advance', duration);
+    if (!(target <= LAST_DATE_MS)) {
+      throw new OperonTestingUsageError('advance', `the duration ${typeof duration === 'string' ? `'${duration.slice(0, 40)}'` : String(duration)} would take the clock past the last date (${new Date(LAST_DATE_MS).toISOString()})`);
+    }
     await this.settle('advance');
     while (this.clock.fireNext(target)) await this.settle('advance');
     this.clock.moveTo(target);
     await this.settle('advance');
   }
 
-  /** Fires deadlines, in order, until no timer is left and the runtime is quiet. */
+  /**
+   * Fires deadlines, in order, until no timer is left and the runtime is quiet. A deadline past
+   * the last date (a sleep of 1e300 s) never comes: its timer stays pending.
+   */
   async runUntilIdle(): Promise<void> {
     await this.settle('runUntilIdle');
-    for (let fired = 0; this.clock.fireNext(Number.POSITIVE_INFINITY); fired++) {
+    for (let fired = 0; this.clock.fireNext(LAST_DATE_MS); fired++) {
       if (fired >= MAX_FIRINGS) {
         throw new OperonTestingUsageError(
           'runUntilIdle',

@@ -21,6 +21,7 @@ export type { ExecutorRow, QueueSummary } from './system-db/system-database.js';
 export { OperonExecutorIdTakenError } from './executor/executor-lease.js';
 export {
   managementAccess,
+  OperonManagementCrossOriginError,
   managementRoute,
   ManagementAccess,
   VIEWER_ROLE,

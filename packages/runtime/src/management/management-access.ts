@@ -5,11 +5,12 @@
  * dashboard link; the answer then sets the cookie, so the page's own requests carry it); or, with
  * `management.jwt: true`, by a bearer JWT verified with the app's `authentication.jwt` settings,
  * its roles from the claim. With neither configured, each start makes a random token.
- * No identity: 401; an identity without the role: 403.
+ * No identity: 401; an identity without the role: 403. A change authorized by the cookie must
+ * come from the server's own origin (see {@link sentFromOwnOrigin}): 403 otherwise.
  */
 import { randomBytes, timingSafeEqual, createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
-import { OperonNotAuthenticatedError, OperonNotAuthorizedError, type Authenticator } from '@operon/sdk';
+import { OperonError, OperonNotAuthenticatedError, OperonNotAuthorizedError, type Authenticator } from '@operon/sdk';
 import { bearerChallenge, bearerToken, wwwAuthenticateOf } from '../auth/bearer-token.js';
 import { BIND_TO_CONFIG, jwtAuthenticator } from '../auth/jwt-authenticator.js';
 import type { OperonRuntime } from '../runtime.js';
@@ -35,6 +36,31 @@ const ROLES_FOR: Record<ManagementAccessLevel, readonly string[]> = {
   read: [VIEWER_ROLE, ADMIN_ROLE],
   change: [ADMIN_ROLE],
 };
+
+/** A change authorized by the management cookie, sent by a page of another origin: answered with 403. */
+export class OperonManagementCrossOriginError extends OperonError {
+  static override readonly CODE = 'OPERON_ERR_MANAGEMENT_CROSS_ORIGIN';
+  readonly status = 403;
+}
+
+/**
+ * Whether a browser sent `request` from the server's own origin. SameSite=Strict keeps the cookie
+ * off cross-site requests only, and a site ignores ports and subdomains: a page on another port
+ * of the same host could otherwise make the browser send a change with the cookie. Browsers tell
+ * where a request comes from (Sec-Fetch-Site, Origin on every POST); a client that sends neither
+ * is no browser, and whoever runs it holds the cookie's token already.
+ */
+function sentFromOwnOrigin(request: FastifyRequest): boolean {
+  const site = request.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') return false;
+  const origin = request.headers.origin;
+  if (origin === undefined) return true;
+  try {
+    return new URL(origin).host === request.host;
+  } catch {
+    return false; // "null" (a sandboxed frame, a redirect across origins) or garbage
+  }
+}
 
 /** Equal-length digests compared in constant time: neither the token nor its length leaks through timing. */
 function sameToken(given: string, expected: Buffer): boolean {
@@ -82,7 +108,7 @@ export class ManagementAccess {
    * The caller of `request`, or the 401. `fromQuery` is set when the token came as `?token=`, so
    * the answer can set the cookie.
    */
-  async identify(request: FastifyRequest): Promise<{ caller: ManagementCaller; fromQuery: boolean }> {
+  async identify(request: FastifyRequest): Promise<{ caller: ManagementCaller; fromQuery: boolean; fromCookie?: true }> {
     const header = request.headers.authorization;
     if (header !== undefined && header !== '') {
       const token = bearerToken(request.headers);
@@ -97,7 +123,7 @@ export class ManagementAccess {
     if (this.acceptsToken) {
       const cookie = cookieValue(request.headers.cookie, TOKEN_COOKIE);
       if (cookie !== undefined) {
-        if (sameToken(cookie, this.tokenDigest)) return { caller: this.tokenCaller(), fromQuery: false };
+        if (sameToken(cookie, this.tokenDigest)) return { caller: this.tokenCaller(), fromQuery: false, fromCookie: true };
         throw new OperonNotAuthenticatedError(`the ${TOKEN_COOKIE} cookie does not hold the management token (it changes at each start): open the dashboard link again`);
       }
       const query = (request.query as Record<string, unknown> | undefined)?.token;
@@ -111,10 +137,15 @@ export class ManagementAccess {
 
   /** The caller of `request` if it may use a route of `level`; else the 401 or 403. */
   async authorize(request: FastifyRequest, reply: FastifyReply, level: ManagementAccessLevel): Promise<ManagementCaller> {
-    const { caller, fromQuery } = await this.identify(request);
+    const { caller, fromQuery, fromCookie } = await this.identify(request);
     const needed = ROLES_FOR[level];
     if (!caller.roles.some((role) => needed.includes(role))) {
       throw new OperonNotAuthorizedError(`${request.method} ${request.routeOptions.url ?? request.url}`, needed);
+    }
+    if (level === 'change' && fromCookie && !sentFromOwnOrigin(request)) {
+      throw new OperonManagementCrossOriginError(
+        `${request.method} ${request.routeOptions.url ?? request.url} was sent with the ${TOKEN_COOKIE} cookie from another origin (${request.headers.origin ?? request.headers['sec-fetch-site']}): a change by cookie must come from this server's own pages; other clients send "Authorization: Bearer <token>"`,
+      );
     }
     if (fromQuery) {
       reply.header('set-cookie', `${TOKEN_COOKIE}=${encodeURIComponent(this.token)}; Path=/operon; HttpOnly; SameSite=Strict`);

@@ -22,6 +22,8 @@ import {
 export const ENVELOPE_KEY = '$operon';
 export const FORMAT = 1;
 const TYPE_KEY = '$type';
+/** A sparse array's missing index (one shared node: a huge sparse array costs no object per hole). */
+const HOLE = Object.freeze({ [TYPE_KEY]: 'hole' });
 
 const TYPED_ARRAYS: ReadonlyMap<string, new (buffer: ArrayBuffer) => ArrayBufferView> = new Map<string, new (buffer: ArrayBuffer) => ArrayBufferView>([
   ['Int8Array', Int8Array],
@@ -215,7 +217,7 @@ class Encoder {
         // encoder is dropped, and the path as it stood is what the error names.
         for (let i = 0; i < array.length; i++) {
           this.path.push(i);
-          out[i] = this.encode(array[i]);
+          out[i] = i in array ? this.encode(array[i]) : HOLE;
           this.path.pop();
         }
         return out;
@@ -316,6 +318,11 @@ class Encoder {
     }
   }
 
+  /** Where the walk stands: after a throw, the part that threw. */
+  where(): string {
+    return formatPath(this.root, this.path);
+  }
+
   private fail(value: unknown): unknown {
     if (this.lenient) return `[${describe(value)}]`;
     const path = formatPath(this.root, this.path);
@@ -332,6 +339,12 @@ export function describe(value: unknown): string {
   }
 }
 
+/** The entries of a stored Map or Set: an array, or the record is damaged (a string would iterate its letters). */
+function listOf(value: unknown, type: string): unknown[] {
+  if (!Array.isArray(value)) throw new OperonValueFormatError(`a stored ${type} holds ${describe(value)}, not a list of its entries`);
+  return value;
+}
+
 /** Turns an envelope's tree back into values. */
 class Decoder {
   private readonly objects: unknown[] = [];
@@ -341,7 +354,12 @@ class Decoder {
     if (Array.isArray(node)) {
       const out = new Array<unknown>(node.length);
       this.objects.push(out);
-      for (let i = 0; i < node.length; i++) out[i] = this.decode(node[i]);
+      for (let i = 0; i < node.length; i++) {
+        const item: unknown = node[i];
+        // A hole stays a hole: `new Array(n)` is all holes until an index is set.
+        if (typeof item === 'object' && item !== null && (item as Record<string, unknown>)[TYPE_KEY] === 'hole') continue;
+        out[i] = this.decode(item);
+      }
       return out;
     }
     const tagged = node as Record<string, unknown>;
@@ -368,7 +386,7 @@ class Decoder {
       }
       case 'Map': {
         const map = this.keep(new Map());
-        for (const [k, v] of value as [unknown, unknown][]) {
+        for (const [k, v] of listOf(value, 'Map') as [unknown, unknown][]) {
           const key = this.decode(k);
           map.set(key, this.decode(v));
         }
@@ -376,7 +394,7 @@ class Decoder {
       }
       case 'Set': {
         const set = this.keep(new Set());
-        for (const member of value as unknown[]) set.add(this.decode(member));
+        for (const member of listOf(value, 'Set')) set.add(this.decode(member));
         return set;
       }
       case 'Buffer':
@@ -458,11 +476,15 @@ export function encodeValue(value: unknown, root: string, what: string): string 
     return JSON.stringify(value);
   }
   let tree: unknown;
+  const encoder = new Encoder(root, what, false);
   try {
-    tree = new Encoder(root, what, false).encode(value);
+    tree = encoder.encode(value);
   } catch (error) {
+    if (error instanceof OperonValueNotSerializableError) throw error;
     if (error instanceof RangeError) throw new OperonValueNotSerializableError(`${what} cannot be stored: ${root} is nested too deeply`, root);
-    throw error;
+    // A Proxy's trap, or a revoked Proxy: the part being read is the one that cannot be stored.
+    const path = encoder.where();
+    throw new OperonValueNotSerializableError(`${what} cannot be stored: reading ${path} threw: ${describe(error)}`, path);
   }
   return JSON.stringify({ [ENVELOPE_KEY]: FORMAT, value: tree });
 }
@@ -490,12 +512,17 @@ export function decodeValue<T>(text: string | null): T {
   if (text === null) return undefined as T;
   const parsed: unknown = JSON.parse(text);
   const envelope = envelopeOf(parsed);
-  return (envelope ? new Decoder().decode(envelope.tree) : parsed) as T;
+  return (envelope ? decodeTree(envelope.tree) : parsed) as T;
 }
 
-/** Decodes an envelope's tree (an error's record). */
+/** Decodes an envelope's tree (an error's record). A damaged tree is an OperonValueFormatError, never a bare TypeError. */
 export function decodeTree(tree: unknown): unknown {
-  return new Decoder().decode(tree);
+  try {
+    return new Decoder().decode(tree);
+  } catch (error) {
+    if (error instanceof OperonError) throw error;
+    throw new OperonValueFormatError(`a stored value is damaged or nested too deeply to read: ${describe(error)}`);
+  }
 }
 
 /**

@@ -44,7 +44,7 @@ describe('@Scheduled', () => {
       [{ crontab: '' }, /crontab must be a non-empty string, got ""/],
       [{ crontab: 5 }, /crontab must be a non-empty string, got 5/],
       [{ crontab: '* * * * *', catchUp: 'some' }, /catchUp must be one of none, latest, all, got "some"/],
-      [{ crontab: '* * * * *', maxCatchUp: 0 }, /maxCatchUp must be a whole number of at least 1, got 0/],
+      [{ crontab: '* * * * *', maxCatchUp: 0 }, /maxCatchUp must be a whole number from 1 to 1000, got 0/],
       [{ crontab: '* * * * *', timezone: 3 }, /timezone must be an IANA zone name/],
       [{ crontab: '* * * * *', catchup: 'all' }, /unknown option "catchup"/],
     ];

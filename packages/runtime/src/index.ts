@@ -38,7 +38,7 @@ export type { WorkflowSummaryView, WorkflowDetailView, StepView, WaitingOn } fro
 export { pageSize } from './management/workflow-queries.js';
 export { scheduleViews, type ScheduleView } from './management/schedules-view.js';
 export { backfillSchedule, backfillTicks, MAX_BACKFILL_TICKS, type BackfillResult } from './schedules/backfill.js';
-export type { ScheduledWorkflow } from './schedules/scheduled-workflows.js';
+export { MAX_CATCH_UP, type ScheduledWorkflow } from './schedules/scheduled-workflows.js';
 export type { ScheduleRow } from './system-db/system-database.js';
 export { runInitializers, OperonInitializerError } from './initializers.js';
 export {

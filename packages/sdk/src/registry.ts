@@ -45,7 +45,7 @@ export interface ScheduleOptions {
    * `latest` the latest one, `all` each of them (the latest `maxCatchUp`). @default 'none'
    */
   catchUp?: CatchUpPolicy;
-  /** The most missed ticks `catchUp: 'all'` runs. @default 100 */
+  /** The most missed ticks `catchUp: 'all'` runs, from 1 to 1,000. @default 100 */
   maxCatchUp?: number;
 }
 

@@ -68,8 +68,14 @@ export class CronSchedule {
     // elsewhere the library steps back over wall-clock times, which then map one to one.
     const steady = this.zone === undefined || this.zone.offsetAt(until - DAY_MS) === this.zone.offsetAt(until);
     if (!steady) {
-      const recent = this.between(until - DAY_MS, until);
-      if (recent.length >= count) return recent.slice(-count);
+      // The window doubles until it holds `count` ticks: the walk costs about `count` steps, not a
+      // day's worth (86,400 for a per-second crontab).
+      let recent: number[] = [];
+      for (let span = 1_000; ; span = Math.min(span * 2, DAY_MS)) {
+        recent = this.between(until - span, until);
+        if (recent.length >= count) return recent.slice(-count);
+        if (span === DAY_MS) break;
+      }
       const earlier = this.latestBySteppingBack(count - recent.length, until - DAY_MS);
       return [...earlier, ...recent];
     }

@@ -8,6 +8,11 @@ import type { FunctionRegistry, RegisteredFunction } from '../executor/function-
 import { CronSchedule, CronScheduleError } from './cron-schedule.js';
 
 export const DEFAULT_MAX_CATCH_UP = 100;
+/**
+ * The most missed ticks one catch-up runs. They are computed on the event loop and inserted in
+ * one statement; a wider window is what `operon schedules backfill` is for.
+ */
+export const MAX_CATCH_UP = 1_000;
 
 export interface ScheduledWorkflow {
   /** `Class.method`. */
@@ -53,8 +58,11 @@ function checkOptions(name: string, options: unknown): ScheduleOptions {
   if (catchUp !== undefined && !(CATCH_UP_POLICIES as readonly unknown[]).includes(catchUp)) {
     throw new OperonScheduleError(name, `catchUp must be one of ${CATCH_UP_POLICIES.join(', ')}, got ${shown(catchUp)}`);
   }
-  if (maxCatchUp !== undefined && (typeof maxCatchUp !== 'number' || !Number.isInteger(maxCatchUp) || maxCatchUp < 1)) {
-    throw new OperonScheduleError(name, `maxCatchUp must be a whole number of at least 1, got ${shown(maxCatchUp)}`);
+  if (maxCatchUp !== undefined && (typeof maxCatchUp !== 'number' || !Number.isInteger(maxCatchUp) || maxCatchUp < 1 || maxCatchUp > MAX_CATCH_UP)) {
+    throw new OperonScheduleError(
+      name,
+      `maxCatchUp must be a whole number from 1 to ${MAX_CATCH_UP}, got ${shown(maxCatchUp)}; backfill a wider window with \`operon schedules backfill\``,
+    );
   }
   return options as ScheduleOptions;
 }

@@ -31,7 +31,7 @@ afterAll(async () => {
 });
 
 it('enqueues with a WorkflowQueue and flat options given to the client', async () => {
-  const invoker = runtime.client.invoke(FlatJobs, { queue: flat, workflowUUID: 'flat-client-1', priority: 3, deduplicationID: 'flat-d1' } as never) as unknown as {
+  const invoker = runtime.client.invoke(FlatJobs, { queue: flat, workflowUUID: 'flat-client-1', priority: 3, deduplicationID: 'flat-d1' }) as unknown as {
     echo(value: number): Promise<import('@operon/sdk').WorkflowHandle<number>>;
   };
   const handle = await invoker.echo(21);
@@ -49,6 +49,6 @@ it('still takes the nested { queue: { queue, ... } } shape', async () => {
 });
 
 it('refuses priority and friends given to the client without a queue', async () => {
-  const invoker = runtime.client.invoke(FlatJobs, { priority: 1 } as never) as unknown as { echo(value: number): Promise<unknown> };
+  const invoker = runtime.client.invoke(FlatJobs, { priority: 1 }) as unknown as { echo(value: number): Promise<unknown> };
   await expect(invoker.echo(1)).rejects.toThrow(/only apply with a queue/);
 });

@@ -6,7 +6,7 @@
  * rule and may not enter the namespace of derived UUIDs.
  */
 import type { Context } from '@opentelemetry/api';
-import { OperonQueueOptionsError, type EnqueueOptions, type HandlerInvokerOf, type RecordedHttpRequest, type WorkflowHandle } from '@operon/sdk';
+import { OperonQueueOptionsError, type EnqueueOptions, type WorkflowQueue, type HandlerInvokerOf, type RecordedHttpRequest, type WorkflowHandle } from '@operon/sdk';
 import type { FunctionRegistry } from '../executor/function-registry.js';
 import { methodProxy } from '../executor/method-proxy.js';
 import { ANONYMOUS, type WorkflowExecutor } from '../executor/workflow-executor.js';
@@ -32,8 +32,35 @@ export interface InvokeOptions {
   readonly onStart?: (workflowUUID: string) => void;
   /** The span (a handler's) or incoming trace context each workflow's span is a child of. */
   readonly parentSpan?: RuntimeSpan | Context;
-  /** Enqueue each workflow started on this queue, with these options, instead of starting it at once. */
-  readonly queue?: EnqueueOptions;
+  /**
+   * Enqueue each workflow started on this queue instead of starting it at once: a WorkflowQueue
+   * with the other queue options beside it (as a handler's `ctx.invoke` takes them), or the whole
+   * `{ queue, priority, ... }`.
+   */
+  readonly queue?: WorkflowQueue | EnqueueOptions;
+  readonly priority?: number;
+  readonly deduplicationID?: string;
+  readonly partitionKey?: string;
+  readonly delaySeconds?: number;
+}
+
+const FLAT_QUEUE_KEYS = ['priority', 'deduplicationID', 'partitionKey', 'delaySeconds'] as const;
+
+/** The enqueue options of a client's invoke, from either shape it takes; undefined for no queue. */
+function enqueueOptionsOf(options: InvokeOptions): EnqueueOptions | undefined {
+  const flat = FLAT_QUEUE_KEYS.filter((key) => options[key] !== undefined);
+  if (options.queue === undefined) {
+    if (flat.length > 0) throw new OperonQueueOptionsError(`${flat.join(', ')} only apply with a queue: pass { queue, ... }`);
+    return undefined;
+  }
+  // An EnqueueOptions names its queue; a WorkflowQueue (of any copy of the sdk) does not.
+  if (typeof options.queue === 'object' && options.queue !== null && 'queue' in options.queue) {
+    if (flat.length > 0) throw new OperonQueueOptionsError(`${flat.join(', ')} given twice: beside { queue: { queue, ... } } and inside it`);
+    return options.queue;
+  }
+  const enqueue: Record<string, unknown> = { queue: options.queue };
+  for (const key of flat) enqueue[key] = options[key];
+  return enqueue as unknown as EnqueueOptions;
 }
 
 /**
@@ -67,8 +94,9 @@ export class OperonClient {
       const next = given !== undefined ? { uuid: given, derived: false } : options.nextWorkflowUUID?.();
       const workflowUUID = next === undefined ? undefined : next.derived ? next.uuid : checkClientUUID(next.uuid);
       const start = { workflowUUID, identity: options.identity ?? ANONYMOUS, request: options.request, parentSpan: options.parentSpan };
-      if (options.queue) {
-        const handle = await this.executor.enqueueWorkflow(fn, args, { ...start, queue: options.queue });
+      const queue = enqueueOptionsOf(options);
+      if (queue) {
+        const handle = await this.executor.enqueueWorkflow(fn, args, { ...start, queue });
         options.onStart?.(handle.getWorkflowUUID());
         return handle;
       }

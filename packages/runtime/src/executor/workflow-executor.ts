@@ -247,7 +247,7 @@ export class WorkflowExecutor {
     const placement = placementOf(options.queue, this.deps.clock.now());
     const workflowUUID = options.workflowUUID === undefined ? randomUUID() : checkIdentifier('workflow UUID', options.workflowUUID);
     const identity = authorize(fn, options.identity ?? ANONYMOUS);
-    const inputs = serialize(args, `the inputs of ${fn.name}`) ?? '[]';
+    const inputs = serialize(args, `the inputs of ${fn.name}`, 'inputs') ?? '[]';
     const owner: WorkflowOwner = { workflowName: fn.name, kind: 'workflow', authenticatedUser: identity.authenticatedUser, inputs, parentUUID: options.parentUUID ?? null };
     const record = {
       workflowUUID,

@@ -31,13 +31,24 @@ function bad(message: string): OperonManagementRequestError {
   return new OperonManagementRequestError(message);
 }
 
+/** Times are stored as bigint epoch ms: anything else would reach Postgres and fail there. */
 function timeOf(key: string, value: unknown): number {
-  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return value;
   if (typeof value === 'string' && value !== '') {
     const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
-    if (Number.isFinite(ms)) return ms;
+    if (Number.isSafeInteger(ms)) return ms;
   }
   throw bad(`${key} must be an ISO 8601 time or epoch milliseconds, got ${JSON.stringify(value)}`);
+}
+
+/**
+ * Text Postgres can hold: a NUL, or a lone surrogate (which node-postgres would send as invalid
+ * UTF-8), fails the query with the database's error instead. Checked here, so it is a 400 naming
+ * `what`.
+ */
+export function checkStorableText(what: string, value: string): string {
+  if (/\u0000|\p{Cs}/u.test(value)) throw bad(`${what} must not contain a NUL or a lone surrogate, got ${JSON.stringify(value.slice(0, 40))}`);
+  return value;
 }
 
 /**
@@ -68,7 +79,7 @@ export function parseFilter(input: unknown, extra: readonly string[] = []): Work
       filter[key] = timeOf(key, value);
     } else {
       if (typeof value !== 'string' || value === '') throw bad(`${key} must be a non-empty string, got ${JSON.stringify(value)}`);
-      filter[key as (typeof TEXT_FILTERS)[number]] = value;
+      filter[key as (typeof TEXT_FILTERS)[number]] = checkStorableText(key, value);
     }
   }
   return filter;

@@ -3,6 +3,7 @@
  * first), one workflow with its children, and its operation records from both databases.
  */
 import type pg from 'pg';
+import { checkIdentifier } from '../client/identifiers.js';
 import { OperonManagementRequestError, filterCondition, type WorkflowFilter } from './workflow-filter.js';
 
 export const DEFAULT_PAGE = 50;
@@ -63,7 +64,9 @@ export function encodeCursor(row: { createdAt: number; workflowUUID: string }): 
 function decodeCursor(cursor: string): [number, string] {
   try {
     const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(value) && value.length === 2 && Number.isSafeInteger(value[0]) && typeof value[1] === 'string') return value as [number, string];
+    if (Array.isArray(value) && value.length === 2 && Number.isSafeInteger(value[0]) && typeof value[1] === 'string' && !/\u0000|\p{Cs}/u.test(value[1])) {
+      return value as [number, string];
+    }
   } catch {
     // Reported below.
   }
@@ -104,6 +107,9 @@ export async function listWorkflows(
 }
 
 export async function getManagedWorkflow(pool: pg.Pool, workflowUUID: string): Promise<ManagedWorkflowRow | undefined> {
+  // Every get and change looks its workflow up here first: a UUID no workflow can have (a NUL, which
+  // Postgres would refuse with its own error) is a 400 before any query.
+  checkIdentifier('workflow UUID', workflowUUID);
   const { rows } = await pool.query(
     `SELECT ${SUMMARY_COLUMNS}, w.inputs, w.output, w.error, w.request FROM operon.workflow_status w WHERE w.workflow_uuid = $1`,
     [workflowUUID],

@@ -236,12 +236,15 @@ export class OperonRuntime {
   crash(endSessions: (sessionTag: string) => Promise<void>): Promise<void> {
     this.executor.crash();
     this.stateName = 'stopped';
+    // Ended now, not after the sessions: a dead process writes nothing more, and a communicator
+    // returning in the meantime must not get its record in (ending refuses every new checkout).
+    const poolsEnded = Promise.all([this.systemDb.systemPool.end(), this.systemDb.appPool.end()]).catch(() => undefined);
     return (async () => {
       await endSessions(this.executor.deps.sessionTag).catch((error: unknown) =>
         this.logger.warn({ err: error }, "could not end the crashed runtime's sessions"),
       );
       await this.messaging.close();
-      await Promise.all([this.systemDb.systemPool.end(), this.systemDb.appPool.end()]).catch(() => undefined);
+      await poolsEnded;
       await this.tracing.shutdown().catch(() => undefined);
     })();
   }

@@ -1,10 +1,10 @@
 /**
  * `GET /operon/metrics` serves Prometheus text: workflows started and ended by name and status,
- * operation latencies by kind, workflows recovered, executors alive; under management access (every
+ * operation latencies by kind, workflows recovered, executors alive, queue depths; under management access (every
  * role's answer is in access.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Communicator, Transaction, Workflow, type CommunicatorContext, type TransactionContext, type WorkflowContext } from '@operon/sdk';
+import { Communicator, Transaction, Workflow, WorkflowQueue, type CommunicatorContext, type TransactionContext, type WorkflowContext } from '@operon/sdk';
 import { createHttpServer, managementAccess, type OperonRuntime } from '@operon/runtime';
 import { startRuntime, testConfig } from '../helpers/test-databases.js';
 
@@ -45,6 +45,8 @@ class Metered {
   }
 }
 
+const oneAtATime = new WorkflowQueue('metrics-one-at-a-time', { concurrency: 1 });
+
 /** The value of one sample line (`name{labels} value`), or undefined when the line is absent. */
 function sample(text: string, line: string): number | undefined {
   const found = text.split('\n').find((l) => l.startsWith(`${line} `));
@@ -70,6 +72,9 @@ describe('GET /operon/metrics', () => {
   it('counts starts, ends, operation latencies by kind, recoveries and live executors', async () => {
     expect(await (await runtime.client.invoke(Metered).parent()).getResult()).toBe(3);
     await expect((await runtime.client.invoke(Metered).fails()).getResult()).rejects.toThrow('on purpose');
+    // One of the queue's two parked workflows runs, the other waits for its slot.
+    for (const n of [1, 2]) await runtime.client.invoke(Metered, { workflowUUID: `metrics-queued-${n}`, queue: { queue: oneAtATime } }).parks();
+    await expect.poll(async () => (await runtime.systemDb.queueDepths()).length, { timeout: 10_000 }).toBe(2);
     const app = await createHttpServer(runtime);
     try {
       const authorization = `Bearer ${managementAccess(runtime).token}`;
@@ -82,8 +87,9 @@ describe('GET /operon/metrics', () => {
       expect(sample(text, 'operon_workflows_ended_total{name="Metered.parent",status="SUCCESS"}')).toBe(1);
       expect(sample(text, 'operon_workflows_ended_total{name="Metered.child",status="SUCCESS"}')).toBe(1);
       expect(sample(text, 'operon_workflows_ended_total{name="Metered.fails",status="ERROR"}')).toBe(1);
-      // The parked workflow was started by the first runtime: this one only recovered it.
-      expect(sample(text, 'operon_workflows_started_total{name="Metered.parks"}')).toBeUndefined();
+      // The first runtime started the parked workflow (this one only recovered it); this one started
+      // the queue's first when it took it from the queue, not the second, still waiting.
+      expect(sample(text, 'operon_workflows_started_total{name="Metered.parks"}')).toBe(1);
       expect(sample(text, 'operon_workflows_recovered_total')).toBe(1);
       // parent: one transaction, one communicator, one child start, one sleep; child: one communicator.
       expect(sample(text, 'operon_operation_duration_seconds_count{kind="transaction"}')).toBe(1);
@@ -95,6 +101,8 @@ describe('GET /operon/metrics', () => {
       expect(sample(text, 'operon_operation_duration_seconds_sum{kind="transaction"}')).toBeGreaterThan(0);
       expect(sample(text, 'operon_executors_alive')).toBe(1);
       expect(sample(text, 'operon_workflows_fenced_total')).toBe(0);
+      expect(sample(text, 'operon_queue_workflows{queue="metrics-one-at-a-time",status="PENDING"}')).toBe(1);
+      expect(sample(text, 'operon_queue_workflows{queue="metrics-one-at-a-time",status="ENQUEUED"}')).toBe(1);
 
       const anonymous = await app.inject({ method: 'GET', url: '/operon/metrics' });
       expect(anonymous.statusCode).toBe(401);

@@ -289,6 +289,7 @@ export class WorkflowExecutor {
         .catch(() => undefined);
     }
     const run: ExecutionRun = { workflowUUID: row.workflowUUID, fn, kind: row.kind, identity: identityOf(row), request: requestOf(row), owner: row.owner ?? '', epoch: row.ownerEpoch };
+    this.deps.metrics?.workflowStarted(fn.name);
     return this.track(row.workflowUUID, { ...row, started: Promise.resolve(true) }, run.owner, (abandon, executing) => {
       executing();
       return this.execute(run, row.inputs, undefined, abandon);
@@ -402,6 +403,7 @@ export class WorkflowExecutor {
     if (this.stateName !== 'running' || this.active.has(workflowUUID)) return;
     const run: ExecutionRun = { workflowUUID, fn, kind: 'workflow', identity: ANONYMOUS, owner, epoch: 0 };
     const recorded = { workflowName: fn.name, kind: 'workflow' as const, authenticatedUser: '', inputs, parentUUID: null, started: Promise.resolve(true) };
+    this.deps.metrics?.workflowStarted(fn.name);
     const result = this.track(workflowUUID, recorded, owner, (abandon, executing) => {
       executing();
       return this.execute(run, inputs, undefined, abandon);

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { OperonRuntime } from '../runtime.js';
 import { errorResponse, OperonHttpRouteError } from './http-errors.js';
 import { handlerRoute } from './handler-route.js';
+import { DASHBOARD_PATH, serveDashboard } from './dashboard-files.js';
 import { useJsonBodies } from './json-body.js';
 import { loggableUrl } from './loggable-url.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-ids.js';
@@ -94,6 +95,8 @@ export async function createHttpServer(runtime: OperonRuntime, options: HttpServ
     app.route(route);
     for (const method of [route.method].flat()) taken.set(`${method} ${route.url}`, 'Operon');
   }
+  serveDashboard(app, runtime);
+  taken.set(`GET ${DASHBOARD_PATH}`, 'Operon');
   for (const fn of runtime.registry.all()) {
     const route = fn.method.http;
     if (!route) continue;

@@ -18,6 +18,7 @@ import * as schedules from './schedules.js';
 import * as queues from './queues.js';
 import * as retention from './retention.js';
 import * as versions from './versions.js';
+import * as queueDepths from './queue-depths.js';
 
 export type { WorkflowRow, NewWorkflow, WorkflowIdentity, WorkflowKind, RecoveryPage, ClaimSource } from './workflow-status.js';
 export type { ExecutorRow, ExecutorRegistration, HeartbeatResult } from './executors.js';
@@ -179,6 +180,11 @@ export class SystemDatabase {
   /** Deletes the app database's transaction records of deleted workflows. */
   deleteTransactionRecords(workflowUUIDs: readonly string[]): Promise<void> {
     return guardDatabase(retention.deleteTransactionRecords(this.appPool, workflowUUIDs));
+  }
+
+  /** Each queue's ENQUEUED and PENDING counts. */
+  queueDepths(): Promise<queueDepths.QueueDepth[]> {
+    return guardDatabase(queueDepths.queueDepths(this.systemPool));
   }
 
   listExecutors(): Promise<executors.ExecutorRow[]> {

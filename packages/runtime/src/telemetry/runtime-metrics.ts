@@ -1,8 +1,8 @@
 /**
  * The runtime's Prometheus metrics, served as text by `GET /operon/metrics`. Each runtime has its
  * own registry (several runtimes in one process, as in tests, never mix their counts). On the hot
- * path only in-memory counters move; whatever needs the database (live executors, open workflows
- * by queue) is read when the metrics are scraped.
+ * path only in-memory counters move; whatever needs the database (live executors, queue depths) is
+ * read when the metrics are scraped.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { SystemDatabase } from '../system-db/system-database.js';
@@ -77,6 +77,16 @@ export class RuntimeMetrics {
       async collect() {
         const executors = await systemDb.listExecutors();
         this.set(executors.filter((executor) => executor.alive).length);
+      },
+    });
+    new Gauge({
+      name: 'operon_queue_workflows',
+      help: 'Workflows of each queue on this system database waiting to start (ENQUEUED) and running (PENDING)',
+      labelNames: ['queue', 'status'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const depth of await systemDb.queueDepths()) this.set({ queue: depth.queueName, status: depth.status }, depth.workflows);
       },
     });
   }

@@ -3,7 +3,15 @@
 // `pnpm test` runs it after the full suite; `node scripts/test-compat.mjs pgbouncer` runs one leg.
 import { spawnSync } from 'node:child_process';
 
-const CORE = ['test/executor.test.ts', 'test/messaging', 'test/crash', 'test/system-schema.test.ts'];
+// Each leg is a real server start plus these files: the workflow core, every messaging path, and
+// the SIGKILL crash test of messaging (the suite's longer crash tests run once, on 17).
+const CORE = [
+  'test/executor.test.ts',
+  'test/messaging/send-recv.test.ts',
+  'test/messaging/events-sleep.test.ts',
+  'test/messaging/crash.test.ts',
+  'test/system-schema.test.ts',
+];
 const LEGS = {
   pgbouncer: { OPERON_TEST_POOLER: 'pgbouncer' },
   pg14: { OPERON_TEST_PG_MAJOR: '14' },

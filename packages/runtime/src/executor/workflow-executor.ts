@@ -149,6 +149,7 @@ export class WorkflowExecutor {
     // A log mask naming no parameter fails here, at startup, not when a secret is first logged.
     for (const fn of deps.registry.all()) logMasksOf(fn);
     deps.messaging.onCancelled = (workflowUUID) => this.executions.get(workflowUUID)?.cancel();
+    deps.messaging.runningWorkflows = () => [...this.executions.keys()];
     this.outage = new DatabaseOutage(
       () => deps.systemDb.ping(),
       () => this.stateName !== 'running',

@@ -67,6 +67,8 @@ export class WorkflowMessaging {
   private closing: Promise<void> | undefined;
   /** Told of each workflow a cancel named, in any process (the executor stops running it here). */
   onCancelled: (workflowUUID: string) => void = () => undefined;
+  /** The workflows running here: polling, a cancel is found by looking at them. */
+  runningWorkflows: () => readonly string[] = () => [];
 
   constructor(private readonly deps: MessagingDeps) {
     this.pollIntervalMs = deps.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
@@ -212,14 +214,18 @@ export class WorkflowMessaging {
       if (target.kind === 'message') destinations.add(target.destinationUUID);
       else events.push([target.workflowUUID, target.key]);
     }
-    if (destinations.size === 0 && events.length === 0) return;
+    // Without LISTEN a cancel's notification is never heard: its status is looked at instead.
+    const running = this.deps.notifications === 'poll' ? this.runningWorkflows() : [];
+    if (destinations.size === 0 && events.length === 0 && running.length === 0) return;
     try {
-      const [messageKeys, eventKeys] = await Promise.all([
+      const [messageKeys, eventKeys, cancelled] = await Promise.all([
         destinations.size ? this.deps.systemDb.destinationsWithMessages([...destinations]) : [],
         events.length ? this.deps.systemDb.eventsThatAreSet(events) : [],
+        running.length ? this.deps.systemDb.cancelledAmong(running) : [],
       ]);
       for (const key of messageKeys) this.waiters.signal(key);
       for (const key of eventKeys) this.waiters.signal(key);
+      for (const uuid of cancelled) this.onCancelled(uuid);
     } catch (error) {
       this.deps.logger.warn({ err: error }, 'the messaging safety-net poll failed; waits rely on notifications until the next poll');
     }

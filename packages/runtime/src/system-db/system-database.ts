@@ -302,4 +302,8 @@ export class SystemDatabase {
   eventsThatAreSet(pairs: readonly (readonly [string, string])[]): Promise<string[]> {
     return guardDatabase(events.eventsThatAreSet(this.systemPool, pairs));
   }
+
+  cancelledAmong(workflowUUIDs: readonly string[]): Promise<string[]> {
+    return guardDatabase(status.cancelledAmong(this.systemPool, workflowUUIDs));
+  }
 }

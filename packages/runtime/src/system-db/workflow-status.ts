@@ -245,3 +245,12 @@ export async function resetRecoveryAttempts(pool: pg.Pool, workflowUUIDs: readon
     [workflowUUIDs],
   );
 }
+
+/** Which of these workflows are CANCELLED: how a process that does not LISTEN hears of a cancel. */
+export async function cancelledAmong(pool: pg.Pool, workflowUUIDs: readonly string[]): Promise<string[]> {
+  const { rows } = await pool.query<{ workflow_uuid: string }>(
+    "SELECT workflow_uuid FROM operon.workflow_status WHERE workflow_uuid = ANY($1::text[]) AND status = 'CANCELLED'",
+    [workflowUUIDs],
+  );
+  return rows.map((r) => r.workflow_uuid);
+}

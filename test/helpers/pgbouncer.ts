@@ -24,6 +24,8 @@ export interface PgBouncerOptions {
   readonly port: number;
   /** Server connections per (database, user): small, so that sessions really are shared. */
   readonly poolSize?: number;
+  /** Only these databases are served (as a pgbouncer.ini often lists them); default: any name. */
+  readonly databases?: readonly string[];
 }
 
 export const PGBOUNCER = '/usr/sbin/pgbouncer';
@@ -56,7 +58,7 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
     [
       '[databases]',
       // Any database name goes to the same server: each test file makes databases of its own.
-      `* = host=${options.serverHost} port=${options.serverPort}`,
+      ...(options.databases ?? ['*']).map((name) => `${name} = host=${options.serverHost} port=${options.serverPort}${name === '*' ? '' : ` dbname=${name}`}`),
       '[pgbouncer]',
       'listen_addr = 127.0.0.1',
       `listen_port = ${options.port}`,

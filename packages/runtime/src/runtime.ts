@@ -145,9 +145,24 @@ export class OperonRuntime {
         app: config.database.user_database,
       });
       // A pooler answers a login to a missing database with its own error (SQLSTATE 08P01, not
-      // 3D000), so behind one the databases are made sure of first rather than on that error.
+      // 3D000), and may refuse logins to it for a while after one failed: so behind one the
+      // databases are made sure of first, through the server's `postgres` database. That one may
+      // be neither served by the pooler nor open to this role: then it is enough that they answer.
       if (!readOnly && connection.pooler === 'transaction') {
-        await Promise.all([config.database.system_database, config.database.user_database].map((name) => ensureDatabaseExists(connection, name)));
+        const databases = [
+          [config.database.system_database, systemPool],
+          [config.database.user_database, appPool],
+        ] as const;
+        await Promise.all(
+          databases.map(([name, pool]) =>
+            ensureDatabaseExists(connection, name).catch((cannotEnsure: unknown) =>
+              pool.query('SELECT 1').then(
+                () => undefined,
+                () => Promise.reject(cannotEnsure),
+              ),
+            ),
+          ),
+        );
       }
       const applied = readOnly
         ? { system: [], app: [] }

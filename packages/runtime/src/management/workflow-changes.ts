@@ -122,7 +122,8 @@ export async function cancelWorkflows(pool: pg.Pool, target: ChangeTarget, autho
 /**
  * Resumes the target (CANCELLED, ERROR or RETRIES_EXCEEDED) and the CANCELLED workflows below it:
  * PENDING again, their outcome cleared and their recovery attempts forgotten, held by a handover
- * instance for adoption. Each continues after its last recorded operation.
+ * instance for adoption (a workflow of a queue: ENQUEUED again, under its queue's limits). Each
+ * continues after its last recorded operation.
  */
 export async function resumeWorkflows(pool: pg.Pool, target: ChangeTarget, author: ChangeAuthor): Promise<ChangeResult> {
   if ('workflowUUID' in target) {
@@ -145,8 +146,12 @@ export async function resumeWorkflows(pool: pg.Pool, target: ChangeTarget, autho
      nodes AS (SELECT workflow_uuid, bool_or(is_root) AS is_root FROM tree GROUP BY workflow_uuid),
      ${handover.cte},
      changed AS (
-       UPDATE operon.workflow_status w SET status = 'PENDING', output = NULL, error = NULL, recovery_attempts = 0,
-         owner = (SELECT instance_id FROM handover), updated_at = $${resumable + 1}
+       -- A workflow of a queue waits for a slot again (ENQUEUED, in its old place), its epoch moved
+       -- on so its taker fences its transactions; any other is held for adoption.
+       UPDATE operon.workflow_status w SET output = NULL, error = NULL, recovery_attempts = 0, updated_at = $${resumable + 1},
+         status = CASE WHEN w.queue_name IS NULL THEN 'PENDING' ELSE 'ENQUEUED' END,
+         owner = CASE WHEN w.queue_name IS NULL THEN (SELECT instance_id FROM handover) END,
+         owner_epoch = w.owner_epoch + CASE WHEN w.queue_name IS NULL THEN 0 ELSE 1 END
        FROM nodes WHERE w.workflow_uuid = nodes.workflow_uuid AND w.kind = 'workflow'
          AND (w.status = 'CANCELLED' OR (nodes.is_root AND w.status = ANY($${resumable}::text[])))
        RETURNING w.workflow_uuid),

@@ -74,15 +74,22 @@ export class SystemDatabase {
     return queues.enqueueWorkflow(this.systemPool, wf, placement, now);
   }
 
-  /** Takes what the limits allow from each queue, in one round trip (see queues.ts). */
-  dequeue(
+  /**
+   * Takes what the limits allow from each queue, in one round trip (see queues.ts). A workflow
+   * that ran before (resumed onto its queue: its epoch moved on) has its transactions fenced to
+   * the taker first, as an adoption does; a first run needs no fence.
+   */
+  async dequeue(
     claimer: { owner: string; executorId: string },
     limits: readonly queues.QueueLimits[],
     now: number,
     batch: number,
     workflows: readonly string[],
   ): Promise<queues.DequeuedRow[]> {
-    return guardDatabase(queues.dequeue(this.systemPool, claimer, limits, now, batch, workflows));
+    const rows = await guardDatabase(queues.dequeue(this.systemPool, claimer, limits, now, batch, workflows));
+    const resumed = rows.filter((row) => row.ownerEpoch > 0).map((row) => ({ workflowUUID: row.workflowUUID, epoch: row.ownerEpoch }));
+    if (resumed.length > 0) await guardDatabase(transactions.fenceTransactions(this.appPool, claimer.owner, resumed));
+    return rows;
   }
 
   registerQueues(limits: readonly queues.QueueLimits[], now: number): Promise<void> {

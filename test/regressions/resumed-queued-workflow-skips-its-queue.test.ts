@@ -1,11 +1,12 @@
 /**
  * A resumed workflow of a queue goes back to ENQUEUED on its queue, not straight to PENDING: before,
  * resuming a cancelled queued workflow while its queue was full started it at once beside the
- * workflow holding the queue's only slot (concurrency exceeded).
+ * workflow holding the queue's only slot (concurrency exceeded). A resume whose deduplication id
+ * another workflow of the queue now holds is a conflict naming both, not a raw unique violation.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Workflow, WorkflowQueue, type WorkflowContext } from '@operon/sdk';
-import { cancelWorkflows, resumeWorkflows, type OperonRuntime } from '@operon/runtime';
+import { cancelWorkflows, OperonManagementConflictError, resumeWorkflows, type OperonRuntime } from '@operon/runtime';
 import { query, startRuntime, testConfig } from '../helpers/test-databases.js';
 
 const single = new WorkflowQueue('regr-resume-single', { concurrency: 1 });
@@ -58,4 +59,21 @@ it('puts a resumed queued workflow back on its queue, behind the slot it may not
   await until(async () => gates.has('b'));
   gates.get('b')!();
   await until(async () => (await statusOf(b.getWorkflowUUID())) === 'SUCCESS');
+});
+
+it('refuses to resume a queued workflow whose deduplication id another now holds, naming it', async () => {
+  const invoke = (dedup: string) =>
+    runtime.client.invoke(ResumeJobs, { queue: single, deduplicationID: dedup }) as unknown as { held(label: string): Promise<import('@operon/sdk').WorkflowHandle<string>> };
+  const c = await invoke('d-1').held('c');
+  await until(async () => gates.has('c'));
+  const pool = runtime.systemDb.systemPool;
+  await cancelWorkflows(pool, { workflowUUID: c.getWorkflowUUID() }, { actor: 'test' });
+  gates.get('c')!();
+  const d = await invoke('d-1').held('d'); // free again: c ended
+  const resumed = resumeWorkflows(pool, { workflowUUID: c.getWorkflowUUID() }, { actor: 'test' });
+  await expect(resumed).rejects.toBeInstanceOf(OperonManagementConflictError);
+  await expect(resumed).rejects.toThrow(/d-1/);
+  await until(async () => gates.has('d'));
+  gates.get('d')!();
+  expect(await d.getResult()).toBe('released d');
 });

@@ -119,6 +119,15 @@ export async function cancelWorkflows(pool: pg.Pool, target: ChangeTarget, autho
   return { changed: Number(rows[0].changed), workflowUUIDs: rows[0].uuids };
 }
 
+/** A resumed workflow of a queue whose deduplication id another waiting or running one now holds. */
+function refuseHeldDeduplication(error: unknown): never {
+  const pgError = error as { code?: string; constraint?: string; detail?: string };
+  if (pgError.code === '23505' && pgError.constraint === 'workflow_status_queue_deduplication') {
+    throw new OperonManagementConflictError(`cannot resume: another workflow of the queue holds its deduplication id now (${pgError.detail ?? 'queue_name, queue_deduplication_id'})`);
+  }
+  throw error;
+}
+
 /**
  * Resumes the target (CANCELLED, ERROR or RETRIES_EXCEEDED) and the CANCELLED workflows below it:
  * PENDING again, their outcome cleared and their recovery attempts forgotten, held by a handover
@@ -158,7 +167,7 @@ export async function resumeWorkflows(pool: pg.Pool, target: ChangeTarget, autho
      ${audit}
      SELECT (SELECT count(*) FROM changed) AS changed, array(SELECT workflow_uuid FROM changed) AS uuids, (SELECT audit_id FROM audit) AS audit_id`,
     values,
-  );
+  ).catch(refuseHeldDeduplication);
   return { changed: Number(rows[0].changed), workflowUUIDs: rows[0].uuids, handover: handover.id };
 }
 

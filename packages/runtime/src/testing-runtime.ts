@@ -21,7 +21,7 @@ import { createLogger } from './logging.js';
 import { OperonRuntime, startEmbedded } from './runtime.js';
 import { runInitializers } from './initializers.js';
 import type { Duration } from './testing/durations.js';
-import { endSessions, prepareTestDatabases, testConfigOf } from './testing/test-databases.js';
+import { claimTestDatabases, endSessions, prepareTestDatabases, testConfigOf } from './testing/test-databases.js';
 import { OperonTestingUsageError } from './testing/testing-errors.js';
 import { VirtualTime } from './testing/virtual-time.js';
 
@@ -179,10 +179,13 @@ export async function createTestingRuntime(
   };
 
   inUse.add(databases);
+  let release: (() => Promise<void>) | undefined;
   try {
+    release = await claimTestDatabases(connection, databases);
     await prepareTestDatabases(connection, config, migrationsDir, options.fresh ?? options.dropSystemDB ?? true, logger);
     serving = await start();
   } catch (error) {
+    await release?.();
     inUse.delete(databases);
     if (stopEmbedded) await server?.stop();
     throw error;
@@ -247,6 +250,7 @@ export async function createTestingRuntime(
         await closeApps();
         if (crash) await crash;
         else await serving.runtime.destroy({ stopEmbedded: false });
+        await release?.();
         inUse.delete(databases);
         if (stopEmbedded) await server?.stop();
       })()),

@@ -199,3 +199,26 @@ export async function endSessions(connection: ConnectionSettings, sessionTag: st
     await admin.end().catch(() => undefined);
   }
 }
+
+/**
+ * Claims the test databases `databases` for this process's testing runtime, on the server, for
+ * as long as the returned release is not called: a testing runtime of another process on the
+ * same config (a second test run of the same app) would drop them under this one. Held by a
+ * session-level advisory lock, which the server lets go if this process dies.
+ */
+export async function claimTestDatabases(connection: ConnectionSettings, databases: string): Promise<() => Promise<void>> {
+  const admin = await adminClient(connection);
+  // An idle client that loses its server must not crash the process.
+  admin.on('error', () => undefined);
+  let held = false;
+  try {
+    const { rows } = await admin.query<{ held: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS held', [`operon-testing-databases:${databases}`]);
+    held = rows[0]?.held === true;
+  } finally {
+    if (!held) await admin.end().catch(() => undefined);
+  }
+  if (!held) {
+    throw new OperonTestingUsageError('createTestingRuntime', `another process's testing runtime runs on ${databases}: end it first (or run the tests in one process)`);
+  }
+  return () => admin.end().catch(() => undefined);
+}

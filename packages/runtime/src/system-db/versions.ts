@@ -24,11 +24,14 @@ export interface VersionRow {
   readonly servedBy: string[];
 }
 
-/** Stores a bundle under its version (kept as first stored: the id is the hash of the bytes) and marks it seen now. */
+/**
+ * Stores a bundle under its version and marks it seen now. The id is the hash of these bytes, so
+ * they replace whatever the row holds: a row changed since (which no load accepts) is repaired.
+ */
 export async function storeVersion(pool: pg.Pool, bundle: StoredBundle): Promise<void> {
   await pool.query(
     `INSERT INTO operon.versions (version, bundle, source_map) VALUES ($1, $2, $3)
-     ON CONFLICT (version) DO UPDATE SET last_seen = now()`,
+     ON CONFLICT (version) DO UPDATE SET last_seen = now(), bundle = EXCLUDED.bundle, source_map = coalesce(EXCLUDED.source_map, operon.versions.source_map)`,
     [bundle.version, bundle.bundle, bundle.sourceMap],
   );
 }

@@ -8,12 +8,13 @@
  * module instance. ES modules cannot be unloaded; an unloaded version's registry is dropped, and
  * what V8 keeps of its module is measured in docs/deploying.md.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, lstatSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { OperonVersionLoadError } from '@operon/sdk';
 import type { StoredBundle } from '../system-db/system-database.js';
-import { bundleClasses } from './bundle-version.js';
+import { bundleClasses, versionOf } from './bundle-version.js';
 
 let loads = 0;
 
@@ -24,7 +25,11 @@ export function versionFile(dir: string, version: string): string {
 
 /** Writes `stored` under `dir` and imports it as a module of its own; its Operon classes. */
 export async function importVersion(stored: StoredBundle, dir: string): Promise<unknown[]> {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // The version is the hash of the bytes: a row changed or cut short since it was stored is not that version, and none of it runs.
+  if (versionOf(stored.bundle) !== stored.version) {
+    throw new OperonVersionLoadError(stored.version, 'its stored bundle does not hash to its version (changed or truncated in the system database)');
+  }
+  ownerOnlyDirectory(dir, stored.version);
   const file = versionFile(dir, stored.version);
   let code = stored.bundle.toString('utf8');
   if (stored.sourceMap) {
@@ -48,9 +53,24 @@ export async function importVersion(stored: StoredBundle, dir: string): Promise<
   return classes;
 }
 
+/**
+ * The file is imported after it is written: nobody else may write the directory in between. One
+ * of this user's is made owner-only; a symlink, or a directory of another user, is refused.
+ */
+function ownerOnlyDirectory(dir: string, version: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const stat = lstatSync(dir);
+  if (!stat.isDirectory()) throw new OperonVersionLoadError(version, `${dir} is not a directory (a symlink is refused: the bundle is written only where this process decides)`);
+  const uid = process.getuid?.();
+  if (uid !== undefined && stat.uid !== uid) throw new OperonVersionLoadError(version, `${dir} belongs to another user (uid ${stat.uid})`);
+  if ((stat.mode & 0o077) !== 0) chmodSync(dir, 0o700);
+}
+
 /** Other processes on this machine may load the same version at the same moment: none reads a half-written file. */
 function writeAtomically(file: string, contents: string | Buffer): void {
-  const temporary = `${file}.${process.pid}.${loads}.tmp`;
-  writeFileSync(temporary, contents, { mode: 0o600 });
+  // Random, not only the pid: a container's restart reuses its pid, and a crash may have left a temporary behind.
+  const temporary = `${file}.${process.pid}.${randomBytes(8).toString('hex')}.tmp`;
+  // 'wx': never through a file (or symlink) already at that name.
+  writeFileSync(temporary, contents, { mode: 0o600, flag: 'wx' });
   renameSync(temporary, file);
 }

@@ -315,7 +315,7 @@ export class WorkflowExecutor {
         .recordWorkflowEnd({ workflowUUID: row.workflowUUID, owner: row.owner ?? '', status: 'ERROR', output: null, error: serializeError(failure) })
         .catch(() => undefined);
     }
-    const run: ExecutionRun = { workflowUUID: row.workflowUUID, fn, kind: row.kind, identity: identityOf(row), owner: row.owner ?? '', epoch: row.ownerEpoch };
+    const run: ExecutionRun = { workflowUUID: row.workflowUUID, fn, kind: row.kind, identity: identityOf(row), request: requestOf(row), owner: row.owner ?? '', epoch: row.ownerEpoch };
     return this.track(row.workflowUUID, { ...row, started: Promise.resolve(true) }, run.owner, (abandon, executing) => {
       executing();
       return this.execute(run, row.inputs, undefined, abandon).finally(() => versions.release(version));
@@ -691,7 +691,7 @@ export class WorkflowExecutor {
       this.notRegistered(row);
       return false;
     }
-    const run: ExecutionRun = { workflowUUID: row.workflowUUID, fn, kind: row.kind, identity: identityOf(row), owner, epoch: row.ownerEpoch };
+    const run: ExecutionRun = { workflowUUID: row.workflowUUID, fn, kind: row.kind, identity: identityOf(row), request: requestOf(row), owner, epoch: row.ownerEpoch };
     this.track(row.workflowUUID, { ...row, started: Promise.resolve(true) }, owner, (abandon, executing) => {
       executing();
       return this.execute(run, row.inputs, records, abandon).finally(() => versions.release(version));

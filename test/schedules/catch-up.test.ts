@@ -7,7 +7,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { Scheduled, Workflow, type WorkflowContext } from '@operon/sdk';
-import type { OperonRuntime } from '@operon/runtime';
+import { decodeStoredValue, type OperonRuntime } from '@operon/runtime';
 import { query, startRuntime, testConfig } from '../helpers/test-databases.js';
 
 const PERIOD_MS = 5_000;
@@ -56,7 +56,12 @@ async function runsOf(name: string): Promise<Run[]> {
     'SELECT inputs, status, output FROM operon.workflow_status WHERE workflow_name = $1',
     [`Gap.${name}`],
   );
-  return rows.map((r) => ({ tick: Date.parse(JSON.parse(r.inputs)[0]), status: r.status, output: r.output === null ? null : JSON.parse(r.output) }));
+  // Stored as Operon stores values: the inputs hold Dates, so they are not plain JSON.
+  return rows.map((r) => ({
+    tick: decodeStoredValue<[Date, Date]>(r.inputs)[0].getTime(),
+    status: r.status,
+    output: r.output === null ? null : decodeStoredValue<Run['output']>(r.output),
+  }));
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -26,7 +26,7 @@ afterAll(async () => {
 });
 
 function tokenOf(executor: FleetProcess): string {
-  const match = /operon: serving on http:\/\/127\.0\.0\.1:\d+, dashboard http:\/\/127\.0\.0\.1:\d+\/operon\/dashboard\?token=([A-Za-z0-9_-]+)/.exec(executor.output());
+  const match = /operon: serving on http:\/\/127\.0\.0\.1:\d+ \(version [0-9a-f]{16}\), dashboard http:\/\/127\.0\.0\.1:\d+\/operon\/dashboard\?token=([A-Za-z0-9_-]+)/.exec(executor.output());
   if (!match) throw new Error(`no dashboard link with a token in:\n${executor.output()}`);
   return match[1]!;
 }

@@ -1,6 +1,7 @@
 /**
- * Regression: a communicator whose output could not be stored (a BigInt, which JSON cannot hold)
- * failed inside its retry loop, so it ran again and again, repeating its side effect three times
+ * Regression: a communicator whose output could not be stored (once a BigInt, which JSON could not
+ * hold; the codec now stores BigInts, so here an instance of a class never registered with
+ * registerSerializableClass, which it refuses) failed inside its retry loop, so it ran again and again, repeating its side effect three times
  * before the workflow heard of it. A value that cannot be stored is the operation's error, outside
  * the retry loop: the communicator runs once, and the workflow sees OPERON_ERR_VALUE_NOT_SERIALIZABLE.
  */
@@ -11,15 +12,20 @@ import { within, writeAppDir, type AppDir } from '../helpers/app-dir.js';
 
 let charges = 0;
 
+/** Never registered with registerSerializableClass, so its instances cannot be stored. */
+class Receipt {
+  constructor(readonly cents: number) {}
+}
+
 class Payments {
   /**
-   * Its side effect happens, then it returns what cannot be stored. (A BigInt cannot be stored
-   * as JSON; should the codec learn BigInts, this needs another value it cannot store.)
+   * Its side effect happens, then it returns what cannot be stored: an unregistered class's
+   * instance would come back without its prototype, so the codec refuses it.
    */
   @Communicator({ intervalSeconds: 0.05, maxAttempts: 3 })
-  static async charge(_ctx: CommunicatorContext, cents: number): Promise<bigint> {
+  static async charge(_ctx: CommunicatorContext, cents: number): Promise<Receipt> {
     charges++;
-    return BigInt(cents) * 10n ** 20n;
+    return new Receipt(cents);
   }
 
   @Workflow()
@@ -28,7 +34,8 @@ class Payments {
       await ctx.invoke(Payments).charge(cents);
       return 'charged';
     } catch (error) {
-      return `refused: ${(error as { code?: string }).code}`;
+      const { code, path } = error as { code?: string; path?: string };
+      return `refused: ${code} at ${path}`;
     }
   }
 }
@@ -50,7 +57,7 @@ describe('a communicator whose output cannot be stored', () => {
   it('runs once, and the workflow sees OPERON_ERR_VALUE_NOT_SERIALIZABLE', async () => {
     const handle = await testRuntime!.invoke(Payments, 'pay-1').pay(500);
     const result = await within(handle.getResult(), 10_000, 'no result after 10 s');
-    expect({ result, charges }).toEqual({ result: 'refused: OPERON_ERR_VALUE_NOT_SERIALIZABLE', charges: 1 });
+    expect({ result, charges }).toEqual({ result: 'refused: OPERON_ERR_VALUE_NOT_SERIALIZABLE at output', charges: 1 });
     expect((await handle.getStatus())?.status).toBe('SUCCESS');
   });
 });

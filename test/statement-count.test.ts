@@ -46,13 +46,23 @@ afterAll(() => runtime?.destroy());
 /** What the runtime sends on its own, on timers: queue polls, heartbeats and adoption scans. */
 const BACKGROUND_STATEMENTS = ['%operon.dequeue(%', '%operon.executors%'];
 
+/**
+ * Clears the statistics of this runtime's two databases only: a global reset would wipe the counts
+ * other test files, running at the same time, are taking.
+ */
+async function resetStatements(admin: { query: (text: string, values: unknown[]) => Promise<unknown> }, rt: OperonRuntime): Promise<void> {
+  await admin.query('SELECT pg_stat_statements_reset(0, oid, 0) FROM pg_database WHERE datname = ANY($1)', [
+    [rt.config.database.system_database, rt.config.database.user_database],
+  ]);
+}
+
 async function statementsPerWorkflow(name: 'w0' | 'w3', count: number): Promise<number> {
   const admin = await connectTo('postgres');
   try {
     await admin.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
     const fn = runtime.registry.lookup(Budget, name);
     await (await runtime.executor.startWorkflow(fn, [0])).getResult(); // warm the pools
-    await admin.query('SELECT pg_stat_statements_reset()');
+    await resetStatements(admin, runtime);
     for (let i = 1; i <= count; i++) await (await runtime.executor.startWorkflow(fn, [i])).getResult();
     // Only the workflows' own statements: a queue poll or a heartbeat landing in the window is the
     // runtime's background, whatever the machine's speed, and is left out by its text.
@@ -81,7 +91,7 @@ describe.runIf(server.statementStats)('statements per workflow', () => {
     const admin = await connectTo('postgres');
     try {
       const fn = runtime.registry.lookup(Budget, 'w0');
-      await admin.query('SELECT pg_stat_statements_reset()');
+      await resetStatements(admin, runtime);
       await Promise.all(Array.from({ length: 50 }, async (_, i) => (await runtime.executor.startWorkflow(fn, [i])).getResult()));
       const { rows } = await admin.query<{ calls: string }>(
         `SELECT coalesce(sum(calls), 0) AS calls FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
@@ -135,18 +145,20 @@ describe.runIf(server.statementStats)('statements per dequeue', () => {
       const fn = queued.registry.lookup(Budget, 'w0');
       const enqueue = (i: number) => queued.executor.enqueueWorkflow(fn, [i], { queue: { queue: limited, partitionKey: `p${i % 3}` } });
       await (await enqueue(0)).getResult(); // warm the pools
-      await admin.query('SELECT pg_stat_statements_reset()');
+      await resetStatements(admin, queued);
       const before = queued.executor.queues.dequeueCount;
       const handles = await Promise.all(Array.from({ length: 20 }, (_, i) => enqueue(i + 1)));
       await Promise.all(handles.map((h) => h.getResult()));
       const dequeues = queued.executor.queues.dequeueCount - before;
       const dequeueStatements = await systemStatements(admin, queued, '%operon.dequeue%');
       console.log(`20 queued workflows: ${dequeues} dequeue calls, ${dequeueStatements} dequeue statements`);
-      // Each dequeue call is one statement on the server: the limits are checked inside it.
-      expect(dequeueStatements).toBe(dequeues);
+      // Each dequeue call is one statement on the server: the limits are checked inside it. (A
+      // poll already on its way when the window opened reaches the server inside it: one more.)
+      expect(dequeueStatements).toBeGreaterThanOrEqual(dequeues);
+      expect(dequeueStatements).toBeLessThanOrEqual(dequeues + 1);
 
       await new Promise((resolve) => setTimeout(resolve, 500));
-      await admin.query('SELECT pg_stat_statements_reset()');
+      await resetStatements(admin, queued);
       const idleFrom = queued.executor.queues.dequeueCount;
       const idleMs = 4_000;
       await new Promise((resolve) => setTimeout(resolve, idleMs));

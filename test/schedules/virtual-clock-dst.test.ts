@@ -41,7 +41,7 @@ async function runAcross(from: string, until: string): Promise<Record<string, st
   runtime = undefined;
   const rows = await query<{ workflow_name: string; tick: string }>(
     config.database.system_database,
-    `SELECT workflow_name, inputs::json->>0 AS tick FROM operon.workflow_status
+    `SELECT workflow_name, inputs::json->'value'->0->>'value' AS tick FROM operon.workflow_status
      WHERE created_at BETWEEN $1 AND $2 ORDER BY 2`,
     [Date.parse(from), limit],
   );

@@ -1,4 +1,6 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// This worker's names: a parallel worker's copies carry its number (`_test_2`).
+import { testDatabaseName } from '../../packages/runtime/src/testing/test-databases.js';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -167,8 +169,8 @@ describe('createTestingRuntime across runs', () => {
     const first = await createTestingRuntime([Greetings, Admin], configPath);
     await (await first.invoke(Greetings, 'trt-run-1').greet('kept')).getResult();
     // The config's databases are the served app's: the testing runtime never creates or touches them.
-    expect(first.runtime.config.database.user_database).toBe(`${names.app}_test`);
-    expect(first.runtime.config.database.system_database).toBe(`${names.sys}_test`);
+    expect(first.runtime.config.database.user_database).toBe(testDatabaseName(names.app));
+    expect(first.runtime.config.database.system_database).toBe(testDatabaseName(names.sys));
     const served = await query('postgres', 'SELECT datname FROM pg_database WHERE datname = ANY($1)', [[names.app, names.sys]]);
     expect(served).toEqual([]);
     await first.destroy();
@@ -195,7 +197,7 @@ describe('createTestingRuntime across runs', () => {
 
   it('builds a new template when a migration is added, and drops the old one', async () => {
     const templates = async () =>
-      (await query<{ datname: string }>('postgres', "SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY datname", [`${names.app}_test_tpl_`])).map((r) => r.datname);
+      (await query<{ datname: string }>('postgres', "SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY datname", [`${testDatabaseName(names.app)}_tpl_`])).map((r) => r.datname);
     const before = await templates();
     expect(before).toHaveLength(1);
     writeFileSync(join(appDir, 'migrations', '002_add_mood.sql'), 'ALTER TABLE greetings ADD COLUMN mood TEXT;');

@@ -119,7 +119,7 @@ export class ExecutorLease {
    * its process no longer exists on this host (or is this very process, replaced), or its lease
    * lapsed. Resolves with the instances whose work to take over at once.
    */
-  async register(): Promise<void> {
+  async register(renewing = false): Promise<void> {
     const sentAt = performance.now();
     for (;;) {
       const { holder } = await this.systemDb.registerExecutor({
@@ -134,7 +134,11 @@ export class ExecutorLease {
         version: this.version,
       });
       if (!holder) break;
-      const gone = !holder.alive || (holder.hostKey === this.hostKey && (holder.pid === process.pid || !processExists(holder.pid)));
+      // A live holder in this very process is the one that replaced this instance when it is a
+      // renewal after being fenced: declaring it dead would take the workflows back and fence it
+      // in turn, and the two would go on fencing each other.
+      const replaced = holder.pid === process.pid && !renewing;
+      const gone = !holder.alive || (holder.hostKey === this.hostKey && (replaced || !processExists(holder.pid)));
       if (gone) {
         await this.systemDb.setExecutorState([holder.instanceId], 'dead');
         continue;
@@ -180,7 +184,7 @@ export class ExecutorLease {
   /** After being fenced: a new instance under the same executor id, owning nothing yet. */
   async renew(): Promise<void> {
     this.instance = randomUUID();
-    await this.register();
+    await this.register(true);
   }
 
   /** Stops heartbeating and marks this instance stopped: another executor takes over its workflows at once. */

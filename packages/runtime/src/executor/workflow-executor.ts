@@ -20,7 +20,7 @@ import type { FunctionRegistry, RegisteredFunction } from './function-registry.j
 import { deserialize, serialize, serializeError } from './serialization.js';
 import { workflowBody } from './workflow-context.js';
 import { WorkflowExecution, abandonedError, type AbandonReason, type ChildStart, type ExecutionServices, type ExecutionRun, type StepSite } from './workflow-execution.js';
-import { ExecutorLease } from './executor-lease.js';
+import { ExecutorLease, OperonExecutorIdTakenError } from './executor-lease.js';
 import type { DatabaseClock } from './database-clock.js';
 import type { WorkflowClock } from './workflow-clock.js';
 import { localHandle, recordedHandle, awaitRecordedResult } from './workflow-handle.js';
@@ -631,7 +631,16 @@ export class WorkflowExecutor {
       `executor ${this.lease.executorId} was fenced: its lease lapsed and other executors adopted its workflows; it stops running ${count} of them`,
     );
     if (this.stateName !== 'running') return;
-    await this.lease.renew().catch((error: unknown) => this.deps.logger.error({ err: error }, 'could not register again after being fenced'));
+    await this.lease.renew().catch((error: unknown) => {
+      if (error instanceof OperonExecutorIdTakenError && error.holder.pid === process.pid) {
+        // Another runtime of this process took this executor id over: it is the executor now, and
+        // this one runs nothing more (heartbeating on would only fence it again and again).
+        this.lease.halt();
+        this.deps.logger.warn({ executorId: this.lease.executorId }, `executor ${this.lease.executorId} was replaced by another runtime in this process; this one runs no workflows any more`);
+        return;
+      }
+      this.deps.logger.error({ err: error }, 'could not register again after being fenced');
+    });
   }
 
   private async resume(row: WorkflowRow, owner: string, records: ReadonlyMap<number, OperationRecord>): Promise<boolean> {

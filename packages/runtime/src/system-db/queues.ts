@@ -7,7 +7,7 @@ import type pg from 'pg';
 import { OperonQueueDuplicatedError } from '@operon/sdk';
 import { SQLSTATE, sqlState } from '../database/sqlstate.js';
 import { markInfrastructure } from '../database/infrastructure-failure.js';
-import { toRow, type NewWorkflow, type WorkflowRow } from './workflow-status.js';
+import { toRow, workflowRowValues, type NewWorkflow, type WorkflowRow } from './workflow-status.js';
 
 export interface QueuePlacement {
   readonly queueName: string;
@@ -49,17 +49,7 @@ export async function enqueueWorkflow(pool: pg.Pool, wf: NewWorkflow, placement:
        VALUES ($1, 'ENQUEUED', $2, $11, $3, $4, $5, $6, $7, $8, $9, $10, $10, $12, $13, $14, $15, $16, nextval('operon.queue_seq'), $17)
        ON CONFLICT (workflow_uuid) DO NOTHING`,
       values: [
-        wf.workflowUUID,
-        wf.workflowName,
-        wf.executorId,
-        wf.inputs,
-        wf.authenticatedUser,
-        JSON.stringify(wf.authenticatedRoles),
-        wf.assumedRole,
-        wf.request,
-        wf.parentUUID,
-        now,
-        wf.kind,
+        ...workflowRowValues(wf, now),
         placement.queueName,
         placement.priority,
         placement.deduplicationID,

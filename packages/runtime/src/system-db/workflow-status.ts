@@ -97,6 +97,26 @@ export function toStatus(row: WorkflowRow): WorkflowStatus {
 }
 
 /**
+ * Parameters $1-$11 of a new workflow row, in the order every INSERT of one uses: uuid, name,
+ * executor id, inputs, user, roles, assumed role, request, parent, created/updated at, kind.
+ */
+export function workflowRowValues(wf: NewWorkflow, now: number): unknown[] {
+  return [
+    wf.workflowUUID,
+    wf.workflowName,
+    wf.executorId,
+    wf.inputs,
+    wf.authenticatedUser,
+    JSON.stringify(wf.authenticatedRoles),
+    wf.assumedRole,
+    wf.request,
+    wf.parentUUID,
+    now,
+    wf.kind,
+  ];
+}
+
+/**
  * Records a new PENDING workflow in one statement. Returns false when the UUID already exists:
  * the caller then attaches to that workflow instead of running it again.
  */
@@ -109,21 +129,7 @@ export async function insertWorkflow(pool: pg.Pool, wf: NewWorkflow): Promise<bo
        authenticated_user, authenticated_roles, assumed_role, request, parent_uuid, created_at, updated_at, owner, version)
      VALUES ($1, 'PENDING', $2, $11, $3, $4, $5, $6, $7, $8, $9, $10, $10, $12, $13)
      ON CONFLICT (workflow_uuid) DO NOTHING`,
-    values: [
-      wf.workflowUUID,
-      wf.workflowName,
-      wf.executorId,
-      wf.inputs,
-      wf.authenticatedUser,
-      JSON.stringify(wf.authenticatedRoles),
-      wf.assumedRole,
-      wf.request,
-      wf.parentUUID,
-      now,
-      wf.kind,
-      wf.owner,
-      wf.version,
-    ],
+    values: [...workflowRowValues(wf, now), wf.owner, wf.version],
   });
   return rowCount === 1;
 }

@@ -157,11 +157,16 @@ type ArgsAfterContext<F> = F extends (ctx: any, ...args: infer A) => any ? A : n
 type Resolved<F> = F extends (...args: any[]) => Promise<infer R> ? R : never;
 type ContextOf<F> = F extends (ctx: infer C, ...args: any[]) => any ? C : never;
 
-type KeysWithContext<T, C> = {
-  [K in keyof T]: T[K] extends AsyncFn ? ([ContextOf<T[K]>] extends [C] ? K : never) : never;
-}[keyof T];
+/** Whether `F` is an operation whose context is `C`. */
+type TakesContext<F, C> = F extends AsyncFn ? ([ContextOf<F>] extends [C] ? true : false) : false;
 
-type OperationKeys<T> = KeysWithContext<T, TransactionContext> | KeysWithContext<T, CommunicatorContext>;
+/**
+ * What a proxy offers for a member of the class that is not one of its calls: calling it does not
+ * compile, and the message names why.
+ */
+export interface NotCallableHere {
+  readonly 'not a function of this kind on this class (workflows: startChildWorkflow/invokeChildWorkflow; transactions and communicators: invoke)': never;
+}
 
 /**
  * What a stored argument or result cannot be at compile time: a function or a symbol, as the
@@ -191,20 +196,37 @@ type HasUnstorable<T> = IsAny<T> extends true ? false : [T] extends [Storable<T>
 /** The arguments of a call; none if its result cannot be stored, so the call does not compile. */
 type StoredArgs<F> = HasUnstorable<Resolved<F>> extends true ? [result: NotStorable] : Storable<ArgsAfterContext<F>>;
 
+/*
+ * The proxies map every key of the class and decide per key what it offers, instead of first
+ * filtering the keys: a filter reads the type of every member, so a workflow with no return
+ * annotation that returns `ctx.invoke(Self).tx(n)` would need its own return type to know its
+ * keys (TS7023). A mapped type's members are typed one at a time, only when used.
+ */
+
 /** The transactions and communicators of a class, as plain async calls. */
 export type OperationsOf<T> = {
-  [K in OperationKeys<T>]: (...args: StoredArgs<T[K]>) => Promise<Resolved<T[K]>>;
+  [K in keyof T]: TakesContext<T[K], TransactionContext | CommunicatorContext> extends true
+    ? (...args: StoredArgs<T[K]>) => Promise<Resolved<T[K]>>
+    : NotCallableHere;
 };
 
 /** The workflows of a class, each starting a workflow and returning its handle. */
 export type ChildStarterOf<T> = {
-  [K in KeysWithContext<T, WorkflowContext>]: (...args: StoredArgs<T[K]>) => Promise<WorkflowHandle<Resolved<T[K]>>>;
+  [K in keyof T]: TakesContext<T[K], WorkflowContext> extends true
+    ? (...args: StoredArgs<T[K]>) => Promise<WorkflowHandle<Resolved<T[K]>>>
+    : NotCallableHere;
 };
 
 /** The workflows of a class, each running to completion. */
 export type ChildInvokerOf<T> = {
-  [K in KeysWithContext<T, WorkflowContext>]: (...args: StoredArgs<T[K]>) => Promise<Resolved<T[K]>>;
+  [K in keyof T]: TakesContext<T[K], WorkflowContext> extends true ? (...args: StoredArgs<T[K]>) => Promise<Resolved<T[K]>> : NotCallableHere;
 };
 
-/** What a handler's or the testing runtime's `invoke(cls)` offers. */
-export type HandlerInvokerOf<T> = ChildStarterOf<T> & OperationsOf<T>;
+/** What a handler's or the testing runtime's `invoke(cls)` offers: workflows return a handle, operations their result. */
+export type HandlerInvokerOf<T> = {
+  [K in keyof T]: TakesContext<T[K], WorkflowContext> extends true
+    ? (...args: StoredArgs<T[K]>) => Promise<WorkflowHandle<Resolved<T[K]>>>
+    : TakesContext<T[K], TransactionContext | CommunicatorContext> extends true
+      ? (...args: StoredArgs<T[K]>) => Promise<Resolved<T[K]>>
+      : NotCallableHere;
+};

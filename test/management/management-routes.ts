@@ -15,6 +15,7 @@ export const MANAGEMENT_ROUTES: readonly RouteCase[] = [
   { method: 'GET', url: '/operon/executors', access: 'read' },
   { method: 'GET', url: '/operon/queues', access: 'read' },
   { method: 'GET', url: '/operon/schedules', access: 'read' },
+  { method: 'GET', url: '/operon/versions', access: 'read' },
   { method: 'GET', url: '/operon/workflows', access: 'read' },
   { method: 'GET', url: '/operon/workflows/access-done', access: 'read' },
   { method: 'GET', url: '/operon/workflows/access-done/steps', access: 'read' },

@@ -17,6 +17,7 @@ export { jwtAuthenticator, type JwtAuthenticatorOptions } from './auth/jwt-authe
 export { OperonJwtNotConfiguredError, OperonAuthenticatorResultError } from './auth/auth-errors.js';
 export { executorView, type ExecutorView } from './management/executors-view.js';
 export { queueView, type QueueView } from './management/queues-view.js';
+export { versionView, type VersionView } from './management/versions-view.js';
 export type { ExecutorRow, QueueSummary } from './system-db/system-database.js';
 export { OperonExecutorIdTakenError } from './executor/executor-lease.js';
 export {

@@ -1,12 +1,13 @@
 /**
  * Operon's own `/operon/*` routes, every one under management access (see management-access.ts):
- * the executors, the queues, the schedules, and the workflows' list, detail and steps.
+ * the executors, the queues, the schedules, the versions, and the workflows' list, detail and steps.
  */
 import type { RouteOptions } from 'fastify';
 import type { OperonRuntime } from '../runtime.js';
 import { executorView } from './executors-view.js';
 import { queueView } from './queues-view.js';
 import { scheduleViews } from './schedules-view.js';
+import { versionView } from './versions-view.js';
 import { managementRoute } from './management-access.js';
 import { parseFilter } from './workflow-filter.js';
 import { pageSize } from './workflow-queries.js';
@@ -17,6 +18,7 @@ export const EXECUTORS_PATH = '/operon/executors';
 export const WORKFLOWS_PATH = '/operon/workflows';
 export const QUEUES_PATH = '/operon/queues';
 export const SCHEDULES_PATH = '/operon/schedules';
+export const VERSIONS_PATH = '/operon/versions';
 export const AUDIT_PATH = '/operon/audit';
 
 const uuidOf = (request: { params: unknown }) => (request.params as { uuid: string }).uuid;
@@ -48,6 +50,13 @@ export function managementRoutes(runtime: OperonRuntime): RouteOptions[] {
       url: SCHEDULES_PATH,
       access: 'read',
       handler: async () => scheduleViews(runtime.schedules, await runtime.systemDb.listSchedules(), runtime.executor.deps.clock.now()),
+    }),
+    managementRoute(runtime, {
+      method: 'GET',
+      url: VERSIONS_PATH,
+      access: 'read',
+      // Each stored version, its open workflows, and the live executors that have it loaded.
+      handler: async () => (await runtime.systemDb.listVersions()).map(versionView),
     }),
     managementRoute(runtime, {
       method: 'GET',

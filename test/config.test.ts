@@ -138,7 +138,7 @@ describe('schema validation', () => {
   it('rejects an unknown nested key, even one with no value', () => {
     const error = configError(() => load('database:\n  hostnme:\n'));
     expect(error.message).toMatch(
-      /operon-config\.yaml: database\.hostnme is not a known key; did you mean hostname\? \(allowed: hostname, port, username, password, user_database, system_database, connectionTimeoutMillis, poolSize, ssl, sslrootcert, pooler, notifications, listenUrl, pollIntervalMs, migrate, rollback\)$/,
+      /operon-config\.yaml: database\.hostnme is not a known key; did you mean hostname\? \(allowed: hostname, port, username, password, user_database, system_database, connectionTimeoutMillis, poolSize, ssl, sslrootcert, pooler, notifications, listenUrl, pollIntervalMs, client, migrate, rollback\)$/,
     );
     expect(error.key).toBe('database.hostnme');
   });
@@ -315,6 +315,7 @@ describe('defaults', () => {
         notifications: 'listen',
         listen: undefined,
         pollIntervalMs: 100,
+        client: 'pg',
         ssl: 'disable',
         migrate: [],
         rollback: [],

@@ -24,6 +24,7 @@ import { Scheduler } from './schedules/scheduler.js';
 import { RuntimeMetrics } from './telemetry/runtime-metrics.js';
 import { RetentionSweeper } from './management/retention-sweeper.js';
 import { LoadedVersions } from './versions/loaded-versions.js';
+import { loadTransactionClient } from './database/transaction-clients.js';
 
 export interface RuntimeOptions {
   readonly config: OperonConfig;
@@ -133,6 +134,8 @@ export class OperonRuntime {
     });
     let messaging: WorkflowMessaging | undefined;
     try {
+      // Before any connection: a library the app has not installed stops the start at once.
+      const bindClient = await loadTransactionClient(config.database.client, config.appDir);
       const readOnly = options.readOnly === true;
       // The application_name of this runtime's sessions: ended by whoever declares it dead.
       const sessionTag = `operon-${randomBytes(6).toString('hex')}`;
@@ -199,6 +202,7 @@ export class OperonRuntime {
         databaseClock,
         metrics: new RuntimeMetrics((name) => registry.byQualifiedName(name)?.method.kind, systemDb),
         afterRecorded: options.afterRecorded,
+        bindClient,
         // Beside the app's own node_modules, so a loaded version's packages resolve as its bundle's did.
         versions: new LoadedVersions(systemDb, join(config.appDir, '.operon', 'versions'), registry, logger),
       });

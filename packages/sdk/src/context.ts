@@ -42,8 +42,13 @@ interface OperationContext extends BaseContext {
   readonly functionID: number;
 }
 
-export interface TransactionContext extends OperationContext {
-  readonly client: TransactionClient;
+/**
+ * `C` is what `database.client` makes `ctx.client`: `pg`'s client by default, or the app's own
+ * library bound to the transaction's connection, named by its type
+ * (`TransactionContext<Knex>`, `TransactionContext<Kysely<DB>>`, `TransactionContext<NodePgDatabase>`).
+ */
+export interface TransactionContext<C = TransactionClient> extends OperationContext {
+  readonly client: C;
 }
 
 export interface CommunicatorContext extends OperationContext {
@@ -205,7 +210,7 @@ type StoredArgs<F> = HasUnstorable<Resolved<F>> extends true ? [result: NotStora
 
 /** The transactions and communicators of a class, as plain async calls. */
 export type OperationsOf<T> = {
-  [K in keyof T]: TakesContext<T[K], TransactionContext | CommunicatorContext> extends true
+  [K in keyof T]: TakesContext<T[K], TransactionContext<any> | CommunicatorContext> extends true
     ? (...args: StoredArgs<T[K]>) => Promise<Resolved<T[K]>>
     : NotCallableHere;
 };
@@ -226,7 +231,7 @@ export type ChildInvokerOf<T> = {
 export type HandlerInvokerOf<T> = {
   [K in keyof T]: TakesContext<T[K], WorkflowContext> extends true
     ? (...args: StoredArgs<T[K]>) => Promise<WorkflowHandle<Resolved<T[K]>>>
-    : TakesContext<T[K], TransactionContext | CommunicatorContext> extends true
+    : TakesContext<T[K], TransactionContext<any> | CommunicatorContext> extends true
       ? (...args: StoredArgs<T[K]>) => Promise<Resolved<T[K]>>
       : NotCallableHere;
 };

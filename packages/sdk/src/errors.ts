@@ -257,3 +257,30 @@ export class OperonVersionLoadError extends OperonError {
     super(`cannot load version ${version}: ${reason}`);
   }
 }
+
+/**
+ * `database.client` names a library the app has not installed (knex, kysely, drizzle-orm): the
+ * runtime stops at start, naming the package to install.
+ */
+export class OperonDatabaseClientMissingError extends OperonError {
+  static override readonly CODE = 'OPERON_ERR_DATABASE_CLIENT_MISSING';
+  constructor(
+    readonly client: string,
+    readonly packageName: string,
+    reason: string,
+  ) {
+    super(`database.client is ${client}, but the package ${packageName} cannot be loaded (${reason}): install it in the app (npm install ${packageName})`);
+  }
+}
+
+/**
+ * A transaction's `ctx.client` was asked to open a transaction of its own (knex's, kysely's or
+ * drizzle's `transaction()`). It is already inside Operon's transaction, whose COMMIT also records
+ * the operation's output: a COMMIT of the library's would split the two.
+ */
+export class OperonNestedTransactionError extends OperonError {
+  static override readonly CODE = 'OPERON_ERR_TRANSACTION_NESTED';
+  constructor(readonly client: string) {
+    super(`ctx.client (${client}) is already in the transaction Operon opened for this @Transaction: query it directly instead of calling transaction()`);
+  }
+}

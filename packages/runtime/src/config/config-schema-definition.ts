@@ -4,7 +4,7 @@
  * silently embedded database). `scripts/generate-config-validator.mjs` compiles it ahead of time
  * into config-validator.generated.ts, so no process pays for compiling it at startup.
  */
-import { LOG_LEVELS, NOTIFICATION_MODES, POOLERS, SSL_MODES } from './config-types.js';
+import { DATABASE_CLIENTS, LOG_LEVELS, NOTIFICATION_MODES, POOLERS, SSL_MODES } from './config-types.js';
 
 /** The subset of JSON Schema this file uses, typed so the helpers below can walk it. */
 export interface SchemaNode {
@@ -51,6 +51,7 @@ export const CONFIG_SCHEMA: SchemaNode = section({
     notifications: { type: 'string', enum: NOTIFICATION_MODES },
     listenUrl: { type: 'string', pattern: '^postgres(ql)?://', description: 'a postgres:// or postgresql:// URL' },
     pollIntervalMs: { type: 'integer', minimum: 10, maximum: 60_000 },
+    client: { type: 'string', enum: DATABASE_CLIENTS },
     migrate: commands,
     rollback: commands,
   }),

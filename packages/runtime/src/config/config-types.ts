@@ -20,6 +20,9 @@ export type SslMode = (typeof SSL_MODES)[number];
 export const POOLERS = ['none', 'transaction'] as const;
 export type Pooler = (typeof POOLERS)[number];
 export const NOTIFICATION_MODES = ['listen', 'poll'] as const;
+/** What `ctx.client` of a transaction is: `pg`'s client, or a query builder or ORM bound to it. */
+export const DATABASE_CLIENTS = ['pg', 'knex', 'kysely', 'drizzle'] as const;
+export type DatabaseClientKind = (typeof DATABASE_CLIENTS)[number];
 export type NotificationMode = (typeof NOTIFICATION_MODES)[number];
 
 /** Where the LISTEN connection goes when it is not the main connection's server. */
@@ -81,6 +84,10 @@ export interface DatabaseConfigInput {
   /** With `notifications: poll`, how often waiting workflows look for what they wait for (one
    * round trip for all of a process's waits). @default 100 */
   pollIntervalMs?: number;
+  /** What a transaction's `ctx.client` is: `pg` (a node-postgres client), or a `knex`, `kysely` or
+   * `drizzle` handle bound to the transaction's own connection (the app installs that package).
+   * @default 'pg' */
+  client?: DatabaseClientKind;
   /** Shell commands `operon migrate` runs, in order, after the app's `migrations/*.sql`.
    * @default [] */
   migrate?: string[];
@@ -231,6 +238,7 @@ export interface ResolvedDatabaseConfig {
   /** The direct connection for LISTEN and NOTIFY; undefined: the main connection. */
   readonly listen: ListenConnection | undefined;
   readonly pollIntervalMs: number;
+  readonly client: DatabaseClientKind;
   readonly migrate: readonly string[];
   readonly rollback: readonly string[];
 }

@@ -257,6 +257,7 @@ function resolveDatabase(db: DatabaseConfigInput, source: Source): ResolvedDatab
     ssl,
     sslrootcert,
     ...notificationsOf(db, { username: db.username ?? url.username ?? env('PGUSER') ?? 'postgres', password, ssl }, source),
+    client: db.client ?? 'pg',
     migrate: db.migrate ?? [],
     rollback: db.rollback ?? [],
   };

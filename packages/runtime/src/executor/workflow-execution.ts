@@ -15,6 +15,7 @@
  * never settles, so the workflow's code is never resumed with an error it could mistake for its
  * own; the workflow stays PENDING and its next run (recovery) continues from its records.
  */
+import type { BindTransactionClient } from '../database/transaction-clients.js';
 import type { Context } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type pg from 'pg';
@@ -71,6 +72,8 @@ export interface ExecutionServices {
   readonly lease: { holds(owner: string): boolean; confirm(owner: string): Promise<'held' | 'lost' | 'unknown'> };
   /** Keeps the runtime's pools open, when it stops, until `work` (an operation with a side effect) has recorded. */
   readonly untilRecorded: <T>(work: Promise<T>) => Promise<T>;
+  /** What a transaction's `ctx.client` is (`database.client`); `pg`'s client when absent. */
+  readonly bindClient?: BindTransactionClient;
   /** Told (and awaited) when a recovered execution is about to perform its first operation: one more recovery attempt. */
   readonly attempting: (workflowUUID: string) => Promise<void>;
   /** Told once when a recovered execution completed an operation or reached a wait: it got past what killed its last run. */

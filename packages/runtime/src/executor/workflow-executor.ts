@@ -32,6 +32,7 @@ import { placementOf } from './queue-placement.js';
 import { QueueRunner } from './queue-runner.js';
 import type { RuntimeMetrics } from '../telemetry/runtime-metrics.js';
 import type { LoadedVersions } from '../versions/loaded-versions.js';
+import type { BindTransactionClient } from '../database/transaction-clients.js';
 
 export interface ExecutorDeps {
   readonly systemDb: SystemDatabase;
@@ -60,6 +61,8 @@ export interface ExecutorDeps {
   readonly afterRecorded?: (site: StepSite) => void;
   /** The versions loaded beside the current code, for workflows that started on other code. */
   readonly versions: LoadedVersions;
+  /** What a transaction's `ctx.client` is (`database.client`); `pg`'s client when absent. */
+  readonly bindClient?: BindTransactionClient;
 }
 
 export interface StartOptions {

@@ -5,7 +5,8 @@
  * the step, reading the records again, tells which. Serialization failures and deadlocks retry.
  */
 import type pg from 'pg';
-import { ISOLATION_LEVELS, OperonDecoratorError, type OperonLogger, type TransactionClient, type TransactionContext } from '@operon/sdk';
+import { ISOLATION_LEVELS, OperonDecoratorError, type OperonLogger, type TransactionContext } from '@operon/sdk';
+import { bindPg, type BindTransactionClient } from '../../database/transaction-clients.js';
 import { Backoff } from '../../backoff.js';
 import { guardDatabase, isConnectionFailure, markInfrastructure } from '../../database/infrastructure-failure.js';
 import { FENCED_SQLSTATE } from '../../system-db/ownership.js';
@@ -33,14 +34,17 @@ class AttemptSession {
   lost = false;
   private readonly onLoss = () => (this.lost = true);
 
-  constructor(readonly client: pg.PoolClient) {
+  /** The app's `ctx.client`: `pg`'s query alone, or the configured library bound to this connection. */
+  readonly scoped: unknown;
+
+  constructor(
+    readonly client: pg.PoolClient,
+    bind: BindTransactionClient,
+  ) {
     client.on('end', this.onLoss);
     client.on('error', this.onLoss);
+    this.scoped = bind(client);
   }
-
-  readonly scoped: TransactionClient = {
-    query: (text, values) => this.client.query(text, values as unknown[]) as never,
-  };
 
   /** Rolls back (if the session is alive) and gives the client back, discarding it if broken. */
   async close(): Promise<void> {
@@ -67,6 +71,7 @@ export async function performTransaction(
   args: unknown[],
 ): Promise<OperationRecord> {
   const { systemDb, appPool, application } = execution.services;
+  const bindClient = execution.services.bindClient ?? bindPg;
   const options = fn.method.transactionOptions ?? {};
   const readOnly = options.readOnly === true;
   const level = options.isolationLevel ?? 'SERIALIZABLE';
@@ -75,7 +80,7 @@ export async function performTransaction(
   const begin = `BEGIN ISOLATION LEVEL ${level}${readOnly ? ' READ ONLY' : ''}`;
   const logger = operationLogger(execution.services.logger, site, fn.name, 'transaction');
   if (execution.services.logger.isLevelEnabled('debug')) logger().debug({ inputs: loggableInputs(fn, args) }, `${fn.name} started`);
-  const call = (client: TransactionClient) => fn.method.fn.call(fn.cls, transactionContext(site, client, span, logger, application), ...args);
+  const call = (client: unknown) => fn.method.fn.call(fn.cls, transactionContext(site, client, span, logger, application), ...args);
   // A read-only transaction wrote nothing to keep atomic with its record: it commits, then records.
   const commit = readOnly
     ? (client: pg.PoolClient) => client.query('COMMIT').then(() => undefined)
@@ -83,7 +88,7 @@ export async function performTransaction(
         systemDb.insertTransactionOutputAndCommit(client, { instance: site.owner, epoch: execution.run.epoch }, site.workflowUUID, site.functionID, fn.name, output);
   const conflicts = new Backoff(CONFLICT_RETRY);
   for (;;) {
-    const session = new AttemptSession(await guardDatabase(appPool.connect()));
+    const session = new AttemptSession(await guardDatabase(appPool.connect()), bindClient);
     const attempt = await runAttempt(session, begin, call, commit, `the output of ${fn.name}`);
     if (attempt === 'conflict') {
       logger().debug(`${fn.name}: retrying after a serialization failure or deadlock`);
@@ -108,7 +113,7 @@ export async function performTransaction(
 async function runAttempt(
   session: AttemptSession,
   begin: string,
-  call: (client: TransactionClient) => Promise<unknown>,
+  call: (client: unknown) => Promise<unknown>,
   commit: (client: pg.PoolClient, output: string | null) => Promise<void>,
   what: string,
 ): Promise<Attempt> {
@@ -155,11 +160,11 @@ async function runAttempt(
 
 function transactionContext(
   site: StepSite,
-  client: TransactionClient,
+  client: unknown,
   span: RuntimeSpan,
   logger: () => OperonLogger,
   application: Readonly<Record<string, unknown>>,
-): TransactionContext {
+): TransactionContext<unknown> {
   return {
     client,
     workflowUUID: site.workflowUUID,

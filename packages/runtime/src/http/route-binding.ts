@@ -49,10 +49,27 @@ function valueOf(parameter: BoundParameter, method: HttpMethod, sources: Binding
   }
 }
 
-/** An ISO 8601 date (`2026-03-01`) or date-time (`2026-03-01T12:00:00Z`) as a Date; undefined if it is not one. */
+/**
+ * `2026-03-01` (UTC midnight) or `2026-03-01T12:00:00Z` / `…+02:00`: the offset is required, so the
+ * instant does not depend on the server's time zone.
+ */
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-](\d{2}):?(\d{2})))?$/i;
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return [4, 6, 9, 11].includes(month) ? 30 : 31;
+}
+
+/** The Date an ISO 8601 date or date-time names; undefined if it is not one or names no real day or time. */
 function parseDate(value: unknown): Date | undefined {
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value;
-  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i.test(value)) return undefined;
+  if (typeof value !== 'string') return undefined;
+  const match = ISO_DATE.exec(value);
+  if (!match) return undefined;
+  // `new Date` rolls an impossible day over (2026-02-30 is March 2, 24:00 the next day): refuse it instead.
+  const [year, month, day, hour, minute, second, offsetHours, offsetMinutes] = match.slice(1).map((part) => Number(part ?? 0)) as number[] as [number, number, number, number, number, number, number, number];
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
+  if (hour > 23 || minute > 59 || second > 59 || offsetHours > 23 || offsetMinutes > 59) return undefined;
   const date = new Date(value);
   return Number.isNaN(date.getTime()) ? undefined : date;
 }
@@ -73,7 +90,7 @@ export function bindArguments(
     }
     if (!parameter.date || value === null) return value;
     const date = parseDate(value);
-    if (date === undefined) throw new OperonHttpInvalidArgumentError(handler, parameter.name, 'an ISO 8601 date or date-time (2026-03-01, 2026-03-01T12:00:00Z)', value);
+    if (date === undefined) throw new OperonHttpInvalidArgumentError(handler, parameter.name, 'an ISO 8601 date or date-time with an offset (2026-03-01, 2026-03-01T12:00:00Z)', value);
     return date;
   });
   if (missing.length > 0) throw new OperonHttpMissingArgumentError(handler, missing);

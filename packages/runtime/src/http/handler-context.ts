@@ -61,8 +61,10 @@ export class HandlerContextImpl implements HandlerContext {
     /** The handler's logger, when the route made it already (it logs the handler's start). */
     log?: () => OperonLogger,
     private readonly fastifyReply?: FastifyReply,
+    /** Recorded in place of the URL sent: the route pattern of a handler that masks arguments. */
+    recordedUrl?: string,
   ) {
-    this.recorded = recordedRequest(request);
+    this.recorded = recordedRequest(request, recordedUrl);
     this.log =
       log ??
       lazyLogger(logger, () => ({

@@ -64,11 +64,13 @@ export function handlerRoute(runtime: OperonRuntime, fn: RegisteredFunction, rou
   const authenticator = fn.classRegistration.authenticator;
   const bearer = authenticator !== undefined && isConfigurable(authenticator);
   const spans = handlerSpans(runtime, fn, route);
+  // Masked arguments may be in the path or query string: logs and records then show the route pattern.
+  const masksUrl = hasLogMasks(fn);
   return {
     method: route.method,
     url: route.path,
     schema: route.schema,
-    config: { [MASK_URL_IN_LOGS]: hasLogMasks(fn) },
+    config: { [MASK_URL_IN_LOGS]: masksUrl },
     ...spans?.hooks,
     handler: async (request, reply) => {
       const workflows = new RequestWorkflows(workflowUUIDOf(request.headers));
@@ -91,7 +93,7 @@ export function handlerRoute(runtime: OperonRuntime, fn: RegisteredFunction, rou
         const args = bindArguments(fn.name, route.method, parameters, httpRequest);
         if (span !== NOOP_RUNTIME_SPAN) span.setAttribute('operon.inputs', inputsAttribute(fn, args));
         if (logger.isLevelEnabled('debug')) log().debug({ inputs: loggableInputs(fn, args) }, `handler ${fn.name} started`);
-        const ctx = new HandlerContextImpl(runtime, httpRequest, identity, workflows, fn.name, logger, span, log, reply);
+        const ctx = new HandlerContextImpl(runtime, httpRequest, identity, workflows, fn.name, logger, span, log, reply, masksUrl ? route.path : undefined);
         result = fn.method.kind ? await invokeAsOperation(ctx, fn, args) : await fn.method.fn.call(fn.cls, ctx, ...args);
       } catch (caught) {
         nameWorkflow();

@@ -66,10 +66,14 @@ export interface RecordedRequest extends RecordedHttpRequest {
   readonly headers: Record<string, string | string[]>;
 }
 
-export function recordedRequest(request: HttpRequest): RecordedRequest {
+/**
+ * `routePattern` replaces the URL of a handler that masks arguments (`@LogMask`, `@SkipLogging`):
+ * they may be in its path or query string, and the record must keep them out as its logs do.
+ */
+export function recordedRequest(request: HttpRequest, routePattern?: string): RecordedRequest {
   const headers: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(request.headers)) {
     if (value !== undefined && RECORDED_HEADERS.has(name)) headers[name] = value;
   }
-  return { method: request.method, url: redactUrl(request.url), headers, requestID: request.requestID };
+  return { method: request.method, url: routePattern ?? redactUrl(request.url), headers, requestID: request.requestID };
 }

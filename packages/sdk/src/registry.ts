@@ -86,7 +86,8 @@ export interface HttpRoute {
 export const BUILT_PARAMETERS = Symbol.for('operon.parameters');
 
 export interface BuiltParameter {
-  readonly name: string;
+  /** Absent for a destructured or rest parameter, which has no name to bind by. */
+  readonly name?: string;
   /** Has a default value or is marked `?`. */
   readonly optional: boolean;
   /** Declared `: Date`. */

@@ -24,9 +24,11 @@ export interface BoundParameter {
 
 /** Names and optionality from the build, else from the compiled source. */
 function sourceParameters(fn: RegisteredFunction): { name?: string; optional: boolean; date: boolean; problem?: string }[] | undefined {
+  const compiled = () => readParameters(fn.method.fn, fn.name);
   const built = builtParameters(fn.cls, fn.method.methodName);
-  if (built) return built.map((p) => ({ ...p }));
-  return readParameters(fn.method.fn, fn.name)?.map((p) => ({ ...p, date: false }));
+  // A parameter the build found no name for (destructured, rest): the compiled source says why.
+  if (built) return built.map((p, i) => (p.name !== undefined ? { ...p } : { ...p, problem: (compiled()?.[i] as { problem?: string } | undefined)?.problem }));
+  return compiled()?.map((p) => ({ ...p, date: false }));
 }
 
 function declaredArguments(fn: RegisteredFunction, route: HttpRoute): HttpArgument[] {

@@ -49,6 +49,8 @@ export {
   parseFork,
   auditPage,
   OperonManagementConflictError,
+  OperonManagementStillFinishingError,
+  RESUME_WAIT_MS,
   type ChangeResult,
   type ChangeTarget,
   type ForkRequest,

@@ -125,6 +125,10 @@ export class WorkflowExecution {
   private attemptCounted = false;
   /** The workflow was cancelled: the operation in flight may record, no further one starts. */
   private cancelledHere = false;
+  /** Communicators of this run calling out now: a cancelled run keeps its workflow until none is. */
+  private callingOut = 0;
+  /** This cancelled run let go of its workflow (or is letting go): a resume may run it anew. */
+  private released = false;
   readonly span: RuntimeSpan;
 
   constructor(
@@ -306,7 +310,9 @@ export class WorkflowExecution {
     // Not written: cancelled, or another executor owns the workflow now (or ended it); its record is the result.
     if (!(await this.durably(() => this.services.systemDb.recordWorkflowEnd(end)))) {
       const row = await this.durably(() => this.services.systemDb.getWorkflow(this.workflowUUID));
-      return row?.status === 'CANCELLED' ? this.abandon('cancelled') : this.fenced();
+      if (row?.status !== 'CANCELLED') return this.fenced();
+      this.cancel();
+      return this.abandon('cancelled');
     }
     this.services.metrics?.workflowEnded(this.run.fn.name, end.status);
     if (error) throw error;
@@ -333,6 +339,30 @@ export class WorkflowExecution {
     this.cancelledHere = true;
     this.logger.info(`workflow ${this.workflowUUID} was cancelled; it starts no further operation`);
     this.onAbandon('cancelled');
+    this.releaseIfIdle();
+  }
+
+  /**
+   * Runs a communicator's call and record. While one is in flight a cancelled run keeps its
+   * workflow (its owner stays this instance, so a resume waits): a new run would call out again.
+   */
+  async callOut<T>(work: () => Promise<T>): Promise<T> {
+    this.callingOut++;
+    try {
+      return await work();
+    } finally {
+      this.callingOut--;
+      if (this.cancelledHere) this.releaseIfIdle();
+    }
+  }
+
+  /** A cancelled run with nothing in flight lets go of its workflow, once; a failed release leaves it to the lease. */
+  private releaseIfIdle(): void {
+    if (this.released || this.callingOut > 0 || !this.policy.runs) return;
+    this.released = true;
+    this.durably(() => this.services.systemDb.releaseCancelled(this.workflowUUID, this.run.owner)).catch((error: unknown) =>
+      this.services.logger.warn({ err: error, workflowUUID: this.workflowUUID }, `workflow ${this.workflowUUID}: could not let go of it after its cancel; a resume waits until this executor stops`),
+    );
   }
 
   get cancelled(): boolean {

@@ -27,6 +27,19 @@ export class OperonManagementConflictError extends OperonError {
   readonly status = 409;
 }
 
+/**
+ * A resume of a cancelled workflow whose previous run is still finishing the communicator it had
+ * in flight when the cancel came: a new run now would call out a second time. Answered with 409.
+ */
+export class OperonManagementStillFinishingError extends OperonError {
+  static override readonly CODE = 'OPERON_ERR_MANAGEMENT_STILL_FINISHING';
+  readonly status = 409;
+}
+
+/** How long a resume waits for a cancelled run to let go of its workflow before it answers 409. */
+export const RESUME_WAIT_MS = 5_000;
+const RESUME_RETRY_MS = 50;
+
 /** Who made a change, and how they asked: recorded in the audit log. */
 export interface ChangeAuthor {
   readonly actor: string;
@@ -57,26 +70,28 @@ function rootsOf(target: ChangeTarget, values: unknown[]): string {
   return filterCondition(target.filter, values);
 }
 
-function auditCte(values: unknown[], author: ChangeAuthor, action: string, request: unknown, from: string): string {
+/** `unless`: a condition under which the statement changes nothing, and nothing is written here either. */
+function auditCte(values: unknown[], author: ChangeAuthor, action: string, request: unknown, from: string, unless = 'false'): string {
   values.push(Date.now(), author.actor, action, JSON.stringify(request));
   const n = values.length;
   return `audit AS (
     INSERT INTO operon.audit_log (at, actor, action, request, workflow_uuids, changed)
     SELECT $${n - 3}, $${n - 2}, $${n - 1}, $${n}, coalesce(array_agg(workflow_uuid ORDER BY workflow_uuid), '{}'), count(*) FROM ${from}
+    HAVING NOT (${unless})
     RETURNING audit_id)`;
 }
 
-/** A new `stopped` instance that holds workflows for adoption (parameter `$n` is its id). */
-function handoverCte(n: number): string {
+/** A new `stopped` instance that holds workflows for adoption (parameter `$n` is its id), unless `unless` holds. */
+function handoverCte(n: number, unless: string): string {
   return `handover AS (
     INSERT INTO operon.executors (instance_id, executor_id, host, host_key, pid, session_tag, started_at, lease_ms, state)
-    VALUES ($${n}, 'operon-handover', $${n + 1}, 'handover', 0, '', $${n + 2}, 0, 'stopped') RETURNING instance_id)`;
+    SELECT $${n}, 'operon-handover', $${n + 1}, 'handover', 0, '', $${n + 2}, 0, 'stopped' WHERE NOT (${unless}) RETURNING instance_id)`;
 }
 
-function pushHandover(values: unknown[]): { id: string; cte: string } {
+function pushHandover(values: unknown[], unless = 'false'): { id: string; cte: string } {
   const id = `handover-${randomUUID()}`;
   values.push(id, hostname(), Date.now());
-  return { id, cte: handoverCte(values.length - 2) };
+  return { id, cte: handoverCte(values.length - 2, unless) };
 }
 
 async function requireWorkflow(pool: pg.Pool, workflowUUID: string) {
@@ -107,7 +122,9 @@ export async function cancelWorkflows(pool: pg.Pool, target: ChangeTarget, autho
        UNION
        SELECT c.workflow_uuid FROM operon.workflow_status c JOIN tree t ON c.parent_uuid = t.workflow_uuid),
      changed AS (
-       UPDATE operon.workflow_status w SET status = 'CANCELLED', updated_at = $${cancellable + 1}
+       -- One still ENQUEUED runs nowhere: nobody has to let go of it before a resume.
+       UPDATE operon.workflow_status w SET status = 'CANCELLED', updated_at = $${cancellable + 1},
+         owner = CASE WHEN w.status = 'ENQUEUED' THEN NULL ELSE w.owner END
        FROM tree WHERE w.workflow_uuid = tree.workflow_uuid AND w.status = ANY($${cancellable}::text[])
        RETURNING w.workflow_uuid),
      notified AS (
@@ -133,26 +150,61 @@ function refuseHeldDeduplication(error: unknown): never {
  * PENDING again, their outcome cleared and their recovery attempts forgotten, held by a handover
  * instance for adoption (a workflow of a queue: ENQUEUED again, under its queue's limits). Each
  * continues after its last recorded operation.
+ *
+ * A cancelled workflow whose run has not let go of it yet (its owner is still a live executor:
+ * a communicator of that run is still calling out) is not handed over: a new run would call out
+ * again. The resume waits up to `waitMs` for every such run to let go, then changes nothing and
+ * answers OperonManagementStillFinishingError. A dead owner (its lease lapsed) counts as let go.
  */
-export async function resumeWorkflows(pool: pg.Pool, target: ChangeTarget, author: ChangeAuthor): Promise<ChangeResult> {
+export async function resumeWorkflows(
+  pool: pg.Pool,
+  target: ChangeTarget,
+  author: ChangeAuthor,
+  { waitMs = RESUME_WAIT_MS }: { readonly waitMs?: number } = {},
+): Promise<ChangeResult> {
   if ('workflowUUID' in target) {
     const row = await requireWorkflow(pool, target.workflowUUID);
     if (!RESUMABLE.includes(row.status)) {
       throw new OperonManagementConflictError(`workflow ${row.workflowUUID} is ${row.status}: only a ${RESUMABLE.join(', ')} workflow can be resumed`);
     }
   }
+  const giveUpAt = Date.now() + waitMs;
+  for (;;) {
+    const attempt = await resumeOnce(pool, target, author);
+    if (!('finishing' in attempt)) return attempt;
+    if (Date.now() >= giveUpAt) {
+      const { workflowUUID, owner } = attempt.finishing;
+      throw new OperonManagementStillFinishingError(
+        `cannot resume workflow ${workflowUUID} yet: its previous run (executor instance ${owner}) is still finishing the operation it had in flight when it was cancelled, and a new run would perform it again; try again once that operation has recorded (or once that executor is gone)`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, RESUME_RETRY_MS));
+  }
+}
+
+/** One resume statement: it changes everything it selects, or (some run still finishing) nothing. */
+async function resumeOnce(pool: pg.Pool, target: ChangeTarget, author: ChangeAuthor): Promise<ChangeResult | { finishing: { workflowUUID: string; owner: string } }> {
   const values: unknown[] = [];
   const roots = rootsOf(target, values);
-  const handover = pushHandover(values);
+  const stillFinishing = 'EXISTS (SELECT 1 FROM finishing)';
+  const handover = pushHandover(values, stillFinishing);
   values.push(RESUMABLE, Date.now());
   const resumable = values.length - 1;
-  const audit = auditCte(values, author, 'workflowUUID' in target ? 'resume' : 'bulk-resume', target, 'changed');
+  const audit = auditCte(values, author, 'workflowUUID' in target ? 'resume' : 'bulk-resume', target, 'changed', stillFinishing);
   const { rows } = await pool.query(
     `WITH RECURSIVE tree (workflow_uuid, is_root) AS (
        SELECT w.workflow_uuid, true FROM operon.workflow_status w WHERE ${roots}
        UNION
        SELECT c.workflow_uuid, false FROM operon.workflow_status c JOIN tree t ON c.parent_uuid = t.workflow_uuid),
      nodes AS (SELECT workflow_uuid, bool_or(is_root) AS is_root FROM tree GROUP BY workflow_uuid),
+     -- Cancelled ones a live executor still owns: its run has a communicator in flight (liveness
+     -- by the database's clock, as leases are judged).
+     finishing AS (
+       SELECT w.workflow_uuid, w.owner FROM operon.workflow_status w JOIN nodes USING (workflow_uuid)
+       JOIN operon.executors e ON e.instance_id = w.owner
+       WHERE w.kind = 'workflow' AND w.status = 'CANCELLED'
+         AND e.state = 'live' AND e.heartbeat_at > now() - e.lease_ms * interval '1 millisecond'
+       ORDER BY w.workflow_uuid LIMIT 1),
      ${handover.cte},
      changed AS (
        -- A workflow of a queue waits for a slot again (ENQUEUED, in its old place), its epoch moved
@@ -163,12 +215,16 @@ export async function resumeWorkflows(pool: pg.Pool, target: ChangeTarget, autho
          owner_epoch = w.owner_epoch + CASE WHEN w.queue_name IS NULL THEN 0 ELSE 1 END
        FROM nodes WHERE w.workflow_uuid = nodes.workflow_uuid AND w.kind = 'workflow'
          AND (w.status = 'CANCELLED' OR (nodes.is_root AND w.status = ANY($${resumable}::text[])))
+         AND NOT ${stillFinishing}
        RETURNING w.workflow_uuid),
      ${audit}
-     SELECT (SELECT count(*) FROM changed) AS changed, array(SELECT workflow_uuid FROM changed) AS uuids, (SELECT audit_id FROM audit) AS audit_id`,
+     SELECT (SELECT count(*) FROM changed) AS changed, array(SELECT workflow_uuid FROM changed) AS uuids, (SELECT audit_id FROM audit) AS audit_id,
+       (SELECT workflow_uuid FROM finishing) AS finishing_uuid, (SELECT owner FROM finishing) AS finishing_owner`,
     values,
   ).catch(refuseHeldDeduplication);
-  return { changed: Number(rows[0].changed), workflowUUIDs: rows[0].uuids, handover: handover.id };
+  const row = rows[0];
+  if (row.finishing_uuid !== null) return { finishing: { workflowUUID: row.finishing_uuid, owner: row.finishing_owner } };
+  return { changed: Number(row.changed), workflowUUIDs: row.uuids, handover: handover.id };
 }
 
 export interface ForkRequest {

@@ -313,4 +313,9 @@ export class SystemDatabase {
   cancelledAmong(workflowUUIDs: readonly string[]): Promise<string[]> {
     return guardDatabase(status.cancelledAmong(this.systemPool, workflowUUIDs));
   }
+
+  /** A cancelled run lets go of its workflow: a resume may give it to a new run now. */
+  releaseCancelled(workflowUUID: string, owner: string): Promise<void> {
+    return guardDatabase(status.releaseCancelled(this.systemPool, workflowUUID, owner));
+  }
 }

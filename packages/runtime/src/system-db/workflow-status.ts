@@ -260,3 +260,16 @@ export async function cancelledAmong(pool: pg.Pool, workflowUUIDs: readonly stri
   );
   return rows.map((r) => r.workflow_uuid);
 }
+
+/**
+ * A cancelled run lets go of its workflow once nothing it started is still in flight: the owner
+ * becomes NULL, so a resume may hand the workflow to a new run (while the owner is a live
+ * executor, a resume waits: that run may still be calling out). Conditional, so a late release
+ * never takes the workflow from a newer owner.
+ */
+export async function releaseCancelled(pool: pg.Pool, workflowUUID: string, owner: string): Promise<void> {
+  await pool.query(
+    "UPDATE operon.workflow_status SET owner = NULL WHERE workflow_uuid = $1 AND owner = $2 AND status = 'CANCELLED'",
+    [workflowUUID, owner],
+  );
+}

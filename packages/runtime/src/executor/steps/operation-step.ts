@@ -38,7 +38,7 @@ export function operationStep(execution: WorkflowExecution, fn: RegisteredFuncti
     try {
       const record = await (kind === 'transaction'
         ? performTransaction(execution, site, span, fn, args)
-        : execution.services.untilRecorded(performCommunicator(execution, site, span, fn, args)));
+        : execution.services.untilRecorded(execution.callOut(() => performCommunicator(execution, site, span, fn, args))));
       span.end(record.error === null ? undefined : deserializeError(record.error));
       return record;
     } catch (error) {

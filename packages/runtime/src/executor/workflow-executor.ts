@@ -4,10 +4,11 @@
  * to end; a recovered run loads all of its records in one query per database.
  */
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type pg from 'pg';
 import type { Context } from '@opentelemetry/api';
 import type { Logger } from 'pino';
-import { OperonNotRegisteredError, OperonShutdownError, OperonWorkflowConflictError, type EnqueueOptions, type RecordedHttpRequest, type WorkflowHandle } from '@operon/sdk';
+import { OperonNotRegisteredError, OperonShutdownError, OperonVersionLoadError, OperonWorkflowConflictError, type EnqueueOptions, type RecordedHttpRequest, type WorkflowHandle } from '@operon/sdk';
 import { checkIdentifier } from '../client/identifiers.js';
 import { isInfrastructureFailure, markInfrastructure } from '../database/infrastructure-failure.js';
 import type { DequeuedRow, OperationRecord, SystemDatabase, WorkflowIdentity, WorkflowKind, WorkflowRow } from '../system-db/system-database.js';
@@ -281,7 +282,10 @@ export class WorkflowExecutor {
   /** Runs a workflow a dequeue just gave this instance: its first run. */
   private runDequeued(row: DequeuedRow): Promise<unknown> {
     // Enqueued by code of another version: it starts on that version, loaded beside this one.
-    if (!this.deps.versions.isCurrent(row.version) && this.stateName === 'running') return this.runDequeuedOnVersion(row, row.version!);
+    if (!this.deps.versions.isCurrent(row.version)) {
+      // Not on this code, whatever the current code registers: during a stop it is left for the next executor.
+      return this.stateName === 'running' ? this.runDequeuedOnVersion(row, row.version!) : Promise.resolve();
+    }
     const fn = this.deps.registry.byQualifiedName(row.workflowName);
     if (!fn || this.stateName !== 'running') {
       if (fn) return Promise.resolve();
@@ -294,9 +298,9 @@ export class WorkflowExecutor {
     }
     const run: ExecutionRun = { workflowUUID: row.workflowUUID, fn, kind: row.kind, identity: identityOf(row), request: requestOf(row), owner: row.owner ?? '', epoch: row.ownerEpoch };
     this.deps.metrics?.workflowStarted(fn.name);
-    return this.track(row.workflowUUID, { ...row, started: Promise.resolve(true) }, run.owner, (abandon, executing) => {
+    return this.track(row.workflowUUID, { ...row, started: Promise.resolve(true) }, run.owner, (abandon, executing, abandoned) => {
       executing();
-      return this.execute(run, row.inputs, undefined, abandon);
+      return this.execute(run, row.inputs, undefined, abandon, abandoned);
     });
   }
 
@@ -319,9 +323,9 @@ export class WorkflowExecutor {
         .catch(() => undefined);
     }
     const run: ExecutionRun = { workflowUUID: row.workflowUUID, fn, kind: row.kind, identity: identityOf(row), request: requestOf(row), owner: row.owner ?? '', epoch: row.ownerEpoch };
-    return this.track(row.workflowUUID, { ...row, started: Promise.resolve(true) }, run.owner, (abandon, executing) => {
+    return this.track(row.workflowUUID, { ...row, started: Promise.resolve(true) }, run.owner, (abandon, executing, abandoned) => {
       executing();
-      return this.execute(run, row.inputs, undefined, abandon).finally(() => versions.release(version));
+      return this.holding(version, this.execute(run, row.inputs, undefined, abandon, abandoned), abandoned);
     });
   }
 
@@ -350,7 +354,7 @@ export class WorkflowExecutor {
     });
     const run: ExecutionRun = { workflowUUID, fn, kind, identity, request: options.request ?? null, owner: this.lease.instanceId, epoch: 0, parentSpan: options.parentSpan };
     // Registered before the first await, so a concurrent start of this UUID in this process joins it.
-    const result = this.track(workflowUUID, { ...owner, started: insertion }, run.owner, async (abandon, executing) => {
+    const result = this.track(workflowUUID, { ...owner, started: insertion }, run.owner, async (abandon, executing, abandoned) => {
       let inserted: boolean;
       let orphan: WorkflowRow | undefined;
       try {
@@ -387,12 +391,12 @@ export class WorkflowExecutor {
       if (orphan) {
         const records = await this.whileDatabaseAway(() => this.deps.systemDb.loadRecords([workflowUUID]));
         executing();
-        return this.execute(run, inputs, records.get(workflowUUID) ?? new Map(), abandon);
+        return this.execute(run, inputs, records.get(workflowUUID) ?? new Map(), abandon, abandoned);
       }
       // It runs elsewhere (or ran): wait for its record. If this process adopts it, it runs here then.
       if (!inserted) return awaitRecordedResult(this.deps.systemDb, workflowUUID);
       executing();
-      return this.execute(run, inputs, undefined, abandon);
+      return this.execute(run, inputs, undefined, abandon, abandoned);
     });
     await insertion;
     return localHandle(this.deps.systemDb, workflowUUID, result);
@@ -408,9 +412,9 @@ export class WorkflowExecutor {
     const run: ExecutionRun = { workflowUUID, fn, kind: 'workflow', identity: ANONYMOUS, owner, epoch: 0 };
     const recorded = { workflowName: fn.name, kind: 'workflow' as const, authenticatedUser: '', inputs, parentUUID: null, started: Promise.resolve(true) };
     this.deps.metrics?.workflowStarted(fn.name);
-    const result = this.track(workflowUUID, recorded, owner, (abandon, executing) => {
+    const result = this.track(workflowUUID, recorded, owner, (abandon, executing, abandoned) => {
       executing();
-      return this.execute(run, inputs, undefined, abandon);
+      return this.execute(run, inputs, undefined, abandon, abandoned);
     });
     // Nobody waits for a scheduled run here: its outcome is in its record.
     result.catch(() => undefined);
@@ -427,16 +431,13 @@ export class WorkflowExecutor {
     inputs: string,
     records: ReadonlyMap<number, OperationRecord> | undefined,
     abandon: (reason: AbandonReason) => void,
+    abandoned: Promise<void>,
   ): Promise<unknown> {
     const { version } = run.fn;
     if (this.deps.versions.isCurrent(version)) return this.runExecution(this.services, run, inputs, records, abandon);
     // Code of another version (a child its workflow started): held loaded while it runs here.
     const registry = await this.deps.versions.acquire(version!);
-    try {
-      return await this.runExecution(this.servicesOf(registry), run, inputs, records, abandon);
-    } finally {
-      this.deps.versions.release(version!);
-    }
+    return this.holding(version!, this.runExecution(this.servicesOf(registry), run, inputs, records, abandon), abandoned);
   }
 
   private runExecution(
@@ -510,14 +511,17 @@ export class WorkflowExecutor {
     workflowUUID: string,
     owner: Omit<ActiveWorkflow, 'result' | 'abandon' | 'abandoned' | 'runBy' | 'executing'>,
     runBy: string,
-    work: (abandon: (reason: AbandonReason) => void, executing: () => void) => Promise<unknown>,
+    work: (abandon: (reason: AbandonReason) => void, executing: () => void, abandoned: Promise<void>) => Promise<unknown>,
   ): Promise<unknown> {
     let settle!: (outcome: Promise<unknown>) => void;
     const abandonment = new Promise<unknown>((resolve) => (settle = resolve));
     let abandoned = false;
+    let signalAbandoned!: () => void;
+    const abandonedSignal = new Promise<void>((resolve) => (signalAbandoned = resolve));
     const abandon = (reason: AbandonReason) => {
       if (abandoned) return;
       abandoned = true;
+      signalAbandoned();
       if (reason === 'stopped') {
         this.interrupted.add(workflowUUID);
         settle(Promise.reject(abandonedError(workflowUUID)));
@@ -529,7 +533,7 @@ export class WorkflowExecutor {
       }
     };
     const entry: ActiveWorkflow = { ...owner, result: abandonment, runBy, abandon, abandoned: () => abandoned, executing: false };
-    const result = Promise.race([work(abandon, () => (entry.executing = true)), abandonment]);
+    const result = Promise.race([work(abandon, () => (entry.executing = true), abandonedSignal), abandonment]);
     entry.result = result;
     this.active.set(workflowUUID, entry);
     // Nobody may ever ask for this result: its rejection must not be "unhandled".
@@ -598,7 +602,8 @@ export class WorkflowExecutor {
     let after = '';
     let resumed = 0;
     for (;;) {
-      const page = await this.deps.systemDb.claimWorkflows(claimer, { instances, legacyExecutorId }, after, RECOVERY_PAGE, max);
+      const skipVersions = this.deps.versions.unloadable();
+      const page = await this.deps.systemDb.claimWorkflows(claimer, { instances, legacyExecutorId, skipVersions }, after, RECOVERY_PAGE, max);
       if (page.lastUUID === undefined) break;
       after = page.lastUUID;
       for (const workflowUUID of page.exceeded) {
@@ -658,9 +663,9 @@ export class WorkflowExecutor {
       return false;
     }
     const run: ExecutionRun = { workflowUUID: row.workflowUUID, fn, kind: row.kind, identity: identityOf(row), request: requestOf(row), owner, epoch: row.ownerEpoch };
-    this.track(row.workflowUUID, { ...row, started: Promise.resolve(true) }, owner, (abandon, executing) => {
+    this.track(row.workflowUUID, { ...row, started: Promise.resolve(true) }, owner, (abandon, executing, abandoned) => {
       executing();
-      return this.execute(run, row.inputs, records, abandon);
+      return this.execute(run, row.inputs, records, abandon, abandoned);
     });
     return true;
   }
@@ -691,6 +696,7 @@ export class WorkflowExecutor {
       registry = await versions.acquire(version);
     } catch (error) {
       versions.release(version);
+      if (error instanceof OperonVersionLoadError) return this.leave(row, owner, error);
       this.deps.logger.error(
         { err: error, workflowUUID: row.workflowUUID, version },
         `cannot recover workflow ${row.workflowUUID} on its version: ${(error as Error).message}; it stays PENDING`,
@@ -704,11 +710,44 @@ export class WorkflowExecutor {
       return false;
     }
     const run: ExecutionRun = { workflowUUID: row.workflowUUID, fn, kind: row.kind, identity: identityOf(row), request: requestOf(row), owner, epoch: row.ownerEpoch };
-    this.track(row.workflowUUID, { ...row, started: Promise.resolve(true) }, owner, (abandon, executing) => {
+    this.track(row.workflowUUID, { ...row, started: Promise.resolve(true) }, owner, (abandon, executing, abandoned) => {
       executing();
-      return this.execute(run, row.inputs, records, abandon).finally(() => versions.release(version));
+      return this.holding(version, this.execute(run, row.inputs, records, abandon, abandoned), abandoned);
     });
     return true;
+  }
+
+  /**
+   * A workflow whose version does not load here is not held here: it is handed over for an
+   * executor that can load it, and this process claims no more of that version.
+   */
+  private async leave(row: WorkflowRow, owner: string, error: OperonVersionLoadError): Promise<false> {
+    const handedOver = await this.deps.systemDb.leaveWorkflow(row.workflowUUID, owner, hostname()).catch((failure: unknown) => {
+      this.deps.logger.warn({ err: failure, workflowUUID: row.workflowUUID }, 'could not hand over a workflow whose version does not load here; it stays PENDING here');
+      return false;
+    });
+    if (!handedOver) return false;
+    this.deps.metrics?.workflowLeft(error.version);
+    this.deps.logger.error(
+      { err: error, workflowUUID: row.workflowUUID, version: error.version, executorId: this.lease.executorId },
+      `left workflow ${row.workflowUUID} for an executor that can load version ${error.version}: ${error.message}`,
+    );
+    return false;
+  }
+
+  /**
+   * Holds a loaded version until its run ends or is abandoned, whichever comes first: an abandoned
+   * run (fenced, stopped) never settles, and none of its code runs again.
+   */
+  private holding<T>(version: string, work: Promise<T>, abandoned: Promise<void>): Promise<T> {
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
+      this.deps.versions.release(version);
+    };
+    void abandoned.then(release);
+    return work.finally(release);
   }
 
   private notRegistered(row: WorkflowRow): void {

@@ -163,6 +163,10 @@ export class SystemDatabase {
     return guardDatabase(versions.listVersions(this.systemPool));
   }
 
+  leaveWorkflow(workflowUUID: string, owner: string, host: string): Promise<boolean> {
+    return guardDatabase(versions.leaveWorkflow(this.systemPool, workflowUUID, owner, host));
+  }
+
   pendingWorkflowUUIDs(): Promise<string[]> {
     return guardDatabase(versions.pendingWorkflowUUIDs(this.systemPool));
   }

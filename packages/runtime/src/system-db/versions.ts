@@ -2,6 +2,7 @@
  * The versions table: each bundle an `operon start` served, by its content hash, with its bytes,
  * so any executor can load the code a workflow started on.
  */
+import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 
 export interface StoredBundle {
@@ -68,6 +69,23 @@ export async function listVersions(pool: pg.Pool): Promise<VersionRow[]> {
     loadedBy: r.loaded_by,
     servedBy: r.served_by,
   }));
+}
+
+/**
+ * Hands a PENDING workflow this instance claimed but cannot run (its version does not load here)
+ * to a new `stopped` instance, so another executor adopts it at its next heartbeat. Fenced on
+ * `owner`: a workflow another executor took meanwhile is left alone. True if it was handed over.
+ */
+export async function leaveWorkflow(pool: pg.Pool, workflowUUID: string, owner: string, host: string): Promise<boolean> {
+  const { rowCount } = await pool.query(
+    `WITH handover AS (
+       INSERT INTO operon.executors (instance_id, executor_id, host, host_key, pid, session_tag, started_at, lease_ms, state)
+       VALUES ($3, 'operon-handover', $4, 'handover', 0, '', $5, 0, 'stopped') RETURNING instance_id)
+     UPDATE operon.workflow_status SET owner = (SELECT instance_id FROM handover)
+     WHERE workflow_uuid = $1 AND owner = $2 AND status = 'PENDING'`,
+    [workflowUUID, owner, `handover-${randomUUID()}`, host, Date.now()],
+  );
+  return rowCount === 1;
 }
 
 /** The PENDING workflows, oldest first: what `operon debug --check` replays. */

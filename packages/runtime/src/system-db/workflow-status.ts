@@ -187,6 +187,8 @@ export interface ClaimSource {
   readonly instances: readonly string[];
   /** Also workflows from before executors registered (no owner) of this executor id. */
   readonly legacyExecutorId?: string;
+  /** Versions the claimer cannot load: their workflows are left for executors that can. */
+  readonly skipVersions?: readonly string[];
 }
 
 /**
@@ -214,11 +216,12 @@ export async function claimWorkflows(
          SELECT workflow_uuid FROM operon.workflow_status
          WHERE status = 'PENDING' AND workflow_uuid COLLATE "C" > $2
            AND (owner = ANY($1::text[]) OR (owner IS NULL AND executor_id = $8))
+           AND (version IS NULL OR version <> ALL($9::text[]))
          ORDER BY workflow_uuid COLLATE "C" LIMIT $3
          FOR UPDATE SKIP LOCKED)
        RETURNING ${COLUMNS})
      SELECT *, max(workflow_uuid COLLATE "C") OVER () AS page_end FROM claimed ORDER BY workflow_uuid COLLATE "C"`,
-    [from.instances, afterUUID, limit, maxAttempts, Date.now(), claimer.owner, claimer.executorId, from.legacyExecutorId ?? null],
+    [from.instances, afterUUID, limit, maxAttempts, Date.now(), claimer.owner, claimer.executorId, from.legacyExecutorId ?? null, from.skipVersions ?? []],
   );
   const all = rows.map(toRow);
   return {

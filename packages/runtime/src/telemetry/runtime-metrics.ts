@@ -41,6 +41,7 @@ export class RuntimeMetrics {
   private readonly latency: Histogram<'kind'>;
   private readonly recovered: Counter;
   private readonly fenced: Counter;
+  private readonly left: Counter<'version'>;
   private readonly kinds = new Map<string, OperationKind>();
 
   constructor(
@@ -67,6 +68,12 @@ export class RuntimeMetrics {
     this.fenced = new Counter({
       name: 'operon_workflows_fenced_total',
       help: 'Workflows this process stopped running because another executor adopted them',
+      registers,
+    });
+    this.left = new Counter({
+      name: 'operon_workflows_left_for_other_executors_total',
+      help: 'Workflows this process adopted but handed over again, by version: it cannot load their version',
+      labelNames: ['version'],
       registers,
     });
     if (!systemDb) return;
@@ -110,6 +117,10 @@ export class RuntimeMetrics {
 
   workflowFenced(): void {
     this.fenced.inc();
+  }
+
+  workflowLeft(version: string): void {
+    this.left.inc({ version });
   }
 
   /** Every metric in Prometheus's text format. */

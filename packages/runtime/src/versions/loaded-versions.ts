@@ -16,6 +16,8 @@ interface LoadedVersion {
 
 export class LoadedVersions {
   private readonly loaded = new Map<string, LoadedVersion>();
+  /** Versions whose load failed here for a reason a retry in this process would meet again. */
+  private readonly failed = new Set<string>();
 
   constructor(
     private readonly systemDb: SystemDatabase,
@@ -26,9 +28,18 @@ export class LoadedVersions {
     private readonly logger: Logger,
   ) {}
 
-  /** Whether a workflow of `version` runs on the current code: its own, or it has none (started without a bundle). */
+  /**
+   * Whether a workflow of `version` runs on the current code: its own, or it has none (started
+   * without a bundle). An executor without a bundle of its own runs only those: any other version
+   * is loaded, as it is everywhere.
+   */
   isCurrent(version: string | null): boolean {
-    return version === null || version === this.current.version || this.current.version === null;
+    return version === null || version === this.current.version;
+  }
+
+  /** Versions this process failed to load (their bundle is missing, changed or fails to import): it leaves their workflows to others. */
+  unloadable(): string[] {
+    return [...this.failed];
   }
 
   /** The versions loaded here, this process's own first. */
@@ -45,8 +56,9 @@ export class LoadedVersions {
       this.loaded.set(version, entry);
       const failed = entry;
       // A failed load is forgotten, so a later recovery tries again.
-      registry.catch(() => {
+      registry.catch((error: unknown) => {
         if (this.loaded.get(version) === failed) this.loaded.delete(version);
+        if (error instanceof OperonVersionLoadError) this.failed.add(version);
       });
     }
     entry.holders++;

@@ -40,6 +40,7 @@ export { pageSize } from './management/workflow-queries.js';
 export { scheduleViews, type ScheduleView } from './management/schedules-view.js';
 export { backfillSchedule, backfillTicks, MAX_BACKFILL_TICKS, type BackfillResult } from './schedules/backfill.js';
 export { MAX_CATCH_UP, type ScheduledWorkflow } from './schedules/scheduled-workflows.js';
+export { LATE_MS, MAX_AHEAD_MS } from './schedules/scheduler.js';
 export type { ScheduleRow } from './system-db/system-database.js';
 export { runInitializers, OperonInitializerError } from './initializers.js';
 export {

@@ -175,7 +175,8 @@ export class OperonRuntime {
       }
       // Before registering: every executor that adopts a workflow of this version can then load it.
       if (options.bundle && !readOnly && (options.executes ?? true)) await systemDb.storeVersion(options.bundle);
-      const databaseClock = new DatabaseClock();
+      // A DatabaseClock given as the clock (a test's, on a skewed host clock) is the one heartbeats set.
+      const databaseClock = options.clock instanceof DatabaseClock ? options.clock : new DatabaseClock();
       const clock = options.clock ?? databaseClock;
       messaging = new WorkflowMessaging({
         systemDb,
@@ -213,7 +214,7 @@ export class OperonRuntime {
       }
       const client = new OperonClient(executor, messaging, registry);
       const runsSchedules = !readOnly && (options.executes ?? true) && schedules.length > 0;
-      const scheduler = runsSchedules ? new Scheduler({ systemDb, executor, clock, logger }, schedules) : undefined;
+      const scheduler = runsSchedules ? new Scheduler({ systemDb, executor, clock, databaseClock: clock === databaseClock ? databaseClock : undefined, logger }, schedules) : undefined;
       return new OperonRuntime(config, logger, registry, systemDb, executor, messaging, client, connection, embedded, scheduler, schedules);
     } catch (error) {
       await tracing.shutdown().catch(() => undefined);

@@ -157,9 +157,7 @@ export class ExecutorLease {
   async start(): Promise<string[]> {
     const gone = await this.goneOnThisHost();
     const sentAt = performance.now();
-    const sentAtMs = Date.now();
-    const result = await this.systemDb.heartbeat(this.instance, gone, this.events.loadedVersions?.() ?? []);
-    this.clock.observe(result.databaseNowMs, sentAtMs, Date.now());
+    const result = await this.clock.read(() => this.systemDb.heartbeat(this.instance, gone, this.events.loadedVersions?.() ?? []));
     if (result.alive) this.confirmedAt = sentAt;
     this.schedule();
     return result.toAdopt;
@@ -211,10 +209,8 @@ export class ExecutorLease {
     // The database dates the heartbeat when it runs it, no earlier than now: the lease is counted
     // from the sending, so an answer that comes back late never stretches it.
     const sentAt = performance.now();
-    const sentAtMs = Date.now();
     try {
-      const result = await this.systemDb.heartbeat(this.instance, [], this.events.loadedVersions?.() ?? []);
-      this.clock.observe(result.databaseNowMs, sentAtMs, Date.now());
+      const result = await this.clock.read(() => this.systemDb.heartbeat(this.instance, [], this.events.loadedVersions?.() ?? []));
       if (!result.alive) {
         if (!this.stopped) this.events.fenced();
         return 'lost';

@@ -46,7 +46,7 @@ export async function backfillSchedule(runtime: OperonRuntime, schedule: Schedul
       tick,
       inputs: tickInputs(tick, now),
     }));
-    started += (await runtime.systemDb.startDueTicks(owner, chunk, now)).length;
+    started += (await runtime.systemDb.startDueTicks(owner, chunk, now)).mine.length;
   }
   return { ticks: ticks.length, started };
 }

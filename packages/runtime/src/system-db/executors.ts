@@ -119,6 +119,12 @@ export async function heartbeat(pool: pg.Pool, instanceId: string, gone: readonl
   return { alive: rows[0]!.alive, toAdopt: rows[0]!.to_adopt, databaseNowMs: Number(rows[0]!.database_now_ms) };
 }
 
+/** The database's clock, epoch ms: a reading for a DatabaseClock that has none it can trust yet. */
+export async function readDatabaseClock(pool: pg.Pool): Promise<{ databaseNowMs: number }> {
+  const { rows } = await pool.query<{ database_now_ms: string }>('SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS database_now_ms');
+  return { databaseNowMs: Number(rows[0]!.database_now_ms) };
+}
+
 /** Live instances with this host key other than `self`: the caller checks whether their processes still exist. */
 export async function liveInstancesOnHost(pool: pg.Pool, hostKey: string, self: string): Promise<ExecutorRow[]> {
   const { rows } = await pool.query(`SELECT ${COLUMNS} FROM operon.executors e WHERE e.host_key = $1 AND e.state = 'live' AND e.instance_id <> $2`, [hostKey, self]);

@@ -26,18 +26,22 @@ function toRow(r: { schedule_name: string; since: string; last_tick: string | nu
   return { scheduleName: r.schedule_name, since: Number(r.since), lastTick: r.last_tick === null ? undefined : Number(r.last_tick) };
 }
 
+/** The database's clock (epoch ms) as it answered, beside what a statement returns. */
+const DATABASE_NOW = '(extract(epoch FROM clock_timestamp()) * 1000)::bigint';
+
 /** The rows of `names`, created (since `now`) for those that have none yet: one statement. */
-export async function registerSchedules(pool: pg.Pool, names: readonly string[], now: number): Promise<ScheduleRow[]> {
+export async function registerSchedules(pool: pg.Pool, names: readonly string[], now: number): Promise<{ rows: ScheduleRow[]; databaseNowMs: number }> {
   // The final SELECT reads the table as it was before the INSERT: existing rows, plus the added ones.
   const { rows } = await pool.query(
     `WITH added AS (
        INSERT INTO operon.schedules (schedule_name, since) SELECT unnest($1::text[]), $2
        ON CONFLICT (schedule_name) DO NOTHING RETURNING schedule_name, since, last_tick)
-     SELECT schedule_name, since, last_tick FROM operon.schedules WHERE schedule_name = ANY($1::text[])
-     UNION ALL SELECT schedule_name, since, last_tick FROM added`,
+     SELECT schedule_name, since, last_tick, ${DATABASE_NOW} AS database_now_ms FROM operon.schedules WHERE schedule_name = ANY($1::text[])
+     UNION ALL SELECT schedule_name, since, last_tick, ${DATABASE_NOW} FROM added`,
     [names, now],
   );
-  return rows.map(toRow);
+  // Every name has a row (found or added), so there is at least one to carry the clock.
+  return { rows: rows.map(toRow), databaseNowMs: Number(rows[0].database_now_ms) };
 }
 
 export async function listSchedules(pool: pg.Pool): Promise<ScheduleRow[]> {
@@ -50,17 +54,19 @@ export async function listSchedules(pool: pg.Pool): Promise<ScheduleRow[]> {
  * schedule's last tick forward; one statement however many. Nothing is inserted unless `owner` is
  * a live executor (one declared dead has had its workflows adopted: new ones would be stranded).
  * Returns the UUIDs `owner` is to run: those inserted now, and those an earlier attempt of its own
- * inserted whose answer was lost (PENDING, owned by it).
+ * inserted whose answer was lost (PENDING, owned by it), among `ticks` and `alsoOwned` (ticks of
+ * failed attempts no longer sent), and the database's clock when it answered.
  */
 export async function startDueTicks(
   pool: pg.Pool,
   owner: { readonly instanceId: string; readonly executorId: string },
   ticks: readonly DueTick[],
   now: number,
-): Promise<string[]> {
+  alsoOwned: readonly string[] = [],
+): Promise<{ mine: string[]; databaseNowMs: number }> {
   // Sorted by name: executors that update the same schedules then lock their rows in one order.
   const sorted = [...ticks].sort((a, b) => (a.scheduleName < b.scheduleName ? -1 : a.scheduleName > b.scheduleName ? 1 : a.tick - b.tick));
-  const { rows } = await pool.query<{ workflow_uuid: string }>({
+  const { rows } = await pool.query<{ mine: string[]; database_now_ms: string }>({
     name: 'operon_start_due_ticks',
     text: `WITH due AS (
          SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS d(schedule_name, workflow_uuid, tick, inputs)),
@@ -76,9 +82,12 @@ export async function startDueTicks(
          UPDATE operon.schedules s SET last_tick = GREATEST(s.last_tick, d.tick)
          FROM (SELECT schedule_name, max(tick) AS tick FROM due GROUP BY schedule_name) d
          WHERE s.schedule_name = d.schedule_name AND (s.last_tick IS NULL OR s.last_tick < d.tick) AND EXISTS (SELECT 1 FROM live))
-     SELECT workflow_uuid FROM inserted
-     UNION
-     SELECT workflow_uuid FROM operon.workflow_status WHERE workflow_uuid = ANY($2::text[]) AND owner = $5 AND status = 'PENDING'`,
+     SELECT array(
+         SELECT workflow_uuid FROM inserted
+         UNION
+         SELECT workflow_uuid FROM operon.workflow_status
+         WHERE (workflow_uuid = ANY($2::text[]) OR workflow_uuid = ANY($8::text[])) AND owner = $5 AND status = 'PENDING') AS mine,
+       ${DATABASE_NOW} AS database_now_ms`,
     values: [
       sorted.map((t) => t.scheduleName),
       sorted.map((t) => t.workflowUUID),
@@ -87,7 +96,8 @@ export async function startDueTicks(
       owner.instanceId,
       owner.executorId,
       now,
+      alsoOwned,
     ],
   });
-  return rows.map((r) => r.workflow_uuid);
+  return { mine: rows[0]!.mine, databaseNowMs: Number(rows[0]!.database_now_ms) };
 }

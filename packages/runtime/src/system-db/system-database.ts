@@ -202,7 +202,7 @@ export class SystemDatabase {
     return guardDatabase(executors.listExecutors(this.systemPool));
   }
 
-  registerSchedules(names: readonly string[], now: number): Promise<schedules.ScheduleRow[]> {
+  registerSchedules(names: readonly string[], now: number): Promise<{ rows: schedules.ScheduleRow[]; databaseNowMs: number }> {
     return guardDatabase(schedules.registerSchedules(this.systemPool, names, now));
   }
 
@@ -211,8 +211,17 @@ export class SystemDatabase {
   }
 
   /** Inserts the runs of due ticks no executor inserted yet; the UUIDs this owner is to run. */
-  startDueTicks(owner: { readonly instanceId: string; readonly executorId: string }, ticks: readonly schedules.DueTick[], now: number): Promise<string[]> {
-    return guardDatabase(schedules.startDueTicks(this.systemPool, owner, ticks, now));
+  startDueTicks(
+    owner: { readonly instanceId: string; readonly executorId: string },
+    ticks: readonly schedules.DueTick[],
+    now: number,
+    alsoOwned: readonly string[] = [],
+  ): Promise<{ mine: string[]; databaseNowMs: number }> {
+    return guardDatabase(schedules.startDueTicks(this.systemPool, owner, ticks, now, alsoOwned));
+  }
+
+  readDatabaseClock(): Promise<{ databaseNowMs: number }> {
+    return guardDatabase(executors.readDatabaseClock(this.systemPool));
   }
 
   countRecoveryAttempts(workflowUUIDs: readonly string[]): Promise<void> {

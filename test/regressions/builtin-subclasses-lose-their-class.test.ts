@@ -24,7 +24,7 @@ class Inventory extends Map<string, number> {
   }
 }
 class Tags extends Set<string> {
-  has(value: string): boolean {
+  override has(value: string): boolean {
     return super.has(value.toLowerCase());
   }
 }

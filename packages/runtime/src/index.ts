@@ -6,7 +6,7 @@ export { OperonSchemaTooNewError } from './system-db/schema-migrator.js';
 export { WorkflowExecutor, type StartOptions } from './executor/workflow-executor.js';
 export { FunctionRegistry, type RegisteredFunction } from './executor/function-registry.js';
 export { createHttpServer, HEALTH_PATH, type HttpServerOptions } from './http/http-server.js';
-export { OperonHttpRouteError, OperonHttpMissingArgumentError, OperonHttpInvalidArgumentError, OperonHttpMalformedJsonError } from './http/http-errors.js';
+export { OperonHttpRouteError, OperonHttpPluginError, OperonHttpMissingArgumentError, OperonHttpInvalidArgumentError, OperonHttpMalformedJsonError } from './http/http-errors.js';
 export { applyAppMigrations, OperonAppMigrationError } from './app-migrations.js';
 export { createTestingRuntime, type TestingRuntime, type TestingRuntimeOptions, type TestCaller } from './testing-runtime.js';
 export { OperonTestingUsageError } from './testing/testing-errors.js';

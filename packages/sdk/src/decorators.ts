@@ -14,6 +14,7 @@ import {
   type CommunicatorOptions,
   type HttpArgument,
   type HttpMethod,
+  type HttpPlugin,
   type HttpRouteSchema,
   type MethodRegistration,
   type ScheduleOptions,
@@ -241,6 +242,37 @@ export function DefaultRequiredRole(roles: readonly string[]): OperonClassDecora
 export function Authentication(authenticator: Authenticator): OperonClassDecorator {
   return classDecorator((cls) => {
     classRegistration(cls).authenticator = authenticator;
+  });
+}
+
+/** The plugin function itself, also from an ES module namespace (`import * as plugin`). */
+export function pluginFunction(plugin: unknown): Function | undefined {
+  if (typeof plugin === 'function') return plugin;
+  const inner = typeof plugin === 'object' && plugin !== null ? (plugin as { default?: unknown }).default : undefined;
+  return typeof inner === 'function' ? inner : undefined;
+}
+
+/**
+ * Registers a Fastify plugin for this class's routes only, in a Fastify context of the class's own:
+ * other classes' routes and Operon's `/operon/*` routes never see it. Several may be stacked; they
+ * are registered in the order they are written, top first. `options` is typed by the plugin.
+ * @example
+ * ```ts
+ * @FastifyPlugin(cors, { origin: 'https://shop.example.com' })
+ * @FastifyPlugin(rateLimit, { max: 100, timeWindow: '1 minute' })
+ * export class Orders { ... }
+ * ```
+ */
+export function FastifyPlugin<O>(plugin: HttpPlugin<O>, options?: O): OperonClassDecorator {
+  if (pluginFunction(plugin) === undefined) {
+    throw new OperonDecoratorError(
+      `@FastifyPlugin takes a Fastify plugin function (or a module whose default export is one), got ${plugin === null ? 'null' : typeof plugin}`,
+    );
+  }
+  return classDecorator((cls) => {
+    const registration = classRegistration(cls);
+    // Class decorators run bottom-up; the list keeps the written order.
+    (registration.plugins ??= []).unshift({ plugin, options: options ?? {} });
   });
 }
 

@@ -12,6 +12,8 @@ export {
   type HttpRouteSchema,
   type HttpArgument,
   type HttpArgSource,
+  type HttpPlugin,
+  type HttpPluginRegistration,
   ARG_SOURCES,
   BUILT_PARAMETERS,
   builtParameters,

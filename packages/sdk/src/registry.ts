@@ -154,6 +154,22 @@ export interface AuthenticationResult {
  */
 export type Authenticator = (req: AuthenticationRequest) => Promise<AuthenticationResult> | AuthenticationResult;
 
+/**
+ * A Fastify plugin, as `@fastify/cors` or a user's own `(instance, options, done)` or
+ * `async (instance, options)` function exports it; an ES module namespace with it as `default` also
+ * does. Typed structurally so the SDK needs no Fastify: `options` is the plugin's own options type.
+ */
+export type HttpPlugin<O> =
+  | ((instance: any, options: O, done: (error?: Error) => void) => void)
+  | ((instance: any, options: O) => Promise<void>)
+  | { readonly default: HttpPlugin<O> };
+
+/** One `@FastifyPlugin(plugin, options)` of a class. */
+export interface HttpPluginRegistration {
+  readonly plugin: HttpPlugin<any>;
+  readonly options: unknown;
+}
+
 /** Everything known about one decorated class. */
 export interface ClassRegistration {
   /** Read when asked, not when decorated: compilers may fix a class's name only after its decorators ran. */
@@ -161,6 +177,8 @@ export interface ClassRegistration {
   methods: Map<string, MethodRegistration>;
   authenticator?: Authenticator;
   defaultRequiredRoles?: readonly string[];
+  /** `@FastifyPlugin`s in the order they are written (top first), registered for this class's routes only. */
+  plugins?: HttpPluginRegistration[];
 }
 
 const REGISTRY = Symbol.for('operon.registry');

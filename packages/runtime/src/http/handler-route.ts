@@ -70,7 +70,7 @@ export function handlerRoute(runtime: OperonRuntime, fn: RegisteredFunction, rou
     method: route.method,
     url: route.path,
     schema: route.schema,
-    config: { [MASK_URL_IN_LOGS]: masksUrl },
+    config: { [MASK_URL_IN_LOGS]: masksUrl } as RouteOptions['config'],
     ...spans?.hooks,
     handler: async (request, reply) => {
       const workflows = new RequestWorkflows(workflowUUIDOf(request.headers));

@@ -10,6 +10,11 @@ export class OperonHttpRouteError extends OperonError {
   static override readonly CODE = 'OPERON_ERR_HTTP_ROUTE';
 }
 
+/** A class's `@FastifyPlugin` threw while it was registered: the start stops. */
+export class OperonHttpPluginError extends OperonError {
+  static override readonly CODE = 'OPERON_ERR_HTTP_PLUGIN';
+}
+
 /** A request lacks an argument the handler needs: answered with 400. */
 export class OperonHttpMissingArgumentError extends OperonError {
   static override readonly CODE = 'OPERON_ERR_HTTP_MISSING_ARGUMENT';

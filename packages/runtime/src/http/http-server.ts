@@ -2,7 +2,7 @@
  * The app's HTTP server: every registered handler route on Fastify, plus `GET /operon/health`.
  * Returned ready but not listening, so `operon start` listens and the testing runtime injects.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, RouteOptions } from 'fastify';
 import { OperonError } from '@operon/sdk';
 import { EXECUTORS_PATH, managementRoutes } from '../management/management-routes.js';
 import { metricsRoute } from '../management/metrics-route.js';
@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { OperonRuntime } from '../runtime.js';
 import { errorResponse, OperonHttpRouteError } from './http-errors.js';
 import { handlerRoute } from './handler-route.js';
+import { pluginRefusal, registerClassRoutes, type ClassRoutes } from './class-plugins.js';
 import { DASHBOARD_PATH, serveDashboard } from './dashboard-files.js';
 import { useJsonBodies } from './json-body.js';
 import { loggableUrl } from './loggable-url.js';
@@ -70,6 +71,8 @@ export async function createHttpServer(runtime: OperonRuntime, options: HttpServ
     request.log.debug({ method: request.method, url: loggableUrl(request), statusCode: reply.statusCode, ms: reply.elapsedTime }, 'request completed');
   });
   app.setErrorHandler((error, request, reply) => {
+    const refusal = pluginRefusal(request, error);
+    if (refusal) return reply.code(refusal.status).type('application/json; charset=utf-8').send({ error: refusal.message });
     const response = errorResponse(error, request.id, bodyLimitBytes);
     if (response.internal) {
       const url = loggableUrl(request);
@@ -97,6 +100,7 @@ export async function createHttpServer(runtime: OperonRuntime, options: HttpServ
   }
   serveDashboard(app, runtime);
   taken.set(`GET ${DASHBOARD_PATH}`, 'Operon');
+  const byClass = new Map<object, ClassRoutes>();
   for (const fn of runtime.registry.all()) {
     const route = fn.method.http;
     if (!route) continue;
@@ -104,18 +108,25 @@ export async function createHttpServer(runtime: OperonRuntime, options: HttpServ
     const owner = taken.get(key);
     if (owner) throw new OperonHttpRouteError(`${fn.name} and ${owner} both serve ${key}; give each route its own method and path`);
     taken.set(key, fn.name);
+    let options: RouteOptions;
     try {
-      app.route(handlerRoute(runtime, fn, route, logger));
+      options = handlerRoute(runtime, fn, route, logger);
     } catch (error) {
       // Operon's own errors (a route, an authenticator setting) already name what is wrong.
       if (error instanceof OperonError) throw error;
       throw new OperonHttpRouteError(`cannot serve ${key} for ${fn.name}: ${(error as Error).message}`);
     }
+    const routes = byClass.get(fn.cls) ?? { registration: fn.classRegistration, routes: [] };
+    (routes.routes as { name: string; route: RouteOptions }[]).push({ name: fn.name, route: options });
+    byClass.set(fn.cls, routes);
   }
+  registerClassRoutes(app, [...byClass.values()]);
   try {
     await app.ready();
   } catch (error) {
     await app.close().catch(() => undefined);
+    // A class's plugin or route that failed in its own context says so itself.
+    if (error instanceof OperonError) throw error;
     throw new OperonHttpRouteError(`cannot build the HTTP routes: ${(error as Error).message}`);
   }
   return app;

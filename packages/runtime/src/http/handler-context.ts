@@ -45,9 +45,25 @@ export class RequestWorkflows {
   }
 }
 
+/**
+ * Makes `reply.code()` (and `status()`, and the `statusCode` setter, which call it) report that a
+ * status was chosen: 200 is also Fastify's starting value, so comparing cannot tell it was set.
+ */
+function watchStatus(reply: FastifyReply, onChosen: () => void): void {
+  const code = reply.code;
+  const watched = function (this: FastifyReply, statusCode: number) {
+    onChosen();
+    return code.call(this, statusCode);
+  } as FastifyReply['code'];
+  reply.code = watched;
+  reply.status = watched;
+}
+
 export class HandlerContextImpl implements HandlerContext {
   private readonly log: () => OperonLogger;
   private readonly recorded: RecordedRequest;
+  private replyWatched = false;
+  private chosen = false;
 
   constructor(
     private readonly runtime: OperonRuntime,
@@ -88,7 +104,16 @@ export class HandlerContextImpl implements HandlerContext {
   }
   get reply(): HttpReply & FastifyReply {
     if (!this.fastifyReply) throw new OperonError('ctx.reply exists only in a handler serving an HTTP request');
+    if (!this.replyWatched) {
+      this.replyWatched = true;
+      watchStatus(this.fastifyReply, () => (this.chosen = true));
+    }
     return this.fastifyReply;
+  }
+
+  /** True once the handler set a status through `ctx.reply`, 200 included. */
+  get statusChosen(): boolean {
+    return this.chosen;
   }
 
   getConfig<T>(key: string, defaultValue?: T): T | undefined {

@@ -82,9 +82,10 @@ export function handlerRoute(runtime: OperonRuntime, fn: RegisteredFunction, rou
         if (uuid !== undefined && isSaneId(uuid)) reply.header(WORKFLOW_UUID_HEADER, uuid);
       };
       let result: unknown;
-      // Fastify starts every reply at 200: anything else was the handler's choice.
+      // Fastify starts every reply at 200: anything else, or a code() call through ctx.reply, was the handler's choice.
       const statusBefore = reply.statusCode;
       let identity: WorkflowIdentity | undefined;
+      let ctx: HandlerContextImpl | undefined;
       try {
         const httpRequest = httpRequestOf(request);
         const span = spans?.spanOf(request) ?? NOOP_RUNTIME_SPAN;
@@ -93,7 +94,7 @@ export function handlerRoute(runtime: OperonRuntime, fn: RegisteredFunction, rou
         const args = bindArguments(fn.name, route.method, parameters, httpRequest);
         if (span !== NOOP_RUNTIME_SPAN) span.setAttribute('operon.inputs', inputsAttribute(fn, args));
         if (logger.isLevelEnabled('debug')) log().debug({ inputs: loggableInputs(fn, args) }, `handler ${fn.name} started`);
-        const ctx = new HandlerContextImpl(runtime, httpRequest, identity, workflows, fn.name, logger, span, log, reply, masksUrl ? route.path : undefined);
+        ctx = new HandlerContextImpl(runtime, httpRequest, identity, workflows, fn.name, logger, span, log, reply, masksUrl ? route.path : undefined);
         result = fn.method.kind ? await invokeAsOperation(ctx, fn, args) : await fn.method.fn.call(fn.cls, ctx, ...args);
       } catch (caught) {
         nameWorkflow();
@@ -104,7 +105,7 @@ export function handlerRoute(runtime: OperonRuntime, fn: RegisteredFunction, rou
         throw error;
       }
       nameWorkflow();
-      return send(reply, result, reply.statusCode === statusBefore);
+      return send(reply, result, !ctx?.statusChosen && reply.statusCode === statusBefore);
     },
   };
 }

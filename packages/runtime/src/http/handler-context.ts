@@ -125,7 +125,8 @@ export class HandlerContextImpl implements HandlerContext {
     return this.runtime.client.invoke(cls, {
       queue,
       identity: this.identity,
-      request: this.recorded,
+      // A copy each: a workflow that changes its ctx.request must not change the next one's record.
+      request: structuredClone(this.recorded),
       parentSpan: this.span,
       nextWorkflowUUID: () => (workflowUUID === undefined ? this.workflows.next() : { uuid: workflowUUID, derived: false }),
       onStart: (uuid) => this.workflows.started(uuid),

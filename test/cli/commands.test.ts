@@ -103,7 +103,7 @@ describe('operon init', () => {
   });
 
   it('rejects an unknown template, naming the ones it has', async () => {
-    expectOneLineError(await operon(['init', 'x', '--template', 'nope'], { cwd: dir }), 1, /^unknown template "nope"; available: hello$/);
+    expectOneLineError(await operon(['init', 'x', '--template', 'nope'], { cwd: dir }), 1, /^unknown template "nope"; available: drizzle, hello, knex, kysely$/);
   });
 
   it('refuses a target that is a file or holds files', async () => {

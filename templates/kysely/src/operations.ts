@@ -1,0 +1,70 @@
+import {
+  Communicator,
+  GetApi,
+  PostApi,
+  Transaction,
+  Workflow,
+  type CommunicatorContext,
+  type HandlerContext,
+  type TransactionContext,
+  type WorkflowContext,
+} from '@operon/sdk';
+import type { Generated, Kysely } from 'kysely';
+
+/** The app database's tables, as Kysely types them (migrations/ creates them). */
+export interface Database {
+  tasks: { id: Generated<number>; title: string };
+}
+
+export interface Task {
+  id: number;
+  title: string;
+}
+
+/**
+ * A task list on Kysely. `database.client: kysely` in operon-config.yaml makes each transaction's
+ * `ctx.client` a Kysely bound to the connection Operon opened the transaction on: the rows Kysely
+ * writes commit together with Operon's record of the transaction, so a workflow never adds the
+ * same tasks twice, and a failed transaction leaves none of its rows behind.
+ */
+export class Tasks {
+  /** Adds the tasks one by one: all of them, or (if one fails, a duplicate title say) none. */
+  @Transaction()
+  static async addTasks(ctx: TransactionContext<Kysely<Database>>, titles: string[]): Promise<Task[]> {
+    const added: Task[] = [];
+    for (const title of titles) {
+      added.push(await ctx.client.insertInto('tasks').values({ title }).returning(['id', 'title']).executeTakeFirstOrThrow());
+    }
+    return added;
+  }
+
+  @Transaction({ readOnly: true })
+  static async listTasks(ctx: TransactionContext<Kysely<Database>>): Promise<Task[]> {
+    return ctx.client.selectFrom('tasks').select(['id', 'title']).orderBy('id').execute();
+  }
+
+  /** Tells the outside world. Here it is only logged: a real app would send an email or call a webhook. */
+  @Communicator()
+  static async announce(ctx: CommunicatorContext, message: string): Promise<string> {
+    ctx.logger.info({ message }, 'announcing');
+    return message;
+  }
+
+  @Workflow()
+  static async planTasks(ctx: WorkflowContext, titles: string[]): Promise<Task[]> {
+    const added = await ctx.invoke(Tasks).addTasks(titles);
+    await ctx.invoke(Tasks).announce(`added ${added.map((t) => t.title).join(', ')}`);
+    return added;
+  }
+
+  @PostApi('/tasks')
+  static async create(ctx: HandlerContext, titles: string[]): Promise<Task[]> {
+    const handle = await ctx.invoke(Tasks).planTasks(titles);
+    return handle.getResult();
+  }
+
+  @GetApi('/tasks')
+  static async list(ctx: HandlerContext): Promise<Task[]> {
+    return ctx.invoke(Tasks).listTasks();
+  }
+}

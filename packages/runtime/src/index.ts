@@ -9,6 +9,7 @@ export { createHttpServer, HEALTH_PATH, type HttpServerOptions } from './http/ht
 export { OperonHttpRouteError, OperonHttpPluginError, OperonHttpMissingArgumentError, OperonHttpInvalidArgumentError, OperonHttpMalformedJsonError } from './http/http-errors.js';
 export { applyAppMigrations, OperonAppMigrationError } from './app-migrations.js';
 export { createTestingRuntime, type TestingRuntime, type TestingRuntimeOptions, type TestCaller } from './testing-runtime.js';
+export type { RunUntilIdleOptions } from './testing/virtual-time.js';
 export { OperonTestingUsageError } from './testing/testing-errors.js';
 export type { Duration } from './testing/durations.js';
 export { OperonMessagingArgumentError } from './executor/messaging-arguments.js';

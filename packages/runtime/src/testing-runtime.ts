@@ -23,7 +23,7 @@ import { runInitializers } from './initializers.js';
 import type { Duration } from './testing/durations.js';
 import { claimTestDatabases, endSessions, prepareTestDatabases, testConfigOf } from './testing/test-databases.js';
 import { OperonTestingUsageError } from './testing/testing-errors.js';
-import { VirtualTime } from './testing/virtual-time.js';
+import { VirtualTime, type RunUntilIdleOptions } from './testing/virtual-time.js';
 
 export interface TestingRuntimeOptions {
   /**
@@ -69,8 +69,12 @@ export interface TestingRuntime {
    * sleeps and timeouts it passes in deadline order; resolves once the workflows they woke are quiet.
    */
   advance(duration: Duration): Promise<void>;
-  /** Virtual clock only: fires every pending deadline in order, until none is left and the workflows are quiet. */
-  runUntilIdle(): Promise<void>;
+  /**
+   * Virtual clock only: fires every pending deadline in order, until none is left and the workflows
+   * are quiet. Fails (OPERON_ERR_TESTING_USAGE) past its budget, by default 1000 deadlines or 4 s of
+   * real time, as with a workflow that waits in a loop: advance by a duration for those.
+   */
+  runUntilIdle(options?: RunUntilIdleOptions): Promise<void>;
   /**
    * The runtime dies right after the next operation named `operationName` ('Class.method') is
    * recorded, as a killed process would: nothing more runs or is written, the workflows' handles
@@ -224,7 +228,7 @@ export async function createTestingRuntime(
     queryUserDB: async (sql, ...params) => (await live('queryUserDB').runtime.appPool.query(sql, params.length > 0 ? params : undefined)).rows,
     now: () => clock?.now() ?? serving.runtime.executor.deps.clock.now(),
     advance: async (duration) => virtual('advance').advance(duration),
-    runUntilIdle: async () => virtual('runUntilIdle').runUntilIdle(),
+    runUntilIdle: async (runOptions) => virtual('runUntilIdle').runUntilIdle(runOptions),
     crashAfter: (operationName) => {
       const runtime = live('crashAfter').runtime;
       const fn = typeof operationName === 'string' ? runtime.registry.byQualifiedName(operationName) : undefined;

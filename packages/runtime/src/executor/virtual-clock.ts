@@ -4,6 +4,7 @@
  * time; only what waits through the workflow clock waits for this one. `advanceTo` moves time
  * forward one deadline at a time, in deadline order, firing each timer at its own instant.
  */
+import { OperonTestingUsageError } from '../testing/testing-errors.js';
 import type { CancelTimer, WorkflowClock } from './workflow-clock.js';
 
 interface VirtualTimer {
@@ -28,6 +29,10 @@ export class VirtualClock implements WorkflowClock {
   }
 
   at(deadlineMs: number, fire: () => void): CancelTimer {
+    // NaN would win no comparison and lose none: it would stall the timers after it, or make now() NaN.
+    if (typeof deadlineMs !== 'number' || Number.isNaN(deadlineMs)) {
+      throw new OperonTestingUsageError('VirtualClock.at', `the deadline must be a time in epoch milliseconds, got ${String(deadlineMs)}`);
+    }
     const timer: VirtualTimer = { deadlineMs, order: this.setCount++, fire };
     if (deadlineMs <= this.nowMs) {
       // Due already: fired on a later turn, as a real timer would be (the caller keeps the cancel first).

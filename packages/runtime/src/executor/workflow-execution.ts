@@ -82,6 +82,8 @@ export interface ExecutionServices {
   readonly afterRecorded?: (site: StepSite) => void;
   /** 'running' until the runtime begins to stop; steps met by a failure after that are abandoned. */
   readonly state: () => 'running' | 'stopping' | 'stopped';
+  /** True once the runtime died where it stood (the testing runtime's crashAfter): nothing more commits. */
+  readonly crashed?: () => boolean;
 }
 
 export interface ExecutionRun {

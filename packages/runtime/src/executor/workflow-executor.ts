@@ -127,6 +127,8 @@ export class WorkflowExecutor {
   /** The executions running here, by UUID: a cancel reaches them. */
   private readonly executions = new Map<string, WorkflowExecution>();
   private stateName: ExecutorState = 'running';
+  /** Died where it stood (crash()): nothing more may commit, not even a transaction already under way. */
+  private crashed = false;
   /** Workflows the stop interrupted: their recovery attempts are forgotten (a deploy is not a crash). */
   private readonly interrupted = new Set<string>();
   private readonly outage: DatabaseOutage;
@@ -187,6 +189,7 @@ export class WorkflowExecutor {
       },
       outage: this.outage,
       state: () => this.stateName,
+      crashed: () => this.crashed,
       workflows: {
         startChild: (fn, args, options) => this.startChild(fn, args, options),
         resultOf: (workflowUUID) => this.resultOf(workflowUUID),
@@ -388,6 +391,12 @@ export class WorkflowExecutor {
       }
       started(inserted);
       if (inserted) this.deps.metrics?.workflowStarted(fn.name);
+      if (inserted && options.parentUUID === undefined) {
+        // A top-level start is a record of its own (a child's is its parent's operation): the
+        // testing runtime's crashAfter('Class.workflow') dies right after it, before the workflow runs.
+        this.deps.afterRecorded?.({ workflowUUID, functionID: -1, functionName: fn.name, owner: run.owner });
+        if (this.crashed) return abandoned.then(() => new Promise<never>(() => undefined));
+      }
       if (orphan) {
         const records = await this.whileDatabaseAway(() => this.deps.systemDb.loadRecords([workflowUUID]));
         executing();
@@ -679,6 +688,7 @@ export class WorkflowExecutor {
   crash(): void {
     if (this.stateName === 'stopped') return;
     this.stateName = 'stopped';
+    this.crashed = true;
     this.lease.halt();
     this.deps.messaging.stop();
     for (const running of this.active.values()) running.abandon('stopped');

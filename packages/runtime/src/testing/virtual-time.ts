@@ -14,8 +14,19 @@ const QUIET_LOOKS = 3;
 const LOOK_INTERVAL_MS = 2;
 /** Past this much real time without a quiet moment, a helper fails rather than hang the test. */
 const SETTLE_LIMIT_MS = 30_000;
-/** runUntilIdle's bound on deadlines fired: a workflow that sleeps in a loop never runs out of them. */
-const MAX_FIRINGS = 10_000;
+/**
+ * runUntilIdle's budget, whichever runs out first: a workflow that waits in a loop never runs out
+ * of deadlines, and each firing costs real time (its workflow runs and records), so the helper
+ * fails with a word on what to do well before a test's own timeout (vitest's default is 5 s).
+ */
+export const RUN_UNTIL_IDLE_BUDGET = { deadlines: 1_000, realTimeMs: 4_000 } as const;
+
+export interface RunUntilIdleOptions {
+  /** Fire at most this many deadlines. @default 1000 */
+  readonly maxDeadlines?: number;
+  /** Spend at most this much real time, in ms. @default 4000 */
+  readonly timeoutMs?: number;
+}
 /** The last instant a Date can hold: past it, workflow time would be no time (Infinity, an invalid date). */
 const LAST_DATE_MS = 8.64e15;
 
@@ -42,15 +53,24 @@ export class VirtualTime {
    * Fires deadlines, in order, until no timer is left and the runtime is quiet. A deadline past
    * the last date (a sleep of 1e300 s) never comes: its timer stays pending.
    */
-  async runUntilIdle(): Promise<void> {
+  async runUntilIdle(options: RunUntilIdleOptions = {}): Promise<void> {
+    const maxDeadlines = budget('maxDeadlines', options.maxDeadlines, RUN_UNTIL_IDLE_BUDGET.deadlines);
+    const timeoutMs = budget('timeoutMs', options.timeoutMs, RUN_UNTIL_IDLE_BUDGET.realTimeMs);
+    const began = Date.now();
     await this.settle('runUntilIdle');
-    for (let fired = 0; this.clock.fireNext(LAST_DATE_MS); fired++) {
-      if (fired >= MAX_FIRINGS) {
+    for (let fired = 0; ; fired++) {
+      const next = this.clock.nextDeadline();
+      if (next === undefined || next > LAST_DATE_MS) return;
+      const spent = Date.now() - began;
+      if (fired >= maxDeadlines || spent > timeoutMs) {
         throw new OperonTestingUsageError(
           'runUntilIdle',
-          `fired ${MAX_FIRINGS} deadlines and more keep coming (a workflow that waits in a loop?); advance the clock by a duration instead`,
+          `fired ${fired} deadlines in ${spent} ms of real time and more keep coming (the next at ${new Date(next).toISOString()}): ` +
+            `a workflow that waits in a loop never runs out of them. Move the clock by a duration instead (advance('1h')), ` +
+            `or give runUntilIdle a bigger budget ({ maxDeadlines, timeoutMs }; now ${maxDeadlines} deadlines, ${timeoutMs} ms)`,
         );
       }
+      this.clock.fireNext(LAST_DATE_MS);
       await this.settle('runUntilIdle');
     }
   }
@@ -82,4 +102,13 @@ export class VirtualTime {
     if (runtime.executor.callingOut > 0) return undefined;
     return `${runtime.executor.activeCount}/${runtime.messaging.waitingCount}/${this.clock.pendingCount}`;
   }
+}
+
+/** A budget option: a positive whole number, or the default. */
+function budget(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+    throw new OperonTestingUsageError('runUntilIdle', `options.${name} must be a positive whole number, got ${String(value)}`);
+  }
+  return value;
 }

@@ -60,8 +60,8 @@ class AttemptSession {
   }
 }
 
-/** How one attempt ended: committed with its output, failed with the app's error, or must run again. */
-type Attempt = { readonly output: string | null } | { readonly error: unknown } | 'conflict' | 'recorded-elsewhere';
+/** How one attempt ended: committed with its output, failed with the app's error, must run again, or was cut by a crash. */
+type Attempt = { readonly output: string | null } | { readonly error: unknown } | 'conflict' | 'recorded-elsewhere' | 'crashed';
 
 export async function performTransaction(
   execution: WorkflowExecution,
@@ -86,10 +86,13 @@ export async function performTransaction(
     ? (client: pg.PoolClient) => client.query('COMMIT').then(() => undefined)
     : (client: pg.PoolClient, output: string | null) =>
         systemDb.insertTransactionOutputAndCommit(client, { instance: site.owner, epoch: execution.run.epoch }, site.workflowUUID, site.functionID, fn.name, output);
+  const crashed = execution.services.crashed ?? (() => false);
   const conflicts = new Backoff(CONFLICT_RETRY);
   for (;;) {
     const session = new AttemptSession(await guardDatabase(appPool.connect()), bindClient);
-    const attempt = await runAttempt(session, begin, call, commit, `the output of ${fn.name}`);
+    const attempt = await runAttempt(session, begin, call, commit, `the output of ${fn.name}`, crashed);
+    // The runtime died while the app's code ran: nothing was committed and nothing more runs.
+    if (attempt === 'crashed') return execution.abandon('stopped');
     if (attempt === 'conflict') {
       logger().debug(`${fn.name}: retrying after a serialization failure or deadlock`);
       await conflicts.wait();
@@ -116,6 +119,7 @@ async function runAttempt(
   call: (client: unknown) => Promise<unknown>,
   commit: (client: pg.PoolClient, output: string | null) => Promise<void>,
   what: string,
+  crashed: () => boolean,
 ): Promise<Attempt> {
   try {
     await guardDatabase(session.client.query(begin));
@@ -123,6 +127,14 @@ async function runAttempt(
     await session.close();
     throw error;
   }
+  const dropIfCrashed = (): boolean => {
+    if (!crashed()) return false;
+    // A killed process sends nothing more: the connection is dropped without a statement, so the
+    // server rolls the transaction back, and the recovery runs the transaction again.
+    session.release(new Error('the runtime crashed before this transaction committed'));
+    return true;
+  };
+  if (dropIfCrashed()) return 'crashed';
   let value: unknown;
   try {
     value = await call(session.scoped);
@@ -142,6 +154,8 @@ async function runAttempt(
     // An output that cannot be stored is the operation's error; its writes roll back.
     return { error };
   }
+  // Checked right before the COMMIT: the app's code may have returned after the crash moment.
+  if (dropIfCrashed()) return 'crashed';
   try {
     await commit(session.client, output);
   } catch (error) {

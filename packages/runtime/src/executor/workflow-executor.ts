@@ -429,9 +429,9 @@ export class WorkflowExecutor {
     result.catch(() => undefined);
   }
 
-  /** An execution of a recorded workflow under another policy (a replay), on this executor's services. */
-  executionOf(run: ExecutionRun, records: ReadonlyMap<number, OperationRecord>, policy: StepPolicy): WorkflowExecution {
-    return new WorkflowExecution(this.services, run, records, policy);
+  /** An execution of a recorded workflow under another policy (a replay), on this executor's services (with `registry`'s functions). */
+  executionOf(run: ExecutionRun, records: ReadonlyMap<number, OperationRecord>, policy: StepPolicy, registry = this.deps.registry): WorkflowExecution {
+    return new WorkflowExecution(registry === this.deps.registry ? this.services : this.servicesOf(registry), run, records, policy);
   }
 
   /** Runs a workflow to its end on its stored inputs: the first run sees exactly what a recovered run will. */

@@ -167,8 +167,16 @@ export class SystemDatabase {
     return guardDatabase(versions.leaveWorkflow(this.systemPool, workflowUUID, owner, host));
   }
 
-  pendingWorkflowUUIDs(): Promise<string[]> {
-    return guardDatabase(versions.pendingWorkflowUUIDs(this.systemPool));
+  openWorkflows(afterUUID: string, limit: number): Promise<status.WorkflowRow[]> {
+    return guardDatabase(versions.openWorkflows(this.systemPool, afterUUID, limit));
+  }
+
+  latestVersion(): Promise<string | undefined> {
+    return guardDatabase(versions.latestVersion(this.systemPool));
+  }
+
+  versionExists(version: string): Promise<boolean> {
+    return guardDatabase(versions.versionExists(this.systemPool, version));
   }
 
   liveInstancesOnHost(hostKey: string, self: string): Promise<executors.ExecutorRow[]> {

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { COLUMNS, toRow, type WorkflowRow } from './workflow-status.js';
 
 export interface StoredBundle {
   readonly version: string;
@@ -88,8 +89,27 @@ export async function leaveWorkflow(pool: pg.Pool, workflowUUID: string, owner: 
   return rowCount === 1;
 }
 
-/** The PENDING workflows, oldest first: what `operon debug --check` replays. */
-export async function pendingWorkflowUUIDs(pool: pg.Pool): Promise<string[]> {
-  const { rows } = await pool.query(`SELECT workflow_uuid FROM operon.workflow_status WHERE status = 'PENDING' ORDER BY created_at, workflow_uuid`);
-  return rows.map((r) => r.workflow_uuid);
+/**
+ * One page of the open workflows (PENDING, and ENQUEUED: a resumed one has records), in UUID
+ * order after `afterUUID`: what `operon debug --check` replays.
+ */
+export async function openWorkflows(pool: pg.Pool, afterUUID: string, limit: number): Promise<WorkflowRow[]> {
+  const { rows } = await pool.query(
+    `SELECT ${COLUMNS} FROM operon.workflow_status
+     WHERE status IN ('PENDING', 'ENQUEUED') AND kind = 'workflow' AND workflow_uuid COLLATE "C" > $1
+     ORDER BY workflow_uuid COLLATE "C" LIMIT $2`,
+    [afterUUID, limit],
+  );
+  return rows.map(toRow);
+}
+
+/** The version deployed last: the one an `operon start` stored most recently. */
+export async function latestVersion(pool: pg.Pool): Promise<string | undefined> {
+  const { rows } = await pool.query(`SELECT version FROM operon.versions ORDER BY last_seen DESC, first_seen DESC LIMIT 1`);
+  return rows[0]?.version;
+}
+
+export async function versionExists(pool: pg.Pool, version: string): Promise<boolean> {
+  const { rows } = await pool.query(`SELECT 1 FROM operon.versions WHERE version = $1`, [version]);
+  return rows.length > 0;
 }

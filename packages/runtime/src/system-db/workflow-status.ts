@@ -47,7 +47,7 @@ export interface WorkflowRow extends WorkflowIdentity {
   readonly updatedAt: number;
 }
 
-const COLUMNS = `workflow_uuid, status, workflow_name, kind, parent_uuid, executor_id, owner, owner_epoch, inputs, output, error, authenticated_user,
+export const COLUMNS = `workflow_uuid, status, workflow_name, kind, parent_uuid, executor_id, owner, owner_epoch, inputs, output, error, authenticated_user,
   authenticated_roles, assumed_role, request, version, created_at, updated_at`;
 
 export function toRow(r: Record<string, any>): WorkflowRow {

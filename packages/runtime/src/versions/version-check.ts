@@ -1,0 +1,101 @@
+/**
+ * The replay gate of a deploy (`operon debug --check`) and of moving a workflow to other code
+ * (`resume`/`fork --version`): open workflows replayed from their records on other code, in
+ * read-only sessions, nothing run and nothing written. A workflow passes when the code makes the
+ * operations its records hold, in order, up to where they end.
+ */
+import { OperonError, OperonWorkflowNotFoundError } from '@operon/sdk';
+import type { OperonRuntime } from '../runtime.js';
+import type { FunctionRegistry } from '../executor/function-registry.js';
+import { replayRecords, type Divergence } from '../debug/workflow-replay.js';
+import type { OperationRecord } from '../system-db/system-database.js';
+import { OperonManagementRequestError } from '../management/workflow-filter.js';
+
+const CHECK_PAGE = 500;
+
+export interface CheckedDivergence {
+  readonly workflowUUID: string;
+  readonly workflowName: string;
+  readonly status: string;
+  /** The version the workflow recorded; null for one started without a bundle. */
+  readonly version: string | null;
+  readonly divergence: Divergence;
+}
+
+export interface CheckReport {
+  /** Open workflows (PENDING and ENQUEUED) replayed. */
+  readonly checked: number;
+  readonly divergences: CheckedDivergence[];
+}
+
+/** Replays every open workflow on `registry`'s code (by default the runtime's own): those that would diverge on it. */
+export async function checkOpenWorkflows(runtime: OperonRuntime, registry: FunctionRegistry = runtime.registry): Promise<CheckReport> {
+  const divergences: CheckedDivergence[] = [];
+  let checked = 0;
+  let after = '';
+  for (;;) {
+    const rows = await runtime.systemDb.openWorkflows(after, CHECK_PAGE);
+    if (rows.length === 0) break;
+    after = rows[rows.length - 1]!.workflowUUID;
+    const records = await runtime.systemDb.loadRecords(rows.map((row) => row.workflowUUID));
+    for (const row of rows) {
+      const report = await replayRecords(runtime, row, records.get(row.workflowUUID) ?? new Map<number, OperationRecord>(), registry, true);
+      checked++;
+      if (report.divergence) {
+        divergences.push({ workflowUUID: row.workflowUUID, workflowName: row.workflowName, status: row.status, version: row.version, divergence: report.divergence });
+      }
+    }
+  }
+  return { checked, divergences };
+}
+
+/** A workflow moved to another version diverges there: answered 409, with the divergence. */
+export class OperonVersionCheckDivergedError extends OperonError {
+  static override readonly CODE = 'OPERON_ERR_VERSION_CHECK_DIVERGED';
+  readonly status = 409;
+  constructor(
+    readonly workflowUUID: string,
+    readonly version: string,
+    readonly divergence: Divergence,
+  ) {
+    super(`workflow ${workflowUUID} cannot move to version ${version}: its records diverge from that code: ${divergence.message}${divergence.location ? ` (called at ${divergence.location})` : ''}`);
+  }
+}
+
+/** `latest` (the version deployed last) or a stored version's hash; anything else is refused, naming it. */
+export async function resolveVersion(runtime: OperonRuntime, asked: unknown): Promise<string> {
+  if (asked === 'latest') {
+    const latest = await runtime.systemDb.latestVersion();
+    if (latest === undefined) throw new OperonManagementRequestError('version "latest": no version is stored on this system database (operon start stores the bundle it serves)');
+    return latest;
+  }
+  if (typeof asked !== 'string' || !/^[0-9a-f]{16}$/.test(asked)) {
+    throw new OperonManagementRequestError(`version must be "latest" or a version's 16 hex digits (operon versions lists them), got ${JSON.stringify(asked)}`);
+  }
+  if (!(await runtime.systemDb.versionExists(asked))) throw new OperonManagementRequestError(`version ${asked} is not stored on this system database (operon versions lists them)`);
+  return asked;
+}
+
+/**
+ * Checks that workflow `workflowUUID` can go on on `version`'s code from its records (those before
+ * `beforeStep` for a fork): the version is loaded (or is this runtime's own), the records are
+ * replayed there, and a divergence is thrown as OperonVersionCheckDivergedError.
+ */
+export async function checkMove(runtime: OperonRuntime, workflowUUID: string, version: string, beforeStep?: number): Promise<void> {
+  const row = await runtime.systemDb.getWorkflow(workflowUUID);
+  if (!row) throw new OperonWorkflowNotFoundError(workflowUUID);
+  const all = (await runtime.systemDb.loadRecords([workflowUUID])).get(workflowUUID) ?? new Map<number, OperationRecord>();
+  const records = beforeStep === undefined ? all : new Map([...all].filter(([id]) => id < beforeStep));
+  const versions = runtime.executor.deps.versions;
+  const own = version === runtime.registry.version;
+  const registry = own ? runtime.registry : await versions.acquire(version).catch((error: unknown) => {
+    versions.release(version);
+    throw error;
+  });
+  try {
+    const report = await replayRecords(runtime, row, records, registry, true);
+    if (report.divergence) throw new OperonVersionCheckDivergedError(workflowUUID, version, report.divergence);
+  } finally {
+    if (!own) versions.release(version);
+  }
+}

@@ -1,17 +1,21 @@
 /**
- * catchUp after downtime. The only runtime ran a 5-second schedule, stopped, and the schedules
- * table is then put where it would be had it stopped two minutes before now (its last tick two
- * minutes back, the runs since gone): a restart then finds 24 missed ticks. `none` starts none
- * of them, `latest` the latest one, `all` every one, `all` with `maxCatchUp: 5` the latest five;
- * each then runs its next tick on time, and every run gets Dates.
+ * catchUp after downtime. The only runtime registered a 5-second schedule and stopped; it starts
+ * again two minutes later and finds 24 missed ticks. `none` starts none of them, `latest` the
+ * latest one, `all` every one, `all` with `maxCatchUp: 5` the latest five; each then runs its
+ * next tick on time, and every run gets Dates. Both lives run on a virtual workflow clock, so the
+ * two minutes and the wait for the next tick take no real time.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { Scheduled, Workflow, type WorkflowContext } from '@operon/sdk';
-import { decodeStoredValue, type OperonRuntime } from '@operon/runtime';
-import { query, startRuntime, testConfig } from '../helpers/test-databases.js';
+import { decodeStoredValue, OperonRuntime } from '@operon/runtime';
+import { VirtualClock } from '../../packages/runtime/src/executor/virtual-clock.js';
+import { createLogger } from '../../packages/runtime/src/logging.js';
+import { query, testConfig } from '../helpers/test-databases.js';
 
 const PERIOD_MS = 5_000;
 const GAP_MS = 120_000;
+/** The tick just before the restart (virtual time). */
+const BOUNDARY = Date.parse('2026-06-01T12:00:00.000Z');
 
 async function tickRun(_ctx: WorkflowContext, scheduledTime: Date, startTime: Date) {
   return { dates: scheduledTime instanceof Date && startTime instanceof Date, scheduledTime: scheduledTime.toISOString() };
@@ -66,10 +70,16 @@ async function runsOf(name: string): Promise<Run[]> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+async function startAt(clock: VirtualClock): Promise<OperonRuntime> {
+  const started = await OperonRuntime.create({ config, classes: [Gap], clock, logger: createLogger('warn') });
+  await started.recover();
+  return started;
+}
+
 describe('catchUp after the only runtime was down two minutes', () => {
   it('none adds no run for the gap, latest one, all one per missed tick up to maxCatchUp; then each runs on time', async () => {
-    // A first life: registers the schedules (and records where they are).
-    runtime = await startRuntime([Gap], config);
+    // A first life, two minutes before the restart: registers the schedules (since then).
+    runtime = await startAt(new VirtualClock(BOUNDARY - GAP_MS));
     await runtime.destroy();
     runtime = undefined;
     expect((await sys('SELECT schedule_name FROM operon.schedules ORDER BY 1')).map((r) => r.schedule_name)).toEqual([
@@ -78,30 +88,30 @@ describe('catchUp after the only runtime was down two minutes', () => {
       'Gap.latest',
       'Gap.none',
     ]);
+    expect(await sys("SELECT workflow_uuid FROM operon.workflow_status WHERE workflow_name LIKE 'Gap.%'")).toEqual([]);
 
-    // Restart just after a tick, so the startup (well under 5 s) ends before the next one.
-    await sleep(PERIOD_MS - (Date.now() % PERIOD_MS) + 200);
-    const boundary = Date.now() - (Date.now() % PERIOD_MS);
-    await sys("DELETE FROM operon.workflow_status WHERE workflow_name LIKE 'Gap.%'");
-    await sys('UPDATE operon.schedules SET since = $1, last_tick = $1', [boundary - GAP_MS]);
-    runtime = await startRuntime([Gap], config);
-    expect(Date.now(), 'the restart took too long for this test').toBeLessThan(boundary + PERIOD_MS);
-
-    const missed = (runs: Run[]) => runs.filter((r) => r.tick <= boundary).map((r) => r.tick).sort((a, b) => a - b);
-    const ticksBack = (n: number) => Array.from({ length: n }, (_, i) => boundary - (n - 1 - i) * PERIOD_MS);
+    // The restart, just after a tick.
+    const clock = new VirtualClock(BOUNDARY + 200);
+    runtime = await startAt(clock);
+    const missed = (runs: Run[]) => runs.filter((r) => r.tick <= BOUNDARY).map((r) => r.tick).sort((a, b) => a - b);
+    const ticksBack = (n: number) => Array.from({ length: n }, (_, i) => BOUNDARY - (n - 1 - i) * PERIOD_MS);
     expect(missed(await runsOf('none'))).toEqual([]);
-    expect(missed(await runsOf('latest'))).toEqual([boundary]);
+    expect(missed(await runsOf('latest'))).toEqual([BOUNDARY]);
     expect(missed(await runsOf('all'))).toEqual(ticksBack(GAP_MS / PERIOD_MS));
     expect(missed(await runsOf('capped'))).toEqual(ticksBack(5));
 
-    // The next tick runs on time for each, once.
-    const next = boundary + PERIOD_MS;
-    await sleep(next - Date.now() + 2_500);
+    // The next tick runs on time for each, once: the clock's timers fired one by one up to 2.5 s past it.
+    const next = BOUNDARY + PERIOD_MS;
+    while (clock.fireNext(next + 2_500)) await sleep(30);
+    clock.moveTo(next + 2_500);
+    const settled = async () => (await sys("SELECT 1 FROM operon.workflow_status WHERE workflow_name LIKE 'Gap.%' AND status = 'PENDING'")).length === 0;
+    for (let i = 0; i < 100 && !(await settled()); i++) await sleep(50);
     for (const name of ['none', 'latest', 'all', 'capped']) {
       const runs = await runsOf(name);
       expect(runs.filter((r) => r.tick === next), name).toHaveLength(1);
       expect(runs.filter((r) => r.tick > next), name).toEqual([]);
-      for (const run of runs.filter((r) => r.status === 'SUCCESS')) {
+      for (const run of runs) {
+        expect(run.status, name).toBe('SUCCESS');
         expect(run.output).toEqual({ dates: true, scheduledTime: new Date(run.tick).toISOString() });
       }
     }

@@ -17,26 +17,15 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertCliBuilt } from '../cli/cli-process.js';
-import { allEnded, killAll, prepareFleetApp, sideEvents, startExecutor, startWorkflows, sys, waitUntil, type FleetApp, type FleetProcess } from '../executors/fleet.js';
+import { describe, expect, it } from 'vitest';
+import { allEnded, sideEvents, startExecutor, startWorkflows, sys, waitUntil, type FleetProcess } from '../executors/fleet.js';
+import { useFleet } from '../helpers/fleet-scaffold.js';
 
 const SLEEP_SECONDS = 20;
 const SKEW_MS = 60_000;
 
-let app: FleetApp;
-const executors: FleetProcess[] = [];
-
-beforeAll(async () => {
-  assertCliBuilt();
-  app = await prepareFleetApp('regskew');
-  executors.push(await startExecutor(app));
-});
-
-afterAll(async () => {
-  await killAll(executors);
-  app?.remove();
-});
+const fleet = useFleet('regskew');
+const { executors } = fleet;
 
 describe(`a sleep adopted by a host whose clock is ${SKEW_MS / 1000} s ahead`, () => {
   it('still lasts its duration', async () => {
@@ -45,19 +34,19 @@ describe(`a sleep adopted by a host whose clock is ${SKEW_MS / 1000} s ahead`, (
     const uuids = await startWorkflows(a, 'sleepThenWork', 5, [SLEEP_SECONDS]);
     expect(
       await waitUntil(async () => {
-        const [{ n }] = await sys<{ n: number }>(app, 'SELECT count(*)::int AS n FROM operon.operation_outputs WHERE workflow_uuid = ANY($1)', [uuids]);
+        const [{ n }] = await sys<{ n: number }>(fleet.app, 'SELECT count(*)::int AS n FROM operon.operation_outputs WHERE workflow_uuid = ANY($1)', [uuids]);
         return n === 5;
       }, 10_000, 50),
     ).toBe(true);
     a.signal('SIGKILL');
     await a.server.exited;
-    const skew = join(app.dir, 'clock-ahead.mjs');
+    const skew = join(fleet.app.dir, 'clock-ahead.mjs');
     writeFileSync(skew, `const now = Date.now.bind(Date);\nDate.now = () => now() + ${SKEW_MS};\n`);
-    const b = await startExecutor(app, { env: { NODE_OPTIONS: `--import ${skew}` } });
+    const b = await startExecutor(fleet.app, { env: { NODE_OPTIONS: `--import ${skew}` } });
     executors.push(b);
     // Either they run early (the bug), or they wait out the sleep: 8 s is enough to tell.
-    await allEnded(app, uuids, 8_000);
-    const ran = sideEvents(app).filter((e) => e.ev === 'start');
+    await allEnded(fleet.app, uuids, 8_000);
+    const ran = sideEvents(fleet.app).filter((e) => e.ev === 'start');
     const early = ran.filter((e) => e.t - SKEW_MS < startedAt + SLEEP_SECONDS * 1000);
     console.log(
       `[regression] adopted by a clock ${SKEW_MS / 1000} s ahead: ${ran.length} of 5 communicators ran within ` +

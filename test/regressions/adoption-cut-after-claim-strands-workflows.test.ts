@@ -16,47 +16,33 @@
  * all 10 complete (B or the next heartbeat takes them up again).
  */
 import { writeFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertCliBuilt } from '../cli/cli-process.js';
+import { describe, expect, it } from 'vitest';
 import {
   allEnded,
   appDb,
   instanceOf,
-  killAll,
-  prepareFleetApp,
   sideEvents,
   startExecutor,
   startWorkflows,
   statusCounts,
   sys,
   waitUntil,
-  type FleetApp,
   type FleetProcess,
 } from '../executors/fleet.js';
+import { useFleet } from '../helpers/fleet-scaffold.js';
 
-let app: FleetApp;
-const executors: FleetProcess[] = [];
-
-beforeAll(async () => {
-  assertCliBuilt();
-  app = await prepareFleetApp('regcut');
-  executors.push(...(await Promise.all([startExecutor(app), startExecutor(app)])));
-});
-
-afterAll(async () => {
-  await killAll(executors);
-  app?.remove();
-});
+const fleet = useFleet('regcut', (app) => Promise.all([startExecutor(app), startExecutor(app)]));
+const { executors } = fleet;
 
 describe('the adopter loses its connection right after its claim', () => {
   it('still runs the claimed workflows to their end', async () => {
     const [a, b] = executors as [FleetProcess, FleetProcess];
-    const bInstance = await instanceOf(app, b.pid);
+    const bInstance = await instanceOf(fleet.app, b.pid);
     const uuids = await startWorkflows(a, 'gatedThenWrite', 10, []);
-    expect(await waitUntil(() => sideEvents(app).filter((e) => e.ev === 'start').length === 10, 10_000)).toBe(true);
+    expect(await waitUntil(() => sideEvents(fleet.app).filter((e) => e.ev === 'start').length === 10, 10_000)).toBe(true);
     // One-shot (a sequence is not rolled back with the session it kills): the first fence write dies.
     await appDb(
-      app,
+      fleet.app,
       `CREATE SEQUENCE fence_trap;
        CREATE FUNCTION fence_trap() RETURNS trigger LANGUAGE plpgsql AS $$
        BEGIN
@@ -71,15 +57,15 @@ describe('the adopter loses its connection right after its claim', () => {
     a.signal('SIGKILL');
     await a.server.exited;
     await b.server.waitFor(/adopting workflows failed/, 20_000);
-    const [{ claimed }] = await sys<{ claimed: number }>(app, 'SELECT count(*)::int AS claimed FROM operon.workflow_status WHERE workflow_uuid = ANY($1) AND owner = $2', [uuids, bInstance]);
-    writeFileSync(app.gate, '');
-    const ended = await allEnded(app, uuids, 20_000);
-    const counts = await statusCounts(app, uuids);
-    const [{ pending }] = await sys<{ pending: number }>(app, `SELECT count(*)::int AS pending FROM operon.workflow_status WHERE workflow_uuid = ANY($1) AND owner = $2 AND status = 'PENDING'`, [uuids, bInstance]);
-    const [{ state }] = await sys<{ state: string }>(app, 'SELECT state FROM operon.executors WHERE instance_id = $1', [bInstance]);
+    const [{ claimed }] = await sys<{ claimed: number }>(fleet.app, 'SELECT count(*)::int AS claimed FROM operon.workflow_status WHERE workflow_uuid = ANY($1) AND owner = $2', [uuids, bInstance]);
+    writeFileSync(fleet.app.gate, '');
+    const ended = await allEnded(fleet.app, uuids, 20_000);
+    const counts = await statusCounts(fleet.app, uuids);
+    const [{ pending }] = await sys<{ pending: number }>(fleet.app, `SELECT count(*)::int AS pending FROM operon.workflow_status WHERE workflow_uuid = ANY($1) AND owner = $2 AND status = 'PENDING'`, [uuids, bInstance]);
+    const [{ state }] = await sys<{ state: string }>(fleet.app, 'SELECT state FROM operon.executors WHERE instance_id = $1', [bInstance]);
     console.log(
       `[regression] fence cut after the claim: ${claimed} claimed by B before the cut; 20 s after the gate opened ${JSON.stringify(counts)}, ` +
-        `${pending} PENDING owned by B (state ${state}), communicator runs after the gate ${sideEvents(app).filter((e) => e.ev === 'done').length}`,
+        `${pending} PENDING owned by B (state ${state}), communicator runs after the gate ${sideEvents(fleet.app).filter((e) => e.ev === 'done').length}`,
     );
     expect(ended, JSON.stringify(counts)).toBe(true);
     expect(counts).toEqual({ SUCCESS: 10 });

@@ -21,38 +21,27 @@
  * sleeps end. B adopts them by a clock about 4.5 s ahead. Expected: no communicator runs before
  * the 11 s are over; found: all 5 run about 1.2-1.5 s early.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertCliBuilt } from '../cli/cli-process.js';
-import { allEnded, instanceOf, killAll, prepareFleetApp, sideEvents, spawnExecutor, startExecutor, startWorkflows, sys, waitUntil, type FleetApp, type FleetProcess } from '../executors/fleet.js';
+import { describe, expect, it } from 'vitest';
+import { allEnded, instanceOf, sideEvents, spawnExecutor, startWorkflows, sys, waitUntil, type FleetProcess } from '../executors/fleet.js';
+import { useFleet } from '../helpers/fleet-scaffold.js';
 import { connectTo } from '../helpers/test-databases.js';
 
 const SLEEP_SECONDS = 11;
 /** The heartbeat is let through this long before the sleeps end: within the interval before the next heartbeat corrects the clock. */
 const RELEASE_BEFORE_END_MS = 1_500;
 
-let app: FleetApp;
-const executors: FleetProcess[] = [];
-
-beforeAll(async () => {
-  assertCliBuilt();
-  app = await prepareFleetApp('reglatebeat');
-  executors.push(await startExecutor(app));
-}, 60_000);
-
-afterAll(async () => {
-  await killAll(executors);
-  app?.remove();
-});
+const fleet = useFleet('reglatebeat');
+const { executors } = fleet;
 
 describe('a heartbeat answered late', () => {
   it('does not cut an adopted sleep short', async () => {
     const [a] = executors as [FleetProcess];
-    const instanceA = await instanceOf(app, a.pid);
+    const instanceA = await instanceOf(fleet.app, a.pid);
     const startedAt = Date.now();
     const uuids = await startWorkflows(a, 'sleepThenWork', 5, [SLEEP_SECONDS]);
     expect(
       await waitUntil(async () => {
-        const [{ n }] = await sys<{ n: number }>(app, 'SELECT count(*)::int AS n FROM operon.operation_outputs WHERE workflow_uuid = ANY($1)', [uuids]);
+        const [{ n }] = await sys<{ n: number }>(fleet.app, 'SELECT count(*)::int AS n FROM operon.operation_outputs WHERE workflow_uuid = ANY($1)', [uuids]);
         return n === 5;
       }, 10_000, 50),
     ).toBe(true);
@@ -60,16 +49,16 @@ describe('a heartbeat answered late', () => {
     await a.server.exited;
 
     let heldFrom = 0;
-    const locker = await connectTo(app.systemDatabase);
+    const locker = await connectTo(fleet.app.systemDatabase);
     try {
       await locker.query('BEGIN');
       await locker.query('SELECT 1 FROM operon.executors WHERE instance_id = $1 FOR UPDATE', [instanceA]);
-      const b = await spawnExecutor(app);
+      const b = await spawnExecutor(fleet.app);
       executors.push(b);
       // B's first heartbeat, waiting on the lock.
       expect(
         await waitUntil(async () => {
-          const rows = await sys(app, `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'WITH beat AS%'`);
+          const rows = await sys(fleet.app, `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'WITH beat AS%'`);
           return rows.length > 0;
         }, 20_000, 50),
         'B heartbeat waiting on the lock',
@@ -81,8 +70,8 @@ describe('a heartbeat answered late', () => {
       await locker.end();
     }
     const releasedAt = Date.now();
-    await allEnded(app, uuids, 8_000);
-    const ran = sideEvents(app).filter((e) => e.ev === 'start');
+    await allEnded(fleet.app, uuids, 8_000);
+    const ran = sideEvents(fleet.app).filter((e) => e.ev === 'start');
     const end = startedAt + SLEEP_SECONDS * 1000;
     const early = ran.filter((e) => e.t < end - 250);
     console.log(

@@ -16,65 +16,51 @@
  * executor's sessions, or transactions cannot stay idle past the lease).
  */
 import { writeFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertCliBuilt } from '../cli/cli-process.js';
+import { describe, expect, it } from 'vitest';
 import {
   allEnded,
   appDb,
   instanceOf,
-  killAll,
-  prepareFleetApp,
   sideEvents,
   startExecutor,
   startWorkflows,
   statusCounts,
   sys,
   waitUntil,
-  type FleetApp,
   type FleetProcess,
 } from '../executors/fleet.js';
+import { useFleet } from '../helpers/fleet-scaffold.js';
 
-let app: FleetApp;
-const executors: FleetProcess[] = [];
-
-beforeAll(async () => {
-  assertCliBuilt();
-  app = await prepareFleetApp('reglock');
-  executors.push(...(await Promise.all([startExecutor(app), startExecutor(app)])));
-});
-
-afterAll(async () => {
-  await killAll(executors);
-  app?.remove();
-});
+const fleet = useFleet('reglock', (app) => Promise.all([startExecutor(app), startExecutor(app)]));
+const { executors } = fleet;
 
 describe('a process paused inside a transaction', () => {
   it('does not keep its adopter waiting on the transaction\'s locks', async () => {
     const [a] = executors as [FleetProcess];
-    const aInstance = await instanceOf(app, a.pid);
+    const aInstance = await instanceOf(fleet.app, a.pid);
     const [uuid] = (await startWorkflows(a, 'lockedTransaction', 1, [])) as [string];
-    expect(await waitUntil(() => sideEvents(app).some((e) => e.ev === 'locked'), 10_000)).toBe(true);
+    expect(await waitUntil(() => sideEvents(fleet.app).some((e) => e.ev === 'locked'), 10_000)).toBe(true);
     const stoppedAt = Date.now();
     a.signal('SIGSTOP');
     expect(
       await waitUntil(async () => {
-        const [{ owner }] = await sys<{ owner: string }>(app, 'SELECT owner FROM operon.workflow_status WHERE workflow_uuid = $1', [uuid]);
+        const [{ owner }] = await sys<{ owner: string }>(fleet.app, 'SELECT owner FROM operon.workflow_status WHERE workflow_uuid = $1', [uuid]);
         return owner !== aInstance;
       }, 15_000),
     ).toBe(true);
     const adoptedAt = Date.now();
-    writeFileSync(app.gate, '');
-    const ended = await allEnded(app, [uuid], 12_000);
+    writeFileSync(fleet.app.gate, '');
+    const ended = await allEnded(fleet.app, [uuid], 12_000);
     const [{ waiting }] = await appDb<{ waiting: number }>(
-      app,
+      fleet.app,
       `SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
     );
     const [{ idle }] = await appDb<{ idle: number }>(
-      app,
+      fleet.app,
       `SELECT count(*)::int AS idle FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction'`,
     );
     console.log(
-      `[regression] paused inside a transaction: adopted ${adoptedAt - stoppedAt} ms after SIGSTOP; 12 s later ${JSON.stringify(await statusCounts(app, [uuid]))}; ` +
+      `[regression] paused inside a transaction: adopted ${adoptedAt - stoppedAt} ms after SIGSTOP; 12 s later ${JSON.stringify(await statusCounts(fleet.app, [uuid]))}; ` +
         `sessions waiting on a lock ${waiting}, idle in transaction ${idle}`,
     );
     expect(ended, 'the adopted workflow completed while the paused process kept its transaction open').toBe(true);

@@ -18,64 +18,50 @@
  * of the new process serving, while the old one stays paused.
  */
 import { writeFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertCliBuilt } from '../cli/cli-process.js';
+import { describe, expect, it } from 'vitest';
 import {
   allEnded,
   appDb,
   instanceOf,
-  killAll,
-  prepareFleetApp,
   sideEvents,
   startExecutor,
   startWorkflows,
   statusCounts,
   sys,
   waitUntil,
-  type FleetApp,
   type FleetProcess,
 } from '../executors/fleet.js';
+import { useFleet } from '../helpers/fleet-scaffold.js';
 
 const ID = 'replaced-executor';
-let app: FleetApp;
-const executors: FleetProcess[] = [];
-
-beforeAll(async () => {
-  assertCliBuilt();
-  app = await prepareFleetApp('regsameid');
-  executors.push(await startExecutor(app, { executorId: ID }));
-});
-
-afterAll(async () => {
-  await killAll(executors);
-  app?.remove();
-});
+const fleet = useFleet('regsameid', async (app) => [await startExecutor(app, { executorId: ID })]);
+const { executors } = fleet;
 
 describe('a replacement under the same explicit executor id for a process paused inside a transaction', () => {
   it('is not held up by the paused process\'s locks', async () => {
     const [paused] = executors as [FleetProcess];
-    const pausedInstance = await instanceOf(app, paused.pid);
+    const pausedInstance = await instanceOf(fleet.app, paused.pid);
     const [uuid] = (await startWorkflows(paused, 'lockedTransaction', 1, [])) as [string];
-    expect(await waitUntil(() => sideEvents(app).some((e) => e.ev === 'locked'), 10_000)).toBe(true);
+    expect(await waitUntil(() => sideEvents(fleet.app).some((e) => e.ev === 'locked'), 10_000)).toBe(true);
     const stoppedAt = Date.now();
     paused.signal('SIGSTOP');
     await new Promise((resolve) => setTimeout(resolve, 7_000));
-    writeFileSync(app.gate, '');
-    const replacement = await startExecutor(app, { executorId: ID });
+    writeFileSync(fleet.app.gate, '');
+    const replacement = await startExecutor(fleet.app, { executorId: ID });
     executors.push(replacement);
     const servingAt = Date.now();
-    const replacementInstance = await instanceOf(app, replacement.pid);
-    const ended = await allEnded(app, [uuid], 12_000);
-    const [{ owner }] = await sys<{ owner: string }>(app, 'SELECT owner FROM operon.workflow_status WHERE workflow_uuid = $1', [uuid]);
-    const [{ state }] = await sys<{ state: string }>(app, 'SELECT state FROM operon.executors WHERE instance_id = $1', [pausedInstance]);
+    const replacementInstance = await instanceOf(fleet.app, replacement.pid);
+    const ended = await allEnded(fleet.app, [uuid], 12_000);
+    const [{ owner }] = await sys<{ owner: string }>(fleet.app, 'SELECT owner FROM operon.workflow_status WHERE workflow_uuid = $1', [uuid]);
+    const [{ state }] = await sys<{ state: string }>(fleet.app, 'SELECT state FROM operon.executors WHERE instance_id = $1', [pausedInstance]);
     const [{ waiting, idle }] = await appDb<{ waiting: number; idle: number }>(
-      app,
+      fleet.app,
       `SELECT count(*) FILTER (WHERE wait_event_type = 'Lock')::int AS waiting, count(*) FILTER (WHERE state = 'idle in transaction')::int AS idle
        FROM pg_stat_activity WHERE datname = current_database()`,
     );
     console.log(
       `[regression] replacement with the same executor id, ${servingAt - stoppedAt} ms after SIGSTOP: paused executor ${state}, ` +
-        `workflow owned by the replacement ${owner === replacementInstance}; 12 s later ${JSON.stringify(await statusCounts(app, [uuid]))}; ` +
+        `workflow owned by the replacement ${owner === replacementInstance}; 12 s later ${JSON.stringify(await statusCounts(fleet.app, [uuid]))}; ` +
         `sessions waiting on a lock ${waiting}, idle in transaction ${idle}`,
     );
     expect(ended, 'the adopted workflow completed while the paused process kept its transaction open').toBe(true);

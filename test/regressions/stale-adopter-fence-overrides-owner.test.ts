@@ -17,14 +17,11 @@
  * or the system database's owner decides).
  */
 import { writeFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertCliBuilt } from '../cli/cli-process.js';
+import { describe, expect, it } from 'vitest';
 import {
   allEnded,
   appDb,
   instanceOf,
-  killAll,
-  prepareFleetApp,
   sideEvents,
   spawnExecutor,
   startExecutor,
@@ -32,35 +29,24 @@ import {
   statusCounts,
   sys,
   waitUntil,
-  type FleetApp,
   type FleetProcess,
 } from '../executors/fleet.js';
+import { useFleet } from '../helpers/fleet-scaffold.js';
 
 const WORKFLOWS = 10;
-let app: FleetApp;
-const executors: FleetProcess[] = [];
-
-beforeAll(async () => {
-  assertCliBuilt();
-  app = await prepareFleetApp('regstale');
-  executors.push(await startExecutor(app));
-});
-
-afterAll(async () => {
-  await killAll(executors);
-  app?.remove();
-});
+const fleet = useFleet('regstale');
+const { executors } = fleet;
 
 const ownedBy = async (uuids: string[], instance: string): Promise<number> =>
-  (await sys<{ n: number }>(app, 'SELECT count(*)::int AS n FROM operon.workflow_status WHERE workflow_uuid = ANY($1) AND owner = $2', [uuids, instance]))[0]!.n;
+  (await sys<{ n: number }>(fleet.app, 'SELECT count(*)::int AS n FROM operon.workflow_status WHERE workflow_uuid = ANY($1) AND owner = $2', [uuids, instance]))[0]!.n;
 
 describe('a stale adopter\'s fence landing after a newer one\'s', () => {
   it('does not strand the workflows', async () => {
     const [a] = executors as [FleetProcess];
     const uuids = await startWorkflows(a, 'gatedThenWrite', WORKFLOWS, []);
-    expect(await waitUntil(() => sideEvents(app).filter((e) => e.ev === 'start').length === WORKFLOWS, 10_000)).toBe(true);
+    expect(await waitUntil(() => sideEvents(fleet.app).filter((e) => e.ev === 'start').length === WORKFLOWS, 10_000)).toBe(true);
     await appDb(
-      app,
+      fleet.app,
       `CREATE SEQUENCE fence_delay;
        CREATE FUNCTION fence_delay() RETURNS trigger LANGUAGE plpgsql AS $$
        BEGIN
@@ -73,12 +59,12 @@ describe('a stale adopter\'s fence landing after a newer one\'s', () => {
     await a.server.exited;
 
     // B adopts A's workflows as it starts; its fence hangs in the trigger.
-    const b = await spawnExecutor(app);
+    const b = await spawnExecutor(fleet.app);
     executors.push(b);
     let bInstance = '';
     expect(
       await waitUntil(async () => {
-        bInstance = await instanceOf(app, b.pid).catch(() => '');
+        bInstance = await instanceOf(fleet.app, b.pid).catch(() => '');
         return bInstance !== '' && (await ownedBy(uuids, bInstance)) === WORKFLOWS;
       }, 20_000, 50),
       'B claimed the workflows',
@@ -87,19 +73,19 @@ describe('a stale adopter\'s fence landing after a newer one\'s', () => {
     b.signal('SIGKILL');
     await b.server.exited;
 
-    const c = await startExecutor(app);
+    const c = await startExecutor(fleet.app);
     executors.push(c);
-    const cInstance = await instanceOf(app, c.pid);
+    const cInstance = await instanceOf(fleet.app, c.pid);
     expect(await ownedBy(uuids, cInstance), 'C claimed the workflows from the dead B').toBe(WORKFLOWS);
     const staleLanded = await waitUntil(async () => {
-      const [{ n }] = await appDb<{ n: number }>(app, 'SELECT count(*)::int AS n FROM operon.workflow_owners WHERE workflow_uuid = ANY($1) AND owner = $2', [uuids, bInstance]);
+      const [{ n }] = await appDb<{ n: number }>(fleet.app, 'SELECT count(*)::int AS n FROM operon.workflow_owners WHERE workflow_uuid = ANY($1) AND owner = $2', [uuids, bInstance]);
       return n > 0;
     }, 20_000);
     const staleLandedAt = Date.now();
-    const appOwners = await appDb<{ owner: string; n: number }>(app, 'SELECT owner, count(*)::int AS n FROM operon.workflow_owners WHERE workflow_uuid = ANY($1) GROUP BY owner', [uuids]);
-    writeFileSync(app.gate, '');
-    const ended = await allEnded(app, uuids, 20_000);
-    const counts = await statusCounts(app, uuids);
+    const appOwners = await appDb<{ owner: string; n: number }>(fleet.app, 'SELECT owner, count(*)::int AS n FROM operon.workflow_owners WHERE workflow_uuid = ANY($1) GROUP BY owner', [uuids]);
+    writeFileSync(fleet.app.gate, '');
+    const ended = await allEnded(fleet.app, uuids, 20_000);
+    const counts = await statusCounts(fleet.app, uuids);
     console.log(
       `[regression] stale fence: B's fence landed ${staleLanded ? 'after' : 'never, before'} C's (seen ${staleLandedAt - bClaimedAt} ms after B's claim); ` +
         `app-database owners ${JSON.stringify(appOwners.map((o) => ({ owner: o.owner === bInstance ? 'B (dead)' : o.owner === cInstance ? 'C' : o.owner, n: o.n })))}; ` +

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { checkOpenWorkflows, OperonRuntime } from '@operon/runtime';
+import { checkOpenWorkflows, createHttpServer, OperonRuntime } from '@operon/runtime';
 import { createLogger } from '../../packages/runtime/src/logging.js';
 import { assertCliBuilt, operon, REPO } from '../cli/cli-process.js';
 import { testConfig } from '../helpers/test-databases.js';
@@ -103,5 +103,39 @@ describe('checking open workflows against a candidate', () => {
     expect(json.code).toBe(1);
     const report = JSON.parse(json.stdout) as { checked: number; divergences: { workflowUUID: string }[] };
     expect(report.divergences.map((d) => d.workflowUUID).sort()).toEqual(diverging(1));
+  });
+
+  it('resume and fork with a version move a workflow to that code only when its records agree with it', { timeout: 60_000 }, async () => {
+    const token = 'a-token-for-the-version-move-test';
+    const live = await OperonRuntime.create({ config: { ...config, management: { ...config.management, token } }, classes: [classes[3]], bundle: versionBundle(3, tag), logger });
+    opened.push(live);
+    await live.recover();
+    const app = await createHttpServer(live);
+    const post = (url: string, body: object) => app.inject({ method: 'POST', url, headers: { authorization: `Bearer ${token}` }, payload: body });
+    const versionOfWorkflow = async (uuid: string) => (await live.systemDb.getWorkflow(uuid))!.version;
+    const [v1, v3] = [versionBundle(1, tag).version, versionBundle(3, tag).version];
+    try {
+      expect((await post('/operon/workflows/one-a/cancel', {})).statusCode).toBe(200);
+      const refused = await post('/operon/workflows/one-a/resume', { version: 'latest' });
+      expect(refused.statusCode).toBe(409);
+      expect(refused.json().error).toMatch(/operation 0: the code calls Orders\.ship, but the record is of Orders\.reserve \(called at .*check-app\.ts:\d+:\d+\)/);
+      expect((await live.systemDb.getWorkflow('one-a'))!.status).toBe('CANCELLED');
+      expect((await post('/operon/workflows/one-a/resume', { version: 'ffffffffffffffff' })).statusCode).toBe(400);
+      // On its own version the records agree: resumed, still on v1.
+      expect((await post('/operon/workflows/one-a/resume', { version: v1 })).statusCode).toBe(200);
+      expect(await versionOfWorkflow('one-a')).toBe(v1);
+
+      // A fork keeps the original's version; from step 0 (no records kept) it may move anywhere; from step 1 it keeps v1's reserve.
+      const kept = await post('/operon/workflows/one-b/fork', { fromStep: 1 });
+      expect(await versionOfWorkflow(kept.json().workflowUUID)).toBe(v1);
+      const moved = await post('/operon/workflows/one-b/fork', { fromStep: 0, version: 'latest' });
+      expect(moved.statusCode, moved.body).toBe(200);
+      expect(await versionOfWorkflow(moved.json().workflowUUID)).toBe(v3);
+      await live.client.send(moved.json().workflowUUID, 'go', 'go');
+      expect(await live.client.retrieveWorkflow(moved.json().workflowUUID).getResult()).toBe(`v3:ship-one-b:go`);
+      expect((await post('/operon/workflows/one-b/fork', { fromStep: 1, version: v3 })).statusCode).toBe(409);
+    } finally {
+      await app.close();
+    }
   });
 });

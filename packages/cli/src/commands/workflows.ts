@@ -7,7 +7,9 @@ import { hostname, userInfo } from 'node:os';
 import { InvalidArgumentError, type Command } from 'commander';
 import {
   cancelWorkflows,
+  checkedVersionOf,
   createLogger,
+  OperonManagementRequestError,
   forkWorkflow,
   loadConfig,
   pageSize,
@@ -41,6 +43,7 @@ interface WorkflowsOptions extends ConfigOption {
   cursor?: string;
   fromStep?: number;
   workflowUuid?: string;
+  version?: string;
 }
 
 /** Opens the runtime on the config's database, runs `work`, closes it. Reads open it read-only. */
@@ -145,10 +148,14 @@ function changeText(verb: string) {
 
 /** A bulk change by filter: one statement; a line on stderr says what is being done while it runs. */
 async function change(uuid: string | undefined, options: WorkflowsOptions, verb: 'cancel' | 'resume'): Promise<void> {
-  const run = verb === 'cancel' ? cancelWorkflows : resumeWorkflows;
   const target = uuid === undefined ? { filter: filterOf(options) } : { workflowUUID: uuid };
   if (uuid === undefined) process.stderr.write(`${verb === 'cancel' ? 'cancelling' : 'resuming'} the workflows matching ${JSON.stringify(target.filter)}…\n`);
-  const result = await withRuntime(options, true, (runtime) => run(runtime.systemDb.systemPool, target, actor()));
+  if (options.version !== undefined && uuid === undefined) throw new OperonManagementRequestError('--version moves one workflow: give its uuid');
+  const result = await withRuntime(options, true, async (runtime) =>
+    verb === 'cancel'
+      ? cancelWorkflows(runtime.systemDb.systemPool, target, actor())
+      : resumeWorkflows(runtime.systemDb.systemPool, target, actor(), { moveTo: await checkedVersionOf(runtime, uuid ?? '', options.version) }),
+  );
   if (uuid === undefined) {
     print(options, { changed: result.changed }, changeText(verb === 'cancel' ? 'cancelled' : 'resumed')(result));
   } else {
@@ -197,7 +204,7 @@ const workflows: CliCommand = {
       print(options, { steps }, () => stepsTable(steps));
     });
     for (const verb of ['cancel', 'resume'] as const) {
-      json(
+      const command = json(
         filterOptions(
           withConfigOption(
             group
@@ -209,7 +216,9 @@ const workflows: CliCommand = {
               ),
           ),
         ),
-      ).action((uuid: string | undefined, options: WorkflowsOptions) => change(uuid, options, verb));
+      );
+      if (verb === 'resume') command.option('--version <hash|latest>', 'go on on that version, only if its records agree with that code');
+      command.action((uuid: string | undefined, options: WorkflowsOptions) => change(uuid, options, verb));
     }
     json(withConfigOption(group.command('restart <uuid>').description('start a new workflow with the same inputs'))).action(
       async (uuid: string, options: WorkflowsOptions) => {
@@ -222,9 +231,13 @@ const workflows: CliCommand = {
     json(withConfigOption(group.command('fork <uuid>').description("a new workflow that replays the original's operations before --from-step")))
       .requiredOption('--from-step <n>', 'the first operation id that runs anew', parseStep)
       .option('--workflow-uuid <uuid>', 'the new workflow UUID (default: a random one)')
+      .option('--version <hash|latest>', "run it on that version (default: the original's), only if the records it keeps agree with that code")
       .action(async (uuid: string, options: WorkflowsOptions) => {
         const fork = parseFork({ fromStep: options.fromStep, ...(options.workflowUuid === undefined ? {} : { workflowUUID: options.workflowUuid }) });
-        const result = await withRuntime(options, true, (runtime) => forkWorkflow(runtime.systemDb.systemPool, runtime.systemDb.appPool, uuid, fork, actor()));
+        const result = await withRuntime(options, true, async (runtime) => {
+          const version = await checkedVersionOf(runtime, uuid, options.version, fork.fromStep);
+          return forkWorkflow(runtime.systemDb.systemPool, runtime.systemDb.appPool, uuid, { ...fork, version }, actor());
+        });
         print(options, { workflowUUID: result.workflowUUIDs[0] }, () => `forked as ${result.workflowUUIDs[0]}\n`);
       });
   },

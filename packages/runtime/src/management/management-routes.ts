@@ -8,6 +8,7 @@ import { executorView } from './executors-view.js';
 import { queueView } from './queues-view.js';
 import { scheduleViews } from './schedules-view.js';
 import { versionView } from './versions-view.js';
+import { checkedVersionOf } from '../versions/version-check.js';
 import { managementRoute } from './management-access.js';
 import { parseFilter } from './workflow-filter.js';
 import { pageSize } from './workflow-queries.js';
@@ -91,8 +92,11 @@ export function managementRoutes(runtime: OperonRuntime): RouteOptions[] {
       method: 'POST',
       url: `${WORKFLOWS_PATH}/:uuid/resume`,
       access: 'change',
-      handler: async (request, _reply, caller) =>
-        answer(adopted(await resumeWorkflows(systemPool, { workflowUUID: uuidOf(request) }, { actor: caller.user }))),
+      handler: async (request, _reply, caller) => {
+        // `{ version }`: resumed on other code, only if its records agree with that code.
+        const moveTo = await checkedVersionOf(runtime, uuidOf(request), (request.body as { version?: unknown } | null | undefined)?.version);
+        return answer(adopted(await resumeWorkflows(systemPool, { workflowUUID: uuidOf(request) }, { actor: caller.user }, { moveTo })));
+      },
     }),
     managementRoute(runtime, {
       method: 'POST',
@@ -108,7 +112,9 @@ export function managementRoutes(runtime: OperonRuntime): RouteOptions[] {
       url: `${WORKFLOWS_PATH}/:uuid/fork`,
       access: 'change',
       handler: async (request, _reply, caller) => {
-        const result = adopted(await forkWorkflow(systemPool, appPool, uuidOf(request), parseFork(request.body), { actor: caller.user }));
+        const fork = parseFork(request.body);
+        const version = await checkedVersionOf(runtime, uuidOf(request), fork.version, fork.fromStep);
+        const result = adopted(await forkWorkflow(systemPool, appPool, uuidOf(request), { ...fork, version }, { actor: caller.user }));
         return { workflowUUID: result.workflowUUIDs[0] };
       },
     }),

@@ -160,7 +160,7 @@ export async function resumeWorkflows(
   pool: pg.Pool,
   target: ChangeTarget,
   author: ChangeAuthor,
-  { waitMs = RESUME_WAIT_MS }: { readonly waitMs?: number } = {},
+  { waitMs = RESUME_WAIT_MS, moveTo }: { readonly waitMs?: number; /** A version the caller checked the root against: it goes on on that code. */ readonly moveTo?: string } = {},
 ): Promise<ChangeResult> {
   if ('workflowUUID' in target) {
     const row = await requireWorkflow(pool, target.workflowUUID);
@@ -170,7 +170,7 @@ export async function resumeWorkflows(
   }
   const giveUpAt = Date.now() + waitMs;
   for (;;) {
-    const attempt = await resumeOnce(pool, target, author);
+    const attempt = await resumeOnce(pool, target, author, moveTo);
     if (!('finishing' in attempt)) return attempt;
     if (Date.now() >= giveUpAt) {
       const { workflowUUID, owner } = attempt.finishing;
@@ -183,14 +183,16 @@ export async function resumeWorkflows(
 }
 
 /** One resume statement: it changes everything it selects, or (some run still finishing) nothing. */
-async function resumeOnce(pool: pg.Pool, target: ChangeTarget, author: ChangeAuthor): Promise<ChangeResult | { finishing: { workflowUUID: string; owner: string } }> {
+async function resumeOnce(pool: pg.Pool, target: ChangeTarget, author: ChangeAuthor, moveTo: string | undefined): Promise<ChangeResult | { finishing: { workflowUUID: string; owner: string } }> {
   const values: unknown[] = [];
   const roots = rootsOf(target, values);
   const stillFinishing = 'EXISTS (SELECT 1 FROM finishing)';
   const handover = pushHandover(values, stillFinishing);
+  values.push(moveTo ?? null);
+  const movedTo = values.length;
   values.push(RESUMABLE, Date.now());
   const resumable = values.length - 1;
-  const audit = auditCte(values, author, 'workflowUUID' in target ? 'resume' : 'bulk-resume', target, 'changed', stillFinishing);
+  const audit = auditCte(values, author, 'workflowUUID' in target ? 'resume' : 'bulk-resume', moveTo === undefined ? target : { ...target, version: moveTo }, 'changed', stillFinishing);
   const { rows } = await pool.query(
     `WITH RECURSIVE tree (workflow_uuid, is_root) AS (
        SELECT w.workflow_uuid, true FROM operon.workflow_status w WHERE ${roots}
@@ -212,7 +214,9 @@ async function resumeOnce(pool: pg.Pool, target: ChangeTarget, author: ChangeAut
        UPDATE operon.workflow_status w SET output = NULL, error = NULL, recovery_attempts = 0, updated_at = $${resumable + 1},
          status = CASE WHEN w.queue_name IS NULL THEN 'PENDING' ELSE 'ENQUEUED' END,
          owner = CASE WHEN w.queue_name IS NULL THEN (SELECT instance_id FROM handover) END,
-         owner_epoch = w.owner_epoch + CASE WHEN w.queue_name IS NULL THEN 0 ELSE 1 END
+         owner_epoch = w.owner_epoch + CASE WHEN w.queue_name IS NULL THEN 0 ELSE 1 END,
+         -- Moved to other code (checked by the caller): the root only; its children keep their own.
+         version = CASE WHEN nodes.is_root AND $${movedTo}::text IS NOT NULL THEN $${movedTo}::text ELSE w.version END
        FROM nodes WHERE w.workflow_uuid = nodes.workflow_uuid AND w.kind = 'workflow'
          AND (w.status = 'CANCELLED' OR (nodes.is_root AND w.status = ANY($${resumable}::text[])))
          AND NOT ${stillFinishing}
@@ -232,17 +236,20 @@ export interface ForkRequest {
   readonly fromStep: number;
   /** @default a random UUID */
   readonly workflowUUID?: string;
+  /** `latest` or a version's hash: the fork runs on that code (checked by the caller); by default on the original's version. */
+  readonly version?: string;
 }
 
 export function parseFork(body: unknown): ForkRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new OperonManagementRequestError('the fork request must be a JSON object { fromStep, workflowUUID? }');
-  const { fromStep, workflowUUID, ...rest } = body as Record<string, unknown>;
+  const { fromStep, workflowUUID, version, ...rest } = body as Record<string, unknown>;
   const unknown = Object.keys(rest);
-  if (unknown.length > 0) throw new OperonManagementRequestError(`unknown fork field "${unknown[0]}": a fork takes fromStep and workflowUUID`);
+  if (unknown.length > 0) throw new OperonManagementRequestError(`unknown fork field "${unknown[0]}": a fork takes fromStep, workflowUUID and version`);
+  if (version !== undefined && typeof version !== 'string') throw new OperonManagementRequestError(`version must be "latest" or a version's hash, got ${JSON.stringify(version)}`);
   if (typeof fromStep !== 'number' || !Number.isSafeInteger(fromStep) || fromStep < 0) {
     throw new OperonManagementRequestError(`fromStep must be an operation id (an integer ≥ 0), got ${JSON.stringify(fromStep)}`);
   }
-  return workflowUUID === undefined ? { fromStep } : { fromStep, workflowUUID: checkClientUUID(workflowUUID) };
+  return { fromStep, ...(workflowUUID === undefined ? {} : { workflowUUID: checkClientUUID(workflowUUID) }), ...(version === undefined ? {} : { version: version as string }) };
 }
 
 /**
@@ -271,16 +278,17 @@ export async function forkWorkflow(
       [forked, workflowUUID, fork.fromStep],
     );
   }
-  const values: unknown[] = [forked, workflowUUID, fork.fromStep, Date.now()];
+  // The original's records run on the original's code, unless the caller checked another version for them.
+  const values: unknown[] = [forked, workflowUUID, fork.fromStep, Date.now(), fork.version ?? null];
   const handover = pushHandover(values);
   const audit = auditCte(values, author, action, { workflowUUID, ...fork, forkedUUID: forked }, 'created');
   const { rows } = await systemPool.query(
     `WITH ${handover.cte},
      created AS (
        INSERT INTO operon.workflow_status (workflow_uuid, status, workflow_name, kind, executor_id, inputs, authenticated_user,
-         authenticated_roles, assumed_role, request, parent_uuid, created_at, updated_at, owner)
+         authenticated_roles, assumed_role, request, parent_uuid, created_at, updated_at, owner, version)
        SELECT $1, 'PENDING', workflow_name, kind, executor_id, inputs, authenticated_user, authenticated_roles, assumed_role, request,
-         NULL, $4, $4, (SELECT instance_id FROM handover)
+         NULL, $4, $4, (SELECT instance_id FROM handover), coalesce($5::text, version)
        FROM operon.workflow_status WHERE workflow_uuid = $2
        ON CONFLICT (workflow_uuid) DO NOTHING
        RETURNING workflow_uuid),

@@ -99,3 +99,14 @@ export async function checkMove(runtime: OperonRuntime, workflowUUID: string, ve
     if (!own) versions.release(version);
   }
 }
+
+/**
+ * The version a resume or fork asks to move a workflow to (`{ version }` in its request), resolved
+ * and checked for it: undefined when none is asked; refused when the workflow diverges there.
+ */
+export async function checkedVersionOf(runtime: OperonRuntime, workflowUUID: string, asked: unknown, beforeStep?: number): Promise<string | undefined> {
+  if (asked === undefined) return undefined;
+  const version = await resolveVersion(runtime, asked);
+  await checkMove(runtime, workflowUUID, version, beforeStep);
+  return version;
+}

@@ -46,17 +46,24 @@ export class RequestWorkflows {
 }
 
 /**
- * Makes `reply.code()` (and `status()`, and the `statusCode` setter, which call it) report that a
- * status was chosen: 200 is also Fastify's starting value, so comparing cannot tell it was set.
+ * Makes the handler's own use of its reply known: `code()` (and `status()`, and the `statusCode`
+ * setter, which call it) because 200 is also Fastify's starting value, so comparing cannot tell
+ * it was set; `send()` (and `redirect()`, which calls it) because `reply.sent` turns true only once
+ * the response is written, after any asynchronous onSend hook: a second send would start before.
  */
-function watchStatus(reply: FastifyReply, onChosen: () => void): void {
+function watchReply(reply: FastifyReply, on: { status(): void; send(): void }): void {
   const code = reply.code;
-  const watched = function (this: FastifyReply, statusCode: number) {
-    onChosen();
+  const watchedCode = function (this: FastifyReply, statusCode: number) {
+    on.status();
     return code.call(this, statusCode);
   } as FastifyReply['code'];
-  reply.code = watched;
-  reply.status = watched;
+  reply.code = watchedCode;
+  reply.status = watchedCode;
+  const send = reply.send;
+  reply.send = function (this: FastifyReply, payload?: unknown) {
+    on.send();
+    return send.call(this, payload);
+  } as FastifyReply['send'];
 }
 
 export class HandlerContextImpl implements HandlerContext {
@@ -64,6 +71,7 @@ export class HandlerContextImpl implements HandlerContext {
   private readonly recorded: RecordedRequest;
   private replyWatched = false;
   private chosen = false;
+  private started = false;
 
   constructor(
     private readonly runtime: OperonRuntime,
@@ -106,7 +114,7 @@ export class HandlerContextImpl implements HandlerContext {
     if (!this.fastifyReply) throw new OperonError('ctx.reply exists only in a handler serving an HTTP request');
     if (!this.replyWatched) {
       this.replyWatched = true;
-      watchStatus(this.fastifyReply, () => (this.chosen = true));
+      watchReply(this.fastifyReply, { status: () => (this.chosen = true), send: () => (this.started = true) });
     }
     return this.fastifyReply;
   }
@@ -114,6 +122,11 @@ export class HandlerContextImpl implements HandlerContext {
   /** True once the handler set a status through `ctx.reply`, 200 included. */
   get statusChosen(): boolean {
     return this.chosen;
+  }
+
+  /** True once the handler sent its reply itself through `ctx.reply` (`send`, `redirect`). */
+  get replyStarted(): boolean {
+    return this.started;
   }
 
   getConfig<T>(key: string, defaultValue?: T): T | undefined {

@@ -98,6 +98,11 @@ export function handlerRoute(runtime: OperonRuntime, fn: RegisteredFunction, rou
         result = fn.method.kind ? await invokeAsOperation(ctx, fn, args) : await fn.method.fn.call(fn.cls, ctx, ...args);
       } catch (caught) {
         nameWorkflow();
+        // The handler's own reply is on its way: an error response now would be a second one.
+        if (ctx?.replyStarted) {
+          request.log.error({ err: caught }, `handler ${fn.name} failed after sending its reply`);
+          return reply;
+        }
         const error = refusalFor(caught, identity, bearer);
         // RFC 6750 §3: a 401 to a bearer-token client names the scheme and what was wrong.
         const challenge = wwwAuthenticateOf(error);
@@ -105,6 +110,7 @@ export function handlerRoute(runtime: OperonRuntime, fn: RegisteredFunction, rou
         throw error;
       }
       nameWorkflow();
+      if (ctx?.replyStarted) return reply;
       return send(reply, result, !ctx?.statusChosen && reply.statusCode === statusBefore);
     },
   };

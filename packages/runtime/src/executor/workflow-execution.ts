@@ -106,6 +106,8 @@ export interface StepSite {
   readonly functionID: number;
   readonly functionName: string;
   readonly owner: string;
+  /** Told when a record write found the workflow CANCELLED: the run starts no further operation. */
+  readonly onCancelled?: () => void;
 }
 
 /** Why an execution was given up: the runtime stopped under it, another executor owns the workflow now, or it was cancelled. */
@@ -205,7 +207,7 @@ export class WorkflowExecution {
     // Learnt from the cancel's notification or from the status the last record write read.
     if (this.cancelledHere && this.policy.runs) return this.abandon('cancelled');
     this.policy.beforeStep();
-    const site = { workflowUUID: this.workflowUUID, functionID, functionName, owner: this.run.owner };
+    const site = { workflowUUID: this.workflowUUID, functionID, functionName, owner: this.run.owner, onCancelled: () => this.cancel() };
     for (;;) {
       if (precededBy) this.recorded(precededBy.functionID, precededBy.functionName);
       const existing = this.recorded(functionID, functionName);

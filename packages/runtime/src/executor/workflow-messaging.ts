@@ -85,7 +85,8 @@ export class WorkflowMessaging {
         if (cancelled !== undefined) this.onCancelled(cancelled);
       },
       // Whatever was sent while nobody listened is in the tables: one poll finds it for every waiter.
-      onReconnect: () => void this.poll(),
+      // A cancel notified meanwhile was missed too: the statuses of the workflows running here tell.
+      onReconnect: () => void this.poll(true),
     });
     this.notifier = new NotificationSender({
       connect: deps.notifierClient,
@@ -205,7 +206,7 @@ export class WorkflowMessaging {
   }
 
   /** The safety net: two queries find every waited-for message and event that is there, and wake their waiters. */
-  private async poll(): Promise<void> {
+  private async poll(afterReconnect = false): Promise<void> {
     if (this.stopped) return;
     const destinations = new Set<string>();
     const events: [string, string][] = [];
@@ -215,7 +216,7 @@ export class WorkflowMessaging {
       else events.push([target.workflowUUID, target.key]);
     }
     // Without LISTEN a cancel's notification is never heard: its status is looked at instead.
-    const running = this.deps.notifications === 'poll' ? this.runningWorkflows() : [];
+    const running = this.deps.notifications === 'poll' || afterReconnect ? this.runningWorkflows() : [];
     if (destinations.size === 0 && events.length === 0 && running.length === 0) return;
     try {
       const [messageKeys, eventKeys, cancelled] = await Promise.all([

@@ -8,7 +8,7 @@ import type { OperationRecord } from './operation-outputs.js';
 import type { OperationSite } from './messages.js';
 import { recordDeadlineCte, recordOrExisting } from './operation-deadlines.js';
 import { eventWaitKey } from './notification-channel.js';
-import { ownedCheck, ownedCte } from './ownership.js';
+import { OWNED_STATUS, noteStatus, ownedCheck, ownedCte } from './ownership.js';
 
 const SET_EVENT_FROM_WORKFLOW = `WITH ${ownedCte('$1', '$7')},
   recorded AS (
@@ -20,11 +20,12 @@ const SET_EVENT_FROM_WORKFLOW = `WITH ${ownedCte('$1', '$7')},
     SELECT $1::text, $4::text, $5::text, $6::bigint FROM recorded
     ON CONFLICT (workflow_uuid, key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at
     RETURNING 1)
-  SELECT (SELECT count(*) FROM upserted)::int AS written, ${ownedCheck('$1')} AS owned`;
+  SELECT (SELECT count(*) FROM upserted)::int AS written, ${ownedCheck('$1')} AS owned, ${OWNED_STATUS}`;
 
 /** A workflow's setEvent at operation `site`; `value` is JSON text. True when the value was written now. */
 export async function setEventFromWorkflow(pool: pg.Pool, site: OperationSite, key: string, value: string): Promise<boolean> {
   const { rows } = await pool.query(SET_EVENT_FROM_WORKFLOW, [site.workflowUUID, site.functionID, site.functionName, key, value, Date.now(), site.owner]);
+  noteStatus(site, rows[0]);
   return rows[0]!.written === 1;
 }
 
@@ -44,7 +45,7 @@ const READ_EVENT_INTO_RECORD = `WITH ${ownedCte('$1', '$10')}, ${recordDeadlineC
     SELECT $1::text, $2::int, $3::text, coalesce((SELECT value FROM current), 'null'), NULL, $4::bigint
     WHERE $9::boolean OR EXISTS (SELECT 1 FROM current)
     RETURNING output)
-  SELECT (SELECT output FROM recorded) AS output, ${ownedCheck('$1')} AS owned`;
+  SELECT (SELECT output FROM recorded) AS output, ${ownedCheck('$1')} AS owned, ${OWNED_STATUS}`;
 
 export interface EventReadRequest {
   /** The reading workflow and its getEvent's operation id. */
@@ -65,7 +66,7 @@ export interface EventReadRequest {
 export async function readEventIntoRecord(pool: pg.Pool, request: EventReadRequest): Promise<OperationRecord | undefined> {
   const { site } = request;
   return recordOrExisting(pool, site, async () => {
-    const { rows } = await pool.query<{ output: string }>(READ_EVENT_INTO_RECORD, [
+    const { rows } = await pool.query<{ output: string; status: string | null }>(READ_EVENT_INTO_RECORD, [
       site.workflowUUID,
       site.functionID,
       site.functionName,
@@ -77,6 +78,7 @@ export async function readEventIntoRecord(pool: pg.Pool, request: EventReadReque
       request.final,
       site.owner,
     ]);
+    noteStatus(site, rows[0]);
     return rows[0]?.output ?? undefined;
   });
 }

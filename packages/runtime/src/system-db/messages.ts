@@ -11,7 +11,7 @@ import type pg from 'pg';
 import type { OperationRecord } from './operation-outputs.js';
 import { recordDeadlineCte, recordOrExisting } from './operation-deadlines.js';
 import { messageWaitKey } from './notification-channel.js';
-import { ownedCheck, ownedCte } from './ownership.js';
+import { OWNED_STATUS, noteStatus, ownedCheck, ownedCte } from './ownership.js';
 
 export interface OutgoingMessage {
   readonly destinationUUID: string;
@@ -27,19 +27,21 @@ export interface OperationSite {
   readonly functionName: string;
   /** The executor instance writing: the statement is fenced on it owning the workflow. */
   readonly owner: string;
+  /** Told when the statement found the workflow CANCELLED (it wrote anyway: the operation in flight records). */
+  readonly onCancelled?: () => void;
 }
 
 /**
  * Inserts the message for the rows of `guard` (one row: send; none: already sent); a row per
  * message inserted. `check`: an expression the final select evaluates (the ownership fence).
  */
-function sendStatement(guardCte: string, guard: string | undefined, check = 'true'): string {
+function sendStatement(guardCte: string, guard: string | undefined, check = 'true', extra = ''): string {
   return `WITH ${guardCte ? `${guardCte},` : ''}
     sent AS (
       INSERT INTO operon.notifications (destination_uuid, topic, message, created_at)
       SELECT $1::text, $2::text, $3::text, $4::bigint ${guard ? `FROM ${guard}` : ''}
       RETURNING 1)
-    SELECT count(*)::int AS sent, ${check} AS checked FROM sent`;
+    SELECT count(*)::int AS sent, ${check} AS checked${extra ? `, ${extra}` : ''} FROM sent`;
 }
 
 const SEND = sendStatement('', undefined);
@@ -60,6 +62,7 @@ const SEND_FROM_WORKFLOW = sendStatement(
     RETURNING workflow_uuid)`,
   'recorded',
   ownedCheck('$5'),
+  OWNED_STATUS,
 );
 
 /**
@@ -100,6 +103,7 @@ export async function sendMessageFromWorkflow(pool: pg.Pool, site: OperationSite
     site.functionName,
     site.owner,
   ]);
+  noteStatus(site, rows[0]);
   return rows[0]!.sent === 1;
 }
 
@@ -117,7 +121,7 @@ function consumeStatement(topicCondition: string): string {
       SELECT $1::text, $2::int, $5::text, coalesce((SELECT message FROM taken), 'null'), NULL, $4::bigint
       WHERE $8::boolean OR EXISTS (SELECT 1 FROM taken)
       RETURNING output)
-    SELECT (SELECT output FROM recorded) AS output, ${ownedCheck('$1')} AS owned`;
+    SELECT (SELECT output FROM recorded) AS output, ${ownedCheck('$1')} AS owned, ${OWNED_STATUS}`;
 }
 
 const CONSUME_DEFAULT_TOPIC = consumeStatement('topic IS NULL AND $3::text IS NULL');
@@ -142,7 +146,7 @@ export interface ConsumeRequest {
 export async function consumeMessage(pool: pg.Pool, request: ConsumeRequest): Promise<OperationRecord | undefined> {
   const { site } = request;
   return recordOrExisting(pool, site, async () => {
-    const { rows } = await pool.query<{ output: string }>(
+    const { rows } = await pool.query<{ output: string; status: string | null }>(
       request.topic === null ? CONSUME_DEFAULT_TOPIC : CONSUME_NAMED_TOPIC,
       [
         site.workflowUUID,
@@ -156,6 +160,7 @@ export async function consumeMessage(pool: pg.Pool, request: ConsumeRequest): Pr
         site.owner,
       ],
     );
+    noteStatus(site, rows[0]);
     return rows[0]?.output ?? undefined;
   });
 }

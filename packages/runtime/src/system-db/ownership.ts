@@ -18,6 +18,18 @@ export function ownedCte(workflow: string, owner: string): string {
   return `owned AS (SELECT status FROM operon.workflow_status WHERE workflow_uuid = ${workflow}::text AND owner = ${owner}::text FOR SHARE)`;
 }
 
+/**
+ * The workflow's status as `owned` read it, for the final select list: a statement that finds it
+ * CANCELLED still writes (it is the operation in flight) and tells its site, so the run starts
+ * no further operation even when it never heard the cancel's notification.
+ */
+export const OWNED_STATUS = '(SELECT status FROM owned) AS status';
+
+/** Tells `site` when the row a fenced statement returned says the workflow was cancelled. */
+export function noteStatus(site: { readonly onCancelled?: () => void }, row: { readonly status?: unknown } | undefined): void {
+  if (row?.status === 'CANCELLED') site.onCancelled?.();
+}
+
 /** An expression, for the statement's final select list: true when `owned` found the row, else it raises OP001. */
 export function ownedCheck(workflow: string): string {
   return `CASE WHEN EXISTS (SELECT 1 FROM owned) THEN true ELSE operon.fenced(${workflow}::text) END`;

@@ -261,6 +261,33 @@ describe('operon start', () => {
     expect(result.stdout).not.toMatch(/serving on/);
   });
 
+  it('openapi prints the document of the bundle without a database, or writes it with -o', async () => {
+    const sdk = JSON.stringify(pathToFileURL(join(REPO, 'packages/sdk/dist/index.js')).href);
+    const bundle = [
+      `import { GetApi } from ${sdk};`,
+      'export class Books {',
+      "  static async book(ctx, id) { return id; }",
+      '}',
+      "GetApi('/books/:id')(Books, 'book', Object.getOwnPropertyDescriptor(Books, 'book'));",
+    ].join('\n');
+    // A database nobody listens on: the command must not try it.
+    const app = appFolder({
+      'operon-config.yaml': 'database:\n  hostname: 127.0.0.1\n  port: 1\n',
+      'package.json': JSON.stringify({ name: 'bookshop', version: '2.0.0', type: 'module' }),
+      'dist/operations.js': bundle,
+    });
+    const printed = await operon(['openapi'], { cwd: app, env: cleanEnv() });
+    expect(printed.stderr).toBe('');
+    expect(printed.code).toBe(0);
+    const document = JSON.parse(printed.stdout);
+    expect(document.info).toEqual({ title: 'bookshop', version: '2.0.0' });
+    expect(document.paths['/books/{id}'].get.parameters).toEqual([{ name: 'id', in: 'path', required: true, schema: {} }]);
+    const written = await operon(['openapi', '-o', 'api.json'], { cwd: app, env: cleanEnv() });
+    expect(written.code).toBe(0);
+    expect(written.stderr).toBe('wrote api.json\n');
+    expect(JSON.parse(readFileSync(join(app, 'api.json'), 'utf8'))).toEqual(document);
+  });
+
   it('reports a port in use before touching the database', async () => {
     const holder: NetServer = createServer();
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));

@@ -62,3 +62,4 @@ export {
 export { storedValueForDisplay, encodeValue as encodeStoredValue, decodeValue as decodeStoredValue } from './executor/value-codec.js';
 export { readBundle, versionOf, bundleClasses } from './versions/bundle-version.js';
 export type { StoredBundle, VersionRow } from './system-db/system-database.js';
+export { openApiDocument, appInfo, OPENAPI_PATH, type OpenApiInfo } from './http/openapi-document.js';

@@ -14,6 +14,7 @@ import { pluginRefusal, registerClassRoutes, type ClassRoutes } from './class-pl
 import { DASHBOARD_PATH, serveDashboard } from './dashboard-files.js';
 import { useJsonBodies } from './json-body.js';
 import { loggableUrl } from './loggable-url.js';
+import { appInfo, OPENAPI_PATH, openApiDocument } from './openapi-document.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-ids.js';
 
 export interface HttpServerOptions {
@@ -92,8 +93,16 @@ export async function createHttpServer(runtime: OperonRuntime, options: HttpServ
     return reply.code(503).send({ status: 'unavailable', state });
   });
 
+  // Public, as the routes it describes are: a client needs it to call the app, and it holds nothing
+  // else (no /operon/* route, no data). Made on first request, from the registered classes.
+  let openApi: string | undefined;
+  app.get(OPENAPI_PATH, async (_request, reply) => {
+    openApi ??= JSON.stringify(openApiDocument(runtime.registry, appInfo(runtime.config.appDir)));
+    return reply.type('application/json; charset=utf-8').send(openApi);
+  });
+
   // Every other /operon/* route is a management route: viewer or admin role (management-access.ts).
-  const taken = new Map<string, string>([[`GET ${HEALTH_PATH}`, 'Operon']]);
+  const taken = new Map<string, string>([[`GET ${HEALTH_PATH}`, 'Operon'], [`GET ${OPENAPI_PATH}`, 'Operon']]);
   for (const route of [...managementRoutes(runtime), metricsRoute(runtime)]) {
     app.route(route);
     for (const method of [route.method].flat()) taken.set(`${method} ${route.url}`, 'Operon');

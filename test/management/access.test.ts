@@ -93,6 +93,9 @@ describe('management access', () => {
     expect(cookie).toMatch(/^operon_token=[^;]+; Path=\/operon; HttpOnly; SameSite=Strict$/);
     const later = await app.inject({ method: 'GET', url: '/operon/executors', headers: { cookie: cookie.split(';')[0]! } });
     expect(later.statusCode).toBe(200);
+    // Behind a TLS proxy the cookie is Secure: the browser never sends it over plain HTTP.
+    const proxied = await app.inject({ method: 'GET', url: `/operon/workflows?token=${ADMIN_TOKEN}`, headers: { 'x-forwarded-proto': 'https' } });
+    expect(String(proxied.headers['set-cookie'])).toMatch(/^operon_token=[^;]+; Path=\/operon; HttpOnly; SameSite=Strict; Secure$/);
     const wrongLink = await app.inject({ method: 'GET', url: '/operon/workflows?token=guess' });
     expect(wrongLink.statusCode).toBe(401);
   });

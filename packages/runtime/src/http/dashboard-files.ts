@@ -11,7 +11,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { OperonNotAuthenticatedError } from '@operon/sdk';
-import { managementAccess, TOKEN_COOKIE } from '../management/management-access.js';
+import { managementAccess, tokenCookie } from '../management/management-access.js';
 import type { OperonRuntime } from '../runtime.js';
 
 export const DASHBOARD_PATH = '/operon/dashboard';
@@ -58,7 +58,7 @@ export function serveDashboard(app: FastifyInstance, runtime: OperonRuntime): vo
     if (!access.acceptsToken || !timingSafeEqual(digest(token), digest(access.token))) {
       throw new OperonNotAuthenticatedError('the token in the link is not the management token (it changes at each start)');
     }
-    reply.header('set-cookie', `${TOKEN_COOKIE}=${encodeURIComponent(access.token)}; Path=/operon; HttpOnly; SameSite=Strict`);
+    reply.header('set-cookie', tokenCookie(request, access.token));
     return reply.redirect(DASHBOARD_PATH, 303);
   });
   app.get(`${DASHBOARD_PATH}/assets/:name`, (request, reply) => {

@@ -19,6 +19,17 @@ export const VIEWER_ROLE = 'operon-viewer';
 export const ADMIN_ROLE = 'operon-admin';
 /** The cookie the dashboard link sets: scoped to `/operon`, unreadable by scripts, never sent cross-site. */
 export const TOKEN_COOKIE = 'operon_token';
+
+/**
+ * The Set-Cookie value that carries the management token. `Secure` when the request came over
+ * HTTPS, here or at a proxy in front (X-Forwarded-Proto: https): the browser then never sends it
+ * over plain HTTP. Believing the header costs nothing: Secure only narrows where the cookie goes.
+ */
+export function tokenCookie(request: FastifyRequest, token: string): string {
+  const forwarded = String(request.headers['x-forwarded-proto'] ?? '').split(',')[0]!.trim().toLowerCase();
+  const secure = request.protocol === 'https' || forwarded === 'https';
+  return `${TOKEN_COOKIE}=${encodeURIComponent(token)}; Path=/operon; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`;
+}
 /** The name the management token's holder is recorded under in the audit log. */
 export const TOKEN_USER = 'management-token';
 
@@ -148,7 +159,7 @@ export class ManagementAccess {
       );
     }
     if (fromQuery) {
-      reply.header('set-cookie', `${TOKEN_COOKIE}=${encodeURIComponent(this.token)}; Path=/operon; HttpOnly; SameSite=Strict`);
+      reply.header('set-cookie', tokenCookie(request, this.token));
     }
     return caller;
   }

@@ -4,7 +4,7 @@
  * with the process's pid and the time, so a test can compute, from what really ran, how many ran
  * at once overall, per process and per partition key.
  */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import { Communicator, OperonResponseError, PostApi, Workflow, WorkflowQueue, type CommunicatorContext, type HandlerContext, type WorkflowContext } from '@operon/sdk';
 
 export const QUEUES = {
@@ -25,6 +25,31 @@ export class QueueFleet {
     await pause(ms);
     appendFileSync(log, `${JSON.stringify({ ev: 'done', uuid: ctx.workflowUUID, step: ctx.functionID, pid: process.pid, t: Date.now(), key })}\n`);
     return ms;
+  }
+
+  /** Waits until the gate file exists (the test opens it), logging `gate` when it begins. */
+  @Communicator()
+  static async untilOpen(ctx: CommunicatorContext): Promise<void> {
+    appendFileSync(ctx.getConfig<string>('sideLog')!, `${JSON.stringify({ ev: 'gate', uuid: ctx.workflowUUID, step: ctx.functionID, pid: process.pid, t: Date.now() })}\n`);
+    const gate = ctx.getConfig<string>('gate')!;
+    while (!existsSync(gate)) await pause(20);
+  }
+
+  /** One quick communicator, then a wait for the gate: it holds its slot until the test opens it. */
+  @Workflow()
+  static async gated(ctx: WorkflowContext): Promise<string> {
+    await ctx.invoke(QueueFleet).work(0, null);
+    await ctx.invoke(QueueFleet).untilOpen();
+    return 'done';
+  }
+
+  /** Enqueues `count` gated jobs on `queue`. */
+  @PostApi('/enqueue-gated')
+  static async enqueueGated(ctx: HandlerContext, queue: string, count: number): Promise<string[]> {
+    const q = (QUEUES as Record<string, WorkflowQueue>)[queue];
+    if (!q) throw new OperonResponseError(`no queue ${queue}`, 400);
+    const handles = await Promise.all(Array.from({ length: count }, () => ctx.invoke(QueueFleet, { queue: q }).gated()));
+    return handles.map((h) => h.getWorkflowUUID());
   }
 
   /** `steps` communicators of `ms` each. */

@@ -42,6 +42,8 @@ export class QueueRunner {
   private pollTimer: NodeJS.Timeout | undefined;
   private readonly delayTimers = new Set<CancelTimer>();
   private dequeues = 0;
+  /** Claims in progress (see exclusive): no dequeue is sent meanwhile. */
+  private holds = 0;
 
   constructor(private readonly deps: QueueRunnerDeps) {}
 
@@ -69,7 +71,7 @@ export class QueueRunner {
   /** Takes work soon; coalesces with a dequeue in flight. */
   wake(): void {
     if (!this.running) return;
-    if (this.inFlight) {
+    if (this.inFlight || this.holds > 0) {
       this.again = true;
       return;
     }
@@ -77,6 +79,30 @@ export class QueueRunner {
       this.inFlight = undefined;
       this.schedulePoll();
     });
+  }
+
+  /**
+   * Runs `claim` (an adoption's claim) with no dequeue of this process in flight: the claim counts
+   * what this executor runs of each queue to hold its worker limit, and a dequeue committing at
+   * the same moment would make that count stale. Dequeues wait meanwhile, then take work again.
+   */
+  async exclusive<T>(claim: () => Promise<T>): Promise<T> {
+    this.holds++;
+    try {
+      await this.inFlight;
+      return await claim();
+    } finally {
+      this.holds--;
+      if (this.holds === 0 && this.again) {
+        this.again = false;
+        this.wake();
+      }
+    }
+  }
+
+  /** Counts a workflow of `queueName` that runs here without a dequeue (adopted) until `run` settles. */
+  adopted(queueName: string, run: Promise<unknown>): void {
+    this.begin({ queueName }, () => run);
   }
 
   /** Wakes at `notBefore` (the runtime's clock): a delayed workflow enqueued here starts on time. */
@@ -106,6 +132,11 @@ export class QueueRunner {
         .map(limitsOf)
         .filter((q) => q.workerConcurrency === undefined || (this.local.get(q.name) ?? 0) < q.workerConcurrency);
       if (queues.length === 0 || this.deps.workflows.length === 0 || !this.running) return;
+      // A claim is counting what runs here: the dequeue waits for it (it wakes us after).
+      if (this.holds > 0) {
+        this.again = true;
+        return;
+      }
       let rows: DequeuedRow[];
       try {
         this.dequeues++;
@@ -116,18 +147,19 @@ export class QueueRunner {
         this.again = true;
         continue;
       }
-      for (const row of rows) this.begin(row);
+      for (const row of rows) this.begin(row, () => this.deps.run(row));
       // What was taken may not be all there is: look again until a call takes nothing.
       if (rows.length > 0) this.again = true;
     } while (this.again && this.running);
   }
 
-  private begin(row: DequeuedRow): void {
+  /** Counts a workflow of the queue as running here until it ends; its end frees a slot, so it wakes the runner. */
+  private begin(row: { readonly queueName: string }, run: () => Promise<unknown>): void {
     this.local.set(row.queueName, (this.local.get(row.queueName) ?? 0) + 1);
     const ended = () => {
       this.local.set(row.queueName, (this.local.get(row.queueName) ?? 1) - 1);
       this.wake();
     };
-    this.deps.run(row).then(ended, ended);
+    run().then(ended, ended);
   }
 }

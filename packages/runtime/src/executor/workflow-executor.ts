@@ -8,10 +8,10 @@ import { hostname } from 'node:os';
 import type pg from 'pg';
 import type { Context } from '@opentelemetry/api';
 import type { Logger } from 'pino';
-import { OperonNotRegisteredError, OperonShutdownError, OperonVersionLoadError, OperonWorkflowConflictError, type EnqueueOptions, type RecordedHttpRequest, type WorkflowHandle } from '@operon/sdk';
+import { OperonNotRegisteredError, OperonShutdownError, OperonVersionLoadError, OperonWorkflowConflictError, registeredQueues, type EnqueueOptions, type RecordedHttpRequest, type WorkflowHandle } from '@operon/sdk';
 import { checkIdentifier } from '../client/identifiers.js';
 import { isInfrastructureFailure, markInfrastructure } from '../database/infrastructure-failure.js';
-import type { DequeuedRow, OperationRecord, SystemDatabase, WorkflowIdentity, WorkflowKind, WorkflowRow } from '../system-db/system-database.js';
+import type { DequeuedRow, OperationRecord, SystemDatabase, WorkflowIdentity, WorkflowKind, WorkflowRow, ClaimedRow } from '../system-db/system-database.js';
 import { identityOf, requestOf } from '../system-db/workflow-status.js';
 import { logMasksOf } from '../telemetry/log-masking.js';
 import type { RuntimeSpan, Tracing } from '../telemetry/tracing.js';
@@ -29,7 +29,7 @@ import type { WorkflowMessaging } from './workflow-messaging.js';
 import type { StepPolicy } from './step-policy.js';
 import { StatementBatcher } from '../system-db/statement-batcher.js';
 import { queueWaitKey } from '../system-db/notification-channel.js';
-import { placementOf } from './queue-placement.js';
+import { limitsOf, placementOf } from './queue-placement.js';
 import { QueueRunner } from './queue-runner.js';
 import type { RuntimeMetrics } from '../telemetry/runtime-metrics.js';
 import type { LoadedVersions } from '../versions/loaded-versions.js';
@@ -301,10 +301,21 @@ export class WorkflowExecutor {
     }
     const run: ExecutionRun = { workflowUUID: row.workflowUUID, fn, kind: row.kind, identity: identityOf(row), request: requestOf(row), owner: row.owner ?? '', epoch: row.ownerEpoch };
     this.deps.metrics?.workflowStarted(fn.name);
-    return this.track(row.workflowUUID, { ...row, started: Promise.resolve(true) }, run.owner, (abandon, executing, abandoned) => {
+    return this.track(row.workflowUUID, { ...row, started: Promise.resolve(true) }, run.owner, async (abandon, executing, abandoned) => {
       executing();
-      return this.execute(run, row.inputs, undefined, abandon, abandoned);
+      return this.execute(run, row.inputs, await this.recordsOfDequeued(row), abandon, abandoned);
     });
+  }
+
+  /**
+   * A first run has no records. One that ran before (sent back to its queue by an adoption or a
+   * resume: its epoch moved on) goes on from its records, as a recovery does: what it did is not
+   * done again.
+   */
+  private async recordsOfDequeued(row: DequeuedRow): Promise<ReadonlyMap<number, OperationRecord> | undefined> {
+    if (row.ownerEpoch === 0) return undefined;
+    const records = await this.whileDatabaseAway(() => this.deps.systemDb.loadRecords([row.workflowUUID]));
+    return records.get(row.workflowUUID) ?? new Map();
   }
 
   private async runDequeuedOnVersion(row: DequeuedRow, version: string): Promise<unknown> {
@@ -328,7 +339,7 @@ export class WorkflowExecutor {
     const run: ExecutionRun = { workflowUUID: row.workflowUUID, fn, kind: row.kind, identity: identityOf(row), request: requestOf(row), owner: row.owner ?? '', epoch: row.ownerEpoch };
     return this.track(row.workflowUUID, { ...row, started: Promise.resolve(true) }, run.owner, (abandon, executing, abandoned) => {
       executing();
-      return this.holding(version, this.execute(run, row.inputs, undefined, abandon, abandoned), abandoned);
+      return this.holding(version, this.recordsOfDequeued(row).then((records) => this.execute(run, row.inputs, records, abandon, abandoned)), abandoned);
     });
   }
 
@@ -610,11 +621,19 @@ export class WorkflowExecutor {
     const max = this.deps.maxRecoveryAttempts;
     let after = '';
     let resumed = 0;
+    // Queued workflows beyond this executor's worker limits go back to their queues, not to run here.
+    const workerLimits = registeredQueues()
+      .map(limitsOf)
+      .flatMap((q) => (q.workerConcurrency === undefined ? [] : [{ name: q.name, workerConcurrency: q.workerConcurrency }]));
+    const requeued = new Map<string, number>();
     for (;;) {
       const skipVersions = this.deps.versions.unloadable();
-      const page = await this.deps.systemDb.claimWorkflows(claimer, { instances, legacyExecutorId, skipVersions }, after, RECOVERY_PAGE, max);
+      const page = await this.queues.exclusive(() =>
+        this.deps.systemDb.claimWorkflows(claimer, { instances, legacyExecutorId, skipVersions }, after, RECOVERY_PAGE, max, workerLimits),
+      );
       if (page.lastUUID === undefined) break;
       after = page.lastUUID;
+      for (const row of page.requeued) requeued.set(row.queueName!, (requeued.get(row.queueName!) ?? 0) + 1);
       for (const workflowUUID of page.exceeded) {
         this.deps.logger.error(
           { workflowUUID, executorId: claimer.executorId, maxRecoveryAttempts: max },
@@ -629,6 +648,13 @@ export class WorkflowExecutor {
     this.deps.metrics?.workflowsRecovered(resumed);
     if (instances.length > 0) {
       this.deps.logger.info({ executorId: claimer.executorId, from: instances, resumed }, `adopted ${resumed} workflows of ${instances.length} executors that are gone`);
+    }
+    if (requeued.size > 0) {
+      const counts = Object.fromEntries(requeued);
+      this.deps.logger.info({ executorId: claimer.executorId, requeued: counts }, `sent ${[...requeued.values()].reduce((a, b) => a + b)} adopted queue workflows back to their queues: this executor has no free worker slot for them`);
+      // Whoever has room takes them, as after an enqueue.
+      for (const queueName of requeued.keys()) this.deps.messaging.wake(queueWaitKey(queueName));
+      this.queues.wake();
     }
     return resumed;
   }
@@ -660,7 +686,7 @@ export class WorkflowExecutor {
     });
   }
 
-  private async resume(row: WorkflowRow, owner: string, records: ReadonlyMap<number, OperationRecord>): Promise<boolean> {
+  private async resume(row: ClaimedRow, owner: string, records: ReadonlyMap<number, OperationRecord>): Promise<boolean> {
     // Taken up again after a failed adoption: one already running here goes on as it is. One this
     // process only waits for is run here now; its waiters get the result from the record.
     const here = this.active.get(row.workflowUUID);
@@ -672,10 +698,11 @@ export class WorkflowExecutor {
       return false;
     }
     const run: ExecutionRun = { workflowUUID: row.workflowUUID, fn, kind: row.kind, identity: identityOf(row), request: requestOf(row), owner, epoch: row.ownerEpoch };
-    this.track(row.workflowUUID, { ...row, started: Promise.resolve(true) }, owner, (abandon, executing, abandoned) => {
+    const result = this.track(row.workflowUUID, { ...row, started: Promise.resolve(true) }, owner, (abandon, executing, abandoned) => {
       executing();
       return this.execute(run, row.inputs, records, abandon, abandoned);
     });
+    if (row.queueName) this.queues.adopted(row.queueName, result);
     return true;
   }
 
@@ -699,7 +726,7 @@ export class WorkflowExecutor {
    * current one (once, for all its workflows here) and held until the workflow is done. One whose
    * version cannot be loaded stays PENDING, owned here, and is tried again at the next start.
    */
-  private async resumeOnVersion(row: WorkflowRow, version: string, owner: string, records: ReadonlyMap<number, OperationRecord>): Promise<boolean> {
+  private async resumeOnVersion(row: ClaimedRow, version: string, owner: string, records: ReadonlyMap<number, OperationRecord>): Promise<boolean> {
     const versions = this.deps.versions;
     let registry: FunctionRegistry;
     try {
@@ -720,10 +747,11 @@ export class WorkflowExecutor {
       return false;
     }
     const run: ExecutionRun = { workflowUUID: row.workflowUUID, fn, kind: row.kind, identity: identityOf(row), request: requestOf(row), owner, epoch: row.ownerEpoch };
-    this.track(row.workflowUUID, { ...row, started: Promise.resolve(true) }, owner, (abandon, executing, abandoned) => {
+    const result = this.track(row.workflowUUID, { ...row, started: Promise.resolve(true) }, owner, (abandon, executing, abandoned) => {
       executing();
       return this.holding(version, this.execute(run, row.inputs, records, abandon, abandoned), abandoned);
     });
+    if (row.queueName) this.queues.adopted(row.queueName, result);
     return true;
   }
 

@@ -20,7 +20,7 @@ import * as retention from './retention.js';
 import * as versions from './versions.js';
 import * as queueDepths from './queue-depths.js';
 
-export type { WorkflowRow, NewWorkflow, WorkflowIdentity, WorkflowKind, RecoveryPage, ClaimSource } from './workflow-status.js';
+export type { WorkflowRow, NewWorkflow, WorkflowIdentity, WorkflowKind, RecoveryPage, ClaimSource, ClaimedRow, WorkerLimit } from './workflow-status.js';
 export type { ExecutorRow, ExecutorRegistration, HeartbeatResult } from './executors.js';
 export type { OperationRecord, RecordsByWorkflow } from './operation-outputs.js';
 export type { OutgoingMessage, OperationSite, ConsumeRequest } from './messages.js';
@@ -126,7 +126,9 @@ export class SystemDatabase {
   /**
    * Takes over a page of PENDING workflows of `from` (see claimWorkflows), then fences their
    * transactions in the app database, so that no transaction of their previous owner commits
-   * once the claimer runs them.
+   * once the claimer runs them. Those sent back to their queue are fenced too (to the claimer, at
+   * one epoch below their row's: their taker's fence, at the row's epoch, supersedes it), since
+   * their previous owner may be a paused process that wakes up.
    */
   async claimWorkflows(
     claimer: { readonly owner: string; readonly executorId: string },
@@ -134,12 +136,14 @@ export class SystemDatabase {
     afterUUID: string,
     limit: number,
     maxAttempts: number,
+    workerLimits: readonly status.WorkerLimit[] = [],
   ): Promise<status.RecoveryPage> {
-    const page = await guardDatabase(status.claimWorkflows(this.systemPool, claimer, from, afterUUID, limit, maxAttempts));
-    if (page.resumable.length > 0) {
-      const claimed = page.resumable.map((row) => ({ workflowUUID: row.workflowUUID, epoch: row.ownerEpoch }));
-      await guardDatabase(transactions.fenceTransactions(this.appPool, claimer.owner, claimed));
-    }
+    const page = await guardDatabase(status.claimWorkflows(this.systemPool, claimer, from, afterUUID, limit, maxAttempts, workerLimits));
+    const claimed = [
+      ...page.resumable.map((row) => ({ workflowUUID: row.workflowUUID, epoch: row.ownerEpoch })),
+      ...page.requeued.map((row) => ({ workflowUUID: row.workflowUUID, epoch: row.ownerEpoch - 1 })),
+    ];
+    if (claimed.length > 0) await guardDatabase(transactions.fenceTransactions(this.appPool, claimer.owner, claimed));
     return page;
   }
 

@@ -173,9 +173,16 @@ export async function getWorkflow(pool: pg.Pool, workflowUUID: string): Promise<
   return rows[0] ? toRow(rows[0]) : undefined;
 }
 
-/** What a recovery page found: the workflows to resume, and those that reached their recovery limit now. */
+/** A workflow a claim took over, with the queue it came from (null if none). */
+export interface ClaimedRow extends WorkflowRow {
+  readonly queueName: string | null;
+}
+
+/** What a recovery page found: the workflows to resume, those sent back to their queue, and those that reached their recovery limit now. */
 export interface RecoveryPage {
-  readonly resumable: WorkflowRow[];
+  readonly resumable: ClaimedRow[];
+  /** Queued workflows beyond the claimer's free worker slots: ENQUEUED again, in their old place. */
+  readonly requeued: ClaimedRow[];
   readonly exceeded: string[];
   /** The last UUID of the page, to page on from; undefined when the page was empty. */
   readonly lastUUID: string | undefined;
@@ -191,11 +198,25 @@ export interface ClaimSource {
   readonly skipVersions?: readonly string[];
 }
 
+/** A queue whose workflows the claimer may run at most `workerConcurrency` of at once. */
+export interface WorkerLimit {
+  readonly name: string;
+  readonly workerConcurrency: number;
+}
+
 /**
  * Takes over one page of PENDING workflows of `from`, after `afterUUID` (keyset paging), in one
  * statement: rows another claimer holds are skipped (SKIP LOCKED), so when several executors race
  * each workflow has exactly one winner. A workflow whose recovered runs died `maxAttempts` times
  * while performing an operation (see countRecoveryAttempts) becomes RETRIES_EXCEEDED instead.
+ *
+ * A workflow of a queue in `workerLimits` is taken only while the claimer has a free worker slot
+ * of that queue (its limit, less what it runs already, filled in the queue's own order); the
+ * others go back to ENQUEUED in their old place (priority and enqueue order kept), owner NULL, so
+ * that whoever has room dequeues them. Their epoch moves on by two: the claimer fences the old
+ * owner's transactions out at the first (see SystemDatabase.claimWorkflows), the taker fences
+ * them to itself at the second. The caller must not dequeue for itself meanwhile, or the count
+ * of what it runs could be stale.
  */
 export async function claimWorkflows(
   pool: pg.Pool,
@@ -204,28 +225,58 @@ export async function claimWorkflows(
   afterUUID: string,
   limit: number,
   maxAttempts: number,
+  workerLimits: readonly WorkerLimit[] = [],
 ): Promise<RecoveryPage> {
   // Pages are cut in bytewise order ("C"), whatever the database's collation, and the cursor is
   // the database's own maximum: an order computed here could disagree with the one the page used.
   const { rows } = await pool.query(
-    `WITH claimed AS (
-       UPDATE operon.workflow_status SET owner = $6, executor_id = $7, owner_epoch = owner_epoch + 1,
-         status = CASE WHEN recovery_attempts >= $4 THEN 'RETRIES_EXCEEDED' ELSE status END,
-         updated_at = CASE WHEN recovery_attempts >= $4 THEN $5 ELSE updated_at END
-       WHERE workflow_uuid IN (
-         SELECT workflow_uuid FROM operon.workflow_status
-         WHERE status = 'PENDING' AND workflow_uuid COLLATE "C" > $2
-           AND (owner = ANY($1::text[]) OR (owner IS NULL AND executor_id = $8))
-           AND (version IS NULL OR version <> ALL($9::text[]))
-         ORDER BY workflow_uuid COLLATE "C" LIMIT $3
-         FOR UPDATE SKIP LOCKED)
-       RETURNING ${COLUMNS})
+    `WITH page AS (
+       SELECT workflow_uuid, owner, queue_name, queue_priority, queue_seq, recovery_attempts FROM operon.workflow_status
+       WHERE status = 'PENDING' AND workflow_uuid COLLATE "C" > $2
+         AND (owner = ANY($1::text[]) OR (owner IS NULL AND executor_id = $8))
+         AND (version IS NULL OR version <> ALL($9::text[]))
+       ORDER BY workflow_uuid COLLATE "C" LIMIT $3
+       FOR UPDATE SKIP LOCKED),
+     limits AS (SELECT * FROM unnest($10::text[], $11::int[]) AS l(queue_name, worker_concurrency)),
+     mine AS (
+       SELECT queue_name, count(*) AS n FROM operon.workflow_status
+       WHERE status = 'PENDING' AND owner = $6 AND queue_name IN (SELECT queue_name FROM limits) GROUP BY queue_name),
+     ranked AS (
+       SELECT p.workflow_uuid, l.worker_concurrency, coalesce(m.n, 0) AS running,
+         row_number() OVER (PARTITION BY p.queue_name ORDER BY p.queue_priority, p.queue_seq) AS nth
+       FROM page p JOIN limits l ON l.queue_name = p.queue_name LEFT JOIN mine m ON m.queue_name = p.queue_name
+       -- One the claimer owns already runs here (counted in mine); an exceeded one takes no slot.
+       WHERE p.owner IS DISTINCT FROM $6 AND p.recovery_attempts < $4),
+     over AS (SELECT workflow_uuid FROM ranked WHERE nth + running > worker_concurrency),
+     claimed AS (
+       UPDATE operon.workflow_status w SET
+         owner = CASE WHEN o.workflow_uuid IS NULL THEN $6 END,
+         executor_id = CASE WHEN o.workflow_uuid IS NULL THEN $7 ELSE w.executor_id END,
+         owner_epoch = w.owner_epoch + CASE WHEN o.workflow_uuid IS NULL THEN 1 ELSE 2 END,
+         status = CASE WHEN w.recovery_attempts >= $4 THEN 'RETRIES_EXCEEDED' WHEN o.workflow_uuid IS NOT NULL THEN 'ENQUEUED' ELSE w.status END,
+         updated_at = CASE WHEN w.recovery_attempts >= $4 OR o.workflow_uuid IS NOT NULL THEN $5 ELSE w.updated_at END
+       FROM page p LEFT JOIN over o ON o.workflow_uuid = p.workflow_uuid
+       WHERE w.workflow_uuid = p.workflow_uuid
+       RETURNING ${COLUMNS.replace(/(\w+)/g, 'w.$1')}, w.queue_name)
      SELECT *, max(workflow_uuid COLLATE "C") OVER () AS page_end FROM claimed ORDER BY workflow_uuid COLLATE "C"`,
-    [from.instances, afterUUID, limit, maxAttempts, Date.now(), claimer.owner, claimer.executorId, from.legacyExecutorId ?? null, from.skipVersions ?? []],
+    [
+      from.instances,
+      afterUUID,
+      limit,
+      maxAttempts,
+      Date.now(),
+      claimer.owner,
+      claimer.executorId,
+      from.legacyExecutorId ?? null,
+      from.skipVersions ?? [],
+      workerLimits.map((l) => l.name),
+      workerLimits.map((l) => l.workerConcurrency),
+    ],
   );
-  const all = rows.map(toRow);
+  const all: ClaimedRow[] = rows.map((r) => ({ ...toRow(r), queueName: r.queue_name ?? null }));
   return {
     resumable: all.filter((row) => row.status === 'PENDING'),
+    requeued: all.filter((row) => row.status === 'ENQUEUED'),
     exceeded: all.filter((row) => row.status === 'RETRIES_EXCEEDED').map((row) => row.workflowUUID),
     lastUUID: rows[0]?.page_end ?? undefined,
   };

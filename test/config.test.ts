@@ -332,7 +332,7 @@ describe('defaults', () => {
         // Generated at start when OPERON_EXECUTOR_ID is unset.
         executorId: undefined,
       },
-      telemetry: { logs: { logLevel: 'info' }, traces: { enabled: false, endpoint: 'http://localhost:4318/v1/traces' } },
+      telemetry: { logs: { logLevel: 'info', format: 'auto' }, traces: { enabled: false, endpoint: 'http://localhost:4318/v1/traces' } },
       authentication: {},
       // The token is non-enumerable (never shown), and unset here; retentionDays unset: keep everything.
       management: { jwt: false, stuckAfterSeconds: 300 },

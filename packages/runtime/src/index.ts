@@ -1,6 +1,6 @@
 export { OperonRuntime, type RuntimeOptions, type RuntimeState } from './runtime.js';
 export * from './config/index.js';
-export { createLogger } from './logging.js';
+export { createLogger, logDestination, prettyLogs } from './logging.js';
 export { startEmbeddedPostgres, embeddedPostgresRunning, passwordFileOf, OperonEmbeddedPostgresError, type EmbeddedPostgres } from './database/embedded-postgres.js';
 export { OperonSchemaTooNewError } from './system-db/schema-migrator.js';
 export { WorkflowExecutor, type StartOptions } from './executor/workflow-executor.js';

@@ -4,7 +4,7 @@
  * HTTP (docs/cli.md, `operon start`).
  */
 import type { Command } from 'commander';
-import { createHttpServer, createLogger, loadConfig, managementAccess, runInitializers, type OperonConfig } from '@operon/runtime';
+import { createHttpServer, createLogger, loadConfig, logDestination, managementAccess, runInitializers, type OperonConfig } from '@operon/runtime';
 import type { CliCommand } from '../cli-command.js';
 import { parsePort, withConfigOption, type ConfigOption } from '../cli-options.js';
 import { loadAppBundle } from '../app/load-bundle.js';
@@ -28,7 +28,8 @@ export async function startApp(options: StartOptions): Promise<void> {
   // Before anything else: a second start on this port must not recover the first one's workflows.
   await assertPortFree(host, port);
   const { classes, stored } = await loadAppBundle(config.runtimeConfig.entrypoint);
-  const logger = createLogger(config.telemetry.logs.logLevel);
+  // Readable lines on a terminal, JSON when piped (telemetry.logs.format, OPERON_LOG_FORMAT).
+  const logger = createLogger(config.telemetry.logs.logLevel, await logDestination(config.telemetry.logs.format));
   // Stored in the system database as this start's version: workflows started here record it.
   const opened = await openRuntime(config, classes, logger, { bundle: stored });
 

@@ -4,7 +4,7 @@
  * silently embedded database). `scripts/generate-config-validator.mjs` compiles it ahead of time
  * into config-validator.generated.ts, so no process pays for compiling it at startup.
  */
-import { DATABASE_CLIENTS, LOG_LEVELS, NOTIFICATION_MODES, POOLERS, SSL_MODES } from './config-types.js';
+import { DATABASE_CLIENTS, LOG_FORMATS, LOG_LEVELS, NOTIFICATION_MODES, POOLERS, SSL_MODES } from './config-types.js';
 
 /** The subset of JSON Schema this file uses, typed so the helpers below can walk it. */
 export interface SchemaNode {
@@ -66,7 +66,7 @@ export const CONFIG_SCHEMA: SchemaNode = section({
     shutdownGraceMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
   }),
   telemetry: section({
-    logs: section({ logLevel: { type: 'string', enum: LOG_LEVELS } }),
+    logs: section({ logLevel: { type: 'string', enum: LOG_LEVELS }, format: { type: 'string', enum: LOG_FORMATS } }),
     traces: section({
       enabled: flag,
       endpoint: { type: 'string', pattern: '^https?://', description: 'an http:// or https:// URL' },

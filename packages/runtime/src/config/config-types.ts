@@ -9,6 +9,10 @@
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** How `operon start` writes log lines: `pretty` coloured text, `json` pino JSON, `auto` pretty on a terminal. */
+export const LOG_FORMATS = ['auto', 'pretty', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 /**
  * libpq's `sslmode` values, with node-postgres's meaning: `disable` is no TLS; `prefer`, `require`
  * and `verify-full` use TLS and check the certificate chain and the host name; `verify-ca` checks
@@ -135,6 +139,9 @@ export interface TelemetryConfigInput {
     /** The CLI's `-l` wins over it.
      * @default 'info' */
     logLevel?: LogLevel;
+    /** `OPERON_LOG_FORMAT` wins over it.
+     * @default 'auto' */
+    format?: LogFormat;
   };
   traces?: {
     /** Export OpenTelemetry spans by OTLP/HTTP.
@@ -262,7 +269,7 @@ export interface ResolvedRuntimeConfig {
 }
 
 export interface ResolvedTelemetryConfig {
-  readonly logs: { readonly logLevel: LogLevel };
+  readonly logs: { readonly logLevel: LogLevel; readonly format: LogFormat };
   readonly traces: { readonly enabled: boolean; readonly endpoint: string };
 }
 

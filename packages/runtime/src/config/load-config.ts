@@ -15,6 +15,8 @@ import {
   type DatabaseConfigInput,
   type ListenConnection,
   type LogLevel,
+  type LogFormat,
+  LOG_FORMATS,
   type OperonConfig,
   type OperonConfigInput,
   type JwtConfigInput,
@@ -159,7 +161,7 @@ function withDefaults(input: OperonConfigInput, source: Source): OperonConfig {
       executorId: nonEmpty(source.env['OPERON_EXECUTOR_ID']),
     },
     telemetry: {
-      logs: { logLevel: overrideLogLevel(source.overrides.logLevel) ?? logs.logLevel ?? 'info' },
+      logs: { logLevel: overrideLogLevel(source.overrides.logLevel) ?? logs.logLevel ?? 'info', format: envLogFormat(source.env) ?? logs.format ?? 'auto' },
       traces: { enabled: traces.enabled ?? false, endpoint: traces.endpoint ?? 'http://localhost:4318/v1/traces' },
     },
     authentication: { jwt: resolveJwt(input.authentication?.jwt) },
@@ -429,6 +431,14 @@ function overridePort(port: number | undefined): number | undefined {
 function overrideLogLevel(level: string | undefined): LogLevel | undefined {
   if (level === undefined || (LOG_LEVELS as readonly string[]).includes(level)) return level as LogLevel | undefined;
   throw overrideError('telemetry.logs.logLevel', '-l/--log-level', `one of ${LOG_LEVELS.join(', ')}`, describeValue(level));
+}
+
+function envLogFormat(env: NodeJS.ProcessEnv): LogFormat | undefined {
+  const format = nonEmpty(env['OPERON_LOG_FORMAT']);
+  if (format === undefined || (LOG_FORMATS as readonly string[]).includes(format)) return format as LogFormat | undefined;
+  const expected = `one of ${LOG_FORMATS.join(', ')}`;
+  const issue: ConfigIssue = { ...configIssue('telemetry.logs.format', expected, describeValue(format)), detail: `OPERON_LOG_FORMAT must be ${expected}, got ${describeValue(format)}` };
+  throw new OperonConfigError('environment', [issue]);
 }
 
 function overrideError(key: string, flag: string, expected: string, got: string): OperonConfigError {

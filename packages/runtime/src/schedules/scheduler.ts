@@ -22,7 +22,7 @@
 import type { Logger } from 'pino';
 import { scheduledUUID } from '../client/identifiers.js';
 import type { DatabaseClock } from '../executor/database-clock.js';
-import type { CancelTimer, WorkflowClock } from '../executor/workflow-clock.js';
+import { realTimer, type CancelTimer, type WorkflowClock } from '../executor/workflow-clock.js';
 import type { WorkflowExecutor } from '../executor/workflow-executor.js';
 import type { DueTick, SystemDatabase } from '../system-db/system-database.js';
 import type { ScheduledWorkflow } from './scheduled-workflows.js';
@@ -66,7 +66,7 @@ export class Scheduler {
   private running: Promise<void> | undefined;
   private starting: Promise<void> | undefined;
   private stopped = false;
-  /** When the last statement was sent (runtime clock). */
+  /** When the last statement was sent (by {@link now}). */
   private lastStatementAt = -Infinity;
   /** The database's clock in its last answer, and when that came (performance.now()). */
   private databaseTime: { readonly ms: number; readonly at: number } | undefined;
@@ -132,11 +132,12 @@ export class Scheduler {
 
   private schedule(): void {
     if (this.stopped) return;
-    const now = this.deps.clock.now();
+    const now = this.now();
     const next = Math.min(...this.states.map((s) => s.next ?? Infinity));
-    const at = Math.max(Math.min(next, now + PERIOD_MS), this.lastStatementAt + PERIOD_MS);
-    // Through the workflow clock: a virtual clock in tests drives the ticks.
-    this.cancelTimer = this.deps.clock.at(at, () => {
+    // The last statement's time lies ahead of now when the clock was set back since: the wait is
+    // still never longer than a period.
+    const at = Math.max(Math.min(next, now + PERIOD_MS), Math.min(this.lastStatementAt, now) + PERIOD_MS);
+    this.cancelTimer = this.wakeAt(at, () => {
       this.running = this.iterate()
         .catch((error: unknown) => this.deps.logger.error({ err: error }, 'the scheduler failed to look at its due ticks; it looks again in a second'))
         .finally(() => {
@@ -144,6 +145,15 @@ export class Scheduler {
         this.schedule();
       });
     });
+  }
+
+  /**
+   * Calls `fire` once {@link now} reaches `at`. Through the workflow clock when it is a test's
+   * virtual one (it drives the ticks); on the database's clock, by the bounded time: a timer set
+   * while the host clock ran ahead must not wait for that time once the clock is set right.
+   */
+  private wakeAt(at: number, fire: () => void): CancelTimer {
+    return this.deps.databaseClock ? realTimer(() => this.now(), at, fire) : this.deps.clock.at(at, fire);
   }
 
   /**
@@ -199,7 +209,7 @@ export class Scheduler {
       this.unanswered = unanswered;
       return;
     }
-    this.lastStatementAt = this.deps.clock.now();
+    this.lastStatementAt = now;
     const lease = this.deps.executor.lease;
     const owner = { instanceId: lease.instanceId, executorId: lease.executorId };
     let mine: string[];

@@ -5,6 +5,10 @@
  * set the clock right, and the loop waited for it: no tick for an hour. Now the wait between two
  * statements is never more than a second, whichever way the clock moved.
  *
+ * Likewise a host clock stepped back (and not set right, its readings being slow) stopped the
+ * schedules until it caught up again, and the ticks meanwhile were then missed ones: now the
+ * schedules go by the database's time when the clock is behind it too.
+ *
  * The runtime's database clock reads a host clock that steps an hour ahead for a few seconds
  * (its readings ignored meanwhile, as slow ones are), then the readings set it right again.
  */
@@ -48,9 +52,9 @@ async function ticks(): Promise<number[]> {
   return rows.map((r) => decodeStoredValue<[Date, Date]>(r.inputs)[0].getTime()).sort((a, b) => a - b);
 }
 
-describe('a host clock stepped ahead, then set right', () => {
+describe('a host clock stepped ahead or back', () => {
+  const clock = new SteppingHostClock();
   it('goes on ticking once the clock is right again', async () => {
-    const clock = new SteppingHostClock();
     runtime = await OperonRuntime.create({ config, classes: [Corrected], logger: createLogger('error'), clock });
     await runtime.recover();
     await sleep(2_500);
@@ -68,5 +72,16 @@ describe('a host clock stepped ahead, then set right', () => {
     // Ticks up to MAX_AHEAD_MS past the database's time may have started before the correction.
     const after = (await ticks()).filter((tick) => tick > correctedAt + MAX_AHEAD_MS);
     expect(after.length, 'ticks after the clock was set right').toBeGreaterThanOrEqual(2);
+  }, 30_000);
+
+  it('goes on ticking by the database time while the host clock is set an hour back', async () => {
+    clock.slow = true;
+    clock.skewMs = -HOUR_MS;
+    const steppedAt = Date.now();
+    await sleep(4_000);
+    expect(Date.now() - clock.now(), 'the clock is still an hour behind').toBeGreaterThan(HOUR_MS - 1_000);
+    const during = (await ticks()).filter((tick) => tick > steppedAt + MAX_AHEAD_MS);
+    expect(during.length, 'ticks while the host clock was behind').toBeGreaterThanOrEqual(2);
+    clock.slow = false;
   }, 30_000);
 });

@@ -16,8 +16,9 @@
  * applies to them once they are late: an outage is a stretch of missed ticks like any other.
  *
  * On the database's clock, the loop starts only once the clock has a trustworthy reading (until
- * then it is the host's, which may be far off), and never starts a tick more than
- * {@link MAX_AHEAD_MS} before the database's time as its last answer gave it.
+ * then it is the host's, which may be far off), and goes by a time never more than
+ * {@link MAX_AHEAD_MS} off the database's as its last answer gave it: no tick starts early on a
+ * host clock ahead, nor late on one behind.
  */
 import type { Logger } from 'pino';
 import { scheduledUUID } from '../client/identifiers.js';
@@ -30,7 +31,7 @@ import { tickInputs } from './tick-inputs.js';
 
 /** A tick this late when the loop reaches it counts as missed. */
 export const LATE_MS = 3_000;
-/** No tick starts this long or more before the database's time, however far ahead the clock runs. */
+/** No tick starts this long or more before the database's time, however far ahead the clock runs (nor this long after it, for a clock behind). */
 export const MAX_AHEAD_MS = 1_000;
 /** The shortest time between two statements, and the longest between two looks at the clock. */
 const PERIOD_MS = 1_000;
@@ -70,7 +71,7 @@ export class Scheduler {
   private lastStatementAt = -Infinity;
   /** The database's clock in its last answer, and when that came (performance.now()). */
   private databaseTime: { readonly ms: number; readonly at: number } | undefined;
-  private aheadWarned = false;
+  private offWarned = false;
 
   constructor(
     private readonly deps: SchedulerDeps,
@@ -157,23 +158,26 @@ export class Scheduler {
   }
 
   /**
-   * The clock's time, but on the database's clock never more than {@link MAX_AHEAD_MS} past the
+   * The clock's time, but on the database's clock never more than {@link MAX_AHEAD_MS} off the
    * database's time at its last answer (counted on from then by the monotonic clock): a host
-   * clock stepped ahead between two readings starts no tick early.
+   * clock stepped ahead between two readings starts no tick early, and one stepped back stops
+   * none (its ticks would all be missed ones once it is set right).
    */
   private now(): number {
     const now = this.deps.clock.now();
     if (!this.deps.databaseClock || !this.databaseTime) return now;
-    const bound = Math.floor(this.databaseTime.ms + (performance.now() - this.databaseTime.at)) + MAX_AHEAD_MS;
-    if (now <= bound) {
-      this.aheadWarned = false;
+    const database = Math.floor(this.databaseTime.ms + (performance.now() - this.databaseTime.at));
+    const bounded = Math.min(Math.max(now, database - MAX_AHEAD_MS), database + MAX_AHEAD_MS);
+    if (bounded === now) {
+      this.offWarned = false;
       return now;
     }
-    if (!this.aheadWarned) {
-      this.aheadWarned = true;
-      this.deps.logger.warn({ aheadMs: Math.round(now - bound + MAX_AHEAD_MS) }, 'the clock is ahead of the database; schedules go by the database until it agrees');
+    if (!this.offWarned) {
+      this.offWarned = true;
+      const way = now > bounded ? 'ahead of' : 'behind';
+      this.deps.logger.warn({ offMs: Math.round(now - database) }, `the clock is ${way} the database; schedules go by the database until it agrees`);
     }
-    return bound;
+    return bounded;
   }
 
   /**

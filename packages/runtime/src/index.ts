@@ -14,7 +14,7 @@ export { OperonTestingUsageError } from './testing/testing-errors.js';
 export type { Duration } from './testing/durations.js';
 export { OperonMessagingArgumentError } from './executor/messaging-arguments.js';
 export { replayWorkflow, type ReplayReport, type ReplayedOperation, type DivergenceKind, type Divergence } from './debug/workflow-replay.js';
-export { checkOpenWorkflows, checkMove, checkedVersionOf, resolveVersion, OperonVersionCheckDivergedError, type CheckReport, type CheckedDivergence } from './versions/version-check.js';
+export { checkOpenWorkflows, checkMove, checkedMoveOf, checkedVersionOf, resolveVersion, OperonVersionCheckDivergedError, type CheckReport, type CheckedDivergence } from './versions/version-check.js';
 export { jwtAuthenticator, type JwtAuthenticatorOptions } from './auth/jwt-authenticator.js';
 export { OperonJwtNotConfiguredError, OperonAuthenticatorResultError } from './auth/auth-errors.js';
 export { executorView, type ExecutorView } from './management/executors-view.js';
@@ -56,6 +56,7 @@ export {
   RESUME_WAIT_MS,
   type ChangeResult,
   type ChangeTarget,
+  type CheckedMove,
   type ForkRequest,
   type AuditEntry,
 } from './management/workflow-changes.js';

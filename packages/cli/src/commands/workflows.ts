@@ -7,6 +7,7 @@ import { hostname, userInfo } from 'node:os';
 import { InvalidArgumentError, type Command } from 'commander';
 import {
   cancelWorkflows,
+  checkedMoveOf,
   checkedVersionOf,
   createLogger,
   OperonManagementRequestError,
@@ -154,7 +155,7 @@ async function change(uuid: string | undefined, options: WorkflowsOptions, verb:
   const result = await withRuntime(options, true, async (runtime) =>
     verb === 'cancel'
       ? cancelWorkflows(runtime.systemDb.systemPool, target, actor())
-      : resumeWorkflows(runtime.systemDb.systemPool, target, actor(), { moveTo: await checkedVersionOf(runtime, uuid ?? '', options.version) }),
+      : resumeWorkflows(runtime.systemDb.systemPool, target, actor(), { moveTo: await checkedMoveOf(runtime, uuid ?? '', options.version) }),
   );
   if (uuid === undefined) {
     print(options, { changed: result.changed }, changeText(verb === 'cancel' ? 'cancelled' : 'resumed')(result));

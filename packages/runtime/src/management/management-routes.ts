@@ -8,7 +8,7 @@ import { executorView } from './executors-view.js';
 import { queueView } from './queues-view.js';
 import { scheduleViews } from './schedules-view.js';
 import { versionView } from './versions-view.js';
-import { checkedVersionOf } from '../versions/version-check.js';
+import { checkedMoveOf, checkedVersionOf } from '../versions/version-check.js';
 import { managementRoute } from './management-access.js';
 import { parseFilter } from './workflow-filter.js';
 import { pageSize } from './workflow-queries.js';
@@ -94,7 +94,7 @@ export function managementRoutes(runtime: OperonRuntime): RouteOptions[] {
       access: 'change',
       handler: async (request, _reply, caller) => {
         // `{ version }`: resumed on other code, only if its records agree with that code.
-        const moveTo = await checkedVersionOf(runtime, uuidOf(request), (request.body as { version?: unknown } | null | undefined)?.version);
+        const moveTo = await checkedMoveOf(runtime, uuidOf(request), (request.body as { version?: unknown } | null | undefined)?.version);
         return answer(adopted(await resumeWorkflows(systemPool, { workflowUUID: uuidOf(request) }, { actor: caller.user }, { moveTo })));
       },
     }),

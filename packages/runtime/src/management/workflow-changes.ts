@@ -38,6 +38,16 @@ export class OperonManagementStillFinishingError extends OperonError {
 
 /** How long a resume waits for a cancelled run to let go of its workflow before it answers 409. */
 export const RESUME_WAIT_MS = 5_000;
+
+/** A resume's move of one workflow to another version, checked by the caller on its records. */
+export interface CheckedMove {
+  readonly version: string;
+  readonly workflowUUID: string;
+  /** How many records the system database held for it when checked. */
+  readonly records: number;
+  /** Checks again (the workflow gained records since): the count it checked, or throws the divergence. */
+  readonly check: () => Promise<number>;
+}
 const RESUME_RETRY_MS = 50;
 
 /** Who made a change, and how they asked: recorded in the audit log. */
@@ -160,7 +170,7 @@ export async function resumeWorkflows(
   pool: pg.Pool,
   target: ChangeTarget,
   author: ChangeAuthor,
-  { waitMs = RESUME_WAIT_MS, moveTo }: { readonly waitMs?: number; /** A version the caller checked the root against: it goes on on that code. */ readonly moveTo?: string } = {},
+  { waitMs = RESUME_WAIT_MS, moveTo }: { readonly waitMs?: number; /** A version the caller checked the root against: it goes on on that code. */ readonly moveTo?: CheckedMove } = {},
 ): Promise<ChangeResult> {
   if ('workflowUUID' in target) {
     const row = await requireWorkflow(pool, target.workflowUUID);
@@ -168,11 +178,23 @@ export async function resumeWorkflows(
       throw new OperonManagementConflictError(`workflow ${row.workflowUUID} is ${row.status}: only a ${RESUMABLE.join(', ')} workflow can be resumed`);
     }
   }
+  if (moveTo !== undefined && !('workflowUUID' in target && target.workflowUUID === moveTo.workflowUUID)) {
+    throw new OperonManagementRequestError('a move to another version resumes the one workflow it was checked for');
+  }
   const giveUpAt = Date.now() + waitMs;
+  let move = moveTo;
   for (;;) {
-    const attempt = await resumeOnce(pool, target, author, moveTo);
-    if (!('finishing' in attempt)) return attempt;
+    const attempt = await resumeOnce(pool, target, author, move);
+    if ('stale' in attempt && Date.now() < giveUpAt) {
+      // Records the check did not see (the cancelled run's last operation): check those too.
+      move = { ...move!, records: await move!.check() };
+      continue;
+    }
+    if (!('finishing' in attempt) && !('stale' in attempt)) return attempt;
     if (Date.now() >= giveUpAt) {
+      if ('stale' in attempt) {
+        throw new OperonManagementConflictError(`cannot move workflow ${moveTo!.workflowUUID} to version ${moveTo!.version}: it kept gaining records while its move was checked; try again`);
+      }
       const { workflowUUID, owner } = attempt.finishing;
       throw new OperonManagementStillFinishingError(
         `cannot resume workflow ${workflowUUID} yet: its previous run (executor instance ${owner}) is still finishing the operation it had in flight when it was cancelled, and a new run would perform it again; try again once that operation has recorded (or once that executor is gone)`,
@@ -182,11 +204,19 @@ export async function resumeWorkflows(
   }
 }
 
-/** One resume statement: it changes everything it selects, or (some run still finishing) nothing. */
-async function resumeOnce(pool: pg.Pool, target: ChangeTarget, author: ChangeAuthor, moveTo: string | undefined): Promise<ChangeResult | { finishing: { workflowUUID: string; owner: string } }> {
+/** One resume statement: it changes everything it selects, or (some run still finishing, or a move checked on fewer records than there are now) nothing. */
+async function resumeOnce(
+  pool: pg.Pool,
+  target: ChangeTarget,
+  author: ChangeAuthor,
+  move: CheckedMove | undefined,
+): Promise<ChangeResult | { finishing: { workflowUUID: string; owner: string } } | { stale: true }> {
   const values: unknown[] = [];
   const roots = rootsOf(target, values);
-  const stillFinishing = 'EXISTS (SELECT 1 FROM finishing)';
+  values.push(move?.workflowUUID ?? null, move?.records ?? null);
+  const checkedRecords = values.length;
+  const stillFinishing = '(EXISTS (SELECT 1 FROM finishing) OR EXISTS (SELECT 1 FROM stale))';
+  const moveTo = move?.version;
   const handover = pushHandover(values, stillFinishing);
   values.push(moveTo ?? null);
   const movedTo = values.length;
@@ -207,6 +237,10 @@ async function resumeOnce(pool: pg.Pool, target: ChangeTarget, author: ChangeAut
        WHERE w.kind = 'workflow' AND w.status = 'CANCELLED'
          AND e.state = 'live' AND e.heartbeat_at > now() - e.lease_ms * interval '1 millisecond'
        ORDER BY w.workflow_uuid LIMIT 1),
+     -- A move checked on fewer records than the workflow holds now: it changes nothing, to be checked again.
+     stale AS (
+       SELECT 1 WHERE $${checkedRecords}::int IS NOT NULL
+         AND (SELECT count(*) FROM operon.operation_outputs o WHERE o.workflow_uuid = $${checkedRecords - 1}::text) <> $${checkedRecords}::int),
      ${handover.cte},
      changed AS (
        -- A workflow of a queue waits for a slot again (ENQUEUED, in its old place), its epoch moved
@@ -223,10 +257,12 @@ async function resumeOnce(pool: pg.Pool, target: ChangeTarget, author: ChangeAut
        RETURNING w.workflow_uuid),
      ${audit}
      SELECT (SELECT count(*) FROM changed) AS changed, array(SELECT workflow_uuid FROM changed) AS uuids, (SELECT audit_id FROM audit) AS audit_id,
-       (SELECT workflow_uuid FROM finishing) AS finishing_uuid, (SELECT owner FROM finishing) AS finishing_owner`,
+       (SELECT workflow_uuid FROM finishing) AS finishing_uuid, (SELECT owner FROM finishing) AS finishing_owner,
+       EXISTS (SELECT 1 FROM stale) AS stale`,
     values,
   ).catch(refuseHeldDeduplication);
   const row = rows[0];
+  if (row.finishing_uuid === null && row.stale) return { stale: true };
   if (row.finishing_uuid !== null) return { finishing: { workflowUUID: row.finishing_uuid, owner: row.finishing_owner } };
   return { changed: Number(row.changed), workflowUUIDs: row.uuids, handover: handover.id };
 }

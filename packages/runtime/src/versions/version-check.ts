@@ -10,6 +10,7 @@ import type { FunctionRegistry } from '../executor/function-registry.js';
 import { replayRecords, type Divergence } from '../debug/workflow-replay.js';
 import type { OperationRecord } from '../system-db/system-database.js';
 import { OperonManagementRequestError } from '../management/workflow-filter.js';
+import type { CheckedMove } from '../management/workflow-changes.js';
 
 const CHECK_PAGE = 500;
 
@@ -79,9 +80,12 @@ export async function resolveVersion(runtime: OperonRuntime, asked: unknown): Pr
 /**
  * Checks that workflow `workflowUUID` can go on on `version`'s code from its records (those before
  * `beforeStep` for a fork): the version is loaded (or is this runtime's own), the records are
- * replayed there, and a divergence is thrown as OperonVersionCheckDivergedError.
+ * replayed there, and a divergence is thrown as OperonVersionCheckDivergedError. Answers how many
+ * of the workflow's records the system database held before they were read: a change that finds
+ * another count has records this check did not see.
  */
-export async function checkMove(runtime: OperonRuntime, workflowUUID: string, version: string, beforeStep?: number): Promise<void> {
+export async function checkMove(runtime: OperonRuntime, workflowUUID: string, version: string, beforeStep?: number): Promise<number> {
+  const counted = await systemRecordCount(runtime, workflowUUID);
   const row = await runtime.systemDb.getWorkflow(workflowUUID);
   if (!row) throw new OperonWorkflowNotFoundError(workflowUUID);
   const all = (await runtime.systemDb.loadRecords([workflowUUID])).get(workflowUUID) ?? new Map<number, OperationRecord>();
@@ -98,6 +102,12 @@ export async function checkMove(runtime: OperonRuntime, workflowUUID: string, ve
   } finally {
     if (!own) versions.release(version);
   }
+  return counted;
+}
+
+async function systemRecordCount(runtime: OperonRuntime, workflowUUID: string): Promise<number> {
+  const { rows } = await runtime.systemDb.systemPool.query('SELECT count(*)::int AS n FROM operon.operation_outputs WHERE workflow_uuid = $1', [workflowUUID]);
+  return rows[0].n as number;
 }
 
 /**
@@ -109,4 +119,16 @@ export async function checkedVersionOf(runtime: OperonRuntime, workflowUUID: str
   const version = await resolveVersion(runtime, asked);
   await checkMove(runtime, workflowUUID, version, beforeStep);
   return version;
+}
+
+/**
+ * A resume's move to the version it asks for (`{ version }`), checked on the records as they are
+ * now; the resume checks again when the workflow has gained records since (a cancelled run's
+ * operation in flight recorded while the resume waited for it). Undefined when none is asked.
+ */
+export async function checkedMoveOf(runtime: OperonRuntime, workflowUUID: string, asked: unknown): Promise<CheckedMove | undefined> {
+  if (asked === undefined) return undefined;
+  const version = await resolveVersion(runtime, asked);
+  const check = () => checkMove(runtime, workflowUUID, version);
+  return { version, workflowUUID, records: await check(), check };
 }

@@ -32,10 +32,11 @@ export const REDACTED = 'REDACTED';
 
 /**
  * Query parameter names that carry credentials in the wild: OAuth's `access_token` and `code`,
- * `api_key`/`apikey`, `client_secret`, `password`, signed URLs' `signature` and `sig` (S3, Azure
- * SAS), `session`, `jwt`, `auth`.
+ * `api_key`/`apikey`, `client_secret`, `password`/`pass`, signed URLs' `signature` and `sig` (S3,
+ * Azure SAS), `session`/`sid`, `jwt`, `auth`, and `authorization`/`bearer` (browser WebSocket and
+ * EventSource clients cannot set headers, so a token travels in the query string).
  */
-const SECRET_PARAMETER = /token|key|secret|passw|pwd|signature|credential|code|^sig$|^auth$|^session|^jwt$/i;
+const SECRET_PARAMETER = /token|key|secret|passw|pwd|signature|credential|code|bearer|^authori[sz]ation$|^pass$|^sid$|^sig$|^auth$|^session|^jwt$/i;
 
 export function isSecretParameter(name: string): boolean {
   return SECRET_PARAMETER.test(name);

@@ -232,6 +232,19 @@ class Encoder {
       return { $type: 'ref', value: id };
     }
     const proto = Object.getPrototypeOf(value) as object | null;
+    if (proto === Object.prototype || proto === null || proto === Array.prototype) {
+      // Native JSON writes the text and would call a toJSON it finds here (a non-enumerable own
+      // one, which Object.keys does not list): the walk calls it instead, once, and stores what it
+      // returns like any value, so that is walked too and the tree holds no toJSON for JSON to call.
+      const toJSON = (value as { toJSON?: unknown }).toJSON;
+      if (typeof toJSON === 'function') {
+        const replaced: unknown = toJSON.call(value);
+        if (replaced !== value) {
+          this.tagged = true;
+          return this.encode(replaced);
+        }
+      }
+    }
     if (proto === Object.prototype || proto === null) {
       // Numbered only once it is known to be stored, in the order a decoder meets it.
       this.ids.set(value, this.ids.size);

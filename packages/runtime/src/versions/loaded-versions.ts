@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { OperonVersionLoadError } from '@operon/sdk';
 import { FunctionRegistry } from '../executor/function-registry.js';
 import type { SystemDatabase } from '../system-db/system-database.js';
-import { importVersion } from './version-loader.js';
+import { importVersion, importedBefore } from './version-loader.js';
 
 interface LoadedVersion {
   readonly registry: Promise<FunctionRegistry>;
@@ -75,6 +75,8 @@ export class LoadedVersions {
 
   private async load(version: string): Promise<FunctionRegistry> {
     const started = performance.now();
+    const before = importedBefore(version);
+    if (before) return new FunctionRegistry(before, version);
     const stored = await this.systemDb.loadVersion(version);
     if (!stored) throw new OperonVersionLoadError(version, 'the system database has no bundle of that version');
     const registry = new FunctionRegistry(await importVersion(stored, this.dir), version);

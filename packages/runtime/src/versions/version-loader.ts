@@ -5,8 +5,10 @@
  *
  * The bundle is written to `<dir>/<version>.mjs` (its packages stay external, so the file must
  * sit where the app's node_modules resolve) and imported at a URL of its own: every load is a new
- * module instance. ES modules cannot be unloaded; an unloaded version's registry is dropped, and
- * what V8 keeps of its module is measured in docs/deploying.md.
+ * module instance. ES modules cannot be unloaded: an unloaded version's registry is dropped, but
+ * V8 keeps its module for the life of the process. So a version is imported once per process and
+ * its module instance is reused when it is loaded again: a process that loads and unloads one
+ * version over and over keeps one copy of it, not one per load (docs/deploying.md has the figures).
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, lstatSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
@@ -17,10 +19,17 @@ import type { StoredBundle } from '../system-db/system-database.js';
 import { bundleClasses, versionOf } from './bundle-version.js';
 
 let loads = 0;
+/** The classes of every version this process has imported: its module lives on anyway, so a later load reuses it. */
+const imported = new Map<string, unknown[]>();
 
 /** The file a loaded version runs from: its frames in stack traces name it. */
 export function versionFile(dir: string, version: string): string {
   return join(dir, `${version}.mjs`);
+}
+
+/** The classes of `version` if this process imported it before: loading it again needs no bundle. */
+export function importedBefore(version: string): unknown[] | undefined {
+  return imported.get(version);
 }
 
 /** Writes `stored` under `dir` and imports it as a module of its own; its Operon classes. */
@@ -29,6 +38,9 @@ export async function importVersion(stored: StoredBundle, dir: string): Promise<
   if (versionOf(stored.bundle) !== stored.version) {
     throw new OperonVersionLoadError(stored.version, 'its stored bundle does not hash to its version (changed or truncated in the system database)');
   }
+  // Same hash, same bytes: the module imported before is this version's code.
+  const before = imported.get(stored.version);
+  if (before) return before;
   ownerOnlyDirectory(dir, stored.version);
   const file = versionFile(dir, stored.version);
   let code = stored.bundle.toString('utf8');
@@ -50,6 +62,7 @@ export async function importVersion(stored: StoredBundle, dir: string): Promise<
   }
   const classes = bundleClasses(exports);
   if (classes.length === 0) throw new OperonVersionLoadError(stored.version, 'it exports no class with Operon decorators');
+  imported.set(stored.version, classes);
   return classes;
 }
 

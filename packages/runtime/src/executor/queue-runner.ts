@@ -3,8 +3,9 @@
  * with room here (one round trip, see system-db/queues.ts), so a big queue never starves small
  * ones and an idle process sends one query per poll whatever the number of queues. It runs:
  * at once when this process enqueues; when another process's enqueue is heard (NOTIFY); when a
- * queue workflow of this process ends; at a delayed workflow's start time if enqueued here; and
- * on a slow poll, the safety net. At most one dequeue is in flight; wake-ups during it make one
+ * queue workflow of this process ends; at a delayed workflow's start time if enqueued here; when
+ * the rate window of a queue slides past starts this process made (a slot frees); and on a slow
+ * poll, the safety net. At most one dequeue is in flight; wake-ups during it make one
  * more after it.
  */
 import type { Logger } from 'pino';
@@ -138,9 +139,10 @@ export class QueueRunner {
         return;
       }
       let rows: DequeuedRow[];
+      const now = this.deps.clock.now();
       try {
         this.dequeues++;
-        rows = await this.deps.systemDb.dequeue(this.deps.claimer(), queues, this.deps.clock.now(), BATCH, this.deps.workflows);
+        rows = await this.deps.systemDb.dequeue(this.deps.claimer(), queues, now, BATCH, this.deps.workflows);
       } catch (error) {
         this.deps.logger.warn({ err: error }, `could not take work from the queues; trying again in ${RETRY_MS} ms`);
         await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
@@ -148,6 +150,10 @@ export class QueueRunner {
         continue;
       }
       for (const row of rows) this.begin(row, () => this.deps.run(row));
+      // These starts leave a rate window a period after `now` (their queue_started_at): the slots
+      // they take free then, and nothing else would wake the queue before the poll.
+      const started = new Set(rows.map((row) => row.queueName));
+      for (const q of queues) if (q.rateLimit && started.has(q.name)) this.wakeAt(now + q.rateLimit.periodSec * 1000);
       // What was taken may not be all there is: look again until a call takes nothing.
       if (rows.length > 0) this.again = true;
     } while (this.again && this.running);

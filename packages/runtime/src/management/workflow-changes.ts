@@ -293,6 +293,10 @@ export function parseFork(body: unknown): ForkRequest {
  * before `fromStep` return the original's records (the app database's committed transaction
  * outputs copied first, then the system records and the new workflow in one statement), held by
  * a handover instance for adoption. A restart is a fork from step 0.
+ *
+ * Forks into one UUID are taken in turn (a transaction lock on that UUID in the system database,
+ * held until the new workflow has committed): the second finds it taken before it copies anything,
+ * so no fork is left with another original's transaction outputs.
  */
 export async function forkWorkflow(
   systemPool: pg.Pool,
@@ -305,20 +309,47 @@ export async function forkWorkflow(
   const original = await requireWorkflow(systemPool, workflowUUID);
   if (original.kind !== 'workflow') throw new OperonManagementConflictError(`${workflowUUID} is a single ${original.workflowName} operation, not a workflow: it cannot be ${action}ed`);
   const forked = fork.workflowUUID ?? randomUUID();
-  if (await getManagedWorkflow(systemPool, forked)) throw new OperonWorkflowConflictError(forked);
+  const client = await systemPool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('operon.fork:' || $1, 0))`, [forked]);
+    const result = await forkLocked(client, appPool, workflowUUID, forked, fork, author, action);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/** The fork itself, under the lock on `forked`: nobody else forks into that UUID meanwhile. */
+async function forkLocked(
+  client: pg.PoolClient,
+  appPool: pg.Pool,
+  workflowUUID: string,
+  forked: string,
+  fork: ForkRequest,
+  author: ChangeAuthor,
+  action: 'fork' | 'restart',
+): Promise<ChangeResult> {
+  if (await getManagedWorkflow(client, forked)) throw new OperonWorkflowConflictError(forked);
+  let copiedIds: number[] = [];
   if (fork.fromStep > 0) {
-    await appPool.query(
+    const copied = await appPool.query<{ function_id: number }>(
       `INSERT INTO operon.transaction_outputs (workflow_uuid, function_id, function_name, output, created_at)
        SELECT $1, function_id, function_name, output, created_at FROM operon.transaction_outputs WHERE workflow_uuid = $2 AND function_id < $3
-       ON CONFLICT DO NOTHING`,
+       ON CONFLICT DO NOTHING RETURNING function_id`,
       [forked, workflowUUID, fork.fromStep],
     );
+    copiedIds = copied.rows.map((row) => row.function_id);
   }
   // The original's records run on the original's code, unless the caller checked another version for them.
   const values: unknown[] = [forked, workflowUUID, fork.fromStep, Date.now(), fork.version ?? null];
   const handover = pushHandover(values);
   const audit = auditCte(values, author, action, { workflowUUID, ...fork, forkedUUID: forked }, 'created');
-  const { rows } = await systemPool.query(
+  const { rows } = await client.query(
     `WITH ${handover.cte},
      created AS (
        INSERT INTO operon.workflow_status (workflow_uuid, status, workflow_name, kind, executor_id, inputs, authenticated_user,
@@ -337,7 +368,11 @@ export async function forkWorkflow(
      SELECT (SELECT count(*) FROM created) AS created, (SELECT count(*) FROM copied) AS copied, (SELECT audit_id FROM audit) AS audit_id`,
     values,
   );
-  if (Number(rows[0].created) === 0) throw new OperonWorkflowConflictError(forked);
+  if (Number(rows[0].created) === 0) {
+    // Taken meanwhile by a start of that UUID: the outputs copied for it are not that workflow's.
+    if (copiedIds.length > 0) await appPool.query('DELETE FROM operon.transaction_outputs WHERE workflow_uuid = $1 AND function_id = ANY($2::int[])', [forked, copiedIds]);
+    throw new OperonWorkflowConflictError(forked);
+  }
   return { changed: 1, workflowUUIDs: [forked], handover: handover.id };
 }
 

@@ -106,7 +106,7 @@ export async function listWorkflows(
   return { rows: page, nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]!) : undefined };
 }
 
-export async function getManagedWorkflow(pool: pg.Pool, workflowUUID: string): Promise<ManagedWorkflowRow | undefined> {
+export async function getManagedWorkflow(pool: pg.Pool | pg.PoolClient, workflowUUID: string): Promise<ManagedWorkflowRow | undefined> {
   // Every get and change looks its workflow up here first: a UUID no workflow can have (a NUL, which
   // Postgres would refuse with its own error) is a 400 before any query.
   checkIdentifier('workflow UUID', workflowUUID);

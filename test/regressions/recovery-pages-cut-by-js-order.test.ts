@@ -31,7 +31,10 @@ beforeAll(async () => {
   // testing runtime's name for it, and kept since the runtimes below do not start fresh).
   const admin = await connectTo('postgres');
   try {
-    await admin.query(`CREATE DATABASE "${testDatabaseName(app.config.database.system_database)}" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'`);
+    const name = testDatabaseName(app.config.database.system_database);
+    await admin.query(`CREATE DATABASE "${name}" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'`);
+    // Marked as the testing runtime marks its copies, so that it uses this one.
+    await admin.query(`COMMENT ON DATABASE "${name}" IS 'operon testing runtime copy'`);
   } finally {
     await admin.end();
   }

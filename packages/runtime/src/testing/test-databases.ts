@@ -22,6 +22,8 @@ import { OperonTestingUsageError } from './testing-errors.js';
 const MAX_NAME = 63;
 /** "source database is being accessed by other users": a session of the template's builder not yet gone. */
 const OBJECT_IN_USE = '55006';
+/** The comment on every test database the testing runtime makes: only a database with it is dropped. */
+const TEST_COPY_MARK = 'operon testing runtime copy';
 
 /**
  * The test name of `database`. Test files run in parallel workers each get their own
@@ -175,13 +177,29 @@ export async function prepareTestDatabases(
     // Test data need not survive a power cut: a copy that waits for no disk flush is several times faster.
     await admin.query('SET synchronous_commit = off');
     const templates = await ensureTemplates(admin, config, migrationsDir, logger);
-    for (const [database, template] of [
+    const pairs = [
       [config.database.user_database, templates.app],
       [config.database.system_database, templates.system],
-    ] as const) {
+    ] as const;
+    // Both checked before either is dropped: a refusal leaves everything as it was.
+    const existing = new Set<string>();
+    for (const [database] of pairs) {
+      const { rows } = await admin.query<{ mark: string | null }>(`SELECT shobj_description(oid, 'pg_database') AS mark FROM pg_database WHERE datname = $1`, [database]);
+      if (rows.length === 0) continue;
+      if (rows[0]!.mark !== TEST_COPY_MARK) {
+        throw new OperonTestingUsageError(
+          'createTestingRuntime',
+          `the database "${database}" has the name of a test copy but was not made by the testing runtime (it may be another app's data), so it is neither dropped nor used: give this app's database another name, or drop "${database}" yourself if it is a test copy of an earlier version`,
+        );
+      }
+      existing.add(database);
+    }
+    for (const [database, template] of pairs) {
       if (fresh) await admin.query(`DROP DATABASE IF EXISTS ${quote(database)} WITH (FORCE)`);
-      else if ((await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database])).rowCount) continue;
+      else if (existing.has(database)) continue;
       await whileInUse(admin, `CREATE DATABASE ${quote(database)} TEMPLATE ${quote(template)}`);
+      // The mark that lets a later run drop it: a database of this name without it is someone else's.
+      await admin.query(`COMMENT ON DATABASE ${quote(database)} IS '${TEST_COPY_MARK}'`);
       // Nor do the tests' own commits (each workflow step's): visible at once all the same.
       await admin.query(`ALTER DATABASE ${quote(database)} SET synchronous_commit = off`);
     }

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Knex } from 'knex';
 import type { Kysely } from 'kysely';
 import { Transaction, type TransactionClient, type TransactionContext } from '@operon/sdk';
 import { createTestingRuntime, type TestingRuntime } from '@operon/runtime';
@@ -26,10 +27,12 @@ class Keeps {
 
 const late: Record<string, (client: unknown, uuid: string) => Promise<unknown>> = {
   pg: (client, uuid) => (client as TransactionClient).query('INSERT INTO items (workflow) VALUES ($1)', [uuid]),
+  // knex queries pg through its callback form.
+  knex: (client, uuid) => (client as Knex)('items').insert({ workflow: uuid }),
   kysely: (client, uuid) => (client as Kysely<DB>).insertInto('items').values({ workflow: uuid } as never).execute(),
 };
 
-describe.each(['pg', 'kysely'])('database.client %s', (client) => {
+describe.each(['pg', 'knex', 'kysely'])('database.client %s', (client) => {
   let app: AppDir;
   let testRuntime: TestingRuntime;
   beforeAll(async () => {

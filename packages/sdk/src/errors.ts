@@ -284,3 +284,11 @@ export class OperonNestedTransactionError extends OperonError {
     super(`ctx.client (${client}) is already in the transaction Operon opened for this @Transaction: query it directly instead of calling transaction()`);
   }
 }
+
+/** The app's code used a transaction's `ctx.client` after that transaction had ended (a floating promise, a timer, a kept reference). */
+export class OperonTransactionEndedError extends OperonError {
+  static override readonly CODE = 'OPERON_ERR_TRANSACTION_ENDED';
+  constructor(what = 'query') {
+    super(`ctx.client cannot ${what} after its @Transaction returned or failed: the transaction is over and its connection is back in the pool (await every query before the method returns)`);
+  }
+}

@@ -11,11 +11,44 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type pg from 'pg';
-import { OperonDatabaseClientMissingError, OperonNestedTransactionError, type TransactionClient } from '@operon/sdk';
+import { OperonDatabaseClientMissingError, OperonNestedTransactionError, OperonTransactionEndedError, type TransactionClient } from '@operon/sdk';
 import type { DatabaseClientKind } from '../config/config-types.js';
 
-/** Makes the app's `ctx.client` for one attempt of a transaction, over that attempt's connection. */
+/** Makes the app's `ctx.client` for one attempt of a transaction, over that attempt's connection (as lent by `lendConnection`). */
 export type BindTransactionClient = (connection: pg.PoolClient) => unknown;
+
+/**
+ * The attempt's connection as the app's client sees it: every query passes through until the
+ * attempt ends, then each is refused. A client kept past the transaction's return (a floating
+ * promise, a timer) would otherwise write on a connection back in the pool: outside any
+ * transaction, or inside the next one it serves. Nor can the app release Operon's connection.
+ */
+export function lendConnection(connection: pg.PoolClient): { readonly lent: pg.PoolClient; end(): void } {
+  let ended = false;
+  const query = (...args: unknown[]): unknown => {
+    if (!ended) return (connection.query as (...a: unknown[]) => unknown)(...args);
+    const error = new OperonTransactionEndedError();
+    const callback = args[args.length - 1];
+    if (typeof callback === 'function') {
+      // The callback form (knex's): answered as pg answers, never synchronously.
+      queueMicrotask(() => (callback as (error: Error) => void)(error));
+      return undefined;
+    }
+    return Promise.reject(error);
+  };
+  const release = () => {
+    throw new OperonTransactionEndedError('release Operon\'s connection');
+  };
+  const lent = new Proxy(connection, {
+    get(target, property) {
+      if (property === 'query') return query;
+      if (property === 'release') return release;
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { lent, end: () => (ended = true) };
+}
 
 /** The query method alone: the app cannot release, end or re-BEGIN Operon's connection. */
 export const bindPg: BindTransactionClient = (connection): TransactionClient => ({
@@ -123,6 +156,11 @@ function kyselyBinder(Kysely: new (config: object) => object, PostgresDialect: n
   return (connection) => {
     const lent = { query: connection.query.bind(connection), release: () => undefined };
     const pool = { connect: () => Promise.resolve(lent), end: () => Promise.resolve() };
-    return refuseTransactions(new Kysely({ dialect: new PostgresDialect({ pool }) }), 'kysely', ['transaction', 'startTransaction']);
+    const dialect = new PostgresDialect({ pool }) as { createDriver(): { beginTransaction: () => Promise<never> } };
+    // Every Kysely made from this one (withSchema, withPlugin, connection()) has its own
+    // transaction(), but all begin through the dialect's driver: refused there.
+    const createDriver = dialect.createDriver.bind(dialect);
+    dialect.createDriver = () => Object.assign(createDriver(), { beginTransaction: () => Promise.reject(new OperonNestedTransactionError('kysely')) });
+    return refuseTransactions(new Kysely({ dialect }), 'kysely', ['transaction', 'startTransaction']);
   };
 }

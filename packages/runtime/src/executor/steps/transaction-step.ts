@@ -6,7 +6,7 @@
  */
 import type pg from 'pg';
 import { ISOLATION_LEVELS, OperonDecoratorError, type OperonLogger, type TransactionContext } from '@operon/sdk';
-import { bindPg, type BindTransactionClient } from '../../database/transaction-clients.js';
+import { bindPg, lendConnection, type BindTransactionClient } from '../../database/transaction-clients.js';
 import { Backoff } from '../../backoff.js';
 import { guardDatabase, isConnectionFailure, markInfrastructure } from '../../database/infrastructure-failure.js';
 import { FENCED_SQLSTATE } from '../../system-db/ownership.js';
@@ -36,6 +36,8 @@ class AttemptSession {
 
   /** The app's `ctx.client`: `pg`'s query alone, or the configured library bound to this connection. */
   readonly scoped: unknown;
+  /** Ends the app's use of the connection: from then on `scoped` refuses every query. */
+  readonly endLoan: () => void;
 
   constructor(
     readonly client: pg.PoolClient,
@@ -43,17 +45,21 @@ class AttemptSession {
   ) {
     client.on('end', this.onLoss);
     client.on('error', this.onLoss);
-    this.scoped = bind(client);
+    const loan = lendConnection(client);
+    this.endLoan = loan.end;
+    this.scoped = bind(loan.lent);
   }
 
   /** Rolls back (if the session is alive) and gives the client back, discarding it if broken. */
   async close(): Promise<void> {
+    this.endLoan();
     let broken: Error | undefined = this.lost ? new Error('connection lost') : undefined;
     if (!broken) await this.client.query('ROLLBACK').catch((error: Error) => (broken = error));
     this.release(broken);
   }
 
   release(broken?: Error): void {
+    this.endLoan();
     this.client.removeListener('end', this.onLoss);
     this.client.removeListener('error', this.onLoss);
     this.client.release(broken);
@@ -138,6 +144,9 @@ async function runAttempt(
   let value: unknown;
   try {
     value = await call(session.scoped);
+    // A query the app issues from here on would run after (or during) the COMMIT: refused. One
+    // it issued before returning is already queued on the connection, ahead of the COMMIT.
+    session.endLoan();
   } catch (error) {
     await session.close();
     if (session.lost) throw markInfrastructure(error);

@@ -59,26 +59,52 @@ function firstLine(error: unknown): string {
   return message.split('\n').find((line) => line.trim() !== '')?.trim() ?? 'unknown error';
 }
 
+/** How specific each segment of a route path is, as Fastify's router prefers them: static, then a parameter, then `*`. */
+function specificity(path: string): number[] {
+  return path.split('/').map((segment) => (segment.startsWith(':') ? 1 : segment === '*' ? 2 : 0));
+}
+
+function moreSpecific(a: readonly number[], b: readonly number[]): boolean {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! < b[i]!;
+  return false;
+}
+
 /**
- * Which class's context a request's path belongs to, for catch-all routes of plugins; undefined
- * for a path no class with plugins serves. Added to the server only when some class has plugins.
+ * Which class's context a request belongs to, for catch-all routes of plugins: the class whose
+ * route the router would pick for the request's path and method (a preflight's method is the one
+ * it asks for, else any route of the path), among the routes of every class, those of classes
+ * without plugins too; undefined for `/operon/*`, for a path a class without plugins serves and
+ * for one no class serves. Added to the server only when some class has plugins.
  */
 function classConstraint(classes: readonly ClassRoutes[]) {
-  const owners = classes.map(({ registration, routes }) => ({
-    className: registration.className,
-    patterns: routes.map(({ route }) => pathPattern(route.url)),
-  }));
+  const routes = classes.flatMap(({ registration, routes }) => {
+    const owner = (registration.plugins?.length ?? 0) > 0 ? registration.className : undefined;
+    return routes.flatMap(({ route }) =>
+      (Array.isArray(route.method) ? route.method : [route.method]).map((method) => ({
+        owner,
+        method: String(method).toUpperCase(),
+        pattern: pathPattern(route.url),
+        rank: specificity(route.url),
+      })),
+    );
+  });
+  const pick = (candidates: typeof routes) => candidates.reduce<(typeof routes)[number] | undefined>((best, r) => (!best || moreSpecific(r.rank, best.rank) ? r : best), undefined);
   return {
     name: CLASS_CONSTRAINT,
     storage() {
       const handlers = new Map<string, unknown>();
       return { get: (value: string) => handlers.get(value) ?? null, set: (value: string, handler: unknown) => void handlers.set(value, handler) };
     },
-    deriveConstraint(request: { url?: string }): string | undefined {
+    deriveConstraint(request: { url?: string; method?: string; headers?: Record<string, unknown> }): string | undefined {
       const url = request.url ?? '';
       const query = url.indexOf('?');
       const path = query === -1 ? url : url.slice(0, query);
-      return owners.find((owner) => owner.patterns.some((pattern) => pattern.test(path)))?.className;
+      // Operon's own routes are no class's, whatever a class's pattern matches.
+      if (path === '/operon' || path.startsWith('/operon/')) return undefined;
+      const asked = request.headers?.['access-control-request-method'];
+      const method = (request.method === 'OPTIONS' && typeof asked === 'string' ? asked : (request.method ?? '')).toUpperCase();
+      const onPath = routes.filter((r) => r.pattern.test(path));
+      return (pick(onPath.filter((r) => r.method === method)) ?? pick(onPath))?.owner;
     },
     mustMatchWhenDerived: false,
   };
@@ -87,7 +113,7 @@ function classConstraint(classes: readonly ClassRoutes[]) {
 /** Registers each class's routes: on `app` itself when it has no plugins, else in a context of its own. */
 export function registerClassRoutes(app: FastifyInstance, classes: readonly ClassRoutes[]): void {
   const withPlugins = classes.filter((c) => (c.registration.plugins?.length ?? 0) > 0);
-  if (withPlugins.length > 0) app.addConstraintStrategy(classConstraint(withPlugins) as never);
+  if (withPlugins.length > 0) app.addConstraintStrategy(classConstraint(classes) as never);
   for (const { registration, routes } of classes) {
     if ((registration.plugins?.length ?? 0) === 0) {
       for (const { name, route } of routes) addRoute(app, name, route);

@@ -79,6 +79,8 @@ describe('operon workflows', () => {
     const page = await cliJson(['list', '--status', 'PENDING', '--limit', '2']);
     expect(page.workflows.map((w: { workflowUUID: string }) => w.workflowUUID)).toEqual(['parcel-3', 'parcel-2']);
     expect(page.nextCursor).toEqual(expect.any(String));
+    // --queue and --version reach the filter: none of these went through a queue or has that version.
+    expect((await cliJson(['list', '--status', 'PENDING', '--queue', 'no-such-queue', '--version', 'no-such-version'])).workflows).toEqual([]);
     const detail = await cliJson(['get', 'parcel-1']);
     expect(detail).toMatchObject({ workflowUUID: 'parcel-1', inputs: [100], waitingOn: { kind: 'recv', functionID: 2 }, stuck: false });
     const steps = await cliJson(['steps', 'parcel-1']);

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Communicator, Transaction, Workflow, type CommunicatorContext, type TransactionContext, type WorkflowContext } from '@operon/sdk';
 import { createHttpServer, type OperonRuntime, type WorkflowDetailView } from '@operon/runtime';
-import { startRuntime, testConfig } from '../helpers/test-databases.js';
+import { query, startRuntime, testConfig } from '../helpers/test-databases.js';
 
 type HttpServer = Awaited<ReturnType<typeof createHttpServer>>;
 const TOKEN = 'a-token-for-the-management-read-tests';
@@ -62,6 +62,7 @@ class Shop {
 
 let runtime: OperonRuntime;
 let app: HttpServer;
+let sysDb: string;
 const auth = { authorization: `Bearer ${TOKEN}` };
 
 async function get<T = any>(url: string): Promise<{ status: number; body: T }> {
@@ -80,7 +81,9 @@ async function detailWhen(uuid: string, done: (view: WorkflowDetailView) => bool
 }
 
 beforeAll(async () => {
-  runtime = await startRuntime([Shop], testConfig('mgmt_reads', { management: { token: TOKEN, stuckAfterSeconds: 1 } }));
+  const config = testConfig('mgmt_reads', { management: { token: TOKEN, stuckAfterSeconds: 1 } });
+  sysDb = config.database.system_database;
+  runtime = await startRuntime([Shop], config);
   const alice = { authenticatedUser: 'alice', authenticatedRoles: ['user'], assumedRole: 'user' };
   for (const i of [1, 2, 3, 4, 5]) {
     await (await runtime.client.invoke(Shop, { workflowUUID: `order-${i}`, identity: i <= 2 ? alice : undefined }).order(`item-${i}`)).getResult();
@@ -133,6 +136,14 @@ describe('GET /operon/workflows', () => {
       all.filter((w) => Date.parse(w.createdAt) < Date.parse(order3.createdAt)).map((w) => w.workflowUUID).sort(),
     );
     expect(await uuids(`createdAfter=${Date.parse(order3.createdAt)}`)).not.toContain('order-3');
+
+    // The queue it went through and the version it ran on (both as stored on its row).
+    await query(sysDb, `UPDATE operon.workflow_status SET queue_name = 'mail' WHERE workflow_uuid = 'order-4'`);
+    expect(await uuids('queue=mail')).toEqual(['order-4']);
+    expect(await uuids('queue=mail&status=PENDING')).toEqual([]);
+    await query(sysDb, `UPDATE operon.workflow_status SET version = 'c0ffee01' WHERE workflow_uuid IN ('order-1', 'order-2')`);
+    expect(await uuids('version=c0ffee01')).toEqual(['order-1', 'order-2']);
+    expect(await uuids('version=no-such-version')).toEqual([]);
   });
 
   it('answers 400 naming the parameter for every bad one', async () => {
@@ -142,7 +153,10 @@ describe('GET /operon/workflows', () => {
       ['limit=lots', /limit must be an integer/],
       ['cursor=garbage', /cursor is not one this API gave out/],
       ['createdAfter=yesterday', /createdAfter must be an ISO 8601 time or epoch milliseconds/],
-      ['stauts=PENDING', /unknown filter "stauts"/],
+      ['stauts=PENDING', /unknown filter "stauts": the filters are status, name, executor, user, parent, queue, version, createdAfter, createdBefore/],
+      ['queue=', /queue must be a non-empty string, got ""/],
+      ['version=', /version must be a non-empty string, got ""/],
+      ['queue=mail&queue=news', /queue must be a non-empty string, got \["mail","news"\]/],
     ];
     for (const [query, message] of cases) {
       const { status, body } = await get(`/operon/workflows?${query}`);

@@ -38,6 +38,7 @@ interface WorkflowsOptions extends ConfigOption {
   executor?: string;
   user?: string;
   parent?: string;
+  queue?: string;
   createdAfter?: string;
   createdBefore?: string;
   limit?: string;
@@ -62,9 +63,10 @@ function print(options: WorkflowsOptions, value: unknown, text: () => string): v
   process.stdout.write(options.json ? `${JSON.stringify(value, null, 2)}\n` : text());
 }
 
-function filterOf(options: WorkflowsOptions) {
-  const { status, name, executor, user, parent, createdAfter, createdBefore } = options;
-  return parseFilter({ status, name, executor, user, parent, createdAfter, createdBefore });
+/** `version` is a filter on list only: on resume it names the code to go on on. */
+function filterOf(options: WorkflowsOptions, versionFilter = false) {
+  const { status, name, executor, user, parent, queue, createdAfter, createdBefore } = options;
+  return parseFilter({ status, name, executor, user, parent, queue, ...(versionFilter ? { version: options.version } : {}), createdAfter, createdBefore });
 }
 
 const actor = () => ({ actor: `cli:${userInfo().username}@${hostname()}` });
@@ -177,6 +179,7 @@ function filterOptions(command: Command): Command {
     .option('--executor <id>', 'the executor id that runs it')
     .option('--user <user>', 'the user who started it')
     .option('--parent <uuid>', "a parent's children")
+    .option('--queue <name>', 'the queue it was enqueued on')
     .option('--created-after <time>', 'ISO 8601 or epoch milliseconds')
     .option('--created-before <time>', 'ISO 8601 or epoch milliseconds');
 }
@@ -190,8 +193,9 @@ const workflows: CliCommand = {
     json(filterOptions(withConfigOption(group.command('list').description('list workflows, newest first'))))
       .option('--limit <n>', 'page size, 1 to 1000', '50')
       .option('--cursor <cursor>', 'the next page, as the previous one printed')
+      .option('--version <hash>', 'the version (code hash) it runs on')
       .action(async (options: WorkflowsOptions) => {
-        const page = await withRuntime(options, false, (runtime) => workflowPage(runtime, filterOf(options), pageSize(options.limit), options.cursor));
+        const page = await withRuntime(options, false, (runtime) => workflowPage(runtime, filterOf(options, true), pageSize(options.limit), options.cursor));
         print(options, page, () => listTable(page.workflows, page.nextCursor));
       });
     json(withConfigOption(group.command('get <uuid>').description('one workflow: status, inputs, output, children, what it waits on'))).action(

@@ -18,13 +18,17 @@ export interface WorkflowFilter {
   readonly executor?: string;
   readonly user?: string;
   readonly parent?: string;
+  /** The queue it was enqueued on. */
+  readonly queue?: string;
+  /** The version (code hash) it runs on. */
+  readonly version?: string;
   /** Epoch ms, exclusive. */
   readonly createdAfter?: number;
   /** Epoch ms, exclusive. */
   readonly createdBefore?: number;
 }
 
-const TEXT_FILTERS = ['name', 'executor', 'user', 'parent'] as const;
+const TEXT_FILTERS = ['name', 'executor', 'user', 'parent', 'queue', 'version'] as const;
 const FILTER_KEYS = new Set<string>(['status', ...TEXT_FILTERS, 'createdAfter', 'createdBefore']);
 
 function bad(message: string): OperonManagementRequestError {
@@ -102,6 +106,8 @@ export function filterCondition(filter: WorkflowFilter, values: unknown[]): stri
   if (filter.executor !== undefined) conditions.push(`w.executor_id = ${param(filter.executor)}`);
   if (filter.user !== undefined) conditions.push(`w.authenticated_user = ${param(filter.user)}`);
   if (filter.parent !== undefined) conditions.push(`w.parent_uuid = ${param(filter.parent)}`);
+  if (filter.queue !== undefined) conditions.push(`w.queue_name = ${param(filter.queue)}`);
+  if (filter.version !== undefined) conditions.push(`w.version = ${param(filter.version)}`);
   if (filter.createdAfter !== undefined) conditions.push(`w.created_at > ${param(filter.createdAfter)}`);
   if (filter.createdBefore !== undefined) conditions.push(`w.created_at < ${param(filter.createdBefore)}`);
   // Operations invoked from outside a workflow are rows too, but an operator manages workflows.

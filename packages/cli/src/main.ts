@@ -27,6 +27,9 @@ async function main(argv: readonly string[]): Promise<number> {
   const program = new Command('operon')
     .description('Build, run and migrate Operon apps: durable TypeScript backends on Postgres')
     .version(cliVersion(), '-v, --version')
+    // The program's own --version only before a command: after one, `--version` is that command's
+    // (resume, fork, workflows list take a version hash).
+    .enablePositionalOptions()
     .showSuggestionAfterError()
     // Throw instead of exiting, so every failure leaves through reportError.
     .exitOverride();

@@ -1,0 +1,71 @@
+/**
+ * Regression: `fork --version` checked the original's records on the target code, then copied the
+ * original's records as they were when the fork was made. A running original that recorded an
+ * operation in between (here: while the fork waited its turn for the UUID) gave the moved fork a
+ * record the check never saw, and on the target code that record diverges.
+ *
+ * Expected: the records a moved fork copies are the ones checked; here the fork answers 409
+ * OPERON_ERR_VERSION_CHECK_DIVERGED and creates nothing.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { OperonRuntime, createHttpServer } from '@operon/runtime';
+import { createLogger } from '../../packages/runtime/src/logging.js';
+import { connectTo, query, testConfig } from '../helpers/test-databases.js';
+import { moveBundle, moveState, paymentsOf } from './move-app.js';
+
+const TOKEN = 'a-token-for-the-fork-move-test';
+const dir = mkdtempSync(join(tmpdir(), 'operon-fork-move-'));
+const config = { ...testConfig('fork_move', { management: { token: TOKEN } }), appDir: dir };
+const sys = (text: string, values: unknown[] = []) => query(config.database.system_database, text, values);
+let runtime: OperonRuntime | undefined;
+let app: Awaited<ReturnType<typeof createHttpServer>> | undefined;
+
+afterAll(async () => {
+  moveState().release();
+  await app?.close();
+  await runtime?.destroy({ timeoutMs: 1000 });
+  rmSync(dir, { recursive: true, force: true });
+});
+
+it('a fork to another version copies only records its check saw', { timeout: 30_000 }, async () => {
+  const tag = String(Math.random());
+  const v1 = moveBundle(1, tag);
+  const v2 = moveBundle(2, tag);
+  runtime = await OperonRuntime.create({ config, classes: [paymentsOf(1)], bundle: v1, logger: createLogger('silent') });
+  await runtime.recover();
+  await sys(`INSERT INTO operon.versions (version, bundle) VALUES ($1, $2)`, [v2.version, v2.bundle]);
+  app = await createHttpServer(runtime);
+
+  const handle = await runtime.client.invoke(paymentsOf(1), { workflowUUID: 'original' }).pay();
+  await moveState().reached;
+  // Another fork into the same UUID holds it (its turn-taking lock) while the original records `hold`.
+  const holder = await connectTo(config.database.system_database);
+  try {
+    await holder.query('BEGIN');
+    await holder.query(`SELECT pg_advisory_xact_lock(hashtextextended('operon.fork:' || 'moved', 0))`);
+    const bodiesBefore = moveState().v2Bodies;
+    const forked = app.inject({
+      method: 'POST',
+      url: '/operon/workflows/original/fork',
+      payload: { fromStep: 5, workflowUUID: 'moved', version: v2.version },
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    // The fork has checked (a v2 body replayed) or waits for the UUID's lock, whichever it does first.
+    const waitsForLock = async () =>
+      (await sys(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`))[0].n > 0;
+    for (let i = 0; i < 400 && moveState().v2Bodies === bodiesBefore && !(await waitsForLock()); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    moveState().release();
+    expect(await handle.getResult()).toBe('v1:held');
+    await holder.query('COMMIT');
+    const answer = await forked;
+    expect(answer.statusCode).toBe(409);
+    expect(answer.body).toMatch(/cannot move to version [0-9a-f]{16}: its records diverge/);
+    expect(await sys(`SELECT 1 FROM operon.workflow_status WHERE workflow_uuid = 'moved'`)).toEqual([]);
+  } finally {
+    await holder.end();
+  }
+});

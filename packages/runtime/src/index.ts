@@ -14,7 +14,7 @@ export { OperonTestingUsageError } from './testing/testing-errors.js';
 export type { Duration } from './testing/durations.js';
 export { OperonMessagingArgumentError } from './executor/messaging-arguments.js';
 export { replayWorkflow, type ReplayReport, type ReplayedOperation, type DivergenceKind, type Divergence } from './debug/workflow-replay.js';
-export { checkOpenWorkflows, checkMove, checkedMoveOf, checkedVersionOf, resolveVersion, OperonVersionCheckDivergedError, type CheckReport, type CheckedDivergence } from './versions/version-check.js';
+export { checkOpenWorkflows, checkMove, checkedMoveOf, checkedVersionOf, forkMoveOf, resolveVersion, OperonVersionCheckDivergedError, type CheckReport, type CheckedDivergence } from './versions/version-check.js';
 export { jwtAuthenticator, type JwtAuthenticatorOptions } from './auth/jwt-authenticator.js';
 export { OperonJwtNotConfiguredError, OperonAuthenticatorResultError } from './auth/auth-errors.js';
 export { executorView, type ExecutorView } from './management/executors-view.js';
@@ -57,6 +57,7 @@ export {
   type ChangeResult,
   type ChangeTarget,
   type CheckedMove,
+  type ForkMove,
   type ForkRequest,
   type AuditEntry,
 } from './management/workflow-changes.js';

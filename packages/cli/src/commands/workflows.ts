@@ -8,7 +8,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import {
   cancelWorkflows,
   checkedMoveOf,
-  checkedVersionOf,
+  forkMoveOf,
   createLogger,
   OperonManagementRequestError,
   forkWorkflow,
@@ -240,8 +240,8 @@ const workflows: CliCommand = {
       .action(async (uuid: string, options: WorkflowsOptions) => {
         const fork = parseFork({ fromStep: options.fromStep, ...(options.workflowUuid === undefined ? {} : { workflowUUID: options.workflowUuid }) });
         const result = await withRuntime(options, true, async (runtime) => {
-          const version = await checkedVersionOf(runtime, uuid, options.version, fork.fromStep);
-          return forkWorkflow(runtime.systemDb.systemPool, runtime.systemDb.appPool, uuid, { ...fork, version }, actor());
+          const move = await forkMoveOf(runtime, uuid, options.version, fork.fromStep);
+          return forkWorkflow(runtime.systemDb.systemPool, runtime.systemDb.appPool, uuid, fork, actor(), 'fork', move);
         });
         print(options, { workflowUUID: result.workflowUUIDs[0] }, () => `forked as ${result.workflowUUIDs[0]}\n`);
       });

@@ -8,7 +8,7 @@ import { executorView } from './executors-view.js';
 import { queueView } from './queues-view.js';
 import { scheduleViews } from './schedules-view.js';
 import { versionView } from './versions-view.js';
-import { checkedMoveOf, checkedVersionOf } from '../versions/version-check.js';
+import { checkedMoveOf, forkMoveOf } from '../versions/version-check.js';
 import { managementRoute } from './management-access.js';
 import { parseFilter } from './workflow-filter.js';
 import { pageSize } from './workflow-queries.js';
@@ -113,8 +113,8 @@ export function managementRoutes(runtime: OperonRuntime): RouteOptions[] {
       access: 'change',
       handler: async (request, _reply, caller) => {
         const fork = parseFork(request.body);
-        const version = await checkedVersionOf(runtime, uuidOf(request), fork.version, fork.fromStep);
-        const result = adopted(await forkWorkflow(systemPool, appPool, uuidOf(request), { ...fork, version }, { actor: caller.user }));
+        const move = await forkMoveOf(runtime, uuidOf(request), fork.version, fork.fromStep);
+        const result = adopted(await forkWorkflow(systemPool, appPool, uuidOf(request), fork, { actor: caller.user }, 'fork', move));
         return { workflowUUID: result.workflowUUIDs[0] };
       },
     }),

@@ -276,6 +276,13 @@ export interface ForkRequest {
   readonly version?: string;
 }
 
+/** A fork's move to another version: the fork checks it on the records it copies. */
+export interface ForkMove {
+  readonly version: string;
+  /** Checks the records before the fork's step on that code: the system records counted, or throws the divergence. */
+  readonly check: () => Promise<number>;
+}
+
 export function parseFork(body: unknown): ForkRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new OperonManagementRequestError('the fork request must be a JSON object { fromStep, workflowUUID? }');
   const { fromStep, workflowUUID, version, ...rest } = body as Record<string, unknown>;
@@ -305,6 +312,8 @@ export async function forkWorkflow(
   fork: ForkRequest,
   author: ChangeAuthor,
   action: 'fork' | 'restart' = 'fork',
+  /** Moves the fork to another version, checked under the lock on the records it copies. */
+  move?: ForkMove,
 ): Promise<ChangeResult> {
   const original = await requireWorkflow(systemPool, workflowUUID);
   if (original.kind !== 'workflow') throw new OperonManagementConflictError(`${workflowUUID} is a single ${original.workflowName} operation, not a workflow: it cannot be ${action}ed`);
@@ -313,7 +322,7 @@ export async function forkWorkflow(
   try {
     await client.query('BEGIN');
     await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('operon.fork:' || $1, 0))`, [forked]);
-    const result = await forkLocked(client, appPool, workflowUUID, forked, fork, author, action);
+    const result = await forkLocked(client, appPool, workflowUUID, forked, move === undefined ? fork : { ...fork, version: move.version }, author, action, move);
     await client.query('COMMIT');
     return result;
   } catch (error) {
@@ -333,6 +342,7 @@ async function forkLocked(
   fork: ForkRequest,
   author: ChangeAuthor,
   action: 'fork' | 'restart',
+  move: ForkMove | undefined,
 ): Promise<ChangeResult> {
   if (await getManagedWorkflow(client, forked)) throw new OperonWorkflowConflictError(forked);
   let copiedIds: number[] = [];
@@ -345,35 +355,60 @@ async function forkLocked(
     );
     copiedIds = copied.rows.map((row) => row.function_id);
   }
-  // The original's records run on the original's code, unless the caller checked another version for them.
-  const values: unknown[] = [forked, workflowUUID, fork.fromStep, Date.now(), fork.version ?? null];
-  const handover = pushHandover(values);
-  const audit = auditCte(values, author, action, { workflowUUID, ...fork, forkedUUID: forked }, 'created');
-  const { rows } = await client.query(
-    `WITH ${handover.cte},
-     created AS (
-       INSERT INTO operon.workflow_status (workflow_uuid, status, workflow_name, kind, executor_id, inputs, authenticated_user,
-         authenticated_roles, assumed_role, request, parent_uuid, created_at, updated_at, owner, version)
-       SELECT $1, 'PENDING', workflow_name, kind, executor_id, inputs, authenticated_user, authenticated_roles, assumed_role, request,
-         NULL, $4, $4, (SELECT instance_id FROM handover), coalesce($5::text, version)
-       FROM operon.workflow_status WHERE workflow_uuid = $2
-       ON CONFLICT (workflow_uuid) DO NOTHING
-       RETURNING workflow_uuid),
-     copied AS (
-       INSERT INTO operon.operation_outputs (workflow_uuid, function_id, function_name, output, error, created_at)
-       SELECT $1, function_id, function_name, output, error, created_at FROM operon.operation_outputs
-       WHERE workflow_uuid = $2 AND function_id < $3 AND EXISTS (SELECT 1 FROM created)
-       RETURNING 1),
-     ${audit}
-     SELECT (SELECT count(*) FROM created) AS created, (SELECT count(*) FROM copied) AS copied, (SELECT audit_id FROM audit) AS audit_id`,
-    values,
-  );
-  if (Number(rows[0].created) === 0) {
-    // Taken meanwhile by a start of that UUID: the outputs copied for it are not that workflow's.
+  try {
+    return await createFork(client, workflowUUID, forked, fork, author, action, move);
+  } catch (error) {
+    // No fork (its check diverged, or a start took the UUID meanwhile): the outputs copied for it belong to nobody.
     if (copiedIds.length > 0) await appPool.query('DELETE FROM operon.transaction_outputs WHERE workflow_uuid = $1 AND function_id = ANY($2::int[])', [forked, copiedIds]);
-    throw new OperonWorkflowConflictError(forked);
+    throw error;
   }
-  return { changed: 1, workflowUUIDs: [forked], handover: handover.id };
+}
+
+/** The new workflow and its system records, in one statement; a move is checked on what it copies. */
+async function createFork(
+  client: pg.PoolClient,
+  workflowUUID: string,
+  forked: string,
+  fork: ForkRequest,
+  author: ChangeAuthor,
+  action: 'fork' | 'restart',
+  move: ForkMove | undefined,
+): Promise<ChangeResult> {
+  // The original's records run on the original's code, unless the caller checked another version for them.
+  let checked = move === undefined ? null : await move.check();
+  for (let attempt = 1; ; attempt++) {
+    const values: unknown[] = [forked, workflowUUID, fork.fromStep, Date.now(), fork.version ?? null, checked];
+    // A running original that recorded before the fork's step since the check: the fork changes nothing, to be checked again.
+    const stale = `($6::int IS NOT NULL AND (SELECT count(*) FROM operon.operation_outputs WHERE workflow_uuid = $2 AND function_id < $3) <> $6::int)`;
+    const handover = pushHandover(values, stale);
+    const audit = auditCte(values, author, action, { workflowUUID, ...fork, forkedUUID: forked }, 'created', stale);
+    const { rows } = await client.query(
+      `WITH ${handover.cte},
+       created AS (
+         INSERT INTO operon.workflow_status (workflow_uuid, status, workflow_name, kind, executor_id, inputs, authenticated_user,
+           authenticated_roles, assumed_role, request, parent_uuid, created_at, updated_at, owner, version)
+         SELECT $1, 'PENDING', workflow_name, kind, executor_id, inputs, authenticated_user, authenticated_roles, assumed_role, request,
+           NULL, $4, $4, (SELECT instance_id FROM handover), coalesce($5::text, version)
+         FROM operon.workflow_status WHERE workflow_uuid = $2 AND NOT ${stale}
+         ON CONFLICT (workflow_uuid) DO NOTHING
+         RETURNING workflow_uuid),
+       copied AS (
+         INSERT INTO operon.operation_outputs (workflow_uuid, function_id, function_name, output, error, created_at)
+         SELECT $1, function_id, function_name, output, error, created_at FROM operon.operation_outputs
+         WHERE workflow_uuid = $2 AND function_id < $3 AND EXISTS (SELECT 1 FROM created)
+         RETURNING 1),
+       ${audit}
+       SELECT (SELECT count(*) FROM created) AS created, (SELECT count(*) FROM copied) AS copied, (SELECT audit_id FROM audit) AS audit_id, ${stale} AS stale`,
+      values,
+    );
+    if (rows[0].stale && move !== undefined) {
+      if (attempt >= 5) throw new OperonManagementConflictError(`cannot fork workflow ${workflowUUID} to version ${move.version}: it kept recording operations before step ${fork.fromStep} while the fork was checked; try again`);
+      checked = await move.check();
+      continue;
+    }
+    if (Number(rows[0].created) === 0) throw new OperonWorkflowConflictError(forked);
+    return { changed: 1, workflowUUIDs: [forked], handover: handover.id };
+  }
 }
 
 export interface AuditEntry {

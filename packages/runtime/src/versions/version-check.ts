@@ -10,7 +10,7 @@ import type { FunctionRegistry } from '../executor/function-registry.js';
 import { replayRecords, type Divergence } from '../debug/workflow-replay.js';
 import type { OperationRecord } from '../system-db/system-database.js';
 import { OperonManagementRequestError } from '../management/workflow-filter.js';
-import type { CheckedMove } from '../management/workflow-changes.js';
+import type { CheckedMove, ForkMove } from '../management/workflow-changes.js';
 
 const CHECK_PAGE = 500;
 
@@ -85,7 +85,7 @@ export async function resolveVersion(runtime: OperonRuntime, asked: unknown): Pr
  * another count has records this check did not see.
  */
 export async function checkMove(runtime: OperonRuntime, workflowUUID: string, version: string, beforeStep?: number): Promise<number> {
-  const counted = await systemRecordCount(runtime, workflowUUID);
+  const counted = await systemRecordCount(runtime, workflowUUID, beforeStep);
   const row = await runtime.systemDb.getWorkflow(workflowUUID);
   if (!row) throw new OperonWorkflowNotFoundError(workflowUUID);
   const all = (await runtime.systemDb.loadRecords([workflowUUID])).get(workflowUUID) ?? new Map<number, OperationRecord>();
@@ -105,8 +105,8 @@ export async function checkMove(runtime: OperonRuntime, workflowUUID: string, ve
   return counted;
 }
 
-async function systemRecordCount(runtime: OperonRuntime, workflowUUID: string): Promise<number> {
-  const { rows } = await runtime.systemDb.systemPool.query('SELECT count(*)::int AS n FROM operon.operation_outputs WHERE workflow_uuid = $1', [workflowUUID]);
+async function systemRecordCount(runtime: OperonRuntime, workflowUUID: string, beforeStep = 2 ** 31 - 1): Promise<number> {
+  const { rows } = await runtime.systemDb.systemPool.query('SELECT count(*)::int AS n FROM operon.operation_outputs WHERE workflow_uuid = $1 AND function_id < $2', [workflowUUID, beforeStep]);
   return rows[0].n as number;
 }
 
@@ -131,4 +131,14 @@ export async function checkedMoveOf(runtime: OperonRuntime, workflowUUID: string
   const version = await resolveVersion(runtime, asked);
   const check = () => checkMove(runtime, workflowUUID, version);
   return { version, workflowUUID, records: await check(), check };
+}
+
+/**
+ * A fork's move to the version it asks for (`{ version }`), resolved now and checked by the fork
+ * itself once it holds the new UUID, on the records it copies. Undefined when none is asked.
+ */
+export async function forkMoveOf(runtime: OperonRuntime, workflowUUID: string, asked: unknown, fromStep: number): Promise<ForkMove | undefined> {
+  if (asked === undefined) return undefined;
+  const version = await resolveVersion(runtime, asked);
+  return { version, check: () => checkMove(runtime, workflowUUID, version, fromStep) };
 }

@@ -6,11 +6,13 @@ import { DBOS } from '@dbos-inc/dbos-sdk';
 import type { PostgresDataSource as PostgresDataSourceClass } from '@dbos-inc/postgres-datasource';
 import { supplyDatasourceHelpers } from './dbos-datasource-helpers.js';
 import type { DatabaseTarget, Workload } from './protocol.js';
-import { blockedWorkflows } from './worker-harness.js';
+import { blockedWorkflows, noteQueuedStart } from './worker-harness.js';
+import type { QueuedInput } from './protocol.js';
 import { INSERT_ROW, RECV_TIMEOUT_SECONDS, RELEASE_TOPIC, type StepOutput, type W3Output } from './workloads.js';
 
 export interface DbosApp {
   readonly workflows: Record<Workload | 'blocked', (input: number) => Promise<unknown>>;
+  readonly queued: (input: QueuedInput) => Promise<number>;
 }
 
 /** Registers the app's functions (before `DBOS.launch`, as DBOS requires). */
@@ -70,5 +72,15 @@ export async function registerDbosApp(db: DatabaseTarget): Promise<DbosApp> {
     },
     { name: 'blocked' },
   );
-  return { workflows: { W0: w0, W3: w3, W3S: w3s, blocked } };
+  // The queue workload: the same body as Operon's (operon-app.ts).
+  const queued = DBOS.registerWorkflow(
+    async (input: QueuedInput): Promise<number> => {
+      noteQueuedStart(input);
+      await stepA(input.input);
+      await stepB(input.input);
+      return input.input;
+    },
+    { name: 'queued' },
+  );
+  return { workflows: { W0: w0, W3: w3, W3S: w3s, blocked }, queued };
 }

@@ -1,7 +1,7 @@
 /** A worker process running DBOS Transact 5.3.0 with the Postgres data source. */
 import { DBOS } from '@dbos-inc/dbos-sdk';
 import { registerDbosApp } from './dbos-app.js';
-import { RELEASE_TOPIC } from './protocol.js';
+import { QUEUE_CONCURRENCY, QUEUE_NAME, RELEASE_TOPIC, type Job } from './protocol.js';
 import { runWorker, workerDatabase, type FrameworkAdapter } from './worker-harness.js';
 
 async function createDbosAdapter(): Promise<FrameworkAdapter> {
@@ -18,6 +18,11 @@ async function createDbosAdapter(): Promise<FrameworkAdapter> {
   return {
     async launch() {
       await DBOS.launch();
+      const job = JSON.parse(process.env.BENCH_JOB ?? '{}') as Job;
+      if (job.kind === 'queue') await DBOS.registerQueue(QUEUE_NAME, { concurrency: QUEUE_CONCURRENCY });
+    },
+    async enqueue(input, workflowID) {
+      await DBOS.startWorkflow(app.queued, { workflowID, queueName: QUEUE_NAME })(input);
     },
     async run(workload, input, workflowID) {
       const handle = await DBOS.startWorkflow(app.workflows[workload], { workflowID })(input);

@@ -8,7 +8,8 @@ import {
   type WorkflowContext,
 } from '@operon/sdk';
 import { INSERT_ROW, RECV_TIMEOUT_SECONDS, RELEASE_TOPIC, type StepOutput, type W3Output } from './workloads.js';
-import { blockedWorkflows } from './worker-harness.js';
+import { blockedWorkflows, noteQueuedStart } from './worker-harness.js';
+import type { QueuedInput } from './protocol.js';
 
 export class BenchOps {
   @Communicator()
@@ -51,6 +52,15 @@ export class BenchOps {
     const middle = await ctx.invoke(BenchOps).stepMiddle(input);
     const b = await ctx.invoke(BenchOps).stepB(input);
     return [a, middle, b];
+  }
+
+  /** The queue workload: the same body as DBOS's (dbos-app.ts). */
+  @Workflow()
+  static async queued(ctx: WorkflowContext, input: QueuedInput): Promise<number> {
+    noteQueuedStart(input);
+    await ctx.invoke(BenchOps).stepA(input.input);
+    await ctx.invoke(BenchOps).stepB(input.input);
+    return input.input;
   }
 
   /** Recovery: one recorded step, then a wait for a message that only comes after the crash. */

@@ -40,7 +40,14 @@ export type Job =
   /** Launch (which recovers), then release the `count` recovered workflows with one message each. */
   | { readonly kind: 'recovery'; readonly count: number; readonly prefix: string }
   /** Launch and report ready. */
-  | { readonly kind: 'cold-start' };
+  | { readonly kind: 'cold-start' }
+  /**
+   * The queue workload (one of several processes on one queue of concurrency QUEUE_CONCURRENCY):
+   * report `paused`; on `go`, `producers` loops each enqueue `saturated` workflows as fast as they
+   * can, report `paused`; on `go`, each enqueues `paced` workflows, one per `pacedIntervalMs`,
+   * report `paused`; on `go`, report `done` with the start latencies of the workflows run here.
+   */
+  | { readonly kind: 'queue'; readonly producers: number; readonly saturated: number; readonly paced: number; readonly pacedIntervalMs: number; readonly prefix: string };
 
 export interface ThroughputResult {
   readonly workflows: number;
@@ -59,8 +66,25 @@ export type WorkerMessage =
   | { readonly type: 'paused' }
   /** Recovery setup: every workflow has recorded its step and waits in `recv`. */
   | { readonly type: 'blocked'; readonly count: number }
-  | { readonly type: 'done'; readonly throughput?: ThroughputResult; readonly workflows?: number }
+  | { readonly type: 'done'; readonly throughput?: ThroughputResult; readonly workflows?: number; readonly queueStartMs?: QueueStarts }
   | { readonly type: 'failed'; readonly message: string };
+
+/** Enqueue → first line of the workflow's body, in ms, of the workflows a process ran, per phase. */
+export interface QueueStarts {
+  readonly saturated: number[];
+  readonly paced: number[];
+}
+
+/** What a queued workflow gets: its phase and when it was enqueued (epoch ms; one machine, one clock). */
+export interface QueuedInput {
+  readonly phase: 'saturated' | 'paced';
+  readonly enqueuedAt: number;
+  readonly input: number;
+}
+
+/** The queue both frameworks serve in the queue workload, and its global limit. */
+export const QUEUE_NAME = 'bench_queue';
+export const QUEUE_CONCURRENCY = 20;
 
 export type OrchestratorMessage = { readonly type: 'go' };
 

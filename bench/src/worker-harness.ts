@@ -11,6 +11,8 @@ import {
   type DatabaseTarget,
   type Job,
   type OrchestratorMessage,
+  type QueuedInput,
+  type QueueStarts,
   type WorkerMessage,
   type Workload,
 } from './protocol.js';
@@ -25,7 +27,17 @@ export interface FrameworkAdapter {
   startBlocked(input: number, workflowID: string): Promise<void>;
   /** Sends `message` on the release topic to a workflow, from outside any workflow. */
   send(workflowID: string, message: string): Promise<void>;
+  /** Enqueues one queued workflow (the queue workload) on QUEUE_NAME; resolves once it is recorded. */
+  enqueue(input: QueuedInput, workflowID: string): Promise<void>;
   shutdown(): Promise<void>;
+}
+
+/** Start latencies of the queued workflows this process ran (their body's first line pushes here). */
+export const queueStarts: QueueStarts = { saturated: [], paced: [] };
+
+/** The queued workflow's body, the same for both frameworks: note when it started, then two steps. */
+export function noteQueuedStart(input: QueuedInput): void {
+  queueStarts[input.phase].push(Date.now() - input.enqueuedAt);
 }
 
 /** How many recovery workflows of this process have recorded their step and reached `recv`. */
@@ -129,6 +141,29 @@ async function runJob(job: Job, adapter: FrameworkAdapter, nextMessage: () => Pr
       report({ type: 'blocked', count: blockedWorkflows.count });
       // Waits here for SIGKILL.
       await nextMessage();
+      return;
+    }
+    case 'queue': {
+      report({ type: 'paused' });
+      const produce = async (phase: QueuedInput['phase'], count: number, intervalMs: number) => {
+        await nextMessage();
+        await Promise.all(
+          Array.from({ length: job.producers }, async (_, p) => {
+            // Paced producers start spread over one interval, not all at once.
+            if (intervalMs > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * intervalMs));
+            for (let i = 0; i < count; i++) {
+              const started = Date.now();
+              await adapter.enqueue({ phase, enqueuedAt: Date.now(), input: i }, `${job.prefix}-${phase}-${process.pid}-${p}-${i}`);
+              if (intervalMs > 0) await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + intervalMs - Date.now())));
+            }
+          }),
+        );
+        report({ type: 'paused' });
+      };
+      await produce('saturated', job.saturated, 0);
+      await produce('paced', job.paced, job.pacedIntervalMs);
+      await nextMessage();
+      report({ type: 'done', queueStartMs: queueStarts });
       return;
     }
     case 'recovery': {

@@ -16,6 +16,9 @@ export function killAllWorkers(): void {
 
 const TAIL_LINES = 30;
 
+/** Lines a framework logs when Postgres aborted one of its transactions for contention. */
+const CONTENTION_LINE = /could not serialize|serialization failure|deadlock detected|40001|40P01/i;
+
 export class WorkerProcess {
   /** `performance.now()` just before the process was spawned. */
   readonly spawnedAt: number;
@@ -27,6 +30,8 @@ export class WorkerProcess {
   /** `performance.now()` when the worker reported `ready` (its cold start ends there). */
   readyAt: number | undefined;
   private readonly output: string[] = [];
+  /** How many lines of its output so far told of a serialization failure or a deadlock. */
+  contentionLines = 0;
 
   constructor(
     readonly framework: Framework,
@@ -47,7 +52,9 @@ export class WorkerProcess {
     });
     live.add(this);
     const keep = (chunk: Buffer): void => {
-      this.output.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      const lines = chunk.toString('utf8').split('\n').filter(Boolean);
+      this.contentionLines += lines.filter((line) => CONTENTION_LINE.test(line)).length;
+      this.output.push(...lines);
       if (this.output.length > TAIL_LINES) this.output.splice(0, this.output.length - TAIL_LINES);
     };
     this.child.stdout?.on('data', keep);

@@ -42,6 +42,8 @@ export class QueueRunner {
   private running = false;
   private pollTimer: NodeJS.Timeout | undefined;
   private readonly delayTimers = new Set<CancelTimer>();
+  /** Rate-limited queues with a wake-up set for when their window frees a slot: one each at a time. */
+  private readonly rateWakes = new Set<string>();
   private dequeues = 0;
   /** Claims in progress (see exclusive): no dequeue is sent meanwhile. */
   private holds = 0;
@@ -67,6 +69,7 @@ export class QueueRunner {
     clearTimeout(this.pollTimer);
     for (const cancel of this.delayTimers) cancel();
     this.delayTimers.clear();
+    this.rateWakes.clear();
   }
 
   /** Takes work soon; coalesces with a dequeue in flight. */
@@ -107,10 +110,14 @@ export class QueueRunner {
   }
 
   /** Wakes at `notBefore` (the runtime's clock): a delayed workflow enqueued here starts on time. */
-  wakeAt(notBefore: number): void {
-    if (notBefore <= this.deps.clock.now() || !this.running) return this.wake();
+  wakeAt(notBefore: number, fired?: () => void): void {
+    if (notBefore <= this.deps.clock.now() || !this.running) {
+      fired?.();
+      return this.wake();
+    }
     const cancel = this.deps.clock.at(notBefore, () => {
       this.delayTimers.delete(cancel);
+      fired?.();
       this.wake();
     });
     this.delayTimers.add(cancel);
@@ -153,7 +160,13 @@ export class QueueRunner {
       // These starts leave a rate window a period after `now` (their queue_started_at): the slots
       // they take free then, and nothing else would wake the queue before the poll.
       const started = new Set(rows.map((row) => row.queueName));
-      for (const q of queues) if (q.rateLimit && started.has(q.name)) this.wakeAt(now + q.rateLimit.periodSec * 1000);
+      // One wake-up a queue at a time, for its earliest start: the dequeue it makes takes what is
+      // free then and, if it starts more, sets the next (a burst of dequeues sets one, not one each).
+      for (const q of queues) {
+        if (!q.rateLimit || !started.has(q.name) || this.rateWakes.has(q.name)) continue;
+        this.rateWakes.add(q.name);
+        this.wakeAt(now + q.rateLimit.periodSec * 1000, () => this.rateWakes.delete(q.name));
+      }
       // What was taken may not be all there is: look again until a call takes nothing.
       if (rows.length > 0) this.again = true;
     } while (this.again && this.running);

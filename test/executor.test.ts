@@ -25,6 +25,8 @@ const calls = { step: 0, flaky: 0, doomed: 0, once: 0, attemptTimes: [] as numbe
 class Shop {
   @Transaction()
   static async insertOrder(ctx: TransactionContext, item: string): Promise<number> {
+    // Concurrent CREATE TABLE IF NOT EXISTS can still collide (42P07): tests here start workflows at once.
+    await ctx.client.query("SELECT pg_advisory_xact_lock(hashtext('executor-test-orders'))");
     await ctx.client.query('CREATE TABLE IF NOT EXISTS orders (id serial primary key, item text)');
     const { rows } = await ctx.client.query<{ id: number }>('INSERT INTO orders(item) VALUES ($1) RETURNING id', [item]);
     return rows[0]!.id;

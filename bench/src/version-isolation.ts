@@ -58,7 +58,7 @@ function memory(): { rss: number; heap: number } {
 
 /** The benchmark's app, bundled as `operon build` bundles (packages external), with `functions` more functions of its own. */
 async function appSource(dir: string, functions: number): Promise<string> {
-  const app = pathToFileURL(join(import.meta.dirname, '..', 'src', 'operon-app.ts')).pathname;
+  const app = join(import.meta.dirname, '..', 'src', 'operon-app.ts');
   const filler = Array.from(
     { length: functions },
     (_, i) => `export function rule${i}(order) { const total = order.items.reduce((sum, item) => sum + item.price * item.count, ${i}); return total > ${i * 7} ? { ok: true, total, rule: 'rule${i}', note: 'over ${i * 7}' } : { ok: false, total }; }`,

@@ -44,6 +44,8 @@ export class QueueRunner {
   private readonly delayTimers = new Set<CancelTimer>();
   /** Rate-limited queues with a wake-up set for when their window frees a slot: one each at a time. */
   private readonly rateWakes = new Set<string>();
+  /** Per rate-limited queue, when (workflow clock) the dequeues here that started some of it ran, while still in its window. */
+  private readonly rateStarts = new Map<string, number[]>();
   private dequeues = 0;
   /** Claims in progress (see exclusive): no dequeue is sent meanwhile. */
   private holds = 0;
@@ -70,6 +72,7 @@ export class QueueRunner {
     for (const cancel of this.delayTimers) cancel();
     this.delayTimers.clear();
     this.rateWakes.clear();
+    this.rateStarts.clear();
   }
 
   /** Takes work soon; coalesces with a dequeue in flight. */
@@ -157,19 +160,29 @@ export class QueueRunner {
         continue;
       }
       for (const row of rows) this.begin(row, () => this.deps.run(row));
-      // These starts leave a rate window a period after `now` (their queue_started_at): the slots
-      // they take free then, and nothing else would wake the queue before the poll.
       const started = new Set(rows.map((row) => row.queueName));
-      // One wake-up a queue at a time, for its earliest start: the dequeue it makes takes what is
-      // free then and, if it starts more, sets the next (a burst of dequeues sets one, not one each).
-      for (const q of queues) {
-        if (!q.rateLimit || !started.has(q.name) || this.rateWakes.has(q.name)) continue;
-        this.rateWakes.add(q.name);
-        this.wakeAt(now + q.rateLimit.periodSec * 1000, () => this.rateWakes.delete(q.name));
-      }
+      for (const q of queues) if (q.rateLimit) this.setRateWake(q.name, q.rateLimit.periodSec * 1000, now, started.has(q.name));
       // What was taken may not be all there is: look again until a call takes nothing.
       if (rows.length > 0) this.again = true;
     } while (this.again && this.running);
+  }
+
+  /**
+   * A start leaves a rate window a period after it (its queue_started_at): the slot it took frees
+   * then, and nothing else would wake the queue before the poll. One wake-up a queue at a time,
+   * for the earliest start of this process still in the window: the dequeue it makes takes what is
+   * free then and, if it starts more, sets the next, for the next earliest start (a burst of
+   * dequeues sets one, not one each; a start made while one is set is not forgotten).
+   */
+  private setRateWake(queue: string, periodMs: number, now: number, startedNow: boolean): void {
+    const starts = (this.rateStarts.get(queue) ?? []).filter((at) => at > now - periodMs);
+    if (startedNow) starts.push(now);
+    if (starts.length === 0) this.rateStarts.delete(queue);
+    else this.rateStarts.set(queue, starts);
+    if (!startedNow || this.rateWakes.has(queue)) return;
+    this.rateWakes.add(queue);
+    const earliest = starts.reduce((a, b) => Math.min(a, b));
+    this.wakeAt(earliest + periodMs, () => this.rateWakes.delete(queue));
   }
 
   /** Counts a workflow of the queue as running here until it ends; its end frees a slot, so it wakes the runner. */

@@ -59,6 +59,26 @@ function toRow(r: Record<string, any>, workflows = 0): ExecutorRow {
   };
 }
 
+/** What an UPDATE declaring executors dead returns for endPausedTransactions: each one's session tag and the instant its lease lapses. */
+const DECLARED_DEAD = "session_tag, heartbeat_at + lease_ms * interval '1 millisecond' AS lapsed_at";
+
+/**
+ * Ends the transactions a paused process may hold open among executors just declared dead
+ * (`source`: rows of DECLARED_DEAD), so that their adopter never waits on those locks. Only
+ * transactions begun before the lease lapsed qualify, and only for a lease that has lapsed: a
+ * session's application_name alone proves nothing. Behind a transaction-mode pooler, a server
+ * session keeps the last client's name while idle, and while the pooler sends the next client's
+ * `SET application_name`; an executor replaced within its lease (by a start in the same process)
+ * is running, and one whose process is gone has its sessions closed with its sockets.
+ */
+function endPausedTransactions(source: string): string {
+  return `SELECT count(pg_terminate_backend(a.pid)) AS sessions FROM pg_stat_activity a JOIN ${source} d ON a.application_name = d.session_tag
+     WHERE a.pid <> pg_backend_pid() AND d.lapsed_at <= now() AND a.xact_start < d.lapsed_at
+       -- Best effort: a session of a role this one may not signal is left (the call would raise
+       -- and fail the whole statement, a heartbeat with it).
+       AND pg_has_role(a.usesysid, 'MEMBER')`;
+}
+
 /** Registers a new instance; if a live one holds the executor id, gives that holder instead. */
 export async function registerExecutor(pool: pg.Pool, reg: ExecutorRegistration): Promise<{ holder?: ExecutorRow }> {
   try {
@@ -100,15 +120,8 @@ export async function heartbeat(pool: pg.Pool, instanceId: string, gone: readonl
          UPDATE operon.executors SET state = 'dead'
          WHERE state = 'live' AND instance_id <> $1
            AND (heartbeat_at < now() - lease_ms * interval '1 millisecond' OR instance_id = ANY($2::text[]))
-         RETURNING instance_id, session_tag),
-       -- A paused process keeps its sessions, and with them the locks of a transaction it was in:
-       -- they end with its lease, so its adopter never waits on them.
-       ended AS (
-         SELECT count(pg_terminate_backend(a.pid)) AS sessions FROM pg_stat_activity a
-         WHERE a.application_name IN (SELECT session_tag FROM lapsed) AND a.pid <> pg_backend_pid()
-           -- Best effort: a session of a role this one may not signal is left (the call would
-           -- raise and fail this executor's own heartbeat with it).
-           AND pg_has_role(a.usesysid, 'MEMBER'))
+         RETURNING instance_id, ${DECLARED_DEAD}),
+       ended AS (${endPausedTransactions('lapsed')})
        SELECT EXISTS (SELECT 1 FROM beat) AS alive, (SELECT sessions FROM ended) AS ended_sessions,
          (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS database_now_ms,
          array(SELECT e.instance_id FROM operon.executors e
@@ -132,17 +145,15 @@ export async function liveInstancesOnHost(pool: pg.Pool, hostKey: string, self: 
 }
 
 /**
- * Marks instances as stopped (a graceful stop hands their workflows over) or dead. Declared dead,
- * an instance's database sessions are ended too: a paused process must not keep, in a transaction
- * it was in, locks that its adopter (or its own restart) would wait on.
+ * Marks instances as stopped (a graceful stop hands their workflows over) or dead. Declared dead
+ * after its lease lapsed, an instance's open transactions are ended too: a paused process must not
+ * keep locks that its adopter (or its own restart) would wait on.
  */
 export async function setExecutorState(pool: pg.Pool, instanceIds: readonly string[], state: 'stopped' | 'dead'): Promise<void> {
   await pool.query(
     `WITH marked AS (
-       UPDATE operon.executors SET state = $2 WHERE instance_id = ANY($1::text[]) AND state = 'live' RETURNING session_tag)
-     SELECT count(pg_terminate_backend(a.pid)) FROM pg_stat_activity a
-     WHERE $2 = 'dead' AND a.application_name IN (SELECT session_tag FROM marked) AND a.pid <> pg_backend_pid()
-       AND pg_has_role(a.usesysid, 'MEMBER')`,
+       UPDATE operon.executors SET state = $2 WHERE instance_id = ANY($1::text[]) AND state = 'live' RETURNING ${DECLARED_DEAD})
+     ${endPausedTransactions('marked')} AND $2 = 'dead'`,
     [instanceIds, state],
   );
 }

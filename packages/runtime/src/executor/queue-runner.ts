@@ -37,6 +37,13 @@ const RETRY_MS = 1_000;
 export class QueueRunner {
   /** Queue workflows running here, per queue. */
   private readonly local = new Map<string, number>();
+  /** Their UUIDs: a look for what a lost dequeue took leaves these alone. */
+  private readonly runningHere = new Set<string>();
+  /**
+   * Dequeues whose answer was lost (the connection dropped, or the fence after them failed): they
+   * may have committed, and what they took is PENDING here and run nowhere until it is looked for.
+   */
+  private readonly unanswered: { readonly owner: string; readonly at: number; readonly queues: readonly string[] }[] = [];
   private inFlight: Promise<void> | undefined;
   private again = false;
   private running = false;
@@ -107,9 +114,9 @@ export class QueueRunner {
     }
   }
 
-  /** Counts a workflow of `queueName` that runs here without a dequeue (adopted) until `run` settles. */
-  adopted(queueName: string, run: Promise<unknown>): void {
-    this.begin({ queueName }, () => run);
+  /** Counts a workflow of a queue that runs here without a dequeue (adopted) until `run` settles. */
+  adopted(row: { readonly queueName: string; readonly workflowUUID: string }, run: Promise<unknown>): void {
+    this.begin(row, () => run);
   }
 
   /** Wakes at `notBefore` (the runtime's clock): a delayed workflow enqueued here starts on time. */
@@ -150,9 +157,14 @@ export class QueueRunner {
       }
       let rows: DequeuedRow[];
       const now = this.deps.clock.now();
+      const claimer = this.deps.claimer();
       try {
+        await this.takeUnanswered(claimer.owner);
         this.dequeues++;
-        rows = await this.deps.systemDb.dequeue(this.deps.claimer(), queues, now, BATCH, this.deps.workflows);
+        rows = await this.deps.systemDb.dequeue(claimer, queues, now, BATCH, this.deps.workflows).catch((error: unknown) => {
+          this.unanswered.push({ owner: claimer.owner, at: now, queues: queues.map((q) => q.name) });
+          throw error;
+        });
       } catch (error) {
         this.deps.logger.warn({ err: error }, `could not take work from the queues; trying again in ${RETRY_MS} ms`);
         await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
@@ -185,11 +197,30 @@ export class QueueRunner {
     this.wakeAt(earliest + periodMs, () => this.rateWakes.delete(queue));
   }
 
+  /**
+   * Runs what the dequeues whose answer was lost took (their rows carry their time); throws, and
+   * keeps those not yet looked at, while the database is away. Those of an instance this executor
+   * no longer is are left alone: whoever adopts that instance's workflows takes them.
+   */
+  private async takeUnanswered(owner: string): Promise<void> {
+    while (this.unanswered.length > 0) {
+      const lost = this.unanswered[0]!;
+      if (lost.owner === owner) {
+        const rows = await this.deps.systemDb.takenBy(lost.owner, lost.at, lost.queues);
+        for (const row of rows) if (!this.runningHere.has(row.workflowUUID)) this.begin(row, () => this.deps.run(row));
+        if (rows.length > 0) this.deps.logger.info({ workflows: rows.length }, 'a dequeue whose answer was lost had taken workflows: they run here');
+      }
+      this.unanswered.shift();
+    }
+  }
+
   /** Counts a workflow of the queue as running here until it ends; its end frees a slot, so it wakes the runner. */
-  private begin(row: { readonly queueName: string }, run: () => Promise<unknown>): void {
+  private begin(row: { readonly queueName: string; readonly workflowUUID: string }, run: () => Promise<unknown>): void {
     this.local.set(row.queueName, (this.local.get(row.queueName) ?? 0) + 1);
+    this.runningHere.add(row.workflowUUID);
     const ended = () => {
       this.local.set(row.queueName, (this.local.get(row.queueName) ?? 1) - 1);
+      this.runningHere.delete(row.workflowUUID);
       this.wake();
     };
     run().then(ended, ended);

@@ -702,7 +702,7 @@ export class WorkflowExecutor {
       executing();
       return this.execute(run, row.inputs, records, abandon, abandoned);
     });
-    if (row.queueName) this.queues.adopted(row.queueName, result);
+    if (row.queueName) this.queues.adopted({ queueName: row.queueName, workflowUUID: row.workflowUUID }, result);
     return true;
   }
 
@@ -751,7 +751,7 @@ export class WorkflowExecutor {
       executing();
       return this.holding(version, this.execute(run, row.inputs, records, abandon, abandoned), abandoned);
     });
-    if (row.queueName) this.queues.adopted(row.queueName, result);
+    if (row.queueName) this.queues.adopted({ queueName: row.queueName, workflowUUID: row.workflowUUID }, result);
     return true;
   }
 

@@ -102,6 +102,19 @@ export async function dequeue(
   return rows.map((r) => ({ ...toRow(r), queueName: r.queue_name as string }));
 }
 
+/**
+ * The workflows a dequeue of `owner` sent at `at` (the workflow clock) took that are still PENDING
+ * with it: what a dequeue whose answer was lost may have taken (it may have committed).
+ */
+export async function takenBy(pool: pg.Pool, owner: string, at: number, queueNames: readonly string[]): Promise<DequeuedRow[]> {
+  const { rows } = await pool.query(
+    `SELECT * FROM operon.workflow_status
+     WHERE status = 'PENDING' AND owner = $1 AND queue_started_at = $2 AND queue_name = ANY($3::text[])`,
+    [owner, at, queueNames],
+  );
+  return rows.map((r) => ({ ...toRow(r), queueName: r.queue_name as string }));
+}
+
 /** Records the queues this executor serves and their limits (what `operon queues` shows). */
 export async function registerQueues(pool: pg.Pool, queues: readonly QueueLimits[], now: number): Promise<void> {
   if (queues.length === 0) return;

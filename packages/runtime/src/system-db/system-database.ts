@@ -87,8 +87,17 @@ export class SystemDatabase {
     workflows: readonly string[],
   ): Promise<queues.DequeuedRow[]> {
     const rows = await guardDatabase(queues.dequeue(this.systemPool, claimer, limits, now, batch, workflows));
+    return this.fencedForTaker(claimer.owner, rows);
+  }
+
+  /** What a dequeue of `owner` sent at `at` took and still holds, fenced as a dequeue's rows are: for a dequeue whose answer was lost. */
+  async takenBy(owner: string, at: number, queueNames: readonly string[]): Promise<queues.DequeuedRow[]> {
+    return this.fencedForTaker(owner, await guardDatabase(queues.takenBy(this.systemPool, owner, at, queueNames)));
+  }
+
+  private async fencedForTaker(owner: string, rows: queues.DequeuedRow[]): Promise<queues.DequeuedRow[]> {
     const resumed = rows.filter((row) => row.ownerEpoch > 0).map((row) => ({ workflowUUID: row.workflowUUID, epoch: row.ownerEpoch }));
-    if (resumed.length > 0) await guardDatabase(transactions.fenceTransactions(this.appPool, claimer.owner, resumed));
+    if (resumed.length > 0) await guardDatabase(transactions.fenceTransactions(this.appPool, owner, resumed));
     return rows;
   }
 

@@ -174,6 +174,7 @@ export async function resumeWorkflows(
 ): Promise<ChangeResult> {
   if ('workflowUUID' in target) {
     const row = await requireWorkflow(pool, target.workflowUUID);
+    if (row.kind !== 'workflow') throw new OperonManagementConflictError(`${row.workflowUUID} is a single ${row.workflowName} operation, not a workflow: it cannot be resumed`);
     if (!RESUMABLE.includes(row.status)) {
       throw new OperonManagementConflictError(`workflow ${row.workflowUUID} is ${row.status}: only a ${RESUMABLE.join(', ')} workflow can be resumed`);
     }
@@ -217,12 +218,16 @@ async function resumeOnce(
   const checkedRecords = values.length;
   const stillFinishing = '(EXISTS (SELECT 1 FROM finishing) OR EXISTS (SELECT 1 FROM stale))';
   const moveTo = move?.version;
-  const handover = pushHandover(values, stillFinishing);
+  const handover = `handover-${randomUUID()}`;
+  values.push(handover, hostname(), Date.now());
+  const handoverId = values.length - 2;
   values.push(moveTo ?? null);
   const movedTo = values.length;
   values.push(RESUMABLE, Date.now());
   const resumable = values.length - 1;
-  const audit = auditCte(values, author, 'workflowUUID' in target ? 'resume' : 'bulk-resume', moveTo === undefined ? target : { ...target, version: moveTo }, 'changed', stillFinishing);
+  // One workflow that another change took first (a simultaneous resume) changed nothing: nothing is recorded.
+  const single = 'workflowUUID' in target;
+  const audit = auditCte(values, author, single ? 'resume' : 'bulk-resume', moveTo === undefined ? target : { ...target, version: moveTo }, 'changed', single ? `${stillFinishing} OR count(*) = 0` : stillFinishing);
   const { rows } = await pool.query(
     `WITH RECURSIVE tree (workflow_uuid, is_root) AS (
        SELECT w.workflow_uuid, true FROM operon.workflow_status w WHERE ${roots}
@@ -241,22 +246,27 @@ async function resumeOnce(
      stale AS (
        SELECT 1 WHERE $${checkedRecords}::int IS NOT NULL
          AND (SELECT count(*) FROM operon.operation_outputs o WHERE o.workflow_uuid = $${checkedRecords - 1}::text) <> $${checkedRecords}::int),
-     ${handover.cte},
      changed AS (
        -- A workflow of a queue waits for a slot again (ENQUEUED, in its old place), its epoch moved
        -- on so its taker fences its transactions; any other is held for adoption.
        UPDATE operon.workflow_status w SET output = NULL, error = NULL, recovery_attempts = 0, updated_at = $${resumable + 1},
          status = CASE WHEN w.queue_name IS NULL THEN 'PENDING' ELSE 'ENQUEUED' END,
-         owner = CASE WHEN w.queue_name IS NULL THEN (SELECT instance_id FROM handover) END,
+         owner = CASE WHEN w.queue_name IS NULL THEN $${handoverId}::text END,
          owner_epoch = w.owner_epoch + CASE WHEN w.queue_name IS NULL THEN 0 ELSE 1 END,
          -- Moved to other code (checked by the caller): the root only; its children keep their own.
          version = CASE WHEN nodes.is_root AND $${movedTo}::text IS NOT NULL THEN $${movedTo}::text ELSE w.version END
        FROM nodes WHERE w.workflow_uuid = nodes.workflow_uuid AND w.kind = 'workflow'
          AND (w.status = 'CANCELLED' OR (nodes.is_root AND w.status = ANY($${resumable}::text[])))
          AND NOT ${stillFinishing}
-       RETURNING w.workflow_uuid),
+       RETURNING w.workflow_uuid, w.owner),
+     -- The instance holding them for adoption: written only when some workflow is handed to it.
+     handover AS (
+       INSERT INTO operon.executors (instance_id, executor_id, host, host_key, pid, session_tag, started_at, lease_ms, state)
+       SELECT $${handoverId}, 'operon-handover', $${handoverId + 1}, 'handover', 0, '', $${handoverId + 2}, 0, 'stopped'
+       WHERE EXISTS (SELECT 1 FROM changed WHERE owner IS NOT NULL) RETURNING instance_id),
      ${audit}
      SELECT (SELECT count(*) FROM changed) AS changed, array(SELECT workflow_uuid FROM changed) AS uuids, (SELECT audit_id FROM audit) AS audit_id,
+       (SELECT instance_id FROM handover) AS handover,
        (SELECT workflow_uuid FROM finishing) AS finishing_uuid, (SELECT owner FROM finishing) AS finishing_owner,
        EXISTS (SELECT 1 FROM stale) AS stale`,
     values,
@@ -264,7 +274,12 @@ async function resumeOnce(
   const row = rows[0];
   if (row.finishing_uuid === null && row.stale) return { stale: true };
   if (row.finishing_uuid !== null) return { finishing: { workflowUUID: row.finishing_uuid, owner: row.finishing_owner } };
-  return { changed: Number(row.changed), workflowUUIDs: row.uuids, handover: handover.id };
+  if (single && Number(row.changed) === 0) {
+    // It passed the status check just before: another change (a simultaneous resume) took it first.
+    const now = await getManagedWorkflow(pool, target.workflowUUID);
+    throw new OperonManagementConflictError(`workflow ${target.workflowUUID} is ${now?.status ?? 'gone'}: another change took it first (a simultaneous resume); this resume changed nothing`);
+  }
+  return { changed: Number(row.changed), workflowUUIDs: row.uuids, ...(row.handover === null ? {} : { handover: row.handover as string }) };
 }
 
 export interface ForkRequest {

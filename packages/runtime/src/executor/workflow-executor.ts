@@ -31,6 +31,7 @@ import { StatementBatcher } from '../system-db/statement-batcher.js';
 import { queueWaitKey } from '../system-db/notification-channel.js';
 import { limitsOf, placementOf } from './queue-placement.js';
 import { QueueRunner } from './queue-runner.js';
+import { UnrunCancels } from './unrun-cancels.js';
 import type { RuntimeMetrics } from '../telemetry/runtime-metrics.js';
 import type { LoadedVersions } from '../versions/loaded-versions.js';
 import type { BindTransactionClient } from '../database/transaction-clients.js';
@@ -126,6 +127,8 @@ export class WorkflowExecutor {
   private readonly active = new Map<string, ActiveWorkflow>();
   /** The executions running here, by UUID: a cancel reaches them. */
   private readonly executions = new Map<string, WorkflowExecution>();
+  /** Cancels that reached no execution here: a claim about to run one, or one claimed and not run. */
+  private readonly unrun: UnrunCancels;
   private stateName: ExecutorState = 'running';
   /** Died where it stood (crash()): nothing more may commit, not even a transaction already under way. */
   private crashed = false;
@@ -154,8 +157,13 @@ export class WorkflowExecutor {
   constructor(readonly deps: ExecutorDeps) {
     // A log mask naming no parameter fails here, at startup, not when a secret is first logged.
     for (const fn of deps.registry.all()) logMasksOf(fn);
-    deps.messaging.onCancelled = (workflowUUID) => this.executions.get(workflowUUID)?.cancel();
-    deps.messaging.runningWorkflows = () => [...this.executions.keys()];
+    this.unrun = new UnrunCancels((workflowUUID, owner) => deps.systemDb.releaseCancelled(workflowUUID, owner), deps.logger);
+    deps.messaging.onCancelled = (workflowUUID) => {
+      const execution = this.executions.get(workflowUUID);
+      if (execution) execution.cancel();
+      else this.unrun.cancelled(workflowUUID);
+    };
+    deps.messaging.runningWorkflows = () => [...this.executions.keys(), ...this.unrun.holding()];
     this.outage = new DatabaseOutage(
       () => deps.systemDb.ping(),
       () => this.stateName !== 'running',
@@ -476,7 +484,14 @@ export class WorkflowExecutor {
       abandon(reason);
     });
     this.executions.set(run.workflowUUID, execution);
-    const result = execution.runToEnd(deserialize<unknown[]>(inputs) ?? [], workflowBody);
+    const args = deserialize<unknown[]>(inputs) ?? [];
+    // A cancel heard after its claim and before now reached no execution: the status tells, before anything runs.
+    const result = this.unrun.take(run.workflowUUID)
+      ? this.deps.systemDb
+          .cancelledAmong([run.workflowUUID])
+          .then((cancelled) => cancelled.length > 0 && execution.cancel(), () => undefined)
+          .then(() => execution.runToEnd(args, workflowBody))
+      : execution.runToEnd(args, workflowBody);
     result.then(forget, forget);
     return result;
   }
@@ -694,7 +709,7 @@ export class WorkflowExecutor {
     if (!this.deps.versions.isCurrent(row.version)) return this.resumeOnVersion(row, row.version!, owner, records);
     const fn = this.deps.registry.byQualifiedName(row.workflowName);
     if (!fn) {
-      this.notRegistered(row);
+      this.notRegistered(row, owner);
       return false;
     }
     const run: ExecutionRun = { workflowUUID: row.workflowUUID, fn, kind: row.kind, identity: identityOf(row), request: requestOf(row), owner, epoch: row.ownerEpoch };
@@ -738,12 +753,13 @@ export class WorkflowExecutor {
         { err: error, workflowUUID: row.workflowUUID, version },
         `cannot recover workflow ${row.workflowUUID} on its version: ${(error as Error).message}; it stays PENDING`,
       );
+      this.unrun.hold(row.workflowUUID, owner);
       return false;
     }
     const fn = registry.byQualifiedName(row.workflowName);
     if (!fn) {
       versions.release(version);
-      this.notRegistered(row);
+      this.notRegistered(row, owner);
       return false;
     }
     const run: ExecutionRun = { workflowUUID: row.workflowUUID, fn, kind: row.kind, identity: identityOf(row), request: requestOf(row), owner, epoch: row.ownerEpoch };
@@ -762,6 +778,7 @@ export class WorkflowExecutor {
   private async leave(row: WorkflowRow, owner: string, error: OperonVersionLoadError): Promise<false> {
     const handedOver = await this.deps.systemDb.leaveWorkflow(row.workflowUUID, owner, hostname()).catch((failure: unknown) => {
       this.deps.logger.warn({ err: failure, workflowUUID: row.workflowUUID }, 'could not hand over a workflow whose version does not load here; it stays PENDING here');
+      this.unrun.hold(row.workflowUUID, owner);
       return false;
     });
     if (!handedOver) return false;
@@ -788,7 +805,9 @@ export class WorkflowExecutor {
     return work.finally(release);
   }
 
-  private notRegistered(row: WorkflowRow): void {
+  /** Claimed by `owner` and not run here: it stays PENDING, let go of if cancelled. */
+  private notRegistered(row: WorkflowRow, owner: string): void {
+    this.unrun.hold(row.workflowUUID, owner);
     this.deps.logger.error(
       { workflowUUID: row.workflowUUID, executorId: this.deps.executorId, version: row.version },
       `cannot recover workflow ${row.workflowUUID}: ${row.workflowName} is not registered in ${row.version === null ? 'this app' : `version ${row.version}`}; it stays PENDING`,

@@ -349,7 +349,7 @@ export class SystemDatabase {
   }
 
   /** A cancelled run lets go of its workflow: a resume may give it to a new run now. */
-  releaseCancelled(workflowUUID: string, owner: string): Promise<void> {
+  releaseCancelled(workflowUUID: string, owner: string): Promise<boolean> {
     return guardDatabase(status.releaseCancelled(this.systemPool, workflowUUID, owner));
   }
 }

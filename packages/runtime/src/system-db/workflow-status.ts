@@ -321,9 +321,10 @@ export async function cancelledAmong(pool: pg.Pool, workflowUUIDs: readonly stri
  * executor, a resume waits: that run may still be calling out). Conditional, so a late release
  * never takes the workflow from a newer owner.
  */
-export async function releaseCancelled(pool: pg.Pool, workflowUUID: string, owner: string): Promise<void> {
-  await pool.query(
+export async function releaseCancelled(pool: pg.Pool, workflowUUID: string, owner: string): Promise<boolean> {
+  const { rowCount } = await pool.query(
     "UPDATE operon.workflow_status SET owner = NULL WHERE workflow_uuid = $1 AND owner = $2 AND status = 'CANCELLED'",
     [workflowUUID, owner],
   );
+  return rowCount === 1;
 }

@@ -53,6 +53,8 @@ export interface HttpRouteSchema {
   body?: object;
   querystring?: object;
   params?: object;
+  /** Request headers (names are matched case-insensitively): Fastify coerces and validates them too. */
+  headers?: object;
 }
 
 /** Where an HTTP argument is read from. */

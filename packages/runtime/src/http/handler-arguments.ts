@@ -39,9 +39,19 @@ function declaredArguments(fn: RegisteredFunction, route: HttpRoute): HttpArgume
 
 type Schema = { properties?: Record<string, { format?: unknown } | undefined> } | undefined;
 
-function schemaSaysDate(schema: object | undefined, name: string): boolean {
-  const property = (schema as Schema)?.properties?.[name];
+function isDateFormat(property: { format?: unknown } | undefined): boolean {
   return property?.format === 'date' || property?.format === 'date-time';
+}
+
+function schemaSaysDate(schema: object | undefined, name: string): boolean {
+  const properties = (schema as Schema)?.properties;
+  return properties !== undefined && Object.hasOwn(properties, name) && isDateFormat(properties[name]);
+}
+
+/** Header names are case-insensitive: Fastify lowercases the header schema's properties too. */
+function headerSchemaSaysDate(schema: object | undefined, name: string): boolean {
+  const properties = (schema as Schema)?.properties ?? {};
+  return Object.entries(properties).some(([key, property]) => key.toLowerCase() === name.toLowerCase() && isDateFormat(property));
 }
 
 /** A property of the route schema that reads this argument has `format: 'date'` or `'date-time'`. */
@@ -57,7 +67,7 @@ function dateBySchema(route: HttpRoute, name: string, source: HttpArgSource | un
     case 'body':
       return schemaSaysDate(schema.body, name);
     case 'header':
-      return false;
+      return headerSchemaSaysDate(schema.headers, name);
     default:
       return schemaSaysDate(schema.params, name) || schemaSaysDate(second, name);
   }

@@ -288,7 +288,15 @@ export class OperonNestedTransactionError extends OperonError {
 /** The app's code used a transaction's `ctx.client` after that transaction had ended (a floating promise, a timer, a kept reference). */
 export class OperonTransactionEndedError extends OperonError {
   static override readonly CODE = 'OPERON_ERR_TRANSACTION_ENDED';
-  constructor(what = 'query') {
-    super(`ctx.client cannot ${what} after its @Transaction returned or failed: the transaction is over and its connection is back in the pool (await every query before the method returns)`);
+  /** The transaction whose client was used, and its workflow, when known. */
+  readonly transaction?: string;
+  readonly workflowUUID?: string;
+  constructor(what = 'query', origin?: { readonly transaction: string; readonly workflowUUID: string }) {
+    const whose = origin ? `ctx.client of ${origin.transaction} (workflow ${origin.workflowUUID})` : 'ctx.client';
+    super(`${whose} cannot ${what} after its @Transaction returned or failed: the transaction is over and its connection is back in the pool (await every query before the method returns)`);
+    if (origin) {
+      this.transaction = origin.transaction;
+      this.workflowUUID = origin.workflowUUID;
+    }
   }
 }

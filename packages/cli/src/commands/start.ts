@@ -11,6 +11,7 @@ import { loadAppBundle } from '../app/load-bundle.js';
 import { openRuntime, type OpenedRuntime } from '../app/open-runtime.js';
 import { assertPortFree, listenError } from '../app/port-check.js';
 import { stopOnSignal, within } from '../app/shutdown.js';
+import { surviveFloatingQueries } from '../app/floating-rejections.js';
 
 type HttpServer = Awaited<ReturnType<typeof createHttpServer>>;
 
@@ -30,6 +31,7 @@ export async function startApp(options: StartOptions): Promise<void> {
   const { classes, stored } = await loadAppBundle(config.runtimeConfig.entrypoint);
   // Readable lines on a terminal, JSON when piped (telemetry.logs.format, OPERON_LOG_FORMAT).
   const logger = createLogger(config.telemetry.logs.logLevel, await logDestination(config.telemetry.logs.format));
+  surviveFloatingQueries(logger);
   // Stored in the system database as this start's version: workflows started here record it.
   const opened = await openRuntime(config, classes, logger, { bundle: stored });
 

@@ -17,27 +17,39 @@ import type { DatabaseClientKind } from '../config/config-types.js';
 /** Makes the app's `ctx.client` for one attempt of a transaction, over that attempt's connection (as lent by `lendConnection`). */
 export type BindTransactionClient = (connection: pg.PoolClient) => unknown;
 
+/** Whose connection is lent, and what to do (log) when a query comes after the transaction ended. */
+export interface LoanOrigin {
+  readonly transaction: string;
+  readonly workflowUUID: string;
+  onRefused(error: OperonTransactionEndedError): void;
+}
+
 /**
  * The attempt's connection as the app's client sees it: every query passes through until the
  * attempt ends, then each is refused. A client kept past the transaction's return (a floating
  * promise, a timer) would otherwise write on a connection back in the pool: outside any
  * transaction, or inside the next one it serves. Nor can the app release Operon's connection.
+ * A refused query's promise is marked handled: a floating one nobody awaits must not end the
+ * process (Node ends it on an unhandled rejection); `origin.onRefused` says so instead.
  */
-export function lendConnection(connection: pg.PoolClient): { readonly lent: pg.PoolClient; end(): void } {
+export function lendConnection(connection: pg.PoolClient, origin?: LoanOrigin): { readonly lent: pg.PoolClient; end(): void } {
   let ended = false;
   const query = (...args: unknown[]): unknown => {
     if (!ended) return (connection.query as (...a: unknown[]) => unknown)(...args);
-    const error = new OperonTransactionEndedError();
+    const error = new OperonTransactionEndedError('query', origin);
+    origin?.onRefused(error);
     const callback = args[args.length - 1];
     if (typeof callback === 'function') {
       // The callback form (knex's): answered as pg answers, never synchronously.
       queueMicrotask(() => (callback as (error: Error) => void)(error));
       return undefined;
     }
-    return Promise.reject(error);
+    const refused = Promise.reject(error);
+    refused.catch(() => undefined);
+    return refused;
   };
   const release = () => {
-    throw new OperonTransactionEndedError('release Operon\'s connection');
+    throw new OperonTransactionEndedError('release Operon\'s connection', origin);
   };
   const lent = new Proxy(connection, {
     get(target, property) {

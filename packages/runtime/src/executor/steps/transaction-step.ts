@@ -6,7 +6,7 @@
  */
 import type pg from 'pg';
 import { ISOLATION_LEVELS, OperonDecoratorError, type OperonLogger, type TransactionContext } from '@operon/sdk';
-import { bindPg, lendConnection, type BindTransactionClient } from '../../database/transaction-clients.js';
+import { bindPg, lendConnection, type BindTransactionClient, type LoanOrigin } from '../../database/transaction-clients.js';
 import { Backoff } from '../../backoff.js';
 import { guardDatabase, isConnectionFailure, markInfrastructure } from '../../database/infrastructure-failure.js';
 import { FENCED_SQLSTATE } from '../../system-db/ownership.js';
@@ -42,10 +42,11 @@ class AttemptSession {
   constructor(
     readonly client: pg.PoolClient,
     bind: BindTransactionClient,
+    origin: LoanOrigin,
   ) {
     client.on('end', this.onLoss);
     client.on('error', this.onLoss);
-    const loan = lendConnection(client);
+    const loan = lendConnection(client, origin);
     this.endLoan = loan.end;
     this.scoped = bind(loan.lent);
   }
@@ -94,8 +95,15 @@ export async function performTransaction(
         systemDb.insertTransactionOutputAndCommit(client, { instance: site.owner, epoch: execution.run.epoch }, site.workflowUUID, site.functionID, fn.name, output);
   const crashed = execution.services.crashed ?? (() => false);
   const conflicts = new Backoff(CONFLICT_RETRY);
+  // A query the app's code sends after the transaction ended is refused; the refusal is logged, so
+  // one left floating (awaited by nobody) is seen without ending the process.
+  const origin: LoanOrigin = {
+    transaction: fn.name,
+    workflowUUID: site.workflowUUID,
+    onRefused: (error) => logger().warn({ code: error.code }, `${fn.name} of workflow ${site.workflowUUID} sent a query after the transaction ended: refused (await every query before a transaction returns)`),
+  };
   for (;;) {
-    const session = new AttemptSession(await guardDatabase(appPool.connect()), bindClient);
+    const session = new AttemptSession(await guardDatabase(appPool.connect()), bindClient, origin);
     const attempt = await runAttempt(session, begin, call, commit, `the output of ${fn.name}`, crashed);
     // The runtime died while the app's code ran: nothing was committed and nothing more runs.
     if (attempt === 'crashed') return execution.abandon('stopped');

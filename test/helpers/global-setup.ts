@@ -2,6 +2,7 @@
  * Starts one real Postgres for the whole run (the embedded one the product uses), or uses the
  * server named by OPERON_TEST_DATABASE_URL. Each test file makes its own databases on it.
  */
+import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
@@ -94,7 +95,15 @@ export async function setup(project: TestProject): Promise<void> {
       binaryPackage,
       // No fixed password: the server listens on 127.0.0.1, where any local user could log in with
       // one. It makes a random one, kept owner-only beside its data folder.
-      settings: { shared_preload_libraries: "'pg_stat_statements'", 'pg_stat_statements.track': "'all'" },
+      settings: {
+        shared_preload_libraries: "'pg_stat_statements'",
+        'pg_stat_statements.track': "'all'",
+        // A throwaway cluster: what fsync guards against is the machine itself crashing, which ends
+        // the run anyway. Without it commits and the many CREATE DATABASEs of a run skip the disk
+        // flush (a shutdown took 14 s with it, 1.3 s without). A killed server still loses nothing.
+        fsync: 'off',
+        full_page_writes: 'off',
+      },
     });
   } catch (error) {
     throw new Error(
@@ -117,5 +126,17 @@ export async function setup(project: TestProject): Promise<void> {
 export async function teardown(): Promise<void> {
   await bouncer?.stop();
   await embedded?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  if (dir) removeInBackground(dir);
+}
+
+/**
+ * Deletes the run's data folder without holding up the run's exit: every test file leaves
+ * databases behind (about 11 MB and 340 files each), and unlinking the 67 of the five files of a
+ * compat leg (727 MB, 22,700 files) took 30 to 37 s on the 2-core machine; the whole suite leaves
+ * many times more.
+ */
+function removeInBackground(folder: string): void {
+  const rm = spawn('rm', ['-rf', folder], { detached: true, stdio: 'ignore' });
+  rm.on('error', () => rmSync(folder, { recursive: true, force: true }));
+  rm.unref();
 }

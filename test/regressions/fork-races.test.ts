@@ -1,0 +1,183 @@
+/**
+ * Regression: a fork copied the original's committed transaction outputs into the app database
+ * under the new UUID first, and created the new workflow in the system database after. In
+ * between, the UUID was free there:
+ *
+ * - a client start of a workflow under that UUID slipped in and replayed the copied outputs as its
+ *   own (and the fork then lost with a 409);
+ * - a fork that died there (its connections cut, so its clean-up could not run either) left the
+ *   copied outputs behind, and a later start or fork into that UUID replayed them.
+ *
+ * Expected: the fork and a start into one UUID have exactly one winner, and the workflow under it
+ * runs either the fork's records or its own, never a mix; a fork cut at any of its statements
+ * leaves either nothing or a whole fork.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { Transaction, Workflow, type TransactionContext, type WorkflowContext } from '@operon/sdk';
+import { createHttpServer, type OperonRuntime } from '@operon/runtime';
+import { CuttableProxy } from '../helpers/cuttable-proxy.js';
+import { connectTo, query, startRuntime, testConfig } from '../helpers/test-databases.js';
+
+const TOKEN = 'a-token-for-the-fork-races-test';
+
+class Ledger {
+  @Transaction()
+  static async write(ctx: TransactionContext, tag: string, step: number): Promise<string> {
+    // Which workflow ran it is part of the value: a copied record shows its original's UUID.
+    const { rows } = await ctx.client.query<{ v: string }>('SELECT $1::text AS v', [`${tag}${step}@${ctx.workflowUUID}`]);
+    return rows[0]!.v;
+  }
+
+  @Workflow()
+  static async book(ctx: WorkflowContext, tag: string): Promise<string[]> {
+    const out: string[] = [];
+    for (let step = 0; step < 3; step++) out.push(await ctx.invoke(Ledger).write(tag, step));
+    return out;
+  }
+}
+
+let proxy: CuttableProxy;
+let runtime: OperonRuntime;
+let app: Awaited<ReturnType<typeof createHttpServer>>;
+let sysDb: string;
+
+/** What a fork of `source` from `fromStep` into `target` returns: the original's values before the step, its own after. */
+function forkOf(source: string, fromStep: number, target: string): string[] {
+  return [0, 1, 2].map((step) => `${source}${step}@${step < fromStep ? source : target}`);
+}
+
+function fork(source: string, fromStep: number, target: string) {
+  return app.inject({ method: 'POST', url: `/operon/workflows/${source}/fork`, headers: { authorization: `Bearer ${TOKEN}` }, payload: { fromStep, workflowUUID: target } });
+}
+
+/** A client start of `book(tag)` under `target`, and what that workflow returns. */
+async function start(tag: string, target: string): Promise<string[]> {
+  return (await runtime.client.invoke(Ledger, { workflowUUID: target }).book(tag)).getResult();
+}
+
+/**
+ * A start of `book('z')` under `target` after (or while) a fork of x into it: it runs z's own
+ * records, or (the fork has the UUID) it is refused, as a start with other inputs under a taken
+ * UUID is, and the workflow there runs the fork's records.
+ */
+async function expectOneWinner(started: Promise<string[]>, target: string, fromStep: number): Promise<'fork' | 'start'> {
+  const outcome = await started.then((result) => ({ result }), (error: { code?: string }) => ({ refused: error.code }));
+  if ((await tagOf(target)) === 'x') {
+    expect(outcome).toEqual({ refused: 'OPERON_ERR_WORKFLOW_CONFLICT' });
+    await expect(runtime.client.retrieveWorkflow<string[]>(target).getResult()).resolves.toEqual(forkOf('x', fromStep, target));
+    return 'fork';
+  }
+  expect(outcome).toEqual({ result: ['z0', 'z1', 'z2'].map((v) => `${v}@${target}`) });
+  return 'start';
+}
+
+/** The inputs the workflow under `uuid` was created with: a fork of x has x's, a start of z has z's. */
+async function tagOf(uuid: string): Promise<string | undefined> {
+  const rows = await query<{ inputs: string }>(sysDb, 'SELECT inputs FROM operon.workflow_status WHERE workflow_uuid = $1', [uuid]);
+  return rows[0] === undefined ? undefined : (JSON.parse(rows[0].inputs) as unknown[])[0] as string;
+}
+
+beforeAll(async () => {
+  const server = inject('postgres');
+  proxy = new CuttableProxy({ host: server.host, port: server.port });
+  const port = await proxy.listen();
+  const config = testConfig('fork_races', {
+    management: { token: TOKEN },
+    database: { hostname: '127.0.0.1', port, connectionTimeoutMillis: 1_000 },
+    telemetry: { logs: { logLevel: 'silent' } },
+  });
+  sysDb = config.database.system_database;
+  runtime = await startRuntime([Ledger], config);
+  app = await createHttpServer(runtime);
+  expect(await start('x', 'x')).toEqual(['x0@x', 'x1@x', 'x2@x']);
+});
+
+afterAll(async () => {
+  proxy?.restore();
+  await app?.close();
+  await runtime?.destroy({ timeoutMs: 1_000 });
+  await proxy?.close();
+});
+
+describe('a start and a fork into one UUID', () => {
+  it('while the fork is under way: one of them wins, and the workflow runs only its records', { timeout: 30_000 }, async () => {
+    // Holds the fork's system statement (it writes the audit entry) while a start goes on.
+    const blocker = await connectTo(sysDb);
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE operon.audit_log IN EXCLUSIVE MODE');
+      const forked = fork('x', 2, 'raced');
+      for (let i = 0; i < 500; i++) {
+        const { rows } = await blocker.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
+        if (rows[0].n > 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      const started = start('z', 'raced');
+      // The start may go on without the fork (it won) or wait for the fork's result (the fork won).
+      await Promise.race([started, new Promise((resolve) => setTimeout(resolve, 1_000))]);
+      await blocker.query('ROLLBACK');
+      const winner = await expectOneWinner(started, 'raced', 2);
+      const answer = await forked;
+      expect(answer.statusCode, answer.body).toBe(winner === 'fork' ? 200 : 409);
+    } finally {
+      await blocker.end();
+    }
+  });
+
+  it('after the fork: a start of other inputs is refused, one of the same inputs gets the fork', async () => {
+    expect((await fork('x', 1, 'forked-first')).statusCode).toBe(200);
+    expect(await expectOneWinner(start('z', 'forked-first'), 'forked-first', 1)).toBe('fork');
+    expect(await start('x', 'forked-first')).toEqual(forkOf('x', 1, 'forked-first'));
+  });
+});
+
+/** The statements of a fork (and of its adoption) to cut, each by text only it sends. */
+const CUT_POINTS: Array<{ at: string; marker: string }> = [
+  { at: 'the copy of transaction outputs', marker: 'FROM operon.transaction_outputs WHERE workflow_uuid = $2 AND function_id < $3' },
+];
+
+describe('a fork cut at one of its statements (its clean-up cut off too)', () => {
+  for (const [n, { at, marker }] of CUT_POINTS.entries()) {
+    it(`at ${at}: a later start or fork into that UUID runs whole records, its own or the cut fork's`, { timeout: 60_000 }, async () => {
+      for (const later of ['start', 'fork'] as const) {
+        const target = `cut-${n}-${later}`;
+        const cut = proxy.loseNextCommitAnswer({ marker, timeoutMs: 5_000 });
+        const forked = fork('x', 2, target);
+        expect(await cut, `nothing sent ${marker}`).toBeDefined();
+        // The fork's process is as good as gone: nothing more it sends arrives.
+        proxy.cutAll();
+        await forked;
+        proxy.restore();
+        if (later === 'start') {
+          await expectOneWinner(start('z', target), target, 2);
+        } else {
+          // A fork from another step: either it is refused (the cut fork stands) or it runs its own prefix.
+          const again = await fork('x', 1, target);
+          const result = await runtime.client.retrieveWorkflow<string[]>(target).getResult();
+          expect(result).toEqual(forkOf('x', again.statusCode === 200 ? 1 : 2, target));
+        }
+      }
+    });
+  }
+});
+
+describe('forks from different steps of one source at once', () => {
+  it('into one UUID: one wins and the workflow replays exactly its prefix', { timeout: 30_000 }, async () => {
+    for (let round = 0; round < 3; round++) {
+      const target = `rebooked-${round}`;
+      const answers = await Promise.all([fork('x', 1, target), fork('x', 2, target)]);
+      expect(answers.map((a) => a.statusCode).sort()).toEqual([200, 409]);
+      const fromStep = answers[0]!.statusCode === 200 ? 1 : 2;
+      await expect(runtime.client.retrieveWorkflow<string[]>(target).getResult()).resolves.toEqual(forkOf('x', fromStep, target));
+    }
+  });
+
+  it('into different UUIDs: each replays exactly its own prefix', async () => {
+    const answers = await Promise.all([0, 1, 2, 3].map((fromStep) => fork('x', fromStep, `apart-${fromStep}`)));
+    expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 200, 200]);
+    for (const fromStep of [0, 1, 2, 3]) {
+      await expect(runtime.client.retrieveWorkflow<string[]>(`apart-${fromStep}`).getResult()).resolves.toEqual(forkOf('x', fromStep, `apart-${fromStep}`));
+    }
+  });
+});

@@ -41,6 +41,7 @@ let proxy: CuttableProxy;
 let runtime: OperonRuntime;
 let app: Awaited<ReturnType<typeof createHttpServer>>;
 let sysDb: string;
+let appDb: string;
 
 /** What a fork of `source` from `fromStep` into `target` returns: the original's values before the step, its own after. */
 function forkOf(source: string, fromStep: number, target: string): string[] {
@@ -88,6 +89,7 @@ beforeAll(async () => {
     telemetry: { logs: { logLevel: 'silent' } },
   });
   sysDb = config.database.system_database;
+  appDb = config.database.user_database;
   runtime = await startRuntime([Ledger], config);
   app = await createHttpServer(runtime);
   expect(await start('x', 'x')).toEqual(['x0@x', 'x1@x', 'x2@x']);
@@ -134,7 +136,9 @@ describe('a start and a fork into one UUID', () => {
 
 /** The statements of a fork (and of its adoption) to cut, each by text only it sends. */
 const CUT_POINTS: Array<{ at: string; marker: string }> = [
-  { at: 'the copy of transaction outputs', marker: 'FROM operon.transaction_outputs WHERE workflow_uuid = $2 AND function_id < $3' },
+  { at: 'the fork\'s statement', marker: 'INSERT INTO operon.fork_copies' },
+  { at: 'the adopter\'s copy of transaction outputs', marker: 'FOR SHARE OF o' },
+  { at: 'the adopter\'s deletion of the fork\'s note', marker: 'DELETE FROM operon.fork_copies' },
 ];
 
 describe('a fork cut at one of its statements (its clean-up cut off too)', () => {
@@ -180,4 +184,10 @@ describe('forks from different steps of one source at once', () => {
       await expect(runtime.client.retrieveWorkflow<string[]>(`apart-${fromStep}`).getResult()).resolves.toEqual(forkOf('x', fromStep, `apart-${fromStep}`));
     }
   });
+});
+
+it('outputs left under a UUID by an earlier fork that died (before forks noted them) are not replayed by a fork into it', async () => {
+  await query(appDb, `INSERT INTO operon.transaction_outputs (workflow_uuid, function_id, function_name, output, created_at) VALUES ('reused', 1, 'Ledger.write', '"stale1@x"', 0), ('reused', 2, 'Ledger.write', '"stale2@x"', 0)`);
+  expect((await fork('x', 2, 'reused')).statusCode).toBe(200);
+  await expect(runtime.client.retrieveWorkflow<string[]>('reused').getResult()).resolves.toEqual(forkOf('x', 2, 'reused'));
 });

@@ -25,7 +25,7 @@ export const AUDIT_PATH = '/operon/audit';
 const uuidOf = (request: { params: unknown }) => (request.params as { uuid: string }).uuid;
 
 export function managementRoutes(runtime: OperonRuntime): RouteOptions[] {
-  const { systemPool, appPool } = runtime.systemDb;
+  const { systemPool } = runtime.systemDb;
   /** This runtime runs workflows: it adopts what a change handed over at once, not at its next heartbeat. */
   const adopted = (result: ChangeResult): ChangeResult => {
     if (result.handover !== undefined && result.changed > 0) void runtime.executor.adoptNow([result.handover]).catch(() => undefined);
@@ -103,7 +103,7 @@ export function managementRoutes(runtime: OperonRuntime): RouteOptions[] {
       url: `${WORKFLOWS_PATH}/:uuid/restart`,
       access: 'change',
       handler: async (request, _reply, caller) => {
-        const result = adopted(await forkWorkflow(systemPool, appPool, uuidOf(request), { fromStep: 0 }, { actor: caller.user }, 'restart'));
+        const result = adopted(await forkWorkflow(systemPool, uuidOf(request), { fromStep: 0 }, { actor: caller.user }, 'restart'));
         return { workflowUUID: result.workflowUUIDs[0] };
       },
     }),
@@ -114,7 +114,7 @@ export function managementRoutes(runtime: OperonRuntime): RouteOptions[] {
       handler: async (request, _reply, caller) => {
         const fork = parseFork(request.body);
         const move = await forkMoveOf(runtime, uuidOf(request), fork.version, fork.fromStep);
-        const result = adopted(await forkWorkflow(systemPool, appPool, uuidOf(request), fork, { actor: caller.user }, 'fork', move));
+        const result = adopted(await forkWorkflow(systemPool, uuidOf(request), fork, { actor: caller.user }, 'fork', move));
         return { workflowUUID: result.workflowUUIDs[0] };
       },
     }),

@@ -312,76 +312,36 @@ export function parseFork(body: unknown): ForkRequest {
 
 /**
  * A new workflow of the same function, inputs and identity as `workflowUUID`, whose operations
- * before `fromStep` return the original's records (the app database's committed transaction
- * outputs copied first, then the system records and the new workflow in one statement), held by
- * a handover instance for adoption. A restart is a fork from step 0.
+ * before `fromStep` return the original's records, held by a handover instance for adoption. A
+ * restart is a fork from step 0.
  *
- * Forks into one UUID are taken in turn (a transaction lock on that UUID in the system database,
- * held until the new workflow has committed): the second finds it taken before it copies anything,
- * so no fork is left with another original's transaction outputs.
+ * The fork is one statement on the system database: the new workflow, its copies of the
+ * original's system records, and a note of the committed transaction outputs it takes from the
+ * app database (operon.fork_copies), which the executor that adopts it copies under the new UUID
+ * before it runs it. So the UUID is the fork's before anything is written under it in either
+ * database: a start or another fork into it finds it taken (and one that took it first makes the
+ * fork a 409 having written nothing), and a fork cut off anywhere leaves either nothing or a whole
+ * fork, whose copy the next adopter makes.
  */
 export async function forkWorkflow(
   systemPool: pg.Pool,
-  appPool: pg.Pool,
   workflowUUID: string,
   fork: ForkRequest,
   author: ChangeAuthor,
   action: 'fork' | 'restart' = 'fork',
-  /** Moves the fork to another version, checked under the lock on the records it copies. */
+  /** Moves the fork to another version, checked on the records it copies. */
   move?: ForkMove,
 ): Promise<ChangeResult> {
   const original = await requireWorkflow(systemPool, workflowUUID);
   if (original.kind !== 'workflow') throw new OperonManagementConflictError(`${workflowUUID} is a single ${original.workflowName} operation, not a workflow: it cannot be ${action}ed`);
   const forked = fork.workflowUUID ?? randomUUID();
-  const client = await systemPool.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('operon.fork:' || $1, 0))`, [forked]);
-    const result = await forkLocked(client, appPool, workflowUUID, forked, move === undefined ? fork : { ...fork, version: move.version }, author, action, move);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  if (await getManagedWorkflow(systemPool, forked)) throw new OperonWorkflowConflictError(forked);
+  return createFork(systemPool, workflowUUID, forked, move === undefined ? fork : { ...fork, version: move.version }, author, action, move);
 }
 
-/** The fork itself, under the lock on `forked`: nobody else forks into that UUID meanwhile. */
-async function forkLocked(
-  client: pg.PoolClient,
-  appPool: pg.Pool,
-  workflowUUID: string,
-  forked: string,
-  fork: ForkRequest,
-  author: ChangeAuthor,
-  action: 'fork' | 'restart',
-  move: ForkMove | undefined,
-): Promise<ChangeResult> {
-  if (await getManagedWorkflow(client, forked)) throw new OperonWorkflowConflictError(forked);
-  let copiedIds: number[] = [];
-  if (fork.fromStep > 0) {
-    const copied = await appPool.query<{ function_id: number }>(
-      `INSERT INTO operon.transaction_outputs (workflow_uuid, function_id, function_name, output, created_at)
-       SELECT $1, function_id, function_name, output, created_at FROM operon.transaction_outputs WHERE workflow_uuid = $2 AND function_id < $3
-       ON CONFLICT DO NOTHING RETURNING function_id`,
-      [forked, workflowUUID, fork.fromStep],
-    );
-    copiedIds = copied.rows.map((row) => row.function_id);
-  }
-  try {
-    return await createFork(client, workflowUUID, forked, fork, author, action, move);
-  } catch (error) {
-    // No fork (its check diverged, or a start took the UUID meanwhile): the outputs copied for it belong to nobody.
-    if (copiedIds.length > 0) await appPool.query('DELETE FROM operon.transaction_outputs WHERE workflow_uuid = $1 AND function_id = ANY($2::int[])', [forked, copiedIds]);
-    throw error;
-  }
-}
-
-/** The new workflow and its system records, in one statement; a move is checked on what it copies. */
+/** The new workflow, its system records and its note of transaction outputs, in one statement; a move is checked on what it copies. */
 async function createFork(
-  client: pg.PoolClient,
+  systemPool: pg.Pool,
   workflowUUID: string,
   forked: string,
   fork: ForkRequest,
@@ -397,7 +357,8 @@ async function createFork(
     const stale = `($6::int IS NOT NULL AND (SELECT count(*) FROM operon.operation_outputs WHERE workflow_uuid = $2 AND function_id < $3) <> $6::int)`;
     const handover = pushHandover(values, stale);
     const audit = auditCte(values, author, action, { workflowUUID, ...fork, forkedUUID: forked }, 'created', stale);
-    const { rows } = await client.query(
+    // A start or fork into the same UUID at once waits for this statement's row, then finds it taken.
+    const { rows } = await systemPool.query(
       `WITH ${handover.cte},
        created AS (
          INSERT INTO operon.workflow_status (workflow_uuid, status, workflow_name, kind, executor_id, inputs, authenticated_user,
@@ -412,8 +373,11 @@ async function createFork(
          SELECT $1, function_id, function_name, output, error, created_at FROM operon.operation_outputs
          WHERE workflow_uuid = $2 AND function_id < $3 AND EXISTS (SELECT 1 FROM created)
          RETURNING 1),
+       noted AS (
+         INSERT INTO operon.fork_copies (workflow_uuid, source_uuid, from_step) SELECT workflow_uuid, $2, $3 FROM created RETURNING 1),
        ${audit}
-       SELECT (SELECT count(*) FROM created) AS created, (SELECT count(*) FROM copied) AS copied, (SELECT audit_id FROM audit) AS audit_id, ${stale} AS stale`,
+       SELECT (SELECT count(*) FROM created) AS created, (SELECT count(*) FROM copied) AS copied, (SELECT count(*) FROM noted) AS noted,
+         (SELECT audit_id FROM audit) AS audit_id, ${stale} AS stale`,
       values,
     );
     if (rows[0].stale && move !== undefined) {

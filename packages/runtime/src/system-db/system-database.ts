@@ -11,6 +11,7 @@ import { APP_DB_MIGRATIONS, SYSTEM_MIGRATIONS } from './migrations.generated.js'
 import * as status from './workflow-status.js';
 import * as operations from './operation-outputs.js';
 import * as transactions from './transaction-outputs.js';
+import { copyForkedTransactions } from './fork-copies.js';
 import * as messages from './messages.js';
 import * as events from './events.js';
 import * as executors from './executors.js';
@@ -137,7 +138,8 @@ export class SystemDatabase {
    * transactions in the app database, so that no transaction of their previous owner commits
    * once the claimer runs them. Those sent back to their queue are fenced too (to the claimer, at
    * one epoch below their row's: their taker's fence, at the row's epoch, supersedes it), since
-   * their previous owner may be a paused process that wakes up.
+   * their previous owner may be a paused process that wakes up. A fork among them gets its
+   * original's transaction outputs copied before it runs.
    */
   async claimWorkflows(
     claimer: { readonly owner: string; readonly executorId: string },
@@ -153,6 +155,8 @@ export class SystemDatabase {
       ...page.requeued.map((row) => ({ workflowUUID: row.workflowUUID, epoch: row.ownerEpoch - 1 })),
     ];
     if (claimed.length > 0) await guardDatabase(transactions.fenceTransactions(this.appPool, claimer.owner, claimed));
+    // Behind the fence: no run of an earlier owner can commit beside the copy.
+    if (page.forkCopies.length > 0) await guardDatabase(copyForkedTransactions(this.systemPool, this.appPool, claimer.owner, page.forkCopies));
     return page;
   }
 

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { ForkCopy } from './fork-copies.js';
 import type { RecordedHttpRequest, WorkflowStatus, WorkflowStatusName } from '@operon/sdk';
 
 export interface WorkflowIdentity {
@@ -184,6 +185,8 @@ export interface RecoveryPage {
   /** Queued workflows beyond the claimer's free worker slots: ENQUEUED again, in their old place. */
   readonly requeued: ClaimedRow[];
   readonly exceeded: string[];
+  /** Forks among the resumable ones whose transaction outputs are still to be copied before they run. */
+  readonly forkCopies: ForkCopy[];
   /** The last UUID of the page, to page on from; undefined when the page was empty. */
   readonly lastUUID: string | undefined;
 }
@@ -258,7 +261,9 @@ export async function claimWorkflows(
        FROM page p LEFT JOIN over o ON o.workflow_uuid = p.workflow_uuid
        WHERE w.workflow_uuid = p.workflow_uuid
        RETURNING ${COLUMNS.replace(/(\w+)/g, 'w.$1')}, w.queue_name)
-     SELECT *, max(workflow_uuid COLLATE "C") OVER () AS page_end FROM claimed ORDER BY workflow_uuid COLLATE "C"`,
+     -- A fork not yet adopted has its transaction outputs still to copy (see fork-copies.ts).
+     SELECT c.*, f.source_uuid AS fork_source, f.from_step AS fork_step, max(c.workflow_uuid COLLATE "C") OVER () AS page_end
+     FROM claimed c LEFT JOIN operon.fork_copies f ON f.workflow_uuid = c.workflow_uuid ORDER BY c.workflow_uuid COLLATE "C"`,
     [
       from.instances,
       afterUUID,
@@ -276,6 +281,9 @@ export async function claimWorkflows(
   const all: ClaimedRow[] = rows.map((r) => ({ ...toRow(r), queueName: r.queue_name ?? null }));
   return {
     resumable: all.filter((row) => row.status === 'PENDING'),
+    forkCopies: rows
+      .filter((r) => r.fork_source !== null && r.status === 'PENDING')
+      .map((r) => ({ workflowUUID: r.workflow_uuid, sourceUUID: r.fork_source, fromStep: r.fork_step })),
     requeued: all.filter((row) => row.status === 'ENQUEUED'),
     exceeded: all.filter((row) => row.status === 'RETRIES_EXCEEDED').map((row) => row.workflowUUID),
     lastUUID: rows[0]?.page_end ?? undefined,

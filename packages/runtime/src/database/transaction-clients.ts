@@ -94,7 +94,12 @@ export async function loadTransactionClient(kind: DatabaseClientKind, appDir: st
     case 'drizzle': {
       const { drizzle } = library as { drizzle?: (config: { client: pg.PoolClient }) => object };
       if (typeof drizzle !== 'function') throw missing('drizzle export');
-      return (connection) => refuseTransactions(drizzle({ client: connection }), 'drizzle', ['transaction']);
+      return (connection) => {
+        const db = drizzle({ client: connection }) as { session?: object };
+        // db.transaction() begins through its session, which the app reaches too (db.session, db._.session: one object).
+        if (typeof db.session === 'object' && db.session !== null) refuseTransactions(db.session, 'drizzle', ['transaction']);
+        return refuseTransactions(db, 'drizzle', ['transaction']);
+      };
     }
   }
 }

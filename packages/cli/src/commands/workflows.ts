@@ -115,6 +115,8 @@ function waitingText(view: WorkflowDetailView): string {
       return 'a queue slot';
     case 'adoption':
       return `adoption: executor ${w.executorId} is dead (last heartbeat ${w.lastHeartbeatAt}); adopted by ${w.adoptionDueBy}`;
+    case 'version':
+      return `an executor that can load version ${w.version}: it did not load on ${w.leftOn} (its log says why), which left it at ${w.since}`;
   }
 }
 

@@ -338,7 +338,11 @@ export class WorkflowExecutor {
     }
     if (!fn) {
       versions.release(version);
-      // Left PENDING it would hold a slot of its queue forever: it ends, saying why.
+      // Its code may load elsewhere (another executor has the bundle, or the packages it imports):
+      // handed over like a recovered one, for an executor that can run it, never ended for it.
+      if (failure instanceof OperonVersionLoadError) return this.leave(row, row.owner ?? '', failure);
+      // Its version loads but does not register it: no executor can run it. Left PENDING it would
+      // hold a slot of its queue forever: it ends, saying why.
       this.deps.logger.error({ workflowUUID: row.workflowUUID, queue: row.queueName, version }, failure.message);
       return this.deps.systemDb
         .recordWorkflowEnd({ workflowUUID: row.workflowUUID, owner: row.owner ?? '', status: 'ERROR', output: null, error: serializeError(failure) })
@@ -776,7 +780,7 @@ export class WorkflowExecutor {
    * executor that can load it, and this process claims no more of that version.
    */
   private async leave(row: WorkflowRow, owner: string, error: OperonVersionLoadError): Promise<false> {
-    const handedOver = await this.deps.systemDb.leaveWorkflow(row.workflowUUID, owner, hostname()).catch((failure: unknown) => {
+    const handedOver = await this.deps.systemDb.leaveWorkflow(row.workflowUUID, owner, hostname(), error.version).catch((failure: unknown) => {
       this.deps.logger.warn({ err: failure, workflowUUID: row.workflowUUID }, 'could not hand over a workflow whose version does not load here; it stays PENDING here');
       this.unrun.hold(row.workflowUUID, owner);
       return false;

@@ -180,11 +180,13 @@ export interface OwnerState {
   readonly leaseMs: number;
   /** Epoch ms by the database's clock, now. */
   readonly databaseNow: number;
+  /** The version it serves; for a hand-over instance, the version its workflow waits for a loader of. */
+  readonly version: string | null;
 }
 
 export async function ownerState(pool: pg.Pool, instanceId: string): Promise<OwnerState | undefined> {
   const { rows } = await pool.query(
-    `SELECT instance_id, executor_id, host, pid, lease_ms, (extract(epoch FROM heartbeat_at) * 1000)::bigint AS heartbeat_ms,
+    `SELECT instance_id, executor_id, host, pid, lease_ms, version, (extract(epoch FROM heartbeat_at) * 1000)::bigint AS heartbeat_ms,
        (extract(epoch FROM now()) * 1000)::bigint AS now_ms,
        (state = 'live' AND heartbeat_at > now() - lease_ms * interval '1 millisecond') AS alive
      FROM operon.executors WHERE instance_id = $1`,
@@ -201,5 +203,6 @@ export async function ownerState(pool: pg.Pool, instanceId: string): Promise<Own
     heartbeatAt: Number(r.heartbeat_ms),
     leaseMs: r.lease_ms,
     databaseNow: Number(r.now_ms),
+    version: r.version ?? null,
   };
 }

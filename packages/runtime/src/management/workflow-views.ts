@@ -6,6 +6,7 @@
 import type { FunctionRegistry } from '../executor/function-registry.js';
 import { MESSAGING_OPERATIONS } from '../executor/steps/messaging-steps.js';
 import type { ManagedWorkflowRow, OwnerState, StepRecord } from './workflow-queries.js';
+import { HANDOVER_EXECUTOR } from '../system-db/versions.js';
 import { storedValueForDisplay } from '../executor/value-codec.js';
 
 export interface WorkflowSummaryView {
@@ -30,7 +31,9 @@ export type WaitingOn =
   | { readonly kind: 'getEvent'; readonly functionID: number; readonly until: string }
   | { readonly kind: 'child'; readonly functionID: number; readonly workflowUUID: string }
   | { readonly kind: 'queue' }
-  | { readonly kind: 'adoption'; readonly executorId: string; readonly lastHeartbeatAt: string; readonly adoptionDueBy: string };
+  | { readonly kind: 'adoption'; readonly executorId: string; readonly lastHeartbeatAt: string; readonly adoptionDueBy: string }
+  /** Handed over by an executor (on `leftOn`) that could not load its version: an executor that can adopts it. */
+  | { readonly kind: 'version'; readonly version: string; readonly leftOn: string; readonly since: string };
 
 export interface WorkflowDetailView extends WorkflowSummaryView {
   readonly inputs: unknown;
@@ -121,6 +124,9 @@ export function detailView(inputs: DetailInputs): WorkflowDetailView {
 function waitingOnOf({ row, children, records, owner, now }: DetailInputs): WaitingOn | null {
   if (row.status === 'ENQUEUED') return { kind: 'queue' };
   if (row.status !== 'PENDING') return null;
+  if (owner && !owner.alive && owner.executorId === HANDOVER_EXECUTOR && owner.version !== null) {
+    return { kind: 'version', version: owner.version, leftOn: owner.host, since: iso(owner.heartbeatAt) };
+  }
   if (owner && !owner.alive) {
     const lapse = owner.heartbeatAt + owner.leaseMs;
     return {

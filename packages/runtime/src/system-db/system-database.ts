@@ -180,8 +180,8 @@ export class SystemDatabase {
     return guardDatabase(versions.listVersions(this.systemPool));
   }
 
-  leaveWorkflow(workflowUUID: string, owner: string, host: string): Promise<boolean> {
-    return guardDatabase(versions.leaveWorkflow(this.systemPool, workflowUUID, owner, host));
+  leaveWorkflow(workflowUUID: string, owner: string, host: string, version: string): Promise<boolean> {
+    return guardDatabase(versions.leaveWorkflow(this.systemPool, workflowUUID, owner, host, version));
   }
 
   openWorkflows(afterUUID: string, limit: number): Promise<status.WorkflowRow[]> {

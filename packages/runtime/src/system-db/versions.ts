@@ -72,19 +72,24 @@ export async function listVersions(pool: pg.Pool): Promise<VersionRow[]> {
   }));
 }
 
+/** The executor id of the stopped instances workflows are handed over to. */
+export const HANDOVER_EXECUTOR = 'operon-handover';
+
 /**
  * Hands a PENDING workflow this instance claimed but cannot run (its version does not load here)
  * to a new `stopped` instance, so another executor adopts it at its next heartbeat. Fenced on
  * `owner`: a workflow another executor took meanwhile is left alone. True if it was handed over.
+ * The hand-over instance names the version it waits for a loader of (what `workflows get` shows)
+ * and the host that could not load it.
  */
-export async function leaveWorkflow(pool: pg.Pool, workflowUUID: string, owner: string, host: string): Promise<boolean> {
+export async function leaveWorkflow(pool: pg.Pool, workflowUUID: string, owner: string, host: string, version: string): Promise<boolean> {
   const { rowCount } = await pool.query(
     `WITH handover AS (
-       INSERT INTO operon.executors (instance_id, executor_id, host, host_key, pid, session_tag, started_at, lease_ms, state)
-       VALUES ($3, 'operon-handover', $4, 'handover', 0, '', $5, 0, 'stopped') RETURNING instance_id)
+       INSERT INTO operon.executors (instance_id, executor_id, host, host_key, pid, session_tag, started_at, lease_ms, state, version)
+       VALUES ($3, $7, $4, 'handover', 0, '', $5, 0, 'stopped', $6) RETURNING instance_id)
      UPDATE operon.workflow_status SET owner = (SELECT instance_id FROM handover)
      WHERE workflow_uuid = $1 AND owner = $2 AND status = 'PENDING'`,
-    [workflowUUID, owner, `handover-${randomUUID()}`, host, Date.now()],
+    [workflowUUID, owner, `handover-${randomUUID()}`, host, Date.now(), version, HANDOVER_EXECUTOR],
   );
   return rowCount === 1;
 }

@@ -16,8 +16,8 @@ interface LoadedVersion {
 
 export class LoadedVersions {
   private readonly loaded = new Map<string, LoadedVersion>();
-  /** Versions whose load failed here for a reason a retry in this process would meet again. */
-  private readonly failed = new Set<string>();
+  /** Versions whose load failed here for a reason a retry in this process would meet again, with that reason. */
+  private readonly failed = new Map<string, OperonVersionLoadError>();
 
   constructor(
     private readonly systemDb: SystemDatabase,
@@ -39,7 +39,7 @@ export class LoadedVersions {
 
   /** Versions this process failed to load (their bundle is missing, changed or fails to import): it leaves their workflows to others. */
   unloadable(): string[] {
-    return [...this.failed];
+    return [...this.failed.keys()];
   }
 
   /** The versions loaded here, this process's own first. */
@@ -49,6 +49,9 @@ export class LoadedVersions {
 
   /** Holds `version` (loading it from the system database on first use); release it once the workflow is done with it. */
   acquire(version: string): Promise<FunctionRegistry> {
+    // Each dequeued workflow of such a version would import its failing bundle again: the first failure answers.
+    const failed = this.failed.get(version);
+    if (failed) return Promise.reject(failed);
     let entry = this.loaded.get(version);
     if (!entry) {
       const registry = this.load(version);
@@ -58,7 +61,7 @@ export class LoadedVersions {
       // A failed load is forgotten, so a later recovery tries again.
       registry.catch((error: unknown) => {
         if (this.loaded.get(version) === failed) this.loaded.delete(version);
-        if (error instanceof OperonVersionLoadError) this.failed.add(version);
+        if (error instanceof OperonVersionLoadError) this.failed.set(version, error);
       });
     }
     entry.holders++;

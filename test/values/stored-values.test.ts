@@ -123,9 +123,9 @@ describe('stored values', () => {
     };
     expect(describeValue(result)).toBe(describeValue(expected));
     expect(result.money).toBeInstanceOf(Money);
-    const sent = result.message as Record<string, unknown>;
-    expect((sent.sharedTwice as unknown[])[0]).toBe((sent.sharedTwice as unknown[])[1]);
-    expect((sent.circular as Record<string, unknown>).self).toBe(sent.circular);
+    const given = result.input as Record<string, unknown>;
+    expect((given.sharedTwice as unknown[])[0]).toBe((given.sharedTwice as unknown[])[1]);
+    expect((given.circular as Record<string, unknown>).self).toBe(given.circular);
     // The workflow was handed the stored inputs, as a recovered run would be: never the caller's objects.
     expect(seenInputs[0]).not.toBe(input);
     expect(seenInputs[1]).not.toBe(money);
@@ -133,10 +133,22 @@ describe('stored values', () => {
     // Read back by another reader, from the records alone.
     expect(describeValue(await rt.client.retrieveWorkflow('values-all').getResult())).toBe(describeValue(result));
     expect(describeValue(await rt.client.getEvent('values-all', 'sample', 1))).toBe(describeValue(sampleValue('event')));
-    // Each kind of record holds its value in the tagged envelope, queryable as JSON in SQL.
+    // Each kind of record holds its value in an envelope, queryable as JSON in SQL: with shared
+    // references (the inputs, the output) in format 1, tags in place; without (the communicator's
+    // output, the event, the message), in format 2, plain JSON with the kinds' places beside it.
     const sys = rt.config.database.system_database;
     const [row] = await query(sys, "SELECT inputs::jsonb #>> '{value,0,date,value}' AS date, output::jsonb -> '$operon' AS format FROM operon.workflow_status WHERE workflow_uuid = 'values-all'");
     expect(row).toEqual({ date: '2025-03-04T05:06:07.089Z', format: 1 });
+    const flatRows = await query(
+      sys,
+      `SELECT output::jsonb -> '$operon' AS format, output::jsonb #>> '{value,date}' AS date, output::jsonb #>> '{types,date}' AS kind
+         FROM operon.operation_outputs WHERE workflow_uuid = 'values-all' AND output IS NOT NULL AND output::jsonb ? 'types' ORDER BY function_id`,
+    );
+    // The communicator's output and the message as recv recorded it.
+    expect(flatRows.length).toBe(2);
+    for (const flat of flatRows) expect(flat).toEqual({ format: 2, date: '2025-03-04T05:06:07.089Z', kind: 'Date' });
+    const [eventRow] = await query(sys, "SELECT value::jsonb -> '$operon' AS format, value::jsonb #>> '{value,big}' AS big FROM operon.workflow_events WHERE workflow_uuid = 'values-all'");
+    expect(eventRow).toEqual({ format: 2, big: String(2n ** 70n) });
     const [txRow] = await query(rt.config.database.user_database, "SELECT output FROM operon.transaction_outputs WHERE workflow_uuid = 'values-all'");
     expect(describeValue(decodeStoredValue(txRow.output))).toBe(describeValue(sampleValue('transaction')));
 

@@ -5,7 +5,7 @@
  * would give: the stored form read back.
  */
 import { brandOperonError } from '@operon/sdk';
-import { decodeTree, decodeValue, describe, encodeErrorValue, encodeValue, envelopeOf } from './value-codec.js';
+import { decodeEnvelope, decodeValue, describe, encodeErrorValue, encodeValue, envelopeOf } from './value-codec.js';
 
 /** An error as records before the codec held it (still read). */
 interface LegacyRecordedError {
@@ -81,7 +81,7 @@ export function deserializeError(text: string): Error {
   const parsed: unknown = JSON.parse(text);
   const envelope = envelopeOf(parsed);
   if (envelope) {
-    const decoded = decodeTree(envelope.tree);
+    const decoded = decodeEnvelope(envelope);
     return isErrorObject(decoded) ? decoded : asError(decoded);
   }
   // A record written before the codec: name, message, stack and JSON fields.

@@ -1,0 +1,548 @@
+/**
+ * Format 2 of stored values: `{"$operon":2,"value":…,"types":…}`. The value is plain JSON with each
+ * part JSON cannot hold written as its plain content in its place (a BigInt as its digits, a Date
+ * as its ISO text, a Map as its list of entries, a Set as its list of members), and `types` is a
+ * separate tree that names those places: it mirrors the value down to each of them, so the value
+ * parses as plain JSON (far fewer objects for JSON.parse to build than a tag object per part) and
+ * reads back by visiting only the places `types` names.
+ *
+ * A node of `types` is one of:
+ *   - a kind (`"bigint"`): the part at this place is stored as that kind's content;
+ *   - an object `{key: node}`: the part here is a plain object or array; the nodes name its parts;
+ *   - `[kind, {key: node}]`: the part here is that kind, and its content has parts of its own;
+ *   - `{"*": node}` for an array (an array's own list, a Map's entries, a Set's members) whose
+ *     every item has the same node: written once, not once per item (a list of records).
+ *
+ * Format 2 holds no shared or circular reference and no error: a value with one is written in
+ * format 1 (the encoder gives up with NEEDS_TAGGED_FORMAT and the caller writes format 1).
+ */
+import { OperonValueFormatError, serializableClassName, serializableClassNamed, type SerializableClass } from '@operon/sdk';
+import {
+  KIND_OF_PROTOTYPE,
+  SUBCLASSABLE,
+  TYPED_ARRAYS,
+  Unstorable,
+  base64,
+  builtinBase,
+  bytes,
+  define,
+  describe,
+  isError,
+  isIndexKey,
+  listOf,
+  proxiedKind,
+  refuseSymbolKeys,
+  through,
+  unstorable,
+} from './value-kinds.js';
+
+export type TypeNode = string | TypeChildren | [string, TypeChildren];
+export interface TypeChildren {
+  [key: string]: TypeNode;
+}
+
+/** Thrown by the format 2 encoder at a shared reference or an error: write the value in format 1. */
+export const NEEDS_TAGGED_FORMAT = Symbol('needs the tagged format');
+
+/** `error` on its way out through `step`; a NEEDS_TAGGED_FORMAT passes through as it is. */
+function out(error: unknown, step: string | number | { readonly entry: 'key' | 'value' | 'member'; readonly index: number; readonly key?: unknown }): unknown {
+  return error === NEEDS_TAGGED_FORMAT ? error : through(error, step);
+}
+
+/** The key of a list's node that applies to each of its items. */
+const ALL = '*';
+/** The kind of a class instance: `class:` and the name it was registered under. */
+const CLASS = 'class:';
+/** The kind of a registered subclass of a built-in: `subclass:`, the base's name, `:`, the class's name. */
+const SUBCLASS = 'subclass:';
+
+/**
+ * One walk over a value that gives a copy of it in plain JSON and the `types` tree of the places
+ * that hold something JSON cannot. Every property is read once, by the walk: native JSON.stringify
+ * then writes the copy, so no getter of the app's objects is read a second time.
+ */
+export class FlatEncoder {
+  /** Set once the value needs an envelope (a part needs a type, or a toJSON's result replaced a part). */
+  tagged = false;
+  /** The type node of the part the last `encode` call returned; undefined when it is plain JSON. The caller takes it. */
+  node: TypeNode | undefined = undefined;
+  private readonly seen = new Set<object>();
+
+  encode(value: unknown): unknown {
+    switch (typeof value) {
+      case 'string':
+      case 'boolean':
+        return value;
+      case 'number':
+        if (Number.isFinite(value) && (value !== 0 || 1 / value > 0)) return value;
+        return this.typed('number', Object.is(value, -0) ? '-0' : String(value));
+      case 'bigint':
+        return this.typed('bigint', value.toString());
+      case 'undefined':
+        return this.typed('undefined', null);
+      case 'object':
+        return value === null ? null : this.object(value);
+      default:
+        throw new Unstorable(unstorable(value));
+    }
+  }
+
+  private typed(kind: string, content: unknown, children?: TypeChildren): unknown {
+    this.tagged = true;
+    this.node = children === undefined ? kind : [kind, children];
+    return content;
+  }
+
+  private object(value: object): unknown {
+    // A second sight (a shared or circular reference) needs format 1's references.
+    const seen = this.seen.size;
+    if (this.seen.add(value).size === seen) throw NEEDS_TAGGED_FORMAT;
+    const proto = Object.getPrototypeOf(value) as object | null;
+    if (proto === Object.prototype || proto === null || proto === Array.prototype) {
+      // Native JSON would call a toJSON it finds here (a non-enumerable own one, which Object.keys
+      // does not list): the walk calls it instead, once, and stores what it returns like any value.
+      const toJSON = (value as { toJSON?: unknown }).toJSON;
+      if (typeof toJSON === 'function') {
+        const replaced: unknown = toJSON.call(value);
+        if (replaced !== value) {
+          this.tagged = true;
+          return this.encode(replaced);
+        }
+      }
+      if (proto !== Array.prototype) return this.fields(value);
+      if (Array.isArray(value)) return this.items(value as unknown[]);
+    }
+    const kind = KIND_OF_PROTOTYPE.get(proto as object);
+    if (kind !== undefined) return this.builtin(kind, value);
+    if (isError(value)) throw NEEDS_TAGGED_FORMAT;
+    // Only the registered class itself: a subclass of it would come back as its parent.
+    const className = serializableClassName((proto as { constructor?: unknown }).constructor);
+    if (className === undefined || serializableClassNamed(className)?.prototype !== proto) throw new Unstorable(unstorable(value));
+    const base = builtinBase(value);
+    if (base === undefined) {
+      const fields = this.fields(value);
+      return this.typed(CLASS + className, fields, this.take() as TypeChildren | undefined);
+    }
+    if (!SUBCLASSABLE.has(base)) throw new Unstorable(unstorable(value));
+    // A registered subclass of a built-in: the built-in's content, then the instance's own fields.
+    const content = this.builtinContent(base, value);
+    const contentNode = this.take();
+    const fields = this.fields(value, base === 'Array');
+    const fieldsNode = this.take();
+    const children: TypeChildren = {};
+    if (contentNode !== undefined) children.value = contentNode;
+    if (fieldsNode !== undefined) children.fields = fieldsNode;
+    return this.typed(SUBCLASS + base + ':' + className, { value: content, fields }, fieldsNode === undefined && contentNode === undefined ? undefined : children);
+  }
+
+  /** The node the last encode left, cleared for the next. */
+  private take(): TypeNode | undefined {
+    const node = this.node;
+    this.node = undefined;
+    return node;
+  }
+
+  private builtin(kind: string, value: object): unknown {
+    const content = this.builtinContent(kind, value);
+    return this.typed(kind, content, this.take() as TypeChildren | undefined);
+  }
+
+  /** A built-in kind's content, leaving the node of its parts (if any) in `node`. A Proxy around one is refused by name. */
+  private builtinContent(kind: string, value: object): unknown {
+    try {
+      return this.kindContent(kind, value);
+    } catch (error) {
+      throw (error !== NEEDS_TAGGED_FORMAT && proxiedKind(value, kind)) || error;
+    }
+  }
+
+  private kindContent(kind: string, value: object): unknown {
+    switch (kind) {
+      case 'Array':
+        return this.items(value as unknown[]);
+      case 'Date':
+        return Number.isNaN(Date.prototype.getTime.call(value)) ? null : isoText(value as Date);
+      case 'RegExp':
+        return `/${(value as RegExp).source}/${(value as RegExp).flags}`;
+      case 'Map': {
+        const entries: unknown[] = [];
+        let children: TypeChildren | undefined;
+        let key: unknown;
+        let atKey = true;
+        // Map.prototype's forEach, not the instance's: a subclass's own iterator is app code.
+        try {
+          Map.prototype.forEach.call(value, (v: unknown, k: unknown) => {
+            key = k;
+            atKey = true;
+            const storedKey = this.encode(k);
+            const keyNode = this.take();
+            atKey = false;
+            const storedValue = this.encode(v);
+            const valueNode = this.take();
+            if (keyNode !== undefined || valueNode !== undefined) {
+              const entry: TypeChildren = {};
+              if (keyNode !== undefined) entry[0] = keyNode;
+              if (valueNode !== undefined) entry[1] = valueNode;
+              (children ??= {})[entries.length] = entry;
+            }
+            entries.push([storedKey, storedValue]);
+          });
+        } catch (error) {
+          throw out(error, atKey ? { entry: 'key', index: entries.length } : { entry: 'value', index: entries.length, key });
+        }
+        this.node = children && alike(children, entries.length);
+        return entries;
+      }
+      case 'Set': {
+        const members: unknown[] = [];
+        let children: TypeChildren | undefined;
+        try {
+          Set.prototype.forEach.call(value, (member: unknown) => {
+            const stored = this.encode(member);
+            const node = this.take();
+            if (node !== undefined) (children ??= {})[members.length] = node;
+            members.push(stored);
+          });
+        } catch (error) {
+          throw out(error, { entry: 'member', index: members.length });
+        }
+        this.node = children && alike(children, members.length);
+        return members;
+      }
+      default:
+        // Buffer, ArrayBuffer, DataView and the typed arrays: their bytes.
+        return base64(value as ArrayBufferView);
+    }
+  }
+
+  /** A copy of an array's items; a hole is stored as null with the kind `hole`. Leaves the items' node in `node`. */
+  private items(array: unknown[]): unknown[] {
+    const length = array.length;
+    const copy = new Array<unknown>(length);
+    let children: TypeChildren | undefined;
+    let i = 0;
+    try {
+      for (; i < length; i++) {
+        const item = array[i];
+        if (item === undefined && !(i in array)) {
+          copy[i] = null;
+          this.tagged = true;
+          (children ??= {})[i] = 'hole';
+          continue;
+        }
+        copy[i] = this.encode(item);
+        if (this.node !== undefined) (children ??= {})[i] = this.take()!;
+      }
+    } catch (error) {
+      throw out(error, i);
+    }
+    this.node = children && alike(children, length);
+    return copy;
+  }
+
+  /**
+   * A plain copy of the own enumerable string-keyed fields of `value` (an array's index keys are
+   * skipped with `skipIndexes`: its items hold them). Leaves the fields' node in `node`.
+   */
+  private fields(value: object, skipIndexes = false): Record<string, unknown> {
+    refuseSymbolKeys(value);
+    const keys = Object.keys(value);
+    const record = value as Record<string, unknown>;
+    const copy: Record<string, unknown> = {};
+    let children: TypeChildren | undefined;
+    let key = '';
+    try {
+      for (let i = 0; i < keys.length; i++) {
+        key = keys[i]!;
+        if (skipIndexes && isIndexKey(key)) continue;
+        const stored = this.encode(record[key]);
+        // `__proto__` is defined, so it stays a key.
+        if (key === '__proto__') {
+          define(copy, key, stored);
+          if (this.node !== undefined) define((children ??= {}), key, this.take());
+        } else {
+          copy[key] = stored;
+          if (this.node !== undefined) (children ??= {})[key] = this.take()!;
+        }
+      }
+    } catch (error) {
+      throw out(error, key);
+    }
+    this.node = children;
+    return copy;
+  }
+}
+
+/** `{"*": node}` when each of a list's `length` items has the same node; else the nodes as they are. */
+function alike(children: TypeChildren, length: number): TypeChildren {
+  if (length < 2) return children;
+  const first = children[0];
+  if (first === undefined) return children;
+  for (let i = 1; i < length; i++) {
+    const node = children[i];
+    if (node === undefined || !sameNode(first, node)) return children;
+  }
+  return { [ALL]: first };
+}
+
+function sameNode(a: TypeNode, b: TypeNode): boolean {
+  if (a === b) return true;
+  if (typeof a === 'string' || typeof b === 'string') return false;
+  if (Array.isArray(a)) return Array.isArray(b) && a[0] === b[0] && sameChildren(a[1], b[1]);
+  return !Array.isArray(b) && sameChildren(a, b);
+}
+
+function sameChildren(a: TypeChildren, b: TypeChildren): boolean {
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (let i = 0; i < keys.length; i++) {
+    const other = b[keys[i]!];
+    if (other === undefined || !sameNode(a[keys[i]!]!, other)) return false;
+  }
+  return true;
+}
+
+const getUTCFullYear = Date.prototype.getUTCFullYear;
+const getUTCMonth = Date.prototype.getUTCMonth;
+const getUTCDate = Date.prototype.getUTCDate;
+const getUTCHours = Date.prototype.getUTCHours;
+const getUTCMinutes = Date.prototype.getUTCMinutes;
+const getUTCSeconds = Date.prototype.getUTCSeconds;
+const getUTCMilliseconds = Date.prototype.getUTCMilliseconds;
+const two = (n: number): string => (n < 10 ? '0' + n : '' + n);
+
+/**
+ * A valid date's `toISOString()` text, written here for years 0 to 9999 (the language's own is
+ * several times slower, and a list of records is often mostly dates); other years use it.
+ */
+export function isoText(date: Date): string {
+  const year = getUTCFullYear.call(date);
+  if (year < 1000 || year > 9999) return Date.prototype.toISOString.call(date);
+  const ms = getUTCMilliseconds.call(date);
+  return (
+    year + '-' + two(getUTCMonth.call(date) + 1) + '-' + two(getUTCDate.call(date)) + 'T' + two(getUTCHours.call(date)) + ':' +
+    two(getUTCMinutes.call(date)) + ':' + two(getUTCSeconds.call(date)) + '.' + (ms < 10 ? '00' + ms : ms < 100 ? '0' + ms : '' + ms) + 'Z'
+  );
+}
+
+/** The time of a date's stored text; the common `YYYY-MM-DDTHH:mm:ss.sssZ` of years 1000 to 9999 read here (the language's parser is several times slower). */
+function isoTime(text: unknown): number {
+  const s = String(text);
+  if (s.length === 24 && s.charCodeAt(4) === 45 && s.charCodeAt(7) === 45 && s.charCodeAt(10) === 84 && s.charCodeAt(13) === 58 && s.charCodeAt(16) === 58 && s.charCodeAt(19) === 46 && s.charCodeAt(23) === 90) {
+    const year = digits(s, 0, 4);
+    const month = digits(s, 5, 2);
+    const day = digits(s, 8, 2);
+    const hour = digits(s, 11, 2);
+    const minute = digits(s, 14, 2);
+    const second = digits(s, 17, 2);
+    const ms = digits(s, 20, 3);
+    if (year >= 1000 && month >= 1 && month <= 12 && day >= 1 && day <= daysIn(year, month) && hour >= 0 && hour <= 23 && minute >= 0 && minute <= 59 && second >= 0 && second <= 59 && ms >= 0) {
+      return Date.UTC(year, month - 1, day, hour, minute, second, ms);
+    }
+  }
+  return new Date(s).getTime();
+}
+
+function daysIn(year: number, month: number): number {
+  if (month !== 2) return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+  return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+}
+
+/** The number written in `length` decimal digits at `at`, or -1 if they are not all digits. */
+function digits(s: string, at: number, length: number): number {
+  let n = 0;
+  for (let i = at; i < at + length; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/** A part of a stored value that the type tree says is missing: the array's hole there. */
+const HOLE_MARK = Symbol('hole');
+
+/** What a place's content becomes when read back: the value (revive) or the format 1 tag a display shows. */
+type Reader = (kind: string, content: unknown) => unknown;
+
+/**
+ * The value of a format 2 envelope, read back: the places `types` names are revived in the tree
+ * JSON.parse made (a plain object or array stays itself; its typed parts are replaced in place).
+ */
+export function decodeFlat(value: unknown, types: unknown): unknown {
+  return visit(value, types, revive);
+}
+
+/** The value of a format 2 envelope as format 1's tagged tree, for display: nothing is revived. */
+export function displayFlat(value: unknown, types: unknown): unknown {
+  return visit(value, types, asTag);
+}
+
+function visit(value: unknown, types: unknown, read: Reader): unknown {
+  if (types === undefined) return value;
+  const holder: Record<string, unknown> = { value };
+  place(holder, 'value', types, read);
+  return holder.value;
+}
+
+/** Reads the part at `holder[key]` as `node` says. */
+function place(holder: Record<string, unknown>, key: string, node: unknown, read: Reader): void {
+  if (!Object.hasOwn(holder, key)) throw new OperonValueFormatError(`a stored value's types name a part "${key}" it does not hold`);
+  if (typeof node === 'string') {
+    set(holder, key, read(node, holder[key]));
+  } else if (Array.isArray(node)) {
+    const [kind, children] = node as unknown[];
+    if (typeof kind !== 'string') throw new OperonValueFormatError(`a stored value's types hold ${describe(kind)}, not a kind`);
+    const content = holder[key];
+    parts(content, children, read);
+    set(holder, key, read(kind, content));
+  } else {
+    parts(holder[key], node, read);
+  }
+}
+
+function parts(container: unknown, children: unknown, read: Reader): void {
+  if (typeof container !== 'object' || container === null) throw new OperonValueFormatError(`a stored value's types name parts inside ${describe(container)}, which has none`);
+  if (typeof children !== 'object' || children === null || Array.isArray(children)) throw new OperonValueFormatError(`a stored value's types hold ${describe(children)}, not a node`);
+  const keys = Object.keys(children);
+  // `*` names each item of a list (an object's own `*` key is just a key).
+  if (Array.isArray(container) && keys.length === 1 && keys[0] === ALL) {
+    const node = (children as Record<string, unknown>)[ALL];
+    for (let i = 0; i < container.length; i++) place(container as unknown as Record<string, unknown>, i as unknown as string, node, read);
+    return;
+  }
+  for (let i = 0; i < keys.length; i++) place(container as Record<string, unknown>, keys[i]!, (children as Record<string, unknown>)[keys[i]!], read);
+}
+
+/** Defined, not assigned: a stored `__proto__` key sets no prototype. */
+function set(holder: Record<string, unknown>, key: string, value: unknown): void {
+  if (value === HOLE_MARK) delete holder[key];
+  else if (key === '__proto__') define(holder, key, value);
+  else holder[key] = value;
+}
+
+function revive(kind: string, content: unknown): unknown {
+  switch (kind) {
+    case 'undefined':
+      return undefined;
+    case 'hole':
+      return HOLE_MARK;
+    case 'number':
+      return content === '-0' ? -0 : Number(content);
+    case 'bigint':
+      return BigInt(String(content));
+    case 'Date':
+      return new Date(content === null ? Number.NaN : isoTime(content));
+    case 'RegExp':
+      return regExp(content, undefined);
+    case 'Map':
+      return fillMap(new Map(), content);
+    case 'Set':
+      return fillSet(new Set(), content);
+    case 'Buffer':
+      return Buffer.from(String(content), 'base64');
+    case 'ArrayBuffer':
+      return bytes(content);
+    default: {
+      const typed = TYPED_ARRAYS.get(kind);
+      if (typed) return new typed(bytes(content));
+      if (kind.startsWith(CLASS)) return instance(kind.slice(CLASS.length), content);
+      if (kind.startsWith(SUBCLASS)) return subclassInstance(kind.slice(SUBCLASS.length), content);
+      throw new OperonValueFormatError(`a stored value holds a "${kind}" this version of Operon cannot read`);
+    }
+  }
+}
+
+function regExp(content: unknown, cls: SerializableClass | undefined): RegExp {
+  const text = String(content);
+  const end = text.lastIndexOf('/');
+  if (!text.startsWith('/') || end < 1) throw new OperonValueFormatError(`a stored RegExp holds ${describe(content)}, not /source/flags`);
+  const args = [text.slice(1, end), text.slice(end + 1)];
+  return cls ? (Reflect.construct(RegExp, args, cls) as RegExp) : new RegExp(args[0]!, args[1]);
+}
+
+function fillMap(map: Map<unknown, unknown>, content: unknown): Map<unknown, unknown> {
+  for (const entry of listOf(content, 'Map')) {
+    if (!Array.isArray(entry) || entry.length !== 2) throw new OperonValueFormatError(`a stored Map holds ${describe(entry)}, not a [key, value] entry`);
+    // Map.prototype's own set: a subclass's set is app code.
+    Map.prototype.set.call(map, entry[0], entry[1]);
+  }
+  return map;
+}
+
+function fillSet(set: Set<unknown>, content: unknown): Set<unknown> {
+  for (const member of listOf(content, 'Set')) Set.prototype.add.call(set, member);
+  return set;
+}
+
+function registered(className: string): SerializableClass {
+  const cls = serializableClassNamed(className);
+  if (cls === undefined) {
+    throw new OperonValueFormatError(`a stored value is an instance of class "${className}", which is not registered here: call registerSerializableClass before reading it`);
+  }
+  return cls;
+}
+
+function fieldsOf(content: unknown, what: string): Record<string, unknown> {
+  if (typeof content !== 'object' || content === null || Array.isArray(content)) throw new OperonValueFormatError(`a stored ${what} holds ${describe(content)}, not its fields`);
+  return content as Record<string, unknown>;
+}
+
+function copyFields(target: object, fields: Record<string, unknown>): object {
+  const keys = Object.keys(fields);
+  for (let i = 0; i < keys.length; i++) define(target, keys[i]!, fields[keys[i]!]);
+  return target;
+}
+
+function instance(className: string, content: unknown): object {
+  const cls = registered(className);
+  return copyFields(Object.create(cls.prototype as object) as object, fieldsOf(content, `instance of ${className}`));
+}
+
+function subclassInstance(kind: string, content: unknown): object {
+  const colon = kind.indexOf(':');
+  const base = kind.slice(0, colon);
+  const className = kind.slice(colon + 1);
+  const cls = registered(className);
+  const baseClass = SUBCLASSABLE.get(base);
+  if (colon < 0 || baseClass === undefined || !((cls.prototype as object) instanceof baseClass)) {
+    throw new OperonValueFormatError(`a stored value is an instance of class "${className}" as a subclass of "${base}", which it is not`);
+  }
+  const { value, fields } = fieldsOf(content, `instance of ${className}`);
+  let out: object;
+  switch (base) {
+    case 'Array': {
+      const items = listOf(value, 'Array');
+      const array = Reflect.construct(Array, [], cls) as unknown[];
+      for (let i = 0; i < items.length; i++) if (i in items) define(array, String(i), items[i]);
+      array.length = items.length;
+      out = array;
+      break;
+    }
+    case 'Date':
+      out = Reflect.construct(Date, [value === null ? Number.NaN : isoTime(value)], cls) as Date;
+      break;
+    case 'RegExp':
+      out = regExp(value, cls);
+      break;
+    case 'Map':
+      out = fillMap(Reflect.construct(Map, [], cls) as Map<unknown, unknown>, value);
+      break;
+    default:
+      out = fillSet(Reflect.construct(Set, [], cls) as Set<unknown>, value);
+  }
+  return copyFields(out, fieldsOf(fields ?? {}, `instance of ${className}`));
+}
+
+/** A place's content as format 1 shows it: `{"$type":"Date","value":"…"}`. */
+function asTag(kind: string, content: unknown): unknown {
+  if (kind === 'undefined' || kind === 'hole') return { $type: kind };
+  if (kind.startsWith(CLASS)) return { $type: 'class', class: kind.slice(CLASS.length), value: content };
+  if (kind.startsWith(SUBCLASS)) {
+    const rest = kind.slice(SUBCLASS.length);
+    const colon = rest.indexOf(':');
+    const { value, fields } = (content ?? {}) as Record<string, unknown>;
+    return { $type: 'subclass', class: rest.slice(colon + 1), base: rest.slice(0, colon), value, fields };
+  }
+  return { $type: kind, value: content };
+}

@@ -42,10 +42,6 @@ export function freePort(): Promise<number> {
   });
 }
 
-let embedded: EmbeddedPostgres | undefined;
-let dir: string | undefined;
-let bouncer: PgBouncer | undefined;
-
 /** The majors the suite runs on besides the bundled one: the oldest and newest supported. */
 const OTHER_MAJORS = ['14', '18'];
 
@@ -61,16 +57,28 @@ function binariesOfMajor(major: string | undefined): string | undefined {
 }
 
 /** With OPERON_TEST_POOLER=pgbouncer, every test connects through a transaction-mode PgBouncer. */
-async function throughPooler(server: TestPostgres): Promise<TestPostgres> {
-  const pooler = process.env.OPERON_TEST_POOLER;
+async function throughPooler(server: TestPostgres, env: NodeJS.ProcessEnv, stops: Array<() => Promise<void>>): Promise<TestPostgres> {
+  const pooler = env.OPERON_TEST_POOLER;
   if (pooler === undefined || pooler === '') return server;
   if (pooler !== 'pgbouncer') throw new Error(`OPERON_TEST_POOLER must be pgbouncer, got ${pooler}`);
-  bouncer = await startPgBouncer({ serverHost: server.host, serverPort: server.port, user: server.user, password: server.password, port: await freePort() });
+  const bouncer: PgBouncer = await startPgBouncer({ serverHost: server.host, serverPort: server.port, user: server.user, password: server.password, port: await freePort() });
+  stops.unshift(() => bouncer.stop());
   return { ...server, host: bouncer.host, port: bouncer.port, direct: { host: server.host, port: server.port } };
 }
 
-export async function setup(project: TestProject): Promise<void> {
-  const url = process.env.OPERON_TEST_DATABASE_URL;
+/**
+ * Starts the project's Postgres and returns what stops it. With compat legs (OPERON_TEST_LEGS in
+ * vitest.config.ts) each leg is a project whose env names its pooler or major; the root project
+ * then runs no files and starts nothing.
+ */
+export async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const stops: Array<() => Promise<void>> = [];
+  const teardown = async () => {
+    for (const stop of stops) await stop();
+  };
+  if (process.env.OPERON_TEST_LEGS && project.isRootProject()) return teardown;
+  const env: NodeJS.ProcessEnv = { ...process.env, ...project.config.env };
+  const url = env.OPERON_TEST_DATABASE_URL;
   if (url) {
     const parsed = new URL(url);
     project.provide(
@@ -80,14 +88,15 @@ export async function setup(project: TestProject): Promise<void> {
         port: Number(parsed.port || 5432),
         user: decodeURIComponent(parsed.username || 'postgres'),
         password: decodeURIComponent(parsed.password),
-        statementStats: process.env.OPERON_TEST_PG_STAT_STATEMENTS === '1',
-      }),
+        statementStats: env.OPERON_TEST_PG_STAT_STATEMENTS === '1',
+      }, env, stops),
     );
-    return;
+    return teardown;
   }
-  dir = mkdtempSync(join(tmpdir(), 'operon-test-pg-'));
-  const binaryPackage = binariesOfMajor(process.env.OPERON_TEST_PG_MAJOR);
+  const dir = mkdtempSync(join(tmpdir(), 'operon-test-pg-'));
+  const binaryPackage = binariesOfMajor(env.OPERON_TEST_PG_MAJOR);
   chmodSync(dir, 0o755);
+  let embedded: EmbeddedPostgres;
   try {
     embedded = await startEmbeddedPostgres({
       dataDir: join(dir, 'pgdata'),
@@ -106,11 +115,16 @@ export async function setup(project: TestProject): Promise<void> {
       },
     });
   } catch (error) {
+    removeInBackground(dir);
     throw new Error(
       `could not start the test Postgres (${(error as Error).message}); ` +
         'run `npx pnpm@10 install` first, or set OPERON_TEST_DATABASE_URL to a Postgres you run',
     );
   }
+  stops.push(async () => {
+    await embedded.stop();
+    removeInBackground(dir);
+  });
   project.provide(
     'postgres',
     await throughPooler({
@@ -119,14 +133,9 @@ export async function setup(project: TestProject): Promise<void> {
       user: embedded.user,
       password: embedded.password,
       statementStats: true,
-    }),
+    }, env, stops),
   );
-}
-
-export async function teardown(): Promise<void> {
-  await bouncer?.stop();
-  await embedded?.stop();
-  if (dir) removeInBackground(dir);
+  return teardown;
 }
 
 /**

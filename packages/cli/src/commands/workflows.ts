@@ -158,8 +158,8 @@ async function change(uuid: string | undefined, options: WorkflowsOptions, verb:
   if (options.version !== undefined && uuid === undefined) throw new OperonManagementRequestError('--version moves one workflow: give its uuid');
   const result = await withRuntime(options, true, async (runtime) =>
     verb === 'cancel'
-      ? cancelWorkflows(runtime.systemDb.systemPool, target, actor())
-      : resumeWorkflows(runtime.systemDb.systemPool, target, actor(), { moveTo: await checkedMoveOf(runtime, uuid ?? '', options.version) }),
+      ? cancelWorkflows(runtime.systemDb.systemPool, target, actor(), { appPool: runtime.systemDb.appPool })
+      : resumeWorkflows(runtime.systemDb.systemPool, target, actor(), { moveTo: await checkedMoveOf(runtime, uuid ?? '', options.version), appPool: runtime.systemDb.appPool }),
   );
   if (uuid === undefined) {
     print(options, { changed: result.changed }, changeText(verb === 'cancel' ? 'cancelled' : 'resumed')(result));

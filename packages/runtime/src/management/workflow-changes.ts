@@ -20,6 +20,7 @@ import { checkClientUUID } from '../client/identifiers.js';
 import { NOTIFICATION_CHANNEL } from '../system-db/notification-channel.js';
 import { OperonManagementRequestError, filterCondition, isEmptyFilter, type WorkflowFilter } from './workflow-filter.js';
 import { getManagedWorkflow } from './workflow-queries.js';
+import { clearCancelled, markCancelled } from '../system-db/transaction-outputs.js';
 
 /** A change that the workflow's status does not allow (resuming a running one, cancelling an ended one): answered with 409. */
 export class OperonManagementConflictError extends OperonError {
@@ -114,7 +115,13 @@ async function requireWorkflow(pool: pg.Pool, workflowUUID: string) {
  * Cancels the target and every workflow below it that is PENDING or ENQUEUED, in one statement.
  * A single workflow that has ended already is a conflict; one cancelled already changes nothing.
  */
-export async function cancelWorkflows(pool: pg.Pool, target: ChangeTarget, author: ChangeAuthor): Promise<ChangeResult> {
+export async function cancelWorkflows(
+  pool: pg.Pool,
+  target: ChangeTarget,
+  author: ChangeAuthor,
+  /** The app database: its fence rows are marked too, so a transaction's commit tells its run. */
+  { appPool }: { readonly appPool?: pg.Pool } = {},
+): Promise<ChangeResult> {
   if ('workflowUUID' in target) {
     const row = await requireWorkflow(pool, target.workflowUUID);
     if (row.status !== 'CANCELLED' && !CANCELLABLE.includes(row.status)) {
@@ -126,7 +133,7 @@ export async function cancelWorkflows(pool: pg.Pool, target: ChangeTarget, autho
   values.push(CANCELLABLE);
   const cancellable = values.length;
   const audit = auditCte(values, author, 'workflowUUID' in target ? 'cancel' : 'bulk-cancel', target, 'changed');
-  const { rows } = await pool.query(
+  const rows = await underRowLocks(pool, appPool, (client) => client.query(
     `WITH RECURSIVE tree (workflow_uuid) AS (
        SELECT w.workflow_uuid FROM operon.workflow_status w WHERE ${roots}
        UNION
@@ -142,8 +149,38 @@ export async function cancelWorkflows(pool: pg.Pool, target: ChangeTarget, autho
      ${audit}
      SELECT (SELECT n FROM notified) AS changed, array(SELECT workflow_uuid FROM changed) AS uuids, (SELECT audit_id FROM audit) AS audit_id`,
     values,
-  );
+  ), markCancelled);
   return { changed: Number(rows[0].changed), workflowUUIDs: rows[0].uuids };
+}
+
+/**
+ * Runs a change's statement on the system database and, before it commits (its rows still
+ * locked), `also` on the app database for the workflows it changed (`uuids`). So the app
+ * database's marks change in the order the changes commit: a resume of a cancelled workflow,
+ * which takes the same row locks, clears a cancel's mark only after the cancel set it. A mark
+ * left by a change that then failed to commit does no harm: a run checks the system database
+ * before it acts on one.
+ */
+async function underRowLocks(
+  pool: pg.Pool,
+  appPool: pg.Pool | undefined,
+  statement: (client: pg.PoolClient) => Promise<pg.QueryResult>,
+  also: (appPool: pg.Pool, uuids: readonly string[]) => Promise<void>,
+): Promise<any[]> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const { rows } = await statement(client);
+    const uuids: string[] = rows[0]?.uuids ?? [];
+    if (appPool !== undefined && uuids.length > 0) await also(appPool, uuids);
+    await client.query('COMMIT');
+    return rows;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
 }
 
 /** A resumed workflow of a queue whose deduplication id another waiting or running one now holds. */
@@ -170,7 +207,17 @@ export async function resumeWorkflows(
   pool: pg.Pool,
   target: ChangeTarget,
   author: ChangeAuthor,
-  { waitMs = RESUME_WAIT_MS, moveTo }: { readonly waitMs?: number; /** A version the caller checked the root against: it goes on on that code. */ readonly moveTo?: CheckedMove } = {},
+  {
+    waitMs = RESUME_WAIT_MS,
+    moveTo,
+    appPool,
+  }: {
+    readonly waitMs?: number;
+    /** A version the caller checked the root against: it goes on on that code. */
+    readonly moveTo?: CheckedMove;
+    /** The app database: the cancel's marks on the resumed workflows' fence rows are cleared. */
+    readonly appPool?: pg.Pool;
+  } = {},
 ): Promise<ChangeResult> {
   if ('workflowUUID' in target) {
     const row = await requireWorkflow(pool, target.workflowUUID);
@@ -185,7 +232,7 @@ export async function resumeWorkflows(
   const giveUpAt = Date.now() + waitMs;
   let move = moveTo;
   for (;;) {
-    const attempt = await resumeOnce(pool, target, author, move);
+    const attempt = await resumeOnce(pool, appPool, target, author, move);
     if ('stale' in attempt && Date.now() < giveUpAt) {
       // Records the check did not see (the cancelled run's last operation): check those too.
       move = { ...move!, records: await move!.check() };
@@ -208,6 +255,7 @@ export async function resumeWorkflows(
 /** One resume statement: it changes everything it selects, or (some run still finishing, or a move checked on fewer records than there are now) nothing. */
 async function resumeOnce(
   pool: pg.Pool,
+  appPool: pg.Pool | undefined,
   target: ChangeTarget,
   author: ChangeAuthor,
   move: CheckedMove | undefined,
@@ -228,7 +276,7 @@ async function resumeOnce(
   // One workflow that another change took first (a simultaneous resume) changed nothing: nothing is recorded.
   const single = 'workflowUUID' in target;
   const audit = auditCte(values, author, single ? 'resume' : 'bulk-resume', moveTo === undefined ? target : { ...target, version: moveTo }, 'changed', single ? `${stillFinishing} OR count(*) = 0` : stillFinishing);
-  const { rows } = await pool.query(
+  const rows = await underRowLocks(pool, appPool, (client) => client.query(
     `WITH RECURSIVE tree (workflow_uuid, is_root) AS (
        SELECT w.workflow_uuid, true FROM operon.workflow_status w WHERE ${roots}
        UNION
@@ -270,7 +318,7 @@ async function resumeOnce(
        (SELECT workflow_uuid FROM finishing) AS finishing_uuid, (SELECT owner FROM finishing) AS finishing_owner,
        EXISTS (SELECT 1 FROM stale) AS stale`,
     values,
-  ).catch(refuseHeldDeduplication);
+  ), clearCancelled).catch(refuseHeldDeduplication);
   const row = rows[0];
   if (row.finishing_uuid === null && row.stale) return { stale: true };
   if (row.finishing_uuid !== null) return { finishing: { workflowUUID: row.finishing_uuid, owner: row.finishing_owner } };

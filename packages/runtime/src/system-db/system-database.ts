@@ -267,7 +267,7 @@ export class SystemDatabase {
     return guardDatabase(operations.recordOperation(this.systemPool, owner, workflowUUID, functionID, record));
   }
 
-  /** Inserts a transaction's output and commits the transaction, in one round trip. */
+  /** Inserts a transaction's output and commits the transaction, in one round trip; true when a cancel marked the workflow. */
   insertTransactionOutputAndCommit(
     client: pg.ClientBase,
     owner: { readonly instance: string; readonly epoch: number },
@@ -275,8 +275,16 @@ export class SystemDatabase {
     functionID: number,
     functionName: string,
     output: string | null,
-  ): Promise<void> {
+  ): Promise<boolean> {
     return guardDatabase(transactions.insertTransactionOutputAndCommit(client, owner, workflowUUID, functionID, functionName, output));
+  }
+
+  /**
+   * Whether the workflow is CANCELLED, read under a share lock on its row: a cancel still
+   * committing (it marked the app database first, under the row's lock) is waited for.
+   */
+  confirmCancelled(workflowUUID: string): Promise<boolean> {
+    return guardDatabase(status.confirmCancelled(this.systemPool, workflowUUID));
   }
 
   /** Every record of these workflows from both databases: two parallel queries however many workflows. */

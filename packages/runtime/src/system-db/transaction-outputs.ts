@@ -6,10 +6,12 @@ import type { RecordsByWorkflow } from './operation-outputs.js';
  * Ends the user's transaction: inserts its output and commits, so the record commits (or not)
  * with the user's writes. Fenced: the statement first claims the workflow's owner row for `owner`
  * (locking it, so an adopter's rewrite waits for this commit), and raises OP001 when another
- * executor owns the workflow, so a transaction of a fenced process never commits. Both
- * statements travel as one simple query, one round trip; its values are therefore literals, quoted
- * by the driver's escapeLiteral. If the INSERT fails (another run recorded this operation first,
- * or the writer was fenced), the COMMIT after it is not run.
+ * executor owns the workflow, so a transaction of a fenced process never commits. A row a cancel
+ * made (owner '': no transaction had committed) is taken over. Both statements travel as one
+ * simple query, one round trip; its values are therefore literals, quoted by the driver's
+ * escapeLiteral. If the INSERT fails (another run recorded this operation first, or the writer was
+ * fenced), the COMMIT after it is not run. Resolves true when a cancel marked the workflow's row:
+ * the row's latest version, read under its lock, so a mark committed before this commit is seen.
  */
 export async function insertTransactionOutputAndCommit(
   client: pg.ClientBase,
@@ -18,18 +20,40 @@ export async function insertTransactionOutputAndCommit(
   functionID: number,
   functionName: string,
   output: string | null,
-): Promise<void> {
+): Promise<boolean> {
   const literal = (value: string | null) => (value === null ? 'NULL' : client.escapeLiteral(value));
   const uuid = literal(workflowUUID);
-  await client.query(
+  const results = (await client.query(
     `WITH fence AS (
        INSERT INTO operon.workflow_owners AS o (workflow_uuid, owner, epoch) VALUES (${uuid}, ${literal(owner.instance)}, ${Math.trunc(owner.epoch)})
-       ON CONFLICT (workflow_uuid) DO UPDATE SET owner = EXCLUDED.owner WHERE o.owner = EXCLUDED.owner
-       RETURNING 1)
+       ON CONFLICT (workflow_uuid) DO UPDATE SET owner = EXCLUDED.owner, epoch = CASE WHEN o.owner = '' THEN EXCLUDED.epoch ELSE o.epoch END
+       WHERE o.owner = EXCLUDED.owner OR o.owner = ''
+       RETURNING o.cancelled)
      INSERT INTO operon.transaction_outputs (workflow_uuid, function_id, function_name, output, created_at)
      SELECT ${uuid}, ${Math.trunc(functionID)}, ${literal(functionName)}, ${literal(output)}, ${Date.now()}
-     WHERE CASE WHEN EXISTS (SELECT 1 FROM fence) THEN true ELSE operon.fenced(${uuid}) END; COMMIT`,
+     WHERE CASE WHEN EXISTS (SELECT 1 FROM fence) THEN true ELSE operon.fenced(${uuid}) END
+     RETURNING (SELECT cancelled FROM fence) AS cancelled; COMMIT`,
+  )) as unknown as pg.QueryResult<{ cancelled: boolean }>[];
+  return results[0]?.rows[0]?.cancelled === true;
+}
+
+/**
+ * Marks cancelled workflows in their fence rows (a row with no owner for one that has none yet),
+ * so their transactions' commits say so. Rows are taken in UUID order, as an adoption's fence
+ * takes them, so the two never deadlock.
+ */
+export async function markCancelled(appPool: pg.Pool, workflowUUIDs: readonly string[]): Promise<void> {
+  await appPool.query(
+    `INSERT INTO operon.workflow_owners AS o (workflow_uuid, owner, epoch, cancelled)
+     SELECT u, '', -1, true FROM unnest($1::text[]) AS u ORDER BY u
+     ON CONFLICT (workflow_uuid) DO UPDATE SET cancelled = true`,
+    [workflowUUIDs],
   );
+}
+
+/** Clears the cancel's mark of resumed workflows. */
+export async function clearCancelled(appPool: pg.Pool, workflowUUIDs: readonly string[]): Promise<void> {
+  await appPool.query(`UPDATE operon.workflow_owners SET cancelled = false WHERE workflow_uuid = ANY($1::text[]) AND cancelled`, [workflowUUIDs]);
 }
 
 /**
@@ -43,7 +67,7 @@ export async function fenceTransactions(
 ): Promise<void> {
   // Only forward: a stale adopter's fence, landing late, never takes a workflow back from a newer owner.
   await appPool.query(
-    `INSERT INTO operon.workflow_owners AS o (workflow_uuid, owner, epoch) SELECT u, $2, e FROM unnest($1::text[], $3::int[]) AS c(u, e)
+    `INSERT INTO operon.workflow_owners AS o (workflow_uuid, owner, epoch) SELECT u, $2, e FROM unnest($1::text[], $3::int[]) AS c(u, e) ORDER BY u
      ON CONFLICT (workflow_uuid) DO UPDATE SET owner = EXCLUDED.owner, epoch = EXCLUDED.epoch WHERE o.epoch < EXCLUDED.epoch`,
     [claimed.map((c) => c.workflowUUID), owner, claimed.map((c) => c.epoch)],
   );

@@ -323,6 +323,12 @@ export async function cancelledAmong(pool: pg.Pool, workflowUUIDs: readonly stri
   return rows.map((r) => r.workflow_uuid);
 }
 
+/** Whether the workflow is CANCELLED, waiting for a change of its row that is still committing. */
+export async function confirmCancelled(pool: pg.Pool, workflowUUID: string): Promise<boolean> {
+  const { rows } = await pool.query<{ status: string }>('SELECT status FROM operon.workflow_status WHERE workflow_uuid = $1 FOR SHARE', [workflowUUID]);
+  return rows[0]?.status === 'CANCELLED';
+}
+
 /**
  * A cancelled run lets go of its workflow once nothing it started is still in flight: the owner
  * becomes NULL, so a resume may hand the workflow to a new run (while the owner is a live

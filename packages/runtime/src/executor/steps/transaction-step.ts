@@ -67,8 +67,11 @@ class AttemptSession {
   }
 }
 
-/** How one attempt ended: committed with its output, failed with the app's error, must run again, or was cut by a crash. */
-type Attempt = { readonly output: string | null } | { readonly error: unknown } | 'conflict' | 'recorded-elsewhere' | 'crashed';
+/**
+ * How one attempt ended: committed with its output (`marked`: its commit found a cancel's mark),
+ * failed with the app's error, must run again, or was cut by a crash.
+ */
+type Attempt = { readonly output: string | null; readonly marked?: boolean } | { readonly error: unknown } | 'conflict' | 'recorded-elsewhere' | 'crashed';
 
 export async function performTransaction(
   execution: WorkflowExecution,
@@ -90,7 +93,7 @@ export async function performTransaction(
   const call = (client: unknown) => fn.method.fn.call(fn.cls, transactionContext(site, client, span, logger, application), ...args);
   // A read-only transaction wrote nothing to keep atomic with its record: it commits, then records.
   const commit = readOnly
-    ? (client: pg.PoolClient) => client.query('COMMIT').then(() => undefined)
+    ? (client: pg.PoolClient) => client.query('COMMIT').then(() => false)
     : (client: pg.PoolClient, output: string | null) =>
         systemDb.insertTransactionOutputAndCommit(client, { instance: site.owner, epoch: execution.run.epoch }, site.workflowUUID, site.functionID, fn.name, output);
   const crashed = execution.services.crashed ?? (() => false);
@@ -119,6 +122,9 @@ export async function performTransaction(
       continue;
     }
     if ('error' in attempt || readOnly) return execution.persist(site, attempt);
+    // A cancel marked the workflow in the app database: the system database's status is the
+    // truth (a mark can outlive a cancel that did not commit); the run then starts nothing more.
+    if (attempt.marked && (await systemDb.confirmCancelled(site.workflowUUID).catch(() => false))) site.onCancelled?.();
     return { functionName: fn.name, output: attempt.output, error: null };
   }
 }
@@ -131,7 +137,7 @@ async function runAttempt(
   session: AttemptSession,
   begin: string,
   call: (client: unknown) => Promise<unknown>,
-  commit: (client: pg.PoolClient, output: string | null) => Promise<void>,
+  commit: (client: pg.PoolClient, output: string | null) => Promise<boolean>,
   what: string,
   crashed: () => boolean,
 ): Promise<Attempt> {
@@ -173,8 +179,9 @@ async function runAttempt(
   }
   // Checked right before the COMMIT: the app's code may have returned after the crash moment.
   if (dropIfCrashed()) return 'crashed';
+  let marked: boolean;
   try {
-    await commit(session.client, output);
+    marked = await commit(session.client, output);
   } catch (error) {
     await session.close();
     if (isRetriableTransactionError(error)) return 'conflict';
@@ -186,7 +193,7 @@ async function runAttempt(
     throw markInfrastructure(error);
   }
   session.release();
-  return { output };
+  return { output, marked };
 }
 
 function transactionContext(

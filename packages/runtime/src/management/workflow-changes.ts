@@ -6,7 +6,9 @@
  * - Cancel marks the workflows and their whole child tree CANCELLED (a recursive CTE over
  *   parent_uuid) and notifies every process (LISTEN/NOTIFY), whose executor then starts no further
  *   operation of them; the operation in flight still records, and that record write reads the
- *   status, so a run that missed the notification stops at its next operation.
+ *   status, so a run that missed the notification stops at its next operation. A transaction
+ *   records in the app database: there the cancel marks the workflows' fence rows before its
+ *   statement commits, and a transaction's commit returns the mark.
  * - Resume, restart and fork hand their workflows to a new `stopped` executor instance: any live
  *   executor adopts them at its next heartbeat (at once, when the change is made through a
  *   runtime that runs workflows), so the CLI needs no server. Adoption then fences the previous

@@ -8,7 +8,7 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 
 await build({
   absWorkingDir: here,
-  entryPoints: ['src/main.ts', 'src/operon-worker.ts', 'src/dbos-worker.ts', 'src/retention.ts', 'src/management.ts', 'src/value-codecs.ts', 'src/version-isolation.ts', 'src/version-check.ts', 'src/queues.ts'],
+  entryPoints: ['src/main.ts', 'src/operon-worker.ts', 'src/dbos-worker.ts', 'src/retention.ts', 'src/management.ts', 'src/value-codecs.ts', 'src/version-isolation.ts', 'src/version-check.ts', 'src/queues.ts', 'src/testing-isolation.ts'],
   outdir: 'dist',
   bundle: true,
   packages: 'external',

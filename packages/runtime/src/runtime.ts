@@ -81,7 +81,7 @@ export class OperonRuntime {
     readonly connection: ConnectionSettings,
     private readonly embedded: EmbeddedPostgres | undefined,
     /** The app's `@Scheduled` workflows; started once the runtime recovered, if it runs workflows. */
-    private readonly scheduler: Scheduler | undefined,
+    private scheduler: Scheduler | undefined,
     readonly schedules: readonly ScheduledWorkflow[],
   ) {}
 
@@ -267,6 +267,20 @@ export class OperonRuntime {
       await poolsEnded;
       await this.tracing.shutdown().catch(() => undefined);
     })();
+  }
+
+  /**
+   * Starts over with no workflow, for the testing runtime's reset: the schedules stop, every
+   * execution is abandoned and fenced (WorkflowExecutor.reset), `clear` empties the databases,
+   * and the schedules start again from the emptied records.
+   */
+  async reset(clear: (previousInstance: string, nextInstance: string) => Promise<void>): Promise<void> {
+    const scheduler = this.scheduler;
+    await scheduler?.stop();
+    await this.executor.reset(clear);
+    if (!scheduler) return;
+    this.scheduler = new Scheduler(scheduler.deps, scheduler.schedules);
+    await this.scheduler.start();
   }
 
   /**

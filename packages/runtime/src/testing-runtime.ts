@@ -24,6 +24,10 @@ import type { Duration } from './testing/durations.js';
 import { claimTestDatabases, endSessions, prepareTestDatabases, testConfigOf } from './testing/test-databases.js';
 import { OperonTestingUsageError } from './testing/testing-errors.js';
 import { VirtualTime, type RunUntilIdleOptions } from './testing/virtual-time.js';
+import { captureSeed, drainPools, resetDatabases, type ResetStatements } from './testing/test-reset.js';
+
+/** How long a reset waits for the abandoned executions' statements in flight before it ends their sessions. */
+const RESET_DRAIN_MS = 1_000;
 
 export interface TestingRuntimeOptions {
   /**
@@ -88,6 +92,15 @@ export interface TestingRuntime {
    * dead one's workflows from their records. Resolves with how many it resumed.
    */
   recover(): Promise<number>;
+  /**
+   * Returns the runtime to the state it started in, in place (for a `beforeEach`): every workflow
+   * of this process is abandoned (its code never runs again and nothing it does is written; its
+   * handles reject with OPERON_ERR_RUNTIME_SHUTDOWN), the app's tables hold their rows of the
+   * start again (the migrations' and initializers' seed rows, sequences included), the system
+   * database has no workflows, messages, events or schedules' records, the virtual clock is back at
+   * its start with no timer, and crashAfter is disarmed (a crashed runtime is started again first).
+   */
+  reset(): Promise<void>;
   /** Closes the HTTP server and the pools, and stops the embedded Postgres if this testing runtime started it. */
   destroy(): Promise<void>;
   /** The runtime now serving (recover() replaces it). */
@@ -184,10 +197,19 @@ export async function createTestingRuntime(
 
   inUse.add(databases);
   let release: (() => Promise<void>) | undefined;
+  /** What a reset puts back: the databases as this testing runtime found them once started. */
+  let seed: ResetStatements;
   try {
     release = await claimTestDatabases(connection, databases);
     await prepareTestDatabases(connection, config, migrationsDir, options.fresh ?? options.dropSystemDB ?? true, logger);
     serving = await start();
+    try {
+      seed = await captureSeed(serving.runtime.appPool, serving.runtime.systemDb.systemPool);
+    } catch (error) {
+      await closeApps();
+      await serving.runtime.destroy({ stopEmbedded: false });
+      throw error;
+    }
   } catch (error) {
     await release?.();
     inUse.delete(databases);
@@ -247,6 +269,25 @@ export async function createTestingRuntime(
       const next = await start();
       serving = next;
       return next.recovered;
+    },
+    reset: async () => {
+      if (destroyed) throw new OperonTestingUsageError('reset', 'the testing runtime was destroyed');
+      crashTarget = undefined;
+      if (crash) {
+        // A crashed runtime's test ended without recover(): started again, as a restart would.
+        await crash;
+        await closeApps();
+        crash = undefined;
+        serving = await start();
+      }
+      const runtime = serving.runtime;
+      const { systemPool, appPool } = runtime.systemDb;
+      await runtime.reset(async (previousInstance, nextInstance) => {
+        await drainPools([systemPool, appPool], RESET_DRAIN_MS, () => endSessions(connection, runtime.executor.deps.sessionTag, true));
+        await resetDatabases(appPool, systemPool, seed, previousInstance, nextInstance);
+      });
+      // Last: a timer an abandoned execution set meanwhile is cancelled too.
+      clock?.reset(clock.startMs);
     },
     destroy: () =>
       (destroyed ??= (async () => {

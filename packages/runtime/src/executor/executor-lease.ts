@@ -88,6 +88,8 @@ export class ExecutorLease {
   private confirming: Promise<LeaseVerdict> | undefined;
   private stopped = false;
   private registered = false;
+  /** Set while the instance is being replaced (replaceInstance): heartbeats wait for it. */
+  private replacing: Promise<void> | undefined;
 
   constructor(
     private readonly systemDb: SystemDatabase,
@@ -185,6 +187,27 @@ export class ExecutorLease {
     await this.register(true);
   }
 
+  /**
+   * Goes on as a new instance (the testing runtime's reset): `work` moves the executor's row from
+   * the previous instance id to the next, while no heartbeat runs (one would find its row gone and
+   * take itself for fenced). Every write of the previous instance's workflows is fenced from then on.
+   */
+  async replaceInstance(work: (previous: string, next: string) => Promise<void>): Promise<void> {
+    const next = randomUUID();
+    let done!: () => void;
+    this.replacing = new Promise<void>((resolve) => (done = resolve));
+    try {
+      await this.confirming?.catch(() => undefined);
+      const sentAt = performance.now();
+      await work(this.instance, next);
+      this.instance = next;
+      this.confirmedAt = sentAt;
+    } finally {
+      this.replacing = undefined;
+      done();
+    }
+  }
+
   /** Stops heartbeating and marks this instance stopped: another executor takes over its workflows at once. */
   async stop(): Promise<void> {
     this.stopped = true;
@@ -206,6 +229,7 @@ export class ExecutorLease {
   }
 
   private async beat(): Promise<LeaseVerdict> {
+    while (this.replacing) await this.replacing;
     // The database dates the heartbeat when it runs it, no earlier than now: the lease is counted
     // from the sending, so an answer that comes back late never stretches it.
     const sentAt = performance.now();

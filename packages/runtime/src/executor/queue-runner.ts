@@ -82,6 +82,16 @@ export class QueueRunner {
     this.rateStarts.clear();
   }
 
+  /**
+   * Forgets the wake-ups it set (the testing runtime's reset empties the queues and cancels the
+   * clock's timers): a queue's rate wake-up left marked as set would never be set again.
+   */
+  forgetWakeUps(): void {
+    for (const cancel of this.delayTimers) cancel();
+    this.delayTimers.clear();
+    this.rateWakes.clear();
+  }
+
   /** Takes work soon; coalesces with a dequeue in flight. */
   wake(): void {
     if (!this.running) return;

@@ -18,9 +18,11 @@ export class VirtualClock implements WorkflowClock {
   private nowMs: number;
   private readonly timers = new Set<VirtualTimer>();
   private setCount = 0;
+  /** Moves on at every reset: a due timer's firing, queued for a later turn, is dropped by a reset in between. */
+  private resets = 0;
 
   /** Starts at `startMs` (by default the local clock's time now), and stays there until moved. */
-  constructor(startMs: number = Date.now()) {
+  constructor(readonly startMs: number = Date.now()) {
     this.nowMs = startMs;
   }
 
@@ -37,7 +39,8 @@ export class VirtualClock implements WorkflowClock {
     if (deadlineMs <= this.nowMs) {
       // Due already: fired on a later turn, as a real timer would be (the caller keeps the cancel first).
       let cancelled = false;
-      setImmediate(() => cancelled || fire());
+      const resets = this.resets;
+      setImmediate(() => cancelled || resets !== this.resets || fire());
       return () => (cancelled = true);
     }
     this.timers.add(timer);
@@ -74,6 +77,13 @@ export class VirtualClock implements WorkflowClock {
   /** Sets the time to `ms` (never backwards) without firing anything: for after the last `fireNext`. */
   moveTo(ms: number): void {
     this.nowMs = Math.max(this.nowMs, ms);
+  }
+
+  /** Cancels every timer and sets the time to `ms`, backwards too (the testing runtime's reset: a new test starts at the same instant). */
+  reset(ms: number): void {
+    this.resets++;
+    this.timers.clear();
+    this.nowMs = ms;
   }
 
   private earliest(): VirtualTimer | undefined {

@@ -123,6 +123,15 @@ export class WaitRegistry {
     for (const set of this.byKey.values()) for (const waiter of set) waiter.fail(makeError());
   }
 
+  /**
+   * Rejects every current wait with a fresh error from `makeError`; later waits go on as usual (the
+   * testing runtime's reset: the waits of the previous test's workflows end, the registry serves on).
+   */
+  interruptAll(makeError: () => Error): void {
+    for (const waiter of [...this.unkeyed]) waiter.fail(makeError());
+    for (const set of [...this.byKey.values()]) for (const waiter of [...set]) waiter.fail(makeError());
+  }
+
   shutdownError(): Error | undefined {
     return this.makeShutdownError?.();
   }

@@ -110,8 +110,11 @@ export interface StepSite {
   readonly onCancelled?: () => void;
 }
 
-/** Why an execution was given up: the runtime stopped under it, another executor owns the workflow now, or it was cancelled. */
-export type AbandonReason = 'stopped' | 'fenced' | 'cancelled';
+/**
+ * Why an execution was given up: the runtime stopped under it, another executor owns the workflow
+ * now, it was cancelled, or the testing runtime was reset (its records are gone).
+ */
+export type AbandonReason = 'stopped' | 'fenced' | 'cancelled' | 'reset';
 
 export type Outcome = { readonly output: string | null } | { readonly error: unknown };
 
@@ -443,6 +446,11 @@ export class WorkflowExecution {
       }
     }
   }
+}
+
+/** The error a workflow's caller gets when the testing runtime was reset under it; marked, as a shutdown's is. */
+export function resetError(workflowUUID: string): Error {
+  return markInfrastructure(new OperonShutdownError(`workflow ${workflowUUID} was abandoned by the testing runtime's reset(): it never resumes, and its records are gone`));
 }
 
 /** The error a workflow's caller gets when the runtime stopped under it; marked, so no step treats it as the app's. */

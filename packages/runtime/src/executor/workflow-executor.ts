@@ -20,7 +20,7 @@ import { DatabaseOutage } from './database-outage.js';
 import type { FunctionRegistry, RegisteredFunction } from './function-registry.js';
 import { deserialize, serialize, serializeError } from './serialization.js';
 import { workflowBody } from './workflow-context.js';
-import { WorkflowExecution, abandonedError, type AbandonReason, type ChildStart, type ExecutionServices, type ExecutionRun, type StepSite } from './workflow-execution.js';
+import { WorkflowExecution, abandonedError, resetError, type AbandonReason, type ChildStart, type ExecutionServices, type ExecutionRun, type StepSite } from './workflow-execution.js';
 import { ExecutorLease, OperonExecutorIdTakenError } from './executor-lease.js';
 import type { DatabaseClock } from './database-clock.js';
 import type { WorkflowClock } from './workflow-clock.js';
@@ -135,9 +135,12 @@ export class WorkflowExecutor {
   /** Workflows the stop interrupted: their recovery attempts are forgotten (a deploy is not a crash). */
   private readonly interrupted = new Set<string>();
   private readonly outage: DatabaseOutage;
-  private readonly services: ExecutionServices;
+  /** The executions' services; replaced at each reset, so those of the executions before it say the runtime stopped. */
+  private services: ExecutionServices;
   /** The services of each version loaded beside the current one: the same, with that version's registry. */
-  private readonly versionServices = new WeakMap<FunctionRegistry, ExecutionServices>();
+  private versionServices = new WeakMap<FunctionRegistry, ExecutionServices>();
+  /** Counts resets (the testing runtime's): executions of an earlier generation are dead. */
+  private generation = 0;
   readonly lease: ExecutorLease;
   /** Takes work from the queues once recovery is done. */
   readonly queues: QueueRunner;
@@ -182,22 +185,35 @@ export class WorkflowExecutor {
       run: (row) => this.runDequeued(row),
     });
     deps.messaging.onEnqueue(() => this.queues.wake());
+    this.services = this.servicesOfGeneration(0);
+  }
+
+  /**
+   * The services of the executions of `generation`: once a reset has begun the next generation,
+   * they say the runtime stopped and crashed, so those executions run nothing more and commit
+   * nothing, not even a transaction already under way, as after a crash.
+   */
+  private servicesOfGeneration(generation: number): ExecutionServices {
+    const deps = this.deps;
     const lease = this.lease;
-    this.services = {
+    const current = () => generation === this.generation;
+    return {
       ...deps,
       get executorId() {
         return lease.executorId;
       },
       lease,
       untilRecorded: <T>(work: Promise<T>): Promise<T> => {
+        // An abandoned generation's call can record nothing: nothing waits for it.
+        if (!current()) return work;
         this.inFlight.add(work);
         const done = () => this.inFlight.delete(work);
         work.then(done, done);
         return work;
       },
       outage: this.outage,
-      state: () => this.stateName,
-      crashed: () => this.crashed,
+      state: () => (current() ? this.stateName : 'stopped'),
+      crashed: () => this.crashed || !current(),
       workflows: {
         startChild: (fn, args, options) => this.startChild(fn, args, options),
         resultOf: (workflowUUID) => this.resultOf(workflowUUID),
@@ -564,6 +580,8 @@ export class WorkflowExecutor {
       if (reason === 'stopped') {
         this.interrupted.add(workflowUUID);
         settle(Promise.reject(abandonedError(workflowUUID)));
+      } else if (reason === 'reset') {
+        settle(Promise.reject(resetError(workflowUUID)));
       } else {
         this.deps.metrics?.workflowFenced();
         // Another executor runs it now: this process's callers get its recorded result, once the
@@ -738,6 +756,27 @@ export class WorkflowExecutor {
     this.lease.halt();
     this.deps.messaging.stop();
     for (const running of this.active.values()) running.abandon('stopped');
+  }
+
+  /**
+   * Starts over with no workflow (the testing runtime's reset): every execution of this process
+   * is abandoned (its code never resumes, its callers get a reset error, a transaction it has
+   * under way never commits), its waits end, and the executor goes on as a new instance, so that
+   * every write of the abandoned executions' is fenced in the database too. `clear` empties the
+   * databases meanwhile, given the previous and next instance ids.
+   */
+  async reset(clear: (previousInstance: string, nextInstance: string) => Promise<void>): Promise<void> {
+    this.generation++;
+    this.services = this.servicesOfGeneration(this.generation);
+    this.versionServices = new WeakMap();
+    for (const running of [...this.active.values()]) running.abandon('reset');
+    this.executions.clear();
+    this.interrupted.clear();
+    // Their records would be fenced: neither a stop nor the virtual clock's helpers wait for them.
+    this.inFlight.clear();
+    this.deps.messaging.interruptWaits();
+    this.queues.forgetWakeUps();
+    await this.lease.replaceInstance(clear);
   }
 
   /**

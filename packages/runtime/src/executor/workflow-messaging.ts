@@ -129,6 +129,15 @@ export class WorkflowMessaging {
     this.closing = Promise.all([this.listener.stop(), this.notifier.stop()]).then(() => undefined);
   }
 
+  /**
+   * Ends every wait in progress (the testing runtime's reset), as a shutdown would, while the
+   * messaging serves on: the workflows that waited were abandoned, and none of them may consume
+   * a message or read an event meant for the workflows that come after.
+   */
+  interruptWaits(): void {
+    this.waiters.interruptAll(() => markInfrastructure(new OperonShutdownError('the testing runtime was reset: this wait was interrupted, and its workflow never resumes')) as Error);
+  }
+
   /** Stops, and resolves once the listener connection is closed. */
   async close(): Promise<void> {
     this.stop();

@@ -74,7 +74,7 @@ export class Scheduler {
   private offWarned = false;
 
   constructor(
-    private readonly deps: SchedulerDeps,
+    readonly deps: SchedulerDeps,
     readonly schedules: readonly ScheduledWorkflow[],
   ) {
     this.byName = new Map(schedules.map((s) => [s.name, s]));

@@ -208,11 +208,17 @@ export async function prepareTestDatabases(
   }
 }
 
-/** Ends every session of this runtime (by its application_name), as the death of its process would. */
-export async function endSessions(connection: ConnectionSettings, sessionTag: string): Promise<void> {
+/**
+ * Ends every session of this runtime (by its application_name), as the death of its process would;
+ * with `busyOnly`, only those running a statement or inside a transaction.
+ */
+export async function endSessions(connection: ConnectionSettings, sessionTag: string, busyOnly = false): Promise<void> {
   const admin = await adminClient(connection);
   try {
-    await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()', [sessionTag]);
+    await admin.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()${busyOnly ? " AND state <> 'idle'" : ''}`,
+      [sessionTag],
+    );
   } finally {
     await admin.end().catch(() => undefined);
   }

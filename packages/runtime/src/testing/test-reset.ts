@@ -1,0 +1,171 @@
+/**
+ * The testing runtime's reset in place: the test databases back to the state they had when the
+ * testing runtime started, in one statement per database, without copying a database again.
+ *
+ * - The app database: every table of the app (not an extension's) is emptied, and the rows it held
+ *   then (its migrations' and initializers' seed rows, kept in schema `operon_test_seed`) are put
+ *   back, parents before children; every sequence gets its value of then; Operon's transaction
+ *   outputs and owner rows are emptied, its migration bookkeeping kept.
+ * - The system database: every table is emptied but the migration bookkeeping, the queues this
+ *   executor serves, and the executor's own row, which moves to its new instance id (so that every
+ *   write of an execution from before the reset is fenced).
+ */
+import pg from 'pg';
+
+const { escapeLiteral } = pg;
+
+/** Where the app tables' seed rows are kept, in the test app database. */
+export const SEED_SCHEMA = 'operon_test_seed';
+/** System tables a reset keeps: the migration bookkeeping, the live executor's row and its queues. */
+const KEPT_SYSTEM_TABLES = new Set(['schema_version', 'executors', 'queues']);
+
+export interface ResetStatements {
+  /** Empties the app database and puts its seed back: one multi-statement query (one transaction). */
+  readonly app: string;
+  /** The system tables to empty, quoted. */
+  readonly systemTables: readonly string[];
+}
+
+interface AppTable {
+  readonly oid: number;
+  /** Schema-qualified and quoted. */
+  readonly name: string;
+  readonly hasRows: boolean;
+  /** The columns a seed row is inserted with (all but generated ones), quoted. */
+  readonly columns: string;
+}
+
+/**
+ * Reads what a reset puts back: which tables the app has, the rows of those that have any (copied
+ * into SEED_SCHEMA), and every sequence's value; returns the statements of a reset.
+ */
+export async function captureSeed(appPool: pg.Pool, systemPool: pg.Pool): Promise<ResetStatements> {
+  const client = await appPool.connect();
+  try {
+    const { rows: tables } = await client.query<{ oid: number; name: string; columns: string }>(
+      `SELECT c.oid::int AS oid, format('%I.%I', n.nspname, c.relname) AS name,
+              (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_attribute a
+               WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '') AS columns
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+         AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'operon', $1) AND n.nspname NOT LIKE 'pg\\_%'
+         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+       ORDER BY 2`,
+      [SEED_SCHEMA],
+    );
+    const withRows = new Set<number>();
+    if (tables.length > 0) {
+      const { rows } = await client.query<{ oid: number }>(
+        tables.map((t) => `SELECT ${t.oid}::int AS oid WHERE EXISTS (SELECT 1 FROM ${t.name})`).join(' UNION ALL '),
+      );
+      for (const row of rows) withRows.add(row.oid);
+    }
+    const parents = await foreignKeys(client);
+    const appTables = parentsFirst(tables.map((t) => ({ ...t, hasRows: withRows.has(t.oid) })), parents);
+    const seeded = appTables.filter((t) => t.hasRows);
+    // A copy of each seeded table, as exact as the table itself (no conversion through text).
+    await client.query(`DROP SCHEMA IF EXISTS ${SEED_SCHEMA} CASCADE`);
+    if (seeded.length > 0) {
+      await client.query(`CREATE SCHEMA ${SEED_SCHEMA}`);
+      for (const table of seeded) await client.query(`CREATE TABLE ${SEED_SCHEMA}.t${table.oid} AS SELECT * FROM ${table.name}`);
+    }
+    const { rows: sequences } = await client.query<{ name: string; value: string; called: boolean }>(
+      `SELECT format('%I.%I', schemaname, sequencename) AS name, coalesce(last_value, start_value)::text AS value, last_value IS NOT NULL AS called
+       FROM pg_sequences WHERE schemaname NOT IN ('operon', $1)`,
+      [SEED_SCHEMA],
+    );
+    // DELETE, not TRUNCATE: on the few rows of a test, several times faster (TRUNCATE makes new
+    // files for every table and index). Children first, so that no foreign key stops a DELETE; with
+    // the right to (a superuser), as a replica: no trigger of the app fires and no key is checked.
+    const emptied = [...[...appTables].reverse().map((t) => t.name), 'operon.transaction_outputs', 'operon.workflow_owners'];
+    const asReplica = await client.query('BEGIN; SET LOCAL session_replication_role = replica; ROLLBACK').then(
+      () => true,
+      async () => {
+        await client.query('ROLLBACK');
+        return false;
+      },
+    );
+    const app = [
+      'BEGIN',
+      ...(asReplica ? ['SET LOCAL session_replication_role = replica'] : []),
+      ...emptied.map((name) => `DELETE FROM ${name}`),
+      ...seeded.map((t) => `INSERT INTO ${t.name} (${t.columns}) OVERRIDING SYSTEM VALUE SELECT ${t.columns} FROM ${SEED_SCHEMA}.t${t.oid}`),
+      ...(sequences.length > 0
+        ? [`SELECT ${sequences.map((s) => `setval(${client.escapeLiteral(s.name)}::regclass, ${BigInt(s.value)}, ${s.called})`).join(', ')}`]
+        : []),
+      'COMMIT',
+    ].join(';\n');
+    const { rows: systemTables } = await systemPool.query<{ name: string; table: string }>(
+      `SELECT format('%I.%I', n.nspname, c.relname) AS name, c.relname AS table FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname = 'operon' ORDER BY 1`,
+    );
+    return { app, systemTables: systemTables.filter((t) => !KEPT_SYSTEM_TABLES.has(t.table)).map((t) => t.name) };
+  } finally {
+    client.release();
+  }
+}
+
+/** Child → the parents it references, among the app's tables (by oid). */
+async function foreignKeys(client: pg.PoolClient): Promise<Map<number, number[]>> {
+  const { rows } = await client.query<{ child: number; parent: number }>(
+    `SELECT conrelid::int AS child, confrelid::int AS parent FROM pg_constraint WHERE contype = 'f' AND conrelid <> confrelid`,
+  );
+  const parents = new Map<number, number[]>();
+  for (const { child, parent } of rows) parents.set(child, [...(parents.get(child) ?? []), parent]);
+  return parents;
+}
+
+/** `tables` ordered so that a table comes after those it references (a cycle keeps its order: its DELETEs need the replica role). */
+function parentsFirst(tables: readonly AppTable[], parents: ReadonlyMap<number, readonly number[]>): AppTable[] {
+  const byOid = new Map(tables.map((t) => [t.oid, t]));
+  const ordered: AppTable[] = [];
+  const visiting = new Set<number>();
+  const placed = new Set<number>();
+  const place = (table: AppTable) => {
+    if (placed.has(table.oid) || visiting.has(table.oid)) return;
+    visiting.add(table.oid);
+    for (const parent of parents.get(table.oid) ?? []) {
+      const seededParent = byOid.get(parent);
+      if (seededParent) place(seededParent);
+    }
+    placed.add(table.oid);
+    ordered.push(table);
+  };
+  for (const table of tables) place(table);
+  return ordered;
+}
+
+/**
+ * Runs a reset's statements on both databases at once; the system database's also moves the
+ * executor's row from `previousInstance` to `nextInstance` and drops every other executor's.
+ */
+export async function resetDatabases(appPool: pg.Pool, systemPool: pg.Pool, statements: ResetStatements, previousInstance: string, nextInstance: string): Promise<void> {
+  const previous = escapeLiteral(previousInstance);
+  // The two databases at once: neither statement depends on the other.
+  await Promise.all([
+    appPool.query(statements.app),
+    systemPool.query(
+      [
+        'BEGIN',
+        ...statements.systemTables.map((name) => `DELETE FROM ${name}`),
+        `DELETE FROM operon.executors WHERE instance_id <> ${previous}`,
+        `UPDATE operon.executors SET instance_id = ${escapeLiteral(nextInstance)}, heartbeat_at = now() WHERE instance_id = ${previous}`,
+        'COMMIT',
+      ].join(';\n'),
+    ),
+  ]);
+}
+
+/**
+ * Waits until no statement of `pools` is in flight (those of the executions a reset abandoned
+ * finish, or fail at their fence), up to `limitMs`; then ends the sessions still busy (a
+ * transaction the abandoned code keeps open), so that none holds a lock the reset would wait on.
+ */
+export async function drainPools(pools: readonly pg.Pool[], limitMs: number, endBusySessions: () => Promise<void>): Promise<void> {
+  const giveUpAt = Date.now() + limitMs;
+  const busy = () => pools.some((pool) => pool.waitingCount > 0 || pool.totalCount > pool.idleCount);
+  while (busy()) {
+    if (Date.now() > giveUpAt) return endBusySessions();
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}

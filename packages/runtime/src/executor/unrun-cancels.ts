@@ -57,6 +57,12 @@ export class UnrunCancels {
     return [...this.held.keys()];
   }
 
+  /** Forgets every cancel and claim (the testing runtime's reset: those workflows' records are gone). */
+  clear(): void {
+    this.heard.clear();
+    this.held.clear();
+  }
+
   private letGo(workflowUUID: string, owner: string): void {
     // Conditional on CANCELLED and on this owner: a stale cancel changes nothing, and it stays held.
     this.release(workflowUUID, owner).then(

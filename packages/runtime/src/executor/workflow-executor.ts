@@ -771,6 +771,7 @@ export class WorkflowExecutor {
     this.versionServices = new WeakMap();
     for (const running of [...this.active.values()]) running.abandon('reset');
     this.executions.clear();
+    this.unrun.clear();
     this.interrupted.clear();
     // Their records would be fenced: neither a stop nor the virtual clock's helpers wait for them.
     this.inFlight.clear();

@@ -55,6 +55,8 @@ export interface HttpRouteSchema {
   params?: object;
   /** Request headers (names are matched case-insensitively): Fastify coerces and validates them too. */
   headers?: object;
+  /** The response body's schema by status code (`{ 200: {...} }`): Fastify's, and the OpenAPI document's responses. */
+  response?: Record<string | number, object>;
 }
 
 /** Where an HTTP argument is read from. */

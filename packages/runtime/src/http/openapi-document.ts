@@ -67,12 +67,19 @@ function sourceOf(parameter: BoundParameter, route: HttpRoute, pathParams: reado
 }
 
 function propertyOf(schema: object | undefined, name: string): Schema | undefined {
-  return (schema as ObjectSchema)?.properties?.[name];
+  const properties = (schema as ObjectSchema)?.properties;
+  return properties !== undefined && Object.hasOwn(properties, name) ? properties[name] : undefined;
+}
+
+/** A header's property of the headers schema: header names are case-insensitive. */
+function headerPropertyOf(schema: object | undefined, name: string): Schema | undefined {
+  const properties = (schema as ObjectSchema)?.properties ?? {};
+  return Object.entries(properties).find(([key]) => key.toLowerCase() === name.toLowerCase())?.[1];
 }
 
 /** The route schema's property for the argument; a date without one is an ISO 8601 date-time string. */
-function argumentSchema(parameter: BoundParameter, schema: object | undefined): Schema {
-  const declared = propertyOf(schema, parameter.name);
+function argumentSchema(parameter: BoundParameter, schema: object | undefined, header = false): Schema {
+  const declared = header ? headerPropertyOf(schema, parameter.name) : propertyOf(schema, parameter.name);
   if (declared) return declared;
   return parameter.date ? { type: 'string', format: 'date-time' } : {};
 }
@@ -90,8 +97,13 @@ function securityScheme(fn: RegisteredFunction): Schema {
   };
 }
 
-function operation(fn: RegisteredFunction, route: HttpRoute, schemes: Record<string, Schema>): Schema {
+/**
+ * `pathNames` renames the route's path parameters to those of the document's path: two routes
+ * whose paths differ only in parameter names are one OpenAPI path, named as the first one names them.
+ */
+function operation(fn: RegisteredFunction, route: HttpRoute, schemes: Record<string, Schema>, pathNames: ReadonlyMap<string, string>): Schema {
   const { params: pathParams } = openApiPath(route.path);
+  const pathName = (name: string) => pathNames.get(name) ?? name;
   const schema = route.schema ?? {};
   const bound = boundParameters(fn, route);
   const parameters: Schema[] = [];
@@ -106,17 +118,17 @@ function operation(fn: RegisteredFunction, route: HttpRoute, schemes: Record<str
       if (!parameter.optional) bodyRequired.push(parameter.name);
       continue;
     }
-    const from = source === 'path' ? schema.params : source === 'query' ? schema.querystring : undefined;
+    const from = source === 'path' ? schema.params : source === 'query' ? schema.querystring : schema.headers;
     parameters.push({
-      name: parameter.name,
+      name: source === 'path' ? pathName(parameter.name) : parameter.name,
       in: source,
       required: source === 'path' || !parameter.optional,
-      schema: argumentSchema(parameter, from),
+      schema: argumentSchema(parameter, from, source === 'header'),
     });
   }
   // Path parameters no argument reads, and query fields only the schema names, are still part of the route.
   for (const name of pathParams) {
-    if (!named.has(`path ${name}`)) parameters.push({ name, in: 'path', required: true, schema: propertyOf(schema.params, name) ?? { type: 'string' } });
+    if (!named.has(`path ${name}`)) parameters.push({ name: pathName(name), in: 'path', required: true, schema: propertyOf(schema.params, name) ?? { type: 'string' } });
   }
   const query = schema.querystring as ObjectSchema;
   for (const [name, property] of Object.entries(query?.properties ?? {})) {
@@ -137,6 +149,10 @@ function operation(fn: RegisteredFunction, route: HttpRoute, schemes: Record<str
     '200': { description: "The handler's result: JSON, or text/plain for a string" },
     '204': { description: 'The handler returned nothing' },
   };
+  // A declared response schema is what that status answers (JSON).
+  for (const [status, body] of Object.entries(schema.response ?? {})) {
+    responses[status] = { description: status === '200' ? "The handler's result" : `Status ${status}`, content: { 'application/json': { schema: body } } };
+  }
   if (bound.length > 0 || route.schema) responses['400'] = { description: 'A missing or invalid argument', content: { 'application/json': { schema: ERROR_RESPONSE } } };
   const roles = fn.method.requiredRoles ?? fn.classRegistration.defaultRequiredRoles ?? [];
   if (fn.classRegistration.authenticator) {
@@ -164,10 +180,16 @@ export function openApiDocument(classes: readonly unknown[] | FunctionRegistry, 
     .all()
     .filter((fn) => fn.method.http !== undefined)
     .sort((a, b) => a.method.http!.path.localeCompare(b.method.http!.path) || a.name.localeCompare(b.name));
+  // OpenAPI forbids two templated paths that differ only in parameter names: by shape, the first names them.
+  const byShape = new Map<string, { path: string; params: string[] }>();
   for (const fn of routes) {
     const route = fn.method.http!;
-    const path = openApiPath(route.path).path;
-    (paths[path] ??= {})[route.method.toLowerCase()] = operation(fn, route, schemes);
+    const own = openApiPath(route.path);
+    const shape = own.path.replace(/\{[^}]*\}/g, '{}');
+    const first = byShape.get(shape) ?? own;
+    byShape.set(shape, first);
+    const pathNames = new Map(own.params.map((name, i) => [name, first.params[i]!]));
+    (paths[first.path] ??= {})[route.method.toLowerCase()] = operation(fn, route, schemes, pathNames);
   }
   const components: Schema = {
     schemas: { OperonError: { type: 'object', properties: { error: { type: 'string' }, requestID: { type: 'string' } }, required: ['error'] } },

@@ -79,6 +79,15 @@ export function createClient(settings: ConnectionSettings, database: string, app
 }
 
 /**
+ * The application_name of a runtime's pooled sessions behind a transaction pooler. There a server
+ * session serves many clients, and keeps the last one's name for the next client that names none
+ * (PgBouncer sets it only for a client that named one): a session's name proves nothing of whose
+ * transaction it runs. So the runtime's tag (what ends a paused executor's transactions) is set
+ * by each of its transactions, `SET LOCAL` in its BEGIN, and is seen only while one is open.
+ */
+export const POOLED_APPLICATION_NAME = 'operon';
+
+/**
  * A pool on `database`. `readOnly` makes every session read-only on the server's side
  * (default_transaction_read_only), so no statement through it can change anything.
  */
@@ -90,6 +99,8 @@ export function createPool(settings: ConnectionSettings, database: string, max: 
   const pooled = settings.pooler === 'transaction';
   // Behind a pooler a session setting would stay behind on a server session others then use.
   const readOnlyPerTransaction = readOnly && pooled;
+  // Behind a pooler a session's name is no one's in particular (see POOLED_APPLICATION_NAME): each transaction names itself.
+  const transactionTag = pooled ? applicationName : undefined;
   class TimedClient extends pg.Client {
     constructor(config?: pg.ClientConfig) {
       // The pool keeps the password non-enumerable, so a spread alone would drop it.
@@ -103,7 +114,7 @@ export function createPool(settings: ConnectionSettings, database: string, max: 
 
     // One place sees every statement, Operon's and the app's transactions' alike.
     override query(...args: unknown[]): never {
-      if (pooled) args[0] = forPooler(args[0], readOnlyPerTransaction);
+      if (pooled) args[0] = forPooler(args[0], readOnlyPerTransaction, transactionTag);
       return (super.query as (...a: unknown[]) => never)(...args);
     }
   }
@@ -112,7 +123,7 @@ export function createPool(settings: ConnectionSettings, database: string, max: 
     connectionTimeoutMillis: 0,
     Client: TimedClient,
     database,
-    application_name: applicationName,
+    application_name: transactionTag === undefined ? applicationName : POOLED_APPLICATION_NAME,
     max,
     idleTimeoutMillis: 30_000,
     options: readOnly && !pooled ? '-c default_transaction_read_only=on' : undefined,
@@ -128,15 +139,29 @@ export function createPool(settings: ConnectionSettings, database: string, max: 
  * begun READ ONLY (the session-wide setting cannot be used there). Statements outside a transaction
  * block are Operon's own reads in a read-only runtime.
  */
-function forPooler(statement: unknown, readOnly: boolean): unknown {
-  if (typeof statement === 'string') return readOnly ? readOnlyBegin(statement) : statement;
+function forPooler(statement: unknown, readOnly: boolean, tag: string | undefined): unknown {
+  const begin = (text: string) => {
+    const modes = readOnly ? readOnlyBegin(text) : text;
+    return tag === undefined ? modes : taggedBegin(modes, tag);
+  };
+  if (typeof statement === 'string') return begin(statement);
   if (statement === null || typeof statement !== 'object') return statement;
   // A Submittable (a cursor, a stream) is passed through as it is.
   if (typeof (statement as { submit?: unknown }).submit === 'function') return statement;
   const config = statement as pg.QueryConfig;
   const unnamed: pg.QueryConfig = { ...config, name: undefined };
-  if (readOnly && typeof config.text === 'string') unnamed.text = readOnlyBegin(config.text);
+  // A statement with parameters is one statement (extended protocol): a BEGIN never has any.
+  if (typeof config.text === 'string' && !(config.values && config.values.length > 0)) unnamed.text = begin(config.text);
   return unnamed;
+}
+
+/** A BEGIN that also names its transaction (application_name, until it ends) by `tag`. */
+function taggedBegin(text: string, tag: string): string {
+  const begin = /^\s*(BEGIN|START\s+TRANSACTION)\b/i.exec(text);
+  if (!begin) return text;
+  const end = text.indexOf(';', begin[0].length);
+  const set = `SET LOCAL application_name = '${tag.replace(/'/g, "''")}'`;
+  return end === -1 ? `${text}; ${set}` : `${text.slice(0, end)}; ${set}${text.slice(end)}`;
 }
 
 function readOnlyBegin(text: string): string {

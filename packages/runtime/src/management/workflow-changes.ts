@@ -135,7 +135,7 @@ export async function cancelWorkflows(
   values.push(CANCELLABLE);
   const cancellable = values.length;
   const audit = auditCte(values, author, 'workflowUUID' in target ? 'cancel' : 'bulk-cancel', target, 'changed');
-  const rows = await underRowLocks(pool, appPool, (client) => client.query(
+  const rows = await underRowLocks(pool, appPool, async (client) => cancelLateChildren(client, await client.query(
     `WITH RECURSIVE tree (workflow_uuid) AS (
        SELECT w.workflow_uuid FROM operon.workflow_status w WHERE ${roots}
        UNION
@@ -151,8 +151,43 @@ export async function cancelWorkflows(
      ${audit}
      SELECT (SELECT n FROM notified) AS changed, array(SELECT workflow_uuid FROM changed) AS uuids, (SELECT audit_id FROM audit) AS audit_id`,
     values,
-  ), markCancelled);
+  )), markCancelled);
   return { changed: Number(rows[0].changed), workflowUUIDs: rows[0].uuids };
+}
+
+/**
+ * A workflow of the tree that was running may have started a child while the cancel's statement
+ * ran: committed after the statement read the tree, the child is not in it. Before the cancel
+ * commits, the children of what it changed are walked again (a new statement sees what committed
+ * since), until a walk finds no more; they are cancelled and notified the same way, and the
+ * audit entry names them too.
+ */
+async function cancelLateChildren(client: pg.PoolClient, first: pg.QueryResult): Promise<{ rows: any[] }> {
+  const row = first.rows[0];
+  const all: string[] = [...row.uuids];
+  for (let found: string[] = all; found.length > 0; ) {
+    const { rows } = await client.query(
+      `WITH RECURSIVE tree (workflow_uuid) AS (
+         SELECT c.workflow_uuid FROM operon.workflow_status c WHERE c.parent_uuid = ANY($1::text[])
+         UNION
+         SELECT c.workflow_uuid FROM operon.workflow_status c JOIN tree t ON c.parent_uuid = t.workflow_uuid),
+       changed AS (
+         UPDATE operon.workflow_status w SET status = 'CANCELLED', updated_at = $3,
+           owner = CASE WHEN w.status = 'ENQUEUED' THEN NULL ELSE w.owner END
+         FROM tree WHERE w.workflow_uuid = tree.workflow_uuid AND w.status = ANY($2::text[])
+         RETURNING w.workflow_uuid),
+       notified AS (
+         SELECT count(pg_notify('${NOTIFICATION_CHANNEL}', json_build_array('c', workflow_uuid, NULL)::text)) AS n FROM changed)
+       SELECT array(SELECT workflow_uuid FROM changed) AS uuids, (SELECT n FROM notified) AS n`,
+      [all, CANCELLABLE, Date.now()],
+    );
+    found = rows[0].uuids;
+    all.push(...found);
+  }
+  if (all.length > row.uuids.length && row.audit_id !== null) {
+    await client.query(`UPDATE operon.audit_log SET workflow_uuids = $2::text[], changed = $3 WHERE audit_id = $1`, [row.audit_id, [...all].sort(), all.length]);
+  }
+  return { rows: [{ ...row, changed: all.length, uuids: all }] };
 }
 
 /**
@@ -166,7 +201,7 @@ export async function cancelWorkflows(
 async function underRowLocks(
   pool: pg.Pool,
   appPool: pg.Pool | undefined,
-  statement: (client: pg.PoolClient) => Promise<pg.QueryResult>,
+  statement: (client: pg.PoolClient) => Promise<{ rows: any[] }>,
   also: (appPool: pg.Pool, uuids: readonly string[]) => Promise<void>,
 ): Promise<any[]> {
   const client = await pool.connect();

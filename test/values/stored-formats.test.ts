@@ -134,18 +134,33 @@ describe('the stored formats', () => {
     expect(decodeStoredValue(encode(starKey))).toStrictEqual(starKey);
   });
 
-  it('writes a value with a shared or circular reference, or an error, in format 1', () => {
+  it('writes a value with a shared or circular reference in format 1, and an error in a value in format 2', () => {
     const shared = { n: 1n };
     const circular: Record<string, unknown> = { at: new Date(0) };
     circular.self = circular;
     const error = new Declined('declined', 'acct-2');
-    for (const value of [[shared, shared], circular, { error }, new Map([['e', error]])]) {
+    const looped = Object.assign(new Declined('looped', 'acct-3'), { again: undefined as unknown });
+    looped.again = looped;
+    for (const value of [[shared, shared], circular, { looped }, new Map([['e', looped]]), { a: { $type: 'x', shared }, shared }]) {
       const text = encode(value);
       expect((JSON.parse(text) as { $operon: number }).$operon).toBe(1);
       expect(show(decodeStoredValue(text))).toBe(show(value));
     }
     const back = decodeStoredValue<Record<string, unknown>>(encode(circular));
     expect(back.self).toBe(back);
+    // An error without a reference back to itself: format 2, with its class, cause and fields.
+    (error as { cause?: unknown }).cause = new RangeError('limit', { cause: 5n });
+    const given = { error, list: [new TypeError('t')] };
+    const text = encode(given);
+    expect(JSON.parse(text)).toMatchObject({ $operon: 2, types: { error: ['Error', { fields: { cause: ['Error', { cause: 'bigint' }] } }], list: { 0: 'Error' } } });
+    const read = decodeStoredValue<{ error: Declined; list: TypeError[] }>(text);
+    expect(read.error).toBeInstanceOf(Declined);
+    expect(read.error.stack).toBe(error.stack);
+    expect(read.error.account).toBe('acct-2');
+    expect(read.error.cause).toBeInstanceOf(RangeError);
+    expect((read.error.cause as Error).cause).toBe(5n);
+    expect(read.list[0]).toBeInstanceOf(TypeError);
+    expect(show(read)).toBe(show(given));
   });
 
   it('reads records of format 1 and plain JSON, as earlier versions wrote them', () => {
@@ -184,6 +199,8 @@ describe('the stored formats', () => {
     };
     const back = decodeStoredValue<typeof expected>(format1);
     expect(show(back)).toBe(show(expected));
+    // And a value with a shared reference is still written exactly so.
+    expect(encode(expected)).toBe(format1);
     expect(back.sharedTwice[0]).toBe(back.sharedTwice[1]);
     expect(back.circular.self).toBe(back.circular);
     expect(back.error).toBeInstanceOf(Declined);
@@ -237,6 +254,8 @@ describe('the stored formats', () => {
       ['plain', (c) => c],
       ['before a Date', (c) => Object.assign(c, { at: new Date(0) })],
       ['inside a Map', (c) => new Map([['k', c]])],
+      ['beside a shared reference (format 1)', (c) => { const s = {}; return { c, s, again: s }; }],
+      ['an error\'s field', (c) => Object.assign(new Declined('x', 'a'), { c })],
       ['a registered instance', (c) => Object.defineProperties(new Money(1n, 'X'), Object.getOwnPropertyDescriptors(c))],
     ];
     for (const [name, make] of cases) {

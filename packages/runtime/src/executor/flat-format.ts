@@ -16,8 +16,9 @@
  * Format 2 holds no shared or circular reference and no error: a value with one is written in
  * format 1 (the encoder gives up with NEEDS_TAGGED_FORMAT and the caller writes format 1).
  */
-import { OperonValueFormatError, serializableClassName, serializableClassNamed, type SerializableClass } from '@operon/sdk';
+import { OperonError, OperonValueFormatError, brandOperonError, serializableClassName, serializableClassNamed, type SerializableClass } from '@operon/sdk';
 import {
+  BUILTIN_ERRORS,
   KIND_OF_PROTOTYPE,
   SUBCLASSABLE,
   TYPED_ARRAYS,
@@ -27,6 +28,7 @@ import {
   bytes,
   define,
   describe,
+  errorOf,
   isError,
   isIndexKey,
   listOf,
@@ -34,6 +36,7 @@ import {
   refuseSymbolKeys,
   through,
   unstorable,
+  type StoredError,
 } from './value-kinds.js';
 
 export type TypeNode = string | TypeChildren | [string, TypeChildren];
@@ -41,12 +44,17 @@ export interface TypeChildren {
   [key: string]: TypeNode;
 }
 
-/** Thrown by the format 2 encoder at a shared reference or an error: write the value in format 1. */
-export const NEEDS_TAGGED_FORMAT = Symbol('needs the tagged format');
+const out = through;
 
-/** `error` on its way out through `step`; a NEEDS_TAGGED_FORMAT passes through as it is. */
-function out(error: unknown, step: string | number | { readonly entry: 'key' | 'value' | 'member'; readonly index: number; readonly key?: unknown }): unknown {
-  return error === NEEDS_TAGGED_FORMAT ? error : through(error, step);
+const TYPE_KEY = '$type';
+const ERROR_OWN = ['name', 'message', 'stack'];
+const ERROR_OWN_WITH_CAUSE = ['name', 'message', 'stack', 'cause'];
+
+/** The children node of named parts that have nodes, or undefined if none has. */
+function namedParts(...named: [string, TypeNode | undefined][]): TypeChildren | undefined {
+  let children: TypeChildren | undefined;
+  for (const [key, node] of named) if (node !== undefined) (children ??= {})[key] = node;
+  return children;
 }
 
 /** The key of a list's node that applies to each of its items. */
@@ -66,7 +74,12 @@ export class FlatEncoder {
   tagged = false;
   /** The type node of the part the last `encode` call returned; undefined when it is plain JSON. The caller takes it. */
   node: TypeNode | undefined = undefined;
-  private readonly seen = new Set<object>();
+  /** Set if a shared or circular reference was met: then the copy is written in format 1. */
+  references = false;
+  /** The copies of plain objects that have a `$type` key (escaped if the copy is written in format 1). */
+  typeKeyed: Record<string, unknown>[] | undefined;
+  /** Each object met, numbered in the order format 1 numbers them. */
+  private readonly ids = new Map<object, number>();
 
   encode(value: unknown): unknown {
     switch (typeof value) {
@@ -94,9 +107,13 @@ export class FlatEncoder {
   }
 
   private object(value: object): unknown {
-    // A second sight (a shared or circular reference) needs format 1's references.
-    const seen = this.seen.size;
-    if (this.seen.add(value).size === seen) throw NEEDS_TAGGED_FORMAT;
+    const id = this.ids.get(value);
+    if (id !== undefined) {
+      // A second sight: a shared or circular reference. Format 2 holds none: the caller turns the
+      // copy into format 1, where it is the n-th object met depth first (numbered as format 1 numbers them).
+      this.references = true;
+      return this.typed('ref', id);
+    }
     const proto = Object.getPrototypeOf(value) as object | null;
     if (proto === Object.prototype || proto === null || proto === Array.prototype) {
       // Native JSON would call a toJSON it finds here (a non-enumerable own one, which Object.keys
@@ -109,30 +126,78 @@ export class FlatEncoder {
           return this.encode(replaced);
         }
       }
-      if (proto !== Array.prototype) return this.fields(value);
-      if (Array.isArray(value)) return this.items(value as unknown[]);
+      if (proto !== Array.prototype) {
+        this.ids.set(value, this.ids.size);
+        const fields = this.fields(value);
+        // Format 1 would take it for a tag: it is escaped there if the copy turns into format 1.
+        if (Object.hasOwn(value, TYPE_KEY)) (this.typeKeyed ??= []).push(fields);
+        return fields;
+      }
+      if (Array.isArray(value)) {
+        this.ids.set(value, this.ids.size);
+        return this.items(value as unknown[]);
+      }
     }
     const kind = KIND_OF_PROTOTYPE.get(proto as object);
-    if (kind !== undefined) return this.builtin(kind, value);
-    if (isError(value)) throw NEEDS_TAGGED_FORMAT;
+    if (kind !== undefined) {
+      this.ids.set(value, this.ids.size);
+      return this.builtin(kind, value);
+    }
+    if (isError(value)) {
+      this.ids.set(value, this.ids.size);
+      return this.error(value);
+    }
     // Only the registered class itself: a subclass of it would come back as its parent.
     const className = serializableClassName((proto as { constructor?: unknown }).constructor);
     if (className === undefined || serializableClassNamed(className)?.prototype !== proto) throw new Unstorable(unstorable(value));
     const base = builtinBase(value);
+    if (base !== undefined && !SUBCLASSABLE.has(base)) throw new Unstorable(unstorable(value));
+    this.ids.set(value, this.ids.size);
     if (base === undefined) {
       const fields = this.fields(value);
       return this.typed(CLASS + className, fields, this.take() as TypeChildren | undefined);
     }
-    if (!SUBCLASSABLE.has(base)) throw new Unstorable(unstorable(value));
     // A registered subclass of a built-in: the built-in's content, then the instance's own fields.
     const content = this.builtinContent(base, value);
     const contentNode = this.take();
     const fields = this.fields(value, base === 'Array');
     const fieldsNode = this.take();
-    const children: TypeChildren = {};
-    if (contentNode !== undefined) children.value = contentNode;
-    if (fieldsNode !== undefined) children.fields = fieldsNode;
-    return this.typed(SUBCLASS + base + ':' + className, { value: content, fields }, fieldsNode === undefined && contentNode === undefined ? undefined : children);
+    return this.typed(SUBCLASS + base + ':' + className, { value: content, fields }, namedParts(['value', contentNode], ['fields', fieldsNode]));
+  }
+
+  /** An error as format 1 stores it (class, name, message, stack, fields, cause, Operon code), with the nodes of its cause and fields. */
+  private error(error: Error): unknown {
+    const ctor = (Object.getPrototypeOf(error) as { constructor?: unknown } | null)?.constructor;
+    const registered = serializableClassName(ctor);
+    const ctorName = typeof ctor === 'function' ? ctor.name : '';
+    const name: unknown = error.name;
+    const message: unknown = error.message;
+    const stack: unknown = error.stack;
+    const stored: StoredError = {
+      className: registered ?? (BUILTIN_ERRORS.has(ctorName) ? ctorName : 'Error'),
+      name: typeof name === 'string' ? name : 'Error',
+      message: typeof message === 'string' ? message : '',
+      ...(typeof stack === 'string' ? { stack } : {}),
+      fields: {},
+    };
+    // A cause given to the constructor is not enumerable; one assigned is, and is kept among the
+    // fields, so it comes back as it was. The cause before the fields: the order format 1 numbers objects in.
+    const causeHidden = Object.getOwnPropertyDescriptor(error, 'cause')?.enumerable === false;
+    let causeNode: TypeNode | undefined;
+    if (causeHidden) {
+      try {
+        stored.cause = this.encode(error.cause);
+      } catch (failure) {
+        throw out(failure, 'cause');
+      }
+      causeNode = this.take();
+    }
+    stored.fields = this.fields(error, false, causeHidden ? ERROR_OWN_WITH_CAUSE : ERROR_OWN);
+    const fieldsNode = this.take();
+    // The brand travels only with a real Operon error: an upstream error whose `code` merely looks
+    // like one (a 409 relayed by a communicator) stays a plain error.
+    if (error instanceof OperonError) stored.operonCode = error.code;
+    return this.typed('Error', stored, namedParts(['cause', causeNode], ['fields', fieldsNode]));
   }
 
   /** The node the last encode left, cleared for the next. */
@@ -152,7 +217,7 @@ export class FlatEncoder {
     try {
       return this.kindContent(kind, value);
     } catch (error) {
-      throw (error !== NEEDS_TAGGED_FORMAT && proxiedKind(value, kind)) || error;
+      throw proxiedKind(value, kind) ?? error;
     }
   }
 
@@ -244,7 +309,7 @@ export class FlatEncoder {
    * A plain copy of the own enumerable string-keyed fields of `value` (an array's index keys are
    * skipped with `skipIndexes`: its items hold them). Leaves the fields' node in `node`.
    */
-  private fields(value: object, skipIndexes = false): Record<string, unknown> {
+  private fields(value: object, skipIndexes = false, skip?: readonly string[]): Record<string, unknown> {
     refuseSymbolKeys(value);
     const keys = Object.keys(value);
     const record = value as Record<string, unknown>;
@@ -254,7 +319,7 @@ export class FlatEncoder {
     try {
       for (let i = 0; i < keys.length; i++) {
         key = keys[i]!;
-        if (skipIndexes && isIndexKey(key)) continue;
+        if ((skipIndexes && isIndexKey(key)) || (skip !== undefined && skip.includes(key))) continue;
         const stored = this.encode(record[key]);
         // `__proto__` is defined, so it stays a key.
         if (key === '__proto__') {
@@ -373,9 +438,23 @@ export function decodeFlat(value: unknown, types: unknown): unknown {
   return visit(value, types, revive);
 }
 
-/** The value of a format 2 envelope as format 1's tagged tree, for display: nothing is revived. */
-export function displayFlat(value: unknown, types: unknown): unknown {
-  return visit(value, types, asTag);
+/**
+ * The value of a format 2 envelope as format 1's tagged tree: for display (nothing is revived),
+ * and to write the encoder's copy in format 1 when it met a shared reference (`typeKeyed`: the
+ * plain objects with a `$type` key, escaped in place as format 1 escapes them). The tree is changed in place.
+ */
+export function taggedTree(value: unknown, types: unknown, typeKeyed?: readonly Record<string, unknown>[]): unknown {
+  const tree = visit(value, types, asTag);
+  for (const copy of typeKeyed ?? []) {
+    const fields: Record<string, unknown> = {};
+    for (const key of Object.keys(copy)) {
+      define(fields, key, copy[key]);
+      delete copy[key];
+    }
+    copy[TYPE_KEY] = 'Object';
+    copy.value = fields;
+  }
+  return tree;
 }
 
 function visit(value: unknown, types: unknown, read: Reader): unknown {
@@ -443,6 +522,8 @@ function revive(kind: string, content: unknown): unknown {
       return Buffer.from(String(content), 'base64');
     case 'ArrayBuffer':
       return bytes(content);
+    case 'Error':
+      return errorFrom(content);
     default: {
       const typed = TYPED_ARRAYS.get(kind);
       if (typed) return new typed(bytes(content));
@@ -453,12 +534,27 @@ function revive(kind: string, content: unknown): unknown {
   }
 }
 
-function regExp(content: unknown, cls: SerializableClass | undefined): RegExp {
+/** A RegExp's source and flags from its stored `/source/flags`. */
+function pattern(content: unknown): { source: string; flags: string } {
   const text = String(content);
   const end = text.lastIndexOf('/');
   if (!text.startsWith('/') || end < 1) throw new OperonValueFormatError(`a stored RegExp holds ${describe(content)}, not /source/flags`);
-  const args = [text.slice(1, end), text.slice(end + 1)];
-  return cls ? (Reflect.construct(RegExp, args, cls) as RegExp) : new RegExp(args[0]!, args[1]);
+  return { source: text.slice(1, end), flags: text.slice(end + 1) };
+}
+
+function regExp(content: unknown, cls: SerializableClass | undefined): RegExp {
+  const { source, flags } = pattern(content);
+  return cls ? (Reflect.construct(RegExp, [source, flags], cls) as RegExp) : new RegExp(source, flags);
+}
+
+/** An error from its stored form, whose cause and fields are read back already. */
+function errorFrom(content: unknown): Error {
+  const stored = fieldsOf(content, 'Error') as unknown as StoredError;
+  const error = errorOf(stored);
+  if (Object.hasOwn(stored, 'cause')) define(error, 'cause', stored.cause, false);
+  copyFields(error, fieldsOf(stored.fields ?? {}, 'Error'));
+  if (typeof stored.operonCode === 'string') brandOperonError(error, stored.operonCode);
+  return error;
 }
 
 function fillMap(map: Map<unknown, unknown>, content: unknown): Map<unknown, unknown> {
@@ -534,9 +630,10 @@ function subclassInstance(kind: string, content: unknown): object {
   return copyFields(out, fieldsOf(fields ?? {}, `instance of ${className}`));
 }
 
-/** A place's content as format 1 shows it: `{"$type":"Date","value":"…"}`. */
+/** A place's content as format 1 holds it: `{"$type":"Date","value":"…"}`. */
 function asTag(kind: string, content: unknown): unknown {
   if (kind === 'undefined' || kind === 'hole') return { $type: kind };
+  if (kind === 'RegExp') return { $type: kind, value: pattern(content) };
   if (kind.startsWith(CLASS)) return { $type: 'class', class: kind.slice(CLASS.length), value: content };
   if (kind.startsWith(SUBCLASS)) {
     const rest = kind.slice(SUBCLASS.length);

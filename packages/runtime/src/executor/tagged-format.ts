@@ -1,8 +1,10 @@
 /**
  * Format 1 of stored values: `{"$operon":1,"value":…}`, whose value is JSON where each part JSON
  * cannot hold is a tagged object in its place (`{"$type":"Date","value":"…"}`) and a shared or
- * circular reference is `{"$type":"ref","value":n}`, the n-th object met depth first. Values with
- * shared references and errors are still written in it; every record in it still reads back.
+ * circular reference is `{"$type":"ref","value":n}`, the n-th object met depth first. Recorded
+ * errors are written here (leniently: an error must always be recordable); a value with a shared
+ * reference is the format 2 encoder's copy turned into this form (flat-format.ts `taggedTree`).
+ * Every record in it still reads back.
  */
 import { OperonError, OperonValueFormatError, brandOperonError, serializableClassName, serializableClassNamed, type SerializableClass } from '@operon/sdk';
 import {
@@ -16,6 +18,7 @@ import {
   bytes,
   define,
   describe,
+  errorOf,
   isError,
   isIndexKey,
   listOf,
@@ -439,17 +442,8 @@ export class TaggedDecoder {
   }
 
   private error(stored: StoredError): Error {
-    const registered = serializableClassNamed(stored.className);
-    const builtin = BUILTIN_ERRORS.get(stored.className) ?? Error;
-    // Reflect.construct runs only the language's Error constructor, with the registered class's
-    // prototype: a real error (util.inspect, Error.isError), and none of the app's code runs.
-    const error = this.keep(
-      registered && registered.prototype instanceof Error ? (Reflect.construct(Error, [], registered) as Error) : new builtin(),
-    );
-    define(error, 'message', String(stored.message ?? ''), false);
-    define(error, 'name', String(stored.name ?? 'Error'), false);
-    if (typeof stored.stack === 'string') define(error, 'stack', stored.stack, false);
-    else delete (error as { stack?: string }).stack;
+    if (typeof stored !== 'object' || stored === null) throw new OperonValueFormatError(`a stored Error holds ${describe(stored)}, not its fields`);
+    const error = this.keep(errorOf(stored));
     if (Object.hasOwn(stored, 'cause')) define(error, 'cause', this.decode(stored.cause), false);
     const fields = stored.fields ?? {};
     for (const key of Object.keys(fields)) define(error, key, this.decode(fields[key]));

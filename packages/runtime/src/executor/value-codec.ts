@@ -4,15 +4,16 @@
  * stored as its plain JSON, exactly as every record before this codec was. Anything else is
  * stored in an envelope that names its format, `{"$operon":2,"value":…,"types":…}`: the value as
  * plain JSON and, beside it, the tree of the places that hold what JSON cannot (flat-format.ts).
- * A value with a shared or circular reference, and an error, are written in format 1, where each
- * such part is a tagged object in its place (tagged-format.ts). Both formats and plain JSON read back.
+ * A value with a shared or circular reference, and a recorded error, are written in format 1,
+ * where each such part is a tagged object in its place (tagged-format.ts). Both formats and plain
+ * JSON read back.
  *
  * Reading never runs code a record names: a class is looked up by name among the registered
  * ones (a Map, so `constructor` or `__proto__` finds nothing), its constructor never runs, and
  * every key is defined, never assigned, so a stored `__proto__` key is just a key.
  */
 import { OperonError, OperonValueFormatError, OperonValueNotSerializableError } from '@operon/sdk';
-import { FlatEncoder, NEEDS_TAGGED_FORMAT, decodeFlat, displayFlat } from './flat-format.js';
+import { FlatEncoder, decodeFlat, taggedTree } from './flat-format.js';
 import { TaggedDecoder, TaggedEncoder } from './tagged-format.js';
 import { Unstorable, describe, formatPath, isStackOverflow } from './value-kinds.js';
 
@@ -22,7 +23,7 @@ export { describe } from './value-kinds.js';
 export const ENVELOPE_KEY = '$operon';
 /** Plain values with parts JSON cannot hold: the value as plain JSON, the places of those parts beside it. */
 export const FORMAT = 2;
-/** Values with shared or circular references, and errors: a tagged object in place of each such part. */
+/** Values with shared or circular references, and recorded errors: a tagged object in place of each such part. */
 export const TAGGED_FORMAT = 1;
 
 /**
@@ -33,13 +34,9 @@ export const TAGGED_FORMAT = 1;
 export function encodeValue(value: unknown, root: string, what: string): string {
   try {
     const encoder = new FlatEncoder();
-    let tree: unknown;
-    try {
-      tree = encoder.encode(value);
-    } catch (error) {
-      if (error !== NEEDS_TAGGED_FORMAT) throw error;
-      return taggedText(value);
-    }
+    const tree = encoder.encode(value);
+    // A shared or circular reference: the copy is written in format 1, which holds references.
+    if (encoder.references) return JSON.stringify({ [ENVELOPE_KEY]: TAGGED_FORMAT, value: taggedTree(tree, encoder.node, encoder.typeKeyed) });
     // A plain object that has the envelope's key would read as an envelope: it goes in one.
     if (encoder.tagged || (typeof value === 'object' && value !== null && !Array.isArray(value) && Object.hasOwn(value, ENVELOPE_KEY))) {
       const types = encoder.node;
@@ -56,10 +53,6 @@ export function encodeValue(value: unknown, root: string, what: string): string 
     const message = failure.reason !== '' ? `${what} cannot be stored: ${path} ${failure.reason}` : `${what} cannot be stored: reading ${path} threw: ${describe(failure.threw)}`;
     throw new OperonValueNotSerializableError(message, path);
   }
-}
-
-function taggedText(value: unknown): string {
-  return JSON.stringify({ [ENVELOPE_KEY]: TAGGED_FORMAT, value: new TaggedEncoder(false).encode(value) });
 }
 
 /** An error's stored text; never throws, whatever its fields hold (they are stored as far as they can be). */
@@ -123,7 +116,7 @@ export function storedValueForDisplay(text: string | null): unknown {
     const envelope = parsed as Record<string, unknown>;
     if (envelope[ENVELOPE_KEY] === FORMAT) {
       try {
-        return displayFlat(envelope.value, envelope.types) ?? null;
+        return taggedTree(envelope.value, envelope.types) ?? null;
       } catch {
         return envelope.value ?? null;
       }

@@ -4,7 +4,7 @@
  * small helpers for reading and writing bytes and keys safely.
  */
 import { types } from 'node:util';
-import { OperonValueFormatError } from '@operon/sdk';
+import { OperonValueFormatError, serializableClassNamed } from '@operon/sdk';
 
 export const TYPED_ARRAYS: ReadonlyMap<string, new (buffer: ArrayBuffer) => ArrayBufferView> = new Map<string, new (buffer: ArrayBuffer) => ArrayBufferView>([
   ['Int8Array', Int8Array],
@@ -202,4 +202,20 @@ export function refuseSymbolKeys(value: object): void {
     failure.steps.push(symbol);
     throw failure;
   }
+}
+
+/**
+ * A new error of a stored error's class with its message, name and stack (the caller adds its
+ * cause and fields). Reflect.construct runs only the language's Error constructor, with the
+ * registered class's prototype: a real error (util.inspect, Error.isError), and none of the app's code runs.
+ */
+export function errorOf(stored: StoredError): Error {
+  const registered = serializableClassNamed(String(stored.className));
+  const builtin = BUILTIN_ERRORS.get(String(stored.className)) ?? Error;
+  const error = registered && registered.prototype instanceof Error ? (Reflect.construct(Error, [], registered) as Error) : new builtin();
+  define(error, 'message', String(stored.message ?? ''), false);
+  define(error, 'name', String(stored.name ?? 'Error'), false);
+  if (typeof stored.stack === 'string') define(error, 'stack', stored.stack, false);
+  else delete (error as { stack?: string }).stack;
+  return error;
 }

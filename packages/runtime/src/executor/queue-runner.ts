@@ -83,13 +83,15 @@ export class QueueRunner {
   }
 
   /**
-   * Forgets the wake-ups it set (the testing runtime's reset empties the queues and cancels the
-   * clock's timers): a queue's rate wake-up left marked as set would never be set again.
+   * Forgets the wake-ups it set and the starts they are timed from (the testing runtime's reset
+   * empties the queues and sets the clock back): a queue's rate wake-up left marked as set would
+   * never be set again, and one timed from a start the reset removed would come too early.
    */
   forgetWakeUps(): void {
     for (const cancel of this.delayTimers) cancel();
     this.delayTimers.clear();
     this.rateWakes.clear();
+    this.rateStarts.clear();
   }
 
   /** Takes work soon; coalesces with a dequeue in flight. */

@@ -105,10 +105,10 @@ async function main(): Promise<void> {
           await seedTree(server, system, 'tree');
           await seedTree(server, system, 'single');
           const t = performance.now();
-          const tree = await cancelWorkflows(runtime.systemDb.systemPool, { workflowUUID: 'tree' }, { actor: 'bench' });
+          const tree = await cancelWorkflows(runtime.systemDb.systemPool, { workflowUUID: 'tree' }, { actor: 'bench' }, { appPool: runtime.systemDb.appPool });
           const treeMs = performance.now() - t;
           const s = performance.now();
-          const one = await cancelWorkflows(runtime.systemDb.systemPool, { workflowUUID: 'single-1-1-1' }, { actor: 'bench' });
+          const one = await cancelWorkflows(runtime.systemDb.systemPool, { workflowUUID: 'single-1-1-1' }, { actor: 'bench' }, { appPool: runtime.systemDb.appPool });
           const singleMs = performance.now() - s;
           figures.cancel = { treeWorkflows: tree.changed, treeMs: round(treeMs, 1), singleWorkflows: one.changed, singleMs: round(singleMs, 1), ratio: round(treeMs / singleMs, 1) };
         }

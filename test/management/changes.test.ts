@@ -229,6 +229,12 @@ describe('restart and fork', () => {
     expect(steps.map((s: { kind: string }) => s.kind)).toEqual(['transaction', 'communicator', 'communicator']);
     const taken = await call('POST', '/operon/workflows/priced-1/fork', { fromStep: 1, workflowUUID: 'priced-1-fork' });
     expect(taken.status).toBe(409);
+    // The very same fork again (a retry whose answer was lost) is answered with the fork it made, which runs nothing more.
+    const again = await call('POST', '/operon/workflows/priced-1/fork', { fromStep: 2, workflowUUID: 'priced-1-fork' });
+    expect(again.status).toBe(200);
+    expect(again.body.workflowUUID).toBe('priced-1-fork');
+    await expect(runtime.client.retrieveWorkflow('priced-1-fork').getResult()).resolves.toEqual([100, 10, 20]);
+    expect(calls.get('priced-1-fork')).toEqual([2]);
     const bad = await call('POST', '/operon/workflows/priced-1/fork', { fromStep: -1 });
     expect(bad.status).toBe(400);
     expect(bad.body.error).toMatch(/fromStep must be an operation id/);

@@ -65,9 +65,10 @@ it('a fork to another version copies only records its check saw', { timeout: 30_
     await holder.query('ROLLBACK');
     const answer = await forked;
     if (answer.statusCode === 200) {
-      // Made with the records its check saw (none): it runs on the target code from the start.
-      expect(await sys(`SELECT function_name FROM operon.operation_outputs WHERE workflow_uuid = 'moved'`)).toEqual([]);
+      // Made with the records its check saw (none): it runs on the target code from the start,
+      // and its only record is its own charge, never the original's hold.
       await expect(runtime.client.retrieveWorkflow('moved').getResult()).resolves.toBe('v2:charged');
+      expect(await sys(`SELECT function_id, function_name FROM operon.operation_outputs WHERE workflow_uuid = 'moved'`)).toEqual([{ function_id: 0, function_name: 'Payments.charge' }]);
     } else {
       expect(answer.statusCode).toBe(409);
       expect(answer.body).toMatch(/cannot move to version [0-9a-f]{16}: its records diverge/);

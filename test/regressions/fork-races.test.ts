@@ -52,6 +52,15 @@ function fork(source: string, fromStep: number, target: string) {
   return app.inject({ method: 'POST', url: `/operon/workflows/${source}/fork`, headers: { authorization: `Bearer ${TOKEN}` }, payload: { fromStep, workflowUUID: target } });
 }
 
+/** A fork as a client retries it: again while the server answers 5xx (a pooled connection the cut left dead). */
+async function forkUntilAnswered(source: string, fromStep: number, target: string) {
+  for (let attempt = 1; ; attempt++) {
+    const answer = await fork(source, fromStep, target);
+    if (answer.statusCode < 500 || attempt === 10) return answer;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /** A client start of `book(tag)` under `target`, and what that workflow returns. */
 async function start(tag: string, target: string): Promise<string[]> {
   return (await runtime.client.invoke(Ledger, { workflowUUID: target }).book(tag)).getResult();
@@ -143,7 +152,7 @@ const CUT_POINTS: Array<{ at: string; marker: string }> = [
 
 describe('a fork cut at one of its statements (its clean-up cut off too)', () => {
   for (const [n, { at, marker }] of CUT_POINTS.entries()) {
-    it(`at ${at}: a later start or fork into that UUID runs whole records, its own or the cut fork's`, { timeout: 60_000 }, async () => {
+    it(`at ${at}: a later start, the same fork again or another fork into that UUID runs whole records, its own or the cut fork's`, { timeout: 60_000 }, async () => {
       for (const later of ['start', 'fork'] as const) {
         const target = `cut-${n}-${later}`;
         const cut = proxy.loseNextCommitAnswer({ marker, timeoutMs: 5_000 });
@@ -156,10 +165,15 @@ describe('a fork cut at one of its statements (its clean-up cut off too)', () =>
         if (later === 'start') {
           await expectOneWinner(start('z', target), target, 2);
         } else {
-          // A fork from another step: either it is refused (the cut fork stands) or it runs its own prefix.
-          const again = await fork('x', 1, target);
-          const result = await runtime.client.retrieveWorkflow<string[]>(target).getResult();
-          expect(result).toEqual(forkOf('x', again.statusCode === 200 ? 1 : 2, target));
+          // The same fork again: made now, or (the cut one was made) answered with it.
+          const again = await forkUntilAnswered('x', 2, target);
+          expect(again.statusCode, again.body).toBe(200);
+          expect(again.json()).toEqual({ workflowUUID: target });
+          await expect(runtime.client.retrieveWorkflow<string[]>(target).getResult()).resolves.toEqual(forkOf('x', 2, target));
+          // A fork from another step into it is refused, and what runs there stays the first fork.
+          const other = await forkUntilAnswered('x', 1, target);
+          expect(other.statusCode, other.body).toBe(409);
+          expect(other.json().error).toBe(`workflow UUID ${target} is taken: a fork creates a new workflow, so give it a UUID no workflow has (the very same fork again is answered with the workflow it made)`);
         }
       }
     });

@@ -109,11 +109,12 @@ export class OperonWorkflowNotFoundError extends OperonError {
 export class OperonWorkflowConflictError extends OperonError {
   static override readonly CODE = 'OPERON_ERR_WORKFLOW_CONFLICT';
   readonly status = 409;
-  constructor(readonly workflowUUID: string) {
-    super(
-      `workflow UUID ${workflowUUID} already names a workflow of another function or another caller; ` +
-        'send a new UUID for a new request (reusing a UUID only retries the same call)',
-    );
+  constructor(
+    readonly workflowUUID: string,
+    message = `workflow UUID ${workflowUUID} already names a workflow of another function or another caller; ` +
+      'send a new UUID for a new request (reusing a UUID only retries the same call)',
+  ) {
+    super(message);
   }
 }
 

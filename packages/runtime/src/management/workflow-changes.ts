@@ -420,11 +420,39 @@ export async function forkWorkflow(
   const original = await requireWorkflow(systemPool, workflowUUID);
   if (original.kind !== 'workflow') throw new OperonManagementConflictError(`${workflowUUID} is a single ${original.workflowName} operation, not a workflow: it cannot be ${action}ed`);
   const forked = fork.workflowUUID ?? randomUUID();
-  if (await getManagedWorkflow(systemPool, forked)) throw new OperonWorkflowConflictError(forked);
-  return createFork(systemPool, workflowUUID, forked, move === undefined ? fork : { ...fork, version: move.version }, author, action, move);
+  const asked = move === undefined ? fork : { ...fork, version: move.version };
+  const taken = async () => {
+    // The same fork made already (a retry whose first answer was lost) is answered again; anything else under the UUID is a conflict.
+    if (await madeAlready(systemPool, action, auditedFork(workflowUUID, forked, asked))) return { changed: 0, workflowUUIDs: [forked] };
+    throw new OperonWorkflowConflictError(
+      forked,
+      `workflow UUID ${forked} is taken: a ${action} creates a new workflow, so give it a UUID no workflow has (the very same ${action} again is answered with the workflow it made)`,
+    );
+  };
+  if (await getManagedWorkflow(systemPool, forked)) return taken();
+  return (await createFork(systemPool, workflowUUID, forked, asked, author, action, move)) ?? taken();
 }
 
-/** The new workflow, its system records and its note of transaction outputs, in one statement; a move is checked on what it copies. */
+/** What the audit log records of a fork: its original, its step, its version (if moved) and the new UUID. */
+function auditedFork(workflowUUID: string, forked: string, fork: ForkRequest) {
+  return { fromStep: fork.fromStep, ...(fork.version === undefined ? {} : { version: fork.version }), workflowUUID, forkedUUID: forked };
+}
+
+/** Whether the newest fork or restart that created `forked` was this very request. */
+async function madeAlready(systemPool: pg.Pool, action: 'fork' | 'restart', asked: ReturnType<typeof auditedFork>): Promise<boolean> {
+  const { rows } = await systemPool.query<{ request: string }>(
+    `SELECT request FROM operon.audit_log WHERE action = $1 AND changed = 1 AND workflow_uuids = ARRAY[$2::text] ORDER BY audit_id DESC LIMIT 1`,
+    [action, asked.forkedUUID],
+  );
+  if (rows[0] === undefined) return false;
+  const made = JSON.parse(rows[0].request) as Partial<ReturnType<typeof auditedFork>>;
+  return made.workflowUUID === asked.workflowUUID && made.fromStep === asked.fromStep && (made.version ?? null) === (asked.version ?? null);
+}
+
+/**
+ * The new workflow, its system records and its note of transaction outputs, in one statement; a
+ * move is checked on what it copies. Undefined when the UUID was taken meanwhile.
+ */
 async function createFork(
   systemPool: pg.Pool,
   workflowUUID: string,
@@ -433,7 +461,7 @@ async function createFork(
   author: ChangeAuthor,
   action: 'fork' | 'restart',
   move: ForkMove | undefined,
-): Promise<ChangeResult> {
+): Promise<ChangeResult | undefined> {
   // The original's records run on the original's code, unless the caller checked another version for them.
   let checked = move === undefined ? null : await move.check();
   for (let attempt = 1; ; attempt++) {
@@ -441,7 +469,7 @@ async function createFork(
     // A running original that recorded before the fork's step since the check: the fork changes nothing, to be checked again.
     const stale = `($6::int IS NOT NULL AND (SELECT count(*) FROM operon.operation_outputs WHERE workflow_uuid = $2 AND function_id < $3) <> $6::int)`;
     const handover = pushHandover(values, stale);
-    const audit = auditCte(values, author, action, { workflowUUID, ...fork, forkedUUID: forked }, 'created', stale);
+    const audit = auditCte(values, author, action, auditedFork(workflowUUID, forked, fork), 'created', stale);
     // A start or fork into the same UUID at once waits for this statement's row, then finds it taken.
     const { rows } = await systemPool.query(
       `WITH ${handover.cte},
@@ -470,7 +498,7 @@ async function createFork(
       checked = await move.check();
       continue;
     }
-    if (Number(rows[0].created) === 0) throw new OperonWorkflowConflictError(forked);
+    if (Number(rows[0].created) === 0) return undefined;
     return { changed: 1, workflowUUIDs: [forked], handover: handover.id };
   }
 }

@@ -26,16 +26,17 @@ class Unheard {
     await ctx.invoke(Unheard).next();
   }
 
+  /** Cancelled during its sleep (1.5 s: long enough for the test's cancel to land in it on a loaded machine). */
   @Workflow()
   static async setsEvent(ctx: WorkflowContext): Promise<void> {
-    await ctx.sleep(0.3);
+    await ctx.sleep(1.5);
     await ctx.setEvent('stage', 'after recv');
     await ctx.invoke(Unheard).next();
   }
 
   @Workflow()
   static async sends(ctx: WorkflowContext): Promise<void> {
-    await ctx.sleep(0.3);
+    await ctx.sleep(1.5);
     await ctx.send('nobody', 'hello');
     await ctx.invoke(Unheard).next();
   }

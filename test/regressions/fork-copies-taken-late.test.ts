@@ -47,7 +47,7 @@ function pool(database: string): pg.Pool {
 
 /** A fork made while no executor runs: it waits for one to adopt it. */
 function forkInto(source: string, fromStep: number, target: string) {
-  return forkWorkflow(systemPool, source, { fromStep, workflowUUID: target }, { actor: 'test' });
+  return forkWorkflow(systemPool, appPool, source, { fromStep, workflowUUID: target }, { actor: 'test' });
 }
 
 beforeAll(async () => {

@@ -230,7 +230,7 @@ const workflows: CliCommand = {
     json(withConfigOption(group.command('restart <uuid>').description('start a new workflow with the same inputs'))).action(
       async (uuid: string, options: WorkflowsOptions) => {
         const result = await withRuntime(options, true, (runtime) =>
-          forkWorkflow(runtime.systemDb.systemPool, uuid, { fromStep: 0 }, actor(), 'restart'),
+          forkWorkflow(runtime.systemDb.systemPool, runtime.systemDb.appPool, uuid, { fromStep: 0 }, actor(), 'restart'),
         );
         print(options, { workflowUUID: result.workflowUUIDs[0] }, () => `restarted as ${result.workflowUUIDs[0]}\n`);
       },
@@ -243,7 +243,7 @@ const workflows: CliCommand = {
         const fork = parseFork({ fromStep: options.fromStep, ...(options.workflowUuid === undefined ? {} : { workflowUUID: options.workflowUuid }) });
         const result = await withRuntime(options, true, async (runtime) => {
           const move = await forkMoveOf(runtime, uuid, options.version, fork.fromStep);
-          return forkWorkflow(runtime.systemDb.systemPool, uuid, fork, actor(), 'fork', move);
+          return forkWorkflow(runtime.systemDb.systemPool, runtime.systemDb.appPool, uuid, fork, actor(), 'fork', move);
         });
         print(options, { workflowUUID: result.workflowUUIDs[0] }, () => `forked as ${result.workflowUUIDs[0]}\n`);
       });

@@ -103,7 +103,7 @@ export function managementRoutes(runtime: OperonRuntime): RouteOptions[] {
       url: `${WORKFLOWS_PATH}/:uuid/restart`,
       access: 'change',
       handler: async (request, _reply, caller) => {
-        const result = adopted(await forkWorkflow(systemPool, uuidOf(request), { fromStep: 0 }, { actor: caller.user }, 'restart'));
+        const result = adopted(await forkWorkflow(systemPool, appPool, uuidOf(request), { fromStep: 0 }, { actor: caller.user }, 'restart'));
         return { workflowUUID: result.workflowUUIDs[0] };
       },
     }),
@@ -114,7 +114,7 @@ export function managementRoutes(runtime: OperonRuntime): RouteOptions[] {
       handler: async (request, _reply, caller) => {
         const fork = parseFork(request.body);
         const move = await forkMoveOf(runtime, uuidOf(request), fork.version, fork.fromStep);
-        const result = adopted(await forkWorkflow(systemPool, uuidOf(request), fork, { actor: caller.user }, 'fork', move));
+        const result = adopted(await forkWorkflow(systemPool, appPool, uuidOf(request), fork, { actor: caller.user }, 'fork', move));
         return { workflowUUID: result.workflowUUIDs[0] };
       },
     }),

@@ -23,6 +23,7 @@ import { NOTIFICATION_CHANNEL } from '../system-db/notification-channel.js';
 import { OperonManagementRequestError, filterCondition, isEmptyFilter, type WorkflowFilter } from './workflow-filter.js';
 import { getManagedWorkflow } from './workflow-queries.js';
 import { clearCancelled, markCancelled } from '../system-db/transaction-outputs.js';
+import { outputsToFork, type ForkOutput } from '../system-db/fork-copies.js';
 
 /** A change that the workflow's status does not allow (resuming a running one, cancelling an ended one): answered with 409. */
 export class OperonManagementConflictError extends OperonError {
@@ -400,16 +401,19 @@ export function parseFork(body: unknown): ForkRequest {
  * before `fromStep` return the original's records, held by a handover instance for adoption. A
  * restart is a fork from step 0.
  *
- * The fork is one statement on the system database: the new workflow, its copies of the
- * original's system records, and a note of the committed transaction outputs it takes from the
- * app database (operon.fork_copies), which the executor that adopts it copies under the new UUID
- * before it runs it. So the UUID is the fork's before anything is written under it in either
- * database: a start or another fork into it finds it taken (and one that took it first makes the
- * fork a 409 having written nothing), and a fork cut off anywhere leaves either nothing or a whole
- * fork, whose copy the next adopter makes.
+ * The fork reads the original's committed transaction outputs from the app database (writing
+ * nothing there), then is one statement on the system database: the new workflow, its copies of
+ * the original's system records, and a note holding those outputs (operon.fork_copies and
+ * fork_outputs), which the executor that adopts it copies under the new UUID before it runs it:
+ * what becomes of the original meanwhile (retention, its own adoption) does not change the fork.
+ * So the UUID is the fork's before anything is written under it in either database: a start or
+ * another fork into it finds it taken (and one that took it first makes the fork a 409 having
+ * written nothing), and a fork cut off anywhere leaves either nothing or a whole fork, whose copy
+ * the next adopter makes.
  */
 export async function forkWorkflow(
   systemPool: pg.Pool,
+  appPool: pg.Pool,
   workflowUUID: string,
   fork: ForkRequest,
   author: ChangeAuthor,
@@ -430,7 +434,9 @@ export async function forkWorkflow(
     );
   };
   if (await getManagedWorkflow(systemPool, forked)) return taken();
-  return (await createFork(systemPool, workflowUUID, forked, asked, author, action, move)) ?? taken();
+  // Read before a move is checked: the check sees at least these, and the fork keeps them whatever becomes of the original.
+  const outputs = await outputsToFork(systemPool, appPool, workflowUUID, fork.fromStep);
+  return (await createFork(systemPool, workflowUUID, forked, asked, outputs, author, action, move)) ?? taken();
 }
 
 /** What the audit log records of a fork: its original, its step, its version (if moved) and the new UUID. */
@@ -458,6 +464,7 @@ async function createFork(
   workflowUUID: string,
   forked: string,
   fork: ForkRequest,
+  outputs: readonly ForkOutput[],
   author: ChangeAuthor,
   action: 'fork' | 'restart',
   move: ForkMove | undefined,
@@ -470,6 +477,8 @@ async function createFork(
     const stale = `($6::int IS NOT NULL AND (SELECT count(*) FROM operon.operation_outputs WHERE workflow_uuid = $2 AND function_id < $3) <> $6::int)`;
     const handover = pushHandover(values, stale);
     const audit = auditCte(values, author, action, auditedFork(workflowUUID, forked, fork), 'created', stale);
+    values.push(outputs.map((o) => o.functionId), outputs.map((o) => o.functionName), outputs.map((o) => o.output), outputs.map((o) => o.createdAt));
+    const taken = values.length - 3;
     // A start or fork into the same UUID at once waits for this statement's row, then finds it taken.
     const { rows } = await systemPool.query(
       `WITH ${handover.cte},
@@ -487,7 +496,13 @@ async function createFork(
          WHERE workflow_uuid = $2 AND function_id < $3 AND EXISTS (SELECT 1 FROM created)
          RETURNING 1),
        noted AS (
-         INSERT INTO operon.fork_copies (workflow_uuid, source_uuid, from_step) SELECT workflow_uuid, $2, $3 FROM created RETURNING 1),
+         INSERT INTO operon.fork_copies (workflow_uuid, source_uuid, from_step) SELECT workflow_uuid, NULL, $3 FROM created RETURNING workflow_uuid),
+       -- The original's transaction outputs as they were read just before, for the adopter to copy.
+       kept AS (
+         INSERT INTO operon.fork_outputs (workflow_uuid, function_id, function_name, output, created_at)
+         SELECT noted.workflow_uuid, o.function_id, o.function_name, o.output, o.created_at FROM noted,
+           unnest($${taken}::int[], $${taken + 1}::text[], $${taken + 2}::text[], $${taken + 3}::bigint[]) AS o(function_id, function_name, output, created_at)
+         RETURNING 1),
        ${audit}
        SELECT (SELECT count(*) FROM created) AS created, (SELECT count(*) FROM copied) AS copied, (SELECT count(*) FROM noted) AS noted,
          (SELECT audit_id FROM audit) AS audit_id, ${stale} AS stale`,

@@ -282,7 +282,7 @@ export async function claimWorkflows(
   return {
     resumable: all.filter((row) => row.status === 'PENDING'),
     forkCopies: rows
-      .filter((r) => r.fork_source !== null && r.status === 'PENDING')
+      .filter((r) => r.fork_step !== null && r.status === 'PENDING')
       .map((r) => ({ workflowUUID: r.workflow_uuid, sourceUUID: r.fork_source, fromStep: r.fork_step })),
     requeued: all.filter((row) => row.status === 'ENQUEUED'),
     exceeded: all.filter((row) => row.status === 'RETRIES_EXCEEDED').map((row) => row.workflowUUID),

@@ -33,6 +33,8 @@ class Shop {
 
   @Transaction()
   static async slowAdd(ctx: TransactionContext, name: string): Promise<void> {
+    // Holds the seed row's lock: a reset's DELETE waits for it.
+    await ctx.client.query("UPDATE items SET name = 'locked' WHERE name = 'seed'");
     await ctx.client.query('INSERT INTO items (name) VALUES ($1)', [name]);
     transactionGate.arrive();
     await transactionGate.wait;
@@ -201,6 +203,22 @@ describe('reset()', () => {
     setTimeout(() => transactionGate.open(), 20);
     await reset;
     await expect(running.getResult()).rejects.toBeInstanceOf(OperonShutdownError);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(ran.get('slowly went on')).toBeUndefined();
+    expect(await items()).toEqual(['seed']);
+    expect(await testRuntime.invoke(Shop).addItem('after')).toBe(2);
+  });
+
+  it('ends the session of a transaction that does not reach its COMMIT in time: its rows roll back', async () => {
+    transactionGate = gate();
+    const running = await testRuntime.invoke(Shop, 'stuck').slowly('stuck');
+    await transactionGate.reached;
+    // The gate stays shut through the reset, the seed row locked: the reset gives up waiting and
+    // ends the session (else its DELETE would wait for the lock forever).
+    await testRuntime.reset();
+    await expect(running.getResult()).rejects.toBeInstanceOf(OperonShutdownError);
+    expect(await items()).toEqual(['seed']);
+    transactionGate.open();
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(ran.get('slowly went on')).toBeUndefined();
     expect(await items()).toEqual(['seed']);

@@ -1,0 +1,122 @@
+/**
+ * Regression: a run that never heard a cancel learns of it from the answer of the statement that
+ * records its operation in flight (a transaction's commit returns the app database's mark, a
+ * communicator's record write reads the status). When that answer was lost with its connection
+ * (the record committed), the run read its records again, found the record, and went on to start
+ * one more operation: here a communicator, which called out after the cancel had committed. A run
+ * that reads its records again after a failure now also reads whether it was cancelled.
+ *
+ * Nothing listens here (notifications: poll, one poll a minute): no cancel is heard but by a record.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Communicator, OperonWorkflowCancelledError, Transaction, Workflow, type CommunicatorContext, type TransactionContext, type WorkflowContext } from '@operon/sdk';
+import { cancelWorkflows, type OperonRuntime } from '@operon/runtime';
+import { CuttableProxy } from '../helpers/cuttable-proxy.js';
+import { startRuntime, testConfig } from '../helpers/test-databases.js';
+
+const calls = new Map<string, number>();
+const gates = new Map<string, { reached: Promise<void>; arrive: () => void; opened: Promise<void>; open: () => void }>();
+function gate(uuid: string) {
+  let entry = gates.get(uuid);
+  if (!entry) {
+    let arrive!: () => void;
+    let open!: () => void;
+    const reached = new Promise<void>((resolve) => (arrive = resolve));
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    gates.set(uuid, (entry = { reached, arrive, opened, open }));
+  }
+  return entry;
+}
+const count = (uuid: string, what: string) => calls.set(`${uuid}:${what}`, (calls.get(`${uuid}:${what}`) ?? 0) + 1);
+
+class Shop {
+  @Transaction()
+  static async book(ctx: TransactionContext): Promise<number> {
+    gate(ctx.workflowUUID).arrive();
+    await gate(ctx.workflowUUID).opened;
+    const { rows } = await ctx.client.query<{ v: number }>('SELECT 7 AS v');
+    return rows[0]!.v;
+  }
+
+  @Communicator()
+  static async charge(ctx: CommunicatorContext): Promise<string> {
+    count(ctx.workflowUUID, 'charge');
+    gate(ctx.workflowUUID).arrive();
+    await gate(ctx.workflowUUID).opened;
+    return 'charged';
+  }
+
+  @Communicator()
+  static async ship(ctx: CommunicatorContext): Promise<string> {
+    count(ctx.workflowUUID, 'ship');
+    return 'shipped';
+  }
+
+  @Workflow()
+  static async afterTransaction(ctx: WorkflowContext): Promise<unknown[]> {
+    return [await ctx.invoke(Shop).book(), await ctx.invoke(Shop).ship()];
+  }
+
+  @Workflow()
+  static async afterCommunicator(ctx: WorkflowContext): Promise<unknown[]> {
+    return [await ctx.invoke(Shop).charge(), await ctx.invoke(Shop).ship()];
+  }
+}
+
+let proxy: CuttableProxy;
+let runtime: OperonRuntime;
+
+beforeAll(async () => {
+  const server = inject('postgres');
+  proxy = new CuttableProxy({ host: server.host, port: server.port });
+  const port = await proxy.listen();
+  runtime = await startRuntime(
+    [Shop],
+    testConfig('cancel_lost_answer', {
+      database: { hostname: '127.0.0.1', port, connectionTimeoutMillis: 1_000, notifications: 'poll', pollIntervalMs: 60_000 },
+      // A lost connection is logged as a warning, on purpose here.
+      telemetry: { logs: { logLevel: 'error' } },
+    }),
+  );
+});
+
+afterAll(async () => {
+  for (const entry of gates.values()) entry.open();
+  proxy?.restore();
+  await runtime?.destroy({ timeoutMs: 1_000 });
+  await proxy?.close();
+});
+
+async function outcome(uuid: string): Promise<string> {
+  return Promise.race([
+    runtime.client.retrieveWorkflow(uuid).getResult().then(
+      () => 'finished',
+      (error: unknown) => (error instanceof OperonWorkflowCancelledError ? 'cancelled' : String(error)),
+    ),
+    new Promise<string>((resolve) => setTimeout(() => resolve('still running'), 8_000).unref()),
+  ]);
+}
+
+describe('a cancel unheard, whose news was in the answer lost with the record of the operation in flight', () => {
+  it('stops the run at that record: the next operation never starts', async () => {
+    const { systemPool, appPool } = runtime.systemDb;
+    const seen: Record<string, unknown> = {};
+    for (const [uuid, start] of [
+      ['lost-commit', () => runtime.client.invoke(Shop, { workflowUUID: 'lost-commit' }).afterTransaction()],
+      ['lost-record', () => runtime.client.invoke(Shop, { workflowUUID: 'lost-record' }).afterCommunicator()],
+    ] as const) {
+      await start();
+      await gate(uuid).reached;
+      expect(await cancelWorkflows(systemPool, { workflowUUID: uuid }, { actor: 'test' }, { appPool })).toMatchObject({ changed: 1 });
+      // The next unit of work naming the workflow is the record of its operation in flight.
+      const cut = proxy.loseNextCommitAnswer({ marker: uuid });
+      gate(uuid).open();
+      const lost = await cut;
+      seen[uuid] = { cut: lost?.committed, outcome: await outcome(uuid), shipped: calls.get(`${uuid}:ship`) ?? 0 };
+    }
+    expect(seen).toEqual({
+      'lost-commit': { cut: 'commit', outcome: 'cancelled', shipped: 0 },
+      'lost-record': { cut: 'autocommit', outcome: 'cancelled', shipped: 0 },
+    });
+  });
+});

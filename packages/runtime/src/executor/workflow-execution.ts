@@ -433,12 +433,22 @@ export class WorkflowExecution {
     if (this.services.state() !== 'running') return this.abandon('stopped');
   }
 
-  /** Reads the workflow's records again (after a failure), as soon as the database answers. */
+  /**
+   * Reads the workflow's records again (after a failure), as soon as the database answers, and
+   * whether it was cancelled: the lost answer may have been the one that said so (a transaction's
+   * commit returns the cancel's mark, a record write reads the status), and the run must not
+   * start another operation on the record it finds. The status is read under a share lock, so a
+   * cancel still committing is waited for.
+   */
   private async reloadRecords(): Promise<void> {
     for (;;) {
       try {
-        const all = await this.services.systemDb.loadRecords([this.workflowUUID]);
+        const [all, cancelled] = await Promise.all([
+          this.services.systemDb.loadRecords([this.workflowUUID]),
+          this.services.systemDb.confirmCancelled(this.workflowUUID),
+        ]);
         this.records = all.get(this.workflowUUID) ?? new Map();
+        if (cancelled) this.cancel();
         return;
       } catch (error) {
         if (!isInfrastructureFailure(error)) throw error;

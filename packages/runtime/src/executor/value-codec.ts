@@ -75,6 +75,21 @@ function errorText(error: Error): string {
   return JSON.stringify({ [ENVELOPE_KEY]: TAGGED_FORMAT, value: new TaggedEncoder(true).encode(error) });
 }
 
+/**
+ * Whether two stored texts hold the same value. The same text is; texts that differ may still
+ * hold one value written in two formats (a record an earlier version wrote in format 1, and this
+ * version's format 2 text of the same value), so each is read back and written again in the
+ * current format. A text that cannot be read here (a class not registered) holds no value to compare.
+ */
+export function sameStoredValue(a: string, b: string): boolean {
+  if (a === b) return true;
+  try {
+    return encodeValue(decodeValue(a), 'value', 'a stored value') === encodeValue(decodeValue(b), 'value', 'a stored value');
+  } catch {
+    return false;
+  }
+}
+
 /** A parsed record's envelope, or undefined if the record is plain JSON (of any version). */
 export function envelopeOf(parsed: unknown): { format: 1 | 2; envelope: Record<string, unknown> } | undefined {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || !Object.hasOwn(parsed, ENVELOPE_KEY)) return undefined;

@@ -19,6 +19,7 @@ import { authorize } from './authorization.js';
 import { DatabaseOutage } from './database-outage.js';
 import type { FunctionRegistry, RegisteredFunction } from './function-registry.js';
 import { deserialize, serialize, serializeError } from './serialization.js';
+import { sameStoredValue } from './value-codec.js';
 import { workflowBody } from './workflow-context.js';
 import { WorkflowExecution, abandonedError, resetError, type AbandonReason, type ChildStart, type ExecutionServices, type ExecutionRun, type StepSite } from './workflow-execution.js';
 import { ExecutorLease, OperonExecutorIdTakenError } from './executor-lease.js';
@@ -114,8 +115,9 @@ function sameOwner(a: WorkflowOwner, b: WorkflowOwner): boolean {
     a.workflowName === b.workflowName &&
     a.kind === b.kind &&
     a.authenticatedUser === b.authenticatedUser &&
-    a.inputs === b.inputs &&
-    (a.parentUUID ?? null) === (b.parentUUID ?? null)
+    (a.parentUUID ?? null) === (b.parentUUID ?? null) &&
+    // The same inputs stored by an earlier version may be another text (format 1 before format 2).
+    sameStoredValue(a.inputs, b.inputs)
   );
 }
 

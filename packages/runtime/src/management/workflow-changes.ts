@@ -384,14 +384,18 @@ export interface ForkMove {
   readonly check: () => Promise<number>;
 }
 
+/** The largest operation id (a Postgres integer). */
+const MAX_OPERATION_ID = 2 ** 31 - 1;
+
 export function parseFork(body: unknown): ForkRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new OperonManagementRequestError('the fork request must be a JSON object { fromStep, workflowUUID? }');
   const { fromStep, workflowUUID, version, ...rest } = body as Record<string, unknown>;
   const unknown = Object.keys(rest);
   if (unknown.length > 0) throw new OperonManagementRequestError(`unknown fork field "${unknown[0]}": a fork takes fromStep, workflowUUID and version`);
   if (version !== undefined && typeof version !== 'string') throw new OperonManagementRequestError(`version must be "latest" or a version's hash, got ${JSON.stringify(version)}`);
-  if (typeof fromStep !== 'number' || !Number.isSafeInteger(fromStep) || fromStep < 0) {
-    throw new OperonManagementRequestError(`fromStep must be an operation id (an integer ≥ 0), got ${JSON.stringify(fromStep)}`);
+  // Operation ids are Postgres integers: a larger step would reach the database and fail there.
+  if (typeof fromStep !== 'number' || !Number.isSafeInteger(fromStep) || fromStep < 0 || fromStep > MAX_OPERATION_ID) {
+    throw new OperonManagementRequestError(`fromStep must be an operation id (an integer from 0 to ${MAX_OPERATION_ID}), got ${JSON.stringify(fromStep)}`);
   }
   return { fromStep, ...(workflowUUID === undefined ? {} : { workflowUUID: checkClientUUID(workflowUUID) }), ...(version === undefined ? {} : { version: version as string }) };
 }

@@ -457,6 +457,60 @@ export function taggedTree(value: unknown, types: unknown, typeKeyed?: readonly 
   return tree;
 }
 
+/**
+ * The plain objects of a format 2 value that have a `$type` key of their own, found by walking the
+ * value beside its `types` (a kind's content is not one of the value's objects, its parts are): for
+ * display, where format 1 escapes them so they cannot pass for a tag. Read before `taggedTree`
+ * changes the tree.
+ */
+export function typeKeyedObjects(value: unknown, types: unknown): Record<string, unknown>[] {
+  const found: Record<string, unknown>[] = [];
+  const walk = (part: unknown, node: unknown): void => {
+    if (typeof node === 'string') return content(node, part, undefined);
+    if (Array.isArray(node)) return content(String(node[0]), part, node[1]);
+    if (typeof part !== 'object' || part === null) return;
+    if (!Array.isArray(part) && Object.hasOwn(part, TYPE_KEY)) found.push(part as Record<string, unknown>);
+    const items = part as Record<string, unknown>;
+    for (const key of Object.keys(items)) walk(items[key], childNode(node, key, Array.isArray(part)));
+  };
+  const each = (list: unknown, node: unknown, read: (item: unknown, itemNode: unknown) => void): void => {
+    if (Array.isArray(list)) for (let i = 0; i < list.length; i++) read(list[i], childNode(node, String(i), true));
+  };
+  const entry = (pair: unknown, node: unknown): void => {
+    if (Array.isArray(pair)) for (let i = 0; i < pair.length; i++) walk(pair[i], childNode(node, String(i), false));
+  };
+  const fieldsOf = (fields: unknown, node: unknown): void => {
+    if (typeof fields !== 'object' || fields === null) return;
+    for (const key of Object.keys(fields)) walk((fields as Record<string, unknown>)[key], childNode(node, key, false));
+  };
+  const content = (kind: string, part: unknown, children: unknown): void => {
+    const at = (typeof part === 'object' && part !== null ? part : {}) as Record<string, unknown>;
+    if (kind === 'Map') each(part, children, entry);
+    else if (kind === 'Set') each(part, children, walk);
+    else if (kind.startsWith(CLASS)) fieldsOf(part, children);
+    else if (kind === 'Error') {
+      if (Object.hasOwn(at, 'cause')) walk(at.cause, childNode(children, 'cause', false));
+      fieldsOf(at.fields, childNode(children, 'fields', false));
+    } else if (kind.startsWith(SUBCLASS)) {
+      const base = kind.slice(SUBCLASS.length).split(':')[0];
+      const valueNode = childNode(children, 'value', false);
+      if (base === 'Map') each(at.value, valueNode, entry);
+      else if (base === 'Array' || base === 'Set') each(at.value, valueNode, walk);
+      fieldsOf(at.fields, childNode(children, 'fields', false));
+    }
+  };
+  walk(value, types);
+  return found;
+}
+
+/** The node of `key` among a node's children (`*` names each item of a list), if it has one. */
+function childNode(node: unknown, key: string, list: boolean): unknown {
+  if (typeof node !== 'object' || node === null || Array.isArray(node)) return undefined;
+  const children = node as Record<string, unknown>;
+  if (list && Object.hasOwn(children, ALL) && Object.keys(children).length === 1) return children[ALL];
+  return Object.hasOwn(children, key) ? children[key] : undefined;
+}
+
 function visit(value: unknown, types: unknown, read: Reader): unknown {
   if (types === undefined) return value;
   const holder: Record<string, unknown> = { value };

@@ -13,7 +13,7 @@
  * every key is defined, never assigned, so a stored `__proto__` key is just a key.
  */
 import { OperonError, OperonValueFormatError, OperonValueNotSerializableError } from '@operon/sdk';
-import { FlatEncoder, decodeFlat, taggedTree } from './flat-format.js';
+import { FlatEncoder, decodeFlat, taggedTree, typeKeyedObjects } from './flat-format.js';
 import { TaggedDecoder, TaggedEncoder } from './tagged-format.js';
 import { Unstorable, describe, formatPath, isStackOverflow } from './value-kinds.js';
 
@@ -131,7 +131,8 @@ export function storedValueForDisplay(text: string | null): unknown {
     const envelope = parsed as Record<string, unknown>;
     if (envelope[ENVELOPE_KEY] === FORMAT) {
       try {
-        return taggedTree(envelope.value, envelope.types) ?? null;
+        // A plain object with its own `$type` key is escaped, as format 1 holds it, so it shows as no tag.
+        return taggedTree(envelope.value, envelope.types, typeKeyedObjects(envelope.value, envelope.types)) ?? null;
       } catch {
         return envelope.value ?? null;
       }

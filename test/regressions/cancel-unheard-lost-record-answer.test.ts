@@ -6,6 +6,11 @@
  * one more operation: here a communicator, which called out after the cancel had committed. A run
  * that reads its records again after a failure now also reads whether it was cancelled.
  *
+ *
+ * The same held when the answer lost was the status check a transaction's run makes after its
+ * commit returned the mark: the check's failure counted as "not cancelled". It is now tried again
+ * once the database answers.
+ *
  * Nothing listens here (notifications: poll, one poll a minute): no cancel is heard but by a record.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -117,6 +122,23 @@ describe('a cancel unheard, whose news was in the answer lost with the record of
     expect(seen).toEqual({
       'lost-commit': { cut: 'commit', outcome: 'cancelled', shipped: 0 },
       'lost-record': { cut: 'autocommit', outcome: 'cancelled', shipped: 0 },
+    });
+  });
+
+  it('a lost answer to the status check after a marked commit is asked again, not taken for "not cancelled"', async () => {
+    const uuid = 'lost-check';
+    await runtime.client.invoke(Shop, { workflowUUID: uuid }).afterTransaction();
+    await gate(uuid).reached;
+    const { systemPool, appPool } = runtime.systemDb;
+    expect(await cancelWorkflows(systemPool, { workflowUUID: uuid }, { actor: 'test' }, { appPool })).toMatchObject({ changed: 1 });
+    // Only the check a run makes at a mark reads the status this way.
+    const cut = proxy.loseNextCommitAnswer({ marker: 'workflow_uuid = $1 FOR SHARE' });
+    gate(uuid).open();
+    const lost = await cut;
+    expect({ cut: lost?.committed, outcome: await outcome(uuid), shipped: calls.get(`${uuid}:ship`) ?? 0 }).toEqual({
+      cut: 'autocommit',
+      outcome: 'cancelled',
+      shipped: 0,
     });
   });
 });

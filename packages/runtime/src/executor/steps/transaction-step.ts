@@ -124,7 +124,8 @@ export async function performTransaction(
     if ('error' in attempt || readOnly) return execution.persist(site, attempt);
     // A cancel marked the workflow in the app database: the system database's status is the
     // truth (a mark can outlive a cancel that did not commit); the run then starts nothing more.
-    if (attempt.marked && (await systemDb.confirmCancelled(site.workflowUUID).catch(() => false))) site.onCancelled?.();
+    // A check that failed is asked again once the database answers: a failure says nothing.
+    if (attempt.marked && (await execution.durably(() => systemDb.confirmCancelled(site.workflowUUID)))) site.onCancelled?.();
     return { functionName: fn.name, output: attempt.output, error: null };
   }
 }

@@ -53,6 +53,60 @@ describe('system schema migrations', () => {
     }
   });
 
+  it("builds the list's indexes without blocking writes, and builds them anew over a leftover of a failed attempt", async () => {
+    const outside = SYSTEM_MIGRATIONS.findIndex((m) => m.outsideTransaction);
+    expect(outside).toBeGreaterThan(0);
+    const database = uniqueName('concurrently');
+    await withPool(database, async (pool) => {
+      await migrateSchema(pool, database, SYSTEM_MIGRATIONS.slice(0, outside));
+      const row = (uuid: string) =>
+        `INSERT INTO operon.workflow_status (workflow_uuid, status, workflow_name, executor_id, inputs, queue_name, created_at, updated_at)
+         VALUES ('${uuid}', 'SUCCESS', 'W.w', 'e', '[]', 'q', 1, 1)`;
+      await query(database, row('before'));
+      // A running workflow's transaction holds the table: the build waits for it to end...
+      const running = new pg.Client({ ...server, database });
+      await running.connect();
+      try {
+        await running.query('BEGIN');
+        await running.query("UPDATE operon.workflow_status SET updated_at = 2 WHERE workflow_uuid = 'before'");
+        let migrated = false;
+        const migrating = migrateSchema(pool, database, SYSTEM_MIGRATIONS).then(() => (migrated = true));
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        expect(migrated).toBe(false);
+        // ...and meanwhile other writes go on (behind a plain CREATE INDEX they would queue until the build ends).
+        const writer = new pg.Client({ ...server, database, statement_timeout: 3000 });
+        await writer.connect();
+        try {
+          await writer.query(row('during'));
+        } finally {
+          await writer.end();
+        }
+        await running.query('COMMIT');
+        await migrating;
+      } finally {
+        await running.end();
+      }
+      const valid = await query(
+        database,
+        `SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+         WHERE c.relname IN ('workflow_status_queue_created', 'workflow_status_version_created') ORDER BY 1`,
+      );
+      expect(valid).toEqual([
+        { relname: 'workflow_status_queue_created', indisvalid: true },
+        { relname: 'workflow_status_version_created', indisvalid: true },
+      ]);
+    });
+
+    // An attempt that died after building one index, before its version was recorded: the next start builds it again, whole.
+    const leftover = uniqueName('leftover');
+    await withPool(leftover, async (pool) => {
+      await migrateSchema(pool, leftover, SYSTEM_MIGRATIONS.slice(0, outside));
+      await query(leftover, 'CREATE INDEX workflow_status_queue_created ON operon.workflow_status (queue_name)');
+      expect(await migrateSchema(pool, leftover, SYSTEM_MIGRATIONS)).toHaveLength(SYSTEM_MIGRATIONS.length - outside);
+    });
+    expect(await catalog(leftover)).toEqual(await catalog(database));
+  });
+
   it('refuses to start on a schema newer than it knows', async () => {
     const config = testConfig('toonew');
     await (await OperonRuntime.create({ config, classes: [] })).destroy();

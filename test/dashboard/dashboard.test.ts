@@ -3,14 +3,16 @@
  * a real server on a real socket: the startup link's token becomes a cookie and leaves the
  * address bar; the list shows the workflows and filters them; a click opens one workflow with its
  * inputs, its operations on a timeline and its child; cancel asks first, and the database then
- * holds the workflow CANCELLED; sections whose routes this app does not serve say so. Without the
- * token the page says how to sign in. Screenshots go to OPERON_SCREENSHOT_DIR when it is set.
+ * holds the workflow CANCELLED; sections whose routes this app does not serve say so. The queue
+ * and version filters (alone and with the status filter) show exactly the rows the database
+ * holds for them, and the timeline shows each operation's start and what a recv waits on.
+ * Without the token the page says how to sign in. Screenshots go to OPERON_SCREENSHOT_DIR when it is set.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { Communicator, Transaction, Workflow, type CommunicatorContext, type TransactionContext, type WorkflowContext } from '@operon/sdk';
+import { Communicator, Transaction, Workflow, WorkflowQueue, type CommunicatorContext, type TransactionContext, type WorkflowContext } from '@operon/sdk';
 import { createHttpServer, managementAccess, type OperonRuntime } from '@operon/runtime';
 import { query, startRuntime, testConfig } from '../helpers/test-databases.js';
 
@@ -42,6 +44,9 @@ class Orders {
     return ctx.recv('shipped', 600);
   }
 }
+
+const mail = new WorkflowQueue('dashboard-mail');
+const bulk = new WorkflowQueue('dashboard-bulk');
 
 const config = testConfig('dashboard');
 let runtime: OperonRuntime;
@@ -167,6 +172,83 @@ describe('the dashboard in a browser', () => {
       expect(await page.locator('main [role="status"]').count()).toBe(0);
       expect(errors).toEqual([]);
       expect(foreign).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('filters the list by queue and by version, alone and with a status, showing what the database holds', async () => {
+    const sys = config.database.system_database;
+    const receipts = [];
+    for (const [uuid, queue] of [['mail-1', mail], ['bulk-1', bulk], ['mail-2', mail], ['mail-3', mail], ['bulk-2', bulk]] as const) {
+      receipts.push(await runtime.client.invoke(Orders, { workflowUUID: uuid, queue: { queue } }).receipt(uuid));
+    }
+    await Promise.all(receipts.map((handle) => handle.getResult()));
+    // Two workflows as if started on a deployed bundle (the version is what the row holds), one a queued one.
+    const version = 'c0ffee0123456789abcdef';
+    await query(sys, `UPDATE operon.workflow_status SET version = $1 WHERE workflow_uuid IN ('mail-2', 'order-tea')`, [version]);
+    // A second one still running on the queue, so that a status narrows the queue's rows.
+    await query(sys, `UPDATE operon.workflow_status SET status = 'ERROR' WHERE workflow_uuid = 'mail-3'`);
+    const expected = async (condition: string, values: unknown[]) =>
+      (
+        await query<{ workflow_uuid: string }>(
+          sys,
+          `SELECT workflow_uuid FROM operon.workflow_status WHERE kind = 'workflow' AND ${condition} ORDER BY created_at DESC, workflow_uuid DESC`,
+          values,
+        )
+      ).map((r) => r.workflow_uuid);
+
+    const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
+    try {
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (error) => errors.push(error.message));
+      await page.goto(`${base}/operon/dashboard?token=${encodeURIComponent(managementAccess(runtime).token)}`);
+      const table = page.getByTestId('workflow-table');
+      const shown = () => table.locator('tbody tr').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-uuid')));
+      await expect.poll(() => table.locator('tbody tr').count()).toBe(9);
+      // The queue input suggests the queues the server knows.
+      await expect
+        .poll(() => page.locator('#known-queue option').evaluateAll((options) => options.map((o) => o.getAttribute('value') ?? '').sort()))
+        .toEqual(expect.arrayContaining(['dashboard-bulk', 'dashboard-mail']));
+
+      await page.locator('input[name="queue"]').fill('dashboard-mail');
+      await page.getByRole('button', { name: 'Apply' }).click();
+      const mailRows = await expected('queue_name = $1', ['dashboard-mail']);
+      expect(mailRows).toEqual(['mail-3', 'mail-2', 'mail-1']);
+      await expect.poll(shown).toEqual(mailRows);
+      expect(await table.locator('td[data-column="queue"]').allTextContents()).toEqual(['dashboard-mail', 'dashboard-mail', 'dashboard-mail']);
+
+      await page.locator('select[name="status"]').selectOption('SUCCESS');
+      await page.getByRole('button', { name: 'Apply' }).click();
+      await expect.poll(shown).toEqual(await expected('queue_name = $1 AND status = $2', ['dashboard-mail', 'SUCCESS']));
+      expect(await shown()).toEqual(['mail-2', 'mail-1']);
+      await shot(page, 'dashboard-list-filters');
+
+      await page.getByRole('button', { name: 'Clear' }).click();
+      await expect.poll(() => table.locator('tbody tr').count()).toBe(9);
+      await page.locator('input[name="version"]').fill(version);
+      await page.getByRole('button', { name: 'Apply' }).click();
+      const versionRows = await expected('version = $1', [version]);
+      expect(versionRows.sort()).toEqual(['mail-2', 'order-tea']);
+      await expect.poll(shown).toEqual(await expected('version = $1', [version]));
+      expect(await table.locator('td[data-column="version"]').allTextContents()).toEqual([version.slice(0, 12), version.slice(0, 12)]);
+      await page.locator('input[name="queue"]').fill('dashboard-bulk');
+      await page.getByRole('button', { name: 'Apply' }).click();
+      await expect.poll(() => page.getByText('No workflow matches these filters.').count()).toBe(1);
+      expect(await shown()).toEqual([]);
+
+      // The timeline: a start per operation, and the topic the recv waits on.
+      await page.goto(`${base}/operon/dashboard#/workflows/order-tea`);
+      await expect.poll(() => page.getByTestId('steps').locator('tr.step').count()).toBeGreaterThanOrEqual(4);
+      const recvRow = page.locator('tr.step', { hasText: 'operon.recv.deadline' });
+      expect(await recvRow.getByTestId('step-target').textContent()).toContain('topic "shipped"');
+      const started = await page.getByTestId('steps').locator('tr.step td[data-column="started"]').allTextContents();
+      expect(started.length).toBeGreaterThanOrEqual(4);
+      for (const text of started) expect(text).toMatch(/^\+\d+ ms$/);
+      await expect.poll(() => page.getByTestId('waiting-on').textContent()).toContain('topic shipped');
+      await shot(page, 'dashboard-workflow-steps');
+      expect(errors).toEqual([]);
     } finally {
       await context.close();
     }

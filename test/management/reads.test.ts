@@ -5,12 +5,15 @@
  * in the app database). Every bad parameter is a 400 that names it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Communicator, Transaction, Workflow, type CommunicatorContext, type TransactionContext, type WorkflowContext } from '@operon/sdk';
+import { Communicator, Transaction, Workflow, WorkflowQueue, type CommunicatorContext, type TransactionContext, type WorkflowContext } from '@operon/sdk';
 import { createHttpServer, type OperonRuntime, type WorkflowDetailView } from '@operon/runtime';
 import { query, startRuntime, testConfig } from '../helpers/test-databases.js';
 
 type HttpServer = Awaited<ReturnType<typeof createHttpServer>>;
 const TOKEN = 'a-token-for-the-management-read-tests';
+
+/** One at a time: a blocker holds it, so what is enqueued behind it waits in line. */
+const line = new WorkflowQueue('reads-line', { concurrency: 1 });
 
 let releaseBlocked: () => void = () => undefined;
 const blocked = new Promise<void>((resolve) => (releaseBlocked = resolve));
@@ -54,6 +57,15 @@ class Shop {
   }
 
   @Workflow()
+  static async messenger(ctx: WorkflowContext): Promise<unknown> {
+    await ctx.send('nobody-1', 'hello', 'greetings');
+    await ctx.setEvent('progress', 1);
+    const seen = await ctx.getEvent(ctx.workflowUUID, 'progress', 5);
+    const reply = await ctx.recv(undefined, 0.05);
+    return [seen, reply];
+  }
+
+  @Workflow()
   static async stall(ctx: WorkflowContext): Promise<void> {
     await ctx.invoke(Shop).charge(1);
     await ctx.invoke(Shop).hang();
@@ -92,6 +104,12 @@ beforeAll(async () => {
   await runtime.client.invoke(Shop, { workflowUUID: 'listen-1' }).listen();
   await runtime.client.invoke(Shop, { workflowUUID: 'parent-1' }).parent();
   await runtime.client.invoke(Shop, { workflowUUID: 'stall-1' }).stall();
+  await (await runtime.client.invoke(Shop, { workflowUUID: 'messenger-1' }).messenger()).getResult();
+  // The queue's one slot is held by a stall; four wait behind it, by priority then enqueue order, one of them delayed.
+  await runtime.client.invoke(Shop, { workflowUUID: 'line-0', queue: { queue: line } }).stall();
+  for (const [uuid, priority, delaySeconds] of [['line-a', 5, 0], ['line-b', 0, 0], ['line-c', 5, 0], ['line-late', 0, 600]] as const) {
+    await runtime.client.invoke(Shop, { workflowUUID: uuid, queue: { queue: line, priority, ...(delaySeconds ? { delaySeconds } : {}) } }).order(uuid);
+  }
   app = await createHttpServer(runtime);
 });
 
@@ -115,21 +133,33 @@ describe('GET /operon/workflows', () => {
       cursor = body.nextCursor;
       pages++;
     } while (cursor !== null);
-    // 5 orders, nap, listen, parent, its child, stall: each once, newest first.
-    expect(seen).toHaveLength(10);
-    expect(new Set(seen).size).toBe(10);
-    expect(pages).toBe(5);
-    const all = (await get('/operon/workflows?limit=100')).body.workflows as { workflowUUID: string; createdAt: string }[];
+    // 5 orders, nap, listen, parent, its child, stall, messenger, 5 on the queue: each once, newest first.
+    expect(seen).toHaveLength(16);
+    expect(new Set(seen).size).toBe(16);
+    expect(pages).toBe(8);
+    const all = (await get('/operon/workflows?limit=100')).body.workflows as { workflowUUID: string; status: string; createdAt: string; queueName: string | null }[];
     expect(all.map((w) => w.workflowUUID)).toEqual(seen);
     const times = all.map((w) => Date.parse(w.createdAt));
     expect([...times].sort((a, b) => b - a)).toEqual(times);
 
     const uuids = async (query: string) => ((await get(`/operon/workflows?${query}`)).body.workflows as { workflowUUID: string }[]).map((w) => w.workflowUUID).sort();
-    expect(await uuids('status=SUCCESS')).toEqual(['order-1', 'order-2', 'order-3', 'order-4', 'order-5']);
+    expect(await uuids('status=SUCCESS')).toEqual(['messenger-1', 'order-1', 'order-2', 'order-3', 'order-4', 'order-5']);
+    // Several statuses: one ordered read per status, merged; pages of them keep the list's order.
+    const merged: string[] = [];
+    let next: string | null = null;
+    do {
+      const { body }: { body: { workflows: { workflowUUID: string }[]; nextCursor: string | null } } = await get(
+        `/operon/workflows?status=ENQUEUED,SUCCESS,ENQUEUED&limit=3${next ? `&cursor=${next}` : ''}`,
+      );
+      merged.push(...body.workflows.map((w) => w.workflowUUID));
+      next = body.nextCursor;
+    } while (next !== null);
+    expect(merged).toEqual(all.filter((w) => w.status === 'ENQUEUED' || w.status === 'SUCCESS').map((w) => w.workflowUUID));
+    expect(all.filter((w) => w.queueName === 'reads-line').map((w) => w.workflowUUID).sort()).toEqual(['line-0', 'line-a', 'line-b', 'line-c', 'line-late']);
     expect(await uuids('status=SUCCESS,CANCELLED&user=alice')).toEqual(['order-1', 'order-2']);
     expect(await uuids('name=Shop.nap')).toEqual(['nap-1']);
     expect(await uuids('parent=parent-1')).toHaveLength(1);
-    expect(await uuids(`executor=${runtime.executor.lease.executorId}`)).toHaveLength(10);
+    expect(await uuids(`executor=${runtime.executor.lease.executorId}`)).toHaveLength(16);
     expect(await uuids('executor=nobody')).toEqual([]);
     const order3 = all.find((w) => w.workflowUUID === 'order-3')!;
     expect(await uuids(`createdBefore=${encodeURIComponent(order3.createdAt)}`)).toEqual(
@@ -140,6 +170,7 @@ describe('GET /operon/workflows', () => {
     // The queue it went through and the version it ran on (both as stored on its row).
     await query(sysDb, `UPDATE operon.workflow_status SET queue_name = 'mail' WHERE workflow_uuid = 'order-4'`);
     expect(await uuids('queue=mail')).toEqual(['order-4']);
+    expect(await uuids('queue=reads-line&status=ENQUEUED')).toEqual(['line-a', 'line-b', 'line-c', 'line-late']);
     expect(await uuids('queue=mail&status=PENDING')).toEqual([]);
     await query(sysDb, `UPDATE operon.workflow_status SET version = 'c0ffee01' WHERE workflow_uuid IN ('order-1', 'order-2')`);
     expect(await uuids('version=c0ffee01')).toEqual(['order-1', 'order-2']);
@@ -208,6 +239,28 @@ describe('GET /operon/workflows/:uuid', () => {
     expect((await get('/operon/workflows/nap-1')).body.stuck).toBe(false);
   });
 
+  it("gives an ENQUEUED workflow's queue and its place in line (priority first, then enqueue order)", async () => {
+    await detailWhen('line-0', (v) => v.status === 'PENDING');
+    const places: Record<string, unknown> = {};
+    for (const uuid of ['line-a', 'line-b', 'line-c', 'line-late']) {
+      const { body } = await get<WorkflowDetailView>(`/operon/workflows/${uuid}`);
+      expect(body.status, uuid).toBe('ENQUEUED');
+      expect(body.queueName, uuid).toBe('reads-line');
+      places[uuid] = body.waitingOn;
+    }
+    expect(places).toMatchObject({
+      'line-b': { kind: 'queue', queueName: 'reads-line', position: 1, notBefore: null },
+      'line-late': { kind: 'queue', queueName: 'reads-line', position: 2 },
+      'line-a': { kind: 'queue', queueName: 'reads-line', position: 3, notBefore: null },
+      'line-c': { kind: 'queue', queueName: 'reads-line', position: 4, notBefore: null },
+    });
+    const late = places['line-late'] as { notBefore: string };
+    expect(Date.parse(late.notBefore)).toBeGreaterThan(Date.now() + 500_000);
+    // The positions are the database's order: what the dequeue would take next.
+    const rows = await query(sysDb, `SELECT workflow_uuid FROM operon.workflow_status WHERE queue_name = 'reads-line' AND status = 'ENQUEUED' ORDER BY queue_priority, queue_seq`);
+    expect(rows.map((r) => r.workflow_uuid)).toEqual(['line-b', 'line-late', 'line-a', 'line-c']);
+  });
+
   it('answers 404 for a workflow that does not exist', async () => {
     const { status, body } = await get('/operon/workflows/no-such-workflow');
     expect(status).toBe(404);
@@ -223,13 +276,41 @@ describe('GET /operon/workflows/:uuid/steps', () => {
       { functionID: 0, functionName: 'Shop.price', kind: 'transaction', output: 6, error: null, childUUID: null },
       { functionID: 1, functionName: 'Shop.charge', kind: 'communicator', output: 'charged 6', error: null },
     ]);
-    for (const step of body.steps as { startedAfter: string; endedAt: string }[]) {
-      expect(Date.parse(step.startedAfter)).toBeLessThanOrEqual(Date.parse(step.endedAt));
+    // Each step's own start, from both databases: after the workflow began, at or before its end, and after the step before ended.
+    const begun = Date.parse((await get('/operon/workflows/order-2')).body.createdAt);
+    let previousEnd = begun;
+    for (const step of body.steps as { startedAt: string; endedAt: string; target: unknown }[]) {
+      expect(Date.parse(step.startedAt)).toBeGreaterThanOrEqual(previousEnd);
+      expect(Date.parse(step.startedAt)).toBeLessThanOrEqual(Date.parse(step.endedAt));
+      expect(step.target).toBeNull();
+      previousEnd = Date.parse(step.endedAt);
     }
     const nap = (await get('/operon/workflows/nap-1/steps')).body.steps;
     expect(nap).toMatchObject([{ functionID: 0, kind: 'sleep' }]);
     expect(Date.parse(nap[0].deadline)).toBe(nap[0].output);
     const parent = (await get('/operon/workflows/parent-1/steps')).body.steps;
     expect(parent[0]).toMatchObject({ functionID: 0, kind: 'child', childUUID: expect.any(String) });
+  });
+
+  it('gives what each send, recv, setEvent and getEvent addressed, and when each began', async () => {
+    const { body } = await get('/operon/workflows/messenger-1/steps');
+    expect(body.steps).toMatchObject([
+      { functionID: 0, kind: 'send', target: { destinationUUID: 'nobody-1', topic: 'greetings' } },
+      { functionID: 1, kind: 'setEvent', target: { key: 'progress' } },
+      { functionID: 2, kind: 'deadline', functionName: 'operon.getEvent.deadline', target: { workflowUUID: 'messenger-1', key: 'progress' } },
+      { functionID: 3, kind: 'getEvent', output: 1, target: { workflowUUID: 'messenger-1', key: 'progress' } },
+      { functionID: 4, kind: 'deadline', functionName: 'operon.recv.deadline', target: { topic: null } },
+      { functionID: 5, kind: 'recv', output: null, target: { topic: null } },
+    ]);
+    for (const step of body.steps as { startedAt: string; endedAt: string }[]) {
+      expect(Date.parse(step.startedAt)).toBeLessThanOrEqual(Date.parse(step.endedAt));
+    }
+    // The timed-out recv began when it was reached and ended after its 50 ms wait.
+    const recv = body.steps[5] as { startedAt: string; endedAt: string };
+    expect(Date.parse(recv.endedAt) - Date.parse(recv.startedAt)).toBeGreaterThanOrEqual(40);
+    // As the database holds them: the detail is the record's own column, next to its start.
+    const rows = await query(sysDb, `SELECT function_id, started_at, detail FROM operon.operation_outputs WHERE workflow_uuid = 'messenger-1' ORDER BY function_id`);
+    expect(rows.map((r) => JSON.parse(r.detail))).toEqual(body.steps.map((s: { target: unknown }) => s.target));
+    expect(rows.every((r) => r.started_at !== null)).toBe(true);
   });
 });

@@ -38,7 +38,8 @@ export {
 export { parseFilter, OperonManagementRequestError, WORKFLOW_STATUSES, type WorkflowFilter } from './management/workflow-filter.js';
 export { workflowPage, workflowDetail, workflowSteps, type WorkflowPage } from './management/workflow-reads.js';
 export type { WorkflowSummaryView, WorkflowDetailView, StepView, WaitingOn } from './management/workflow-views.js';
-export { pageSize } from './management/workflow-queries.js';
+export { pageSize, listQuery } from './management/workflow-queries.js';
+export { SYSTEM_MIGRATIONS } from './system-db/migrations.generated.js';
 export { scheduleViews, type ScheduleView } from './management/schedules-view.js';
 export { backfillSchedule, backfillTicks, MAX_BACKFILL_TICKS, type BackfillResult } from './schedules/backfill.js';
 export { MAX_CATCH_UP, type ScheduledWorkflow } from './schedules/scheduled-workflows.js';

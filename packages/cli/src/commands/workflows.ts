@@ -112,7 +112,7 @@ function waitingText(view: WorkflowDetailView): string {
     case 'child':
       return `child ${w.workflowUUID}`;
     case 'queue':
-      return 'a queue slot';
+      return `a slot of queue ${w.queueName}: number ${w.position} in line${w.notBefore ? `, delayed until ${w.notBefore}` : ''}`;
     case 'adoption':
       return `adoption: executor ${w.executorId} is dead (last heartbeat ${w.lastHeartbeatAt}); adopted by ${w.adoptionDueBy}`;
     case 'version':
@@ -128,6 +128,8 @@ function detailText(view: WorkflowDetailView): string {
     ['EXECUTOR', view.executorId],
     ['USER', view.authenticatedUser || '-'],
     ['PARENT', view.parentUUID ?? '-'],
+    ['QUEUE', view.queueName ?? '-'],
+    ['VERSION', view.version ?? '-'],
     ['CREATED', view.createdAt],
     ['UPDATED', view.updatedAt],
     ['WAITING ON', waitingText(view)],
@@ -139,11 +141,30 @@ function detailText(view: WorkflowDetailView): string {
   return formatTable(lines.map(([k, v]) => [k, v]));
 }
 
+/** What a messaging step addressed, as `topic "t" → uuid`, `key "k" of uuid`; '-' for other steps. */
+export function targetText(target: StepView['target']): string {
+  if (target === null) return '-';
+  const parts: string[] = [];
+  if ('topic' in target) parts.push(target.topic === null ? 'default topic' : `topic ${JSON.stringify(target.topic)}`);
+  if (target.key !== undefined) parts.push(`key ${JSON.stringify(target.key)}`);
+  if (target.destinationUUID !== undefined) parts.push(`→ ${target.destinationUUID}`);
+  if (target.workflowUUID !== undefined) parts.push(`of ${target.workflowUUID}`);
+  return parts.join(' ');
+}
+
 function stepsTable(steps: readonly StepView[]): string {
   if (steps.length === 0) return 'no operation recorded yet\n';
   return formatTable([
-    ['ID', 'KIND', 'FUNCTION', 'ENDED', 'OUTCOME'],
-    ...steps.map((s) => [String(s.functionID), s.kind, s.functionName, s.endedAt, s.error === null ? JSON.stringify(s.output) ?? 'null' : `error: ${JSON.stringify((s.error as { message?: unknown }).message)}`]),
+    ['ID', 'KIND', 'FUNCTION', 'TARGET', 'STARTED', 'ENDED', 'OUTCOME'],
+    ...steps.map((s) => [
+      String(s.functionID),
+      s.kind,
+      s.functionName,
+      targetText(s.target),
+      s.startedAt ?? '-',
+      s.endedAt,
+      s.error === null ? JSON.stringify(s.output) ?? 'null' : `error: ${JSON.stringify((s.error as { message?: unknown }).message)}`,
+    ]),
   ]);
 }
 

@@ -79,13 +79,22 @@ export interface WorkflowDetail extends WorkflowSummary {
   readonly stuck: boolean;
 }
 
+export interface StepTarget {
+  readonly destinationUUID?: string;
+  readonly workflowUUID?: string;
+  readonly topic?: string | null;
+  readonly key?: string;
+}
+
 export interface Step {
   readonly functionID: number;
   readonly functionName: string;
   readonly kind: string;
-  readonly startedAfter?: string;
-  readonly startedAt?: string;
+  /** Null for a record written before starts were recorded. */
+  readonly startedAt: string | null;
   readonly endedAt: string;
+  /** What a send, recv, setEvent or getEvent addressed. */
+  readonly target?: StepTarget | null;
   readonly output: unknown;
   readonly error: unknown;
   readonly childUUID: string | null;

@@ -1,15 +1,28 @@
 import { useState } from 'preact/hooks';
-import type { Step } from './api.js';
+import type { Step, StepTarget } from './api.js';
 import { shortTime, shown, workflowHref } from './format.js';
+
+/** What a messaging step addressed: `topic "t" → uuid`, `key "k" of uuid`. */
+function targetText(target: StepTarget): string {
+  const parts: string[] = [];
+  if ('topic' in target) parts.push(target.topic === null || target.topic === undefined ? 'default topic' : `topic "${target.topic}"`);
+  if (target.key !== undefined) parts.push(`key "${target.key}"`);
+  if (target.destinationUUID !== undefined) parts.push(`→ ${target.destinationUUID}`);
+  if (target.workflowUUID !== undefined) parts.push(`of ${target.workflowUUID}`);
+  return parts.join(' ');
+}
 
 /** Every operation on one time axis, from the workflow's start to its last record; a row opens to its output. */
 export function StepTimeline({ steps, createdAt }: { steps: readonly Step[]; createdAt: string }) {
   const [open, setOpen] = useState<number | undefined>(undefined);
   if (steps.length === 0) return <p class="muted">No operation recorded yet.</p>;
   const begin = new Date(createdAt).getTime();
+  let previousEnd = begin;
   const times = steps.map((step) => {
     const end = new Date(step.endedAt).getTime();
-    const start = new Date(step.startedAt ?? step.startedAfter ?? step.endedAt).getTime();
+    // A record written before starts were recorded began at the earliest after the one before it.
+    const start = step.startedAt ? new Date(step.startedAt).getTime() : Math.min(previousEnd, end);
+    previousEnd = Math.max(previousEnd, end);
     return { start: Math.min(start, end), end };
   });
   const finish = Math.max(begin + 1, ...times.map((t) => t.end));
@@ -25,6 +38,8 @@ export function StepTimeline({ steps, createdAt }: { steps: readonly Step[]; cre
           <th class="bar-cell">
             {shortTime(createdAt)} → +{span} ms
           </th>
+          <th>Started</th>
+          <th>Took</th>
           <th>Ended</th>
         </tr>
       </thead>
@@ -37,6 +52,12 @@ export function StepTimeline({ steps, createdAt }: { steps: readonly Step[]; cre
               <td class="mono">{step.functionID}</td>
               <td class="mono">
                 {step.functionName}
+                {step.target ? (
+                  <span class="muted target" data-testid="step-target">
+                    {' '}
+                    {targetText(step.target)}
+                  </span>
+                ) : null}
                 {step.childUUID ? (
                   <>
                     {' '}
@@ -53,14 +74,19 @@ export function StepTimeline({ steps, createdAt }: { steps: readonly Step[]; cre
                     class={`bar ${failed ? 'bar-failed' : ''}`}
                     style={{ left: percent(time.start), width: `max(3px, calc(${percent(time.end)} - ${percent(time.start)}))` }}
                     title={`${time.end - time.start} ms`}
+                    data-duration-ms={time.end - time.start}
                   />
                 </div>
               </td>
+              <td class="mono" data-column="started" title={step.startedAt ?? 'not recorded'}>
+                {step.startedAt ? `+${time.start - begin} ms` : <span class="muted">-</span>}
+              </td>
+              <td class="mono">{step.startedAt ? `${time.end - time.start} ms` : <span class="muted">-</span>}</td>
               <td>{shortTime(step.endedAt)}</td>
             </tr>,
             open === index ? (
               <tr class="step-detail">
-                <td colSpan={5}>
+                <td colSpan={7}>
                   {failed ? (
                     <>
                       <h4>Error</h4>

@@ -10,7 +10,12 @@ import { WorkflowActions } from './workflow-actions.js';
 function waitingText(waiting: WorkflowDetail['waitingOn']): string {
   if (!waiting) return '—';
   const { kind, ...rest } = waiting;
+  if (kind === 'queue') {
+    const notBefore = typeof rest.notBefore === 'string' ? `, delayed until ${shortTime(rest.notBefore)}` : '';
+    return `queue ${String(rest.queueName)}: number ${String(rest.position)} in line${notBefore}`;
+  }
   const details = Object.entries(rest)
+    .filter(([, value]) => value !== null && value !== undefined)
     .map(([key, value]) => `${key} ${typeof value === 'string' && /^\d{4}-\d\d-\d\dT/.test(value) ? shortTime(value) : String(value)}`)
     .join(', ');
   return details ? `${kind}: ${details}` : kind;

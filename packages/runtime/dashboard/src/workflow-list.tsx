@@ -1,11 +1,31 @@
 import { useState } from 'preact/hooks';
-import type { WorkflowPage } from './api.js';
+import { listOf, type WorkflowPage } from './api.js';
 import { shortTime, STATUSES, workflowHref } from './format.js';
 import { Problem } from './problem.js';
 import { StatusBadge } from './status-badge.js';
 import { useApi } from './use-api.js';
 
 const FILTERS = ['name', 'queue', 'executor', 'user', 'version', 'parent'] as const;
+/** Filters whose input suggests the values the server knows: its queues and its versions. */
+const SUGGESTED: Partial<Record<(typeof FILTERS)[number], { path: string; key: string }>> = {
+  queue: { path: '/operon/queues', key: 'name' },
+  version: { path: '/operon/versions', key: 'version' },
+};
+
+/** The values the server lists at `path` (empty when it does not serve it): the datalist of a filter input. */
+function Suggestions({ id, path, valueKey }: { id: string; path: string; valueKey: string }) {
+  const known = useApi<unknown>(path);
+  const values = listOf<Record<string, unknown>>(known.data)
+    .map((item) => item[valueKey])
+    .filter((value): value is string => typeof value === 'string');
+  return (
+    <datalist id={id}>
+      {values.map((value) => (
+        <option value={value} />
+      ))}
+    </datalist>
+  );
+}
 type Filters = { status: string; createdAfter: string; createdBefore: string; limit: string } & Record<(typeof FILTERS)[number], string>;
 const EMPTY: Filters = { status: '', name: '', queue: '', executor: '', user: '', version: '', parent: '', createdAfter: '', createdBefore: '', limit: '25' };
 
@@ -49,12 +69,22 @@ export function WorkflowList() {
             ))}
           </select>
         </label>
-        {FILTERS.map((key) => (
-          <label>
-            {key[0]!.toUpperCase() + key.slice(1)}
-            <input name={key} type="text" {...field(key)} placeholder={key === 'name' ? 'Class.method' : ''} />
-          </label>
-        ))}
+        {FILTERS.map((key) => {
+          const suggested = SUGGESTED[key];
+          return (
+            <label>
+              {key[0]!.toUpperCase() + key.slice(1)}
+              <input
+                name={key}
+                type="text"
+                {...field(key)}
+                placeholder={key === 'name' ? 'Class.method' : key === 'version' ? 'code hash' : ''}
+                list={suggested ? `known-${key}` : undefined}
+              />
+              {suggested ? <Suggestions id={`known-${key}`} path={suggested.path} valueKey={suggested.key} /> : null}
+            </label>
+          );
+        })}
         <label>
           Created after
           <input name="createdAfter" type="datetime-local" {...field('createdAfter')} />
@@ -90,6 +120,8 @@ export function WorkflowList() {
             <th>Workflow</th>
             <th>Status</th>
             <th>Name</th>
+            <th>Queue</th>
+            <th>Version</th>
             <th>Executor</th>
             <th>User</th>
             <th>Created</th>
@@ -107,6 +139,10 @@ export function WorkflowList() {
                 <StatusBadge status={wf.status} />
               </td>
               <td class="mono">{wf.workflowName}</td>
+              <td class="mono" data-column="queue">{wf.queueName ?? <span class="muted">-</span>}</td>
+              <td class="mono" data-column="version" title={wf.version ?? undefined}>
+                {wf.version ? wf.version.slice(0, 12) : <span class="muted">-</span>}
+              </td>
               <td class="mono">{wf.executorId}</td>
               <td>{wf.authenticatedUser || <span class="muted">anonymous</span>}</td>
               <td>{shortTime(wf.createdAt)}</td>

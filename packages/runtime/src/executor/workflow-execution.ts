@@ -106,6 +106,8 @@ export interface StepSite {
   readonly functionID: number;
   readonly functionName: string;
   readonly owner: string;
+  /** Epoch ms this run reached the operation: recorded with it as its start. */
+  readonly startedAt: number;
   /** Told when a record write found the workflow CANCELLED: the run starts no further operation. */
   readonly onCancelled?: () => void;
 }
@@ -210,7 +212,7 @@ export class WorkflowExecution {
     // Learnt from the cancel's notification or from the status the last record write read.
     if (this.cancelledHere && this.policy.runs) return this.abandon('cancelled');
     this.policy.beforeStep();
-    const site = { workflowUUID: this.workflowUUID, functionID, functionName, owner: this.run.owner, onCancelled: () => this.cancel() };
+    const site = { workflowUUID: this.workflowUUID, functionID, functionName, owner: this.run.owner, startedAt: Date.now(), onCancelled: () => this.cancel() };
     for (;;) {
       if (precededBy) this.recorded(precededBy.functionID, precededBy.functionName);
       const existing = this.recorded(functionID, functionName);
@@ -255,7 +257,7 @@ export class WorkflowExecution {
         : { functionName: site.functionName, output: outcome.output, error: null };
     for (;;) {
       try {
-        const written = await this.services.systemDb.recordOperation(site.owner, site.workflowUUID, site.functionID, record);
+        const written = await this.services.systemDb.recordOperation(site, record);
         if (written.cancelled) this.cancel();
         return written.record;
       } catch (error) {

@@ -435,7 +435,7 @@ export class WorkflowExecutor {
       if (inserted && options.parentUUID === undefined) {
         // A top-level start is a record of its own (a child's is its parent's operation): the
         // testing runtime's crashAfter('Class.workflow') dies right after it, before the workflow runs.
-        this.deps.afterRecorded?.({ workflowUUID, functionID: -1, functionName: fn.name, owner: run.owner });
+        this.deps.afterRecorded?.({ workflowUUID, functionID: -1, functionName: fn.name, owner: run.owner, startedAt: Date.now() });
         if (this.crashed) return abandoned.then(() => new Promise<never>(() => undefined));
       }
       if (orphan) {

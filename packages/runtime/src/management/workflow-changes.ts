@@ -495,8 +495,8 @@ async function createFork(
          ON CONFLICT (workflow_uuid) DO NOTHING
          RETURNING workflow_uuid),
        copied AS (
-         INSERT INTO operon.operation_outputs (workflow_uuid, function_id, function_name, output, error, created_at)
-         SELECT $1, function_id, function_name, output, error, created_at FROM operon.operation_outputs
+         INSERT INTO operon.operation_outputs (workflow_uuid, function_id, function_name, output, error, created_at, started_at, detail)
+         SELECT $1, function_id, function_name, output, error, created_at, started_at, detail FROM operon.operation_outputs
          WHERE workflow_uuid = $2 AND function_id < $3 AND EXISTS (SELECT 1 FROM created)
          RETURNING 1),
        noted AS (

@@ -27,12 +27,20 @@ export interface ManagedWorkflowRow {
   readonly error: string | null;
   readonly request: string | null;
   readonly recoveryAttempts: number;
+  /** The queue it was enqueued on (kept after it left the queue); null if never enqueued. */
+  readonly queueName: string | null;
+  /** The version it runs on; null when started without a bundle. */
+  readonly version: string | null;
   readonly createdAt: number;
   readonly updatedAt: number;
+  /** Its place in its queue, read for one workflow's detail only: (priority, enqueue order), and epoch ms it may start from. */
+  readonly queuePriority?: number;
+  readonly queueSeq?: number | null;
+  readonly queueNotBefore?: number | null;
 }
 
 const SUMMARY_COLUMNS = `w.workflow_uuid, w.status, w.workflow_name, w.kind, w.executor_id, w.owner, w.authenticated_user, w.authenticated_roles,
-  w.assumed_role, w.parent_uuid, w.recovery_attempts, w.created_at, w.updated_at`;
+  w.assumed_role, w.parent_uuid, w.recovery_attempts, w.queue_name, w.version, w.created_at, w.updated_at`;
 
 function toRow(r: Record<string, any>): ManagedWorkflowRow {
   return {
@@ -51,8 +59,17 @@ function toRow(r: Record<string, any>): ManagedWorkflowRow {
     error: r.error ?? null,
     request: r.request ?? null,
     recoveryAttempts: r.recovery_attempts,
+    queueName: r.queue_name,
+    version: r.version,
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
+    ...(r.queue_priority === undefined
+      ? {}
+      : {
+          queuePriority: r.queue_priority,
+          queueSeq: r.queue_seq === null ? null : Number(r.queue_seq),
+          queueNotBefore: r.queue_not_before === null ? null : Number(r.queue_not_before),
+        }),
   };
 }
 
@@ -82,6 +99,32 @@ export function pageSize(value: unknown): number {
   return n;
 }
 
+/**
+ * The statement of one list page: the rows `filter` selects, newest first, `limit` of them. Each
+ * filter has an index that yields its rows in this order, so a page reads about `limit` index
+ * entries however many rows the table holds. Several statuses are read as one ordered branch per
+ * status, merged (a status = ANY(...) scan of the status index would read every row of those
+ * statuses and sort them).
+ */
+export function listQuery(filter: WorkflowFilter, limit: number, cursor: string | undefined): { text: string; values: unknown[] } {
+  const values: unknown[] = [];
+  const statuses = filter.status && filter.status.length > 1 ? [...new Set(filter.status)] : undefined;
+  let condition = filterCondition(statuses ? { ...filter, status: undefined } : filter, values);
+  if (cursor !== undefined) {
+    const [createdAt, uuid] = decodeCursor(cursor);
+    values.push(createdAt, uuid);
+    condition += ` AND (w.created_at, w.workflow_uuid) < ($${values.length - 1}, $${values.length})`;
+  }
+  values.push(limit);
+  const order = `ORDER BY w.created_at DESC, w.workflow_uuid DESC LIMIT $${values.length}`;
+  if (!statuses) return { text: `SELECT ${SUMMARY_COLUMNS} FROM operon.workflow_status w WHERE ${condition} ${order}`, values };
+  const branches = statuses.map((status) => {
+    values.push(status);
+    return `(SELECT ${SUMMARY_COLUMNS} FROM operon.workflow_status w WHERE w.status = $${values.length} AND ${condition} ${order})`;
+  });
+  return { text: `SELECT * FROM (${branches.join(' UNION ALL ')}) w ${order}`, values };
+}
+
 /** One page of the workflows `filter` selects, newest first, and the cursor of the next page (undefined at the end). */
 export async function listWorkflows(
   pool: pg.Pool,
@@ -89,19 +132,9 @@ export async function listWorkflows(
   limit: number,
   cursor: string | undefined,
 ): Promise<{ rows: ManagedWorkflowRow[]; nextCursor: string | undefined }> {
-  const values: unknown[] = [];
-  let condition = filterCondition(filter, values);
-  if (cursor !== undefined) {
-    const [createdAt, uuid] = decodeCursor(cursor);
-    values.push(createdAt, uuid);
-    condition += ` AND (w.created_at, w.workflow_uuid) < ($${values.length - 1}, $${values.length})`;
-  }
-  values.push(limit + 1);
-  const { rows } = await pool.query(
-    `SELECT ${SUMMARY_COLUMNS} FROM operon.workflow_status w WHERE ${condition}
-     ORDER BY w.created_at DESC, w.workflow_uuid DESC LIMIT $${values.length}`,
-    values,
-  );
+  // One row more than the page tells whether there is a next page.
+  const { text, values } = listQuery(filter, limit + 1, cursor);
+  const { rows } = await pool.query(text, values);
   const page = rows.slice(0, limit).map(toRow);
   return { rows: page, nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]!) : undefined };
 }
@@ -111,10 +144,26 @@ export async function getManagedWorkflow(pool: pg.Pool | pg.PoolClient, workflow
   // Postgres would refuse with its own error) is a 400 before any query.
   checkIdentifier('workflow UUID', workflowUUID);
   const { rows } = await pool.query(
-    `SELECT ${SUMMARY_COLUMNS}, w.inputs, w.output, w.error, w.request FROM operon.workflow_status w WHERE w.workflow_uuid = $1`,
+    `SELECT ${SUMMARY_COLUMNS}, w.inputs, w.output, w.error, w.request, w.queue_priority, w.queue_seq, w.queue_not_before
+     FROM operon.workflow_status w WHERE w.workflow_uuid = $1`,
     [workflowUUID],
   );
   return rows[0] ? toRow(rows[0]) : undefined;
+}
+
+/**
+ * An ENQUEUED workflow's place in its queue: 1 + how many of the queue's waiting workflows a
+ * dequeue takes before it (lower priority value first, then enqueue order). Counted on the
+ * dequeue's own index, so it costs the entries ahead of it.
+ */
+export async function queuePositionOf(pool: pg.Pool, row: ManagedWorkflowRow): Promise<number | undefined> {
+  if (row.queueName === null || row.queueSeq === null || row.queueSeq === undefined) return undefined;
+  const { rows } = await pool.query<{ ahead: number }>(
+    `SELECT count(*)::int AS ahead FROM operon.workflow_status
+     WHERE status = 'ENQUEUED' AND queue_name = $1 AND (queue_priority, queue_seq) < ($2::int, $3::bigint)`,
+    [row.queueName, row.queuePriority ?? 0, row.queueSeq],
+  );
+  return rows[0]!.ahead + 1;
 }
 
 export async function childrenOf(pool: pg.Pool, workflowUUID: string): Promise<ManagedWorkflowRow[]> {
@@ -133,6 +182,10 @@ export interface StepRecord {
   readonly error: string | null;
   /** Epoch ms the record was written (the operation's end). */
   readonly recordedAt: number;
+  /** Epoch ms the operation began; null in a record written before starts were recorded. */
+  readonly startedAt: number | null;
+  /** What a send, recv, setEvent or getEvent addressed (JSON text: topic, key, destination); null otherwise. */
+  readonly detail: string | null;
   readonly database: 'system' | 'app';
 }
 
@@ -140,10 +193,10 @@ export interface StepRecord {
 export async function stepRecords(systemPool: pg.Pool, appPool: pg.Pool, workflowUUID: string): Promise<StepRecord[]> {
   const [system, app] = await Promise.all([
     systemPool.query(
-      'SELECT function_id, function_name, output, error, created_at FROM operon.operation_outputs WHERE workflow_uuid = $1',
+      'SELECT function_id, function_name, output, error, created_at, started_at, detail FROM operon.operation_outputs WHERE workflow_uuid = $1',
       [workflowUUID],
     ),
-    appPool.query('SELECT function_id, function_name, output, created_at FROM operon.transaction_outputs WHERE workflow_uuid = $1', [
+    appPool.query('SELECT function_id, function_name, output, created_at, started_at FROM operon.transaction_outputs WHERE workflow_uuid = $1', [
       workflowUUID,
     ]),
   ]);
@@ -154,6 +207,8 @@ export async function stepRecords(systemPool: pg.Pool, appPool: pg.Pool, workflo
       output: r.output,
       error: r.error,
       recordedAt: Number(r.created_at),
+      startedAt: r.started_at === null ? null : Number(r.started_at),
+      detail: r.detail,
       database: 'system' as const,
     })),
     ...app.rows.map((r) => ({
@@ -162,6 +217,8 @@ export async function stepRecords(systemPool: pg.Pool, appPool: pg.Pool, workflo
       output: r.output,
       error: null,
       recordedAt: Number(r.created_at),
+      startedAt: r.started_at === null ? null : Number(r.started_at),
+      detail: null,
       database: 'app' as const,
     })),
   ];

@@ -5,7 +5,7 @@
 import { OperonWorkflowNotFoundError } from '@operon/sdk';
 import type { OperonRuntime } from '../runtime.js';
 import { type WorkflowFilter } from './workflow-filter.js';
-import { childrenOf, getManagedWorkflow, listWorkflows, ownerState, stepRecords, type ManagedWorkflowRow } from './workflow-queries.js';
+import { childrenOf, getManagedWorkflow, listWorkflows, ownerState, queuePositionOf, stepRecords, type ManagedWorkflowRow } from './workflow-queries.js';
 import { detailView, stepViews, summaryView, type StepView, type WorkflowDetailView, type WorkflowSummaryView } from './workflow-views.js';
 
 export interface WorkflowPage {
@@ -28,24 +28,26 @@ async function existing(runtime: OperonRuntime, workflowUUID: string): Promise<M
 export async function workflowDetail(runtime: OperonRuntime, workflowUUID: string): Promise<WorkflowDetailView> {
   const row = await existing(runtime, workflowUUID);
   const { systemPool, appPool } = runtime.systemDb;
-  const [children, records, owner] = await Promise.all([
+  const [children, records, owner, queuePosition] = await Promise.all([
     childrenOf(systemPool, workflowUUID),
     stepRecords(systemPool, appPool, workflowUUID),
     row.owner === null ? undefined : ownerState(systemPool, row.owner),
+    row.status === 'ENQUEUED' ? queuePositionOf(systemPool, row) : undefined,
   ]);
   return detailView({
     row,
     children,
     records,
     owner,
+    queuePosition,
     now: runtime.executor.deps.clock.now(),
     stuckAfterMs: runtime.config.management.stuckAfterSeconds * 1000,
   });
 }
 
 export async function workflowSteps(runtime: OperonRuntime, workflowUUID: string): Promise<StepView[]> {
-  const row = await existing(runtime, workflowUUID);
+  await existing(runtime, workflowUUID);
   const { systemPool, appPool } = runtime.systemDb;
   const [children, records] = await Promise.all([childrenOf(systemPool, workflowUUID), stepRecords(systemPool, appPool, workflowUUID)]);
-  return stepViews(row, records, children, runtime.registry);
+  return stepViews(records, children, runtime.registry);
 }

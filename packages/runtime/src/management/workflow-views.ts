@@ -19,6 +19,10 @@ export interface WorkflowSummaryView {
   readonly authenticatedRoles: readonly string[];
   readonly parentUUID: string | null;
   readonly recoveryAttempts: number;
+  /** The queue it was enqueued on (kept after it left it); null if never enqueued. */
+  readonly queueName: string | null;
+  /** The version (code hash) it runs on; null when started without a bundle. */
+  readonly version: string | null;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -27,10 +31,17 @@ export interface WorkflowSummaryView {
 export type WaitingOn =
   | { readonly kind: 'operation'; readonly functionID: number; readonly executorId: string; readonly since: string }
   | { readonly kind: 'sleep'; readonly functionID: number; readonly until: string }
-  | { readonly kind: 'recv'; readonly functionID: number; readonly until: string }
-  | { readonly kind: 'getEvent'; readonly functionID: number; readonly until: string }
+  | { readonly kind: 'recv'; readonly functionID: number; readonly until: string; readonly topic?: string | null }
+  | { readonly kind: 'getEvent'; readonly functionID: number; readonly until: string; readonly workflowUUID?: string; readonly key?: string }
   | { readonly kind: 'child'; readonly functionID: number; readonly workflowUUID: string }
-  | { readonly kind: 'queue' }
+  | {
+      readonly kind: 'queue';
+      readonly queueName: string;
+      /** 1 for the next workflow the queue starts: its place among the queue's waiting workflows. */
+      readonly position: number;
+      /** Set while its delay lasts: it starts no earlier than this, whatever its position. */
+      readonly notBefore: string | null;
+    }
   | { readonly kind: 'adoption'; readonly executorId: string; readonly lastHeartbeatAt: string; readonly adoptionDueBy: string }
   /** Handed over by an executor (on `leftOn`) that could not load its version: an executor that can adopts it. */
   | { readonly kind: 'version'; readonly version: string; readonly leftOn: string; readonly since: string };
@@ -51,9 +62,15 @@ export interface StepView {
   readonly functionName: string;
   /** transaction, communicator, child, send, recv, setEvent, getEvent, sleep, deadline, getStatus, getResult, or operation (unknown here). */
   readonly kind: string;
-  /** The earliest the operation can have begun: the previous record's time (or the workflow's start). Records keep their end only. */
-  readonly startedAfter: string;
+  /** When the operation began (this run reached it); null in a record written before starts were recorded. */
+  readonly startedAt: string | null;
   readonly endedAt: string;
+  /**
+   * What a send, recv, setEvent or getEvent (and a recv's or getEvent's deadline) addressed: a
+   * send's `{ destinationUUID, topic }`, a recv's `{ topic }`, a setEvent's `{ key }`, a getEvent's
+   * `{ workflowUUID, key }` (`topic` null: the default topic). Null for other operations.
+   */
+  readonly target: StepTarget | null;
   readonly output: unknown;
   readonly error: unknown;
   readonly childUUID: string | null;
@@ -63,6 +80,13 @@ export interface StepView {
   readonly eventSet: unknown;
   /** For a sleep, or a recv's or getEvent's timeout: when it ends. */
   readonly deadline: string | null;
+}
+
+export interface StepTarget {
+  readonly destinationUUID?: string;
+  readonly workflowUUID?: string;
+  readonly topic?: string | null;
+  readonly key?: string;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -80,6 +104,8 @@ export function summaryView(row: ManagedWorkflowRow): WorkflowSummaryView {
     authenticatedRoles: row.authenticatedRoles,
     parentUUID: row.parentUUID,
     recoveryAttempts: row.recoveryAttempts,
+    queueName: row.queueName,
+    version: row.version,
     createdAt: iso(row.createdAt),
     updatedAt: iso(row.updatedAt),
   };
@@ -94,6 +120,8 @@ export interface DetailInputs {
   readonly children: readonly ManagedWorkflowRow[];
   readonly records: readonly StepRecord[];
   readonly owner: OwnerState | undefined;
+  /** An ENQUEUED workflow's place in its queue (1: next). */
+  readonly queuePosition?: number;
   /** The runtime clock's now (epoch ms). */
   readonly now: number;
   readonly stuckAfterMs: number;
@@ -121,8 +149,16 @@ export function detailView(inputs: DetailInputs): WorkflowDetailView {
   };
 }
 
-function waitingOnOf({ row, children, records, owner, now }: DetailInputs): WaitingOn | null {
-  if (row.status === 'ENQUEUED') return { kind: 'queue' };
+function waitingOnOf({ row, children, records, owner, now, queuePosition }: DetailInputs): WaitingOn | null {
+  if (row.status === 'ENQUEUED') {
+    const notBefore = row.queueNotBefore ?? null;
+    return {
+      kind: 'queue',
+      queueName: row.queueName ?? '',
+      position: queuePosition ?? 1,
+      notBefore: notBefore !== null && notBefore > now ? iso(notBefore) : null,
+    };
+  }
   if (row.status !== 'PENDING') return null;
   if (owner && !owner.alive && owner.executorId === HANDOVER_EXECUTOR && owner.version !== null) {
     return { kind: 'version', version: owner.version, leftOn: owner.host, since: iso(owner.heartbeatAt) };
@@ -141,8 +177,10 @@ function waitingOnOf({ row, children, records, owner, now }: DetailInputs): Wait
   const next = last ? last.functionID + 1 : 0;
   const deadline = last && last.output !== null ? Number(JSON.parse(last.output)) : NaN;
   if (last?.functionName === MESSAGING_OPERATIONS.sleep && deadline > now) return { kind: 'sleep', functionID: last.functionID, until: iso(deadline) };
-  if (last?.functionName === MESSAGING_OPERATIONS.recvDeadline) return { kind: 'recv', functionID: next, until: iso(deadline) };
-  if (last?.functionName === MESSAGING_OPERATIONS.getEventDeadline) return { kind: 'getEvent', functionID: next, until: iso(deadline) };
+  // The deadline's record names what the wait is for (absent in records written before that was recorded).
+  const target = last?.detail ? (JSON.parse(last.detail) as StepTarget) : {};
+  if (last?.functionName === MESSAGING_OPERATIONS.recvDeadline) return { kind: 'recv', functionID: next, until: iso(deadline), ...target };
+  if (last?.functionName === MESSAGING_OPERATIONS.getEventDeadline) return { kind: 'getEvent', functionID: next, until: iso(deadline), ...target };
   const childUUID = last && childOf(last, children);
   if (last && childUUID) return { kind: 'child', functionID: last.functionID, workflowUUID: childUUID };
   return { kind: 'operation', functionID: next, executorId: owner?.executorId ?? row.executorId, since: iso(last?.recordedAt ?? row.createdAt) };
@@ -166,13 +204,7 @@ function kindOf(record: StepRecord, childUUID: string | null, registry: Function
   return registry?.byQualifiedName(name)?.method.kind ?? 'operation';
 }
 
-export function stepViews(
-  row: { readonly createdAt: number },
-  records: readonly StepRecord[],
-  children: readonly ManagedWorkflowRow[],
-  registry?: FunctionRegistry,
-): StepView[] {
-  let previous = row.createdAt;
+export function stepViews(records: readonly StepRecord[], children: readonly ManagedWorkflowRow[], registry?: FunctionRegistry): StepView[] {
   return records.map((record) => {
     const childUUID = childOf(record, children);
     const kind = kindOf(record, childUUID, registry);
@@ -181,8 +213,9 @@ export function stepViews(
       functionID: record.functionID,
       functionName: record.functionName,
       kind,
-      startedAfter: iso(Math.min(previous, record.recordedAt)),
+      startedAt: record.startedAt === null ? null : iso(record.startedAt),
       endedAt: iso(record.recordedAt),
+      target: record.detail === null ? null : (JSON.parse(record.detail) as StepTarget),
       output,
       error: parsed(record.error),
       childUUID,
@@ -190,7 +223,6 @@ export function stepViews(
       eventSet: null,
       deadline: (kind === 'sleep' || kind === 'deadline') && typeof output === 'number' ? iso(output) : null,
     };
-    previous = Math.max(previous, record.recordedAt);
     return view;
   });
 }

@@ -12,8 +12,8 @@ import { OWNED_STATUS, noteStatus, ownedCheck, ownedCte } from './ownership.js';
 
 const SET_EVENT_FROM_WORKFLOW = `WITH ${ownedCte('$1', '$7')},
   recorded AS (
-    INSERT INTO operon.operation_outputs (workflow_uuid, function_id, function_name, output, error, created_at)
-    VALUES ($1, $2, $3, NULL, NULL, $6) ON CONFLICT (workflow_uuid, function_id) DO NOTHING
+    INSERT INTO operon.operation_outputs (workflow_uuid, function_id, function_name, output, error, created_at, started_at, detail)
+    VALUES ($1, $2, $3, NULL, NULL, $6, $8, $9) ON CONFLICT (workflow_uuid, function_id) DO NOTHING
     RETURNING workflow_uuid),
   upserted AS (
     INSERT INTO operon.workflow_events (workflow_uuid, key, value, updated_at)
@@ -24,7 +24,17 @@ const SET_EVENT_FROM_WORKFLOW = `WITH ${ownedCte('$1', '$7')},
 
 /** A workflow's setEvent at operation `site`; `value` is JSON text. True when the value was written now. */
 export async function setEventFromWorkflow(pool: pg.Pool, site: OperationSite, key: string, value: string): Promise<boolean> {
-  const { rows } = await pool.query(SET_EVENT_FROM_WORKFLOW, [site.workflowUUID, site.functionID, site.functionName, key, value, Date.now(), site.owner]);
+  const { rows } = await pool.query(SET_EVENT_FROM_WORKFLOW, [
+    site.workflowUUID,
+    site.functionID,
+    site.functionName,
+    key,
+    value,
+    Date.now(),
+    site.owner,
+    site.startedAt,
+    JSON.stringify({ key }),
+  ]);
   noteStatus(site, rows[0]);
   return rows[0]!.written === 1;
 }
@@ -38,11 +48,11 @@ export async function getEventValue(pool: pg.Pool, workflowUUID: string, key: st
   return rows[0]?.value;
 }
 
-const READ_EVENT_INTO_RECORD = `WITH ${ownedCte('$1', '$10')}, ${recordDeadlineCte({ workflow: '$1', functionID: '$2', now: '$4', name: '$7', value: '$8' })},
+const READ_EVENT_INTO_RECORD = `WITH ${ownedCte('$1', '$10')}, ${recordDeadlineCte({ workflow: '$1', functionID: '$2', now: '$4', name: '$7', value: '$8', startedAt: '$11', detail: '$12' })},
   current AS (SELECT value FROM operon.workflow_events WHERE workflow_uuid = $5::text AND key = $6::text),
   recorded AS (
-    INSERT INTO operon.operation_outputs (workflow_uuid, function_id, function_name, output, error, created_at)
-    SELECT $1::text, $2::int, $3::text, coalesce((SELECT value FROM current), 'null'), NULL, $4::bigint
+    INSERT INTO operon.operation_outputs (workflow_uuid, function_id, function_name, output, error, created_at, started_at, detail)
+    SELECT $1::text, $2::int, $3::text, coalesce((SELECT value FROM current), 'null'), NULL, $4::bigint, $11::bigint, $12::text
     WHERE $9::boolean OR EXISTS (SELECT 1 FROM current)
     RETURNING output)
   SELECT (SELECT output FROM recorded) AS output, ${ownedCheck('$1')} AS owned, ${OWNED_STATUS}`;
@@ -77,6 +87,8 @@ export async function readEventIntoRecord(pool: pg.Pool, request: EventReadReque
       request.deadline === undefined ? null : JSON.stringify(request.deadline.epochMs),
       request.final,
       site.owner,
+      site.startedAt,
+      JSON.stringify({ workflowUUID: request.workflowUUID, key: request.key }),
     ]);
     noteStatus(site, rows[0]);
     return rows[0]?.output ?? undefined;

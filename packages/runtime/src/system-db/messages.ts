@@ -27,6 +27,8 @@ export interface OperationSite {
   readonly functionName: string;
   /** The executor instance writing: the statement is fenced on it owning the workflow. */
   readonly owner: string;
+  /** Epoch ms the operation began: recorded with it. */
+  readonly startedAt: number;
   /** Told when the statement found the workflow CANCELLED (it wrote anyway: the operation in flight records). */
   readonly onCancelled?: () => void;
 }
@@ -57,8 +59,8 @@ const SEND_ONCE_PER_KEY = sendStatement(
 const SEND_FROM_WORKFLOW = sendStatement(
   `${ownedCte('$5', '$8')},
   recorded AS (
-    INSERT INTO operon.operation_outputs (workflow_uuid, function_id, function_name, output, error, created_at)
-    VALUES ($5, $6, $7, NULL, NULL, $4) ON CONFLICT (workflow_uuid, function_id) DO NOTHING
+    INSERT INTO operon.operation_outputs (workflow_uuid, function_id, function_name, output, error, created_at, started_at, detail)
+    VALUES ($5, $6, $7, NULL, NULL, $4, $9, $10) ON CONFLICT (workflow_uuid, function_id) DO NOTHING
     RETURNING workflow_uuid)`,
   'recorded',
   ownedCheck('$5'),
@@ -102,13 +104,15 @@ export async function sendMessageFromWorkflow(pool: pg.Pool, site: OperationSite
     site.functionID,
     site.functionName,
     site.owner,
+    site.startedAt,
+    JSON.stringify({ destinationUUID: message.destinationUUID, topic: message.topic }),
   ]);
   noteStatus(site, rows[0]);
   return rows[0]!.sent === 1;
 }
 
 function consumeStatement(topicCondition: string): string {
-  return `WITH ${ownedCte('$1', '$9')}, ${recordDeadlineCte({ workflow: '$1', functionID: '$2', now: '$4', name: '$6', value: '$7' })},
+  return `WITH ${ownedCte('$1', '$9')}, ${recordDeadlineCte({ workflow: '$1', functionID: '$2', now: '$4', name: '$6', value: '$7', startedAt: '$10', detail: '$11' })},
     taken AS (
       DELETE FROM operon.notifications WHERE message_id = (
         SELECT message_id FROM operon.notifications
@@ -117,8 +121,8 @@ function consumeStatement(topicCondition: string): string {
         FOR UPDATE SKIP LOCKED)
       RETURNING message),
     recorded AS (
-      INSERT INTO operon.operation_outputs (workflow_uuid, function_id, function_name, output, error, created_at)
-      SELECT $1::text, $2::int, $5::text, coalesce((SELECT message FROM taken), 'null'), NULL, $4::bigint
+      INSERT INTO operon.operation_outputs (workflow_uuid, function_id, function_name, output, error, created_at, started_at, detail)
+      SELECT $1::text, $2::int, $5::text, coalesce((SELECT message FROM taken), 'null'), NULL, $4::bigint, $10::bigint, $11::text
       WHERE $8::boolean OR EXISTS (SELECT 1 FROM taken)
       RETURNING output)
     SELECT (SELECT output FROM recorded) AS output, ${ownedCheck('$1')} AS owned, ${OWNED_STATUS}`;
@@ -158,6 +162,8 @@ export async function consumeMessage(pool: pg.Pool, request: ConsumeRequest): Pr
         request.deadline === undefined ? null : JSON.stringify(request.deadline.epochMs),
         request.final,
         site.owner,
+        site.startedAt,
+        JSON.stringify({ topic: request.topic }),
       ],
     );
     noteStatus(site, rows[0]);

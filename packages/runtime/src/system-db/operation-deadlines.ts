@@ -11,12 +11,21 @@ import { loadOperationRecord, type OperationRecord } from './operation-outputs.j
  * A CTE (named `deadline`) recording a deadline at the operation id just before the waiting
  * operation's own. Parameters: the workflow, the waiting operation's id, the time now, the
  * deadline record's function name, and its value as JSON text (NULL: record nothing, the deadline
- * was recorded by an earlier run). A record already there wins.
+ * was recorded by an earlier run); the operation's start and detail (what it waits on), which the
+ * deadline shares. A record already there wins.
  */
-export function recordDeadlineCte(p: { workflow: string; functionID: string; now: string; name: string; value: string }): string {
+export function recordDeadlineCte(p: {
+  workflow: string;
+  functionID: string;
+  now: string;
+  name: string;
+  value: string;
+  startedAt: string;
+  detail: string;
+}): string {
   return `deadline AS (
-    INSERT INTO operon.operation_outputs (workflow_uuid, function_id, function_name, output, error, created_at)
-    SELECT ${p.workflow}::text, ${p.functionID}::int - 1, ${p.name}::text, ${p.value}::text, NULL, ${p.now}::bigint
+    INSERT INTO operon.operation_outputs (workflow_uuid, function_id, function_name, output, error, created_at, started_at, detail)
+    SELECT ${p.workflow}::text, ${p.functionID}::int - 1, ${p.name}::text, ${p.value}::text, NULL, ${p.now}::bigint, ${p.startedAt}::bigint, ${p.detail}::text
     WHERE ${p.value}::text IS NOT NULL
     ON CONFLICT (workflow_uuid, function_id) DO NOTHING)`;
 }

@@ -17,6 +17,14 @@ export interface RecordedOperation {
   readonly cancelled: boolean;
 }
 
+/** Where a record goes: the workflow, its operation id, the writer that owns it, and when the operation began (epoch ms). */
+export interface RecordSite {
+  readonly workflowUUID: string;
+  readonly functionID: number;
+  readonly owner: string;
+  readonly startedAt: number;
+}
+
 /**
  * Records an operation's output or error in one statement, fenced: only `owner` may write it. If
  * a record exists already (another run of the same workflow got there first) that record wins and
@@ -25,19 +33,18 @@ export interface RecordedOperation {
  */
 export async function recordOperation(
   pool: pg.Pool,
-  owner: string,
-  workflowUUID: string,
-  functionID: number,
+  site: RecordSite,
   record: OperationRecord,
 ): Promise<RecordedOperation> {
+  const { workflowUUID, functionID, owner } = site;
   const { rows } = await pool.query<{ inserted: boolean; status: string }>({
     name: 'operon_record_operation',
     text: `WITH ${ownedCte('$1', '$7')},
        inserted AS (
-         INSERT INTO operon.operation_outputs (workflow_uuid, function_id, function_name, output, error, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (workflow_uuid, function_id) DO NOTHING RETURNING 1)
+         INSERT INTO operon.operation_outputs (workflow_uuid, function_id, function_name, output, error, created_at, started_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $8) ON CONFLICT (workflow_uuid, function_id) DO NOTHING RETURNING 1)
      SELECT EXISTS (SELECT 1 FROM inserted) AS inserted, ${ownedCheck('$1')} AS owned, (SELECT status FROM owned) AS status`,
-    values: [workflowUUID, functionID, record.functionName, record.output, record.error, Date.now(), owner],
+    values: [workflowUUID, functionID, record.functionName, record.output, record.error, Date.now(), owner, site.startedAt],
   });
   const cancelled = rows[0]!.status === 'CANCELLED';
   if (rows[0]!.inserted) return { record, cancelled };

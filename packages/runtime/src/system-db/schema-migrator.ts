@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import pg from 'pg';
 import { OperonError } from '@operon/sdk';
 import { SQLSTATE, sqlState } from '../database/sqlstate.js';
 import type { SchemaMigration } from './migrations.generated.js';
@@ -18,6 +18,56 @@ export class OperonSchemaTooNewError extends OperonError {
 const LOCK_CLASS = 0x6f70_6572;
 const LOCK_ID = 1;
 
+// How often a process waiting for another's migrations tries the lock again.
+const LOCK_RETRY_MS = 20;
+
+/**
+ * Takes the migration lock in the open transaction. By polling, not by waiting in
+ * pg_advisory_xact_lock: a session waiting inside a statement holds a snapshot all along, and a
+ * CREATE INDEX CONCURRENTLY run by the lock's holder waits for every older snapshot to go, so the
+ * two would wait for each other for ever. Between tries a waiter holds none.
+ */
+async function lockMigrations(client: pg.ClientBase): Promise<void> {
+  for (;;) {
+    // A simple query, no parameters: a statement sent with parameters (extended protocol) leaves its
+    // portal open in the transaction, holding its snapshot after it ended, and the build would wait on it.
+    const { rows } = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_xact_lock(${LOCK_CLASS}, ${LOCK_ID}) AS locked`);
+    if (rows[0]!.locked) return;
+    await new Promise((resolve) => setTimeout(resolve, LOCK_RETRY_MS));
+  }
+}
+
+/** The statements of a migration run outside a transaction: plain statements, one per `;`, comment lines dropped. */
+function statementsOf(sql: string): string[] {
+  const text = sql
+    .split('\n')
+    .filter((line) => !line.trimStart().startsWith('--'))
+    .join('\n');
+  return text
+    .split(';')
+    .map((statement) => statement.trim())
+    .filter((statement) => statement !== '');
+}
+
+/**
+ * Runs a migration's statements one at a time, each its own transaction, on a connection of its
+ * own (not the pool's: a pool of one connection is held by the migrating transaction), while
+ * the caller's transaction keeps the lock. That transaction sits between statements, holding no
+ * snapshot, so a concurrent index build does not wait for it.
+ */
+async function runOutsideTransaction(pool: pg.Pool, migration: SchemaMigration): Promise<void> {
+  const options = pool.options as pg.PoolConfig & { Client?: typeof pg.Client };
+  const Client = options.Client ?? pg.Client;
+  // The pool keeps the password non-enumerable: a spread alone would drop it.
+  const client = new Client({ ...options, password: options.password });
+  await client.connect();
+  try {
+    for (const statement of statementsOf(migration.sql)) await client.query(statement);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 async function currentVersion(client: pg.ClientBase): Promise<number> {
   try {
     const { rows } = await client.query<{ v: number | null }>('SELECT max(version) AS v FROM operon.schema_version');
@@ -31,7 +81,10 @@ async function currentVersion(client: pg.ClientBase): Promise<number> {
 /**
  * Brings schema `operon` of one database to the newest version. Each migration runs in its own
  * transaction under a transaction-scoped advisory lock and records its version in that same
- * transaction, so several processes starting at once apply each migration exactly once.
+ * transaction, so several processes starting at once apply each migration exactly once. A
+ * migration marked outside-transaction (index builds that must not block writes) runs its
+ * statements on another connection while that transaction holds the lock, and is recorded once
+ * they all succeeded; its statements are written so that running them again is safe.
  * Returns the versions applied by this call.
  */
 export async function migrateSchema(
@@ -50,7 +103,7 @@ export async function migrateSchema(
     for (;;) {
       await client.query('BEGIN');
       try {
-        await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_CLASS, LOCK_ID]);
+        await lockMigrations(client);
         await client.query(
           'CREATE SCHEMA IF NOT EXISTS operon; ' +
             'CREATE TABLE IF NOT EXISTS operon.schema_version (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)',
@@ -62,7 +115,8 @@ export async function migrateSchema(
           return applied;
         }
         const next = migrations[version]!;
-        await client.query(next.sql);
+        if (next.outsideTransaction) await runOutsideTransaction(pool, next);
+        else await client.query(next.sql);
         await client.query('INSERT INTO operon.schema_version (version, applied_at) VALUES ($1, $2)', [
           next.version,
           Date.now(),

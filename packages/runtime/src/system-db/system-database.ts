@@ -258,13 +258,8 @@ export class SystemDatabase {
   }
 
   /** Records an operation of a workflow `owner` owns (fenced); gives the record that stands. */
-  recordOperation(
-    owner: string,
-    workflowUUID: string,
-    functionID: number,
-    record: operations.OperationRecord,
-  ): Promise<operations.RecordedOperation> {
-    return guardDatabase(operations.recordOperation(this.systemPool, owner, workflowUUID, functionID, record));
+  recordOperation(site: operations.RecordSite, record: operations.OperationRecord): Promise<operations.RecordedOperation> {
+    return guardDatabase(operations.recordOperation(this.systemPool, site, record));
   }
 
   /** Inserts a transaction's output and commits the transaction, in one round trip; true when a cancel marked the workflow. */
@@ -275,8 +270,9 @@ export class SystemDatabase {
     functionID: number,
     functionName: string,
     output: string | null,
+    startedAt: number,
   ): Promise<boolean> {
-    return guardDatabase(transactions.insertTransactionOutputAndCommit(client, owner, workflowUUID, functionID, functionName, output));
+    return guardDatabase(transactions.insertTransactionOutputAndCommit(client, owner, workflowUUID, functionID, functionName, output, startedAt));
   }
 
   /**

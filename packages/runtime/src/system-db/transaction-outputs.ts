@@ -20,6 +20,7 @@ export async function insertTransactionOutputAndCommit(
   functionID: number,
   functionName: string,
   output: string | null,
+  startedAt: number,
 ): Promise<boolean> {
   const literal = (value: string | null) => (value === null ? 'NULL' : client.escapeLiteral(value));
   const uuid = literal(workflowUUID);
@@ -29,8 +30,8 @@ export async function insertTransactionOutputAndCommit(
        ON CONFLICT (workflow_uuid) DO UPDATE SET owner = EXCLUDED.owner, epoch = CASE WHEN o.owner = '' THEN EXCLUDED.epoch ELSE o.epoch END
        WHERE o.owner = EXCLUDED.owner OR o.owner = ''
        RETURNING o.cancelled)
-     INSERT INTO operon.transaction_outputs (workflow_uuid, function_id, function_name, output, created_at)
-     SELECT ${uuid}, ${Math.trunc(functionID)}, ${literal(functionName)}, ${literal(output)}, ${Date.now()}
+     INSERT INTO operon.transaction_outputs (workflow_uuid, function_id, function_name, output, created_at, started_at)
+     SELECT ${uuid}, ${Math.trunc(functionID)}, ${literal(functionName)}, ${literal(output)}, ${Date.now()}, ${Math.trunc(startedAt)}
      WHERE CASE WHEN EXISTS (SELECT 1 FROM fence) THEN true ELSE operon.fenced(${uuid}) END
      RETURNING (SELECT cancelled FROM fence) AS cancelled; COMMIT`,
   )) as unknown as pg.QueryResult<{ cancelled: boolean }>[];

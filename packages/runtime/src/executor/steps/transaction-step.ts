@@ -95,7 +95,7 @@ export async function performTransaction(
   const commit = readOnly
     ? (client: pg.PoolClient) => client.query('COMMIT').then(() => false)
     : (client: pg.PoolClient, output: string | null) =>
-        systemDb.insertTransactionOutputAndCommit(client, { instance: site.owner, epoch: execution.run.epoch }, site.workflowUUID, site.functionID, fn.name, output);
+        systemDb.insertTransactionOutputAndCommit(client, { instance: site.owner, epoch: execution.run.epoch }, site.workflowUUID, site.functionID, fn.name, output, site.startedAt);
   const crashed = execution.services.crashed ?? (() => false);
   const conflicts = new Backoff(CONFLICT_RETRY);
   // A query the app's code sends after the transaction ended is refused; the refusal is logged, so

@@ -507,10 +507,11 @@ export class WorkflowExecutor {
     });
     this.executions.set(run.workflowUUID, execution);
     const args = deserialize<unknown[]>(inputs) ?? [];
-    // A cancel heard after its claim and before now reached no execution: the status tells, before anything runs.
+    // A cancel heard after its claim and before now reached no execution: the status tells, before
+    // anything runs. A question that failed is asked again once the database answers: a failure says nothing.
     const result = this.unrun.take(run.workflowUUID)
-      ? this.deps.systemDb
-          .cancelledAmong([run.workflowUUID])
+      ? execution
+          .durably(() => this.deps.systemDb.cancelledAmong([run.workflowUUID]))
           .then((cancelled) => cancelled.length > 0 && execution.cancel(), () => undefined)
           .then(() => execution.runToEnd(args, workflowBody))
       : execution.runToEnd(args, workflowBody);

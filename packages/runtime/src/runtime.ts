@@ -272,12 +272,14 @@ export class OperonRuntime {
   /**
    * Starts over with no workflow, for the testing runtime's reset: the schedules stop, every
    * execution is abandoned and fenced (WorkflowExecutor.reset), `clear` empties the databases,
-   * and the schedules start again from the emptied records.
+   * `rewind` sets the clock back (cancelling its timers), and the schedules start again from the
+   * emptied records and the rewound clock (after it: their first timer would be cancelled).
    */
-  async reset(clear: (previousInstance: string, nextInstance: string) => Promise<void>): Promise<void> {
+  async reset(clear: (previousInstance: string, nextInstance: string) => Promise<void>, rewind: () => void): Promise<void> {
     const scheduler = this.scheduler;
     await scheduler?.stop();
     await this.executor.reset(clear);
+    rewind();
     if (!scheduler) return;
     this.scheduler = new Scheduler(scheduler.deps, scheduler.schedules);
     await this.scheduler.start();

@@ -227,6 +227,8 @@ export async function createTestingRuntime(
     return time;
   };
   let destroyed: Promise<void> | undefined;
+  /** The last reset asked for: the next one waits for it. */
+  let resetting: Promise<void> | undefined;
   return {
     get runtime() {
       return serving.runtime;
@@ -270,27 +272,40 @@ export async function createTestingRuntime(
       serving = next;
       return next.recovered;
     },
-    reset: async () => {
-      if (destroyed) throw new OperonTestingUsageError('reset', 'the testing runtime was destroyed');
-      crashTarget = undefined;
-      if (crash) {
-        // A crashed runtime's test ended without recover(): started again, as a restart would.
-        await crash;
-        await closeApps();
-        crash = undefined;
-        serving = await start();
-      }
-      const runtime = serving.runtime;
-      const { systemPool, appPool } = runtime.systemDb;
-      await runtime.reset(async (previousInstance, nextInstance) => {
-        await drainPools([systemPool, appPool], RESET_DRAIN_MS, () => endSessions(connection, runtime.executor.deps.sessionTag, true));
-        await resetDatabases(appPool, systemPool, seed, previousInstance, nextInstance);
-      });
-      // Last: a timer an abandoned execution set meanwhile is cancelled too.
-      clock?.reset(clock.startMs);
+    reset: () => {
+      // One at a time: a second reset that ran into the first would move the executor's row from
+      // an instance id the first had already replaced (and drop the row the first made).
+      const previous = resetting;
+      const next = (async () => {
+        await previous?.catch(() => undefined);
+        if (destroyed) throw new OperonTestingUsageError('reset', 'the testing runtime was destroyed');
+        crashTarget = undefined;
+        if (crash) {
+          // A crashed runtime's test ended without recover(): started again, as a restart would.
+          await crash;
+          await closeApps();
+          crash = undefined;
+          serving = await start();
+        }
+        const runtime = serving.runtime;
+        const { systemPool, appPool } = runtime.systemDb;
+        await runtime.reset(
+          async (previousInstance, nextInstance) => {
+            await drainPools([systemPool, appPool], RESET_DRAIN_MS, () => endSessions(connection, runtime.executor.deps.sessionTag, true));
+            await resetDatabases(appPool, systemPool, seed, previousInstance, nextInstance);
+          },
+          // After the drain (a timer an abandoned execution set meanwhile is cancelled too), and
+          // before the schedules start again (their first timers are set on the rewound clock).
+          () => clock?.reset(clock.startMs),
+        );
+      })();
+      resetting = next;
+      return next;
     },
     destroy: () =>
       (destroyed ??= (async () => {
+        // A reset under way finishes first (one that has not begun refuses): the pools stay open for it.
+        await resetting?.catch(() => undefined);
         crashTarget = undefined;
         await closeApps();
         if (crash) await crash;

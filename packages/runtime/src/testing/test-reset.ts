@@ -4,8 +4,9 @@
  *
  * - The app database: every table of the app (not an extension's) is emptied, and the rows it held
  *   then (its migrations' and initializers' seed rows, kept in schema `operon_test_seed`) are put
- *   back, parents before children; every sequence gets its value of then; Operon's transaction
- *   outputs and owner rows are emptied, its migration bookkeeping kept.
+ *   back, parents before children; every materialized view is refreshed from them; every sequence
+ *   gets its value of then; Operon's transaction outputs and owner rows are emptied, its migration
+ *   bookkeeping kept.
  * - The system database: every table is emptied but the migration bookkeeping, the queues this
  *   executor serves, and the executor's own row, which moves to its new instance id (so that every
  *   write of an execution from before the reset is fenced).
@@ -69,6 +70,16 @@ export async function captureSeed(appPool: pg.Pool, systemPool: pg.Pool): Promis
       await client.query(`CREATE SCHEMA ${SEED_SCHEMA}`);
       for (const table of seeded) await client.query(`CREATE TABLE ${SEED_SCHEMA}.t${table.oid} AS SELECT * FROM ${table.name}`);
     }
+    // Materialized views hold rows of their own: refreshed from the seed rows once they are back
+    // (one never populated is left so). By oid: a view over another is created after it.
+    const { rows: views } = await client.query<{ name: string; populated: boolean }>(
+      `SELECT format('%I.%I', n.nspname, c.relname) AS name, c.relispopulated AS populated
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE c.relkind = 'm' AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'operon', $1) AND n.nspname NOT LIKE 'pg\\_%'
+         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+       ORDER BY c.oid`,
+      [SEED_SCHEMA],
+    );
     const { rows: sequences } = await client.query<{ name: string; value: string; called: boolean }>(
       `SELECT format('%I.%I', schemaname, sequencename) AS name, coalesce(last_value, start_value)::text AS value, last_value IS NOT NULL AS called
        FROM pg_sequences WHERE schemaname NOT IN ('operon', $1)`,
@@ -90,6 +101,7 @@ export async function captureSeed(appPool: pg.Pool, systemPool: pg.Pool): Promis
       ...(asReplica ? ['SET LOCAL session_replication_role = replica'] : []),
       ...emptied.map((name) => `DELETE FROM ${name}`),
       ...seeded.map((t) => `INSERT INTO ${t.name} (${t.columns}) OVERRIDING SYSTEM VALUE SELECT ${t.columns} FROM ${SEED_SCHEMA}.t${t.oid}`),
+      ...views.map((v) => `REFRESH MATERIALIZED VIEW ${v.name}${v.populated ? '' : ' WITH NO DATA'}`),
       ...(sequences.length > 0
         ? [`SELECT ${sequences.map((s) => `setval(${client.escapeLiteral(s.name)}::regclass, ${BigInt(s.value)}, ${s.called})`).join(', ')}`]
         : []),

@@ -29,20 +29,31 @@ export interface ForkOutput {
  */
 export async function outputsToFork(systemPool: pg.Pool, appPool: pg.Pool, workflowUUID: string, fromStep: number): Promise<ForkOutput[]> {
   if (fromStep <= 0) return [];
+  return (await heldOutputs(systemPool, appPool, workflowUUID, fromStep)) ?? readOutputs(appPool, workflowUUID, fromStep);
+}
+
+/**
+ * The transaction outputs before `beforeStep` that a fork not yet adopted holds for its run (its
+ * note's, not yet in the app database); undefined when `workflowUUID` is no such fork.
+ */
+export async function heldOutputs(systemPool: pg.Pool, appPool: pg.Pool, workflowUUID: string, beforeStep: number): Promise<ForkOutput[] | undefined> {
   const { rows: notes } = await systemPool.query<{ source_uuid: string | null; from_step: number; outputs: ForkOutput[] }>(
     `SELECT f.source_uuid, f.from_step, coalesce(json_agg(json_build_object('functionId', o.function_id, 'functionName', o.function_name,
        'output', o.output, 'createdAt', o.created_at::text) ORDER BY o.function_id) FILTER (WHERE o.function_id < $2), '[]') AS outputs
      FROM operon.fork_copies f LEFT JOIN operon.fork_outputs o ON o.workflow_uuid = f.workflow_uuid
      WHERE f.workflow_uuid = $1 GROUP BY f.source_uuid, f.from_step`,
-    [workflowUUID, fromStep],
+    [workflowUUID, beforeStep],
   );
   const note = notes[0];
-  if (note !== undefined && note.source_uuid === null) return note.outputs;
-  // An older note: its outputs are still its original's, before the step both forks take.
-  const [source, before] = note === undefined ? [workflowUUID, fromStep] : [note.source_uuid!, Math.min(fromStep, note.from_step)];
+  if (note === undefined) return undefined;
+  // An older note: its outputs are still its original's, before the step both take.
+  return note.source_uuid === null ? note.outputs : readOutputs(appPool, note.source_uuid, Math.min(beforeStep, note.from_step));
+}
+
+async function readOutputs(appPool: pg.Pool, workflowUUID: string, beforeStep: number): Promise<ForkOutput[]> {
   const { rows } = await appPool.query<{ function_id: number; function_name: string; output: string | null; created_at: string }>(
     'SELECT function_id, function_name, output, created_at::text FROM operon.transaction_outputs WHERE workflow_uuid = $1 AND function_id < $2 ORDER BY function_id',
-    [source, before],
+    [workflowUUID, beforeStep],
   );
   return rows.map((r) => ({ functionId: r.function_id, functionName: r.function_name, output: r.output, createdAt: r.created_at }));
 }

@@ -9,6 +9,7 @@ import type { OperonRuntime } from '../runtime.js';
 import type { FunctionRegistry } from '../executor/function-registry.js';
 import { replayRecords, type Divergence } from '../debug/workflow-replay.js';
 import type { OperationRecord } from '../system-db/system-database.js';
+import { heldOutputs } from '../system-db/fork-copies.js';
 import { OperonManagementRequestError } from '../management/workflow-filter.js';
 import type { CheckedMove, ForkMove } from '../management/workflow-changes.js';
 
@@ -89,6 +90,9 @@ export async function checkMove(runtime: OperonRuntime, workflowUUID: string, ve
   const row = await runtime.systemDb.getWorkflow(workflowUUID);
   if (!row) throw new OperonWorkflowNotFoundError(workflowUUID);
   const all = (await runtime.systemDb.loadRecords([workflowUUID])).get(workflowUUID) ?? new Map<number, OperationRecord>();
+  // A fork not yet adopted replays the transaction outputs its note holds: they are checked too.
+  const held = await heldOutputs(runtime.systemDb.systemPool, runtime.systemDb.appPool, workflowUUID, beforeStep ?? 2 ** 31 - 1);
+  for (const output of held ?? []) all.set(output.functionId, { functionName: output.functionName, output: output.output, error: null });
   const records = beforeStep === undefined ? all : new Map([...all].filter(([id]) => id < beforeStep));
   const versions = runtime.executor.deps.versions;
   const own = version === runtime.registry.version;

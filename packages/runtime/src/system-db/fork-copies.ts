@@ -50,6 +50,21 @@ export async function heldOutputs(systemPool: pg.Pool, appPool: pg.Pool, workflo
   return note.source_uuid === null ? note.outputs : readOutputs(appPool, note.source_uuid, Math.min(beforeStep, note.from_step));
 }
 
+/** The transaction outputs the notes of these forks not yet adopted hold, by fork, in one query. */
+export async function heldOutputsOf(systemPool: pg.Pool, workflowUUIDs: readonly string[]): Promise<Map<string, ForkOutput[]>> {
+  const { rows } = await systemPool.query<{ workflow_uuid: string; function_id: number; function_name: string; output: string | null; created_at: string }>(
+    'SELECT workflow_uuid, function_id, function_name, output, created_at::text FROM operon.fork_outputs WHERE workflow_uuid = ANY($1::text[])',
+    [workflowUUIDs],
+  );
+  const held = new Map<string, ForkOutput[]>();
+  for (const r of rows) {
+    let outputs = held.get(r.workflow_uuid);
+    if (!outputs) held.set(r.workflow_uuid, (outputs = []));
+    outputs.push({ functionId: r.function_id, functionName: r.function_name, output: r.output, createdAt: r.created_at });
+  }
+  return held;
+}
+
 async function readOutputs(appPool: pg.Pool, workflowUUID: string, beforeStep: number): Promise<ForkOutput[]> {
   const { rows } = await appPool.query<{ function_id: number; function_name: string; output: string | null; created_at: string }>(
     'SELECT function_id, function_name, output, created_at::text FROM operon.transaction_outputs WHERE workflow_uuid = $1 AND function_id < $2 ORDER BY function_id',

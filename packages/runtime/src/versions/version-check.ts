@@ -9,7 +9,7 @@ import type { OperonRuntime } from '../runtime.js';
 import type { FunctionRegistry } from '../executor/function-registry.js';
 import { replayRecords, type Divergence } from '../debug/workflow-replay.js';
 import type { OperationRecord } from '../system-db/system-database.js';
-import { heldOutputs } from '../system-db/fork-copies.js';
+import { heldOutputs, heldOutputsOf } from '../system-db/fork-copies.js';
 import { OperonManagementRequestError } from '../management/workflow-filter.js';
 import type { CheckedMove, ForkMove } from '../management/workflow-changes.js';
 
@@ -40,8 +40,12 @@ export async function checkOpenWorkflows(runtime: OperonRuntime, registry: Funct
     if (rows.length === 0) break;
     after = rows[rows.length - 1]!.workflowUUID;
     const records = await runtime.systemDb.loadRecords(rows.map((row) => row.workflowUUID));
+    // A fork not yet adopted replays the transaction outputs its note holds: they are checked too.
+    const held = await heldOutputsOf(runtime.systemDb.systemPool, rows.map((row) => row.workflowUUID));
     for (const row of rows) {
-      const report = await replayRecords(runtime, row, records.get(row.workflowUUID) ?? new Map<number, OperationRecord>(), registry, true);
+      const own = records.get(row.workflowUUID) ?? new Map<number, OperationRecord>();
+      for (const output of held.get(row.workflowUUID) ?? []) own.set(output.functionId, { functionName: output.functionName, output: output.output, error: null });
+      const report = await replayRecords(runtime, row, own, registry, true);
       checked++;
       if (report.divergence) {
         divergences.push({ workflowUUID: row.workflowUUID, workflowName: row.workflowName, status: row.status, version: row.version, divergence: report.divergence });

@@ -22,17 +22,29 @@ const LOCK_ID = 1;
 const LOCK_RETRY_MS = 20;
 
 /**
- * Takes the migration lock in the open transaction. By polling, not by waiting in
+ * Opens a transaction holding the migration lock. By polling, not by waiting in
  * pg_advisory_xact_lock: a session waiting inside a statement holds a snapshot all along, and a
  * CREATE INDEX CONCURRENTLY run by the lock's holder waits for every older snapshot to go, so the
- * two would wait for each other for ever. Between tries a waiter holds none.
+ * two would wait for each other for ever. A try that fails ends its transaction: a waiter holds
+ * no snapshot and, behind a transaction pooler, no server connection between tries (the holder
+ * needs one more for a build outside its transaction). Read committed whatever the database's
+ * default: under repeatable read the transaction would keep a snapshot the build waits on.
  */
 async function lockMigrations(client: pg.ClientBase): Promise<void> {
   for (;;) {
+    await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
     // A simple query, no parameters: a statement sent with parameters (extended protocol) leaves its
     // portal open in the transaction, holding its snapshot after it ended, and the build would wait on it.
-    const { rows } = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_xact_lock(${LOCK_CLASS}, ${LOCK_ID}) AS locked`);
-    if (rows[0]!.locked) return;
+    let locked: boolean;
+    try {
+      const { rows } = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_xact_lock(${LOCK_CLASS}, ${LOCK_ID}) AS locked`);
+      locked = rows[0]!.locked;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+    if (locked) return;
+    await client.query('ROLLBACK');
     await new Promise((resolve) => setTimeout(resolve, LOCK_RETRY_MS));
   }
 }
@@ -101,9 +113,8 @@ export async function migrateSchema(
     if (seen > known) throw new OperonSchemaTooNewError(databaseName, seen, known);
     if (seen === known) return applied;
     for (;;) {
-      await client.query('BEGIN');
+      await lockMigrations(client);
       try {
-        await lockMigrations(client);
         await client.query(
           'CREATE SCHEMA IF NOT EXISTS operon; ' +
             'CREATE TABLE IF NOT EXISTS operon.schema_version (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)',

@@ -143,6 +143,8 @@ export class WorkflowExecutor {
   private versionServices = new WeakMap<FunctionRegistry, ExecutionServices>();
   /** Counts resets (the testing runtime's): executions of an earlier generation are dead. */
   private generation = 0;
+  /** Set while a reset replaces the instance: a start waits for it, so it is recorded under the new one. */
+  private resetting: Promise<void> | undefined;
   readonly lease: ExecutorLease;
   /** Takes work from the queues once recovery is done. */
   readonly queues: QueueRunner;
@@ -217,7 +219,9 @@ export class WorkflowExecutor {
       state: () => (current() ? this.stateName : 'stopped'),
       crashed: () => this.crashed || !current(),
       workflows: {
-        startChild: (fn, args, options) => this.startChild(fn, args, options),
+        // An abandoned execution's child would run in the next test.
+        startChild: (fn, args, options) =>
+          current() ? this.startChild(fn, args, options) : Promise.reject(markInfrastructure(new OperonShutdownError('the testing runtime was reset: this workflow starts no child'))),
         resultOf: (workflowUUID) => this.resultOf(workflowUUID),
       },
       // Many in one statement; awaited, so the count is durable before the operation runs.
@@ -277,6 +281,7 @@ export class WorkflowExecutor {
     if (fn.method.kind !== 'workflow') {
       throw new OperonNotRegisteredError(fn.name, `it is a ${fn.method.kind ?? 'handler'}, and only workflows can be enqueued`);
     }
+    while (this.resetting) await this.resetting;
     if (this.stateName !== 'running') throw markInfrastructure(new OperonShutdownError('the runtime is shutting down and enqueues no new workflows'));
     const placement = placementOf(options.queue, this.deps.clock.now());
     const workflowUUID = options.workflowUUID === undefined ? randomUUID() : checkIdentifier('workflow UUID', options.workflowUUID);
@@ -374,6 +379,9 @@ export class WorkflowExecutor {
   }
 
   private async start(kind: WorkflowKind, fn: RegisteredFunction, args: unknown[], options: StartOptions): Promise<WorkflowHandle<unknown>> {
+    // A start during a reset belongs to the test after it: recorded under the new instance.
+    while (this.resetting) await this.resetting;
+    const generation = this.generation;
     // Marked as the runtime's own: a child start refused by a stop abandons its parent, unseen by its code.
     if (this.stateName !== 'running') throw markInfrastructure(new OperonShutdownError('the runtime is shutting down and starts no new workflows'));
     const workflowUUID = options.workflowUUID === undefined ? randomUUID() : checkIdentifier('workflow UUID', options.workflowUUID);
@@ -431,6 +439,8 @@ export class WorkflowExecutor {
         throw error;
       }
       started(inserted);
+      // A reset began meanwhile: it abandoned this start (its record is gone), which runs nothing.
+      if (generation !== this.generation) return abandoned.then(() => new Promise<never>(() => undefined));
       if (inserted) this.deps.metrics?.workflowStarted(fn.name);
       if (inserted && options.parentUUID === undefined) {
         // A top-level start is a record of its own (a child's is its parent's operation): the
@@ -780,7 +790,17 @@ export class WorkflowExecutor {
     this.inFlight.clear();
     this.deps.messaging.interruptWaits();
     this.queues.forgetWakeUps();
-    await this.lease.replaceInstance(clear);
+    const replacing = this.lease.replaceInstance(clear);
+    const done = replacing.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.resetting = done;
+    try {
+      await replacing;
+    } finally {
+      if (this.resetting === done) this.resetting = undefined;
+    }
   }
 
   /**

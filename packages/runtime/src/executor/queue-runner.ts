@@ -23,6 +23,8 @@ export interface QueueRunnerDeps {
   readonly claimer: () => { readonly owner: string; readonly executorId: string };
   /** The workflow names this executor registers: the only ones it takes. */
   readonly workflows: readonly string[];
+  /** The versions this process failed to load: their workflows wait in their queues for executors that can. */
+  readonly skipVersions: () => readonly string[];
   /** Starts a dequeued workflow here; the promise settles when it ends (or is given up) here. */
   readonly run: (row: DequeuedRow) => Promise<unknown>;
 }
@@ -173,7 +175,7 @@ export class QueueRunner {
       try {
         await this.takeUnanswered(claimer.owner);
         this.dequeues++;
-        rows = await this.deps.systemDb.dequeue(claimer, queues, now, BATCH, this.deps.workflows).catch((error: unknown) => {
+        rows = await this.deps.systemDb.dequeue(claimer, queues, now, BATCH, this.deps.workflows, this.deps.skipVersions()).catch((error: unknown) => {
           this.unanswered.push({ owner: claimer.owner, at: now, queues: queues.map((q) => q.name) });
           throw error;
         });

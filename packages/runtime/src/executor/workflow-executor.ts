@@ -186,6 +186,7 @@ export class WorkflowExecutor {
       clock: deps.clock,
       claimer: () => ({ owner: this.lease.instanceId, executorId: this.lease.executorId }),
       workflows: deps.registry.all().filter((fn) => fn.method.kind === 'workflow').map((fn) => fn.name),
+      skipVersions: () => deps.versions.unloadable(),
       run: (row) => this.runDequeued(row),
     });
     deps.messaging.onEnqueue(() => this.queues.wake());
@@ -362,8 +363,10 @@ export class WorkflowExecutor {
     if (!fn) {
       versions.release(version);
       // Its code may load elsewhere (another executor has the bundle, or the packages it imports):
-      // handed over like a recovered one, for an executor that can run it, never ended for it.
-      if (failure instanceof OperonVersionLoadError) return this.leave(row, row.owner ?? '', failure);
+      // back in its queue, never ended for it. Not handed over PENDING: that would hold a slot of
+      // its queue until an executor that can load it comes, for ever if none does. This process's
+      // dequeues skip that version from now on.
+      if (failure instanceof OperonVersionLoadError) return this.requeue(row, failure);
       // Its version loads but does not register it: no executor can run it. Left PENDING it would
       // hold a slot of its queue forever: it ends, saying why.
       this.deps.logger.error({ workflowUUID: row.workflowUUID, queue: row.queueName, version }, failure.message);
@@ -855,6 +858,22 @@ export class WorkflowExecutor {
       `left workflow ${row.workflowUUID} for an executor that can load version ${error.version}: ${error.message}`,
     );
     return false;
+  }
+
+  /** A dequeued workflow whose version does not load here goes back to its queue, for an executor that can load it. */
+  private async requeue(row: DequeuedRow, error: OperonVersionLoadError): Promise<void> {
+    const requeued = await this.deps.systemDb.requeueWorkflow(row.workflowUUID, row.owner ?? '', this.deps.clock.now()).catch((failure: unknown) => {
+      // Still owned here: adopted from this instance at the next start, or handed over then.
+      this.deps.logger.warn({ err: failure, workflowUUID: row.workflowUUID }, 'could not put back in its queue a workflow whose version does not load here; it stays PENDING here');
+      this.unrun.hold(row.workflowUUID, row.owner ?? '');
+      return false;
+    });
+    if (!requeued) return;
+    this.deps.metrics?.workflowLeft(error.version);
+    this.deps.logger.error(
+      { err: error, workflowUUID: row.workflowUUID, queue: row.queueName, version: error.version, executorId: this.lease.executorId },
+      `left workflow ${row.workflowUUID} for an executor that can load version ${error.version}: ${error.message}`,
+    );
   }
 
   /**

@@ -70,7 +70,8 @@ export async function enqueueWorkflow(pool: pg.Pool, wf: NewWorkflow, placement:
 /**
  * Takes the next workflows the limits allow from each of `queues`, for `owner`: one round trip,
  * never aborted by contention (competing dequeuers of a queue wait on its row lock in turn). Only
- * workflows named in `workflows` (those the caller registers) are taken.
+ * workflows named in `workflows` (those the caller registers) are taken, and none of a version in
+ * `skipVersions` (those the caller failed to load).
  */
 export async function dequeue(
   pool: pg.Pool,
@@ -79,12 +80,13 @@ export async function dequeue(
   now: number,
   batch: number,
   workflows: readonly string[],
+  skipVersions: readonly string[] = [],
 ): Promise<DequeuedRow[]> {
   // In name order: two callers lock shared queues in the same order, so they never deadlock.
   const sorted = [...queues].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const { rows } = await pool.query({
     name: 'operon_dequeue',
-    text: 'SELECT * FROM operon.dequeue($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)',
+    text: 'SELECT * FROM operon.dequeue($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)',
     values: [
       claimer.owner,
       claimer.executorId,
@@ -97,9 +99,24 @@ export async function dequeue(
       sorted.map((q) => (q.rateLimit ? Math.round(q.rateLimit.periodSec * 1000) : null)),
       sorted.map((q) => q.partitionConcurrency ?? null),
       workflows,
+      skipVersions,
     ],
   });
   return rows.map((r) => ({ ...toRow(r), queueName: r.queue_name as string }));
+}
+
+/**
+ * Puts a workflow a dequeue of `owner` took back in its queue, in its old place (priority and
+ * enqueue order kept), owner NULL and not counted as a start: it never ran here. Fenced on
+ * `owner`. True if it was put back.
+ */
+export async function requeueWorkflow(pool: pg.Pool, workflowUUID: string, owner: string, now: number): Promise<boolean> {
+  const { rowCount } = await pool.query(
+    `UPDATE operon.workflow_status SET status = 'ENQUEUED', owner = NULL, queue_started_at = NULL, updated_at = $3
+     WHERE workflow_uuid = $1 AND owner = $2 AND status = 'PENDING' AND queue_name IS NOT NULL`,
+    [workflowUUID, owner, now],
+  );
+  return rowCount === 1;
 }
 
 /**

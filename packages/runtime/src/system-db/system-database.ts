@@ -86,9 +86,15 @@ export class SystemDatabase {
     now: number,
     batch: number,
     workflows: readonly string[],
+    skipVersions: readonly string[] = [],
   ): Promise<queues.DequeuedRow[]> {
-    const rows = await guardDatabase(queues.dequeue(this.systemPool, claimer, limits, now, batch, workflows));
+    const rows = await guardDatabase(queues.dequeue(this.systemPool, claimer, limits, now, batch, workflows, skipVersions));
     return this.fencedForTaker(claimer.owner, rows);
+  }
+
+  /** Puts a workflow a dequeue of `owner` took back in its queue (see queues.ts). */
+  requeueWorkflow(workflowUUID: string, owner: string, now: number): Promise<boolean> {
+    return guardDatabase(queues.requeueWorkflow(this.systemPool, workflowUUID, owner, now));
   }
 
   /** What a dequeue of `owner` sent at `at` took and still holds, fenced as a dequeue's rows are: for a dequeue whose answer was lost. */

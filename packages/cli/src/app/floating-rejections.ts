@@ -4,7 +4,9 @@
  * transaction and its workflow), and a library's promise wrapped around it (knex, drizzle) may
  * reject with nobody listening. Node ends the process on an unhandled rejection; this one is the
  * app's mistake about a connection it no longer has, so it is logged and dropped. Any other
- * unhandled rejection still ends the process, as Node would.
+ * unhandled rejection is left as Node would leave it without this listener: to the app's own
+ * listeners if it has any, or to an `--unhandled-rejections` mode that does not throw; else it
+ * ends the process.
  */
 import { OperonTransactionEndedError } from '@operon/sdk';
 import type { Logger } from './open-runtime.js';
@@ -17,12 +19,36 @@ function refusedQuery(reason: unknown): OperonTransactionEndedError | undefined 
   return undefined;
 }
 
+/** The `--unhandled-rejections` mode given on the command line or in NODE_OPTIONS (the last one wins), if any. */
+function rejectionMode(): string | undefined {
+  const flags = [...(process.env.NODE_OPTIONS ?? '').split(/\s+/), ...process.execArgv];
+  let mode: string | undefined;
+  for (const flag of flags) {
+    const match = /^--unhandled-rejections=(.+)$/.exec(flag);
+    if (match) mode = match[1];
+  }
+  return mode;
+}
+
+/** Whether Node, without this listener, would end the process on an unhandled rejection. */
+function nodeWouldThrow(listener: (...args: unknown[]) => void): boolean {
+  // Another listener (the app's own) means Node would leave the rejection to it.
+  if (process.listeners('unhandledRejection').some((other) => other !== listener)) return false;
+  const mode = rejectionMode();
+  return mode === undefined || mode === 'throw' || mode === 'strict';
+}
+
 export function surviveFloatingQueries(logger: Logger): void {
-  process.on('unhandledRejection', (reason) => {
+  const listener = (reason: unknown): void => {
     const refused = refusedQuery(reason);
-    // Rethrown from here, it is an uncaught exception: the process ends as without this listener.
-    if (!refused) throw reason;
+    if (!refused) {
+      // Rethrown from here, it is an uncaught exception: the process ends as without this listener.
+      if (nodeWouldThrow(listener as (...args: unknown[]) => void)) throw reason;
+      if (rejectionMode() === 'warn-with-error-code') process.exitCode = 1;
+      return;
+    }
     const where = refused.transaction ? `${refused.transaction} of workflow ${refused.workflowUUID}` : 'a transaction';
     logger.warn(`operon: ignored the unhandled rejection of a query ${where} sent after the transaction ended`);
-  });
+  };
+  process.on('unhandledRejection', listener);
 }

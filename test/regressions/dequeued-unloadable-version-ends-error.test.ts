@@ -57,5 +57,5 @@ it('a dequeued workflow whose version does not load here is put back in its queu
 
   const detail = await workflowDetail(runtime, 'queued-on-broken');
   expect(detail.status).toBe('ENQUEUED');
-  expect(detail.waitingOn).toEqual({ kind: 'queue' });
+  expect(detail.waitingOn).toMatchObject({ kind: 'queue' });
 });

@@ -23,6 +23,8 @@ import type { DatabaseClock } from './database-clock.js';
 /** How often an executor heartbeats, and how long its lease lasts without one. */
 export const HEARTBEAT_INTERVAL_MS = 2_000;
 export const LEASE_MS = 6_000;
+/** A heartbeat's answer confirms the lease only if it leaves this long before the lease could lapse. */
+const LATE_ANSWER_MARGIN_MS = 1_000;
 
 /** A live executor holds the executor id this process was told to use. */
 export class OperonExecutorIdTakenError extends OperonError {
@@ -241,6 +243,10 @@ export class ExecutorLease {
       }
       this.confirmedAt = Math.max(this.confirmedAt, sentAt);
       if (result.toAdopt.length > 0) this.events.adopt(result.toAdopt);
+      // An answer read when the lease is about to lapse at the database, or has (held in a paused
+      // process, a stalled network), says nothing about now: the others may adopt or have adopted
+      // before the step that asked begins its operation. Ask again.
+      if (performance.now() - sentAt >= LEASE_MS - LATE_ANSWER_MARGIN_MS) return 'unknown';
       return 'held';
     } catch (error) {
       // The database is away: the others cannot adopt through it either; whether the lease holds

@@ -56,7 +56,7 @@ describe.runIf(server.statementStats)('a thousand schedules', () => {
       // Every even second in the window has a run of every schedule, and only one.
       const perTick = await query<{ tick: string; runs: number; names: number }>(
         config.database.system_database,
-        `SELECT inputs::json->'value'->0->>'value' AS tick, count(*)::int AS runs, count(DISTINCT workflow_name)::int AS names
+        `SELECT inputs::json->'value'->>0 AS tick, count(*)::int AS runs, count(DISTINCT workflow_name)::int AS names
          FROM operon.workflow_status WHERE workflow_name LIKE 'Many.%' GROUP BY 1 ORDER BY 1`,
       );
       const inWindow = perTick.filter((r) => Date.parse(r.tick) > from && Date.parse(r.tick) <= until - 1_500);

@@ -39,9 +39,10 @@ async function runAcross(from: string, until: string): Promise<Record<string, st
   await new Promise((resolve) => setTimeout(resolve, 300));
   await runtime.destroy();
   runtime = undefined;
+  // A schedule's inputs are stored in format 2: the scheduled time is the value's first item, as ISO text.
   const rows = await query<{ workflow_name: string; tick: string }>(
     config.database.system_database,
-    `SELECT workflow_name, inputs::json->'value'->0->>'value' AS tick FROM operon.workflow_status
+    `SELECT workflow_name, inputs::json->'value'->>0 AS tick FROM operon.workflow_status
      WHERE created_at BETWEEN $1 AND $2 ORDER BY 2`,
     [Date.parse(from), limit],
   );

@@ -74,7 +74,8 @@ describe('system schema migrations', () => {
         await new Promise((resolve) => setTimeout(resolve, 500));
         expect(migrated).toBe(false);
         // ...and meanwhile other writes go on (behind a plain CREATE INDEX they would queue until the build ends).
-        const writer = new pg.Client({ ...server, database, statement_timeout: 3000 });
+        // To the server itself: a pooler refuses statement_timeout as a startup parameter.
+        const writer = new pg.Client({ ...server, ...(server.direct ?? {}), database, statement_timeout: 3000 });
         await writer.connect();
         try {
           await writer.query(row('during'));

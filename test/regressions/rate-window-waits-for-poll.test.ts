@@ -5,48 +5,23 @@
  * past the window. Now the runner sets a wake-up, through the runtime's clock, for the moment the
  * window frees a slot.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Workflow, WorkflowQueue, type WorkflowContext, type WorkflowHandle } from '@operon/sdk';
-import { createTestingRuntime, type TestingRuntime } from '@operon/runtime';
-import { makeAppDir, type TestAppDir } from '../testing-runtime/app-dir.js';
+import { describe, expect, it } from 'vitest';
+import { useRatedQueue } from '../helpers/rated-queue.js';
 
-const rated = new WorkflowQueue('rev-rated-window', { rateLimit: { limitPerPeriod: 1, periodSec: 60 } });
-
-class Rated {
-  @Workflow()
-  static async job(_ctx: WorkflowContext, label: string): Promise<string> {
-    return `did ${label}`;
-  }
-}
-
-let testRuntime: TestingRuntime;
-let app: TestAppDir;
-
-beforeAll(async () => {
-  app = makeAppDir('ratewin', {});
-  testRuntime = await createTestingRuntime([Rated], app.configPath, { clock: 'virtual' });
-});
-
-afterAll(async () => {
-  await testRuntime?.destroy();
-  app?.remove();
-});
-
-const enqueue = (label: string) =>
-  (testRuntime.invoke(Rated, { queue: rated }) as unknown as { job(label: string): Promise<WorkflowHandle<string>> }).job(label);
-const statusOf = async (handle: WorkflowHandle<string>) => (await handle.getStatus())?.status;
+const rated = useRatedQueue('rev-rated-window', 1);
+const { enqueue, statusOf } = rated;
 
 describe('a rate-limited queue on a virtual clock', () => {
   it('starts the next workflow when the window frees a slot, by the clock, without the poll', async () => {
     const first = await enqueue('first');
     const second = await enqueue('second');
-    await testRuntime.advance(1_000);
+    await rated.runtime().advance(1_000);
     expect(await statusOf(first)).toBe('SUCCESS');
     expect(await statusOf(second), 'one start a minute').toBe('ENQUEUED');
 
-    await testRuntime.advance(58_000);
+    await rated.runtime().advance(58_000);
     expect(await statusOf(second), 'the window is still full').toBe('ENQUEUED');
-    await testRuntime.advance(1_100);
+    await rated.runtime().advance(1_100);
     expect(await statusOf(second), 'started once the window slid past the first start').toBe('SUCCESS');
   }, 20_000);
 });

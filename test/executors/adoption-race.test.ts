@@ -9,6 +9,11 @@
  * pauses all five (SIGSTOP, well inside their own leases), declares the dead one dead as a
  * lapsed heartbeat would, and wakes all five at the same instant (SIGCONT): their overdue
  * heartbeats all list the dead executor and all five claim its workflows at once.
+ *
+ * The five racers' leases are lengthened first (RACER_LEASE_MS): with the real 6 s lease, a racer
+ * whose last beat was late (a loaded machine) lapses under the pause or before its first beat after
+ * it, another racer declares it dead and takes its claims while it still runs their communicators.
+ * That is the fencing rule at work, not the race this test is about.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertCliBuilt } from '../cli/cli-process.js';
@@ -18,6 +23,7 @@ import {
   killAll,
   lastHeartbeat,
   prepareFleetApp,
+  setLease,
   sideEvents,
   startExecutor,
   startWorkflows,
@@ -30,6 +36,10 @@ import {
 
 const WORKFLOWS = 1_000;
 const RACERS = 5;
+/** The workflows' sleep: every one of them is asleep until after the kill. */
+const SLEEP_SECONDS = 16;
+/** No racer's lease may lapse within the test, however slow the machine: only the dead one's matters. */
+const RACER_LEASE_MS = 120_000;
 
 let app: FleetApp;
 const executors: FleetProcess[] = [];
@@ -49,15 +59,20 @@ describe(`${RACERS} executors racing to adopt one dead executor's ${WORKFLOWS} w
   it('adopts each exactly once and runs each communicator once', async () => {
     const [dead, ...racers] = executors as [FleetProcess, ...FleetProcess[]];
     const deadInstance = await instanceOf(app, dead.pid);
+    await setLease(app, await Promise.all(racers.map((r) => instanceOf(app, r.pid))), RACER_LEASE_MS);
     const startedAt = Date.now();
     // Asleep until well after the adoption: the adopters, not the dead one, run every communicator.
-    const uuids = await startWorkflows(dead, 'sleepThenWork', WORKFLOWS, [16]);
-    expect(
-      await waitUntil(async () => {
-        const [{ n }] = await sys<{ n: number }>(app, 'SELECT count(*)::int AS n FROM operon.operation_outputs WHERE workflow_uuid = ANY($1)', [uuids]);
-        return n === WORKFLOWS;
-      }, 15_000),
-    ).toBe(true);
+    const uuids = await startWorkflows(dead, 'sleepThenWork', WORKFLOWS, [SLEEP_SECONDS]);
+    // The kill comes once every sleep is recorded, or 3 s before the first one could end (a loaded
+    // machine records slowly): a workflow not yet asleep is adopted from its start, and still runs
+    // its communicator once.
+    let asleep = 0;
+    await waitUntil(async () => {
+      const [{ n }] = await sys<{ n: number }>(app, 'SELECT count(*)::int AS n FROM operon.operation_outputs WHERE workflow_uuid = ANY($1)', [uuids]);
+      asleep = n;
+      return n === WORKFLOWS;
+    }, SLEEP_SECONDS * 1000 - 3_000 - (Date.now() - startedAt));
+    expect(asleep, 'workflows asleep at the kill').toBeGreaterThan(0);
     const recordedIn = Date.now() - startedAt;
     dead.signal('SIGKILL');
     await dead.server.exited;
@@ -66,7 +81,7 @@ describe(`${RACERS} executors racing to adopt one dead executor's ${WORKFLOWS} w
     for (const racer of racers) racer.signal('SIGSTOP');
     const pausedAt = Date.now();
     await sys(app, `UPDATE operon.executors SET state = 'dead' WHERE instance_id = $1`, [deadInstance]);
-    // Longer than a heartbeat interval (every racer wakes with its heartbeat due), shorter than a lease.
+    // Longer than a heartbeat interval (every racer wakes with its heartbeat due), far shorter than the racers' leases.
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, pausedAt + 2_500 - Date.now())));
     for (const racer of racers) racer.signal('SIGCONT');
 
@@ -94,7 +109,7 @@ describe(`${RACERS} executors racing to adopt one dead executor's ${WORKFLOWS} w
     const owners = await sys<{ owner: string; n: number }>(app, 'SELECT owner, count(*)::int AS n FROM operon.workflow_status WHERE workflow_uuid = ANY($1) GROUP BY owner ORDER BY n DESC', [uuids]);
     const ran = racers.map((r) => events.filter((e) => e.pid === r.pid).length);
     console.log(
-      `[executors] ${RACERS} racers, ${WORKFLOWS} workflows of one SIGKILLed executor (recorded in ${recordedIn} ms): ` +
+      `[executors] ${RACERS} racers, ${WORKFLOWS} workflows of one SIGKILLed executor (${asleep} asleep at the kill, ${recordedIn} ms after the start): ` +
         `all adopted ${allAdoptedAt - killedAt} ms after the kill, ${allAdoptedAt - lastBeat} ms after its last heartbeat; ` +
         `adopted per racer (logged) ${logged.join(' + ')} = ${logged.reduce((a, b) => a + b, 0)} in ${claims.join('/')} adoption runs; ` +
         `communicators run per racer ${ran.join(' + ')}; owners ${owners.map((o) => o.n).join(' + ')}`,

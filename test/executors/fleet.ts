@@ -195,6 +195,17 @@ export async function instanceOf(app: FleetApp, pid: number): Promise<string> {
   return rows[0].instance_id;
 }
 
+/**
+ * Sets the lease of live `instances` to `ms`, as their registration would have: the database
+ * judges every lease by the lease_ms its executor registered, so a test can make a lease that must
+ * not lapse (a racer paused on purpose, a killed process whose own restart must take its work before
+ * anyone else could) outlast the slowest the shared machine can be, and a lapse then means a bug.
+ */
+export async function setLease(app: FleetApp, instances: readonly string[], ms: number): Promise<void> {
+  const rows = await sys(app, `UPDATE operon.executors SET lease_ms = $2 WHERE instance_id = ANY($1) AND state = 'live' RETURNING 1`, [instances, ms]);
+  if (rows.length !== instances.length) throw new Error(`only ${rows.length} of ${instances.length} instances were live to set their lease`);
+}
+
 /** The last heartbeat (epoch ms, database clock) of an instance. */
 export async function lastHeartbeat(app: FleetApp, instanceId: string): Promise<number> {
   const rows = await sys<{ ms: string }>(app, `SELECT (extract(epoch FROM heartbeat_at) * 1000)::bigint AS ms FROM operon.executors WHERE instance_id = $1`, [instanceId]);

@@ -21,15 +21,25 @@ export interface RuntimeBehindProxy {
 
 /**
  * A recovered runtime on fresh databases whose every connection passes through a new proxy, so a
- * test can take the database away from it. Outages log warnings by design: it logs errors only.
+ * test can take the database away from it. Outages log warnings by design: it logs errors only
+ * (unless `extra`, further config as testConfig takes it, says otherwise).
  */
-export async function runtimeBehindProxy(classes: unknown[], prefix: string, connectionTimeoutMillis = 1_000): Promise<RuntimeBehindProxy> {
+export async function runtimeBehindProxy(
+  classes: unknown[],
+  prefix: string,
+  connectionTimeoutMillis = 1_000,
+  extra: Record<string, unknown> = {},
+): Promise<RuntimeBehindProxy> {
   const server = inject('postgres');
   const proxy = new PostgresProxy({ host: server.host, port: server.port });
   const port = await proxy.listen();
   const runtime = await startRuntime(
     classes,
-    testConfig(prefix, { database: { hostname: '127.0.0.1', port, connectionTimeoutMillis }, telemetry: { logs: { logLevel: 'error' } } }),
+    testConfig(prefix, {
+      telemetry: { logs: { logLevel: 'error' } },
+      ...extra,
+      database: { ...(extra.database as Record<string, unknown> | undefined), hostname: '127.0.0.1', port, connectionTimeoutMillis },
+    }),
   );
   return {
     runtime,

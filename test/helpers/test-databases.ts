@@ -71,6 +71,18 @@ export async function connectTo(database: string): Promise<pg.Client> {
   return client;
 }
 
+/**
+ * Pools of two connections on `config`'s system and app databases, for calling the management
+ * functions directly, as the CLI does with no runtime running; `end` closes both.
+ */
+export function poolsOn(config: OperonConfig): { systemPool: pg.Pool; appPool: pg.Pool; end(): Promise<void> } {
+  const server = inject('postgres');
+  const pool = (database: string) => new pg.Pool({ host: server.host, port: server.port, user: server.user, password: server.password, database, max: 2 });
+  const systemPool = pool(config.database.system_database);
+  const appPool = pool(config.database.user_database);
+  return { systemPool, appPool, end: async () => void (await Promise.all([systemPool.end(), appPool.end()])) };
+}
+
 export async function query<R = any>(database: string, text: string, values: unknown[] = []): Promise<R[]> {
   const client = await connectTo(database);
   try {

@@ -10,6 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Communicator, OperonWorkflowCancelledError, Workflow, type CommunicatorContext, type WorkflowContext } from '@operon/sdk';
 import type { OperonRuntime } from '@operon/runtime';
+import { until } from '../helpers/poll.js';
 import { query, startRuntime, testConfig } from '../helpers/test-databases.js';
 
 const after = new Map<string, number>();
@@ -60,14 +61,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await runtime?.destroy({ timeoutMs: 1000 });
 });
-
-async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`never happened: ${what}`);
-}
 
 const recorded = async (uuid: string, name: string) =>
   (await query(sysDb, 'SELECT 1 FROM operon.operation_outputs WHERE workflow_uuid = $1 AND function_name = $2', [uuid, name])).length > 0;

@@ -5,11 +5,13 @@
  * cancelled": the run started, and its first operation (a communicator) called out after the
  * cancel. The question is now asked again once the database answers.
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Communicator, Workflow, type CommunicatorContext, type WorkflowContext } from '@operon/sdk';
-import { cancelWorkflows, type OperonConfig, type OperonRuntime } from '@operon/runtime';
-import { CuttableProxy } from '../helpers/cuttable-proxy.js';
-import { connectTo, query, startRuntime, testConfig } from '../helpers/test-databases.js';
+import { cancelWorkflows, type OperonRuntime } from '@operon/runtime';
+import { leftByStoppedExecutor, whileAdoptionWaitsAfterClaim } from '../helpers/adoption-held-after-claim.js';
+import { runtimeBehindProxy, type CuttableProxy, type RuntimeBehindProxy } from '../helpers/cuttable-proxy.js';
+import { until } from '../helpers/poll.js';
+import { query } from '../helpers/test-databases.js';
 
 let calls = 0;
 
@@ -26,63 +28,31 @@ class Caller {
   }
 }
 
+let behind: RuntimeBehindProxy;
 let proxy: CuttableProxy;
-let config: OperonConfig;
 let runtime: OperonRuntime;
 let sysDb: string;
 
 beforeAll(async () => {
-  const server = inject('postgres');
-  proxy = new CuttableProxy({ host: server.host, port: server.port });
-  const port = await proxy.listen();
-  config = testConfig('claimed_check_lost', {
-    database: { hostname: '127.0.0.1', port, connectionTimeoutMillis: 1_000 },
-    // A lost connection is logged as a warning, on purpose here.
-    telemetry: { logs: { logLevel: 'error' } },
-  });
-  sysDb = config.database.system_database;
-  runtime = await startRuntime([Caller], config);
+  // A lost connection is logged as a warning, on purpose here: the runtime logs errors only.
+  behind = await runtimeBehindProxy([Caller], 'claimed_check_lost');
+  ({ runtime, proxy } = behind);
+  sysDb = runtime.config.database.system_database;
 });
 
 afterAll(async () => {
-  proxy?.restore();
-  await runtime?.destroy({ timeoutMs: 1_000 });
-  await proxy?.close();
+  await behind?.close();
 });
 
 const statusOf = async (uuid: string) => (await query(sysDb, 'SELECT status, owner FROM operon.workflow_status WHERE workflow_uuid = $1', [uuid]))[0];
-
-async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`never happened: ${what}`);
-}
 
 describe('a cancel heard between a claim and its run', () => {
   it('whose status check lost its answer: the check is asked again, and the run starts nothing', async () => {
     const uuid = 'claimed-check-lost';
     const gone = 'handover-gone-check-lost';
-    const now = Date.now();
-    await query(
-      sysDb,
-      `INSERT INTO operon.executors (instance_id, executor_id, host, host_key, pid, session_tag, started_at, lease_ms, state)
-       VALUES ($1, 'gone', 'nowhere', 'nowhere', 0, '', $2, 0, 'stopped')`,
-      [gone, now],
-    );
-    await query(
-      sysDb,
-      `INSERT INTO operon.workflow_status (workflow_uuid, status, workflow_name, kind, executor_id, inputs, created_at, updated_at, owner)
-       VALUES ($1, 'PENDING', 'Caller.go', 'workflow', 'gone', '[]', $2, $2, $3)`,
-      [uuid, now, gone],
-    );
-    // The adoption's read of the app database's records waits behind this lock: claimed, not yet run.
-    const appDb = await connectTo(config.database.user_database);
+    await leftByStoppedExecutor(sysDb, gone, uuid, 'Caller.go');
     let cut: ReturnType<CuttableProxy['loseNextCommitAnswer']>;
-    try {
-      await appDb.query('BEGIN');
-      await appDb.query('LOCK TABLE operon.transaction_outputs IN ACCESS EXCLUSIVE MODE');
+    await whileAdoptionWaitsAfterClaim(runtime.config.database.user_database, async () => {
       void runtime.executor.adoptNow([gone]).catch(() => undefined);
       await until(async () => (await statusOf(uuid)).owner === runtime.executor.lease.instanceId, 'claimed');
       await cancelWorkflows(runtime.systemDb.systemPool, { workflowUUID: uuid }, { actor: 'test' }, { appPool: runtime.systemDb.appPool });
@@ -90,10 +60,7 @@ describe('a cancel heard between a claim and its run', () => {
       await new Promise((resolve) => setTimeout(resolve, 300));
       // Only the execution's status question reads cancelled workflows this way.
       cut = proxy.loseNextCommitAnswer({ marker: "ANY($1::text[]) AND status = 'CANCELLED'" });
-      await appDb.query('COMMIT');
-    } finally {
-      await appDb.end();
-    }
+    });
     const lost = await cut!;
     await until(async () => (await statusOf(uuid)).owner === null, 'let go of');
     expect({ cut: lost?.committed, calls, status: (await statusOf(uuid)).status }).toEqual({ cut: 'autocommit', calls: 0, status: 'CANCELLED' });

@@ -11,9 +11,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Communicator, Workflow, type CommunicatorContext, type WorkflowContext } from '@operon/sdk';
-import { cancelWorkflows, resumeWorkflows, type OperonRuntime } from '@operon/runtime';
-import type { OperonConfig } from '@operon/runtime';
-import { connectTo, query, startRuntime, testConfig, withExecutorId } from '../helpers/test-databases.js';
+import { cancelWorkflows, resumeWorkflows, type OperonConfig, type OperonRuntime } from '@operon/runtime';
+import { leftByStoppedExecutor, whileAdoptionWaitsAfterClaim } from '../helpers/adoption-held-after-claim.js';
+import { until } from '../helpers/poll.js';
+import { query, startRuntime, testConfig, withExecutorId } from '../helpers/test-databases.js';
 
 const afterSleep = new Map<string, number>();
 
@@ -46,14 +47,6 @@ afterAll(async () => {
 
 const ownerOf = async (uuid: string): Promise<string | null> => (await query(sysDb, 'SELECT owner FROM operon.workflow_status WHERE workflow_uuid = $1', [uuid]))[0].owner;
 
-async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`never happened: ${what}`);
-}
-
 /** A resume that may wait 2 s for the owner to let go (the default is 5 s). */
 const resume = (uuid: string) => resumeWorkflows(runtime.systemDb.systemPool, { workflowUUID: uuid }, { actor: 'test' }, { waitMs: 2_000 });
 
@@ -61,19 +54,7 @@ describe('a cancelled workflow that a live executor claimed but does not run', (
   it('is let go of when its function is not registered here: a resume goes through', async () => {
     const uuid = 'claimed-unregistered';
     const gone = 'handover-gone-instance';
-    const now = Date.now();
-    await query(
-      sysDb,
-      `INSERT INTO operon.executors (instance_id, executor_id, host, host_key, pid, session_tag, started_at, lease_ms, state)
-       VALUES ($1, 'gone', 'nowhere', 'nowhere', 0, '', $2, 0, 'stopped')`,
-      [gone, now],
-    );
-    await query(
-      sysDb,
-      `INSERT INTO operon.workflow_status (workflow_uuid, status, workflow_name, kind, executor_id, inputs, created_at, updated_at, owner)
-       VALUES ($1, 'PENDING', 'Elsewhere.flow', 'workflow', 'gone', '[]', $2, $2, $3)`,
-      [uuid, now, gone],
-    );
+    await leftByStoppedExecutor(sysDb, gone, uuid, 'Elsewhere.flow');
     await runtime.executor.adoptNow([gone]);
     expect(await ownerOf(uuid)).toBe(runtime.executor.lease.instanceId);
     await cancelWorkflows(runtime.systemDb.systemPool, { workflowUUID: uuid }, { actor: 'test' });
@@ -86,21 +67,14 @@ describe('a cancelled workflow that a live executor claimed but does not run', (
     const other = await startRuntime([Sleeper], withExecutorId(config, 'leaver'));
     await other.client.invoke(Sleeper, { workflowUUID: uuid }).long();
     await until(async () => (await query(sysDb, 'SELECT 1 FROM operon.operation_outputs WHERE workflow_uuid = $1', [uuid])).length > 0, 'sleeping');
-    // The adoption's read of the app database's records waits behind this lock: claimed, not yet run.
-    const appDb = await connectTo(config.database.user_database);
-    try {
-      await appDb.query('BEGIN');
-      await appDb.query('LOCK TABLE operon.transaction_outputs IN ACCESS EXCLUSIVE MODE');
+    await whileAdoptionWaitsAfterClaim(config.database.user_database, async () => {
       await other.destroy({ timeoutMs: 200 });
       void runtime.executor.adoptNow([other.executor.lease.instanceId]);
       await until(async () => (await ownerOf(uuid)) === runtime.executor.lease.instanceId, 'claimed by the keeper');
       await cancelWorkflows(runtime.systemDb.systemPool, { workflowUUID: uuid }, { actor: 'test' });
       // The notification reaches the keeper while the claim waits.
       await new Promise((resolve) => setTimeout(resolve, 300));
-      await appDb.query('COMMIT');
-    } finally {
-      await appDb.end();
-    }
+    });
     await expect(resume(uuid)).resolves.toMatchObject({ changed: 1, workflowUUIDs: [uuid] });
     expect(afterSleep.get(uuid)).toBeUndefined();
   });

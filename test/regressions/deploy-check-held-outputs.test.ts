@@ -6,22 +6,14 @@
  *
  * Expected: the check replays a fork not yet adopted with the outputs its note holds, and names it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pg from 'pg';
-import { afterAll, expect, inject, it } from 'vitest';
-import { OperonRuntime, checkOpenWorkflows, forkWorkflow } from '@operon/runtime';
-import { createLogger } from '../../packages/runtime/src/logging.js';
-import { connectTo, query, testConfig } from '../helpers/test-databases.js';
-import { ledgerBundle, ledgerOf } from './fork-held-move-app.js';
+import { afterAll, expect, it } from 'vitest';
+import { checkOpenWorkflows, forkWorkflow, type OperonRuntime } from '@operon/runtime';
+import { ledgerBundle, ledgerOf } from '../helpers/ledger-versions-app.js';
+import { connectTo, poolsOn } from '../helpers/test-databases.js';
+import { configWithAppDir, startVersion, storeVersion } from '../helpers/versioned-runtime.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'operon-check-held-'));
-const config = { ...testConfig('check_held', { telemetry: { logs: { logLevel: 'silent' } } }), appDir: dir };
-const server = inject('postgres');
-const pool = (database: string) => new pg.Pool({ host: server.host, port: server.port, user: server.user, password: server.password, database, max: 2 });
-const systemPool = pool(config.database.system_database);
-const appPool = pool(config.database.user_database);
+const { config, removeAppDir } = configWithAppDir('check_held', { telemetry: { logs: { logLevel: 'silent' } } });
+const { systemPool, appPool, end: endPools } = poolsOn(config);
 let runtime: OperonRuntime | undefined;
 const tag = String(Math.random());
 const v1 = ledgerBundle(1, tag);
@@ -29,15 +21,13 @@ const v2 = ledgerBundle(2, tag);
 
 afterAll(async () => {
   await runtime?.destroy({ timeoutMs: 1000 });
-  await systemPool.end();
-  await appPool.end();
-  rmSync(dir, { recursive: true, force: true });
+  await endPools();
+  removeAppDir();
 });
 
-const start = async () => {
-  runtime = await OperonRuntime.create({ config, classes: [ledgerOf(1)], bundle: v1, logger: createLogger('silent') });
-  await runtime.recover();
-};
+async function start() {
+  runtime = await startVersion(config, ledgerOf(1), v1);
+}
 
 it('the deploy check replays a fork not yet adopted with the transaction outputs it holds', { timeout: 30_000 }, async () => {
   await start();
@@ -50,7 +40,7 @@ it('the deploy check replays a fork not yet adopted with the transaction outputs
     await holder.query('BEGIN');
     await holder.query(`SELECT 1 FROM operon.workflow_status WHERE workflow_uuid = 'waiting' FOR UPDATE`);
     await start();
-    await query(config.database.system_database, `INSERT INTO operon.versions (version, bundle) VALUES ($1, $2)`, [v2.version, v2.bundle]);
+    await storeVersion(config, v2);
     const versions = runtime!.executor.deps.versions;
     const candidate = await versions.acquire(v2.version);
     try {

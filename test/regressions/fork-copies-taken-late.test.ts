@@ -12,48 +12,23 @@
  * the original afterwards.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import pg from 'pg';
-import { inject } from 'vitest';
-import { Transaction, Workflow, type TransactionContext, type WorkflowContext } from '@operon/sdk';
 import { forkWorkflow, type OperonConfig, type OperonRuntime } from '@operon/runtime';
 import { deleteEndedWorkflows, deleteTransactionRecords } from '../../packages/runtime/src/system-db/retention.js';
-import { startRuntime, testConfig } from '../helpers/test-databases.js';
-
-class Ledger {
-  @Transaction()
-  static async write(ctx: TransactionContext, tag: string, step: number): Promise<string> {
-    // Which workflow ran it is part of the value: a copied record shows its original's UUID.
-    const { rows } = await ctx.client.query<{ v: string }>('SELECT $1::text AS v', [`${tag}${step}@${ctx.workflowUUID}`]);
-    return rows[0]!.v;
-  }
-
-  @Workflow()
-  static async book(ctx: WorkflowContext, tag: string): Promise<string[]> {
-    const out: string[] = [];
-    for (let step = 0; step < 3; step++) out.push(await ctx.invoke(Ledger).write(tag, step));
-    return out;
-  }
-}
+import { Ledger } from '../helpers/stamped-ledger.js';
+import { poolsOn, startRuntime, testConfig } from '../helpers/test-databases.js';
 
 let config: OperonConfig;
 let runtime: OperonRuntime | undefined;
-let systemPool: pg.Pool;
-let appPool: pg.Pool;
-
-function pool(database: string): pg.Pool {
-  const server = inject('postgres');
-  return new pg.Pool({ host: server.host, port: server.port, user: server.user, password: server.password, database, max: 2 });
-}
+let pools: ReturnType<typeof poolsOn>;
 
 /** A fork made while no executor runs: it waits for one to adopt it. */
 function forkInto(source: string, fromStep: number, target: string) {
-  return forkWorkflow(systemPool, appPool, source, { fromStep, workflowUUID: target }, { actor: 'test' });
+  return forkWorkflow(pools.systemPool, pools.appPool, source, { fromStep, workflowUUID: target }, { actor: 'test' });
 }
 
 beforeAll(async () => {
   config = testConfig('fork_copies_late', { telemetry: { logs: { logLevel: 'silent' } } });
-  systemPool = pool(config.database.system_database);
-  appPool = pool(config.database.user_database);
+  pools = poolsOn(config);
   runtime = await startRuntime([Ledger], config);
   await expect((await runtime.client.invoke(Ledger, { workflowUUID: 'x' }).book('x')).getResult()).resolves.toEqual(['x0@x', 'x1@x', 'x2@x']);
   await expect((await runtime.client.invoke(Ledger, { workflowUUID: 'y' }).book('y')).getResult()).resolves.toEqual(['y0@y', 'y1@y', 'y2@y']);
@@ -63,17 +38,16 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await runtime?.destroy({ timeoutMs: 1_000 });
-  await systemPool?.end();
-  await appPool?.end();
+  await pools?.end();
 });
 
 it('a fork whose original retention deletes before the fork is adopted, and a fork of a fork not yet adopted, replay what their originals had', { timeout: 30_000 }, async () => {
   // x ends and is deleted by retention between its fork and the fork's adoption.
   await forkInto('x', 2, 'x-fork');
   // The first workflow in UUID order only: x (y must stay for the forks below).
-  const deleted = await deleteEndedWorkflows(systemPool, Date.now() + 60_000, '', 1);
+  const deleted = await deleteEndedWorkflows(pools.systemPool, Date.now() + 60_000, '', 1);
   expect(deleted.deleted).toEqual(['x']);
-  await deleteTransactionRecords(appPool, deleted.deleted);
+  await deleteTransactionRecords(pools.appPool, deleted.deleted);
   // A fork of y, and a fork of that fork before any executor adopted the first one.
   await forkInto('y', 2, 'y-fork');
   await forkInto('y-fork', 3, 'y-fork-fork');

@@ -8,41 +8,32 @@
  * Expected: the move is checked on the outputs the fork holds too, and refused (409
  * OPERON_ERR_VERSION_CHECK_DIVERGED) when they diverge there, changing nothing.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pg from 'pg';
-import { afterAll, expect, inject, it } from 'vitest';
-import { OperonRuntime, cancelWorkflows, createHttpServer, forkWorkflow } from '@operon/runtime';
-import { createLogger } from '../../packages/runtime/src/logging.js';
-import { query, testConfig } from '../helpers/test-databases.js';
-import { ledgerBundle, ledgerOf } from './fork-held-move-app.js';
+import { afterAll, expect, it } from 'vitest';
+import { cancelWorkflows, createHttpServer, forkWorkflow, type OperonRuntime } from '@operon/runtime';
+import { ledgerBundle, ledgerOf } from '../helpers/ledger-versions-app.js';
+import { authorizedPost, type HttpServer } from '../helpers/management-requests.js';
+import { poolsOn, query } from '../helpers/test-databases.js';
+import { configWithAppDir, startVersion, storeVersion } from '../helpers/versioned-runtime.js';
 
 const TOKEN = 'a-token-for-the-fork-held-outputs-test';
-const dir = mkdtempSync(join(tmpdir(), 'operon-fork-held-'));
-const config = { ...testConfig('fork_held_move', { management: { token: TOKEN }, telemetry: { logs: { logLevel: 'silent' } } }), appDir: dir };
-const server = inject('postgres');
-const pool = (database: string) => new pg.Pool({ host: server.host, port: server.port, user: server.user, password: server.password, database, max: 2 });
-const systemPool = pool(config.database.system_database);
-const appPool = pool(config.database.user_database);
+const { config, removeAppDir } = configWithAppDir('fork_held_move', { management: { token: TOKEN }, telemetry: { logs: { logLevel: 'silent' } } });
+const { systemPool, appPool, end: endPools } = poolsOn(config);
+const tag = String(Math.random());
+const v1 = ledgerBundle(1, tag);
+const v2 = ledgerBundle(2, tag);
 let runtime: OperonRuntime | undefined;
-let app: Awaited<ReturnType<typeof createHttpServer>> | undefined;
+let app: HttpServer | undefined;
 
 afterAll(async () => {
   await app?.close();
   await runtime?.destroy({ timeoutMs: 1000 });
-  await systemPool.end();
-  await appPool.end();
-  rmSync(dir, { recursive: true, force: true });
+  await endPools();
+  removeAppDir();
 });
 
-const start = async () => {
-  runtime = await OperonRuntime.create({ config, classes: [ledgerOf(1)], bundle: v1, logger: createLogger('silent') });
-  await runtime.recover();
-};
-const tag = String(Math.random());
-const v1 = ledgerBundle(1, tag);
-const v2 = ledgerBundle(2, tag);
+async function start() {
+  runtime = await startVersion(config, ledgerOf(1), v1);
+}
 
 it('a move of a fork not yet adopted is checked on the transaction outputs it holds', { timeout: 30_000 }, async () => {
   await start();
@@ -52,9 +43,9 @@ it('a move of a fork not yet adopted is checked on the transaction outputs it ho
   await forkWorkflow(systemPool, appPool, 'original', { fromStep: 1, workflowUUID: 'held' }, { actor: 'test' });
   await cancelWorkflows(systemPool, { workflowUUID: 'held' }, { actor: 'test' }, { appPool });
   await start();
-  await query(config.database.system_database, `INSERT INTO operon.versions (version, bundle) VALUES ($1, $2)`, [v2.version, v2.bundle]);
+  await storeVersion(config, v2);
   app = await createHttpServer(runtime!);
-  const post = (url: string, payload: Record<string, unknown>) => app!.inject({ method: 'POST', url, payload, headers: { authorization: `Bearer ${TOKEN}` } });
+  const post = authorizedPost(app, TOKEN);
 
   const forked = await post('/operon/workflows/held/fork', { fromStep: 1, workflowUUID: 'held-fork', version: v2.version });
   const resumed = await post('/operon/workflows/held/resume', { version: v2.version });

@@ -13,43 +13,23 @@
  * leaves either nothing or a whole fork.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
-import { Transaction, Workflow, type TransactionContext, type WorkflowContext } from '@operon/sdk';
 import { createHttpServer, type OperonRuntime } from '@operon/runtime';
-import { CuttableProxy } from '../helpers/cuttable-proxy.js';
-import { connectTo, query, startRuntime, testConfig } from '../helpers/test-databases.js';
+import { runtimeBehindProxy, type CuttableProxy, type RuntimeBehindProxy } from '../helpers/cuttable-proxy.js';
+import { authorizedPost, type HttpServer } from '../helpers/management-requests.js';
+import { Ledger, forkOf } from '../helpers/stamped-ledger.js';
+import { connectTo, query } from '../helpers/test-databases.js';
 
 const TOKEN = 'a-token-for-the-fork-races-test';
 
-class Ledger {
-  @Transaction()
-  static async write(ctx: TransactionContext, tag: string, step: number): Promise<string> {
-    // Which workflow ran it is part of the value: a copied record shows its original's UUID.
-    const { rows } = await ctx.client.query<{ v: string }>('SELECT $1::text AS v', [`${tag}${step}@${ctx.workflowUUID}`]);
-    return rows[0]!.v;
-  }
-
-  @Workflow()
-  static async book(ctx: WorkflowContext, tag: string): Promise<string[]> {
-    const out: string[] = [];
-    for (let step = 0; step < 3; step++) out.push(await ctx.invoke(Ledger).write(tag, step));
-    return out;
-  }
-}
-
+let behind: RuntimeBehindProxy;
 let proxy: CuttableProxy;
 let runtime: OperonRuntime;
-let app: Awaited<ReturnType<typeof createHttpServer>>;
+let app: HttpServer;
 let sysDb: string;
 let appDb: string;
 
-/** What a fork of `source` from `fromStep` into `target` returns: the original's values before the step, its own after. */
-function forkOf(source: string, fromStep: number, target: string): string[] {
-  return [0, 1, 2].map((step) => `${source}${step}@${step < fromStep ? source : target}`);
-}
-
 function fork(source: string, fromStep: number, target: string) {
-  return app.inject({ method: 'POST', url: `/operon/workflows/${source}/fork`, headers: { authorization: `Bearer ${TOKEN}` }, payload: { fromStep, workflowUUID: target } });
+  return authorizedPost(app, TOKEN)(`/operon/workflows/${source}/fork`, { fromStep, workflowUUID: target });
 }
 
 /** A fork as a client retries it: again while the server answers 5xx (a pooled connection the cut left dead). */
@@ -89,26 +69,17 @@ async function tagOf(uuid: string): Promise<string | undefined> {
 }
 
 beforeAll(async () => {
-  const server = inject('postgres');
-  proxy = new CuttableProxy({ host: server.host, port: server.port });
-  const port = await proxy.listen();
-  const config = testConfig('fork_races', {
-    management: { token: TOKEN },
-    database: { hostname: '127.0.0.1', port, connectionTimeoutMillis: 1_000 },
-    telemetry: { logs: { logLevel: 'silent' } },
-  });
-  sysDb = config.database.system_database;
-  appDb = config.database.user_database;
-  runtime = await startRuntime([Ledger], config);
+  behind = await runtimeBehindProxy([Ledger], 'fork_races', 1_000, { management: { token: TOKEN }, telemetry: { logs: { logLevel: 'silent' } } });
+  ({ runtime, proxy } = behind);
+  sysDb = runtime.config.database.system_database;
+  appDb = runtime.config.database.user_database;
   app = await createHttpServer(runtime);
   expect(await start('x', 'x')).toEqual(['x0@x', 'x1@x', 'x2@x']);
 });
 
 afterAll(async () => {
-  proxy?.restore();
   await app?.close();
-  await runtime?.destroy({ timeoutMs: 1_000 });
-  await proxy?.close();
+  await behind?.close();
 });
 
 describe('a start and a fork into one UUID', () => {

@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Transaction, Workflow, type TransactionContext, type WorkflowContext } from '@operon/sdk';
 import { createHttpServer, type OperonRuntime } from '@operon/runtime';
+import { authorizedPost, type HttpServer } from '../helpers/management-requests.js';
 import { query, startRuntime, testConfig } from '../helpers/test-databases.js';
 
 const TOKEN = 'a-token-for-the-fork-step-range-test';
@@ -25,7 +26,7 @@ class Steps {
 }
 
 let runtime: OperonRuntime;
-let app: Awaited<ReturnType<typeof createHttpServer>>;
+let app: HttpServer;
 let sysDb: string;
 
 beforeAll(async () => {
@@ -43,12 +44,7 @@ afterAll(async () => {
 
 it('a fromStep past what an operation id can be is a 400 naming fromStep, and makes nothing', async () => {
   for (const fromStep of [2 ** 31, Number.MAX_SAFE_INTEGER]) {
-    const answer = await app.inject({
-      method: 'POST',
-      url: '/operon/workflows/source/fork',
-      headers: { authorization: `Bearer ${TOKEN}` },
-      payload: { fromStep, workflowUUID: `far-${fromStep}` },
-    });
+    const answer = await authorizedPost(app, TOKEN)('/operon/workflows/source/fork', { fromStep, workflowUUID: `far-${fromStep}` });
     expect({ status: answer.statusCode, error: answer.json().error }).toEqual({ status: 400, error: expect.stringMatching(/fromStep/) });
   }
   expect(await query(sysDb, `SELECT workflow_uuid FROM operon.workflow_status WHERE workflow_uuid LIKE 'far-%'`)).toEqual([]);

@@ -8,40 +8,36 @@
  * Expected: the move is checked on the records as they are when the resume changes the workflow;
  * here it answers 409 OPERON_ERR_VERSION_CHECK_DIVERGED and the workflow stays CANCELLED on v1.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { OperonWorkflowCancelledError } from '@operon/sdk';
-import { OperonRuntime, createHttpServer } from '@operon/runtime';
-import { createLogger } from '../../packages/runtime/src/logging.js';
-import { query, testConfig } from '../helpers/test-databases.js';
-import { moveBundle, moveState, paymentsOf } from './move-app.js';
+import { createHttpServer, type OperonRuntime } from '@operon/runtime';
+import { moveBundle, moveState, paymentsOf } from '../helpers/latched-payments-app.js';
+import { authorizedPost, type HttpServer } from '../helpers/management-requests.js';
+import { query } from '../helpers/test-databases.js';
+import { configWithAppDir, startVersion, storeVersion } from '../helpers/versioned-runtime.js';
 
 const TOKEN = 'a-token-for-the-move-in-flight-test';
-const dir = mkdtempSync(join(tmpdir(), 'operon-move-in-flight-'));
-const config = { ...testConfig('move_in_flight', { management: { token: TOKEN } }), appDir: dir };
+const { config, removeAppDir } = configWithAppDir('move_in_flight', { management: { token: TOKEN } });
 const sys = (text: string, values: unknown[] = []) => query(config.database.system_database, text, values);
 let runtime: OperonRuntime | undefined;
-let app: Awaited<ReturnType<typeof createHttpServer>> | undefined;
+let app: HttpServer | undefined;
 
 afterAll(async () => {
   moveState().release();
   await app?.close();
   await runtime?.destroy({ timeoutMs: 1000 });
-  rmSync(dir, { recursive: true, force: true });
+  removeAppDir();
 });
 
 it('a resume to another version checks the operation the cancelled run recorded while the resume waited', { timeout: 30_000 }, async () => {
   const tag = String(Math.random());
   const v1 = moveBundle(1, tag);
   const v2 = moveBundle(2, tag);
-  runtime = await OperonRuntime.create({ config, classes: [paymentsOf(1)], bundle: v1, logger: createLogger('silent') });
-  await runtime.recover();
-  await sys(`INSERT INTO operon.versions (version, bundle) VALUES ($1, $2)`, [v2.version, v2.bundle]);
+  runtime = await startVersion(config, paymentsOf(1), v1);
+  await storeVersion(config, v2);
   app = await createHttpServer(runtime);
   const post = async (url: string, payload?: object) => {
-    const response = await app!.inject({ method: 'POST', url, payload, headers: { authorization: `Bearer ${TOKEN}` } });
+    const response = await authorizedPost(app!, TOKEN)(url, payload);
     return { status: response.statusCode, body: response.json() as any };
   };
 

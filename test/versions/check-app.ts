@@ -6,7 +6,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { Communicator, Workflow, type CommunicatorContext, type WorkflowContext } from '@operon/sdk';
-import { versionOf } from '../../packages/runtime/src/versions/bundle-version.js';
+import { bundleOf } from '../helpers/version-bundle.js';
 
 export type VersionNumber = 1 | 2 | 3;
 
@@ -43,6 +43,5 @@ const appFile = fileURLToPath(import.meta.url);
 
 /** A bundle of version `n`; `tag` makes its hash new (each test's versions are its own). */
 export function versionBundle(n: VersionNumber, tag: string) {
-  const bytes = Buffer.from(`import { ordersOf } from ${JSON.stringify(appFile)};\nexport const Orders = ordersOf(${n}); // ${tag}\n`);
-  return { version: versionOf(bytes), bundle: bytes, sourceMap: null };
+  return bundleOf(appFile, 'ordersOf', 'Orders', n, tag);
 }

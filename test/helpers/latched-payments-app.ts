@@ -1,12 +1,12 @@
 /**
- * An app in two versions for the move-while-finishing regression test: `paymentsOf(1)`'s workflow
+ * An app in two versions for the tests of moves while a run finishes: `paymentsOf(1)`'s workflow
  * starts with `hold` (a communicator that waits on a latch), `paymentsOf(2)`'s with `charge`. A
  * bundle that re-exports `paymentsOf(n)` under `Payments` is version n (see `moveBundle`). The
  * latch and the replay count live on globalThis: a loaded version is another copy of this module.
  */
 import { fileURLToPath } from 'node:url';
 import { Communicator, Workflow, type CommunicatorContext, type WorkflowContext } from '@operon/sdk';
-import { versionOf } from '../../packages/runtime/src/versions/bundle-version.js';
+import { bundleOf, oncePerVersion } from './version-bundle.js';
 
 interface MoveState {
   arrive: () => void;
@@ -28,18 +28,8 @@ export function moveState(): MoveState {
   return global.__operonMoveState;
 }
 
-const made = new Map<1 | 2, unknown>();
-
 /** Version n's class `Payments` (one class per version and module copy). */
-export function paymentsOf(n: 1 | 2) {
-  const cached = made.get(n);
-  if (cached) return cached as ReturnType<typeof makePayments>;
-  const cls = makePayments(n);
-  made.set(n, cls);
-  return cls;
-}
-
-function makePayments(n: 1 | 2) {
+export const paymentsOf = oncePerVersion((n: 1 | 2) => {
   class Payments {
     @Communicator({ retriesAllowed: false })
     static async hold(_ctx: CommunicatorContext): Promise<string> {
@@ -61,12 +51,9 @@ function makePayments(n: 1 | 2) {
     }
   }
   return Payments;
-}
+});
 
 const appFile = fileURLToPath(import.meta.url);
 
 /** A bundle of version `n`; `tag` makes its hash new. */
-export function moveBundle(n: 1 | 2, tag: string) {
-  const bytes = Buffer.from(`import { paymentsOf } from ${JSON.stringify(appFile)};\nexport const Payments = paymentsOf(${n}); // ${tag}\n`);
-  return { version: versionOf(bytes), bundle: bytes, sourceMap: null };
-}
+export const moveBundle = (n: 1 | 2, tag: string) => bundleOf(appFile, 'paymentsOf', 'Payments', n, tag);

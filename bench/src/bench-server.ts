@@ -59,7 +59,11 @@ async function statementStatsLoaded(address: ServerAddress): Promise<boolean> {
   });
 }
 
-export async function startBenchServer(log: (line: string) => void): Promise<BenchServer> {
+/**
+ * `durable: false` turns fsync and synchronous commit off (a `--tiny` run: its figures mean
+ * nothing, and on a shared machine its commits otherwise wait on everyone's disk writes).
+ */
+export async function startBenchServer(log: (line: string) => void, { durable = true }: { durable?: boolean } = {}): Promise<BenchServer> {
   const dir = mkdtempSync(join(tmpdir(), 'operon-bench-pg-'));
   // The server runs as user "postgres" when we are root: it must reach its folder.
   chmodSync(dir, 0o755);
@@ -73,8 +77,16 @@ export async function startBenchServer(log: (line: string) => void): Promise<Ben
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
-  log(`embedded Postgres on 127.0.0.1:${port} (${dataDir})`);
   const address = { host: server.host, port: server.port, user: server.user, password };
+  if (!durable) {
+    // ALTER SYSTEM: kept through the restart for the statement counts.
+    await withClient(address, 'postgres', async (client) => {
+      await client.query('ALTER SYSTEM SET fsync = off');
+      await client.query('ALTER SYSTEM SET synchronous_commit = off');
+      await client.query('SELECT pg_reload_conf()');
+    });
+  }
+  log(`embedded Postgres on 127.0.0.1:${port} (${dataDir})${durable ? '' : ', fsync off'}`);
   let running: EmbeddedPostgres | undefined = server;
   let statementLog: string | undefined;
   return {

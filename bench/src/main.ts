@@ -374,7 +374,7 @@ async function main(): Promise<number> {
     `${options.size} run: frameworks ${options.frameworks.join(', ')}; concurrency ${options.concurrencies.join('/')}; ` +
       `${options.warmup} warm-up + ${options.timed} timed workflows x ${options.runs} run(s)`,
   );
-  const server = options.databaseUrl ? externalServer(options.databaseUrl) : await startBenchServer(log);
+  const server = options.databaseUrl ? externalServer(options.databaseUrl) : await startBenchServer(log, { durable: options.size !== 'tiny' });
   const stop = async (): Promise<void> => {
     killAllWorkers();
     await server.stop().catch((error: Error) => log(`could not stop Postgres: ${error.message}`));

@@ -122,7 +122,7 @@ export const USAGE = `usage: pnpm bench [--quick] [options]
 
   --quick                 reduced size: 500 timed workflows, one run, concurrency 1 and 16,
                           500 recovery workflows (a few minutes)
-  --tiny                  a handful of workflows per phase (the unit test's size)
+  --tiny                  a handful of workflows per phase, fsync off (the unit test's size)
   --frameworks a,b        run only these (operon, dbos); default both
   --database-url URL      use this Postgres instead of starting an embedded one
   --database-prefix NAME  prefix of the databases created on the server (default operon_bench)

@@ -9,6 +9,8 @@
  *                           reaches the server, which commits; its answer is dropped and the
  *                           connection cut, so the client sees "Connection terminated" for work
  *                           that is durable
+ *   stall / unstall         nothing passes either way, connections stay open (a server that
+ *                           hangs, as a SIGSTOPped one does); unstall delivers what was held
  *
  * It reads just enough of Postgres's wire protocol to do that: message boundaries both ways, the
  * SQL text of Query and Parse messages, the bytes of Bind (the parameters), and the transaction
@@ -56,6 +58,7 @@ export class PostgresProxy {
   private refusing = false;
   private swallowing = false;
   private armed: ArmedCut | undefined;
+  private stalled = false;
   private readonly server: Server;
 
   constructor(private target: { host: string; port: number }) {
@@ -83,6 +86,17 @@ export class PostgresProxy {
 
   restore(): void {
     this.refusing = false;
+  }
+
+  /** Holds every byte in both directions (connections stay open, new ones are accepted and hang) until {@link unstall}. */
+  stall(): void {
+    this.stalled = true;
+  }
+
+  /** Delivers what a stall held, in order, and lets bytes pass again. */
+  unstall(): void {
+    this.stalled = false;
+    for (const connection of this.connections) connection.flush();
   }
 
   /**
@@ -125,6 +139,7 @@ export class PostgresProxy {
 
   close(): Promise<void> {
     this.disarm();
+    this.stalled = false;
     this.cutAll();
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
@@ -149,6 +164,7 @@ export class PostgresProxy {
         this.swallowing = false;
         return true;
       },
+      stalled: () => this.stalled,
       closed: () => this.connections.delete(connection),
     });
     this.connections.add(connection);
@@ -162,6 +178,8 @@ interface ConnectionHooks {
   fire(cut: CommitCut): boolean;
   /** True (once) when the next answer must be swallowed. */
   swallow(): boolean;
+  /** True while nothing may pass. */
+  stalled(): boolean;
   closed(): void;
 }
 
@@ -178,6 +196,8 @@ class ProxiedConnection {
   private expectingSslAnswer = false;
   private readonly frontend = new MessageReader(true);
   private readonly backend = new MessageReader(false);
+  /** Chunks a stall held, each with the direction it goes, in arrival order. */
+  private held: (() => void)[] = [];
 
   constructor(
     private readonly client: Socket,
@@ -188,8 +208,20 @@ class ProxiedConnection {
       socket.on('error', () => undefined);
       socket.on('close', () => this.destroy());
     }
-    client.on('data', (chunk: Buffer) => this.fromClient(chunk));
-    upstream.on('data', (chunk: Buffer) => this.fromServer(chunk));
+    client.on('data', (chunk: Buffer) => this.pass(() => this.fromClient(chunk)));
+    upstream.on('data', (chunk: Buffer) => this.pass(() => this.fromServer(chunk)));
+  }
+
+  /** Delivers what a stall held. */
+  flush(): void {
+    const held = this.held;
+    this.held = [];
+    for (const deliver of held) deliver();
+  }
+
+  private pass(deliver: () => void): void {
+    if (this.hooks.stalled() || this.held.length > 0) this.held.push(deliver);
+    else deliver();
   }
 
   destroy(): void {

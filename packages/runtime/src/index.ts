@@ -54,6 +54,8 @@ export {
   auditPage,
   OperonManagementConflictError,
   OperonManagementStillFinishingError,
+  OperonManagementAppDatabaseError,
+  APP_DATABASE_DEADLINE_MS,
   RESUME_WAIT_MS,
   type ChangeResult,
   type ChangeTarget,

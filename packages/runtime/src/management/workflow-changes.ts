@@ -40,6 +40,25 @@ export class OperonManagementStillFinishingError extends OperonError {
   readonly status = 409;
 }
 
+/**
+ * A cancel or resume whose step on the app database (marking, or clearing, the workflows' fence
+ * rows) failed or did not finish in time: it changed nothing in either database. Answered with 503.
+ */
+export class OperonManagementAppDatabaseError extends OperonError {
+  static override readonly CODE = 'OPERON_ERR_MANAGEMENT_APP_DATABASE';
+  readonly status = 503;
+  constructor(message: string, cause: unknown) {
+    super(message);
+    this.cause = cause;
+  }
+}
+
+/**
+ * How long a cancel or resume waits for the app database while it holds its workflows' system
+ * rows locked (every writer to those rows waits as long): past it, it rolls back and fails.
+ */
+export const APP_DATABASE_DEADLINE_MS = 5_000;
+
 /** How long a resume waits for a cancelled run to let go of its workflow before it answers 409. */
 export const RESUME_WAIT_MS = 5_000;
 
@@ -122,8 +141,15 @@ export async function cancelWorkflows(
   pool: pg.Pool,
   target: ChangeTarget,
   author: ChangeAuthor,
-  /** The app database: its fence rows are marked too, so a transaction's commit tells its run. */
-  { appPool }: { readonly appPool?: pg.Pool } = {},
+  {
+    appPool,
+    appDeadlineMs = APP_DATABASE_DEADLINE_MS,
+  }: {
+    /** The app database: its fence rows are marked too, so a transaction's commit tells its run. */
+    readonly appPool?: pg.Pool;
+    /** How long the marking may take (the tree's system rows stay locked meanwhile). */
+    readonly appDeadlineMs?: number;
+  } = {},
 ): Promise<ChangeResult> {
   if ('workflowUUID' in target) {
     const row = await requireWorkflow(pool, target.workflowUUID);
@@ -136,7 +162,8 @@ export async function cancelWorkflows(
   values.push(CANCELLABLE);
   const cancellable = values.length;
   const audit = auditCte(values, author, 'workflowUUID' in target ? 'cancel' : 'bulk-cancel', target, 'changed');
-  const rows = await underRowLocks(pool, appPool, async (client) => cancelLateChildren(client, await client.query(
+  const app = appPool === undefined ? undefined : { pool: appPool, deadlineMs: appDeadlineMs, verb: 'cancel' as const, target };
+  const rows = await underRowLocks(pool, app, async (client) => cancelLateChildren(client, await client.query(
     `WITH RECURSIVE tree (workflow_uuid) AS (
        SELECT w.workflow_uuid FROM operon.workflow_status w WHERE ${roots}
        UNION
@@ -191,6 +218,14 @@ async function cancelLateChildren(client: pg.PoolClient, first: pg.QueryResult):
   return { rows: [{ ...row, changed: all.length, uuids: all }] };
 }
 
+/** The app database step of a change: which pool, how long it may take, and which change it is (named in its error). */
+interface AppStep {
+  readonly pool: pg.Pool;
+  readonly deadlineMs: number;
+  readonly verb: 'cancel' | 'resume';
+  readonly target: ChangeTarget;
+}
+
 /**
  * Runs a change's statement on the system database and, before it commits (its rows still
  * locked), `also` on the app database for the workflows it changed (`uuids`). So the app
@@ -198,19 +233,22 @@ async function cancelLateChildren(client: pg.PoolClient, first: pg.QueryResult):
  * which takes the same row locks, clears a cancel's mark only after the cancel set it. A mark
  * left by a change that then failed to commit does no harm: a run checks the system database
  * before it acts on one.
+ *
+ * The app step is bounded (see {@link onAppDatabase}): an app database that is down, hangs or
+ * holds a lock fails the change, which rolls back, instead of holding the rows without end.
  */
 async function underRowLocks(
   pool: pg.Pool,
-  appPool: pg.Pool | undefined,
+  app: AppStep | undefined,
   statement: (client: pg.PoolClient) => Promise<{ rows: any[] }>,
-  also: (appPool: pg.Pool, uuids: readonly string[]) => Promise<void>,
+  also: (appClient: pg.PoolClient, uuids: readonly string[]) => Promise<void>,
 ): Promise<any[]> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
     const { rows } = await statement(client);
     const uuids: string[] = rows[0]?.uuids ?? [];
-    if (appPool !== undefined && uuids.length > 0) await also(appPool, uuids);
+    if (app !== undefined && uuids.length > 0) await onAppDatabase(app, (appClient) => also(appClient, uuids));
     await client.query('COMMIT');
     return rows;
   } catch (error) {
@@ -218,6 +256,51 @@ async function underRowLocks(
     throw error;
   } finally {
     client.release();
+  }
+}
+
+/**
+ * Runs `work` in a transaction of its own on the app database, within `deadlineMs` from the
+ * moment it asks for a connection. The server ends the transaction's statements itself past the
+ * deadline (statement_timeout, lock_timeout); one that does not answer at all (stopped, a stalled
+ * network) is given up on here, its connection destroyed before COMMIT was sent, so the server
+ * rolls the transaction back whenever it wakes. Either way it throws
+ * OperonManagementAppDatabaseError. (Only a deadline that passes while COMMIT is on its way can
+ * leave a mark behind, which a run only checks and ignores, as any mark of a change that failed.)
+ */
+async function onAppDatabase(app: AppStep, work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+  const { deadlineMs } = app;
+  if (!Number.isSafeInteger(deadlineMs) || deadlineMs <= 0) throw new RangeError(`the app database deadline must be a positive whole number of milliseconds, got ${deadlineMs}`);
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`it did not answer within ${deadlineMs} ms`)), deadlineMs);
+  });
+  expired.catch(() => undefined);
+  const connecting = app.pool.connect();
+  let client: pg.PoolClient | undefined;
+  try {
+    client = await Promise.race([connecting, expired]);
+    const connected = client;
+    const run = (async () => {
+      await connected.query(`BEGIN; SET LOCAL statement_timeout = ${deadlineMs}; SET LOCAL lock_timeout = ${deadlineMs}`);
+      await work(connected);
+      await connected.query('COMMIT');
+    })();
+    run.catch(() => undefined);
+    await Promise.race([run, expired]);
+    client.release();
+  } catch (error) {
+    // A connection left mid-transaction (or still waiting for an answer) is never reused.
+    if (client !== undefined) client.release(true);
+    else connecting.then((late) => late.release(true), () => undefined);
+    const what = 'workflowUUID' in app.target ? `workflow ${app.target.workflowUUID}` : 'the workflows the filter selects';
+    const step = app.verb === 'cancel' ? 'marked them cancelled' : "cleared the cancel's marks";
+    throw new OperonManagementAppDatabaseError(
+      `cannot ${app.verb} ${what}: the app database failed while the ${app.verb} ${step} in its fence table (${(error as Error).message}); nothing was changed in either database: try again once the app database answers`,
+      error,
+    );
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -249,12 +332,15 @@ export async function resumeWorkflows(
     waitMs = RESUME_WAIT_MS,
     moveTo,
     appPool,
+    appDeadlineMs = APP_DATABASE_DEADLINE_MS,
   }: {
     readonly waitMs?: number;
     /** A version the caller checked the root against: it goes on on that code. */
     readonly moveTo?: CheckedMove;
     /** The app database: the cancel's marks on the resumed workflows' fence rows are cleared. */
     readonly appPool?: pg.Pool;
+    /** How long the clearing may take (the tree's system rows stay locked meanwhile). */
+    readonly appDeadlineMs?: number;
   } = {},
 ): Promise<ChangeResult> {
   if ('workflowUUID' in target) {
@@ -270,7 +356,8 @@ export async function resumeWorkflows(
   const giveUpAt = Date.now() + waitMs;
   let move = moveTo;
   for (;;) {
-    const attempt = await resumeOnce(pool, appPool, target, author, move);
+    const app = appPool === undefined ? undefined : { pool: appPool, deadlineMs: appDeadlineMs, verb: 'resume' as const, target };
+    const attempt = await resumeOnce(pool, app, target, author, move);
     if ('stale' in attempt && Date.now() < giveUpAt) {
       // Records the check did not see (the cancelled run's last operation): check those too.
       move = { ...move!, records: await move!.check() };
@@ -293,7 +380,7 @@ export async function resumeWorkflows(
 /** One resume statement: it changes everything it selects, or (some run still finishing, or a move checked on fewer records than there are now) nothing. */
 async function resumeOnce(
   pool: pg.Pool,
-  appPool: pg.Pool | undefined,
+  app: AppStep | undefined,
   target: ChangeTarget,
   author: ChangeAuthor,
   move: CheckedMove | undefined,
@@ -314,7 +401,7 @@ async function resumeOnce(
   // One workflow that another change took first (a simultaneous resume) changed nothing: nothing is recorded.
   const single = 'workflowUUID' in target;
   const audit = auditCte(values, author, single ? 'resume' : 'bulk-resume', moveTo === undefined ? target : { ...target, version: moveTo }, 'changed', single ? `${stillFinishing} OR count(*) = 0` : stillFinishing);
-  const rows = await underRowLocks(pool, appPool, (client) => client.query(
+  const rows = await underRowLocks(pool, app, (client) => client.query(
     `WITH RECURSIVE tree (workflow_uuid, is_root) AS (
        SELECT w.workflow_uuid, true FROM operon.workflow_status w WHERE ${roots}
        UNION

@@ -43,7 +43,7 @@ export async function insertTransactionOutputAndCommit(
  * so their transactions' commits say so. Rows are taken in UUID order, as an adoption's fence
  * takes them, so the two never deadlock.
  */
-export async function markCancelled(appPool: pg.Pool, workflowUUIDs: readonly string[]): Promise<void> {
+export async function markCancelled(appPool: pg.Pool | pg.ClientBase, workflowUUIDs: readonly string[]): Promise<void> {
   await appPool.query(
     `INSERT INTO operon.workflow_owners AS o (workflow_uuid, owner, epoch, cancelled)
      SELECT u, '', -1, true FROM unnest($1::text[]) AS u ORDER BY u
@@ -53,7 +53,7 @@ export async function markCancelled(appPool: pg.Pool, workflowUUIDs: readonly st
 }
 
 /** Clears the cancel's mark of resumed workflows. */
-export async function clearCancelled(appPool: pg.Pool, workflowUUIDs: readonly string[]): Promise<void> {
+export async function clearCancelled(appPool: pg.Pool | pg.ClientBase, workflowUUIDs: readonly string[]): Promise<void> {
   await appPool.query(`UPDATE operon.workflow_owners SET cancelled = false WHERE workflow_uuid = ANY($1::text[]) AND cancelled`, [workflowUUIDs]);
 }
 

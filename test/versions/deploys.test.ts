@@ -68,8 +68,10 @@ async function finishAll(executor: FleetProcess, workflows: readonly Started[]):
   expect(results).toEqual(workflows.map((wf) => expectedResult(wf.version, wf.id, wf.kind === 'sleep' ? 'slept' : 'go')));
 }
 
-describe('deploying new code while workflows wait', () => {
-  it('one process, three versions in turn: every workflow ends on the code it started on', { timeout: 90_000 }, async () => {
+// The two tests share nothing (each its own app and databases) and mostly wait on processes that
+// start, drain and sleep: they run at the same time.
+describe.concurrent('deploying new code while workflows wait', () => {
+  it('one process, three versions in turn: every workflow ends on the code it started on', { timeout: 150_000 }, async () => {
     const app = await prepareVersionedApp('vdeploy1');
     apps.push(app);
     const hashes: Record<number, string> = {};
@@ -104,7 +106,7 @@ describe('deploying new code while workflows wait', () => {
     await stop(executor);
   });
 
-  it('two processes on different versions adopt each other\'s workflows and run each on its own version', { timeout: 90_000 }, async () => {
+  it('two processes on different versions adopt each other\'s workflows and run each on its own version', { timeout: 150_000 }, async () => {
     const app = await prepareVersionedApp('vdeploy2');
     apps.push(app);
     const workflows: Started[] = [];

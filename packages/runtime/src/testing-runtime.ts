@@ -20,11 +20,11 @@ import { createHttpServer } from './http/http-server.js';
 import { createLogger } from './logging.js';
 import { OperonRuntime, startEmbedded } from './runtime.js';
 import { runInitializers } from './initializers.js';
-import type { Duration } from './testing/durations.js';
-import { claimTestDatabases, endSessions, prepareTestDatabases, testConfigOf } from './testing/test-databases.js';
+import { durationMs, type Duration } from './testing/durations.js';
+import { adminClient, claimTestDatabases, endSessions, prepareTestDatabases, testConfigOf } from './testing/test-databases.js';
 import { OperonTestingUsageError } from './testing/testing-errors.js';
-import { VirtualTime, type RunUntilIdleOptions } from './testing/virtual-time.js';
-import { captureSeed, drainPools, resetDatabases, type ResetStatements } from './testing/test-reset.js';
+import { runUntilIdleBudget, VirtualTime, type RunUntilIdleOptions } from './testing/virtual-time.js';
+import { captureSeed, drainPools, forgetWorkflows, resetDatabases, type ResetStatements } from './testing/test-reset.js';
 
 /** How long a reset waits for the abandoned executions' statements in flight before it ends their sessions. */
 const RESET_DRAIN_MS = 1_000;
@@ -71,6 +71,9 @@ export interface TestingRuntime {
   /**
    * Virtual clock only: moves time forward by `duration` (ms, or '30s', '2h', '30d'), firing the
    * sleeps and timeouts it passes in deadline order; resolves once the workflows they woke are quiet.
+   * A crash (crashAfter) on the way stops it there, the clock at the crash: it rejects with
+   * OPERON_ERR_TESTING_CRASHED saying how much is left for after `recover()`. It takes its turn
+   * after the reset, recover, advance or runUntilIdle called before it.
    */
   advance(duration: Duration): Promise<void>;
   /**
@@ -162,6 +165,8 @@ export async function createTestingRuntime(
   const clock = options.clock === 'virtual' ? new VirtualClock() : undefined;
   let crashTarget: string | undefined;
   let crash: Promise<void> | undefined;
+  /** The operation the crash came after, while crashed. */
+  let crashedAfter: string | undefined;
   let serving: Serving;
   /** Routes not yet closed: a crashed runtime's are closed by the recovery or destroy after it. */
   const openApps = new Set<FastifyInstance>();
@@ -179,6 +184,7 @@ export async function createTestingRuntime(
       afterRecorded: (site: StepSite) => {
         if (site.functionName !== crashTarget) return;
         crashTarget = undefined;
+        crashedAfter = site.functionName;
         crash = runtime.crash((sessionTag) => endSessions(connection, sessionTag));
       },
     });
@@ -216,19 +222,42 @@ export async function createTestingRuntime(
     if (stopEmbedded) await server?.stop();
     throw error;
   }
-  const time = clock ? new VirtualTime(clock, () => serving.runtime) : undefined;
+  const time = clock ? new VirtualTime(clock, () => serving.runtime, () => crashedAfter) : undefined;
+  /** Whether destroy() has begun: every helper is refused from then on. */
+  let gone = false;
   const live = (helper: string): Serving => {
+    if (gone) throw new OperonTestingUsageError(helper, 'the testing runtime was destroyed');
     if (crash) throw new OperonTestingUsageError(helper, 'the runtime crashed (crashAfter); call recover() first');
     return serving;
   };
+  /** The virtual clock's mover; the runtime's state is checked when the helper's turn comes. */
   const virtual = (helper: string): VirtualTime => {
-    live(helper);
     if (!time) throw new OperonTestingUsageError(helper, "the runtime is on the database's clock; create it with { clock: 'virtual' } to move time");
     return time;
   };
   let destroyed: Promise<void> | undefined;
-  /** The last reset asked for: the next one waits for it. */
-  let resetting: Promise<void> | undefined;
+  /**
+   * The helpers that change the runtime's state (reset, recover, advance, runUntilIdle, destroy)
+   * take turns, in the order they were called: one that ran into another would start a runtime
+   * the other then loses, move a clock the other rewinds, or reset a runtime the other replaces.
+   */
+  let turns: Promise<unknown> = Promise.resolve();
+  const inTurn = <T>(run: () => Promise<T>): Promise<T> => {
+    const next = turns.then(run);
+    turns = next.catch(() => undefined);
+    return next;
+  };
+  /** Starts the crashed runtime's successor (on the same databases), once the crash is complete. */
+  const restart = async (): Promise<number> => {
+    await crash;
+    await closeApps();
+    // Cleared first: the recovery may crash again (a recovered workflow reaching the target).
+    crash = undefined;
+    crashedAfter = undefined;
+    const next = await start();
+    serving = next;
+    return next.recovered;
+  };
   return {
     get runtime() {
       return serving.runtime;
@@ -251,8 +280,24 @@ export async function createTestingRuntime(
     inject: ((...args: Parameters<FastifyInstance['inject']>) => live('inject').app.inject(...args)) as FastifyInstance['inject'],
     queryUserDB: async (sql, ...params) => (await live('queryUserDB').runtime.appPool.query(sql, params.length > 0 ? params : undefined)).rows,
     now: () => clock?.now() ?? serving.runtime.executor.deps.clock.now(),
-    advance: async (duration) => virtual('advance').advance(duration),
-    runUntilIdle: async (runOptions) => virtual('runUntilIdle').runUntilIdle(runOptions),
+    advance: async (duration) => {
+      // A bad duration is refused at once, not after the helpers before it.
+      const mover = virtual('advance');
+      const ms = durationMs('advance', duration);
+      const call = `advance(${typeof duration === 'string' ? `'${duration}'` : String(duration)})`;
+      return inTurn(async () => {
+        live('advance');
+        await mover.advance(ms, call);
+      });
+    },
+    runUntilIdle: async (runOptions) => {
+      const mover = virtual('runUntilIdle');
+      const budget = runUntilIdleBudget(runOptions);
+      return inTurn(async () => {
+        live('runUntilIdle');
+        await mover.runUntilIdle(budget);
+      });
+    },
     crashAfter: (operationName) => {
       const runtime = live('crashAfter').runtime;
       const fn = typeof operationName === 'string' ? runtime.registry.byQualifiedName(operationName) : undefined;
@@ -262,30 +307,27 @@ export async function createTestingRuntime(
       }
       crashTarget = fn.name;
     },
-    recover: async () => {
-      if (!crash) throw new OperonTestingUsageError('recover', 'the runtime has not crashed: call crashAfter(\'Class.method\') first');
-      await crash;
-      await closeApps();
-      // Cleared first: the recovery may crash again (a recovered workflow reaching the target).
-      crash = undefined;
-      const next = await start();
-      serving = next;
-      return next.recovered;
-    },
-    reset: () => {
-      // One at a time: a second reset that ran into the first would move the executor's row from
-      // an instance id the first had already replaced (and drop the row the first made).
-      const previous = resetting;
-      const next = (async () => {
-        await previous?.catch(() => undefined);
-        if (destroyed) throw new OperonTestingUsageError('reset', 'the testing runtime was destroyed');
+    recover: () =>
+      inTurn(async () => {
+        if (gone) throw new OperonTestingUsageError('recover', 'the testing runtime was destroyed');
+        if (!crash) throw new OperonTestingUsageError('recover', 'the runtime has not crashed: call crashAfter(\'Class.method\') first');
+        return restart();
+      }),
+    reset: () =>
+      inTurn(async () => {
+        if (gone) throw new OperonTestingUsageError('reset', 'the testing runtime was destroyed');
         crashTarget = undefined;
         if (crash) {
-          // A crashed runtime's test ended without recover(): started again, as a restart would.
+          // A crashed runtime's test ended without recover(): started again, as a restart would,
+          // but with its workflows' records gone first, so that none of them runs again.
           await crash;
-          await closeApps();
-          crash = undefined;
-          serving = await start();
+          const system = await adminClient(connection, config.database.system_database);
+          try {
+            await forgetWorkflows(system, seed);
+          } finally {
+            await system.end().catch(() => undefined);
+          }
+          await restart();
         }
         const runtime = serving.runtime;
         const { systemPool, appPool } = runtime.systemDb;
@@ -298,14 +340,11 @@ export async function createTestingRuntime(
           // before the schedules start again (their first timers are set on the rewound clock).
           () => clock?.reset(clock.startMs),
         );
-      })();
-      resetting = next;
-      return next;
-    },
+      }),
     destroy: () =>
-      (destroyed ??= (async () => {
-        // A reset under way finishes first (one that has not begun refuses): the pools stay open for it.
-        await resetting?.catch(() => undefined);
+      // The helpers called before it finish first (the pools stay open for them); those called after refuse.
+      (destroyed ??= inTurn(async () => {
+        gone = true;
         crashTarget = undefined;
         await closeApps();
         if (crash) await crash;
@@ -313,6 +352,6 @@ export async function createTestingRuntime(
         await release?.();
         inUse.delete(databases);
         if (stopEmbedded) await server?.stop();
-      })()),
+      })),
   };
 }

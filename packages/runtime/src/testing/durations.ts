@@ -16,3 +16,11 @@ export function durationMs(helper: string, duration: unknown): number {
   const got = typeof duration === 'string' ? `'${duration}'` : String(duration);
   throw new OperonTestingUsageError(helper, `the duration must be milliseconds (a finite number ≥ 0) or a number with a unit (ms, s, m, h, d), as '30s' or '2h'; got ${got}`);
 }
+
+/** `ms` in the largest unit that holds it whole ('2h', '90m', '1500ms'), as `advance` takes it. */
+export function formatDuration(ms: number): Duration {
+  for (const unit of ['d', 'h', 'm', 's'] as const) {
+    if (ms >= UNIT_MS[unit] && ms % UNIT_MS[unit] === 0) return `${ms / UNIT_MS[unit]}${unit}`;
+  }
+  return `${ms}ms`;
+}

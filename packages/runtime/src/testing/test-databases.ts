@@ -54,8 +54,8 @@ export function testConfigOf(config: OperonConfig, executorId: string): OperonCo
 
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
-/** A client on the server's `postgres` database; the caller ends it. */
-export async function adminClient(connection: ConnectionSettings): Promise<pg.Client> {
+/** A client on the server's `postgres` database (or `database`); the caller ends it. */
+export async function adminClient(connection: ConnectionSettings, database = 'postgres'): Promise<pg.Client> {
   const client = new pg.Client({
     host: connection.host,
     port: connection.port,
@@ -63,7 +63,7 @@ export async function adminClient(connection: ConnectionSettings): Promise<pg.Cl
     password: connection.password,
     ssl: tlsOptions(connection.ssl, connection.sslrootcert),
     connectionTimeoutMillis: connection.connectionTimeoutMillis,
-    database: 'postgres',
+    database,
   });
   try {
     await client.connect();

@@ -169,6 +169,15 @@ export async function resetDatabases(appPool: pg.Pool, systemPool: pg.Pool, stat
 }
 
 /**
+ * Empties the system database's records as a reset does (the executors' rows kept), on a client
+ * of its own: for a crashed runtime's reset, before its successor starts, which would otherwise
+ * resume the dead runtime's workflows and let them run until the reset abandons them.
+ */
+export async function forgetWorkflows(systemClient: pg.ClientBase, statements: ResetStatements): Promise<void> {
+  await systemClient.query(['BEGIN', ...statements.systemTables.map((name) => `DELETE FROM ${name}`), 'COMMIT'].join(';\n'));
+}
+
+/**
  * Waits until no statement of `pools` is in flight (those of the executions a reset abandoned
  * finish, or fail at their fence), up to `limitMs`; then ends the sessions still busy (a
  * transaction the abandoned code keeps open), so that none holds a lock the reset would wait on.

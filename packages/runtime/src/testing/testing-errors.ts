@@ -7,3 +7,20 @@ export class OperonTestingUsageError extends OperonError {
     super(`${helper}: ${problem}`);
   }
 }
+
+/**
+ * The runtime died (crashAfter) while `advance` or `runUntilIdle` moved the clock: the helper
+ * stopped there, with the clock at the crash, and says how much of the move is left for after
+ * `recover()`.
+ */
+export class OperonTestingCrashedError extends OperonError {
+  static override readonly CODE = 'OPERON_ERR_TESTING_CRASHED';
+  constructor(
+    call: string,
+    problem: string,
+    /** The operation whose record the crash came right after ('Class.method'). */
+    readonly operationName: string,
+  ) {
+    super(`${call}: ${problem}`);
+  }
+}

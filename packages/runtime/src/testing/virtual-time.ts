@@ -3,12 +3,14 @@
  * deadline order and, after each, let the workflows it woke run until the runtime is quiet, so
  * that a deadline they set within the span fires in its turn too. Quiet means no statement in
  * flight or waiting for a connection on the runtime's pools, no communicator calling out, and
- * nothing started, ended or set to wait, over a few consecutive looks a few ms apart.
+ * nothing started, ended or set to wait, over a few consecutive looks a few ms apart. A crash
+ * (crashAfter) stops them at once, with the clock where the crash found it: nothing runs on a dead
+ * runtime, and a recovered workflow's deadlines come in their turn from there.
  */
 import type { OperonRuntime } from '../runtime.js';
 import type { VirtualClock } from '../executor/virtual-clock.js';
-import { durationMs, type Duration } from './durations.js';
-import { OperonTestingUsageError } from './testing-errors.js';
+import { formatDuration } from './durations.js';
+import { OperonTestingCrashedError, OperonTestingUsageError } from './testing-errors.js';
 
 const QUIET_LOOKS = 3;
 const LOOK_INTERVAL_MS = 2;
@@ -27,6 +29,12 @@ export interface RunUntilIdleOptions {
   /** Spend at most this much real time, in ms. @default 4000 */
   readonly timeoutMs?: number;
 }
+/** A move of the clock under way: which helper, and what it says if the runtime crashes meanwhile. */
+interface Move {
+  readonly helper: string;
+  crashed(operationName: string, atMs: number): OperonTestingCrashedError;
+}
+
 /** The last instant a Date can hold: past it, workflow time would be no time (Infinity, an invalid date). */
 const LAST_DATE_MS = 8.64e15;
 
@@ -35,29 +43,50 @@ export class VirtualTime {
     readonly clock: VirtualClock,
     /** The runtime now serving (a recover() replaces it). */
     private readonly runtime: () => OperonRuntime,
+    /** The operation a crash came after ('Class.method'), while the runtime is crashed. */
+    private readonly crashedAfter: () => string | undefined,
   ) {}
 
-  /** Moves the clock forward by `duration`, firing every deadline it passes, in order. */
-  async advance(duration: Duration): Promise<void> {
-    const target = this.clock.now() + durationMs('advance', duration);
+  /** Moves the clock forward by `ms`, firing every deadline it passes, in order; `call` is how the test called it (`advance('3h')`). */
+  async advance(ms: number, call: string): Promise<void> {
+    const from = this.clock.now();
+    const target = from + ms;
     if (!(target <= LAST_DATE_MS)) {
-      throw new OperonTestingUsageError('advance', `the duration ${typeof duration === 'string' ? `'${duration.slice(0, 40)}'` : String(duration)} would take the clock past the last date (${new Date(LAST_DATE_MS).toISOString()})`);
+      throw new OperonTestingUsageError('advance', `${call} would take the clock past the last date (${new Date(LAST_DATE_MS).toISOString()})`);
     }
-    await this.settle('advance');
-    while (this.clock.fireNext(target)) await this.settle('advance');
+    const move: Move = {
+      helper: 'advance',
+      crashed: (operation, at) => {
+        const left = target - at;
+        const rest = left > 0 ? `, ${formatDuration(left)} short of the ${formatDuration(ms)} asked for: call recover(), then advance('${formatDuration(left)}') for the rest` : ': call recover()';
+        return new OperonTestingCrashedError(call, `the runtime crashed after ${operation} at +${formatDuration(at - from)} (${new Date(at).toISOString()})${rest}`, operation);
+      },
+    };
+    await this.settle(move);
+    while (this.clock.fireNext(target)) await this.settle(move);
     this.clock.moveTo(target);
-    await this.settle('advance');
+    await this.settle(move);
   }
 
   /**
    * Fires deadlines, in order, until no timer is left and the runtime is quiet. A deadline past
-   * the last date (a sleep of 1e300 s) never comes: its timer stays pending.
+   * the last date (a sleep of 1e300 s) never comes: its timer stays pending. `options` were
+   * checked (runUntilIdleBudget).
    */
-  async runUntilIdle(options: RunUntilIdleOptions = {}): Promise<void> {
-    const maxDeadlines = budget('maxDeadlines', options.maxDeadlines, RUN_UNTIL_IDLE_BUDGET.deadlines);
-    const timeoutMs = budget('timeoutMs', options.timeoutMs, RUN_UNTIL_IDLE_BUDGET.realTimeMs);
+  async runUntilIdle(options: Required<RunUntilIdleOptions>): Promise<void> {
+    const { maxDeadlines, timeoutMs } = options;
     const began = Date.now();
-    await this.settle('runUntilIdle');
+    const from = this.clock.now();
+    const move: Move = {
+      helper: 'runUntilIdle',
+      crashed: (operation, at) =>
+        new OperonTestingCrashedError(
+          'runUntilIdle()',
+          `the runtime crashed after ${operation} at +${formatDuration(at - from)} (${new Date(at).toISOString()}): call recover(), then runUntilIdle() for the rest`,
+          operation,
+        ),
+    };
+    await this.settle(move);
     for (let fired = 0; ; fired++) {
       const next = this.clock.nextDeadline();
       if (next === undefined || next > LAST_DATE_MS) return;
@@ -71,23 +100,25 @@ export class VirtualTime {
         );
       }
       this.clock.fireNext(LAST_DATE_MS);
-      await this.settle('runUntilIdle');
+      await this.settle(move);
     }
   }
 
-  /** Resolves once the runtime is quiet. */
-  private async settle(helper: string): Promise<void> {
+  /** Resolves once the runtime is quiet; fails at once if it crashed. */
+  private async settle(move: Move): Promise<void> {
     const giveUpAt = Date.now() + SETTLE_LIMIT_MS;
     let quietLooks = 0;
     let last = '';
     while (quietLooks < QUIET_LOOKS) {
       await new Promise((resolve) => setTimeout(resolve, LOOK_INTERVAL_MS));
       await new Promise((resolve) => setImmediate(resolve));
+      const crashedAfter = this.crashedAfter();
+      if (crashedAfter !== undefined) throw move.crashed(crashedAfter, this.clock.now());
       const look = this.look();
       quietLooks = look !== undefined && look === last ? quietLooks + 1 : 0;
       last = look ?? '';
       if (Date.now() > giveUpAt) {
-        throw new OperonTestingUsageError(helper, `the runtime kept working for ${SETTLE_LIMIT_MS / 1000} s of real time without a quiet moment`);
+        throw new OperonTestingUsageError(move.helper, `the runtime kept working for ${SETTLE_LIMIT_MS / 1000} s of real time without a quiet moment`);
       }
     }
   }
@@ -102,6 +133,14 @@ export class VirtualTime {
     if (runtime.executor.callingOut > 0) return undefined;
     return `${runtime.executor.activeCount}/${runtime.messaging.waitingCount}/${this.clock.pendingCount}`;
   }
+}
+
+/** runUntilIdle's options with their defaults, each checked. */
+export function runUntilIdleBudget(options: RunUntilIdleOptions = {}): Required<RunUntilIdleOptions> {
+  return {
+    maxDeadlines: budget('maxDeadlines', options.maxDeadlines, RUN_UNTIL_IDLE_BUDGET.deadlines),
+    timeoutMs: budget('timeoutMs', options.timeoutMs, RUN_UNTIL_IDLE_BUDGET.realTimeMs),
+  };
 }
 
 /** A budget option: a positive whole number, or the default. */

@@ -516,9 +516,10 @@ export async function forkWorkflow(
   if (original.kind !== 'workflow') throw new OperonManagementConflictError(`${workflowUUID} is a single ${original.workflowName} operation, not a workflow: it cannot be ${action}ed`);
   const forked = fork.workflowUUID ?? randomUUID();
   const asked = move === undefined ? fork : { ...fork, version: move.version };
+  const request = forkRequest(action, workflowUUID, forked, asked);
   const taken = async () => {
     // The same fork made already (a retry whose first answer was lost) is answered again; anything else under the UUID is a conflict.
-    if (await madeAlready(systemPool, action, auditedFork(workflowUUID, forked, asked))) return { changed: 0, workflowUUIDs: [forked] };
+    if (await madeAlready(systemPool, request)) return { changed: 0, workflowUUIDs: [forked] };
     throw new OperonWorkflowConflictError(
       forked,
       `workflow UUID ${forked} is taken: a ${action} creates a new workflow, so give it a UUID no workflow has (the very same ${action} again is answered with the workflow it made)`,
@@ -527,7 +528,7 @@ export async function forkWorkflow(
   if (await getManagedWorkflow(systemPool, forked)) return taken();
   // Read before a move is checked: the check sees at least these, and the fork keeps them whatever becomes of the original.
   const outputs = await outputsToFork(systemPool, appPool, workflowUUID, fork.fromStep);
-  return (await createFork(systemPool, workflowUUID, forked, asked, outputs, author, action, move)) ?? taken();
+  return (await createFork(systemPool, workflowUUID, forked, asked, request, outputs, author, action, move)) ?? taken();
 }
 
 /** What the audit log records of a fork: its original, its step, its version (if moved) and the new UUID. */
@@ -535,15 +536,29 @@ function auditedFork(workflowUUID: string, forked: string, fork: ForkRequest) {
   return { fromStep: fork.fromStep, ...(fork.version === undefined ? {} : { version: fork.version }), workflowUUID, forkedUUID: forked };
 }
 
-/** Whether the newest fork or restart that created `forked` was this very request. */
-async function madeAlready(systemPool: pg.Pool, action: 'fork' | 'restart', asked: ReturnType<typeof auditedFork>): Promise<boolean> {
-  const { rows } = await systemPool.query<{ request: string }>(
-    `SELECT request FROM operon.audit_log WHERE action = $1 AND changed = 1 AND workflow_uuids = ARRAY[$2::text] ORDER BY audit_id DESC LIMIT 1`,
-    [action, asked.forkedUUID],
+/** The request a fork or restart was, as the new workflow's row keeps it (`fork_request`). */
+type MadeBy = ReturnType<typeof auditedFork> & { readonly action: 'fork' | 'restart' };
+
+function forkRequest(action: 'fork' | 'restart', workflowUUID: string, forked: string, fork: ForkRequest): MadeBy {
+  return { action, ...auditedFork(workflowUUID, forked, fork) };
+}
+
+/**
+ * Whether the workflow under the fork's UUID was made by this very request: read from that
+ * workflow's own row (by its key), which the fork's statement wrote. A workflow of that UUID made
+ * otherwise (a client's start, another request, one started after retention deleted the fork) is not.
+ */
+async function madeAlready(systemPool: pg.Pool, asked: MadeBy): Promise<boolean> {
+  const { rows } = await systemPool.query<{ fork_request: string | null }>(`SELECT fork_request FROM operon.workflow_status WHERE workflow_uuid = $1`, [asked.forkedUUID]);
+  const text = rows[0]?.fork_request;
+  if (text === undefined || text === null) return false;
+  const made = JSON.parse(text) as Partial<MadeBy>;
+  return (
+    made.action === asked.action &&
+    made.workflowUUID === asked.workflowUUID &&
+    made.fromStep === asked.fromStep &&
+    (made.version ?? null) === (asked.version ?? null)
   );
-  if (rows[0] === undefined) return false;
-  const made = JSON.parse(rows[0].request) as Partial<ReturnType<typeof auditedFork>>;
-  return made.workflowUUID === asked.workflowUUID && made.fromStep === asked.fromStep && (made.version ?? null) === (asked.version ?? null);
 }
 
 /**
@@ -555,6 +570,7 @@ async function createFork(
   workflowUUID: string,
   forked: string,
   fork: ForkRequest,
+  request: MadeBy,
   outputs: readonly ForkOutput[],
   author: ChangeAuthor,
   action: 'fork' | 'restart',
@@ -563,7 +579,7 @@ async function createFork(
   // The original's records run on the original's code, unless the caller checked another version for them.
   let checked = move === undefined ? null : await move.check();
   for (let attempt = 1; ; attempt++) {
-    const values: unknown[] = [forked, workflowUUID, fork.fromStep, Date.now(), fork.version ?? null, checked];
+    const values: unknown[] = [forked, workflowUUID, fork.fromStep, Date.now(), fork.version ?? null, checked, JSON.stringify(request)];
     // A running original that recorded before the fork's step since the check: the fork changes nothing, to be checked again.
     const stale = `($6::int IS NOT NULL AND (SELECT count(*) FROM operon.operation_outputs WHERE workflow_uuid = $2 AND function_id < $3) <> $6::int)`;
     const handover = pushHandover(values, stale);
@@ -575,9 +591,9 @@ async function createFork(
       `WITH ${handover.cte},
        created AS (
          INSERT INTO operon.workflow_status (workflow_uuid, status, workflow_name, kind, executor_id, inputs, authenticated_user,
-           authenticated_roles, assumed_role, request, parent_uuid, created_at, updated_at, owner, version)
+           authenticated_roles, assumed_role, request, parent_uuid, created_at, updated_at, owner, version, fork_request)
          SELECT $1, 'PENDING', workflow_name, kind, executor_id, inputs, authenticated_user, authenticated_roles, assumed_role, request,
-           NULL, $4, $4, (SELECT instance_id FROM handover), coalesce($5::text, version)
+           NULL, $4, $4, (SELECT instance_id FROM handover), coalesce($5::text, version), $7
          FROM operon.workflow_status WHERE workflow_uuid = $2 AND NOT ${stale}
          ON CONFLICT (workflow_uuid) DO NOTHING
          RETURNING workflow_uuid),

@@ -62,6 +62,15 @@ export class Fleet {
     return step;
   }
 
+  /** Fails until the gate file `application.gate` exists, tried again every 2 s: `start` at each attempt. */
+  @Communicator({ intervalSeconds: 2, backoffRate: 1, maxAttempts: 30 })
+  static async untilGate(ctx: CommunicatorContext, step: number): Promise<number> {
+    sideLog(ctx, 'start', step);
+    if (!existsSync(ctx.getConfig<string>('gate')!)) throw new Error('the gate is closed');
+    sideLog(ctx, 'done', step);
+    return step;
+  }
+
   @Transaction()
   static async write(ctx: TransactionContext, step: number): Promise<number> {
     await ctx.client.query('INSERT INTO fleet_writes (workflow_uuid, step, pid) VALUES ($1, $2, $3)', [ctx.workflowUUID, step, process.pid]);
@@ -111,6 +120,13 @@ export class Fleet {
     return 'written';
   }
 
+  /** One communicator that fails and is tried again until the gate opens. */
+  @Workflow()
+  static async retrying(ctx: WorkflowContext): Promise<string> {
+    await watched(ctx, 0, () => ctx.invoke(Fleet).untilGate(0));
+    return 'opened';
+  }
+
   /** A transaction left open on a locked row until the gate opens, then a communicator. */
   @Workflow()
   static async lockedTransaction(ctx: WorkflowContext): Promise<string> {
@@ -138,7 +154,7 @@ export class Fleet {
   @PostApi('/start')
   static async start(ctx: HandlerContext, name: string, count: number, args: unknown[]): Promise<string[]> {
     const invoke = ctx.invoke(Fleet) as unknown as Record<string, (...a: unknown[]) => Promise<{ getWorkflowUUID(): string }>>;
-    if (!['steps', 'napping', 'sleepThenWork', 'gatedThenWrite', 'lockedTransaction', 'receiver', 'sender'].includes(name)) {
+    if (!['steps', 'napping', 'sleepThenWork', 'gatedThenWrite', 'lockedTransaction', 'receiver', 'sender', 'retrying'].includes(name)) {
       throw new OperonResponseError(`no workflow ${name}`, 400);
     }
     const handles = await Promise.all(Array.from({ length: count }, () => invoke[name]!(...args)));

@@ -219,12 +219,14 @@ export class WorkflowExecution {
       if (existing) return this.resultOf<T>(existing);
       if (!this.policy.runs) this.policy.missing(this.workflowUUID, functionID, functionName);
       // A process paused past its lease may have lost this workflow: it runs nothing more until it knows.
-      if (!this.services.lease.holds(this.run.owner)) await this.confirmLease();
+      while (!this.holdsLease()) await this.confirmLease();
       let record: OperationRecord;
       try {
         if (this.awaitingProgress && !wait && !this.attemptCounted) {
           await this.services.attempting(this.workflowUUID);
           this.attemptCounted = true;
+          // The lease may have run out while the count was written (a paused process, a late answer).
+          while (!this.holdsLease()) await this.confirmLease();
         }
         const began = this.services.metrics ? performance.now() : 0;
         record = await perform(site);
@@ -388,8 +390,21 @@ export class WorkflowExecution {
     return new Promise<never>(() => undefined);
   }
 
-  /** Waits until the database says whether this instance still owns the workflow; gives it up if not. */
-  private async confirmLease(): Promise<void> {
+  /**
+   * Whether this run's instance holds its lease now, by the local clock. Checked synchronously
+   * right before work the fence cannot undo (a communicator's call out, each attempt), never
+   * before an await: other code (a long synchronous step, a pause) may run in between.
+   * `while (!execution.holdsLease()) await execution.confirmLease();`
+   */
+  holdsLease(): boolean {
+    return this.services.lease.holds(this.run.owner);
+  }
+
+  /**
+   * Waits until the database says whether this instance still owns the workflow; gives it up if not.
+   * Its answer is already old when the caller resumes: the caller checks holdsLease() again.
+   */
+  async confirmLease(): Promise<void> {
     for (;;) {
       const verdict = await this.services.lease.confirm(this.run.owner);
       if (verdict === 'held') return;

@@ -47,6 +47,10 @@ export async function performCommunicator(
   const backoff = new Backoff({ initialMs: options.intervalSeconds * 1000, maxMs: Number.MAX_SAFE_INTEGER, factor: options.backoffRate });
   let outcome: Outcome;
   for (let attempt = 1; ; attempt++) {
+    // Before each attempt, with nothing awaited between the check and the call: a process paused
+    // or fenced during an earlier attempt or its backoff calls out no more for a workflow another
+    // executor may run now.
+    while (!execution.holdsLease()) await execution.confirmLease();
     let value: unknown;
     try {
       value = await fn.method.fn.call(fn.cls, ctx, ...args);

@@ -42,6 +42,21 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Starts a server on a port free when asked; again on another one if something else took it
+ * meanwhile (the machine is shared: initdb takes seconds under load, and other runs pick ports too).
+ * The data folder is made once; a retry only starts the server.
+ */
+async function startOnAFreePort<T>(start: (port: number) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start(await freePort());
+    } catch (error) {
+      if (attempt >= 3 || !/already in use|failed to start on port/.test((error as Error).message)) throw error;
+    }
+  }
+}
+
 /** The majors the suite runs on besides the bundled one: the oldest and newest supported. */
 const OTHER_MAJORS = ['14', '18'];
 
@@ -98,17 +113,19 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
   chmodSync(dir, 0o755);
   let embedded: EmbeddedPostgres;
   try {
-    embedded = await startEmbeddedPostgres({
-      dataDir: join(dir, 'pgdata'),
-      port: await freePort(),
-      binaryPackage,
-      // No fixed password: the server listens on 127.0.0.1, where any local user could log in with
-      // one. It makes a random one, kept owner-only beside its data folder.
-      settings: {
-        shared_preload_libraries: "'pg_stat_statements'",
-        'pg_stat_statements.track': "'all'",
-      },
-    });
+    embedded = await startOnAFreePort((port) =>
+      startEmbeddedPostgres({
+        dataDir: join(dir, 'pgdata'),
+        port,
+        binaryPackage,
+        // No fixed password: the server listens on 127.0.0.1, where any local user could log in with
+        // one. It makes a random one, kept owner-only beside its data folder.
+        settings: {
+          shared_preload_libraries: "'pg_stat_statements'",
+          'pg_stat_statements.track': "'all'",
+        },
+      }),
+    );
   } catch (error) {
     removeInBackground(dir);
     throw new Error(

@@ -21,11 +21,9 @@ import {
 } from '@operon/runtime';
 import { prepareDatabases, startBenchServer, withClient, type BenchServer } from './bench-server.js';
 import { percentile, round } from './stats.js';
+import { progressLog } from './script-cli.js';
 
-const started = performance.now();
-const log = (line: string): void => {
-  process.stderr.write(`[management ${((performance.now() - started) / 1000).toFixed(1)}s] ${line}\n`);
-};
+const log = progressLog('management');
 
 const USAGE = 'usage: bench:management [--workflows N ≥ 1000] [--reads N ≥ 20]';
 

@@ -20,11 +20,9 @@ import { prepareDatabases, startBenchServer, withClient, type BenchServer } from
 import { QUEUE_CONCURRENCY, type DatabaseTarget, type Framework, type Job } from './protocol.js';
 import { percentile, round } from './stats.js';
 import { killAllWorkers, WorkerProcess } from './worker-process.js';
+import { progressLog } from './script-cli.js';
 
-const started = performance.now();
-const log = (line: string): void => {
-  process.stderr.write(`[queues ${((performance.now() - started) / 1000).toFixed(1)}s] ${line}\n`);
-};
+const log = progressLog('queues');
 
 const PROCESSES = 4;
 const PRODUCERS_PER_PROCESS = 4;

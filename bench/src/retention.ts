@@ -12,11 +12,9 @@ import { OperonRuntime, createLogger, resolveConfig } from '@operon/runtime';
 import { prepareDatabases, startBenchServer, withClient, type BenchServer } from './bench-server.js';
 import { BenchOps } from './operon-app.js';
 import { percentile, round } from './stats.js';
+import { parseIntegerFlags, progressLog } from './script-cli.js';
 
-const started = performance.now();
-const log = (line: string): void => {
-  process.stderr.write(`[retention ${((performance.now() - started) / 1000).toFixed(1)}s] ${line}\n`);
-};
+const log = progressLog('retention');
 
 interface Options {
   readonly workflows: number;
@@ -25,18 +23,7 @@ interface Options {
 }
 
 function parse(argv: readonly string[]): Options {
-  const options = { workflows: 1_000_000, concurrency: 16, seconds: 10 };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--') continue;
-    const key = arg.replace(/^--/, '') as keyof Options;
-    const value = Number(argv[++i]);
-    if (!(key in options) || !Number.isInteger(value) || value < 1) {
-      throw new Error(`usage: bench:retention [--workflows N] [--concurrency C] [--seconds S] (positive integers); got ${arg} ${argv[i] ?? ''}`);
-    }
-    options[key] = value;
-  }
-  return options;
+  return parseIntegerFlags(argv, { workflows: 1_000_000, concurrency: 16, seconds: 10 }, 'usage: bench:retention [--workflows N] [--concurrency C] [--seconds S] (positive integers)');
 }
 
 const DAY_MS = 86_400_000;

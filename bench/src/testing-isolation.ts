@@ -23,11 +23,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { startBenchServer, type BenchServer } from './bench-server.js';
+import { progressLog } from './script-cli.js';
 
-const started = performance.now();
-const log = (line: string): void => {
-  process.stderr.write(`[isolation ${((performance.now() - started) / 1000).toFixed(1)}s] ${line}\n`);
-};
+const log = progressLog('isolation');
 
 type Mode = 'reset' | 'clone' | 'shared';
 

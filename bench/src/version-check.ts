@@ -12,24 +12,12 @@ import { Communicator, Workflow, type CommunicatorContext, type WorkflowContext 
 import { OperonRuntime, checkOpenWorkflows, createLogger, resolveConfig, type FunctionRegistry } from '@operon/runtime';
 import { prepareDatabases, startBenchServer, withClient } from './bench-server.js';
 import { round } from './stats.js';
+import { parseIntegerFlags, progressLog } from './script-cli.js';
 
-const started = performance.now();
-const log = (line: string): void => {
-  process.stderr.write(`[check ${((performance.now() - started) / 1000).toFixed(1)}s] ${line}\n`);
-};
+const log = progressLog('check');
 
 function parse(argv: readonly string[]): { workflows: number } {
-  const options = { workflows: 1_000 };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--') continue;
-    const value = Number(argv[++i]);
-    if (arg !== '--workflows' || !Number.isInteger(value) || value < 1) {
-      throw new Error(`usage: bench:check [--workflows N] (a positive integer); got ${arg} ${argv[i] ?? ''}`);
-    }
-    options.workflows = value;
-  }
-  return options;
+  return parseIntegerFlags(argv, { workflows: 1_000 }, 'usage: bench:check [--workflows N] (a positive integer)');
 }
 
 /** Version `first` of the app: its workflow's first step is `first`, then it waits for a message. */

@@ -20,11 +20,11 @@ import { build } from 'esbuild';
 import { OperonRuntime, createLogger, resolveConfig, versionOf, type StoredBundle } from '@operon/runtime';
 import { prepareDatabases, startBenchServer } from './bench-server.js';
 import { percentile, round } from './stats.js';
+import { parseIntegerFlags, progressLog } from './script-cli.js';
 
-const started = performance.now();
-const log = (line: string): void => {
-  process.stderr.write(`[versions ${((performance.now() - started) / 1000).toFixed(1)}s] ${line}\n`);
-};
+const log = progressLog('versions');
+/** Makes this run's bundles new: their hash, the version, includes it. */
+const runTag = performance.now();
 
 interface Options {
   readonly versions: number;
@@ -32,18 +32,7 @@ interface Options {
 }
 
 function parse(argv: readonly string[]): Options {
-  const options = { versions: 10, functions: 2_000 };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--') continue;
-    const key = arg.replace(/^--/, '') as keyof Options;
-    const value = Number(argv[++i]);
-    if (!(key in options) || !Number.isInteger(value) || value < 1) {
-      throw new Error(`usage: bench:versions [--versions N] [--functions F] (positive integers); got ${arg} ${argv[i] ?? ''}`);
-    }
-    options[key] = value;
-  }
-  return options;
+  return parseIntegerFlags(argv, { versions: 10, functions: 2_000 }, 'usage: bench:versions [--versions N] [--functions F] (positive integers)');
 }
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -81,7 +70,7 @@ async function appSource(dir: string, functions: number): Promise<string> {
 
 /** Version `n` of the app: the same code with a different last line, so a different hash. */
 function versionOfApp(source: string, n: number): StoredBundle {
-  const bundle = Buffer.from(`${source}\n// version ${n} ${started}\n`);
+  const bundle = Buffer.from(`${source}\n// version ${n} ${runTag}\n`);
   return { version: versionOf(bundle), bundle, sourceMap: null };
 }
 

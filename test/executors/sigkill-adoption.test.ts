@@ -4,44 +4,31 @@
  * complete, no recorded communicator runs again, and each adopted workflow resumes within 10 s of
  * the dead process's last heartbeat. Prints the adoption times (kill → resumed step).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertCliBuilt } from '../cli/cli-process.js';
+import { describe, expect, it } from 'vitest';
 import {
   allEnded,
   instanceOf,
-  killAll,
   lastHeartbeat,
   percentile,
-  prepareFleetApp,
   sideEvents,
   startExecutor,
   startWorkflows,
   statusCounts,
   sys,
-  type FleetApp,
   type FleetProcess,
 } from './fleet.js';
+import { useFleet } from '../helpers/fleet-scaffold.js';
 
 const PER_PROCESS = 100;
 const STEPS = 4;
 const STEP_MS = 1_500;
 
-let app: FleetApp;
-const executors: FleetProcess[] = [];
-
-beforeAll(async () => {
-  assertCliBuilt();
-  app = await prepareFleetApp('exkill');
-  executors.push(...(await Promise.all([0, 1, 2].map(() => startExecutor(app)))));
-});
-
-afterAll(async () => {
-  await killAll(executors);
-  app?.remove();
-});
+const fleet = useFleet('exkill', (app) => Promise.all([0, 1, 2].map(() => startExecutor(app))));
+const { executors } = fleet;
 
 describe('SIGKILL of one of three executors with 300 workflows in flight', () => {
   it('completes all 300, runs no recorded step again, and resumes the dead one\'s within 10 s of its last heartbeat', async () => {
+    const { app } = fleet;
     const [victim, ...survivors] = executors as [FleetProcess, FleetProcess, FleetProcess];
     const victimInstance = await instanceOf(app, victim.pid);
     const batches = await Promise.all(executors.map((executor) => startWorkflows(executor, 'steps', PER_PROCESS, [STEPS, STEP_MS])));

@@ -5,45 +5,32 @@
  * effect, no record), runs none of their communicators again, logs that it was fenced, and goes
  * on serving as a new instance.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertCliBuilt } from '../cli/cli-process.js';
+import { describe, expect, it } from 'vitest';
 import {
   allEnded,
   appDb,
   instanceOf,
-  killAll,
-  prepareFleetApp,
   sideEvents,
   startExecutor,
   startWorkflows,
   statusCounts,
   sys,
   waitUntil,
-  type FleetApp,
   type FleetProcess,
 } from './fleet.js';
+import { useFleet } from '../helpers/fleet-scaffold.js';
 
 const WORKFLOWS = 60;
 /** Shorter than the pause: the paused process wakes with every sleep of its workflows over. */
 const SLEEP_SECONDS = 5;
 const PAUSE_MS = 9_000;
 
-let app: FleetApp;
-const executors: FleetProcess[] = [];
-
-beforeAll(async () => {
-  assertCliBuilt();
-  app = await prepareFleetApp('exstop');
-  executors.push(...(await Promise.all([0, 1, 2].map(() => startExecutor(app)))));
-});
-
-afterAll(async () => {
-  await killAll(executors);
-  app?.remove();
-});
+const fleet = useFleet('exstop', (app) => Promise.all([0, 1, 2].map(() => startExecutor(app))));
+const { executors } = fleet;
 
 describe('SIGSTOP past the lease, adoption, SIGCONT', () => {
   it('the woken process writes nothing for the adopted workflows, reruns none of their communicators and logs that it was fenced', async () => {
+    const { app } = fleet;
     const [sleeper, ...others] = executors as [FleetProcess, FleetProcess, FleetProcess];
     const sleeperInstance = await instanceOf(app, sleeper.pid);
     const uuids = await startWorkflows(sleeper, 'napping', WORKFLOWS, [SLEEP_SECONDS]);

@@ -4,44 +4,31 @@
  * once (at its next heartbeat, well under the 6 s lease). Nothing runs twice; no error reaches
  * workflow code.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertCliBuilt } from '../cli/cli-process.js';
+import { describe, expect, it } from 'vitest';
 import {
   allEnded,
   instanceOf,
-  killAll,
   percentile,
-  prepareFleetApp,
   sideEvents,
   startExecutor,
   startWorkflows,
   statusCounts,
   sys,
-  type FleetApp,
   type FleetProcess,
 } from './fleet.js';
+import { useFleet } from '../helpers/fleet-scaffold.js';
 
 const GRACE_MS = 1_500;
 const WORKFLOWS = 50;
 const STEPS = 5;
 const STEP_MS = 1_000;
 
-let app: FleetApp;
-const executors: FleetProcess[] = [];
-
-beforeAll(async () => {
-  assertCliBuilt();
-  app = await prepareFleetApp('exterm', { shutdownGraceMs: GRACE_MS });
-  executors.push(...(await Promise.all([0, 1].map(() => startExecutor(app)))));
-});
-
-afterAll(async () => {
-  await killAll(executors);
-  app?.remove();
-});
+const fleet = useFleet('exterm', (app) => Promise.all([0, 1].map(() => startExecutor(app))), { runtimeConfig: { shutdownGraceMs: GRACE_MS } });
+const { executors } = fleet;
 
 describe('SIGTERM hands the rest over', () => {
   it('the other executor resumes them at once, nothing runs twice, no error reaches workflow code', async () => {
+    const { app } = fleet;
     const [leaving, staying] = executors as [FleetProcess, FleetProcess];
     const leavingInstance = await instanceOf(app, leaving.pid);
     const handedOver = await startWorkflows(leaving, 'steps', WORKFLOWS, [STEPS, STEP_MS]);

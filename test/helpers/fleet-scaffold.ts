@@ -14,15 +14,23 @@ export interface FleetScaffold {
   readonly executors: FleetProcess[];
 }
 
-/** By default one executor, started and serving. `timeoutMs` is the setup's (by default the suite's hook timeout). */
+/** By default one executor, started and serving. */
 const oneExecutor = async (app: FleetApp): Promise<FleetProcess[]> => [await startExecutor(app)];
 
-export function useFleet(prefix: string, first: (app: FleetApp) => Promise<FleetProcess[]> = oneExecutor, timeoutMs?: number): FleetScaffold {
+export interface FleetOptions {
+  /** The setup's timeout (by default the suite's hook timeout). */
+  readonly timeoutMs?: number;
+  /** The app's runtimeConfig, as prepareFleetApp takes it. */
+  readonly runtimeConfig?: Record<string, unknown>;
+}
+
+/** `first` starts the executors that serve before the file's tests. */
+export function useFleet(prefix: string, first: (app: FleetApp) => Promise<FleetProcess[]> = oneExecutor, { timeoutMs, runtimeConfig }: FleetOptions = {}): FleetScaffold {
   let app: FleetApp | undefined;
   const executors: FleetProcess[] = [];
   beforeAll(async () => {
     assertCliBuilt();
-    app = await prepareFleetApp(prefix);
+    app = await prepareFleetApp(prefix, runtimeConfig);
     executors.push(...(await first(app)));
   }, timeoutMs);
   afterAll(async () => {

@@ -6,13 +6,10 @@
  * ids when it is called, and each one of a fan-out gets its own result, on the first run and on a
  * re-run after SIGKILL.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestingRuntime, type TestingRuntime } from '@operon/runtime';
-import { bundleFixture, spawnApp, type ChildApp } from '../helpers/child-app.js';
 import { within, writeAppDir, type AppDir } from '../helpers/app-dir.js';
+import { useKilledChildApp } from '../helpers/killed-child-app.js';
 import { FAN_OUT_EXPECTED, FAN_OUT_MIGRATION, FanOut, fanOutHooks } from '../fixtures/fan-out-workflows.js';
 
 const communicatorRuns: string[] = [];
@@ -64,38 +61,15 @@ describe('operations a workflow starts concurrently, first run', () => {
   });
 });
 
-/** Every child this file started: killed at the end, whatever a failed assertion left running. */
-const children: ChildApp[] = [];
-const track = (child: ChildApp) => (children.push(child), child);
-
 describe('operations a workflow starts concurrently, re-run after SIGKILL', () => {
-  let app: AppDir;
-  let bundle: string;
-  let dir: string;
-
-  beforeAll(async () => {
-    app = writeAppDir('fanoutkill', { migrations: { '001_fan.sql': FAN_OUT_MIGRATION } });
-    bundle = await bundleFixture('fan-out-child.ts');
-    dir = mkdtempSync(join(tmpdir(), 'operon-fanout-'));
-    writeFileSync(join(dir, 'side.log'), '');
-  });
-
-  afterAll(async () => {
-    await Promise.all(children.map((c) => c.kill()));
-    app?.remove();
-    if (bundle) rmSync(bundle, { force: true });
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  const app = useKilledChildApp('fanoutkill', 'fan-out-child.ts', 'FAN', { migrations: { '001_fan.sql': FAN_OUT_MIGRATION } });
 
   it('replays each operation’s own record, and nothing runs again', async () => {
-    const sideLog = join(dir, 'side.log');
-    const child = (run: number) => track(spawnApp(bundle, { FAN_CONFIG: app.configPath, FAN_RUN: String(run), FAN_SIDE_LOG: sideLog }));
-
-    const first = child(1);
+    const first = app.start(1);
     // Killed once all three workflows are past their fan-out, before any of them ended.
     expect(await within(first.exited, 20_000, 'still running after 20 s'), first.output()).toBe('SIGKILL');
 
-    const second = child(2);
+    const second = app.start(2);
     const line = await second.waitForLine(/^RESULT /, 20_000);
     expect(await within(second.exited, 20_000, 'still running after 20 s'), second.output()).toBe(0);
     const { outcomes, sink, rows } = JSON.parse(line.slice('RESULT '.length));
@@ -106,7 +80,7 @@ describe('operations a workflow starts concurrently, re-run after SIGKILL', () =
       { n: 7, count: 1 },
     ]);
     // Every communicator completed before the kill: it ran once, in the first run.
-    const runs = readFileSync(sideLog, 'utf8').trim().split('\n').sort();
+    const runs = app.sideLogLines().sort();
     expect(runs).toEqual(['fan-1 10 1', 'fan-1 13 1', 'fan-1 2 1', 'pair-event 2 1', 'pair-recv 1 1']);
   });
 });

@@ -9,33 +9,15 @@
  * is more than the check saw), or it answers 409 OPERON_ERR_VERSION_CHECK_DIVERGED and creates
  * nothing.
  */
-import { afterAll, expect, it } from 'vitest';
-import { createHttpServer, type OperonRuntime } from '@operon/runtime';
-import { moveBundle, moveState, paymentsOf } from '../helpers/latched-payments-app.js';
-import { authorizedPost, type HttpServer } from '../helpers/management-requests.js';
-import { connectTo, query } from '../helpers/test-databases.js';
-import { configWithAppDir, startVersion, storeVersion } from '../helpers/versioned-runtime.js';
+import { expect, it } from 'vitest';
+import { moveState, paymentsOf } from '../helpers/latched-payments-app.js';
+import { usePaymentsMove } from '../helpers/payments-move.js';
+import { connectTo } from '../helpers/test-databases.js';
 
-const TOKEN = 'a-token-for-the-fork-move-test';
-const { config, removeAppDir } = configWithAppDir('fork_move', { management: { token: TOKEN } });
-const sys = (text: string, values: unknown[] = []) => query(config.database.system_database, text, values);
-let runtime: OperonRuntime | undefined;
-let app: HttpServer | undefined;
-
-afterAll(async () => {
-  moveState().release();
-  await app?.close();
-  await runtime?.destroy({ timeoutMs: 1000 });
-  removeAppDir();
-});
+const { config, sys, post, start } = usePaymentsMove('fork_move', 'a-token-for-the-fork-move-test');
 
 it('a fork to another version copies only records its check saw', { timeout: 30_000 }, async () => {
-  const tag = String(Math.random());
-  const v1 = moveBundle(1, tag);
-  const v2 = moveBundle(2, tag);
-  runtime = await startVersion(config, paymentsOf(1), v1);
-  await storeVersion(config, v2);
-  app = await createHttpServer(runtime);
+  const { runtime, v2 } = await start();
 
   const handle = await runtime.client.invoke(paymentsOf(1), { workflowUUID: 'original' }).pay();
   await moveState().reached;
@@ -45,7 +27,7 @@ it('a fork to another version copies only records its check saw', { timeout: 30_
     await holder.query('BEGIN');
     await holder.query(`INSERT INTO operon.workflow_status (workflow_uuid, status, workflow_name, executor_id, inputs, created_at, updated_at) VALUES ('moved', 'PENDING', 'Payments.pay', 'holder', '[]', 0, 0)`);
     const bodiesBefore = moveState().v2Bodies;
-    const forked = authorizedPost(app, TOKEN)('/operon/workflows/original/fork', { fromStep: 5, workflowUUID: 'moved', version: v2.version });
+    const forked = post('/operon/workflows/original/fork', { fromStep: 5, workflowUUID: 'moved', version: v2.version });
     // The fork has checked (a v2 body replayed) or waits for the UUID's row, whichever it does first.
     const waitsForLock = async () =>
       (await sys(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`))[0].n > 0;

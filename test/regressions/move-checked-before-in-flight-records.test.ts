@@ -8,36 +8,18 @@
  * Expected: the move is checked on the records as they are when the resume changes the workflow;
  * here it answers 409 OPERON_ERR_VERSION_CHECK_DIVERGED and the workflow stays CANCELLED on v1.
  */
-import { afterAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { OperonWorkflowCancelledError } from '@operon/sdk';
-import { createHttpServer, type OperonRuntime } from '@operon/runtime';
-import { moveBundle, moveState, paymentsOf } from '../helpers/latched-payments-app.js';
-import { authorizedPost, type HttpServer } from '../helpers/management-requests.js';
-import { query } from '../helpers/test-databases.js';
-import { configWithAppDir, startVersion, storeVersion } from '../helpers/versioned-runtime.js';
+import { moveState, paymentsOf } from '../helpers/latched-payments-app.js';
+import { usePaymentsMove } from '../helpers/payments-move.js';
 
-const TOKEN = 'a-token-for-the-move-in-flight-test';
-const { config, removeAppDir } = configWithAppDir('move_in_flight', { management: { token: TOKEN } });
-const sys = (text: string, values: unknown[] = []) => query(config.database.system_database, text, values);
-let runtime: OperonRuntime | undefined;
-let app: HttpServer | undefined;
-
-afterAll(async () => {
-  moveState().release();
-  await app?.close();
-  await runtime?.destroy({ timeoutMs: 1000 });
-  removeAppDir();
-});
+const scene = usePaymentsMove('move_in_flight', 'a-token-for-the-move-in-flight-test');
+const { sys } = scene;
 
 it('a resume to another version checks the operation the cancelled run recorded while the resume waited', { timeout: 30_000 }, async () => {
-  const tag = String(Math.random());
-  const v1 = moveBundle(1, tag);
-  const v2 = moveBundle(2, tag);
-  runtime = await startVersion(config, paymentsOf(1), v1);
-  await storeVersion(config, v2);
-  app = await createHttpServer(runtime);
+  const { runtime, v1, v2 } = await scene.start();
   const post = async (url: string, payload?: object) => {
-    const response = await authorizedPost(app!, TOKEN)(url, payload);
+    const response = await scene.post(url, payload);
     return { status: response.statusCode, body: response.json() as any };
   };
 

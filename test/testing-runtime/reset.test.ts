@@ -98,6 +98,11 @@ beforeAll(async () => {
       'CREATE TABLE items (id SERIAL PRIMARY KEY, name TEXT NOT NULL, category INT REFERENCES categories (id));',
       "INSERT INTO categories (label) VALUES ('books'), ('games');",
       "INSERT INTO items (name, category) VALUES ('seed', 1);",
+      // Objects of the start besides tables: a reset keeps them.
+      "CREATE TYPE size AS ENUM ('s', 'm');",
+      'CREATE VIEW item_names AS SELECT name FROM items;',
+      'CREATE INDEX items_name ON items (name);',
+      "CREATE FUNCTION shout(t TEXT) RETURNS TEXT LANGUAGE sql AS 'SELECT upper(t)';",
     ].join('\n'),
   });
   testRuntime = await createTestingRuntime([Shop], app.configPath, { clock: 'virtual' });
@@ -240,5 +245,67 @@ describe('reset()', () => {
     expect(await testRuntime.retrieveWorkflow('dies').getStatus()).toBeNull();
     expect(await items()).toEqual(['seed']);
     expect(await testRuntime.invoke(Shop).addItem('alive')).toBe(2);
+  });
+});
+
+/** What a test may create in the app database, all of it depending on the start's tables or on each other. */
+const CREATED = [
+  'CREATE SCHEMA scratch',
+  'CREATE TABLE scratch.notes (id SERIAL PRIMARY KEY, body TEXT)',
+  "CREATE TYPE mood AS ENUM ('calm', 'busy')",
+  'CREATE DOMAIN positive AS INT CHECK (VALUE > 0)',
+  'CREATE TABLE tags (id SERIAL PRIMARY KEY, item INT REFERENCES items (id), mood mood, weight positive)',
+  "INSERT INTO tags (item, mood, weight) VALUES (1, 'calm', 3)",
+  'CREATE SEQUENCE tickets',
+  'CREATE VIEW tagged AS SELECT i.name, t.mood FROM items i JOIN tags t ON t.item = i.id',
+  'CREATE MATERIALIZED VIEW tag_count AS SELECT count(*) AS n FROM tags',
+  'CREATE INDEX items_category ON items (category)',
+  'CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.name := NEW.name || \'!\'; RETURN NEW; END $$',
+  'CREATE TRIGGER items_stamp BEFORE INSERT ON items FOR EACH ROW EXECUTE FUNCTION stamp()',
+];
+
+/** The app's objects by kind, as the catalog lists them (not Postgres's, Operon's or the seed's). */
+const appObjects = async () =>
+  (
+    await testRuntime.queryUserDB<{ kind: string; name: string }>(
+      `SELECT 'relation' AS kind, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname IN ('public', 'scratch') AND c.relkind IN ('r', 'v', 'm', 'S', 'i')
+       UNION ALL SELECT 'type', t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = 'public' AND t.typtype IN ('e', 'd')
+       UNION ALL SELECT 'function', p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'
+       UNION ALL SELECT 'trigger', tgname FROM pg_trigger WHERE NOT tgisinternal
+       UNION ALL SELECT 'schema', nspname FROM pg_namespace WHERE nspname = 'scratch'
+       ORDER BY 1, 2`,
+    )
+  ).map((o) => `${o.kind} ${o.name}`);
+
+describe('reset() and what a test created', () => {
+  it('drops the tables, views, sequences, indexes, triggers, functions, types and schemas a test created, and keeps those of the start', async () => {
+    const atStart = await appObjects();
+    expect(atStart).toEqual(expect.arrayContaining(['relation item_names', 'relation items_name', 'type size', 'function shout']));
+    for (const sql of CREATED) await testRuntime.queryUserDB(sql);
+    expect(await testRuntime.invoke(Shop).addItem('tagged')).toBe(2);
+    expect(await items()).toEqual(['seed', 'tagged!']);
+
+    await testRuntime.reset();
+
+    expect(await appObjects()).toEqual(atStart);
+    expect(await items()).toEqual(['seed']);
+    // The next test may create them again, under the same names.
+    for (const sql of CREATED) await testRuntime.queryUserDB(sql);
+    await testRuntime.reset();
+    expect(await appObjects()).toEqual(atStart);
+  });
+
+  it('fails, naming it, when an object of the start depends on one the test created; and resets once the test undoes that', async () => {
+    await testRuntime.queryUserDB("CREATE TYPE mood AS ENUM ('calm', 'busy')");
+    await testRuntime.queryUserDB('ALTER TABLE items ADD COLUMN mood mood');
+    await expect(testRuntime.reset()).rejects.toThrow(
+      /reset: what the test created cannot be dropped without changing what was there at the start: DROP TYPE IF EXISTS public\.mood \(cannot drop type mood because other objects depend on it: column mood of table items depends on type mood\)\. .*undo the change to it in the test/,
+    );
+    // Nothing of the app database was changed by the failed reset: the column is still there.
+    expect(await testRuntime.queryUserDB('SELECT mood FROM items')).toEqual([{ mood: null }]);
+    await testRuntime.queryUserDB('ALTER TABLE items DROP COLUMN mood');
+    await testRuntime.reset();
+    expect(await appObjects()).not.toContain('type mood');
   });
 });

@@ -99,7 +99,8 @@ export interface TestingRuntime {
    * Returns the runtime to the state it started in, in place (for a `beforeEach`): every workflow
    * of this process is abandoned (its code never runs again and nothing it does is written; its
    * handles reject with OPERON_ERR_RUNTIME_SHUTDOWN), the app's tables hold their rows of the
-   * start again (the migrations' and initializers' seed rows, sequences included), the system
+   * start again (the migrations' and initializers' seed rows, sequences included), the tables,
+   * views, sequences, types and other objects a test created are dropped, the system
    * database has no workflows, messages, events or schedules' records, the virtual clock is back at
    * its start with no timer, and crashAfter is disarmed (a crashed runtime is started again first).
    */

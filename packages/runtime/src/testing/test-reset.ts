@@ -6,17 +6,101 @@
  *   then (its migrations' and initializers' seed rows, kept in schema `operon_test_seed`) are put
  *   back, parents before children; every materialized view is refreshed from them; every sequence
  *   gets its value of then; Operon's transaction outputs and owner rows are emptied, its migration
- *   bookkeeping kept.
+ *   bookkeeping kept. Before that, what a test created in the app's schemas is dropped: every
+ *   table, view, sequence, index, trigger, function, type, extension and schema that was not
+ *   there at the start (their oids at the start are kept in SEED_SCHEMA.start_objects). Nothing
+ *   of the start is ever changed to drop one: if an object of the start depends on one (a column
+ *   of a new type), the reset fails naming it.
  * - The system database: every table is emptied but the migration bookkeeping, the queues this
  *   executor serves, and the executor's own row, which moves to its new instance id (so that every
  *   write of an execution from before the reset is fenced).
  */
 import pg from 'pg';
+import { OperonTestingUsageError } from './testing-errors.js';
 
 const { escapeLiteral } = pg;
 
 /** Where the app tables' seed rows are kept, in the test app database. */
 export const SEED_SCHEMA = 'operon_test_seed';
+/** The schemas of the app's own objects: not Postgres's, not Operon's, not the seed's. */
+const APP_SCHEMA = `n.nspname NOT IN ('pg_catalog', 'information_schema', 'operon', '${SEED_SCHEMA}') AND n.nspname NOT LIKE 'pg\\_%'`;
+/** Not an extension's: an extension's objects go with it. */
+const notOfExtension = (catalog: string, oid: string) =>
+  `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '${catalog}'::regclass AND d.objid = ${oid} AND d.deptype = 'e')`;
+/**
+ * The app's objects a test may create, each with the statement that drops it and a rank: what
+ * usually depends on another comes first (triggers, views, tables, sequences, indexes, routines,
+ * types, extensions, schemas), so that most drops succeed in the first round. An index that backs
+ * a constraint goes with its table or constraint, never alone.
+ */
+const APP_OBJECTS = `
+  SELECT 'pg_trigger'::regclass AS classid, t.oid AS objid, 1 AS rank, format('DROP TRIGGER IF EXISTS %I ON %s', t.tgname, t.tgrelid::regclass) AS ddl
+  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE NOT t.tgisinternal AND ${APP_SCHEMA} AND ${notOfExtension('pg_trigger', 't.oid')}
+  UNION ALL
+  SELECT 'pg_class'::regclass, c.oid,
+    CASE WHEN c.relkind IN ('v', 'm') THEN 2 WHEN c.relkind IN ('r', 'p', 'f') THEN 3 WHEN c.relkind = 'S' THEN 4 WHEN c.relkind IN ('i', 'I') THEN 5 ELSE 7 END,
+    format('DROP %s IF EXISTS %I.%I',
+      CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'f' THEN 'FOREIGN TABLE' WHEN 'S' THEN 'SEQUENCE'
+        WHEN 'i' THEN 'INDEX' WHEN 'I' THEN 'INDEX' WHEN 'c' THEN 'TYPE' ELSE 'TABLE' END, n.nspname, c.relname)
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S', 'i', 'I', 'c') AND ${APP_SCHEMA} AND ${notOfExtension('pg_class', 'c.oid')}
+    AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = c.oid)
+  UNION ALL
+  SELECT 'pg_proc'::regclass, p.oid, 6, format('DROP %s IF EXISTS %s', CASE p.prokind WHEN 'a' THEN 'AGGREGATE' ELSE 'ROUTINE' END, p.oid::regprocedure)
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+  WHERE ${APP_SCHEMA} AND ${notOfExtension('pg_proc', 'p.oid')}
+  UNION ALL
+  SELECT 'pg_type'::regclass, t.oid, 7, format('DROP %s IF EXISTS %I.%I', CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, n.nspname, t.typname)
+  FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+  WHERE t.typtype IN ('e', 'd', 'r') AND ${APP_SCHEMA} AND ${notOfExtension('pg_type', 't.oid')}
+  UNION ALL
+  SELECT 'pg_extension'::regclass, e.oid, 8, format('DROP EXTENSION IF EXISTS %I', e.extname) FROM pg_extension e
+  UNION ALL
+  SELECT 'pg_namespace'::regclass, n.oid, 9, format('DROP SCHEMA IF EXISTS %I', n.nspname) FROM pg_namespace n WHERE ${APP_SCHEMA}`;
+
+/**
+ * Drops, round after round, every app object of APP_OBJECTS not among the start's; each drop is
+ * RESTRICT (never CASCADE: that could reach into an object of the start). A drop that another
+ * object still needs waits for the next round; once a round drops nothing, what is left needs an
+ * object of the start, and the reset fails with SQLSTATE 2BP01 naming it.
+ */
+const DROP_CREATED = `DO $drop_created$
+DECLARE
+  created record;
+  progressed boolean;
+  blocked text;
+  detail text;
+BEGIN
+  LOOP
+    progressed := false;
+    blocked := NULL;
+    FOR created IN
+      SELECT o.ddl FROM (${APP_OBJECTS}) o
+      WHERE NOT EXISTS (SELECT 1 FROM ${SEED_SCHEMA}.start_objects s WHERE s.classid = o.classid AND s.objid = o.objid)
+      ORDER BY o.rank, o.objid DESC
+    LOOP
+      BEGIN
+        EXECUTE created.ddl;
+        progressed := true;
+      EXCEPTION
+        WHEN dependent_objects_still_exist THEN
+          GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+          blocked := concat_ws('; ', blocked, format('%s (%s%s)', created.ddl, SQLERRM, CASE WHEN detail <> '' THEN ': ' || replace(detail, E'\n', ', ') ELSE '' END));
+        -- Gone with what it belonged to (a table's sequence, index or trigger) since the list was read.
+        WHEN undefined_table OR undefined_object OR undefined_function THEN
+          progressed := true;
+      END;
+    END LOOP;
+    EXIT WHEN blocked IS NULL;
+    IF NOT progressed THEN
+      RAISE EXCEPTION 'what the test created cannot be dropped without changing what was there at the start: %', blocked
+        USING ERRCODE = 'dependent_objects_still_exist';
+    END IF;
+  END LOOP;
+END
+$drop_created$`;
+
 /** System tables a reset keeps: the migration bookkeeping, the live executor's row and its queues. */
 const KEPT_SYSTEM_TABLES = new Set(['schema_version', 'executors', 'queues']);
 
@@ -64,12 +148,12 @@ export async function captureSeed(appPool: pg.Pool, systemPool: pg.Pool): Promis
     const parents = await foreignKeys(client);
     const appTables = parentsFirst(tables.map((t) => ({ ...t, hasRows: withRows.has(t.oid) })), parents);
     const seeded = appTables.filter((t) => t.hasRows);
-    // A copy of each seeded table, as exact as the table itself (no conversion through text).
+    // A copy of each seeded table, as exact as the table itself (no conversion through text),
+    // and the app's objects of the start: what a reset does not drop.
     await client.query(`DROP SCHEMA IF EXISTS ${SEED_SCHEMA} CASCADE`);
-    if (seeded.length > 0) {
-      await client.query(`CREATE SCHEMA ${SEED_SCHEMA}`);
-      for (const table of seeded) await client.query(`CREATE TABLE ${SEED_SCHEMA}.t${table.oid} AS SELECT * FROM ${table.name}`);
-    }
+    await client.query(`CREATE SCHEMA ${SEED_SCHEMA}`);
+    await client.query(`CREATE TABLE ${SEED_SCHEMA}.start_objects AS SELECT classid, objid FROM (${APP_OBJECTS}) o`);
+    for (const table of seeded) await client.query(`CREATE TABLE ${SEED_SCHEMA}.t${table.oid} AS SELECT * FROM ${table.name}`);
     // Materialized views hold rows of their own: refreshed from the seed rows once they are back
     // (one never populated is left so). By oid: a view over another is created after it.
     const { rows: views } = await client.query<{ name: string; populated: boolean }>(
@@ -99,6 +183,10 @@ export async function captureSeed(appPool: pg.Pool, systemPool: pg.Pool): Promis
     const app = [
       'BEGIN',
       ...(asReplica ? ['SET LOCAL session_replication_role = replica'] : []),
+      // Quiet: a drop IF EXISTS of what went with its table would send a notice.
+      'SET LOCAL client_min_messages = warning',
+      // First: a table a test created may reference a table of the start, whose DELETE it would stop.
+      DROP_CREATED,
       ...emptied.map((name) => `DELETE FROM ${name}`),
       ...seeded.map((t) => `INSERT INTO ${t.name} (${t.columns}) OVERRIDING SYSTEM VALUE SELECT ${t.columns} FROM ${SEED_SCHEMA}.t${t.oid}`),
       ...views.map((v) => `REFRESH MATERIALIZED VIEW ${v.name}${v.populated ? '' : ' WITH NO DATA'}`),
@@ -155,7 +243,14 @@ export async function resetDatabases(appPool: pg.Pool, systemPool: pg.Pool, stat
   const previous = escapeLiteral(previousInstance);
   // The two databases at once: neither statement depends on the other.
   await Promise.all([
-    appPool.query(statements.app),
+    appPool.query(statements.app).catch((error: unknown) => {
+      if ((error as { code?: string }).code !== '2BP01') throw error;
+      throw new OperonTestingUsageError(
+        'reset',
+        `${(error as Error).message}. A reset drops what a test created (tables, views, sequences, indexes, triggers, functions, types, extensions, schemas) ` +
+          'but never changes what was there at the start to do so: undo the change to it in the test (ALTER TABLE … DROP COLUMN …), or give the test a testing runtime of its own',
+      );
+    }),
     systemPool.query(
       [
         'BEGIN',

@@ -16,6 +16,7 @@
  * That is the fencing rule at work, not the race this test is about.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LEASE_MS } from '../../packages/runtime/src/executor/executor-lease.js';
 import { assertCliBuilt } from '../cli/cli-process.js';
 import {
   allEnded,
@@ -84,6 +85,7 @@ describe(`${RACERS} executors racing to adopt one dead executor's ${WORKFLOWS} w
     // Longer than a heartbeat interval (every racer wakes with its heartbeat due), far shorter than the racers' leases.
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, pausedAt + 2_500 - Date.now())));
     for (const racer of racers) racer.signal('SIGCONT');
+    const wokeAt = Date.now();
 
     expect(
       await waitUntil(async () => {
@@ -110,13 +112,16 @@ describe(`${RACERS} executors racing to adopt one dead executor's ${WORKFLOWS} w
     const ran = racers.map((r) => events.filter((e) => e.pid === r.pid).length);
     console.log(
       `[executors] ${RACERS} racers, ${WORKFLOWS} workflows of one SIGKILLed executor (${asleep} asleep at the kill, ${recordedIn} ms after the start): ` +
-        `all adopted ${allAdoptedAt - killedAt} ms after the kill, ${allAdoptedAt - lastBeat} ms after its last heartbeat; ` +
+        `all adopted ${allAdoptedAt - killedAt} ms after the kill, ${allAdoptedAt - wokeAt} ms after the wake, ${allAdoptedAt - lastBeat} ms after its last heartbeat; ` +
         `adopted per racer (logged) ${logged.join(' + ')} = ${logged.reduce((a, b) => a + b, 0)} in ${claims.join('/')} adoption runs; ` +
         `communicators run per racer ${ran.join(' + ')}; owners ${owners.map((o) => o.n).join(' + ')}`,
     );
     expect(logged.reduce((a, b) => a + b, 0)).toBe(WORKFLOWS);
     expect(claims.filter((n) => n > 0).length, 'racers that ran an adoption').toBeGreaterThan(1);
     expect(ran).toEqual(logged);
-    expect(allAdoptedAt - lastBeat).toBeLessThanOrEqual(10_000);
+    // Adopted by the heartbeats due at the wake, not by some later one: within a lease of it. (Not
+    // counted from the dead one's last heartbeat: on a loaded machine that stalled for 14 s while it
+    // started its 1,000 workflows.)
+    expect(allAdoptedAt - wokeAt, 'ms from the wake until all were adopted').toBeLessThanOrEqual(LEASE_MS);
   }, 100_000);
 });

@@ -11,6 +11,8 @@
  *                           that is durable
  *   stall / unstall         nothing passes either way, connections stay open (a server that
  *                           hangs, as a SIGSTOPped one does); unstall delivers what was held
+ *   stallAt                 the same, from the first bytes a client sends that carry a marker
+ *                           (that statement is held before the server sees it)
  *
  * It reads just enough of Postgres's wire protocol to do that: message boundaries both ways, the
  * SQL text of Query and Parse messages, the bytes of Bind (the parameters), and the transaction
@@ -59,6 +61,7 @@ export class PostgresProxy {
   private swallowing = false;
   private armed: ArmedCut | undefined;
   private stalled = false;
+  private stallMarker: { readonly bytes: Buffer; readonly stalled: () => void } | undefined;
   private readonly server: Server;
 
   constructor(private target: { host: string; port: number }) {
@@ -93,9 +96,18 @@ export class PostgresProxy {
     this.stalled = true;
   }
 
+  /**
+   * Stalls everything (as {@link stall}) from the first chunk a client sends that carries
+   * `marker` (in its SQL text or its parameters), that chunk held too. Resolves once it did.
+   */
+  stallAt(marker: string): Promise<void> {
+    return new Promise((resolve) => (this.stallMarker = { bytes: Buffer.from(marker, 'utf8'), stalled: resolve }));
+  }
+
   /** Delivers what a stall held, in order, and lets bytes pass again. */
   unstall(): void {
     this.stalled = false;
+    this.stallMarker = undefined;
     for (const connection of this.connections) connection.flush();
   }
 
@@ -164,7 +176,15 @@ export class PostgresProxy {
         this.swallowing = false;
         return true;
       },
-      stalled: () => this.stalled,
+      stalled: (chunk) => {
+        const marker = this.stallMarker;
+        if (!this.stalled && marker !== undefined && chunk !== undefined && chunk.includes(marker.bytes)) {
+          this.stalled = true;
+          this.stallMarker = undefined;
+          marker.stalled();
+        }
+        return this.stalled;
+      },
       closed: () => this.connections.delete(connection),
     });
     this.connections.add(connection);
@@ -178,8 +198,8 @@ interface ConnectionHooks {
   fire(cut: CommitCut): boolean;
   /** True (once) when the next answer must be swallowed. */
   swallow(): boolean;
-  /** True while nothing may pass. */
-  stalled(): boolean;
+  /** True while nothing may pass; `chunk` is what a client sends (checked for a stall's marker). */
+  stalled(chunk?: Buffer): boolean;
   closed(): void;
 }
 
@@ -208,7 +228,7 @@ class ProxiedConnection {
       socket.on('error', () => undefined);
       socket.on('close', () => this.destroy());
     }
-    client.on('data', (chunk: Buffer) => this.pass(() => this.fromClient(chunk)));
+    client.on('data', (chunk: Buffer) => this.pass(() => this.fromClient(chunk), chunk));
     upstream.on('data', (chunk: Buffer) => this.pass(() => this.fromServer(chunk)));
   }
 
@@ -219,8 +239,8 @@ class ProxiedConnection {
     for (const deliver of held) deliver();
   }
 
-  private pass(deliver: () => void): void {
-    if (this.hooks.stalled() || this.held.length > 0) this.held.push(deliver);
+  private pass(deliver: () => void, fromClient?: Buffer): void {
+    if (this.hooks.stalled(fromClient) || this.held.length > 0) this.held.push(deliver);
     else deliver();
   }
 

@@ -38,15 +38,20 @@ const DEDUPLICATION_INDEX = 'workflow_status_queue_deduplication';
  * Records a new ENQUEUED workflow in one statement; false when the UUID exists already. A
  * deduplication id held by a waiting or running workflow of the queue is refused: the caller's
  * error, not the database's (so it is not marked as infrastructure, and nobody retries it).
+ * A child enqueued under a CANCELLED parent is recorded CANCELLED (checked in the same statement,
+ * as a child start is: see insertWorkflow), so no executor dequeues it.
  */
 export async function enqueueWorkflow(pool: pg.Pool, wf: NewWorkflow, placement: QueuePlacement, now: number): Promise<boolean> {
   try {
+    const child = wf.parentUUID !== null;
     const { rowCount } = await pool.query({
-      name: 'operon_enqueue_workflow',
-      text: `INSERT INTO operon.workflow_status (workflow_uuid, status, workflow_name, kind, executor_id, inputs,
+      name: child ? 'operon_enqueue_child_workflow' : 'operon_enqueue_workflow',
+      text: `${child ? `WITH parent AS (SELECT status = 'CANCELLED' AS cancelled FROM operon.workflow_status WHERE workflow_uuid = $9 FOR SHARE)` : ''}
+       INSERT INTO operon.workflow_status (workflow_uuid, status, workflow_name, kind, executor_id, inputs,
          authenticated_user, authenticated_roles, assumed_role, request, parent_uuid, created_at, updated_at,
          queue_name, queue_priority, queue_deduplication_id, queue_partition_key, queue_not_before, queue_seq, version)
-       VALUES ($1, 'ENQUEUED', $2, $11, $3, $4, $5, $6, $7, $8, $9, $10, $10, $12, $13, $14, $15, $16, nextval('operon.queue_seq'), $17)
+       VALUES ($1, ${child ? `CASE WHEN (SELECT cancelled FROM parent) THEN 'CANCELLED' ELSE 'ENQUEUED' END` : `'ENQUEUED'`}, $2, $11, $3, $4, $5, $6, $7, $8, $9, $10, $10,
+         $12, $13, $14, $15, $16, nextval('operon.queue_seq'), $17)
        ON CONFLICT (workflow_uuid) DO NOTHING`,
       values: [
         ...workflowRowValues(wf, now),

@@ -120,19 +120,41 @@ export function workflowRowValues(wf: NewWorkflow, now: number): unknown[] {
 /**
  * Records a new PENDING workflow in one statement. Returns false when the UUID already exists:
  * the caller then attaches to that workflow instead of running it again.
+ *
+ * A child is checked against its parent in the same statement: under a CANCELLED parent it is
+ * recorded CANCELLED, owned by nobody, and false is returned, so it never runs (a resume of the
+ * parent resumes it with the rest of the tree). The parent's row is read FOR SHARE: a cancel
+ * still committing holds it, so the start waits for that cancel and reads its outcome; a start
+ * that read the parent first holds the cancel back until it commits, and the cancel's walk of the
+ * tree (see workflow-changes.ts) then finds the child.
  */
 export async function insertWorkflow(pool: pg.Pool, wf: NewWorkflow): Promise<boolean> {
   const now = Date.now();
-  const { rowCount } = await pool.query({
-    // Named: each connection parses and plans the hot-path statements once, not per call.
-    name: 'operon_insert_workflow',
-    text: `INSERT INTO operon.workflow_status (workflow_uuid, status, workflow_name, kind, executor_id, inputs,
+  const values = [...workflowRowValues(wf, now), wf.owner, wf.version];
+  if (wf.parentUUID === null) {
+    const { rowCount } = await pool.query({
+      // Named: each connection parses and plans the hot-path statements once, not per call.
+      name: 'operon_insert_workflow',
+      text: `INSERT INTO operon.workflow_status (workflow_uuid, status, workflow_name, kind, executor_id, inputs,
+         authenticated_user, authenticated_roles, assumed_role, request, parent_uuid, created_at, updated_at, owner, version)
+       VALUES ($1, 'PENDING', $2, $11, $3, $4, $5, $6, $7, $8, $9, $10, $10, $12, $13)
+       ON CONFLICT (workflow_uuid) DO NOTHING`,
+      values,
+    });
+    return rowCount === 1;
+  }
+  const { rows } = await pool.query<{ status: string }>({
+    name: 'operon_insert_child_workflow',
+    text: `WITH parent AS (SELECT status = 'CANCELLED' AS cancelled FROM operon.workflow_status WHERE workflow_uuid = $9 FOR SHARE)
+     INSERT INTO operon.workflow_status (workflow_uuid, status, workflow_name, kind, executor_id, inputs,
        authenticated_user, authenticated_roles, assumed_role, request, parent_uuid, created_at, updated_at, owner, version)
-     VALUES ($1, 'PENDING', $2, $11, $3, $4, $5, $6, $7, $8, $9, $10, $10, $12, $13)
-     ON CONFLICT (workflow_uuid) DO NOTHING`,
-    values: [...workflowRowValues(wf, now), wf.owner, wf.version],
+     VALUES ($1, CASE WHEN (SELECT cancelled FROM parent) THEN 'CANCELLED' ELSE 'PENDING' END, $2, $11, $3, $4, $5, $6, $7, $8, $9, $10, $10,
+       CASE WHEN (SELECT cancelled FROM parent) THEN NULL ELSE $12 END, $13)
+     ON CONFLICT (workflow_uuid) DO NOTHING
+     RETURNING status`,
+    values,
   });
-  return rowCount === 1;
+  return rows[0]?.status === 'PENDING';
 }
 
 export interface WorkflowEnd {

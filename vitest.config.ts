@@ -30,11 +30,16 @@ function operonTypeScript(): Plugin {
 }
 
 /**
- * `node scripts/test-compat.mjs` sets OPERON_TEST_LEGS to its legs ({ name: env }): each becomes a
- * project with its own Postgres (global-setup reads the leg's env), so one run holds every leg and
- * its two workers go on to the next leg's files without a run's start and end in between.
+ * `node scripts/test-compat.mjs` sets OPERON_TEST_LEGS to its legs ({ name: { env, files } }): each
+ * becomes a project of its files with its own Postgres (global-setup reads the leg's env), so one
+ * run holds every leg and its two workers go on to the next leg's files without a run's start and
+ * end in between.
  */
-const compatLegs = process.env.OPERON_TEST_LEGS ? (JSON.parse(process.env.OPERON_TEST_LEGS) as Record<string, Record<string, string>>) : undefined;
+interface CompatLeg {
+  readonly env: Record<string, string>;
+  readonly files: string[];
+}
+const compatLegs = process.env.OPERON_TEST_LEGS ? (JSON.parse(process.env.OPERON_TEST_LEGS) as Record<string, CompatLeg>) : undefined;
 
 export default defineConfig({
   plugins: [operonTypeScript()],
@@ -53,6 +58,6 @@ export default defineConfig({
     pool: 'forks',
     // Two cores: more workers only fight over them and over the one Postgres.
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
-    projects: compatLegs && Object.entries(compatLegs).map(([name, env]) => ({ extends: true, test: { name, env } })),
+    projects: compatLegs && Object.entries(compatLegs).map(([name, leg]) => ({ extends: true, test: { name, env: leg.env, include: leg.files } })),
   },
 });

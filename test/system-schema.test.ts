@@ -29,6 +29,20 @@ async function catalog(database: string): Promise<unknown> {
   return { columns, indexes };
 }
 
+/** A finished workflow on queue `q`. */
+const row = (uuid: string) =>
+  `INSERT INTO operon.workflow_status (workflow_uuid, status, workflow_name, executor_id, inputs, queue_name, created_at, updated_at)
+   VALUES ('${uuid}', 'SUCCESS', 'W.w', 'e', '[]', 'q', 1, 1)`;
+
+/** The list's two indexes built outside a transaction, and whether each is valid (usable). */
+function validity(database: string): Promise<unknown[]> {
+  return query(
+    database,
+    `SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+     WHERE c.relname IN ('workflow_status_queue_created', 'workflow_status_version_created') ORDER BY 1`,
+  );
+}
+
 describe('system schema migrations', () => {
   it('applies each migration once when many processes start at the same time', async () => {
     const config = testConfig('concurrent');
@@ -59,9 +73,6 @@ describe('system schema migrations', () => {
     const database = uniqueName('concurrently');
     await withPool(database, async (pool) => {
       await migrateSchema(pool, database, SYSTEM_MIGRATIONS.slice(0, outside));
-      const row = (uuid: string) =>
-        `INSERT INTO operon.workflow_status (workflow_uuid, status, workflow_name, executor_id, inputs, queue_name, created_at, updated_at)
-         VALUES ('${uuid}', 'SUCCESS', 'W.w', 'e', '[]', 'q', 1, 1)`;
       await query(database, row('before'));
       // A running workflow's transaction holds the table: the build waits for it to end...
       const running = new pg.Client({ ...server, database });
@@ -87,25 +98,25 @@ describe('system schema migrations', () => {
       } finally {
         await running.end();
       }
-      const valid = await query(
-        database,
-        `SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-         WHERE c.relname IN ('workflow_status_queue_created', 'workflow_status_version_created') ORDER BY 1`,
-      );
-      expect(valid).toEqual([
+      expect(await validity(database)).toEqual([
         { relname: 'workflow_status_queue_created', indisvalid: true },
         { relname: 'workflow_status_version_created', indisvalid: true },
       ]);
     });
 
-    // An attempt that died after building one index, before its version was recorded: the next start builds it again, whole.
+    // A build that failed midway leaves its index behind, invalid (here: a unique build over two equal
+    // rows, under the name of the migration's first index): the next start drops it and builds it right.
     const leftover = uniqueName('leftover');
     await withPool(leftover, async (pool) => {
       await migrateSchema(pool, leftover, SYSTEM_MIGRATIONS.slice(0, outside));
-      await query(leftover, 'CREATE INDEX workflow_status_queue_created ON operon.workflow_status (queue_name)');
+      for (const uuid of ['a', 'b']) await query(leftover, row(uuid));
+      const failed = await query(leftover, 'CREATE UNIQUE INDEX CONCURRENTLY workflow_status_queue_created ON operon.workflow_status (queue_name)').catch((e: { code?: string }) => e.code);
+      expect(failed).toBe('23505');
+      expect(await validity(leftover)).toEqual([{ relname: 'workflow_status_queue_created', indisvalid: false }]);
       expect(await migrateSchema(pool, leftover, SYSTEM_MIGRATIONS)).toHaveLength(SYSTEM_MIGRATIONS.length - outside);
     });
     expect(await catalog(leftover)).toEqual(await catalog(database));
+    expect(await validity(leftover)).toEqual(await validity(database));
   });
 
   it('refuses to start on a schema newer than it knows', async () => {

@@ -8,6 +8,8 @@ import { inject } from 'vitest';
 import { Communicator, Transaction, Workflow, type CommunicatorContext, type TransactionContext, type WorkflowContext } from '@operon/sdk';
 import { OperonConfigError, OperonRuntime, createLogger, resolveConfig, type OperonConfig } from '@operon/runtime';
 import { createPool, type ConnectionSettings } from '../../packages/runtime/src/database/pools.js';
+import { SYSTEM_MIGRATIONS } from '../../packages/runtime/src/system-db/migrations.generated.js';
+import { within } from '../helpers/app-dir.js';
 import { freePort } from '../helpers/global-setup.js';
 import { havePgBouncer, startPgBouncer, type PgBouncer } from '../helpers/pgbouncer.js';
 import { query, testConfigInput, withExecutorId } from '../helpers/test-databases.js';
@@ -192,6 +194,26 @@ describe('a runtime behind PgBouncer in transaction mode', () => {
     const rows = await query('postgres', 'SELECT datname FROM pg_database WHERE datname = ANY($1) ORDER BY datname', [[config.database.user_database, config.database.system_database]]);
     expect(rows).toHaveLength(2);
   });
+});
+
+describe('migrating behind a pool of one server connection', () => {
+  it('two starts on fresh databases both start, each migration applied once, its indexes valid', async () => {
+    const input = testConfigInput('pgb_one', { database: { hostname: oneSession.host, port: oneSession.port, pooler: 'transaction', notifications: 'poll' } });
+    const config = resolveConfig(input, { file: '', appDir: process.cwd(), env: { ...process.env, OPERON_EXECUTOR_ID: input.database.system_database } });
+    // The second waits for the first's index builds (system migration 12) without holding the one server connection they need.
+    const starts = Promise.allSettled([config, withExecutorId(config, 'pgb_one-b')].map((c) => OperonRuntime.create({ config: c, classes: [], logger: createLogger('error') })));
+    const outcome = await within(starts, 30_000, 'timed out' as const);
+    if (outcome === 'timed out') {
+      // A start stuck on the one connection: end its sessions, then let it settle.
+      await query('postgres', 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [input.database.system_database]);
+    }
+    for (const settled of await starts) if (settled.status === 'fulfilled') await settled.value.destroy({ timeoutMs: 0 });
+    expect(outcome === 'timed out' ? outcome : outcome.map((settled) => settled.status)).toEqual(['fulfilled', 'fulfilled']);
+    const versions = await query<{ version: number }>(input.database.system_database, 'SELECT version FROM operon.schema_version ORDER BY 1');
+    expect(versions.map((row) => row.version)).toEqual(SYSTEM_MIGRATIONS.map((m) => m.version));
+    const invalid = await query(input.database.system_database, "SELECT indexrelid::regclass::text FROM pg_index WHERE NOT indisvalid");
+    expect(invalid).toEqual([]);
+  }, 60_000);
 });
 
 describe('pooler settings', () => {

@@ -100,6 +100,19 @@ async function dropDatabase(admin: pg.Client, name: string): Promise<void> {
   await admin.query(`DROP DATABASE IF EXISTS ${quote(name)} WITH (FORCE)`);
 }
 
+/**
+ * Ends the sessions still open on a finished template: a database with a session is not copied
+ * (55006). Its builder's are gone, but a transaction pooler keeps its server sessions open after
+ * their client left (PgBouncer for server_idle_timeout, 10 minutes by default), and each copy
+ * would wait for them. Only sessions this role may end: a stranger's stays, and the copy says so.
+ */
+async function endTemplateSessions(admin: pg.Client, template: string): Promise<void> {
+  await admin.query(
+    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND pg_has_role(usesysid, 'MEMBER')`,
+    [template],
+  );
+}
+
 /** Runs `statement`, again while the database it copies still has a session closing (a few ms). */
 async function whileInUse(admin: pg.Client, statement: string): Promise<void> {
   for (let attempt = 0; ; attempt++) {
@@ -197,6 +210,7 @@ export async function prepareTestDatabases(
     for (const [database, template] of pairs) {
       if (fresh) await admin.query(`DROP DATABASE IF EXISTS ${quote(database)} WITH (FORCE)`);
       else if (existing.has(database)) continue;
+      await endTemplateSessions(admin, template);
       await whileInUse(admin, `CREATE DATABASE ${quote(database)} TEMPLATE ${quote(template)}`);
       // The mark that lets a later run drop it: a database of this name without it is someone else's.
       await admin.query(`COMMENT ON DATABASE ${quote(database)} IS '${TEST_COPY_MARK}'`);

@@ -81,16 +81,18 @@ describe('help and usage', () => {
       migrate: ['--config'],
       rollback: ['--config'],
     };
-    for (const [command, expected] of Object.entries(flags)) {
-      const help = await operon([command, '--help'], { cwd: dir });
-      expect(help.code, command).toBe(0);
-      for (const flag of expected) expect(help.stdout, command).toContain(flag);
+    // One process each, at the same time: each CLI start is mostly its imports.
+    const helps = await Promise.all(Object.keys(flags).map((command) => operon([command, '--help'], { cwd: dir })));
+    for (const [i, [command, expected]] of Object.entries(flags).entries()) {
+      expect(helps[i]!.code, command).toBe(0);
+      for (const flag of expected) expect(helps[i]!.stdout, command).toContain(flag);
     }
   });
 
   it('rejects an unknown command or option with exit code 2', async () => {
-    expectOneLineError(await operon(['frobnicate'], { cwd: dir }), 2, /^error: unknown command 'frobnicate'/);
-    expectOneLineError(await operon(['start', '--bogus'], { cwd: dir }), 2, /^error: unknown option '--bogus'/);
+    const [unknownCommand, unknownOption] = await Promise.all([operon(['frobnicate'], { cwd: dir }), operon(['start', '--bogus'], { cwd: dir })]);
+    expectOneLineError(unknownCommand!, 2, /^error: unknown command 'frobnicate'/);
+    expectOneLineError(unknownOption!, 2, /^error: unknown option '--bogus'/);
   });
 });
 

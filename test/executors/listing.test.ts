@@ -3,14 +3,12 @@
  * live one with its workflows, and a stopped one. The CLI reads the database the config names,
  * with no server; the route answers callers with a management identity only.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Workflow, type WorkflowContext } from '@operon/sdk';
 import { createHttpServer, managementAccess, type OperonRuntime } from '@operon/runtime';
 import { startRuntime, testConfig, withExecutorId } from '../helpers/test-databases.js';
 import { assertCliBuilt, operon } from '../cli/cli-process.js';
+import { cliFolderFor } from '../helpers/cli-folder.js';
 
 class Parked {
   @Workflow()
@@ -19,10 +17,9 @@ class Parked {
   }
 }
 
-const server = inject('postgres');
 const config = withExecutorId(testConfig('listing'), 'lister-live');
 let live: OperonRuntime;
-let dir: string;
+const folder = cliFolderFor(config, 'executors');
 
 beforeAll(async () => {
   assertCliBuilt();
@@ -30,40 +27,23 @@ beforeAll(async () => {
   await stopped.destroy({ timeoutMs: 100 });
   live = await startRuntime([Parked], config);
   for (const i of [1, 2, 3]) await live.client.invoke(Parked, { workflowUUID: `parked-${i}` }).park();
-  dir = mkdtempSync(join(tmpdir(), 'operon-executors-'));
-  const { database } = config;
-  writeFileSync(
-    join(dir, 'operon-config.yaml'),
-    [
-      'database:',
-      `  hostname: ${server.host}`,
-      `  port: ${server.port}`,
-      `  username: ${server.user}`,
-      `  password: ${JSON.stringify(server.password)}`,
-      `  user_database: ${database.user_database}`,
-      `  system_database: ${database.system_database}`,
-      'telemetry:',
-      '  logs: { logLevel: warn }',
-      '',
-    ].join('\n'),
-  );
 });
 
 afterAll(async () => {
   await live?.destroy({ timeoutMs: 100 });
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  folder.remove();
 });
 
 describe('listing executors', () => {
   it('prints each executor from the command line, with its state and workflows', async () => {
-    const json = await operon(['executors', '--json'], { cwd: dir });
+    const json = await operon(['executors', '--json'], { cwd: folder.dir });
     expect(json.code, json.stderr).toBe(0);
     const rows = JSON.parse(json.stdout) as { executorId: string; state: string; alive: boolean; workflows: number; pid: number }[];
     const byId = new Map(rows.map((row) => [row.executorId, row]));
     // The stopped one handed its workflows over (none), the live one holds the three parked.
     expect(byId.get('lister-live')).toMatchObject({ state: 'live', alive: true, workflows: 3, pid: process.pid });
     expect(byId.get('lister-stopped')).toMatchObject({ state: 'stopped', alive: false, workflows: 0 });
-    const table = await operon(['executors'], { cwd: dir });
+    const table = await operon(['executors'], { cwd: folder.dir });
     expect(table.code, table.stderr).toBe(0);
     expect(table.stdout.split('\n')[0]).toMatch(/^EXECUTOR\s+HOST\s+PID\s+STARTED\s+LAST HEARTBEAT\s+STATE\s+WORKFLOWS$/);
     expect(table.stdout).toMatch(/lister-live .* alive\s+3\n/);

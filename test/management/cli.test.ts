@@ -4,14 +4,12 @@
  * cancel stops a parked workflow, resume hands it to the live executor, which adopts it at its
  * next heartbeat; fork and bulk cancel work the same; tables fit the terminal's width.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Communicator, Workflow, type CommunicatorContext, type WorkflowContext } from '@operon/sdk';
 import type { OperonRuntime } from '@operon/runtime';
 import { formatTable } from '../../packages/cli/src/commands/workflows.js';
 import { assertCliBuilt, operon } from '../cli/cli-process.js';
+import { cliFolderFor } from '../helpers/cli-folder.js';
 import { query, startRuntime, testConfig } from '../helpers/test-databases.js';
 
 class Parcel {
@@ -28,13 +26,12 @@ class Parcel {
   }
 }
 
-const server = inject('postgres');
 const config = testConfig('mgmt_cli');
 let runtime: OperonRuntime;
-let dir: string;
+const folder = cliFolderFor(config, 'workflows');
 
 async function cli(args: string[]) {
-  const result = await operon(['workflows', ...args], { cwd: dir });
+  const result = await operon(['workflows', ...args], { cwd: folder.dir });
   expect(result.code, result.stderr).toBe(0);
   return result;
 }
@@ -44,23 +41,7 @@ beforeAll(async () => {
   assertCliBuilt();
   runtime = await startRuntime([Parcel], config);
   for (const i of [1, 2, 3]) await runtime.client.invoke(Parcel, { workflowUUID: `parcel-${i}` }).ship(i * 100);
-  dir = mkdtempSync(join(tmpdir(), 'operon-workflows-'));
   const { database } = config;
-  writeFileSync(
-    join(dir, 'operon-config.yaml'),
-    [
-      'database:',
-      `  hostname: ${server.host}`,
-      `  port: ${server.port}`,
-      `  username: ${server.user}`,
-      `  password: ${JSON.stringify(server.password)}`,
-      `  user_database: ${database.user_database}`,
-      `  system_database: ${database.system_database}`,
-      'telemetry:',
-      '  logs: { logLevel: warn }',
-      '',
-    ].join('\n'),
-  );
   // Every parcel waits for its label.
   for (;;) {
     const rows = await query(database.system_database, `SELECT 1 FROM operon.operation_outputs WHERE function_name = 'operon.recv.deadline'`);
@@ -71,7 +52,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await runtime?.destroy({ timeoutMs: 100 });
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  folder.remove();
 });
 
 describe('operon workflows', () => {
@@ -105,7 +86,7 @@ describe('operon workflows', () => {
   it('forks, and cancels in bulk by filter with a line of progress', async () => {
     const forked = await cliJson(['fork', 'parcel-1', '--from-step', '1', '--workflow-uuid', 'parcel-1-again']);
     expect(forked).toEqual({ workflowUUID: 'parcel-1-again' });
-    const bulk = await operon(['workflows', 'cancel', '--status', 'PENDING', '--name', 'Parcel.ship', '--json'], { cwd: dir });
+    const bulk = await operon(['workflows', 'cancel', '--status', 'PENDING', '--name', 'Parcel.ship', '--json'], { cwd: folder.dir });
     expect(bulk.code, bulk.stderr).toBe(0);
     expect(bulk.stderr).toMatch(/^cancelling the workflows matching \{"status":\["PENDING"\],"name":"Parcel\.ship"\}…$/m);
     // parcel-2, parcel-3 and the fork (not yet adopted, or waiting for its label).
@@ -116,7 +97,7 @@ describe('operon workflows', () => {
   });
 
   it('names a bad flag value', async () => {
-    const bad = await operon(['workflows', 'list', '--status', 'DONE'], { cwd: dir });
+    const bad = await operon(['workflows', 'list', '--status', 'DONE'], { cwd: folder.dir });
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/status must be one or more of PENDING/);
   });

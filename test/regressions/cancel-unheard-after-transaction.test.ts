@@ -11,24 +11,16 @@
  * second's follows one that committed before.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Communicator, OperonWorkflowCancelledError, Transaction, Workflow, type CommunicatorContext, type TransactionContext, type WorkflowContext } from '@operon/sdk';
+import { Communicator, Transaction, Workflow, type CommunicatorContext, type TransactionContext, type WorkflowContext } from '@operon/sdk';
 import { cancelWorkflows, resumeWorkflows, type OperonRuntime } from '@operon/runtime';
 import { markCancelled } from '../../packages/runtime/src/system-db/transaction-outputs.js';
 import { connectTo, query, startRuntime, testConfig } from '../helpers/test-databases.js';
+import { outcomeOf } from '../helpers/workflow-outcome.js';
+import { workflowLatches } from '../helpers/workflow-latches.js';
 
 const after = new Map<string, number>();
-const latches = new Map<string, { reached: Promise<void>; arrive: () => void; released: Promise<void>; release: () => void }>();
-function latch(uuid: string) {
-  let entry = latches.get(uuid);
-  if (!entry) {
-    let arrive!: () => void;
-    let release!: () => void;
-    const reached = new Promise<void>((resolve) => (arrive = resolve));
-    const released = new Promise<void>((resolve) => (release = resolve));
-    latches.set(uuid, (entry = { reached, arrive, released, release }));
-  }
-  return entry;
-}
+const latches = workflowLatches();
+const latch = latches.of;
 
 class Books {
   @Transaction()
@@ -70,19 +62,11 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const entry of latches.values()) entry.release();
+  latches.releaseAll();
   await runtime?.destroy({ timeoutMs: 1000 });
 });
 
-async function outcome(uuid: string): Promise<string> {
-  return Promise.race([
-    runtime.client.retrieveWorkflow(uuid).getResult().then(
-      () => 'finished',
-      (error: unknown) => (error instanceof OperonWorkflowCancelledError ? 'cancelled' : String(error)),
-    ),
-    new Promise<string>((resolve) => setTimeout(() => resolve('still running'), 5_000).unref()),
-  ]);
-}
+const outcome = (uuid: string) => outcomeOf(runtime, uuid, 5_000);
 
 describe('a cancel unheard while a transaction is in flight', () => {
   it('stops the run once that transaction has committed: the next operation never starts; a resume goes on after it', async () => {

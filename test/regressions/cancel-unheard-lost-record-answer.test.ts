@@ -14,31 +14,23 @@
  * Nothing listens here (notifications: poll, one poll a minute): no cancel is heard but by a record.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Communicator, OperonWorkflowCancelledError, Transaction, Workflow, type CommunicatorContext, type TransactionContext, type WorkflowContext } from '@operon/sdk';
+import { Communicator, Transaction, Workflow, type CommunicatorContext, type TransactionContext, type WorkflowContext } from '@operon/sdk';
 import { cancelWorkflows, type OperonRuntime } from '@operon/runtime';
 import { CuttableProxy } from '../helpers/cuttable-proxy.js';
 import { startRuntime, testConfig } from '../helpers/test-databases.js';
+import { outcomeOf } from '../helpers/workflow-outcome.js';
+import { workflowLatches } from '../helpers/workflow-latches.js';
 
 const calls = new Map<string, number>();
-const gates = new Map<string, { reached: Promise<void>; arrive: () => void; opened: Promise<void>; open: () => void }>();
-function gate(uuid: string) {
-  let entry = gates.get(uuid);
-  if (!entry) {
-    let arrive!: () => void;
-    let open!: () => void;
-    const reached = new Promise<void>((resolve) => (arrive = resolve));
-    const opened = new Promise<void>((resolve) => (open = resolve));
-    gates.set(uuid, (entry = { reached, arrive, opened, open }));
-  }
-  return entry;
-}
+const latches = workflowLatches();
+const latch = latches.of;
 const count = (uuid: string, what: string) => calls.set(`${uuid}:${what}`, (calls.get(`${uuid}:${what}`) ?? 0) + 1);
 
 class Shop {
   @Transaction()
   static async book(ctx: TransactionContext): Promise<number> {
-    gate(ctx.workflowUUID).arrive();
-    await gate(ctx.workflowUUID).opened;
+    latch(ctx.workflowUUID).arrive();
+    await latch(ctx.workflowUUID).released;
     const { rows } = await ctx.client.query<{ v: number }>('SELECT 7 AS v');
     return rows[0]!.v;
   }
@@ -46,8 +38,8 @@ class Shop {
   @Communicator()
   static async charge(ctx: CommunicatorContext): Promise<string> {
     count(ctx.workflowUUID, 'charge');
-    gate(ctx.workflowUUID).arrive();
-    await gate(ctx.workflowUUID).opened;
+    latch(ctx.workflowUUID).arrive();
+    await latch(ctx.workflowUUID).released;
     return 'charged';
   }
 
@@ -86,21 +78,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const entry of gates.values()) entry.open();
+  latches.releaseAll();
   proxy?.restore();
   await runtime?.destroy({ timeoutMs: 1_000 });
   await proxy?.close();
 });
 
-async function outcome(uuid: string): Promise<string> {
-  return Promise.race([
-    runtime.client.retrieveWorkflow(uuid).getResult().then(
-      () => 'finished',
-      (error: unknown) => (error instanceof OperonWorkflowCancelledError ? 'cancelled' : String(error)),
-    ),
-    new Promise<string>((resolve) => setTimeout(() => resolve('still running'), 8_000).unref()),
-  ]);
-}
+const outcome = (uuid: string) => outcomeOf(runtime, uuid, 8_000);
 
 describe('a cancel unheard, whose news was in the answer lost with the record of the operation in flight', () => {
   it('stops the run at that record: the next operation never starts', async () => {
@@ -111,11 +95,11 @@ describe('a cancel unheard, whose news was in the answer lost with the record of
       ['lost-record', () => runtime.client.invoke(Shop, { workflowUUID: 'lost-record' }).afterCommunicator()],
     ] as const) {
       await start();
-      await gate(uuid).reached;
+      await latch(uuid).reached;
       expect(await cancelWorkflows(systemPool, { workflowUUID: uuid }, { actor: 'test' }, { appPool })).toMatchObject({ changed: 1 });
       // The next unit of work naming the workflow is the record of its operation in flight.
       const cut = proxy.loseNextCommitAnswer({ marker: uuid });
-      gate(uuid).open();
+      latch(uuid).release();
       const lost = await cut;
       seen[uuid] = { cut: lost?.committed, outcome: await outcome(uuid), shipped: calls.get(`${uuid}:ship`) ?? 0 };
     }
@@ -128,12 +112,12 @@ describe('a cancel unheard, whose news was in the answer lost with the record of
   it('a lost answer to the status check after a marked commit is asked again, not taken for "not cancelled"', async () => {
     const uuid = 'lost-check';
     await runtime.client.invoke(Shop, { workflowUUID: uuid }).afterTransaction();
-    await gate(uuid).reached;
+    await latch(uuid).reached;
     const { systemPool, appPool } = runtime.systemDb;
     expect(await cancelWorkflows(systemPool, { workflowUUID: uuid }, { actor: 'test' }, { appPool })).toMatchObject({ changed: 1 });
     // Only the check a run makes at a mark reads the status this way.
     const cut = proxy.loseNextCommitAnswer({ marker: 'workflow_uuid = $1 FOR SHARE' });
-    gate(uuid).open();
+    latch(uuid).release();
     const lost = await cut;
     expect({ cut: lost?.committed, outcome: await outcome(uuid), shipped: calls.get(`${uuid}:ship`) ?? 0 }).toEqual({
       cut: 'autocommit',

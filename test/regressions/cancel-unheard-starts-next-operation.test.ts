@@ -8,10 +8,11 @@
  * The cancels here are plain UPDATEs (no NOTIFY), as if the notification were lost.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Communicator, OperonWorkflowCancelledError, Workflow, type CommunicatorContext, type WorkflowContext } from '@operon/sdk';
+import { Communicator, Workflow, type CommunicatorContext, type WorkflowContext } from '@operon/sdk';
 import type { OperonRuntime } from '@operon/runtime';
 import { until } from '../helpers/poll.js';
 import { query, startRuntime, testConfig } from '../helpers/test-databases.js';
+import { outcomeOf } from '../helpers/workflow-outcome.js';
 
 const after = new Map<string, number>();
 
@@ -68,15 +69,7 @@ const recorded = async (uuid: string, name: string) =>
 /** A cancel nobody is told of. */
 const cancelSilently = (uuid: string) => query(sysDb, `UPDATE operon.workflow_status SET status = 'CANCELLED' WHERE workflow_uuid = $1`, [uuid]);
 
-async function outcome(uuid: string): Promise<string> {
-  return Promise.race([
-    runtime.client.retrieveWorkflow(uuid).getResult().then(
-      () => 'finished',
-      (error: unknown) => (error instanceof OperonWorkflowCancelledError ? 'cancelled' : String(error)),
-    ),
-    new Promise<string>((resolve) => setTimeout(() => resolve('still running'), 5_000).unref()),
-  ]);
-}
+const outcome = (uuid: string) => outcomeOf(runtime, uuid, 5_000);
 
 describe('a cancel whose notification is not heard', () => {
   it('stops the run at the recv that consumes a message after it: the next operation never starts', async () => {

@@ -9,21 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Communicator, OperonWorkflowCancelledError, Workflow, type CommunicatorContext, type WorkflowContext } from '@operon/sdk';
 import { OperonManagementStillFinishingError, createHttpServer, resumeWorkflows, type OperonRuntime } from '@operon/runtime';
 import { query, startRuntime, testConfig } from '../helpers/test-databases.js';
+import { workflowLatches } from '../helpers/workflow-latches.js';
 
 const TOKEN = 'a-token-for-the-resume-in-flight-test';
 const calls = new Map<string, number>();
-const latches = new Map<string, { reached: Promise<void>; arrive: () => void; released: Promise<void>; release: () => void }>();
-function latch(uuid: string) {
-  let entry = latches.get(uuid);
-  if (!entry) {
-    let arrive!: () => void;
-    let release!: () => void;
-    const reached = new Promise<void>((resolve) => (arrive = resolve));
-    const released = new Promise<void>((resolve) => (release = resolve));
-    latches.set(uuid, (entry = { reached, arrive, released, release }));
-  }
-  return entry;
-}
+const latches = workflowLatches();
+const latch = latches.of;
 
 class Charges {
   /** The side effect that must happen once: it blocks on its workflow's latch. */
@@ -68,7 +59,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const entry of latches.values()) entry.release();
+  latches.releaseAll();
   await app?.close();
   await runtime?.destroy({ timeoutMs: 1000 });
 });

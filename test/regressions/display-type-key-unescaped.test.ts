@@ -2,7 +2,7 @@
  * Regression: for display (the management API, the dashboard) a stored value is shown as format
  * 1's tagged tree, whichever format holds it, and there a plain object that has a `$type` key of
  * its own is escaped (`{"$type":"Object","value":{…}}`) so it cannot pass for a tag. A value in
- * format 2 was shown with such objects as they are: an app's `{ $type: 'Date', value: 'soon' }`
+ * format 2 (now 3) was shown with such objects as they are: an app's `{ $type: 'Date', value: 'soon' }`
  * looked exactly like a Date, and the same value showed differently in the two formats.
  */
 import { describe, expect, it } from 'vitest';
@@ -18,7 +18,7 @@ const encode = (value: unknown): string => encodeStoredValue(value, 'value', 'th
 const lookalike = (): { $type: string; value: string } => ({ $type: 'Date', value: 'soon' });
 
 describe('a stored value shown for display', () => {
-  it('escapes a plain object with its own $type key in format 2 as format 1 does, wherever it sits', () => {
+  it('escapes a plain object with its own $type key in format 3 as format 1 does, wherever it sits', () => {
     const value = () => {
       const error = new Error('failed');
       (error as unknown as Record<string, unknown>).detail = lookalike();
@@ -33,7 +33,7 @@ describe('a stored value shown for display', () => {
       };
     };
     const flat = encode(value());
-    expect((JSON.parse(flat) as { $operon: number }).$operon).toBe(2);
+    expect((JSON.parse(flat) as { $operon: number }).$operon).toBe(3);
     // The same value with a shared reference beside it is written in format 1.
     const shared = {};
     const tagged = encode({ ...value(), s: shared, again: shared });

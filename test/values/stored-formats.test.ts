@@ -1,9 +1,9 @@
 /**
- * The stored formats side by side: a value without shared references or errors is written in
- * format 2 (plain JSON, with the places of the kinds JSON cannot hold in a separate `types` tree,
- * a list of alike records named once); one with them in format 1 (a tag in place of each part);
- * records of format 1, as earlier versions wrote them, and plain JSON still read back; damaged
- * format 2 records are refused. Also: each getter is read once, a Proxy around a Map, Set or Date
+ * The stored formats side by side: a value without shared references is written in format 3
+ * (plain JSON, with the places of the kinds JSON cannot hold in a separate `types` tree, a list of
+ * alike records named once, a Map as the flat list of its keys and values); one with them in
+ * format 1 (a tag in place of each part); records of formats 1 and 2, as earlier versions wrote
+ * them, and plain JSON still read back; damaged records of formats 2 and 3 are refused. Also: each getter is read once, a Proxy around a Map, Set or Date
  * is refused by name with its path, and `#private` fields behave as docs/values.md says.
  */
 import { inspect } from 'node:util';
@@ -90,19 +90,20 @@ function flatValue(): Record<string, unknown> {
 }
 
 describe('the stored formats', () => {
-  it('writes a value without shared references in format 2: plain JSON, with its kinds named beside it', () => {
+  it('writes a value without shared references in format 3: plain JSON, with its kinds named beside it', () => {
     const value = flatValue();
     const text = encode(value);
     const stored = JSON.parse(text) as { $operon: number; value: Record<string, unknown>; types: Record<string, unknown> };
-    expect(stored.$operon).toBe(2);
+    expect(stored.$operon).toBe(3);
     // The value part is plain JSON an operator reads as it is: no tag objects in it.
     expect(stored.value.date).toBe('2025-03-04T05:06:07.089Z');
     expect(stored.value.big).toBe('1180591620717411303424');
     expect(stored.value.set).toEqual(['x', '1']);
+    expect(stored.value.map).toEqual(['a', 1, '1970-01-01T00:00:00.005Z', { b: ['3'] }]);
     expect(stored.value.regexp).toBe('/a+b\\//giu');
     expect(stored.value.typeKey).toEqual({ $type: 'literal', '*': { n: '1' } });
     expect(text).not.toMatch(/"\$type":"(Date|bigint|Map|Set)"/);
-    expect(stored.types).toMatchObject({ date: 'Date', big: 'bigint', set: ['Set', { 1: 'bigint' }], sparse: { 1: 'hole' }, money: ['class:FormatMoney', { cents: 'bigint' }] });
+    expect(stored.types).toMatchObject({ date: 'Date', big: 'bigint', set: ['Set', { 1: 'bigint' }], map: ['Map', { 2: 'Date', 3: { b: ['Set', { 0: 'bigint' }] } }], sparse: { 1: 'hole' }, money: ['class:FormatMoney', { cents: 'bigint' }] });
     const back = decodeStoredValue<Record<string, unknown>>(text);
     expect(show(back)).toBe(show(value));
     expect(back).toStrictEqual(value);
@@ -122,8 +123,15 @@ describe('the stored formats', () => {
     expect(stored.types).toEqual({
       orders: { '*': { id: 'bigint', at: 'Date', tags: 'Set', attributes: 'Map' } },
       ids: { '*': 'bigint' },
-      byDay: ['Map', { '*': { 1: 'Date' } }],
+      byDay: ['Map', { '*v': 'Date' }],
     });
+    // A Map whose keys all have one kind and values another, or keys and values all one kind.
+    const pairs = { byDate: new Map([[new Date(1), 'a'], [new Date(2), 'b']]), big: new Map([[1n, 2n], [3n, 4n]]), both: new Map([[1n, new Date(1)], [2n, new Date(2)]]) };
+    expect((JSON.parse(encode(pairs)) as { types: unknown }).types).toEqual({ byDate: ['Map', { '*k': 'Date' }], big: ['Map', { '*': 'bigint' }], both: ['Map', { '*k': 'bigint', '*v': 'Date' }] });
+    expect(show(decodeStoredValue(encode(pairs)))).toBe(show(pairs));
+    // A Map whose `*k` or `*v` key is a key, never a list's node.
+    const starMap = new Map<unknown, unknown>([['*k', new Date(1)], ['*v', 1n]]);
+    expect(show(decodeStoredValue(encode(starMap)))).toBe(show(starMap));
     expect(show(decodeStoredValue(encode(orders)))).toBe(show(orders));
     // One item differs, or has no kind at all: each item is named on its own.
     const mixed = [{ at: new Date(1) }, { at: 'text' }, { at: new Date(2) }];
@@ -134,7 +142,7 @@ describe('the stored formats', () => {
     expect(decodeStoredValue(encode(starKey))).toStrictEqual(starKey);
   });
 
-  it('writes a value with a shared or circular reference in format 1, and an error in a value in format 2', () => {
+  it('writes a value with a shared or circular reference in format 1, and an error in a value in format 3', () => {
     const shared = { n: 1n };
     const circular: Record<string, unknown> = { at: new Date(0) };
     circular.self = circular;
@@ -148,11 +156,11 @@ describe('the stored formats', () => {
     }
     const back = decodeStoredValue<Record<string, unknown>>(encode(circular));
     expect(back.self).toBe(back);
-    // An error without a reference back to itself: format 2, with its class, cause and fields.
+    // An error without a reference back to itself: format 3, with its class, cause and fields.
     (error as { cause?: unknown }).cause = new RangeError('limit', { cause: 5n });
     const given = { error, list: [new TypeError('t')] };
     const text = encode(given);
-    expect(JSON.parse(text)).toMatchObject({ $operon: 2, types: { error: ['Error', { fields: { cause: ['Error', { cause: 'bigint' }] } }], list: { 0: 'Error' } } });
+    expect(JSON.parse(text)).toMatchObject({ $operon: 3, types: { error: ['Error', { fields: { cause: ['Error', { cause: 'bigint' }] } }], list: { 0: 'Error' } } });
     const read = decodeStoredValue<{ error: Declined; list: TypeError[] }>(text);
     expect(read.error).toBeInstanceOf(Declined);
     expect(read.error.stack).toBe(error.stack);
@@ -163,7 +171,17 @@ describe('the stored formats', () => {
     expect(show(read)).toBe(show(given));
   });
 
-  it('reads records of format 1 and plain JSON, as earlier versions wrote them', () => {
+  it('reads records of formats 1 and 2 and plain JSON, as earlier versions wrote them', () => {
+    // Written by the format 2 codec (a Map as its list of entries), as format 3 holds the rest.
+    const format2 = '{"$operon":2,"value":{"map":[["a",1],["1970-01-01T00:00:00.005Z",{"b":["3"]}]],"byDay":[["mon","1970-01-01T00:00:00.001Z"],["tue","1970-01-01T00:00:00.002Z"]],"inventory":{"value":[["apples","3"]],"fields":{"warehouse":"north"}},"at":"1970-01-01T00:00:00.000Z"},"types":{"map":["Map",{"1":{"0":"Date","1":{"b":["Set",{"*":"bigint"}]}}}],"byDay":["Map",{"*":{"1":"Date"}}],"inventory":["subclass:Map:FormatInventory",{"value":{"*":{"1":"bigint"}}}],"at":"Date"}}';
+    const written2 = {
+      map: new Map<unknown, unknown>([['a', 1], [new Date(5), { b: new Set([3n]) }]]),
+      byDay: new Map([['mon', new Date(1)], ['tue', new Date(2)]]),
+      inventory: new Inventory([['apples', 3n]]),
+      at: new Date(0),
+    };
+    expect(show(decodeStoredValue(format2))).toBe(show(written2));
+    expect(storedValueForDisplay(format2)).toEqual(storedValueForDisplay(encode(written2)));
     // Written by the format 1 codec (before format 2 existed), every kind in one record.
     const format1 = String.raw`{"$operon":1,"value":{"date":{"$type":"Date","value":"2025-03-04T05:06:07.089Z"},"invalidDate":{"$type":"Date","value":null},"map":{"$type":"Map","value":[["a",1],[2,{"b":{"$type":"Set","value":[{"$type":"bigint","value":"3"}]}}]]},"set":{"$type":"Set","value":["x",{"$type":"bigint","value":"1"}]},"big":{"$type":"bigint","value":"1180591620717411303424"},"undef":{"$type":"undefined"},"list":[1,{"$type":"undefined"},3],"sparse":[1,{"$type":"hole"},3],"numbers":[{"$type":"number","value":"NaN"},{"$type":"number","value":"Infinity"},{"$type":"number","value":"-Infinity"},{"$type":"number","value":"-0"},1.5],"regexp":{"$type":"RegExp","value":{"source":"a+b\\/","flags":"giu"}},"bytes":{"$type":"Uint8Array","value":"AQL/"},"floats":{"$type":"Float64Array","value":"AAAAAAAA4D8AAAAAAAAAwA=="},"buffer":{"$type":"Buffer","value":"aMOpbGxv"},"arrayBuffer":{"$type":"ArrayBuffer","value":"CQg="},"sharedTwice":[{"id":1},{"$type":"ref","value":16}],"circular":{"name":"loop","self":{"$type":"ref","value":17}},"money":{"$type":"class","class":"FormatMoney","value":{"cents":{"$type":"bigint","value":"1999"},"currency":"EUR"}},"inventory":{"$type":"subclass","class":"FormatInventory","base":"Map","value":[["apples",{"$type":"bigint","value":"3"}]],"fields":{"warehouse":"north"}},"error":{"$type":"Error","value":{"className":"FormatDeclined","name":"Declined","message":"declined","stack":"Declined: declined\n    at old (old.js:1:1)","fields":{"account":"acct-1","cause":{"$type":"Error","value":{"className":"RangeError","name":"RangeError","message":"limit","stack":"RangeError: limit\n    at old (old.js:2:2)","fields":{}}}}}},"typeKey":{"$type":"Object","value":{"$type":"literal"}}}}`;
     const shared = { id: 1 };
@@ -207,7 +225,7 @@ describe('the stored formats', () => {
     expect(back.error.cause).toBeInstanceOf(RangeError);
     // Plain JSON, as every record before the envelope holds it.
     expect(decodeStoredValue('{"at":"2020-01-01T00:00:00.000Z","list":[1,null],"$type":"Date"}')).toStrictEqual({ at: '2020-01-01T00:00:00.000Z', list: [1, null], $type: 'Date' });
-    // For display both formats show the same tagged tree.
+    // For display every format shows the same tagged tree.
     const format1Small = '{"$operon":1,"value":{"at":{"$type":"Date","value":"1970-01-01T00:00:00.000Z"},"n":{"$type":"bigint","value":"5"}}}';
     expect(storedValueForDisplay(encode({ at: new Date(0), n: 5n }))).toEqual(storedValueForDisplay(format1Small));
     expect(storedValueForDisplay(encode({ m: new Money(1n, 'X'), s: [1, , undefined] }))).toEqual({
@@ -216,8 +234,14 @@ describe('the stored formats', () => {
     });
   });
 
-  it('refuses a damaged format 2 record, and revives nothing a hostile one names', () => {
+  it('refuses a damaged record of format 2 or 3, and revives nothing a hostile one names', () => {
     const damaged = [
+      '{"$operon":3,"value":{"a":1},"types":{"b":"Date"}}',
+      '{"$operon":3,"value":{"a":[1]},"types":{"a":"Map"}}',
+      '{"$operon":3,"value":{"a":[1,2,3]},"types":{"a":"Map"}}',
+      '{"$operon":3,"value":{"a":5},"types":{"a":"Map"}}',
+      '{"$operon":3,"value":{"a":["x","zz"]},"types":{"a":["Map",{"*v":"bigint"}]}}',
+      '{"$operon":3,"value":{"a":{"value":[1],"fields":{}}},"types":{"a":"subclass:Map:FormatInventory"}}',
       '{"$operon":2,"value":{"a":1},"types":{"b":"Date"}}',
       '{"$operon":2,"value":{"a":1},"types":{"a":{"x":"Date"}}}',
       '{"$operon":2,"value":{"a":"x"},"types":{"a":"Function"}}',

@@ -135,7 +135,7 @@ describe('stored values', () => {
     expect(describeValue(await rt.client.getEvent('values-all', 'sample', 1))).toBe(describeValue(sampleValue('event')));
     // Each kind of record holds its value in an envelope, queryable as JSON in SQL: with shared
     // references (the inputs, the output) in format 1, tags in place; without (the communicator's
-    // output, the event, the message), in format 2, plain JSON with the kinds' places beside it.
+    // output, the event, the message), in format 3, plain JSON with the kinds' places beside it.
     const sys = rt.config.database.system_database;
     const [row] = await query(sys, "SELECT inputs::jsonb #>> '{value,0,date,value}' AS date, output::jsonb -> '$operon' AS format FROM operon.workflow_status WHERE workflow_uuid = 'values-all'");
     expect(row).toEqual({ date: '2025-03-04T05:06:07.089Z', format: 1 });
@@ -146,9 +146,9 @@ describe('stored values', () => {
     );
     // The communicator's output and the message as recv recorded it.
     expect(flatRows.length).toBe(2);
-    for (const flat of flatRows) expect(flat).toEqual({ format: 2, date: '2025-03-04T05:06:07.089Z', kind: 'Date' });
+    for (const flat of flatRows) expect(flat).toEqual({ format: 3, date: '2025-03-04T05:06:07.089Z', kind: 'Date' });
     const [eventRow] = await query(sys, "SELECT value::jsonb -> '$operon' AS format, value::jsonb #>> '{value,big}' AS big FROM operon.workflow_events WHERE workflow_uuid = 'values-all'");
-    expect(eventRow).toEqual({ format: 2, big: String(2n ** 70n) });
+    expect(eventRow).toEqual({ format: 3, big: String(2n ** 70n) });
     const [txRow] = await query(rt.config.database.user_database, "SELECT output FROM operon.transaction_outputs WHERE workflow_uuid = 'values-all'");
     expect(describeValue(decodeStoredValue(txRow.output))).toBe(describeValue(sampleValue('transaction')));
 

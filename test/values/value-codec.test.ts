@@ -91,7 +91,7 @@ describe('the value codec', () => {
     expect(encodeStoredValue(plain, 'v', 'a value')).toBe(JSON.stringify(plain));
     expect(encodeStoredValue([1, 'two'], 'v', 'a value')).toBe('[1,"two"]');
     const tagged = encodeStoredValue({ at: new Date(0) }, 'v', 'a value');
-    expect(JSON.parse(tagged)).toEqual({ $operon: 2, value: { at: '1970-01-01T00:00:00.000Z' }, types: { at: 'Date' } });
+    expect(JSON.parse(tagged)).toEqual({ $operon: 3, value: { at: '1970-01-01T00:00:00.000Z' }, types: { at: 'Date' } });
     // With a shared reference: format 1, a tag in place of each such part.
     const shared = { n: 1 };
     expect(JSON.parse(encodeStoredValue({ at: new Date(0), twice: [shared, shared] }, 'v', 'a value'))).toEqual({
@@ -178,7 +178,7 @@ describe('the value codec', () => {
     }
     expect(() => decodeStoredValue('{"$operon":1,"value":{"$type":"Function","value":"return 1"}}')).toThrow(/holds a "Function" this version of Operon cannot read/);
     expect(() => decodeStoredValue('{"$operon":1,"value":{"$type":"ref","value":5}}')).toThrow(OperonValueFormatError);
-    expect(() => decodeStoredValue('{"$operon":3,"value":1}')).toThrow(/in format 3; this version of Operon reads formats 1 and 2 and plain JSON/);
+    expect(() => decodeStoredValue('{"$operon":4,"value":1}')).toThrow(/in format 4; this version of Operon reads formats 1, 2 and 3 and plain JSON/);
   });
 
   it('shows a stored value as readable JSON for display, reviving nothing', () => {

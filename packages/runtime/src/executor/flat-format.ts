@@ -1,20 +1,24 @@
 /**
- * Format 2 of stored values: `{"$operon":2,"value":…,"types":…}`. The value is plain JSON with each
- * part JSON cannot hold written as its plain content in its place (a BigInt as its digits, a Date
- * as its ISO text, a Map as its list of entries, a Set as its list of members), and `types` is a
- * separate tree that names those places: it mirrors the value down to each of them, so the value
- * parses as plain JSON (far fewer objects for JSON.parse to build than a tag object per part) and
- * reads back by visiting only the places `types` names.
+ * Formats 3 and 2 of stored values: `{"$operon":3,"value":…,"types":…}`. The value is plain JSON
+ * with each part JSON cannot hold written as its plain content in its place (a BigInt as its
+ * digits, a Date as its ISO text, a Set as its list of members, a Map as the flat list of its keys
+ * and values, `[k0, v0, k1, v1, …]`; format 2, which this version still reads, wrote a Map as its
+ * list of `[key, value]` entries), and `types` is a separate tree that names those places: it
+ * mirrors the value down to each of them, so the value parses as plain JSON (far fewer objects
+ * for JSON.parse to build than a tag object per part) and reads back by visiting only the places
+ * `types` names.
  *
  * A node of `types` is one of:
  *   - a kind (`"bigint"`): the part at this place is stored as that kind's content;
  *   - an object `{key: node}`: the part here is a plain object or array; the nodes name its parts;
  *   - `[kind, {key: node}]`: the part here is that kind, and its content has parts of its own;
- *   - `{"*": node}` for an array (an array's own list, a Map's entries, a Set's members) whose
- *     every item has the same node: written once, not once per item (a list of records).
+ *   - `{"*": node}` for a list (an array's own list, a Map's keys and values, a Set's members) whose
+ *     every item has the same node: written once, not once per item (a list of records);
+ *   - `{"*k": node, "*v": node}` (either may be absent) for a Map's list whose every key has the
+ *     one node and every value the other.
  *
- * Format 2 holds no shared or circular reference and no error: a value with one is written in
- * format 1 (the encoder gives up with NEEDS_TAGGED_FORMAT and the caller writes format 1).
+ * These formats hold no shared or circular reference: a value with one is written in format 1
+ * (the encoder notes it, and the caller turns the copy into format 1).
  */
 import { OperonError, OperonValueFormatError, brandOperonError, serializableClassName, serializableClassNamed, type SerializableClass } from '@operon/sdk';
 import {
@@ -59,6 +63,9 @@ function namedParts(...named: [string, TypeNode | undefined][]): TypeChildren | 
 
 /** The key of a list's node that applies to each of its items. */
 const ALL = '*';
+/** The keys of a Map list's node that apply to each of its keys, and to each of its values. */
+const EACH_KEY = '*k';
+const EACH_VALUE = '*v';
 /** The kind of a class instance: `class:` and the name it was registered under. */
 const CLASS = 'class:';
 /** The kind of a registered subclass of a built-in: `subclass:`, the base's name, `:`, the class's name. */
@@ -78,8 +85,8 @@ export class FlatEncoder {
   references = false;
   /** The copies of plain objects that have a `$type` key (escaped if the copy is written in format 1). */
   typeKeyed: Record<string, unknown>[] | undefined;
-  /** Each object met, numbered in the order format 1 numbers them. */
-  private readonly ids = new Map<object, number>();
+  /** Each object met, in the order format 1 numbers them (its number is its place in this set). */
+  private readonly seen = new Set<object>();
 
   encode(value: unknown): unknown {
     switch (typeof value) {
@@ -107,12 +114,14 @@ export class FlatEncoder {
   }
 
   private object(value: object): unknown {
-    const id = this.ids.get(value);
-    if (id !== undefined) {
-      // A second sight: a shared or circular reference. Format 2 holds none: the caller turns the
-      // copy into format 1, where it is the n-th object met depth first (numbered as format 1 numbers them).
+    const seen = this.seen;
+    const count = seen.size;
+    seen.add(value);
+    if (seen.size === count) {
+      // A second sight: a shared or circular reference. Formats 2 and 3 hold none: the caller
+      // turns the copy into format 1, where it is the n-th object met depth first.
       this.references = true;
-      return this.typed('ref', id);
+      return this.typed('ref', placeIn(seen, value));
     }
     const proto = Object.getPrototypeOf(value) as object | null;
     if (proto === Object.prototype || proto === null || proto === Array.prototype) {
@@ -122,37 +131,28 @@ export class FlatEncoder {
       if (typeof toJSON === 'function') {
         const replaced: unknown = toJSON.call(value);
         if (replaced !== value) {
+          // Not one of the value's objects: format 1 does not number it.
+          seen.delete(value);
           this.tagged = true;
           return this.encode(replaced);
         }
       }
       if (proto !== Array.prototype) {
-        this.ids.set(value, this.ids.size);
         const fields = this.fields(value);
         // Format 1 would take it for a tag: it is escaped there if the copy turns into format 1.
         if (Object.hasOwn(value, TYPE_KEY)) (this.typeKeyed ??= []).push(fields);
         return fields;
       }
-      if (Array.isArray(value)) {
-        this.ids.set(value, this.ids.size);
-        return this.items(value as unknown[]);
-      }
+      if (Array.isArray(value)) return this.items(value as unknown[]);
     }
     const kind = KIND_OF_PROTOTYPE.get(proto as object);
-    if (kind !== undefined) {
-      this.ids.set(value, this.ids.size);
-      return this.builtin(kind, value);
-    }
-    if (isError(value)) {
-      this.ids.set(value, this.ids.size);
-      return this.error(value);
-    }
+    if (kind !== undefined) return this.builtin(kind, value);
+    if (isError(value)) return this.error(value);
     // Only the registered class itself: a subclass of it would come back as its parent.
     const className = serializableClassName((proto as { constructor?: unknown }).constructor);
     if (className === undefined || serializableClassNamed(className)?.prototype !== proto) throw new Unstorable(unstorable(value));
     const base = builtinBase(value);
     if (base !== undefined && !SUBCLASSABLE.has(base)) throw new Unstorable(unstorable(value));
-    this.ids.set(value, this.ids.size);
     if (base === undefined) {
       const fields = this.fields(value);
       return this.typed(CLASS + className, fields, this.take() as TypeChildren | undefined);
@@ -230,33 +230,24 @@ export class FlatEncoder {
       case 'RegExp':
         return `/${(value as RegExp).source}/${(value as RegExp).flags}`;
       case 'Map': {
-        const entries: unknown[] = [];
+        const list: unknown[] = [];
         let children: TypeChildren | undefined;
         let key: unknown;
-        let atKey = true;
         // Map.prototype's forEach, not the instance's: a subclass's own iterator is app code.
         try {
           Map.prototype.forEach.call(value, (v: unknown, k: unknown) => {
             key = k;
-            atKey = true;
-            const storedKey = this.encode(k);
-            const keyNode = this.take();
-            atKey = false;
-            const storedValue = this.encode(v);
-            const valueNode = this.take();
-            if (keyNode !== undefined || valueNode !== undefined) {
-              const entry: TypeChildren = {};
-              if (keyNode !== undefined) entry[0] = keyNode;
-              if (valueNode !== undefined) entry[1] = valueNode;
-              (children ??= {})[entries.length] = entry;
-            }
-            entries.push([storedKey, storedValue]);
+            list.push(isPlainScalar(k) ? k : this.encode(k));
+            if (this.node !== undefined) (children ??= {})[list.length - 1] = this.take()!;
+            list.push(isPlainScalar(v) ? v : this.encode(v));
+            if (this.node !== undefined) (children ??= {})[list.length - 1] = this.take()!;
           });
         } catch (error) {
-          throw out(error, atKey ? { entry: 'key', index: entries.length } : { entry: 'value', index: entries.length, key });
+          const index = list.length >> 1;
+          throw out(error, list.length % 2 === 0 ? { entry: 'key', index } : { entry: 'value', index, key });
         }
-        this.node = children && alike(children, entries.length);
-        return entries;
+        this.node = children && alikePairs(children, list.length);
+        return list;
       }
       case 'Set': {
         const members: unknown[] = [];
@@ -295,6 +286,10 @@ export class FlatEncoder {
           (children ??= {})[i] = 'hole';
           continue;
         }
+        if (isPlainScalar(item)) {
+          copy[i] = item;
+          continue;
+        }
         copy[i] = this.encode(item);
         if (this.node !== undefined) (children ??= {})[i] = this.take()!;
       }
@@ -320,7 +315,13 @@ export class FlatEncoder {
       for (let i = 0; i < keys.length; i++) {
         key = keys[i]!;
         if ((skipIndexes && isIndexKey(key)) || (skip !== undefined && skip.includes(key))) continue;
-        const stored = this.encode(record[key]);
+        const part = record[key];
+        // Most parts are strings and numbers JSON holds as they are: no call, no node.
+        if (isPlainScalar(part) && key !== '__proto__') {
+          copy[key] = part;
+          continue;
+        }
+        const stored = this.encode(part);
         // `__proto__` is defined, so it stays a key.
         if (key === '__proto__') {
           define(copy, key, stored);
@@ -335,6 +336,50 @@ export class FlatEncoder {
     }
     this.node = children;
     return copy;
+  }
+}
+
+/** The place of `value` in an insertion-ordered set (only ever asked for a shared reference). */
+function placeIn(set: Set<object>, value: object): number {
+  let place = 0;
+  for (const member of set) {
+    if (member === value) return place;
+    place++;
+  }
+  return -1;
+}
+
+/**
+ * A Map's list of keys and values: `{"*": node}` when every item has one node, `{"*k": …, "*v": …}`
+ * when every key has one node (or none) and every value another (or none); else the nodes as they are.
+ */
+function alikePairs(children: TypeChildren, length: number): TypeChildren {
+  const all = alike(children, length);
+  if (all !== children || length < 4) return all;
+  const keyNode = children[0];
+  const valueNode = children[1];
+  for (let i = 2; i < length; i += 2) {
+    const k = children[i];
+    const v = children[i + 1];
+    if (k === undefined ? keyNode !== undefined : keyNode === undefined || !sameNode(keyNode, k)) return children;
+    if (v === undefined ? valueNode !== undefined : valueNode === undefined || !sameNode(valueNode, v)) return children;
+  }
+  const pairs: TypeChildren = {};
+  if (keyNode !== undefined) pairs[EACH_KEY] = keyNode;
+  if (valueNode !== undefined) pairs[EACH_VALUE] = valueNode;
+  return pairs;
+}
+
+/** A string, boolean, null or ordinary number: JSON holds it as it is. */
+function isPlainScalar(part: unknown): boolean {
+  switch (typeof part) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(part) && (part !== 0 || 1 / part > 0);
+    default:
+      return part === null;
   }
 }
 
@@ -430,21 +475,30 @@ const HOLE_MARK = Symbol('hole');
 /** What a place's content becomes when read back: the value (revive) or the format 1 tag a display shows. */
 type Reader = (kind: string, content: unknown) => unknown;
 
+/** How a Map's content is laid out: format 3's flat list of keys and values, or format 2's list of entries. */
+export type MapLayout = 'flat' | 'entries';
+
+const reviveFlat: Reader = (kind, content) => revive(kind, content, 'flat');
+const reviveEntries: Reader = (kind, content) => revive(kind, content, 'entries');
+const tagFlat: Reader = (kind, content) => asTag(kind, content, 'flat');
+const tagEntries: Reader = (kind, content) => asTag(kind, content, 'entries');
+
 /**
- * The value of a format 2 envelope, read back: the places `types` names are revived in the tree
- * JSON.parse made (a plain object or array stays itself; its typed parts are replaced in place).
+ * The value of a format 3 (or 2) envelope, read back: the places `types` names are revived in the
+ * tree JSON.parse made (a plain object or array stays itself; its typed parts are replaced in place).
  */
-export function decodeFlat(value: unknown, types: unknown): unknown {
-  return visit(value, types, revive);
+export function decodeFlat(value: unknown, types: unknown, maps: MapLayout): unknown {
+  return visit(value, types, maps === 'flat' ? reviveFlat : reviveEntries);
 }
 
 /**
- * The value of a format 2 envelope as format 1's tagged tree: for display (nothing is revived),
- * and to write the encoder's copy in format 1 when it met a shared reference (`typeKeyed`: the
- * plain objects with a `$type` key, escaped in place as format 1 escapes them). The tree is changed in place.
+ * The value of a format 3 (or 2) envelope as format 1's tagged tree: for display (nothing is
+ * revived), and to write the encoder's copy in format 1 when it met a shared reference
+ * (`typeKeyed`: the plain objects with a `$type` key, escaped in place as format 1 escapes them).
+ * The tree is changed in place.
  */
-export function taggedTree(value: unknown, types: unknown, typeKeyed?: readonly Record<string, unknown>[]): unknown {
-  const tree = visit(value, types, asTag);
+export function taggedTree(value: unknown, types: unknown, maps: MapLayout, typeKeyed?: readonly Record<string, unknown>[]): unknown {
+  const tree = visit(value, types, maps === 'flat' ? tagFlat : tagEntries);
   for (const copy of typeKeyed ?? []) {
     const fields: Record<string, unknown> = {};
     for (const key of Object.keys(copy)) {
@@ -458,12 +512,13 @@ export function taggedTree(value: unknown, types: unknown, typeKeyed?: readonly 
 }
 
 /**
- * The plain objects of a format 2 value that have a `$type` key of their own, found by walking the
+ * The plain objects of a format 3 (or 2) value that have a `$type` key of their own, found by walking the
  * value beside its `types` (a kind's content is not one of the value's objects, its parts are): for
  * display, where format 1 escapes them so they cannot pass for a tag. Read before `taggedTree`
  * changes the tree.
  */
-export function typeKeyedObjects(value: unknown, types: unknown): Record<string, unknown>[] {
+export function typeKeyedObjects(value: unknown, types: unknown, maps: MapLayout): Record<string, unknown>[] {
+  const mapItems = maps === 'flat' ? (list: unknown, node: unknown) => each(list, node, walk) : (list: unknown, node: unknown) => each(list, node, entry);
   const found: Record<string, unknown>[] = [];
   const walk = (part: unknown, node: unknown): void => {
     if (typeof node === 'string') return content(node, part, undefined);
@@ -485,7 +540,7 @@ export function typeKeyedObjects(value: unknown, types: unknown): Record<string,
   };
   const content = (kind: string, part: unknown, children: unknown): void => {
     const at = (typeof part === 'object' && part !== null ? part : {}) as Record<string, unknown>;
-    if (kind === 'Map') each(part, children, entry);
+    if (kind === 'Map') mapItems(part, children);
     else if (kind === 'Set') each(part, children, walk);
     else if (kind.startsWith(CLASS)) fieldsOf(part, children);
     else if (kind === 'Error') {
@@ -494,7 +549,7 @@ export function typeKeyedObjects(value: unknown, types: unknown): Record<string,
     } else if (kind.startsWith(SUBCLASS)) {
       const base = kind.slice(SUBCLASS.length).split(':')[0];
       const valueNode = childNode(children, 'value', false);
-      if (base === 'Map') each(at.value, valueNode, entry);
+      if (base === 'Map') mapItems(at.value, valueNode);
       else if (base === 'Array' || base === 'Set') each(at.value, valueNode, walk);
       fieldsOf(at.fields, childNode(children, 'fields', false));
     }
@@ -503,12 +558,25 @@ export function typeKeyedObjects(value: unknown, types: unknown): Record<string,
   return found;
 }
 
-/** The node of `key` among a node's children (`*` names each item of a list), if it has one. */
+/** The node of `key` among a node's children (`*`, `*k` and `*v` name items of a list), if it has one. */
 function childNode(node: unknown, key: string, list: boolean): unknown {
   if (typeof node !== 'object' || node === null || Array.isArray(node)) return undefined;
   const children = node as Record<string, unknown>;
-  if (list && Object.hasOwn(children, ALL) && Object.keys(children).length === 1) return children[ALL];
+  if (list) {
+    const each = eachItem(children);
+    if (each === 'all') return children[ALL];
+    if (each === 'pairs') return children[Number(key) % 2 === 0 ? EACH_KEY : EACH_VALUE];
+  }
   return Object.hasOwn(children, key) ? children[key] : undefined;
+}
+
+/** Whether a list's node names every item at once (`*`), every key and value of a Map's list (`*k`, `*v`), or items one by one. */
+function eachItem(children: Record<string, unknown>): 'all' | 'pairs' | undefined {
+  const keys = Object.keys(children);
+  if (keys.length === 1 && keys[0] === ALL) return 'all';
+  if (keys.length > 2) return undefined;
+  for (let i = 0; i < keys.length; i++) if (keys[i] !== EACH_KEY && keys[i] !== EACH_VALUE) return undefined;
+  return keys.length > 0 ? 'pairs' : undefined;
 }
 
 function visit(value: unknown, types: unknown, read: Reader): unknown {
@@ -537,13 +605,27 @@ function place(holder: Record<string, unknown>, key: string, node: unknown, read
 function parts(container: unknown, children: unknown, read: Reader): void {
   if (typeof container !== 'object' || container === null) throw new OperonValueFormatError(`a stored value's types name parts inside ${describe(container)}, which has none`);
   if (typeof children !== 'object' || children === null || Array.isArray(children)) throw new OperonValueFormatError(`a stored value's types hold ${describe(children)}, not a node`);
-  const keys = Object.keys(children);
-  // `*` names each item of a list (an object's own `*` key is just a key).
-  if (Array.isArray(container) && keys.length === 1 && keys[0] === ALL) {
-    const node = (children as Record<string, unknown>)[ALL];
-    for (let i = 0; i < container.length; i++) place(container as unknown as Record<string, unknown>, i as unknown as string, node, read);
-    return;
+  // `*` names each item of a list, `*k` and `*v` each key and each value of a Map's list (an
+  // object's own `*` key is just a key).
+  if (Array.isArray(container)) {
+    const each = eachItem(children as Record<string, unknown>);
+    const list = container as unknown as Record<string, unknown>;
+    if (each === 'all') {
+      const node = (children as Record<string, unknown>)[ALL];
+      for (let i = 0; i < container.length; i++) place(list, i as unknown as string, node, read);
+      return;
+    }
+    if (each === 'pairs') {
+      const keyNode = (children as Record<string, unknown>)[EACH_KEY];
+      const valueNode = (children as Record<string, unknown>)[EACH_VALUE];
+      for (let i = 0; i < container.length; i++) {
+        const node = i % 2 === 0 ? keyNode : valueNode;
+        if (node !== undefined) place(list, i as unknown as string, node, read);
+      }
+      return;
+    }
   }
+  const keys = Object.keys(children);
   for (let i = 0; i < keys.length; i++) place(container as Record<string, unknown>, keys[i]!, (children as Record<string, unknown>)[keys[i]!], read);
 }
 
@@ -554,7 +636,7 @@ function set(holder: Record<string, unknown>, key: string, value: unknown): void
   else holder[key] = value;
 }
 
-function revive(kind: string, content: unknown): unknown {
+function revive(kind: string, content: unknown, maps: MapLayout): unknown {
   switch (kind) {
     case 'undefined':
       return undefined;
@@ -569,7 +651,7 @@ function revive(kind: string, content: unknown): unknown {
     case 'RegExp':
       return regExp(content, undefined);
     case 'Map':
-      return fillMap(new Map(), content);
+      return fillMap(new Map(), content, maps);
     case 'Set':
       return fillSet(new Set(), content);
     case 'Buffer':
@@ -582,7 +664,7 @@ function revive(kind: string, content: unknown): unknown {
       const typed = TYPED_ARRAYS.get(kind);
       if (typed) return new typed(bytes(content));
       if (kind.startsWith(CLASS)) return instance(kind.slice(CLASS.length), content);
-      if (kind.startsWith(SUBCLASS)) return subclassInstance(kind.slice(SUBCLASS.length), content);
+      if (kind.startsWith(SUBCLASS)) return subclassInstance(kind.slice(SUBCLASS.length), content, maps);
       throw new OperonValueFormatError(`a stored value holds a "${kind}" this version of Operon cannot read`);
     }
   }
@@ -611,8 +693,15 @@ function errorFrom(content: unknown): Error {
   return error;
 }
 
-function fillMap(map: Map<unknown, unknown>, content: unknown): Map<unknown, unknown> {
-  for (const entry of listOf(content, 'Map')) {
+function fillMap(map: Map<unknown, unknown>, content: unknown, maps: MapLayout): Map<unknown, unknown> {
+  const list = listOf(content, 'Map');
+  if (maps === 'flat') {
+    if (list.length % 2 !== 0) throw new OperonValueFormatError(`a stored Map holds a list of ${list.length} items, not its keys and values`);
+    // Map.prototype's own set: a subclass's set is app code.
+    for (let i = 0; i < list.length; i += 2) Map.prototype.set.call(map, list[i], list[i + 1]);
+    return map;
+  }
+  for (const entry of list) {
     if (!Array.isArray(entry) || entry.length !== 2) throw new OperonValueFormatError(`a stored Map holds ${describe(entry)}, not a [key, value] entry`);
     // Map.prototype's own set: a subclass's set is app code.
     Map.prototype.set.call(map, entry[0], entry[1]);
@@ -649,7 +738,7 @@ function instance(className: string, content: unknown): object {
   return copyFields(Object.create(cls.prototype as object) as object, fieldsOf(content, `instance of ${className}`));
 }
 
-function subclassInstance(kind: string, content: unknown): object {
+function subclassInstance(kind: string, content: unknown, maps: MapLayout): object {
   const colon = kind.indexOf(':');
   const base = kind.slice(0, colon);
   const className = kind.slice(colon + 1);
@@ -676,7 +765,7 @@ function subclassInstance(kind: string, content: unknown): object {
       out = regExp(value, cls);
       break;
     case 'Map':
-      out = fillMap(Reflect.construct(Map, [], cls) as Map<unknown, unknown>, value);
+      out = fillMap(Reflect.construct(Map, [], cls) as Map<unknown, unknown>, value, maps);
       break;
     default:
       out = fillSet(Reflect.construct(Set, [], cls) as Set<unknown>, value);
@@ -684,16 +773,26 @@ function subclassInstance(kind: string, content: unknown): object {
   return copyFields(out, fieldsOf(fields ?? {}, `instance of ${className}`));
 }
 
-/** A place's content as format 1 holds it: `{"$type":"Date","value":"…"}`. */
-function asTag(kind: string, content: unknown): unknown {
+/** A place's content as format 1 holds it: `{"$type":"Date","value":"…"}` (a Map as its list of entries). */
+function asTag(kind: string, content: unknown, maps: MapLayout): unknown {
   if (kind === 'undefined' || kind === 'hole') return { $type: kind };
   if (kind === 'RegExp') return { $type: kind, value: pattern(content) };
+  if (kind === 'Map') return { $type: kind, value: entriesOf(content, maps) };
   if (kind.startsWith(CLASS)) return { $type: 'class', class: kind.slice(CLASS.length), value: content };
   if (kind.startsWith(SUBCLASS)) {
     const rest = kind.slice(SUBCLASS.length);
     const colon = rest.indexOf(':');
+    const base = rest.slice(0, colon);
     const { value, fields } = (content ?? {}) as Record<string, unknown>;
-    return { $type: 'subclass', class: rest.slice(colon + 1), base: rest.slice(0, colon), value, fields };
+    return { $type: 'subclass', class: rest.slice(colon + 1), base, value: base === 'Map' ? entriesOf(value, maps) : value, fields };
   }
   return { $type: kind, value: content };
+}
+
+/** A Map's stored list as `[key, value]` entries (format 3's flat list paired up). */
+function entriesOf(content: unknown, maps: MapLayout): unknown {
+  if (maps === 'entries' || !Array.isArray(content)) return content;
+  const entries: unknown[] = [];
+  for (let i = 0; i + 1 < content.length; i += 2) entries.push([content[i], content[i + 1]]);
+  return entries;
 }

@@ -3,7 +3,7 @@
  * cannot hold is a tagged object in its place (`{"$type":"Date","value":"…"}`) and a shared or
  * circular reference is `{"$type":"ref","value":n}`, the n-th object met depth first. Recorded
  * errors are written here (leniently: an error must always be recordable); a value with a shared
- * reference is the format 2 encoder's copy turned into this form (flat-format.ts `taggedTree`).
+ * reference is the format 3 encoder's copy turned into this form (flat-format.ts `taggedTree`).
  * Every record in it still reads back.
  */
 import { OperonError, OperonValueFormatError, brandOperonError, serializableClassName, serializableClassNamed, type SerializableClass } from '@operon/sdk';

@@ -2,11 +2,11 @@
  * The stored form of values: JSON text an operator can query. A value JSON holds as it is (no
  * `undefined`, no special number, no shared object, nothing but plain objects and arrays) is
  * stored as its plain JSON, exactly as every record before this codec was. Anything else is
- * stored in an envelope that names its format, `{"$operon":2,"value":…,"types":…}`: the value as
+ * stored in an envelope that names its format, `{"$operon":3,"value":…,"types":…}`: the value as
  * plain JSON and, beside it, the tree of the places that hold what JSON cannot (flat-format.ts).
  * A value with a shared or circular reference, and a recorded error, are written in format 1,
- * where each such part is a tagged object in its place (tagged-format.ts). Both formats and plain
- * JSON read back.
+ * where each such part is a tagged object in its place (tagged-format.ts). Formats 1, 2 (format 3
+ * with a Map as its list of entries) and 3, and plain JSON, read back.
  *
  * Reading never runs code a record names: a class is looked up by name among the registered
  * ones (a Map, so `constructor` or `__proto__` finds nothing), its constructor never runs, and
@@ -22,7 +22,9 @@ export { describe } from './value-kinds.js';
 /** The envelope's key and the format this runtime writes; a later format gets a new number. */
 export const ENVELOPE_KEY = '$operon';
 /** Plain values with parts JSON cannot hold: the value as plain JSON, the places of those parts beside it. */
-export const FORMAT = 2;
+export const FORMAT = 3;
+/** Format 3 before it wrote a Map as a flat list of keys and values (it wrote a list of entries); still read. */
+export const ENTRIES_FORMAT = 2;
 /** Values with shared or circular references, and recorded errors: a tagged object in place of each such part. */
 export const TAGGED_FORMAT = 1;
 
@@ -36,7 +38,7 @@ export function encodeValue(value: unknown, root: string, what: string): string 
     const encoder = new FlatEncoder();
     const tree = encoder.encode(value);
     // A shared or circular reference: the copy is written in format 1, which holds references.
-    if (encoder.references) return JSON.stringify({ [ENVELOPE_KEY]: TAGGED_FORMAT, value: taggedTree(tree, encoder.node, encoder.typeKeyed) });
+    if (encoder.references) return JSON.stringify({ [ENVELOPE_KEY]: TAGGED_FORMAT, value: taggedTree(tree, encoder.node, 'flat', encoder.typeKeyed) });
     // A plain object that has the envelope's key would read as an envelope: it goes in one.
     if (encoder.tagged || (typeof value === 'object' && value !== null && !Array.isArray(value) && Object.hasOwn(value, ENVELOPE_KEY))) {
       const types = encoder.node;
@@ -78,7 +80,7 @@ function errorText(error: Error): string {
 /**
  * Whether two stored texts hold the same value. The same text is; texts that differ may still
  * hold one value written in two formats (a record an earlier version wrote in format 1, and this
- * version's format 2 text of the same value), so each is read back and written again in the
+ * version's format 3 text of the same value), so each is read back and written again in the
  * current format. A text that cannot be read here (a class not registered) holds no value to compare.
  */
 export function sameStoredValue(a: string, b: string): boolean {
@@ -91,11 +93,11 @@ export function sameStoredValue(a: string, b: string): boolean {
 }
 
 /** A parsed record's envelope, or undefined if the record is plain JSON (of any version). */
-export function envelopeOf(parsed: unknown): { format: 1 | 2; envelope: Record<string, unknown> } | undefined {
+export function envelopeOf(parsed: unknown): { format: 1 | 2 | 3; envelope: Record<string, unknown> } | undefined {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || !Object.hasOwn(parsed, ENVELOPE_KEY)) return undefined;
   const format = (parsed as Record<string, unknown>)[ENVELOPE_KEY];
-  if (format !== FORMAT && format !== TAGGED_FORMAT) {
-    throw new OperonValueFormatError(`a stored value is in format ${JSON.stringify(format)}; this version of Operon reads formats 1 and 2 and plain JSON`);
+  if (format !== FORMAT && format !== ENTRIES_FORMAT && format !== TAGGED_FORMAT) {
+    throw new OperonValueFormatError(`a stored value is in format ${JSON.stringify(format)}; this version of Operon reads formats 1, 2 and 3 and plain JSON`);
   }
   return { format, envelope: parsed as Record<string, unknown> };
 }
@@ -109,9 +111,10 @@ export function decodeValue<T>(text: string | null): T {
 }
 
 /** An envelope's value, read back. A damaged record is an OperonValueFormatError, never a bare TypeError. */
-export function decodeEnvelope({ format, envelope }: { format: 1 | 2; envelope: Record<string, unknown> }): unknown {
+export function decodeEnvelope({ format, envelope }: { format: 1 | 2 | 3; envelope: Record<string, unknown> }): unknown {
   try {
-    return format === FORMAT ? decodeFlat(envelope.value, envelope.types) : new TaggedDecoder().decode(envelope.value);
+    if (format === TAGGED_FORMAT) return new TaggedDecoder().decode(envelope.value);
+    return decodeFlat(envelope.value, envelope.types, format === FORMAT ? 'flat' : 'entries');
   } catch (error) {
     if (error instanceof OperonError) throw error;
     throw new OperonValueFormatError(`a stored value is damaged or nested too deeply to read: ${describe(error)}`);
@@ -129,10 +132,12 @@ export function storedValueForDisplay(text: string | null): unknown {
   const parsed: unknown = JSON.parse(text);
   if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) && Object.hasOwn(parsed, ENVELOPE_KEY)) {
     const envelope = parsed as Record<string, unknown>;
-    if (envelope[ENVELOPE_KEY] === FORMAT) {
+    const format = envelope[ENVELOPE_KEY];
+    if (format === FORMAT || format === ENTRIES_FORMAT) {
+      const maps = format === FORMAT ? 'flat' : 'entries';
       try {
         // A plain object with its own `$type` key is escaped, as format 1 holds it, so it shows as no tag.
-        return taggedTree(envelope.value, envelope.types, typeKeyedObjects(envelope.value, envelope.types)) ?? null;
+        return taggedTree(envelope.value, envelope.types, maps, typeKeyedObjects(envelope.value, envelope.types, maps)) ?? null;
       } catch {
         return envelope.value ?? null;
       }

@@ -226,7 +226,7 @@ export class FlatEncoder {
       case 'Array':
         return this.items(value as unknown[]);
       case 'Date':
-        return Number.isNaN(Date.prototype.getTime.call(value)) ? null : isoText(value as Date);
+        return Number.isNaN(getTime.call(value)) ? null : isoText(value as Date);
       case 'RegExp':
         return `/${(value as RegExp).source}/${(value as RegExp).flags}`;
       case 'Map': {
@@ -412,42 +412,62 @@ function sameChildren(a: TypeChildren, b: TypeChildren): boolean {
   return true;
 }
 
+const getTime = Date.prototype.getTime;
 const getUTCFullYear = Date.prototype.getUTCFullYear;
 const getUTCMonth = Date.prototype.getUTCMonth;
 const getUTCDate = Date.prototype.getUTCDate;
-const getUTCHours = Date.prototype.getUTCHours;
-const getUTCMinutes = Date.prototype.getUTCMinutes;
-const getUTCSeconds = Date.prototype.getUTCSeconds;
-const getUTCMilliseconds = Date.prototype.getUTCMilliseconds;
 const two = (n: number): string => (n < 10 ? '0' + n : '' + n);
+const DAY_MS = 86_400_000;
+/** The `YYYY-MM-DDT` text of the last day written: the dates of a list of records are often of one day. */
+let lastDay = Number.NaN;
+let lastDayText = '';
 
 /**
- * A valid date's `toISOString()` text, written here for years 0 to 9999 (the language's own is
+ * A valid date's `toISOString()` text, written here for years 1000 to 9999 (the language's own is
  * several times slower, and a list of records is often mostly dates); other years use it.
  */
 export function isoText(date: Date): string {
-  const year = getUTCFullYear.call(date);
-  if (year < 1000 || year > 9999) return Date.prototype.toISOString.call(date);
-  const ms = getUTCMilliseconds.call(date);
-  return (
-    year + '-' + two(getUTCMonth.call(date) + 1) + '-' + two(getUTCDate.call(date)) + 'T' + two(getUTCHours.call(date)) + ':' +
-    two(getUTCMinutes.call(date)) + ':' + two(getUTCSeconds.call(date)) + '.' + (ms < 10 ? '00' + ms : ms < 100 ? '0' + ms : '' + ms) + 'Z'
-  );
+  const time = getTime.call(date);
+  const day = Math.floor(time / DAY_MS);
+  if (day !== lastDay) {
+    const year = getUTCFullYear.call(date);
+    if (year < 1000 || year > 9999) return Date.prototype.toISOString.call(date);
+    lastDayText = year + '-' + two(getUTCMonth.call(date) + 1) + '-' + two(getUTCDate.call(date)) + 'T';
+    lastDay = day;
+  }
+  let rest = time - day * DAY_MS;
+  const hours = Math.floor(rest / 3_600_000);
+  rest -= hours * 3_600_000;
+  const minutes = Math.floor(rest / 60_000);
+  rest -= minutes * 60_000;
+  const seconds = Math.floor(rest / 1000);
+  const ms = rest - seconds * 1000;
+  return lastDayText + two(hours) + ':' + two(minutes) + ':' + two(seconds) + (ms < 10 ? '.00' : ms < 100 ? '.0' : '.') + ms + 'Z';
+}
+
+/** The digit at `at` of `s`, or a number above 9 if it is not one (so a sum of them shows any bad one). */
+function digit(s: string, at: number): number {
+  return (s.charCodeAt(at) - 48) >>> 0;
 }
 
 /** The time of a date's stored text; the common `YYYY-MM-DDTHH:mm:ss.sssZ` of years 1000 to 9999 read here (the language's parser is several times slower). */
 function isoTime(text: unknown): number {
   const s = String(text);
   if (s.length === 24 && s.charCodeAt(4) === 45 && s.charCodeAt(7) === 45 && s.charCodeAt(10) === 84 && s.charCodeAt(13) === 58 && s.charCodeAt(16) === 58 && s.charCodeAt(19) === 46 && s.charCodeAt(23) === 90) {
-    const year = digits(s, 0, 4);
-    const month = digits(s, 5, 2);
-    const day = digits(s, 8, 2);
-    const hour = digits(s, 11, 2);
-    const minute = digits(s, 14, 2);
-    const second = digits(s, 17, 2);
-    const ms = digits(s, 20, 3);
-    if (year >= 1000 && month >= 1 && month <= 12 && day >= 1 && day <= daysIn(year, month) && hour >= 0 && hour <= 23 && minute >= 0 && minute <= 59 && second >= 0 && second <= 59 && ms >= 0) {
-      return Date.UTC(year, month - 1, day, hour, minute, second, ms);
+    const y0 = digit(s, 0), y1 = digit(s, 1), y2 = digit(s, 2), y3 = digit(s, 3);
+    const mo0 = digit(s, 5), mo1 = digit(s, 6), d0 = digit(s, 8), d1 = digit(s, 9);
+    const h0 = digit(s, 11), h1 = digit(s, 12), mi0 = digit(s, 14), mi1 = digit(s, 15), s0 = digit(s, 17), s1 = digit(s, 18);
+    const ms0 = digit(s, 20), ms1 = digit(s, 21), ms2 = digit(s, 22);
+    if ((y0 | y1 | y2 | y3 | mo0 | mo1 | d0 | d1 | h0 | h1 | mi0 | mi1 | s0 | s1 | ms0 | ms1 | ms2) < 10) {
+      const year = y0 * 1000 + y1 * 100 + y2 * 10 + y3;
+      const month = mo0 * 10 + mo1;
+      const day = d0 * 10 + d1;
+      const hour = h0 * 10 + h1;
+      const minute = mi0 * 10 + mi1;
+      const second = s0 * 10 + s1;
+      if (year >= 1000 && month >= 1 && month <= 12 && day >= 1 && day <= daysIn(year, month) && hour <= 23 && minute <= 59 && second <= 59) {
+        return Date.UTC(year, month - 1, day, hour, minute, second, ms0 * 100 + ms1 * 10 + ms2);
+      }
     }
   }
   return new Date(s).getTime();
@@ -456,17 +476,6 @@ function isoTime(text: unknown): number {
 function daysIn(year: number, month: number): number {
   if (month !== 2) return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
   return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
-}
-
-/** The number written in `length` decimal digits at `at`, or -1 if they are not all digits. */
-function digits(s: string, at: number, length: number): number {
-  let n = 0;
-  for (let i = at; i < at + length; i++) {
-    const d = s.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) return -1;
-    n = n * 10 + d;
-  }
-  return n;
 }
 
 /** A part of a stored value that the type tree says is missing: the array's hole there. */
@@ -645,7 +654,7 @@ function revive(kind: string, content: unknown, maps: MapLayout): unknown {
     case 'number':
       return content === '-0' ? -0 : Number(content);
     case 'bigint':
-      return BigInt(String(content));
+      return BigInt(typeof content === 'string' ? content : String(content));
     case 'Date':
       return new Date(content === null ? Number.NaN : isoTime(content));
     case 'RegExp':

@@ -445,9 +445,10 @@ export function isoText(date: Date): string {
   return lastDayText + two(hours) + ':' + two(minutes) + ':' + two(seconds) + (ms < 10 ? '.00' : ms < 100 ? '.0' : '.') + ms + 'Z';
 }
 
-/** The digit at `at` of `s`, or a number above 9 if it is not one (so a sum of them shows any bad one). */
+/** The digit at `at` of `s`, or NaN if it is not one (so any bad one makes the whole sum NaN). */
 function digit(s: string, at: number): number {
-  return (s.charCodeAt(at) - 48) >>> 0;
+  const d = s.charCodeAt(at) - 48;
+  return d >= 0 && d <= 9 ? d : Number.NaN;
 }
 
 /** The time of a date's stored text; the common `YYYY-MM-DDTHH:mm:ss.sssZ` of years 1000 to 9999 read here (the language's parser is several times slower). */
@@ -458,7 +459,7 @@ function isoTime(text: unknown): number {
     const mo0 = digit(s, 5), mo1 = digit(s, 6), d0 = digit(s, 8), d1 = digit(s, 9);
     const h0 = digit(s, 11), h1 = digit(s, 12), mi0 = digit(s, 14), mi1 = digit(s, 15), s0 = digit(s, 17), s1 = digit(s, 18);
     const ms0 = digit(s, 20), ms1 = digit(s, 21), ms2 = digit(s, 22);
-    if ((y0 | y1 | y2 | y3 | mo0 | mo1 | d0 | d1 | h0 | h1 | mi0 | mi1 | s0 | s1 | ms0 | ms1 | ms2) < 10) {
+    if (!Number.isNaN(y0 + y1 + y2 + y3 + mo0 + mo1 + d0 + d1 + h0 + h1 + mi0 + mi1 + s0 + s1 + ms0 + ms1 + ms2)) {
       const year = y0 * 1000 + y1 * 100 + y2 * 10 + y3;
       const month = mo0 * 10 + mo1;
       const day = d0 * 10 + d1;
@@ -466,11 +467,22 @@ function isoTime(text: unknown): number {
       const minute = mi0 * 10 + mi1;
       const second = s0 * 10 + s1;
       if (year >= 1000 && month >= 1 && month <= 12 && day >= 1 && day <= daysIn(year, month) && hour <= 23 && minute <= 59 && second <= 59) {
-        return Date.UTC(year, month - 1, day, hour, minute, second, ms0 * 100 + ms1 * 10 + ms2);
+        return (daysSinceEpoch(year, month, day) * 24 + hour) * 3_600_000 + minute * 60_000 + second * 1000 + ms0 * 100 + ms1 * 10 + ms2;
       }
     }
   }
   return new Date(s).getTime();
+}
+
+/** The days from 1970-01-01 to a date of the Gregorian calendar, for years from 0 on (Date.UTC's answer, without the call). */
+function daysSinceEpoch(year: number, month: number, day: number): number {
+  // Counted in 400-year cycles of years that start on March 1st, so a leap day ends its year.
+  const y = month <= 2 ? year - 1 : year;
+  const cycle = Math.floor(y / 400);
+  const yearOfCycle = y - cycle * 400;
+  const dayOfYear = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const dayOfCycle = yearOfCycle * 365 + Math.floor(yearOfCycle / 4) - Math.floor(yearOfCycle / 100) + dayOfYear;
+  return cycle * 146_097 + dayOfCycle - 719_468;
 }
 
 function daysIn(year: number, month: number): number {

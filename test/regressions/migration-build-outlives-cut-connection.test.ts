@@ -87,7 +87,9 @@ describe('a migrating start cut off in the middle of an index build', () => {
       expect(second).toBeUndefined();
 
       await running.query('COMMIT');
+      const releasedAt = performance.now();
       await migrating;
+      console.log(`the second start finished the migration ${Math.round(performance.now() - releasedAt)} ms after the table was free (the orphaned build's end, then its own build)`);
       expect(second).toEqual(SYSTEM_MIGRATIONS.slice(outside).map((m) => m.version));
       const indexes = await query<{ name: string; oid: number; valid: boolean }>(
         database,

@@ -101,7 +101,7 @@ for (let i = 0; i < tests; i++) {
     it(\`greets again a day later (\${i})\`, async () => {
       const handle = await testRuntime!.invoke(Greetings, mode === 'shared' ? \`tomorrow-\${i}\` : 'tomorrow').greetTomorrow(name);
       await testRuntime!.advance('24h');
-      expect(await handle.getResult()).toBe(\`Hello again, \${name}! You have been greeted 1 times.\`);
+      expect(await handle.getResult()).toBe(\`Hello again, \${name}! You have been greeted 1 time.\`);
     });
   }
 }

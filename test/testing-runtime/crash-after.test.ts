@@ -91,7 +91,7 @@ describe('crashAfter and recover', () => {
   });
 
   it('refuses an operation that is not registered, and a recover() with no crash', async () => {
-    expect(() => testRuntime.crashAfter('Orders.refund')).toThrow(/crashAfter: no registered operation is named "Orders.refund" \(registered: .*Orders.charge/);
+    expect(() => testRuntime.crashAfter('Orders.refund')).toThrow(/crashAfter: no registered operation is named "Orders.refund" \(operations: .*Orders.charge/);
     await expect(testRuntime.recover()).rejects.toThrow(/recover: the runtime has not crashed/);
   });
 });

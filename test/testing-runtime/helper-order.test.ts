@@ -4,7 +4,7 @@
  * them at once; and a crashAfter that fires while the clock moves stops the clock there at once.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Communicator, OperonShutdownError, Workflow, type CommunicatorContext, type WorkflowContext } from '@operon/sdk';
+import { Communicator, GetApi, OperonShutdownError, Workflow, type CommunicatorContext, type HandlerContext, type WorkflowContext } from '@operon/sdk';
 import { createTestingRuntime, OperonTestingCrashedError, OperonTestingUsageError, type TestingRuntime } from '@operon/runtime';
 import { makeAppDir, type TestAppDir } from './app-dir.js';
 
@@ -30,6 +30,11 @@ class Reminders {
     const notified = await ctx.invoke(Reminders).notify(who);
     await ctx.sleep(3600);
     return `${notified} twice`;
+  }
+
+  @GetApi('/remind/:who')
+  static async remindOverHttp(ctx: HandlerContext, who: string): Promise<string> {
+    return (await ctx.invoke(Reminders).remind(who)).getWorkflowUUID();
   }
 }
 
@@ -152,5 +157,21 @@ describe('helpers called at once run one after another', () => {
     const resetting = testRuntime.reset();
     await expect(testRuntime.advance('soon' as never)).rejects.toBeInstanceOf(OperonTestingUsageError);
     await resetting;
+  });
+});
+
+describe('helpers refuse what would never work', () => {
+  it('crashAfter refuses a handler (nothing of it is recorded) and a second crash while one is armed', async () => {
+    expect(() => testRuntime.crashAfter('Reminders.remindOverHttp')).toThrow(
+      /crashAfter: Reminders\.remindOverHttp is not a workflow, transaction or communicator \(nothing of it is recorded, so the crash would never come\); name an operation it invokes \(operations: Reminders\.notify, /,
+    );
+    testRuntime.crashAfter('Reminders.notify');
+    expect(() => testRuntime.crashAfter('Reminders.remind')).toThrow(/crashAfter: already armed for Reminders\.notify, which has not fired yet; one crash is armed at a time \(reset\(\) disarms it\)/);
+    await testRuntime.reset();
+    testRuntime.crashAfter('Reminders.remind');
+  });
+
+  it('runUntilIdle refuses an option it does not know', async () => {
+    await expect(testRuntime.runUntilIdle({ maxDeadline: 3 } as never)).rejects.toThrow(/runUntilIdle: unknown option "maxDeadline": the options are maxDeadlines and timeoutMs/);
   });
 });

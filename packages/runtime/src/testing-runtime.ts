@@ -302,9 +302,15 @@ export async function createTestingRuntime(
     crashAfter: (operationName) => {
       const runtime = live('crashAfter').runtime;
       const fn = typeof operationName === 'string' ? runtime.registry.byQualifiedName(operationName) : undefined;
-      if (!fn) {
-        const known = runtime.registry.all().map((f) => f.name).join(', ');
-        throw new OperonTestingUsageError('crashAfter', `no registered operation is named ${JSON.stringify(operationName)} (registered: ${known || 'none'})`);
+      // Only operations are recorded: a handler, initializer or plain method never would fire it.
+      if (!fn?.method.kind) {
+        const known = runtime.registry.all().filter((f) => f.method.kind).map((f) => f.name).join(', ');
+        const what = fn ? `${fn.name} is not a workflow, transaction or communicator (nothing of it is recorded, so the crash would never come); name an operation it invokes` : `no registered operation is named ${JSON.stringify(operationName)}`;
+        throw new OperonTestingUsageError('crashAfter', `${what} (operations: ${known || 'none'})`);
+      }
+      // One crash at a time: a second crashAfter replacing the first would drop the crash the test set up first.
+      if (crashTarget !== undefined) {
+        throw new OperonTestingUsageError('crashAfter', `already armed for ${crashTarget}, which has not fired yet; one crash is armed at a time (reset() disarms it)`);
       }
       crashTarget = fn.name;
     },

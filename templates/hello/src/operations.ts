@@ -46,7 +46,7 @@ export class Greetings {
   static async greetTomorrow(ctx: WorkflowContext, name: string): Promise<string> {
     await ctx.sleep(24 * 60 * 60);
     const count = await ctx.invoke(Greetings).recordGreeting(name);
-    return ctx.invoke(Greetings).deliverGreeting(`Hello again, ${name}! You have been greeted ${count} times.`);
+    return ctx.invoke(Greetings).deliverGreeting(`Hello again, ${name}! You have been greeted ${count} time${count === 1 ? '' : 's'}.`);
   }
 
   @GetApi('/greeting/:name')

@@ -137,6 +137,9 @@ export class VirtualTime {
 
 /** runUntilIdle's options with their defaults, each checked. */
 export function runUntilIdleBudget(options: RunUntilIdleOptions = {}): Required<RunUntilIdleOptions> {
+  if (typeof options !== 'object' || options === null) throw new OperonTestingUsageError('runUntilIdle', `options must be an object ({ maxDeadlines, timeoutMs }), got ${String(options)}`);
+  const unknown = Object.keys(options).filter((key) => key !== 'maxDeadlines' && key !== 'timeoutMs');
+  if (unknown.length > 0) throw new OperonTestingUsageError('runUntilIdle', `unknown option ${unknown.map((k) => JSON.stringify(k)).join(', ')}: the options are maxDeadlines and timeoutMs`);
   return {
     maxDeadlines: budget('maxDeadlines', options.maxDeadlines, RUN_UNTIL_IDLE_BUDGET.deadlines),
     timeoutMs: budget('timeoutMs', options.timeoutMs, RUN_UNTIL_IDLE_BUDGET.realTimeMs),

@@ -354,8 +354,9 @@ export class WorkflowExecution {
   }
 
   /**
-   * Runs a communicator's call and record. While one is in flight a cancelled run keeps its
-   * workflow (its owner stays this instance, so a resume waits): a new run would call out again.
+   * Runs a communicator's call and record, or a transaction. While one is in flight a cancelled
+   * run keeps its workflow (its owner stays this instance, so a resume waits): a new run would
+   * call out again, and a transaction may still commit, whose record a resume must see.
    */
   async callOut<T>(work: () => Promise<T>): Promise<T> {
     this.callingOut++;

@@ -22,8 +22,8 @@ import { checkClientUUID } from '../client/identifiers.js';
 import { NOTIFICATION_CHANNEL } from '../system-db/notification-channel.js';
 import { OperonManagementRequestError, filterCondition, isEmptyFilter, type WorkflowFilter } from './workflow-filter.js';
 import { getManagedWorkflow } from './workflow-queries.js';
-import { clearCancelled, markCancelled } from '../system-db/transaction-outputs.js';
-import { outputsToFork, type ForkOutput } from '../system-db/fork-copies.js';
+import { clearCancelled, fenceForMove, markCancelled } from '../system-db/transaction-outputs.js';
+import { outputsToFork } from '../system-db/fork-copies.js';
 
 /** A change that the workflow's status does not allow (resuming a running one, cancelling an ended one): answered with 409. */
 export class OperonManagementConflictError extends OperonError {
@@ -62,14 +62,20 @@ export const APP_DATABASE_DEADLINE_MS = 5_000;
 /** How long a resume waits for a cancelled run to let go of its workflow before it answers 409. */
 export const RESUME_WAIT_MS = 5_000;
 
+/** How many records of a workflow a move's check saw: in the system database, and transaction outputs in the app database. */
+export interface CheckedRecords {
+  readonly system: number;
+  readonly transactions: number;
+}
+
 /** A resume's move of one workflow to another version, checked by the caller on its records. */
 export interface CheckedMove {
   readonly version: string;
   readonly workflowUUID: string;
-  /** How many records the system database held for it when checked. */
-  readonly records: number;
-  /** Checks again (the workflow gained records since): the count it checked, or throws the divergence. */
-  readonly check: () => Promise<number>;
+  /** How many records it held when checked. */
+  readonly records: CheckedRecords;
+  /** Checks again (the workflow gained records since): the counts it checked, or throws the divergence. */
+  readonly check: () => Promise<CheckedRecords>;
 }
 const RESUME_RETRY_MS = 50;
 
@@ -293,6 +299,8 @@ async function onAppDatabase(app: AppStep, work: (client: pg.PoolClient) => Prom
     // A connection left mid-transaction (or still waiting for an answer) is never reused.
     if (client !== undefined) client.release(true);
     else connecting.then((late) => late.release(true), () => undefined);
+    // A move found stale is no failure of the app database: it is checked again.
+    if (error instanceof StaleMove) throw error;
     const what = 'workflowUUID' in app.target ? `workflow ${app.target.workflowUUID}` : 'the workflows the filter selects';
     const step = app.verb === 'cancel' ? 'marked them cancelled' : "cleared the cancel's marks";
     throw new OperonManagementAppDatabaseError(
@@ -320,9 +328,12 @@ function refuseHeldDeduplication(error: unknown): never {
  * continues after its last recorded operation.
  *
  * A cancelled workflow whose run has not let go of it yet (its owner is still a live executor:
- * a communicator of that run is still calling out) is not handed over: a new run would call out
- * again. The resume waits up to `waitMs` for every such run to let go, then changes nothing and
- * answers OperonManagementStillFinishingError. A dead owner (its lease lapsed) counts as let go.
+ * a communicator of that run is still calling out, or a transaction is still committing) is not
+ * handed over: a new run would call out again. The resume waits up to `waitMs` for every such run
+ * to let go, then changes nothing and answers OperonManagementStillFinishingError. A dead owner
+ * (its lease lapsed) counts as let go. A workflow moved to another version is fenced in the app
+ * database before the move commits, so not even such a dead owner's transaction commits after
+ * its records were counted.
  */
 export async function resumeWorkflows(
   pool: pg.Pool,
@@ -377,6 +388,9 @@ export async function resumeWorkflows(
   }
 }
 
+/** A moved workflow committed a transaction its check did not see: the resume is rolled back, to be checked again. */
+class StaleMove extends Error {}
+
 /** One resume statement: it changes everything it selects, or (some run still finishing, or a move checked on fewer records than there are now) nothing. */
 async function resumeOnce(
   pool: pg.Pool,
@@ -387,7 +401,7 @@ async function resumeOnce(
 ): Promise<ChangeResult | { finishing: { workflowUUID: string; owner: string } } | { stale: true }> {
   const values: unknown[] = [];
   const roots = rootsOf(target, values);
-  values.push(move?.workflowUUID ?? null, move?.records ?? null);
+  values.push(move?.workflowUUID ?? null, move?.records.system ?? null);
   const checkedRecords = values.length;
   const stillFinishing = '(EXISTS (SELECT 1 FROM finishing) OR EXISTS (SELECT 1 FROM stale))';
   const moveTo = move?.version;
@@ -401,6 +415,15 @@ async function resumeOnce(
   // One workflow that another change took first (a simultaneous resume) changed nothing: nothing is recorded.
   const single = 'workflowUUID' in target;
   const audit = auditCte(values, author, single ? 'resume' : 'bulk-resume', moveTo === undefined ? target : { ...target, version: moveTo }, 'changed', single ? `${stillFinishing} OR count(*) = 0` : stillFinishing);
+  // A moved workflow's transactions are fenced out before the move commits, and counted behind
+  // that fence: one committed in the app database since the check makes the move stale too.
+  const alsoInApp = async (appClient: pg.PoolClient, uuids: readonly string[]) => {
+    if (move !== undefined && uuids.includes(move.workflowUUID) && (await fenceForMove(appClient, move.workflowUUID, handover)) !== move.records.transactions) {
+      throw new StaleMove();
+    }
+    await clearCancelled(appClient, uuids);
+  };
+  if (move !== undefined && app === undefined) throw new Error('a move to another version needs the app database, where its transactions are fenced');
   const rows = await underRowLocks(pool, app, (client) => client.query(
     `WITH RECURSIVE tree (workflow_uuid, is_root) AS (
        SELECT w.workflow_uuid, true FROM operon.workflow_status w WHERE ${roots}
@@ -443,7 +466,8 @@ async function resumeOnce(
        (SELECT workflow_uuid FROM finishing) AS finishing_uuid, (SELECT owner FROM finishing) AS finishing_owner,
        EXISTS (SELECT 1 FROM stale) AS stale`,
     values,
-  ), clearCancelled).catch(refuseHeldDeduplication);
+  ), alsoInApp).catch((error: unknown) => (error instanceof StaleMove ? undefined : refuseHeldDeduplication(error)));
+  if (rows === undefined) return { stale: true };
   const row = rows[0];
   if (row.finishing_uuid === null && row.stale) return { stale: true };
   if (row.finishing_uuid !== null) return { finishing: { workflowUUID: row.finishing_uuid, owner: row.finishing_owner } };
@@ -467,8 +491,8 @@ export interface ForkRequest {
 /** A fork's move to another version: the fork checks it on the records it copies. */
 export interface ForkMove {
   readonly version: string;
-  /** Checks the records before the fork's step on that code: the system records counted, or throws the divergence. */
-  readonly check: () => Promise<number>;
+  /** Checks the records before the fork's step on that code: the records counted, or throws the divergence. */
+  readonly check: () => Promise<CheckedRecords>;
 }
 
 /** The largest operation id (a Postgres integer). */
@@ -526,9 +550,7 @@ export async function forkWorkflow(
     );
   };
   if (await getManagedWorkflow(systemPool, forked)) return taken();
-  // Read before a move is checked: the check sees at least these, and the fork keeps them whatever becomes of the original.
-  const outputs = await outputsToFork(systemPool, appPool, workflowUUID, fork.fromStep);
-  return (await createFork(systemPool, workflowUUID, forked, asked, request, outputs, author, action, move)) ?? taken();
+  return (await createFork(systemPool, appPool, workflowUUID, forked, asked, request, author, action, move)) ?? taken();
 }
 
 /** What the audit log records of a fork: its original, its step, its version (if moved) and the new UUID. */
@@ -564,20 +586,27 @@ async function madeAlready(systemPool: pg.Pool, asked: MadeBy): Promise<boolean>
 /**
  * The new workflow, its system records and its note of transaction outputs, in one statement; a
  * move is checked on what it copies. Undefined when the UUID was taken meanwhile.
+ *
+ * The original's transaction outputs are read before a move is checked, so the check sees at
+ * least those; a moved fork's statement commits only once they are read again unchanged after it
+ * (a running original that committed one before the fork's step since is checked again), so what
+ * the fork keeps is exactly what was checked. The fork keeps them whatever becomes of the original.
  */
 async function createFork(
   systemPool: pg.Pool,
+  appPool: pg.Pool,
   workflowUUID: string,
   forked: string,
   fork: ForkRequest,
   request: MadeBy,
-  outputs: readonly ForkOutput[],
   author: ChangeAuthor,
   action: 'fork' | 'restart',
   move: ForkMove | undefined,
 ): Promise<ChangeResult | undefined> {
+  const outputsNow = () => outputsToFork(systemPool, appPool, workflowUUID, fork.fromStep);
+  let outputs = await outputsNow();
   // The original's records run on the original's code, unless the caller checked another version for them.
-  let checked = move === undefined ? null : await move.check();
+  let checked = move === undefined ? null : (await move.check()).system;
   for (let attempt = 1; ; attempt++) {
     const values: unknown[] = [forked, workflowUUID, fork.fromStep, Date.now(), fork.version ?? null, checked, JSON.stringify(request)];
     // A running original that recorded before the fork's step since the check: the fork changes nothing, to be checked again.
@@ -586,8 +615,13 @@ async function createFork(
     const audit = auditCte(values, author, action, auditedFork(workflowUUID, forked, fork), 'created', stale);
     values.push(outputs.map((o) => o.functionId), outputs.map((o) => o.functionName), outputs.map((o) => o.output), outputs.map((o) => o.createdAt));
     const taken = values.length - 3;
-    // A start or fork into the same UUID at once waits for this statement's row, then finds it taken.
-    const { rows } = await systemPool.query(
+    const client = await systemPool.connect();
+    let rows: any[];
+    let outputsChanged = false;
+    try {
+      if (move !== undefined) await client.query('BEGIN');
+      // A start or fork into the same UUID at once waits for this statement's row, then finds it taken.
+      ({ rows } = await client.query(
       `WITH ${handover.cte},
        created AS (
          INSERT INTO operon.workflow_status (workflow_uuid, status, workflow_name, kind, executor_id, inputs, authenticated_user,
@@ -614,10 +648,20 @@ async function createFork(
        SELECT (SELECT count(*) FROM created) AS created, (SELECT count(*) FROM copied) AS copied, (SELECT count(*) FROM noted) AS noted,
          (SELECT audit_id FROM audit) AS audit_id, ${stale} AS stale`,
       values,
-    );
-    if (rows[0].stale && move !== undefined) {
+      ));
+      // Outputs are only ever added: the same number read again is the same outputs.
+      outputsChanged = move !== undefined && Number(rows[0].created) > 0 && (await outputsNow()).length !== outputs.length;
+      if (move !== undefined) await client.query(outputsChanged ? 'ROLLBACK' : 'COMMIT');
+    } catch (error) {
+      if (move !== undefined) await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+    if ((rows[0].stale || outputsChanged) && move !== undefined) {
       if (attempt >= 5) throw new OperonManagementConflictError(`cannot fork workflow ${workflowUUID} to version ${move.version}: it kept recording operations before step ${fork.fromStep} while the fork was checked; try again`);
-      checked = await move.check();
+      outputs = await outputsNow();
+      checked = (await move.check()).system;
       continue;
     }
     if (Number(rows[0].created) === 0) return undefined;

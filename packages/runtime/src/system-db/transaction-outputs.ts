@@ -58,6 +58,24 @@ export async function clearCancelled(appPool: pg.Pool | pg.ClientBase, workflowU
 }
 
 /**
+ * For a move to other code: gives the workflow's fence row to `holder` (the instance holding it
+ * for adoption, which runs nothing), so no transaction of an earlier run (a paused process that
+ * wakes) commits from now on, then counts its committed transaction outputs. The fence waits for
+ * a transaction of it that is committing (that holds the row), so the count, read after, sees it.
+ * The row keeps its epoch: the adopter's fence, at a newer one, takes it over.
+ */
+export async function fenceForMove(app: pg.Pool | pg.ClientBase, workflowUUID: string, holder: string): Promise<number> {
+  await app.query(
+    `INSERT INTO operon.workflow_owners AS o (workflow_uuid, owner, epoch) VALUES ($1, $2, -1)
+     ON CONFLICT (workflow_uuid) DO UPDATE SET owner = EXCLUDED.owner`,
+    [workflowUUID, holder],
+  );
+  // A statement of its own: its snapshot is taken after the fence's wait.
+  const { rows } = await app.query<{ n: number }>('SELECT count(*)::int AS n FROM operon.transaction_outputs WHERE workflow_uuid = $1', [workflowUUID]);
+  return rows[0]!.n;
+}
+
+/**
  * Makes `owner` the owner of these workflows in the app database (an adoption), before it runs
  * any of them: from then on no transaction of their previous owner can commit.
  */

@@ -11,7 +11,7 @@ import { replayRecords, type Divergence } from '../debug/workflow-replay.js';
 import type { OperationRecord } from '../system-db/system-database.js';
 import { heldOutputs, heldOutputsOf } from '../system-db/fork-copies.js';
 import { OperonManagementRequestError } from '../management/workflow-filter.js';
-import type { CheckedMove, ForkMove } from '../management/workflow-changes.js';
+import type { CheckedMove, CheckedRecords, ForkMove } from '../management/workflow-changes.js';
 
 const CHECK_PAGE = 500;
 
@@ -86,11 +86,11 @@ export async function resolveVersion(runtime: OperonRuntime, asked: unknown): Pr
  * Checks that workflow `workflowUUID` can go on on `version`'s code from its records (those before
  * `beforeStep` for a fork): the version is loaded (or is this runtime's own), the records are
  * replayed there, and a divergence is thrown as OperonVersionCheckDivergedError. Answers how many
- * of the workflow's records the system database held before they were read: a change that finds
+ * of the workflow's records each database held before they were read: a change that finds
  * another count has records this check did not see.
  */
-export async function checkMove(runtime: OperonRuntime, workflowUUID: string, version: string, beforeStep?: number): Promise<number> {
-  const counted = await systemRecordCount(runtime, workflowUUID, beforeStep);
+export async function checkMove(runtime: OperonRuntime, workflowUUID: string, version: string, beforeStep?: number): Promise<CheckedRecords> {
+  const counted = await recordCounts(runtime, workflowUUID, beforeStep);
   const row = await runtime.systemDb.getWorkflow(workflowUUID);
   if (!row) throw new OperonWorkflowNotFoundError(workflowUUID);
   const all = (await runtime.systemDb.loadRecords([workflowUUID])).get(workflowUUID) ?? new Map<number, OperationRecord>();
@@ -113,9 +113,14 @@ export async function checkMove(runtime: OperonRuntime, workflowUUID: string, ve
   return counted;
 }
 
-async function systemRecordCount(runtime: OperonRuntime, workflowUUID: string, beforeStep = 2 ** 31 - 1): Promise<number> {
-  const { rows } = await runtime.systemDb.systemPool.query('SELECT count(*)::int AS n FROM operon.operation_outputs WHERE workflow_uuid = $1 AND function_id < $2', [workflowUUID, beforeStep]);
-  return rows[0].n as number;
+/** The workflow's records before `beforeStep`: in the system database, and its transactions' outputs in the app database. */
+async function recordCounts(runtime: OperonRuntime, workflowUUID: string, beforeStep = 2 ** 31 - 1): Promise<CheckedRecords> {
+  const count = (table: string) => `SELECT count(*)::int AS n FROM operon.${table} WHERE workflow_uuid = $1 AND function_id < $2`;
+  const [system, transactions] = await Promise.all([
+    runtime.systemDb.systemPool.query(count('operation_outputs'), [workflowUUID, beforeStep]),
+    runtime.systemDb.appPool.query(count('transaction_outputs'), [workflowUUID, beforeStep]),
+  ]);
+  return { system: system.rows[0].n as number, transactions: transactions.rows[0].n as number };
 }
 
 /**

@@ -36,8 +36,9 @@ export function operationStep(execution: WorkflowExecution, fn: RegisteredFuncti
         )
       : NOOP_RUNTIME_SPAN;
     try {
+      // Either kind keeps a cancelled run's workflow while in flight: a resume waits for what it records.
       const record = await (kind === 'transaction'
-        ? performTransaction(execution, site, span, fn, args)
+        ? execution.callOut(() => performTransaction(execution, site, span, fn, args))
         : execution.services.untilRecorded(execution.callOut(() => performCommunicator(execution, site, span, fn, args))));
       span.end(record.error === null ? undefined : deserializeError(record.error));
       return record;

@@ -9,34 +9,17 @@
  * again after it, are the ones read before the check; otherwise it is checked again on them,
  * here answering 409 OPERON_ERR_VERSION_CHECK_DIVERGED and creating nothing.
  */
-import { afterAll, expect, it } from 'vitest';
-import { createHttpServer, type OperonRuntime } from '@operon/runtime';
-import { moveBundle, moveState, paymentsOf } from '../helpers/latched-payments-app.js';
-import { authorizedPost, type HttpServer } from '../helpers/management-requests.js';
+import { expect, it } from 'vitest';
+import { moveState, paymentsOf } from '../helpers/latched-payments-app.js';
+import { usePaymentsMove } from '../helpers/payments-move.js';
 import { query } from '../helpers/test-databases.js';
-import { configWithAppDir, startVersion, storeVersion } from '../helpers/versioned-runtime.js';
 
-const TOKEN = 'a-token-for-the-fork-move-transaction-test';
-const { config, removeAppDir } = configWithAppDir('fork_move_tx', { management: { token: TOKEN } });
-const sys = (text: string, values: unknown[] = []) => query(config.database.system_database, text, values);
+const scene = usePaymentsMove('fork_move_tx', 'a-token-for-the-fork-move-transaction-test');
+const { sys, config } = scene;
 const app = (text: string, values: unknown[] = []) => query(config.database.user_database, text, values);
-let runtime: OperonRuntime | undefined;
-let server: HttpServer | undefined;
-
-afterAll(async () => {
-  moveState().release();
-  await server?.close();
-  await runtime?.destroy({ timeoutMs: 1000 });
-  removeAppDir();
-});
 
 it('a fork to another version checks the transaction the original committed during the check', { timeout: 30_000 }, async () => {
-  const tag = String(Math.random());
-  const v1 = moveBundle(1, tag);
-  const v2 = moveBundle(2, tag);
-  runtime = await startVersion(config, paymentsOf(1), v1);
-  await storeVersion(config, v2);
-  server = await createHttpServer(runtime);
+  const { runtime, v2 } = await scene.start();
 
   const original = await runtime.client.invoke(paymentsOf(1), { workflowUUID: 'fork-tx-original' }).payInTransaction();
   await moveState().reached;
@@ -51,7 +34,7 @@ it('a fork to another version checks the transaction the original committed duri
     throw new Error('the original never committed its transaction');
   };
 
-  const response = await authorizedPost(server, TOKEN)('/operon/workflows/fork-tx-original/fork', { fromStep: 1, version: v2.version, workflowUUID: 'fork-tx-fork' });
+  const response = await scene.post('/operon/workflows/fork-tx-original/fork', { fromStep: 1, version: v2.version, workflowUUID: 'fork-tx-fork' });
   expect(moveState().v2Bodies).toBe(2);
   expect(response.statusCode).toBe(409);
   expect(response.body).toMatch(/cannot move to version [0-9a-f]{16}: its records diverge from that code: operation 0: the code calls Payments.charge, but the record is of Payments.holdInTransaction/);

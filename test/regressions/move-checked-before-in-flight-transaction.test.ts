@@ -11,37 +11,20 @@
  * OPERON_ERR_VERSION_CHECK_DIVERGED and the workflow stays CANCELLED on v1. Resumed without a
  * version it goes on on v1 past the recorded transaction.
  */
-import { afterAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { OperonWorkflowCancelledError } from '@operon/sdk';
-import { createHttpServer, type OperonRuntime } from '@operon/runtime';
-import { moveBundle, moveState, paymentsOf } from '../helpers/latched-payments-app.js';
-import { authorizedPost, type HttpServer } from '../helpers/management-requests.js';
+import { moveState, paymentsOf } from '../helpers/latched-payments-app.js';
+import { usePaymentsMove } from '../helpers/payments-move.js';
 import { query } from '../helpers/test-databases.js';
-import { configWithAppDir, startVersion, storeVersion } from '../helpers/versioned-runtime.js';
 
-const TOKEN = 'a-token-for-the-move-in-flight-transaction-test';
-const { config, removeAppDir } = configWithAppDir('move_in_flight_tx', { management: { token: TOKEN } });
-const sys = (text: string, values: unknown[] = []) => query(config.database.system_database, text, values);
+const scene = usePaymentsMove('move_in_flight_tx', 'a-token-for-the-move-in-flight-transaction-test');
+const { sys, config } = scene;
 const app = (text: string, values: unknown[] = []) => query(config.database.user_database, text, values);
-let runtime: OperonRuntime | undefined;
-let server: HttpServer | undefined;
-
-afterAll(async () => {
-  moveState().release();
-  await server?.close();
-  await runtime?.destroy({ timeoutMs: 1000 });
-  removeAppDir();
-});
 
 it('a resume to another version checks the transaction the cancelled run committed while the resume waited', { timeout: 30_000 }, async () => {
-  const tag = String(Math.random());
-  const v1 = moveBundle(1, tag);
-  const v2 = moveBundle(2, tag);
-  runtime = await startVersion(config, paymentsOf(1), v1);
-  await storeVersion(config, v2);
-  server = await createHttpServer(runtime);
+  const { runtime, v1, v2 } = await scene.start();
   const post = async (url: string, payload?: object) => {
-    const response = await authorizedPost(server!, TOKEN)(url, payload);
+    const response = await scene.post(url, payload);
     return { status: response.statusCode, body: response.json() as any };
   };
 

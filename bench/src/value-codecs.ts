@@ -179,6 +179,21 @@ function speed(): void {
   console.log(`BENCH-VALUES ${JSON.stringify({ storedBytes, plainBytes, figures })}`);
 }
 
+/**
+ * The values one W3 workflow stores and reads back (its inputs, three step outputs, its output),
+ * through Operon's codec and through plain JSON (what every value was before the codec): the
+ * codec's cost per W3 workflow, to set beside a W3 workflow's own time (`pnpm bench`).
+ */
+function w3Values(): void {
+  const outputs = [{ step: 'one', input: 41 }, { step: 'two', input: 42 }, { step: 'three', input: 43 }];
+  const values: unknown[] = [[42], ...outputs, outputs];
+  const perWorkflow = (codec: Codec): number => time({ ...codec, roundTrip: () => { for (const v of values) codec.roundTrip(v); } }, undefined, 15, 2000);
+  const operon = perWorkflow(CODECS[0]!);
+  const json = perWorkflow(CODECS[CODECS.length - 1]!);
+  console.log(`\nW3's values per workflow (inputs, 3 step outputs, output; encode + decode), CPU us: operon ${round(operon, 2)}, plain JSON ${round(json, 2)}, codec's extra ${round(operon - json, 2)} us a workflow`);
+  console.log(`BENCH-VALUES-W3 ${JSON.stringify({ operon, json })}`);
+}
+
 function printTable(header: string[], rows: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
@@ -189,3 +204,4 @@ function printTable(header: string[], rows: string[][]): void {
 
 fidelity();
 speed();
+w3Values();

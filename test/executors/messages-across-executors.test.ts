@@ -3,42 +3,28 @@
  * and from a handler), at once (LISTEN/NOTIFY, not the slow poll); and a recv adopted from a
  * SIGKILLed process waits on in its adopter and is woken by a send from a third process.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertCliBuilt } from '../cli/cli-process.js';
+import { describe, expect, it } from 'vitest';
 import {
   allEnded,
   instanceOf,
-  killAll,
   post,
-  prepareFleetApp,
   sideEvents,
   startExecutor,
   startWorkflows,
   sys,
   waitUntil,
-  type FleetApp,
   type FleetProcess,
   type SideEvent,
 } from './fleet.js';
+import { useFleet } from '../helpers/fleet-scaffold.js';
 
-let app: FleetApp;
-const executors: FleetProcess[] = [];
-
-beforeAll(async () => {
-  assertCliBuilt();
-  app = await prepareFleetApp('exmsg');
-  executors.push(...(await Promise.all([0, 1, 2].map(() => startExecutor(app)))));
-});
-
-afterAll(async () => {
-  await killAll(executors);
-  app?.remove();
-});
+const fleet = useFleet('exmsg', (app) => Promise.all([0, 1, 2].map(() => startExecutor(app))));
+const { executors } = fleet;
 
 /** Resolves once the receiver's recv is waiting (its deadline is recorded). */
 async function waiting(uuid: string): Promise<void> {
   const ok = await waitUntil(async () => {
-    const [{ n }] = await sys<{ n: number }>(app, 'SELECT count(*)::int AS n FROM operon.operation_outputs WHERE workflow_uuid = $1', [uuid]);
+    const [{ n }] = await sys<{ n: number }>(fleet.app, 'SELECT count(*)::int AS n FROM operon.operation_outputs WHERE workflow_uuid = $1', [uuid]);
     return n >= 1;
   }, 10_000, 50);
   if (!ok) throw new Error(`receiver ${uuid} never started waiting`);
@@ -47,7 +33,7 @@ async function waiting(uuid: string): Promise<void> {
 }
 
 function received(uuid: string): SideEvent | undefined {
-  return sideEvents(app).find((e) => e.ev === 'received' && e.uuid === uuid);
+  return sideEvents(fleet.app).find((e) => e.ev === 'received' && e.uuid === uuid);
 }
 
 describe('messages across executors', () => {
@@ -59,9 +45,9 @@ describe('messages across executors', () => {
     const [sender] = await startWorkflows(b, 'sender', 1, [fromWorkflow, 't1', { hello: 'from a workflow in B' }]);
     const handlerSentAt = Date.now();
     expect((await post(b, '/send', { destination: fromHandler, topic: 't2', message: { hello: 'from a handler in B' } })).status).toBe(200);
-    expect(await allEnded(app, [sender!, fromWorkflow, fromHandler], 10_000)).toBe(true);
+    expect(await allEnded(fleet.app, [sender!, fromWorkflow, fromHandler], 10_000)).toBe(true);
 
-    const sentByWorkflow = sideEvents(app).find((e) => e.ev === 'sending' && e.uuid === sender)!;
+    const sentByWorkflow = sideEvents(fleet.app).find((e) => e.ev === 'sending' && e.uuid === sender)!;
     const one = received(fromWorkflow)!;
     const two = received(fromHandler)!;
     expect(one).toMatchObject({ pid: a.pid, message: { hello: 'from a workflow in B' } });
@@ -74,8 +60,8 @@ describe('messages across executors', () => {
 
   it('a recv adopted from a SIGKILLed process is woken in its adopter by a send from a third process', async () => {
     const [a, b, c] = executors as [FleetProcess, FleetProcess, FleetProcess];
-    const aInstance = await instanceOf(app, a.pid);
-    const bInstance = await instanceOf(app, b.pid);
+    const aInstance = await instanceOf(fleet.app, a.pid);
+    const bInstance = await instanceOf(fleet.app, b.pid);
     const [uuid] = (await startWorkflows(a, 'receiver', 1, ['t3', 60])) as [string];
     await waiting(uuid);
     a.signal('SIGKILL');
@@ -83,17 +69,17 @@ describe('messages across executors', () => {
     // Adopted by B or C; the send comes from the other one.
     expect(
       await waitUntil(async () => {
-        const [{ owner }] = await sys<{ owner: string }>(app, 'SELECT owner FROM operon.workflow_status WHERE workflow_uuid = $1', [uuid]);
+        const [{ owner }] = await sys<{ owner: string }>(fleet.app, 'SELECT owner FROM operon.workflow_status WHERE workflow_uuid = $1', [uuid]);
         return owner !== aInstance;
       }, 15_000),
     ).toBe(true);
-    const [{ owner }] = await sys<{ owner: string }>(app, 'SELECT owner FROM operon.workflow_status WHERE workflow_uuid = $1', [uuid]);
+    const [{ owner }] = await sys<{ owner: string }>(fleet.app, 'SELECT owner FROM operon.workflow_status WHERE workflow_uuid = $1', [uuid]);
     const [adopter, other] = owner === bInstance ? [b, c] : [c, b];
     // Its recv runs again in the adopter, from its recorded deadline, and waits there.
     await new Promise((resolve) => setTimeout(resolve, 500));
     const sentAt = Date.now();
     expect((await post(other, '/send', { destination: uuid, topic: 't3', message: 'after adoption' })).status).toBe(200);
-    expect(await allEnded(app, [uuid], 10_000)).toBe(true);
+    expect(await allEnded(fleet.app, [uuid], 10_000)).toBe(true);
     const got = received(uuid)!;
     expect(got).toMatchObject({ pid: adopter.pid, message: 'after adoption' });
     console.log(`[executors] adopted recv woken by a send from a third process: ${got.t - sentAt} ms`);

@@ -7,23 +7,12 @@
  * at start and printed with the dashboard link.
  */
 import { existsSync, writeFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertCliBuilt } from '../cli/cli-process.js';
-import { appDb, killAll, prepareFleetApp, sideEvents, startExecutor, startWorkflows, sys, waitUntil, type FleetApp, type FleetProcess } from '../executors/fleet.js';
+import { describe, expect, it } from 'vitest';
+import { appDb, sideEvents, startExecutor, startWorkflows, sys, waitUntil, type FleetProcess } from '../executors/fleet.js';
+import { useFleet } from '../helpers/fleet-scaffold.js';
 
-let app: FleetApp;
-const executors: FleetProcess[] = [];
-
-beforeAll(async () => {
-  assertCliBuilt();
-  app = await prepareFleetApp('mgcancel');
-  executors.push(...(await Promise.all([0, 1].map(() => startExecutor(app)))));
-});
-
-afterAll(async () => {
-  await killAll(executors);
-  app?.remove();
-});
+const fleet = useFleet('mgcancel', (app) => Promise.all([0, 1].map(() => startExecutor(app))));
+const { executors } = fleet;
 
 function tokenOf(executor: FleetProcess): string {
   const match = /operon: serving on http:\/\/127\.0\.0\.1:\d+ \(version [0-9a-f]{16}\), dashboard http:\/\/127\.0\.0\.1:\d+\/operon\/dashboard\?token=([A-Za-z0-9_-]+)/.exec(executor.output());
@@ -33,6 +22,7 @@ function tokenOf(executor: FleetProcess): string {
 
 describe('cancel in another executor', () => {
   it('records the operation in flight, starts no further one, and resumes after it', async () => {
+    const { app } = fleet;
     const [runner, manager] = executors as [FleetProcess, FleetProcess];
     const auth = { authorization: `Bearer ${tokenOf(manager)}`, 'content-type': 'application/json' };
     const [uuid] = await startWorkflows(runner, 'gatedThenWrite', 1, []);

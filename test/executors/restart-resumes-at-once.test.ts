@@ -77,7 +77,9 @@ describe('a restart on the same host', () => {
     expect(predecessor!.state, 'the predecessor once the restart serves').toBe('dead');
     expect(predecessor!.lease_left_ms, 'ms left of the predecessor\'s lease once the restart serves').toBeGreaterThan(0);
     const owners = await sys<{ owner: string; n: number }>(app, 'SELECT owner, count(*)::int AS n FROM operon.workflow_status WHERE workflow_uuid = ANY($1) GROUP BY owner', [uuids]);
-    expect(owners, 'owners once the restart serves').toEqual([{ owner: restartedInstance, n: 20 }]);
+    // On failure: every instance registered so far (a restart fenced by its own slow start shows as two of its pid) and its output.
+    const registered = async () => JSON.stringify(await sys(app, 'SELECT instance_id, pid, state, lease_ms, heartbeat_at FROM operon.executors ORDER BY started_at'));
+    expect(owners, `owners once the restart serves; executors ${await registered()}; the restart printed:\n${restarted.output()}`).toEqual([{ owner: restartedInstance, n: 20 }]);
     expect(restarted.output()).toMatch(/recovered 20 pending workflows/);
     expect(await allEnded(app, uuids, 20_000)).toBe(true);
     expect(await statusCounts(app, uuids)).toEqual({ SUCCESS: 20 });

@@ -4,8 +4,9 @@
  * failure to record it is retried as a write, never by calling the outside world again. An output
  * that cannot be stored is the operation's error at once, not a reason to call again.
  */
-import type { CommunicatorContext, CommunicatorOptions, OperonLogger } from '@operon/sdk';
+import { OperonShutdownError, type CommunicatorContext, type CommunicatorOptions, type OperonLogger } from '@operon/sdk';
 import { Backoff } from '../../backoff.js';
+import { markInfrastructure } from '../../database/infrastructure-failure.js';
 import type { OperationRecord } from '../../system-db/system-database.js';
 import { loggableInputs } from '../../telemetry/log-masking.js';
 import type { RuntimeSpan } from '../../telemetry/tracing.js';
@@ -47,10 +48,16 @@ export async function performCommunicator(
   const backoff = new Backoff({ initialMs: options.intervalSeconds * 1000, maxMs: Number.MAX_SAFE_INTEGER, factor: options.backoffRate });
   let outcome: Outcome;
   for (let attempt = 1; ; attempt++) {
-    // Before each attempt, with nothing awaited between the check and the call: a process paused
-    // or fenced during an earlier attempt or its backoff calls out no more for a workflow another
-    // executor may run now.
-    while (!execution.holdsLease()) await execution.confirmLease();
+    // Before each attempt, with nothing awaited between the check and the call: a run given up
+    // during an earlier attempt or its backoff (the runtime stopped, crashed or was reset), or
+    // whose process was paused or fenced meanwhile, calls out no more for a workflow another run
+    // may own now. The stop's error settles this call (a stop waits for calls out) and the step
+    // abandons the run; an unrecorded failed attempt is made again by the workflow's next run.
+    for (;;) {
+      if (execution.services.state() === 'stopped') throw markInfrastructure(new OperonShutdownError(`the runtime stopped: ${fn.name} is not tried again here`));
+      if (execution.holdsLease()) break;
+      await execution.confirmLease();
+    }
     let value: unknown;
     try {
       value = await fn.method.fn.call(fn.cls, ctx, ...args);

@@ -87,6 +87,8 @@ export class FlatEncoder {
   typeKeyed: Record<string, unknown>[] | undefined;
   /** Each object met, in the order format 1 numbers them (its number is its place in this set). */
   private readonly seen = new Set<object>();
+  /** Each object's number, kept from the first shared reference on (finding a place in `seen` walks it). */
+  private numbers: Map<object, number> | undefined;
 
   encode(value: unknown): unknown {
     switch (typeof value) {
@@ -121,8 +123,9 @@ export class FlatEncoder {
       // A second sight: a shared or circular reference. Formats 2 and 3 hold none: the caller
       // turns the copy into format 1, where it is the n-th object met depth first.
       this.references = true;
-      return this.typed('ref', placeIn(seen, value));
+      return this.typed('ref', (this.numbers ??= numbered(seen)).get(value));
     }
+    this.numbers?.set(value, count);
     const proto = Object.getPrototypeOf(value) as object | null;
     if (proto === Object.prototype || proto === null || proto === Array.prototype) {
       // Native JSON would call a toJSON it finds here (a non-enumerable own one, which Object.keys
@@ -133,6 +136,7 @@ export class FlatEncoder {
         if (replaced !== value) {
           // Not one of the value's objects: format 1 does not number it.
           seen.delete(value);
+          this.numbers?.delete(value);
           this.tagged = true;
           return this.encode(replaced);
         }
@@ -339,14 +343,15 @@ export class FlatEncoder {
   }
 }
 
-/** The place of `value` in an insertion-ordered set (only ever asked for a shared reference). */
-function placeIn(set: Set<object>, value: object): number {
+/**
+ * Each member's place in an insertion-ordered set: built once, at a value's first shared reference
+ * (a value may have thousands, and walking the set for each took time in the square of its size).
+ */
+function numbered(set: Set<object>): Map<object, number> {
+  const numbers = new Map<object, number>();
   let place = 0;
-  for (const member of set) {
-    if (member === value) return place;
-    place++;
-  }
-  return -1;
+  for (const member of set) numbers.set(member, place++);
+  return numbers;
 }
 
 /**

@@ -815,9 +815,10 @@ function asTag(kind: string, content: unknown, maps: MapLayout): unknown {
   return { $type: kind, value: content };
 }
 
-/** A Map's stored list as `[key, value]` entries (format 3's flat list paired up). */
+/** A Map's stored list as `[key, value]` entries (format 3's flat list paired up; a list of an odd length is damage, not left short). */
 function entriesOf(content: unknown, maps: MapLayout): unknown {
   if (maps === 'entries' || !Array.isArray(content)) return content;
+  if (content.length % 2 !== 0) throw new OperonValueFormatError(`a stored Map holds a list of ${content.length} items, not its keys and values`);
   const entries: unknown[] = [];
   for (let i = 0; i + 1 < content.length; i += 2) entries.push([content[i], content[i + 1]]);
   return entries;

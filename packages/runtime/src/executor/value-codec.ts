@@ -139,7 +139,8 @@ export function storedValueForDisplay(text: string | null): unknown {
         // A plain object with its own `$type` key is escaped, as format 1 holds it, so it shows as no tag.
         return taggedTree(envelope.value, envelope.types, maps, typeKeyedObjects(envelope.value, envelope.types, maps)) ?? null;
       } catch {
-        return envelope.value ?? null;
+        // Damaged: shown as stored, read again (the walk may have turned parts of it into tags already).
+        return (JSON.parse(text) as Record<string, unknown>).value ?? null;
       }
     }
     return envelope.value ?? null;

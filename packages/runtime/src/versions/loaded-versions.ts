@@ -8,6 +8,21 @@ import { FunctionRegistry } from '../executor/function-registry.js';
 import type { SystemDatabase } from '../system-db/system-database.js';
 import { importVersion, importedBefore } from './version-loader.js';
 
+/** A version whose load failed here: its error, and when a load is tried again. */
+interface FailedLoad {
+  readonly error: OperonVersionLoadError;
+  readonly failures: number;
+  readonly retryAt: number;
+}
+
+/**
+ * A failed load is tried again after a pause that doubles with each failure, up to a bound: the
+ * cause may pass (a bundle's import of a file a deploy is still writing, of a package installed a
+ * moment later), and until then each dequeued workflow of that version does not import it again.
+ */
+export const LOAD_RETRY_FIRST_MS = 1_000;
+export const LOAD_RETRY_MAX_MS = 60_000;
+
 interface LoadedVersion {
   readonly registry: Promise<FunctionRegistry>;
   /** Workflows running on it in this process (and loads in progress). */
@@ -16,8 +31,8 @@ interface LoadedVersion {
 
 export class LoadedVersions {
   private readonly loaded = new Map<string, LoadedVersion>();
-  /** Versions whose load failed here for a reason a retry in this process would meet again, with that reason. */
-  private readonly failed = new Map<string, OperonVersionLoadError>();
+  /** Versions whose load failed here, until a load of them is tried again. */
+  private readonly failed = new Map<string, FailedLoad>();
 
   constructor(
     private readonly systemDb: SystemDatabase,
@@ -26,6 +41,8 @@ export class LoadedVersions {
     /** The registry of the code this process serves. */
     readonly current: FunctionRegistry,
     private readonly logger: Logger,
+    /** The pause after a version's first failed load, and the most any pause grows to. */
+    private readonly retry: { readonly firstMs: number; readonly maxMs: number } = { firstMs: LOAD_RETRY_FIRST_MS, maxMs: LOAD_RETRY_MAX_MS },
   ) {}
 
   /**
@@ -37,9 +54,10 @@ export class LoadedVersions {
     return version === null || version === this.current.version;
   }
 
-  /** Versions this process failed to load (their bundle is missing, changed or fails to import): it leaves their workflows to others. */
+  /** Versions this process failed to load (their bundle is missing, changed or fails to import) and does not try again yet: it leaves their workflows to others. */
   unloadable(): string[] {
-    return [...this.failed.keys()];
+    const now = performance.now();
+    return [...this.failed].filter(([, failed]) => failed.retryAt > now).map(([version]) => version);
   }
 
   /** The versions loaded here, this process's own first. */
@@ -49,20 +67,27 @@ export class LoadedVersions {
 
   /** Holds `version` (loading it from the system database on first use); release it once the workflow is done with it. */
   acquire(version: string): Promise<FunctionRegistry> {
-    // Each dequeued workflow of such a version would import its failing bundle again: the first failure answers.
+    // Each dequeued workflow of such a version would import its failing bundle again: until its pause ends, the last failure answers.
     const failed = this.failed.get(version);
-    if (failed) return Promise.reject(failed);
+    if (failed && failed.retryAt > performance.now()) return Promise.reject(failed.error);
     let entry = this.loaded.get(version);
     if (!entry) {
       const registry = this.load(version);
       entry = { registry, holders: 0 };
       this.loaded.set(version, entry);
-      const failed = entry;
-      // A failed load is forgotten, so a later recovery tries again.
-      registry.catch((error: unknown) => {
-        if (this.loaded.get(version) === failed) this.loaded.delete(version);
-        if (error instanceof OperonVersionLoadError) this.failed.set(version, error);
-      });
+      const loading = entry;
+      // A failed load is forgotten, so a later recovery tries again, once its pause ends.
+      registry.then(
+        () => this.failed.delete(version),
+        (error: unknown) => {
+          if (this.loaded.get(version) === loading) this.loaded.delete(version);
+          if (!(error instanceof OperonVersionLoadError)) return;
+          const failures = (this.failed.get(version)?.failures ?? 0) + 1;
+          const pauseMs = Math.min(this.retry.firstMs * 2 ** (failures - 1), this.retry.maxMs);
+          this.failed.set(version, { error, failures, retryAt: performance.now() + pauseMs });
+          this.logger.warn({ version, failures, retryInMs: pauseMs }, `${error.message}; trying again in ${pauseMs} ms`);
+        },
+      );
     }
     entry.holders++;
     return entry.registry;

@@ -4,7 +4,7 @@
  * an executor that can load that version would have run it.
  *
  * Expected: it is left for such an executor: back in its queue, ENQUEUED with no owner (the
- * dequeues of this process skip that version from then on; an executor that can load it takes it),
+ * dequeues of this process skip that version until its failed load's pause ends; an executor that can load it takes it),
  * with a log line naming it and the version. It is not handed over PENDING: that would hold a slot
  * of its queue (see unloadable-version-holds-queue-slot.test.ts).
  */
@@ -50,10 +50,11 @@ it('a dequeued workflow whose version does not load here is put back in its queu
   const left = () => lines.filter((line) => line.includes(`left workflow queued-on-broken for an executor that can load version ${brokenVersion}`));
   const deadline = Date.now() + 20_000;
   while (left().length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-  // Polls go on: none takes it again here.
+  // Polls go on: none takes it again here but once the load's pause (1 s, then 2 s) has ended.
   await new Promise((resolve) => setTimeout(resolve, 1_500));
   expect(await state()).toEqual({ status: 'ENQUEUED', owner: null });
-  expect(left()).toHaveLength(1);
+  expect(left().length).toBeGreaterThanOrEqual(1);
+  expect(left().length).toBeLessThanOrEqual(2);
 
   const detail = await workflowDetail(runtime, 'queued-on-broken');
   expect(detail.status).toBe('ENQUEUED');

@@ -58,6 +58,9 @@ it('an executor without a bundle runs another version\'s workflow on that versio
   expect(await ownerOfBroken()).toEqual({ status: 'PENDING', state: 'stopped' });
   await new Promise((resolve) => setTimeout(resolve, 4_500)); // two heartbeats, each offering the handed-over workflow for adoption
   expect(await ownerOfBroken()).toEqual({ status: 'PENDING', state: 'stopped' });
-  expect(lines.filter((line) => line.includes(`left workflow on-broken for an executor that can load version ${brokenVersion}`))).toHaveLength(1);
-  expect(await unbundled.metrics.text()).toMatch(new RegExp(`operon_workflows_left_for_other_executors_total\\{version="${brokenVersion}"\\} 1`));
+  // Claimed again only when the failed load's pause (1 s, 2 s, 4 s) has ended, and left again.
+  const leftTimes = lines.filter((line) => line.includes(`left workflow on-broken for an executor that can load version ${brokenVersion}`)).length;
+  expect(leftTimes).toBeGreaterThanOrEqual(1);
+  expect(leftTimes).toBeLessThanOrEqual(3);
+  expect(await unbundled.metrics.text()).toMatch(new RegExp(`operon_workflows_left_for_other_executors_total\\{version="${brokenVersion}"\\} [1-3]\\b`));
 });

@@ -101,6 +101,16 @@ BEGIN
 END
 $drop_created$`;
 
+/**
+ * Whether any session of the app database holds a temporary object (a table, view, sequence,
+ * function or type in its pg_temp schema). A session's own temporary objects come first in its
+ * search path: one a test made would shadow the app's table of the same name for whatever later
+ * runs on that pooled session, the next tests' queries and the app's transactions alike.
+ */
+const TEMPORARY_OBJECTS = `SELECT EXISTS (SELECT 1 FROM pg_class WHERE relpersistence = 't')
+  OR EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname LIKE 'pg\\_temp\\_%')
+  OR EXISTS (SELECT 1 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname LIKE 'pg\\_temp\\_%') AS temporary`;
+
 /** System tables a reset keeps: the migration bookkeeping, the live executor's row and its queues. */
 const KEPT_SYSTEM_TABLES = new Set(['schema_version', 'executors', 'queues']);
 
@@ -194,6 +204,8 @@ export async function captureSeed(appPool: pg.Pool, systemPool: pg.Pool): Promis
         ? [`SELECT ${sequences.map((s) => `setval(${client.escapeLiteral(s.name)}::regclass, ${BigInt(s.value)}, ${s.called})`).join(', ')}`]
         : []),
       'COMMIT',
+      // Last, so that its answer is the query's last: whether a session holds temporary objects.
+      TEMPORARY_OBJECTS,
     ].join(';\n');
     const { rows: systemTables } = await systemPool.query<{ name: string; table: string }>(
       `SELECT format('%I.%I', n.nspname, c.relname) AS name, c.relname AS table FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -243,14 +255,20 @@ export async function resetDatabases(appPool: pg.Pool, systemPool: pg.Pool, stat
   const previous = escapeLiteral(previousInstance);
   // The two databases at once: neither statement depends on the other.
   await Promise.all([
-    appPool.query(statements.app).catch((error: unknown) => {
+    appPool.query(statements.app).then(
+      async (results) => {
+        const answers = results as unknown as pg.QueryResult<{ temporary: boolean }>[];
+        if (answers.at(-1)?.rows[0]?.temporary) await discardTemporaryObjects(appPool);
+      },
+      (error: unknown) => {
       if ((error as { code?: string }).code !== '2BP01') throw error;
       throw new OperonTestingUsageError(
         'reset',
         `${(error as Error).message}. A reset drops what a test created (tables, views, sequences, indexes, triggers, functions, types, extensions, schemas) ` +
           'but never changes what was there at the start to do so: undo the change to it in the test (ALTER TABLE … DROP COLUMN …), or give the test a testing runtime of its own',
       );
-    }),
+      },
+    ),
     systemPool.query(
       [
         'BEGIN',
@@ -261,6 +279,20 @@ export async function resetDatabases(appPool: pg.Pool, systemPool: pg.Pool, stat
       ].join(';\n'),
     ),
   ]);
+}
+
+/**
+ * Drops the temporary objects of every session of `appPool`, each in its own session (DISCARD
+ * TEMP: another session's temporary table cannot be dropped safely from outside). The pool was
+ * drained: all of its sessions are idle, and checking out that many hands each of them out once.
+ */
+async function discardTemporaryObjects(appPool: pg.Pool): Promise<void> {
+  const sessions = await Promise.all(Array.from({ length: appPool.idleCount }, () => appPool.connect()));
+  try {
+    await Promise.all(sessions.map((session) => session.query('DISCARD TEMP')));
+  } finally {
+    for (const session of sessions) session.release();
+  }
 }
 
 /**

@@ -514,7 +514,7 @@ const tagEntries: Reader = (kind, content) => asTag(kind, content, 'entries');
  * tree JSON.parse made (a plain object or array stays itself; its typed parts are replaced in place).
  */
 export function decodeFlat(value: unknown, types: unknown, maps: MapLayout): unknown {
-  return visit(value, types, maps === 'flat' ? reviveFlat : reviveEntries);
+  return maps === 'flat' ? visit(value, types, reviveFlat, true) : visit(value, types, reviveEntries, false);
 }
 
 /**
@@ -524,7 +524,7 @@ export function decodeFlat(value: unknown, types: unknown, maps: MapLayout): unk
  * The tree is changed in place.
  */
 export function taggedTree(value: unknown, types: unknown, maps: MapLayout, typeKeyed?: readonly Record<string, unknown>[]): unknown {
-  const tree = visit(value, types, maps === 'flat' ? tagFlat : tagEntries);
+  const tree = maps === 'flat' ? visit(value, types, tagFlat, true) : visit(value, types, tagEntries, false);
   for (const copy of typeKeyed ?? []) {
     const fields: Record<string, unknown> = {};
     for (const key of Object.keys(copy)) {
@@ -589,31 +589,46 @@ function childNode(node: unknown, key: string, list: boolean): unknown {
   if (typeof node !== 'object' || node === null || Array.isArray(node)) return undefined;
   const children = node as Record<string, unknown>;
   if (list) {
-    const each = eachItem(children);
+    // Lenient (for display): `*k` and `*v` taken on any list.
+    const each = eachItem(children, true);
     if (each === 'all') return children[ALL];
     if (each === 'pairs') return children[Number(key) % 2 === 0 ? EACH_KEY : EACH_VALUE];
   }
   return Object.hasOwn(children, key) ? children[key] : undefined;
 }
 
-/** Whether a list's node names every item at once (`*`), every key and value of a Map's list (`*k`, `*v`), or items one by one. */
-function eachItem(children: Record<string, unknown>): 'all' | 'pairs' | undefined {
+/**
+ * Whether a list's node names every item at once (`*`), every key and value of a Map's list (`*k`,
+ * `*v`: only where `pairs`, a format 3 Map's list), or items one by one.
+ */
+function eachItem(children: Record<string, unknown>, pairs: boolean): 'all' | 'pairs' | undefined {
   const keys = Object.keys(children);
   if (keys.length === 1 && keys[0] === ALL) return 'all';
-  if (keys.length > 2) return undefined;
+  if (!pairs || keys.length > 2) return undefined;
   for (let i = 0; i < keys.length; i++) if (keys[i] !== EACH_KEY && keys[i] !== EACH_VALUE) return undefined;
   return keys.length > 0 ? 'pairs' : undefined;
 }
 
-function visit(value: unknown, types: unknown, read: Reader): unknown {
+/**
+ * Where a kind's content holds a Map's flat list: the content itself (a Map), its `value` (a
+ * registered subclass of Map), or nowhere. Format 2 wrote a Map as entries: it has none.
+ */
+type MapList = 'content' | 'value' | undefined;
+
+function mapListOf(kind: string): MapList {
+  return kind === 'Map' ? 'content' : kind.startsWith(SUBCLASS + 'Map:') ? 'value' : undefined;
+}
+
+/** `flatMaps`: format 3, whose Map lists' nodes may name every key and every value at once. */
+function visit(value: unknown, types: unknown, read: Reader, flatMaps: boolean): unknown {
   if (types === undefined) return value;
   const holder: Record<string, unknown> = { value };
-  place(holder, 'value', types, read);
+  place(holder, 'value', types, read, flatMaps, undefined);
   return holder.value;
 }
 
-/** Reads the part at `holder[key]` as `node` says. */
-function place(holder: Record<string, unknown>, key: string, node: unknown, read: Reader): void {
+/** Reads the part at `holder[key]` as `node` says (`mapList`: the part is a format 3 Map's list). */
+function place(holder: Record<string, unknown>, key: string, node: unknown, read: Reader, flatMaps: boolean, mapList: MapList): void {
   if (!Object.hasOwn(holder, key)) throw new OperonValueFormatError(`a stored value's types name a part "${key}" it does not hold`);
   if (typeof node === 'string') {
     set(holder, key, read(node, holder[key]));
@@ -621,24 +636,24 @@ function place(holder: Record<string, unknown>, key: string, node: unknown, read
     const [kind, children] = node as unknown[];
     if (typeof kind !== 'string') throw new OperonValueFormatError(`a stored value's types hold ${describe(kind)}, not a kind`);
     const content = holder[key];
-    parts(content, children, read);
+    parts(content, children, read, flatMaps, flatMaps ? mapListOf(kind) : undefined);
     set(holder, key, read(kind, content));
   } else {
-    parts(holder[key], node, read);
+    parts(holder[key], node, read, flatMaps, mapList);
   }
 }
 
-function parts(container: unknown, children: unknown, read: Reader): void {
+function parts(container: unknown, children: unknown, read: Reader, flatMaps: boolean, mapList: MapList): void {
   if (typeof container !== 'object' || container === null) throw new OperonValueFormatError(`a stored value's types name parts inside ${describe(container)}, which has none`);
   if (typeof children !== 'object' || children === null || Array.isArray(children)) throw new OperonValueFormatError(`a stored value's types hold ${describe(children)}, not a node`);
   // `*` names each item of a list, `*k` and `*v` each key and each value of a Map's list (an
   // object's own `*` key is just a key).
   if (Array.isArray(container)) {
-    const each = eachItem(children as Record<string, unknown>);
+    const each = eachItem(children as Record<string, unknown>, mapList === 'content');
     const list = container as unknown as Record<string, unknown>;
     if (each === 'all') {
       const node = (children as Record<string, unknown>)[ALL];
-      for (let i = 0; i < container.length; i++) place(list, i as unknown as string, node, read);
+      for (let i = 0; i < container.length; i++) place(list, i as unknown as string, node, read, flatMaps, undefined);
       return;
     }
     if (each === 'pairs') {
@@ -646,13 +661,16 @@ function parts(container: unknown, children: unknown, read: Reader): void {
       const valueNode = (children as Record<string, unknown>)[EACH_VALUE];
       for (let i = 0; i < container.length; i++) {
         const node = i % 2 === 0 ? keyNode : valueNode;
-        if (node !== undefined) place(list, i as unknown as string, node, read);
+        if (node !== undefined) place(list, i as unknown as string, node, read, flatMaps, undefined);
       }
       return;
     }
   }
   const keys = Object.keys(children);
-  for (let i = 0; i < keys.length; i++) place(container as Record<string, unknown>, keys[i]!, (children as Record<string, unknown>)[keys[i]!], read);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    place(container as Record<string, unknown>, key, (children as Record<string, unknown>)[key], read, flatMaps, mapList === 'value' && key === 'value' ? 'content' : undefined);
+  }
 }
 
 /** Defined, not assigned: a stored `__proto__` key sets no prototype. */

@@ -15,8 +15,9 @@ const CORE = [
 ];
 const LEGS = {
   // Behind a pooler, also what differs there: an ORM's statements on the transaction's client, and
-  // the testing runtime's copies of its template databases (which the pooler's sessions kept open).
-  pgbouncer: { env: { OPERON_TEST_POOLER: 'pgbouncer' }, files: [...CORE, 'test/orms/transaction-clients.test.ts'] },
+  // the testing runtime's copies of its template databases (which the pooler's sessions kept open),
+  // and the testing runtime's reset (its drain and rewind) on pooled sessions.
+  pgbouncer: { env: { OPERON_TEST_POOLER: 'pgbouncer' }, files: [...CORE, 'test/orms/transaction-clients.test.ts', 'test/testing-runtime/reset.test.ts'] },
   pg14: { env: { OPERON_TEST_PG_MAJOR: '14' }, files: CORE },
   pg18: { env: { OPERON_TEST_PG_MAJOR: '18' }, files: CORE },
 };

@@ -29,6 +29,8 @@ export function makeAppDir(prefix: string, migrations: Record<string, string>): 
       `  password: ${server.password}`,
       `  user_database: ${names.app}`,
       `  system_database: ${names.sys}`,
+      // A run through PgBouncer (OPERON_TEST_POOLER) tells Operon so, as a user behind one would.
+      ...(server.direct ? ['  pooler: transaction'] : []),
       'telemetry:',
       `  logs: { logLevel: ${process.env.OPERON_TEST_LOG_LEVEL ?? 'warn'} }`,
       '',

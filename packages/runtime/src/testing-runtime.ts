@@ -21,7 +21,7 @@ import { createLogger } from './logging.js';
 import { OperonRuntime, startEmbedded } from './runtime.js';
 import { runInitializers } from './initializers.js';
 import { durationMs, type Duration } from './testing/durations.js';
-import { adminClient, claimTestDatabases, endSessions, prepareTestDatabases, testConfigOf } from './testing/test-databases.js';
+import { adminClient, claimTestDatabases, endSessions, prepareTestDatabases, testConfigOf, type TestDatabasesClaim } from './testing/test-databases.js';
 import { OperonTestingUsageError } from './testing/testing-errors.js';
 import { runUntilIdleBudget, VirtualTime, type RunUntilIdleOptions } from './testing/virtual-time.js';
 import { captureSeed, drainPools, forgetWorkflows, resetDatabases, type ResetStatements } from './testing/test-reset.js';
@@ -162,6 +162,8 @@ export async function createTestingRuntime(
     ssl: config.database.ssl,
     sslrootcert: config.database.sslrootcert,
     connectionTimeoutMillis: config.database.connectionTimeoutMillis,
+    // Behind a transaction pooler its claim on the test databases is held in a transaction (claimTestDatabases).
+    pooler: config.database.pooler,
   };
   const clock = options.clock === 'virtual' ? new VirtualClock() : undefined;
   let crashTarget: string | undefined;
@@ -203,12 +205,12 @@ export async function createTestingRuntime(
   };
 
   inUse.add(databases);
-  let release: (() => Promise<void>) | undefined;
+  let claim: TestDatabasesClaim | undefined;
   /** What a reset puts back: the databases as this testing runtime found them once started. */
   let seed: ResetStatements;
   try {
-    release = await claimTestDatabases(connection, databases);
-    await prepareTestDatabases(connection, config, migrationsDir, options.fresh ?? options.dropSystemDB ?? true, logger);
+    claim = await claimTestDatabases(connection, databases);
+    await prepareTestDatabases(connection, claim, config, migrationsDir, options.fresh ?? options.dropSystemDB ?? true, logger);
     serving = await start();
     try {
       seed = await captureSeed(serving.runtime.appPool, serving.runtime.systemDb.systemPool);
@@ -218,7 +220,7 @@ export async function createTestingRuntime(
       throw error;
     }
   } catch (error) {
-    await release?.();
+    await claim?.release();
     inUse.delete(databases);
     if (stopEmbedded) await server?.stop();
     throw error;
@@ -356,7 +358,7 @@ export async function createTestingRuntime(
         await closeApps();
         if (crash) await crash;
         else await serving.runtime.destroy({ stopEmbedded: false });
-        await release?.();
+        await claim?.release();
         inUse.delete(databases);
         if (stopEmbedded) await server?.stop();
       })),

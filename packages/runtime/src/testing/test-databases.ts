@@ -128,10 +128,11 @@ async function whileInUse(admin: pg.Client, statement: string): Promise<void> {
 
 /**
  * The template pair for `config` (its test databases' names) and `migrationsDir`: built now if
- * missing, under an advisory lock so that parallel workers build it once.
+ * missing, under an advisory lock (taken on the claim's session) so that parallel workers build it once.
  */
 async function ensureTemplates(
   admin: pg.Client,
+  claim: TestDatabasesClaim,
   config: OperonConfig,
   migrationsDir: string,
   logger: Logger,
@@ -140,9 +141,7 @@ async function ensureTemplates(
   const app = `${config.database.user_database}_tpl_${key}`;
   const system = `${config.database.system_database}_tpl_${key}`;
   if ((await databaseExists(admin, app)) && (await databaseExists(admin, system))) return { app, system };
-  const lock = `operon-test-template:${config.database.user_database}:${config.database.system_database}`;
-  await admin.query('SELECT pg_advisory_lock(hashtext($1))', [lock]);
-  try {
+  return claim.underLock(templateLockKey(config.database.user_database, config.database.system_database), async () => {
     // Another worker may have built it while this one waited.
     if ((await databaseExists(admin, app)) && (await databaseExists(admin, system))) return { app, system };
     const { rows } = await admin.query<{ datname: string }>(
@@ -169,9 +168,7 @@ async function ensureTemplates(
     await admin.query(`ALTER DATABASE ${quote(system)} WITH IS_TEMPLATE true`);
     logger.info({ app, system }, 'built the test databases\' template');
     return { app, system };
-  } finally {
-    await admin.query('SELECT pg_advisory_unlock(hashtext($1))', [lock]).catch(() => undefined);
-  }
+  });
 }
 
 /**
@@ -180,6 +177,7 @@ async function ensureTemplates(
  */
 export async function prepareTestDatabases(
   connection: ConnectionSettings,
+  claim: TestDatabasesClaim,
   config: OperonConfig,
   migrationsDir: string,
   fresh: boolean,
@@ -189,7 +187,7 @@ export async function prepareTestDatabases(
   try {
     // Test data need not survive a power cut: a copy that waits for no disk flush is several times faster.
     await admin.query('SET synchronous_commit = off');
-    const templates = await ensureTemplates(admin, config, migrationsDir, logger);
+    const templates = await ensureTemplates(admin, claim, config, migrationsDir, logger);
     const pairs = [
       [config.database.user_database, templates.app],
       [config.database.system_database, templates.system],
@@ -238,25 +236,63 @@ export async function endSessions(connection: ConnectionSettings, sessionTag: st
   }
 }
 
+/** The advisory lock keys of a testing runtime's claim on its test databases, and of its template's build. */
+export function testDatabasesLockKey(databases: string): string {
+  return `operon-testing-databases:${databases}`;
+}
+export function templateLockKey(userDatabase: string, systemDatabase: string): string {
+  return `operon-test-template:${userDatabase}:${systemDatabase}`;
+}
+
+/** A testing runtime's claim on its test databases: a server session of its own, holding the lock. */
+export interface TestDatabasesClaim {
+  /** Runs `work` under the advisory lock `key` as well, waiting for it; taken and let go on the claim's session. */
+  underLock<T>(key: string, work: () => Promise<T>): Promise<T>;
+  release(): Promise<void>;
+}
+
 /**
  * Claims the test databases `databases` for this process's testing runtime, on the server, for
- * as long as the returned release is not called: a testing runtime of another process on the
- * same config (a second test run of the same app) would drop them under this one. Held by a
- * session-level advisory lock, which the server lets go if this process dies.
+ * as long as the claim is not released: a testing runtime of another process on the same config
+ * (a second test run of the same app) would drop them under this one.
+ *
+ * Held by a session-level advisory lock on a client of its own, which the server lets go when the
+ * client or its process goes. Behind a transaction pooler a session's lock would stay with the
+ * server session, which the pooler keeps after its client left (PgBouncer for
+ * server_idle_timeout) and lends to the next client, and an unlock could reach another session.
+ * So there the client stays in a transaction while it holds the claim: a client in a transaction
+ * keeps its one server session, and the pooler closes that session when the client goes
+ * mid-transaction, locks and all. (That takes one server connection of the pooler's pool for the
+ * `postgres` database for as long; preparing the databases takes a second.)
  */
-export async function claimTestDatabases(connection: ConnectionSettings, databases: string): Promise<() => Promise<void>> {
-  const admin = await adminClient(connection);
+export async function claimTestDatabases(connection: ConnectionSettings, databases: string): Promise<TestDatabasesClaim> {
+  const client = await adminClient(connection);
   // An idle client that loses its server must not crash the process.
-  admin.on('error', () => undefined);
+  client.on('error', () => undefined);
+  const pinned = connection.pooler === 'transaction';
   let held = false;
   try {
-    const { rows } = await admin.query<{ held: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS held', [`operon-testing-databases:${databases}`]);
+    if (pinned) await client.query('BEGIN');
+    const { rows } = await client.query<{ held: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS held', [testDatabasesLockKey(databases)]);
     held = rows[0]?.held === true;
   } finally {
-    if (!held) await admin.end().catch(() => undefined);
+    if (!held) await client.end().catch(() => undefined);
   }
   if (!held) {
     throw new OperonTestingUsageError('createTestingRuntime', `another process's testing runtime runs on ${databases}: end it first (or run the tests in one process)`);
   }
-  return () => admin.end().catch(() => undefined);
+  return {
+    async underLock(key, work) {
+      await client.query('SELECT pg_advisory_lock(hashtext($1))', [key]);
+      try {
+        return await work();
+      } finally {
+        await client.query('SELECT pg_advisory_unlock(hashtext($1))', [key]).catch(() => undefined);
+      }
+    },
+    async release() {
+      // The session's locks end with it (behind a pooler, its server session is closed as well).
+      await client.end().catch(() => undefined);
+    },
+  };
 }

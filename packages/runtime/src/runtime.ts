@@ -256,6 +256,10 @@ export class OperonRuntime {
   crash(endSessions: (sessionTag: string) => Promise<void>): Promise<void> {
     this.executor.crash();
     this.stateName = 'stopped';
+    // A dead process's schedules and sweeps die with it: left on, their timers would go on waking
+    // (beside the recovered runtime's on a shared virtual clock, or after destroy()), failing on
+    // the ended pools. Stopped now: their timers are cancelled before this returns.
+    const background = Promise.all([this.scheduler?.stop(), this.retention?.stop()]).catch(() => undefined);
     // Ended now, not after the sessions: a dead process writes nothing more, and a communicator
     // returning in the meantime must not get its record in (ending refuses every new checkout).
     const poolsEnded = Promise.all([this.systemDb.systemPool.end(), this.systemDb.appPool.end()]).catch(() => undefined);
@@ -265,6 +269,7 @@ export class OperonRuntime {
       );
       await this.messaging.close();
       await poolsEnded;
+      await background;
       await this.tracing.shutdown().catch(() => undefined);
     })();
   }

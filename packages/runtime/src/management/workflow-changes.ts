@@ -59,6 +59,16 @@ export class OperonManagementAppDatabaseError extends OperonError {
  */
 export const APP_DATABASE_DEADLINE_MS = 5_000;
 
+/** The longest deadline a timer (and the server's statement_timeout) can wait for: 2^31 - 1 ms. */
+const LONGEST_DEADLINE_MS = 2_147_483_647;
+
+/** Refuses a deadline no timer can keep, before the change locks anything (a longer one would fire at once). */
+function checkAppDeadline(deadlineMs: number): void {
+  if (!Number.isInteger(deadlineMs) || deadlineMs < 1 || deadlineMs > LONGEST_DEADLINE_MS) {
+    throw new RangeError(`appDeadlineMs must be a whole number of milliseconds from 1 to ${LONGEST_DEADLINE_MS}, got ${deadlineMs}`);
+  }
+}
+
 /** How long a resume waits for a cancelled run to let go of its workflow before it answers 409. */
 export const RESUME_WAIT_MS = 5_000;
 
@@ -157,6 +167,7 @@ export async function cancelWorkflows(
     readonly appDeadlineMs?: number;
   } = {},
 ): Promise<ChangeResult> {
+  checkAppDeadline(appDeadlineMs);
   if ('workflowUUID' in target) {
     const row = await requireWorkflow(pool, target.workflowUUID);
     if (row.status !== 'CANCELLED' && !CANCELLABLE.includes(row.status)) {
@@ -276,7 +287,6 @@ async function underRowLocks(
  */
 async function onAppDatabase(app: AppStep, work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
   const { deadlineMs } = app;
-  if (!Number.isSafeInteger(deadlineMs) || deadlineMs <= 0) throw new RangeError(`the app database deadline must be a positive whole number of milliseconds, got ${deadlineMs}`);
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`it did not answer within ${deadlineMs} ms`)), deadlineMs);
@@ -354,6 +364,7 @@ export async function resumeWorkflows(
     readonly appDeadlineMs?: number;
   } = {},
 ): Promise<ChangeResult> {
+  checkAppDeadline(appDeadlineMs);
   if ('workflowUUID' in target) {
     const row = await requireWorkflow(pool, target.workflowUUID);
     if (row.kind !== 'workflow') throw new OperonManagementConflictError(`${row.workflowUUID} is a single ${row.workflowName} operation, not a workflow: it cannot be resumed`);

@@ -399,6 +399,54 @@ export async function resumeWorkflows(
   }
 }
 
+/**
+ * A child its cancelled parent's run started while the resume's statement ran (the run had let
+ * go of the parent, a child start being no operation it waits for) was recorded CANCELLED by its
+ * start, committed after the statement read the tree: it is not in it. Before the resume commits,
+ * the children of what it resumed are walked again (a new statement sees what committed since),
+ * until a walk finds no more, and resumed the same way; the audit entry names them too. Only
+ * those no executor owns are taken: a start records its child so, and one a live run still holds
+ * is that run's to let go of first.
+ */
+async function resumeLateChildren(
+  client: pg.PoolClient,
+  handover: { readonly id: string; readonly host: string; readonly startedAt: number },
+  first: pg.QueryResult,
+): Promise<{ rows: any[] }> {
+  const row = first.rows[0];
+  const all: string[] = [...row.uuids];
+  let handedOver: string | null = row.handover;
+  for (let found: string[] = all; found.length > 0; ) {
+    const { rows } = await client.query(
+      `WITH RECURSIVE tree (workflow_uuid) AS (
+         SELECT c.workflow_uuid FROM operon.workflow_status c WHERE c.parent_uuid = ANY($1::text[])
+         UNION
+         SELECT c.workflow_uuid FROM operon.workflow_status c JOIN tree t ON c.parent_uuid = t.workflow_uuid),
+       changed AS (
+         UPDATE operon.workflow_status w SET output = NULL, error = NULL, recovery_attempts = 0, updated_at = $3,
+           status = CASE WHEN w.queue_name IS NULL THEN 'PENDING' ELSE 'ENQUEUED' END,
+           owner = CASE WHEN w.queue_name IS NULL THEN $2::text END,
+           owner_epoch = w.owner_epoch + CASE WHEN w.queue_name IS NULL THEN 0 ELSE 1 END
+         FROM tree WHERE w.workflow_uuid = tree.workflow_uuid AND w.kind = 'workflow' AND w.status = 'CANCELLED' AND w.owner IS NULL
+         RETURNING w.workflow_uuid, w.owner),
+       handover AS (
+         INSERT INTO operon.executors (instance_id, executor_id, host, host_key, pid, session_tag, started_at, lease_ms, state)
+         SELECT $2, 'operon-handover', $4, 'handover', 0, '', $5, 0, 'stopped'
+         WHERE EXISTS (SELECT 1 FROM changed WHERE owner IS NOT NULL)
+         ON CONFLICT DO NOTHING RETURNING instance_id)
+       SELECT array(SELECT workflow_uuid FROM changed) AS uuids, EXISTS (SELECT 1 FROM changed WHERE owner IS NOT NULL) AS handed`,
+      [all, handover.id, Date.now(), handover.host, handover.startedAt],
+    );
+    found = rows[0].uuids;
+    all.push(...found);
+    if (rows[0].handed) handedOver = handover.id;
+  }
+  if (all.length > row.uuids.length && row.audit_id !== null) {
+    await client.query(`UPDATE operon.audit_log SET workflow_uuids = $2::text[], changed = $3 WHERE audit_id = $1`, [row.audit_id, [...all].sort(), all.length]);
+  }
+  return { rows: [{ ...row, changed: all.length, uuids: all, handover: handedOver }] };
+}
+
 /** A moved workflow committed a transaction its check did not see: the resume is rolled back, to be checked again. */
 class StaleMove extends Error {}
 
@@ -435,7 +483,8 @@ async function resumeOnce(
     await clearCancelled(appClient, uuids);
   };
   if (move !== undefined && app === undefined) throw new Error('a move to another version needs the app database, where its transactions are fenced');
-  const rows = await underRowLocks(pool, app, (client) => client.query(
+  const handedTo = { id: handover, host: values[handoverId] as string, startedAt: values[handoverId + 1] as number };
+  const rows = await underRowLocks(pool, app, async (client) => resumeLateChildren(client, handedTo, await client.query(
     `WITH RECURSIVE tree (workflow_uuid, is_root) AS (
        SELECT w.workflow_uuid, true FROM operon.workflow_status w WHERE ${roots}
        UNION
@@ -477,7 +526,7 @@ async function resumeOnce(
        (SELECT workflow_uuid FROM finishing) AS finishing_uuid, (SELECT owner FROM finishing) AS finishing_owner,
        EXISTS (SELECT 1 FROM stale) AS stale`,
     values,
-  ), alsoInApp).catch((error: unknown) => (error instanceof StaleMove ? undefined : refuseHeldDeduplication(error)));
+  )), alsoInApp).catch((error: unknown) => (error instanceof StaleMove ? undefined : refuseHeldDeduplication(error)));
   if (rows === undefined) return { stale: true };
   const row = rows[0];
   if (row.finishing_uuid === null && row.stale) return { stale: true };

@@ -14,6 +14,7 @@ import { Transaction, Workflow, type TransactionContext, type WorkflowContext } 
 import { createTestingRuntime } from '@operon/runtime';
 import { claimTestDatabases, templateLockKey, testDatabasesLockKey } from '../../packages/runtime/src/testing/test-databases.js';
 import type { ConnectionSettings } from '../../packages/runtime/src/database/pools.js';
+import { CuttableProxy } from '../helpers/cuttable-proxy.js';
 import { freePort } from '../helpers/global-setup.js';
 import { havePgBouncer, startPgBouncer, type PgBouncer } from '../helpers/pgbouncer.js';
 import { uniqueName } from '../helpers/test-databases.js';
@@ -117,5 +118,24 @@ describe("the testing runtime's advisory locks behind PgBouncer", () => {
       await second.destroy();
     }
     expect(await locksOf(claimKey)).toEqual([]);
+  });
+
+  it("ends with its holder's connection, as when the test process is killed: the pooler closes the server session the claim was on", async () => {
+    const databases = `${uniqueName('trcut')}_app_test, x_sys_test`;
+    const claimKey = testDatabasesLockKey(databases);
+    // Between the claim and PgBouncer: cutting it is what PgBouncer sees of a SIGKILLed process.
+    const proxy = new CuttableProxy({ host: bouncer.host, port: bouncer.port });
+    const port = await proxy.listen();
+    try {
+      const claim = await claimTestDatabases({ host: '127.0.0.1', port, user: server.user, password: server.password, ssl: 'disable', connectionTimeoutMillis: 5_000, pooler: 'transaction' }, databases);
+      expect(await locksOf(claimKey)).toHaveLength(1);
+      proxy.cutAll();
+      await expect.poll(() => locksOf(claimKey), { timeout: 10_000, interval: 50 }).toEqual([]);
+      await claim.release();
+      // Claimed again at once, through the same pooler.
+      await (await claimTestDatabases({ host: bouncer.host, port: bouncer.port, user: server.user, password: server.password, ssl: 'disable', connectionTimeoutMillis: 5_000, pooler: 'transaction' }, databases)).release();
+    } finally {
+      await proxy.close();
+    }
   });
 });

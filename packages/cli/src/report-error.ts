@@ -4,13 +4,18 @@
  * 1 means the command itself failed.
  */
 import { CommanderError } from 'commander';
-import { OperonConfigError } from '@operon/runtime';
 import { OperonError } from '@operon/sdk';
 import { terminalSafe } from './app/terminal-text.js';
 import { OperonCliUsageError } from './errors.js';
 
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
+
+/**
+ * The code of `OperonConfigError`. Its class lives in `@operon/runtime`, which this module must not
+ * load (`operon --help` and flag errors start without it); codes are stable, so the code identifies it.
+ */
+const CONFIG_ERROR_CODE = 'OPERON_ERR_CONFIG_INVALID';
 
 /** Prints `error` and returns the process exit code. */
 export function reportError(error: unknown): number {
@@ -19,7 +24,8 @@ export function reportError(error: unknown): number {
   const debug = process.env.OPERON_DEBUG === '1';
   // A message may quote recorded text (a diverged replay's error): its control characters are shown, not sent.
   process.stderr.write(`${terminalSafe(debug && error instanceof Error && error.stack ? error.stack : describe(error), { keepNewlines: true })}\n`);
-  return error instanceof OperonConfigError || error instanceof OperonCliUsageError ? EXIT_USAGE : EXIT_FAILURE;
+  const usage = (error instanceof OperonError && error.code === CONFIG_ERROR_CODE) || error instanceof OperonCliUsageError;
+  return usage ? EXIT_USAGE : EXIT_FAILURE;
 }
 
 function describe(error: unknown): string {

@@ -1,12 +1,12 @@
 /** `operon build`: bundles `src/operations.ts` into `runtimeConfig.entrypoint` with esbuild. */
 import type { Command } from 'commander';
-import { loadConfig } from '@operon/runtime';
 import type { CliCommand } from '../cli-command.js';
 import { withConfigOption, type ConfigOption } from '../cli-options.js';
-import { bundleApp } from '../app/bundle-app.js';
 import { displayPath } from '../app/display-path.js';
 
 export async function buildApp(options: ConfigOption): Promise<void> {
+  // Loaded here, not at the top: `operon --help` and flag errors start without the runtime or esbuild.
+  const [{ loadConfig }, { bundleApp }] = await Promise.all([import('@operon/runtime'), import('../app/bundle-app.js')]);
   const config = loadConfig(options.config);
   const result = await bundleApp(config);
   for (const warning of result.warnings) process.stderr.write(`${warning}\n`);

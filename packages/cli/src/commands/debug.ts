@@ -8,14 +8,12 @@
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { checkOpenWorkflows, createLogger, loadConfig, replayWorkflow, type CheckedDivergence, type CheckReport, type ReplayReport } from '@operon/runtime';
+import type { CheckedDivergence, CheckReport, ReplayReport } from '@operon/runtime';
 import { OperonWorkflowNotFoundError } from '@operon/sdk';
 import type { CliCommand } from '../cli-command.js';
 import { withConfigOption, type ConfigOption } from '../cli-options.js';
 import { OperonCliReplayDivergedError, OperonCliUsageError } from '../errors.js';
-import { loadAppBundle, loadAppClasses } from '../app/load-bundle.js';
 import { displayPath } from '../app/display-path.js';
-import { openRuntime } from '../app/open-runtime.js';
 import { terminalSafe } from '../app/terminal-text.js';
 
 interface DebugOptions extends ConfigOption {
@@ -32,6 +30,11 @@ export async function debugWorkflow(options: DebugOptions): Promise<void> {
   if (options.check !== undefined && options.check !== false) return checkBundle(options);
   if (options.uuid === undefined) throw new OperonCliUsageError('operon debug: give -u <workflow-uuid> to replay one workflow, or --check [bundle] to replay every open workflow on a bundle');
   const uuid = options.uuid;
+  const [{ createLogger, loadConfig, replayWorkflow }, { loadAppClasses }, { openRuntime }] = await Promise.all([
+    import('@operon/runtime'),
+    import('../app/load-bundle.js'),
+    import('../app/open-runtime.js'),
+  ]);
   const config = loadConfig(options.config, { overrides: { logLevel: options.logLevel ?? 'warn' } });
   const classes = await loadAppClasses(config.runtimeConfig.entrypoint);
   const logger = createLogger(config.telemetry.logs.logLevel);
@@ -58,6 +61,11 @@ export async function debugWorkflow(options: DebugOptions): Promise<void> {
  */
 async function checkBundle(options: DebugOptions): Promise<void> {
   if (options.uuid !== undefined) throw new OperonCliUsageError('operon debug: --check replays every open workflow; give it without -u');
+  const [{ checkOpenWorkflows, createLogger, loadConfig }, { loadAppBundle }, { openRuntime }] = await Promise.all([
+    import('@operon/runtime'),
+    import('../app/load-bundle.js'),
+    import('../app/open-runtime.js'),
+  ]);
   const config = loadConfig(options.config, { overrides: { logLevel: options.logLevel ?? 'warn' } });
   const bundle = typeof options.check === 'string' ? resolve(options.check) : config.runtimeConfig.entrypoint;
   const { classes, stored } = await loadAppBundle(bundle);

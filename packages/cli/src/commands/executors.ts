@@ -4,16 +4,16 @@
  * PENDING workflows it holds. Reads the database the config names; no server is needed.
  */
 import type { Command } from 'commander';
-import { createLogger, executorView, loadConfig, type ExecutorRow } from '@operon/runtime';
+import type { ExecutorRow } from '@operon/runtime';
 import type { CliCommand } from '../cli-command.js';
 import { withConfigOption, type ConfigOption } from '../cli-options.js';
-import { openRuntime } from '../app/open-runtime.js';
 
 interface ExecutorsOptions extends ConfigOption {
   json?: boolean;
 }
 
 export async function listExecutors(options: ExecutorsOptions): Promise<void> {
+  const [{ createLogger, executorView, loadConfig }, { openRuntime }] = await Promise.all([import('@operon/runtime'), import('../app/open-runtime.js')]);
   const config = loadConfig(options.config, { overrides: { logLevel: 'warn' } });
   const opened = await openRuntime(config, [], createLogger(config.telemetry.logs.logLevel), { readOnly: true });
   let rows: ExecutorRow[];

@@ -4,14 +4,13 @@
  */
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { applyAppMigrations, createLogger, loadConfig } from '@operon/runtime';
 import type { CliCommand } from '../cli-command.js';
 import { withConfigOption, type ConfigOption } from '../cli-options.js';
 import { databaseEnv } from '../app/database-env.js';
-import { openRuntime } from '../app/open-runtime.js';
 import { runConfiguredCommands } from '../app/run-configured-commands.js';
 
 export async function migrateApp(options: ConfigOption): Promise<void> {
+  const [{ applyAppMigrations, createLogger, loadConfig }, { openRuntime }] = await Promise.all([import('@operon/runtime'), import('../app/open-runtime.js')]);
   const config = loadConfig(options.config);
   const logger = createLogger(config.telemetry.logs.logLevel);
   // Creating the runtime creates the databases and migrates Operon's own schemas.

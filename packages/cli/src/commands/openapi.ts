@@ -5,10 +5,8 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { appInfo, loadConfig, openApiDocument } from '@operon/runtime';
 import type { CliCommand } from '../cli-command.js';
 import { withConfigOption, type ConfigOption } from '../cli-options.js';
-import { loadAppClasses } from '../app/load-bundle.js';
 import { displayPath } from '../app/display-path.js';
 
 interface OpenApiOptions extends ConfigOption {
@@ -16,6 +14,7 @@ interface OpenApiOptions extends ConfigOption {
 }
 
 export async function writeOpenApi(options: OpenApiOptions): Promise<void> {
+  const [{ appInfo, loadConfig, openApiDocument }, { loadAppClasses }] = await Promise.all([import('@operon/runtime'), import('../app/load-bundle.js')]);
   const config = loadConfig(options.config);
   const classes = await loadAppClasses(config.runtimeConfig.entrypoint);
   const text = `${JSON.stringify(openApiDocument(classes, appInfo(config.appDir)), null, 2)}\n`;

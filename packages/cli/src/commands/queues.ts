@@ -4,16 +4,16 @@
  * names; no server is needed.
  */
 import type { Command } from 'commander';
-import { createLogger, loadConfig, queueView, type QueueView } from '@operon/runtime';
+import type { QueueView } from '@operon/runtime';
 import type { CliCommand } from '../cli-command.js';
 import { withConfigOption, type ConfigOption } from '../cli-options.js';
-import { openRuntime } from '../app/open-runtime.js';
 
 interface QueuesOptions extends ConfigOption {
   json?: boolean;
 }
 
 export async function listQueues(options: QueuesOptions): Promise<void> {
+  const [{ createLogger, loadConfig, queueView }, { openRuntime }] = await Promise.all([import('@operon/runtime'), import('../app/open-runtime.js')]);
   const config = loadConfig(options.config, { overrides: { logLevel: 'warn' } });
   const opened = await openRuntime(config, [], createLogger(config.telemetry.logs.logLevel), { readOnly: true });
   let views: QueueView[];

@@ -1,13 +1,12 @@
 /** `operon rollback`: runs the `database.rollback` commands in order, stopping at the first failure. */
 import type { Command } from 'commander';
-import { createLogger, loadConfig } from '@operon/runtime';
 import type { CliCommand } from '../cli-command.js';
 import { withConfigOption, type ConfigOption } from '../cli-options.js';
 import { databaseEnv } from '../app/database-env.js';
-import { openRuntime } from '../app/open-runtime.js';
 import { runConfiguredCommands } from '../app/run-configured-commands.js';
 
 export async function rollbackApp(options: ConfigOption): Promise<void> {
+  const [{ createLogger, loadConfig }, { openRuntime }] = await Promise.all([import('@operon/runtime'), import('../app/open-runtime.js')]);
   const config = loadConfig(options.config);
   const logger = createLogger(config.telemetry.logs.logLevel);
   if (config.database.rollback.length === 0) {

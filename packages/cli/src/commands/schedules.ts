@@ -6,20 +6,10 @@
  * server is needed.
  */
 import type { Command } from 'commander';
-import {
-  MAX_BACKFILL_TICKS,
-  backfillSchedule,
-  backfillTicks,
-  createLogger,
-  loadConfig,
-  scheduleViews,
-  type ScheduleView,
-} from '@operon/runtime';
+import type { ScheduleView } from '@operon/runtime';
 import type { CliCommand } from '../cli-command.js';
 import { withConfigOption, type ConfigOption } from '../cli-options.js';
 import { OperonCliUsageError } from '../errors.js';
-import { loadAppClasses } from '../app/load-bundle.js';
-import { openRuntime } from '../app/open-runtime.js';
 import { terminalSafe } from '../app/terminal-text.js';
 
 interface SchedulesOptions extends ConfigOption {
@@ -32,6 +22,11 @@ interface BackfillOptions extends ConfigOption {
 }
 
 export async function listSchedules(options: SchedulesOptions): Promise<void> {
+  const [{ createLogger, loadConfig, scheduleViews }, { loadAppClasses }, { openRuntime }] = await Promise.all([
+    import('@operon/runtime'),
+    import('../app/load-bundle.js'),
+    import('../app/open-runtime.js'),
+  ]);
   const config = loadConfig(options.config, { overrides: { logLevel: 'warn' } });
   const classes = await loadAppClasses(config.runtimeConfig.entrypoint);
   const opened = await openRuntime(config, classes, createLogger(config.telemetry.logs.logLevel), { readOnly: true });
@@ -75,6 +70,11 @@ export async function backfill(name: string, options: BackfillOptions): Promise<
   const from = instant('--from', options.from);
   const until = instant('--to', options.to);
   if (until < from) throw new OperonCliUsageError(`operon schedules backfill: --to (${options.to}) is before --from (${options.from})`);
+  const [{ MAX_BACKFILL_TICKS, backfillSchedule, backfillTicks, createLogger, loadConfig }, { loadAppClasses }, { openRuntime }] = await Promise.all([
+    import('@operon/runtime'),
+    import('../app/load-bundle.js'),
+    import('../app/open-runtime.js'),
+  ]);
   const config = loadConfig(options.config, { overrides: { logLevel: 'warn' } });
   const classes = await loadAppClasses(config.runtimeConfig.entrypoint);
   const logger = createLogger(config.telemetry.logs.logLevel);

@@ -4,11 +4,10 @@
  * HTTP (docs/cli.md, `operon start`).
  */
 import type { Command } from 'commander';
-import { createHttpServer, createLogger, loadConfig, logDestination, managementAccess, runInitializers, type OperonConfig } from '@operon/runtime';
+import type { createHttpServer, OperonConfig } from '@operon/runtime';
 import type { CliCommand } from '../cli-command.js';
 import { parsePort, withConfigOption, type ConfigOption } from '../cli-options.js';
-import { loadAppBundle } from '../app/load-bundle.js';
-import { openRuntime, type OpenedRuntime } from '../app/open-runtime.js';
+import type { OpenedRuntime } from '../app/open-runtime.js';
 import { assertPortFree, listenError } from '../app/port-check.js';
 import { stopOnSignal, within } from '../app/shutdown.js';
 import { surviveFloatingQueries } from '../app/floating-rejections.js';
@@ -24,6 +23,10 @@ interface StartOptions extends ConfigOption {
 }
 
 export async function startApp(options: StartOptions): Promise<void> {
+  // The runtime (with Fastify, pg and the dashboard) is loaded here, not at the top: `operon --help`
+  // and flag errors start without it.
+  const [{ createHttpServer, createLogger, loadConfig, logDestination, managementAccess, runInitializers }, { loadAppBundle }, { openRuntime }] =
+    await Promise.all([import('@operon/runtime'), import('../app/load-bundle.js'), import('../app/open-runtime.js')]);
   const config = loadConfig(options.config, { overrides: { port: options.port, logLevel: options.logLevel } });
   const { host, port } = config.runtimeConfig;
   // Before anything else: a second start on this port must not recover the first one's workflows.

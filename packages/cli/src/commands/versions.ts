@@ -4,16 +4,16 @@
  * loaded. Reads the database the config names; no server is needed.
  */
 import type { Command } from 'commander';
-import { createLogger, loadConfig, versionView, type VersionView } from '@operon/runtime';
+import type { VersionView } from '@operon/runtime';
 import type { CliCommand } from '../cli-command.js';
 import { withConfigOption, type ConfigOption } from '../cli-options.js';
-import { openRuntime } from '../app/open-runtime.js';
 
 interface VersionsOptions extends ConfigOption {
   json?: boolean;
 }
 
 export async function listVersions(options: VersionsOptions): Promise<void> {
+  const [{ createLogger, loadConfig, versionView }, { openRuntime }] = await Promise.all([import('@operon/runtime'), import('../app/open-runtime.js')]);
   const config = loadConfig(options.config, { overrides: { logLevel: 'warn' } });
   const opened = await openRuntime(config, [], createLogger(config.telemetry.logs.logLevel), { readOnly: true });
   let views: VersionView[];

@@ -5,30 +5,9 @@
  */
 import { hostname, userInfo } from 'node:os';
 import { InvalidArgumentError, type Command } from 'commander';
-import {
-  cancelWorkflows,
-  checkedMoveOf,
-  forkMoveOf,
-  createLogger,
-  OperonManagementRequestError,
-  forkWorkflow,
-  loadConfig,
-  pageSize,
-  parseFilter,
-  parseFork,
-  resumeWorkflows,
-  workflowDetail,
-  workflowPage,
-  workflowSteps,
-  type ChangeResult,
-  type OperonRuntime,
-  type StepView,
-  type WorkflowDetailView,
-  type WorkflowSummaryView,
-} from '@operon/runtime';
+import type { ChangeResult, OperonRuntime, StepView, WorkflowDetailView, WorkflowSummaryView } from '@operon/runtime';
 import type { CliCommand } from '../cli-command.js';
 import { withConfigOption, type ConfigOption } from '../cli-options.js';
-import { openRuntime } from '../app/open-runtime.js';
 import { terminalSafe } from '../app/terminal-text.js';
 
 interface WorkflowsOptions extends ConfigOption {
@@ -48,8 +27,17 @@ interface WorkflowsOptions extends ConfigOption {
   version?: string;
 }
 
+type RuntimeModule = typeof import('@operon/runtime');
+
+/**
+ * The runtime's module, loaded by each action when it starts rather than at the top of this file:
+ * `operon --help` and flag errors start without it.
+ */
+const runtimeModule = (): Promise<RuntimeModule> => import('@operon/runtime');
+
 /** Opens the runtime on the config's database, runs `work`, closes it. Reads open it read-only. */
 async function withRuntime<T>(options: WorkflowsOptions, changes: boolean, work: (runtime: OperonRuntime) => Promise<T>): Promise<T> {
+  const [{ createLogger, loadConfig }, { openRuntime }] = await Promise.all([runtimeModule(), import('../app/open-runtime.js')]);
   const config = loadConfig(options.config, { overrides: { logLevel: 'warn' } });
   const opened = await openRuntime(config, [], createLogger(config.telemetry.logs.logLevel), changes ? { executes: false } : { readOnly: true });
   try {
@@ -64,7 +52,7 @@ function print(options: WorkflowsOptions, value: unknown, text: () => string): v
 }
 
 /** `version` is a filter on list only: on resume it names the code to go on on. */
-function filterOf(options: WorkflowsOptions, versionFilter = false) {
+function filterOf({ parseFilter }: RuntimeModule, options: WorkflowsOptions, versionFilter = false) {
   const { status, name, executor, user, parent, queue, createdAfter, createdBefore } = options;
   return parseFilter({ status, name, executor, user, parent, queue, ...(versionFilter ? { version: options.version } : {}), createdAfter, createdBefore });
 }
@@ -174,7 +162,9 @@ function changeText(verb: string) {
 
 /** A bulk change by filter: one statement; a line on stderr says what is being done while it runs. */
 async function change(uuid: string | undefined, options: WorkflowsOptions, verb: 'cancel' | 'resume'): Promise<void> {
-  const target = uuid === undefined ? { filter: filterOf(options) } : { workflowUUID: uuid };
+  const rt = await runtimeModule();
+  const { OperonManagementRequestError, cancelWorkflows, checkedMoveOf, resumeWorkflows } = rt;
+  const target = uuid === undefined ? { filter: filterOf(rt, options) } : { workflowUUID: uuid };
   if (uuid === undefined) process.stderr.write(`${verb === 'cancel' ? 'cancelling' : 'resuming'} the workflows matching ${JSON.stringify(target.filter)}…\n`);
   if (options.version !== undefined && uuid === undefined) throw new OperonManagementRequestError('--version moves one workflow: give its uuid');
   const result = await withRuntime(options, true, async (runtime) =>
@@ -218,16 +208,19 @@ const workflows: CliCommand = {
       .option('--cursor <cursor>', 'the next page, as the previous one printed')
       .option('--version <hash>', 'the version (code hash) it runs on')
       .action(async (options: WorkflowsOptions) => {
-        const page = await withRuntime(options, false, (runtime) => workflowPage(runtime, filterOf(options, true), pageSize(options.limit), options.cursor));
+        const rt = await runtimeModule();
+        const page = await withRuntime(options, false, (runtime) => rt.workflowPage(runtime, filterOf(rt, options, true), rt.pageSize(options.limit), options.cursor));
         print(options, page, () => listTable(page.workflows, page.nextCursor));
       });
     json(withConfigOption(group.command('get <uuid>').description('one workflow: status, inputs, output, children, what it waits on'))).action(
       async (uuid: string, options: WorkflowsOptions) => {
+        const { workflowDetail } = await runtimeModule();
         const view = await withRuntime(options, false, (runtime) => workflowDetail(runtime, uuid));
         print(options, view, () => detailText(view));
       },
     );
     json(withConfigOption(group.command('steps <uuid>').description("a workflow's recorded operations"))).action(async (uuid: string, options: WorkflowsOptions) => {
+      const { workflowSteps } = await runtimeModule();
       const steps = await withRuntime(options, false, (runtime) => workflowSteps(runtime, uuid));
       print(options, { steps }, () => stepsTable(steps));
     });
@@ -250,6 +243,7 @@ const workflows: CliCommand = {
     }
     json(withConfigOption(group.command('restart <uuid>').description('start a new workflow with the same inputs'))).action(
       async (uuid: string, options: WorkflowsOptions) => {
+        const { forkWorkflow } = await runtimeModule();
         const result = await withRuntime(options, true, (runtime) =>
           forkWorkflow(runtime.systemDb.systemPool, runtime.systemDb.appPool, uuid, { fromStep: 0 }, actor(), 'restart'),
         );
@@ -261,6 +255,7 @@ const workflows: CliCommand = {
       .option('--workflow-uuid <uuid>', 'the new workflow UUID (default: a random one)')
       .option('--version <hash|latest>', "run it on that version (default: the original's), only if the records it keeps agree with that code")
       .action(async (uuid: string, options: WorkflowsOptions) => {
+        const { forkMoveOf, forkWorkflow, parseFork } = await runtimeModule();
         const fork = parseFork({ fromStep: options.fromStep, ...(options.workflowUuid === undefined ? {} : { workflowUUID: options.workflowUuid }) });
         const result = await withRuntime(options, true, async (runtime) => {
           const move = await forkMoveOf(runtime, uuid, options.version, fork.fromStep);

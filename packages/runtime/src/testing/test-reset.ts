@@ -261,12 +261,21 @@ export async function resetDatabases(appPool: pg.Pool, systemPool: pg.Pool, stat
         if (answers.at(-1)?.rows[0]?.temporary) await discardTemporaryObjects(appPool);
       },
       (error: unknown) => {
-      if ((error as { code?: string }).code !== '2BP01') throw error;
-      throw new OperonTestingUsageError(
-        'reset',
-        `${(error as Error).message}. A reset drops what a test created (tables, views, sequences, indexes, triggers, functions, types, extensions, schemas) ` +
-          'but never changes what was there at the start to do so: undo the change to it in the test (ALTER TABLE … DROP COLUMN …), or give the test a testing runtime of its own',
-      );
+        const code = (error as { code?: string }).code;
+        // undefined_table: a DELETE, setval or REFRESH of the start's names found nothing there.
+        if (code === '42P01') {
+          throw new OperonTestingUsageError(
+            'reset',
+            `${(error as Error).message}: a table, sequence or materialized view that was there at the start is gone (a test dropped or renamed it), ` +
+              'and a reset puts back rows, never the objects that held them. Undo it in the test (rename it back; one dropped and created again is a new object, which the reset drops), or give the test a testing runtime of its own',
+          );
+        }
+        if (code !== '2BP01') throw error;
+        throw new OperonTestingUsageError(
+          'reset',
+          `${(error as Error).message}. A reset drops what a test created (tables, views, sequences, indexes, triggers, functions, types, extensions, schemas) ` +
+            'but never changes what was there at the start to do so: undo the change to it in the test (ALTER TABLE … DROP COLUMN …), or give the test a testing runtime of its own',
+        );
       },
     ),
     systemPool.query(

@@ -456,6 +456,17 @@ function digit(s: string, at: number): number {
   return d >= 0 && d <= 9 ? d : Number.NaN;
 }
 
+/**
+ * The time of a stored Date: its ISO text, or null for an invalid date (as it is written). Anything
+ * else is damage, refused, not read as some date (the language's parser takes "0" for the year 2000).
+ */
+export function storedTime(content: unknown): number {
+  if (content === null) return Number.NaN;
+  const time = typeof content === 'string' ? isoTime(content) : Number.NaN;
+  if (Number.isNaN(time)) throw new OperonValueFormatError(`a stored Date holds ${describe(content)}, not a date's ISO text`);
+  return time;
+}
+
 /** The time of a date's stored text; the common `YYYY-MM-DDTHH:mm:ss.sssZ` of years 1000 to 9999 read here (the language's parser is several times slower). */
 function isoTime(text: unknown): number {
   const s = String(text);
@@ -691,7 +702,7 @@ function revive(kind: string, content: unknown, maps: MapLayout): unknown {
     case 'bigint':
       return BigInt(typeof content === 'string' ? content : String(content));
     case 'Date':
-      return new Date(content === null ? Number.NaN : isoTime(content));
+      return new Date(storedTime(content));
     case 'RegExp':
       return regExp(content, undefined);
     case 'Map':
@@ -803,7 +814,7 @@ function subclassInstance(kind: string, content: unknown, maps: MapLayout): obje
       break;
     }
     case 'Date':
-      out = Reflect.construct(Date, [value === null ? Number.NaN : isoTime(value)], cls) as Date;
+      out = Reflect.construct(Date, [storedTime(value)], cls) as Date;
       break;
     case 'RegExp':
       out = regExp(value, cls);

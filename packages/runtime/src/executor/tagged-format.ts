@@ -7,6 +7,7 @@
  * Every record in it still reads back.
  */
 import { OperonError, OperonValueFormatError, brandOperonError, serializableClassName, serializableClassNamed, type SerializableClass } from '@operon/sdk';
+import { storedTime } from './flat-format.js';
 import {
   BUILTIN_ERRORS,
   KIND_OF_PROTOTYPE,
@@ -378,7 +379,7 @@ export class TaggedDecoder {
   private builtin(type: string, value: unknown, cls: SerializableClass | undefined): object {
     switch (type) {
       case 'Date': {
-        const time = value === null ? Number.NaN : new Date(String(value)).getTime();
+        const time = storedTime(value);
         return this.keep(cls ? (Reflect.construct(Date, [time], cls) as Date) : new Date(time));
       }
       case 'RegExp': {

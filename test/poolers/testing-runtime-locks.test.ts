@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { Transaction, Workflow, type TransactionContext, type WorkflowContext } from '@operon/sdk';
 import { createTestingRuntime } from '@operon/runtime';
-import { claimTestDatabases, templateLockKey, testDatabasesLockKey } from '../../packages/runtime/src/testing/test-databases.js';
+import { claimTestDatabases, templateLockKey, testDatabaseName, testDatabasesLockKey } from '../../packages/runtime/src/testing/test-databases.js';
 import type { ConnectionSettings } from '../../packages/runtime/src/database/pools.js';
 import { CuttableProxy } from '../helpers/cuttable-proxy.js';
 import { freePort } from '../helpers/global-setup.js';
@@ -89,9 +89,10 @@ async function locksOf(key: string): Promise<Array<{ granted: boolean; pid: numb
 
 describe("the testing runtime's advisory locks behind PgBouncer", () => {
   it('are held while a testing runtime runs, and end with it: a second run of the same app starts at once', { timeout: 90_000 }, async () => {
-    const databases = `${names.app}_test, ${names.sys}_test`;
+    // The test copies' names, as the testing runtime gives them in this vitest worker (`_test_2` in the second).
+    const databases = `${testDatabaseName(names.app)}, ${testDatabaseName(names.sys)}`;
     const claimKey = testDatabasesLockKey(databases);
-    const templateKey = templateLockKey(`${names.app}_test`, `${names.sys}_test`);
+    const templateKey = templateLockKey(testDatabaseName(names.app), testDatabaseName(names.sys));
     const through: ConnectionSettings = { host: bouncer.host, port: bouncer.port, user: server.user, password: server.password, ssl: 'disable', connectionTimeoutMillis: 5_000, pooler: 'transaction' };
 
     const first = await createTestingRuntime([Notes], configPath);

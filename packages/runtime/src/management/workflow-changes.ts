@@ -200,6 +200,12 @@ export async function cancelWorkflows(
   return { changed: Number(rows[0].changed), workflowUUIDs: rows[0].uuids };
 }
 
+/** `tree`: every descendant of the workflows named by `$1` (a text array), for a statement's WITH clause. */
+const CHILDREN_OF_FIRST_PARAMETER = `WITH RECURSIVE tree (workflow_uuid) AS (
+         SELECT c.workflow_uuid FROM operon.workflow_status c WHERE c.parent_uuid = ANY($1::text[])
+         UNION
+         SELECT c.workflow_uuid FROM operon.workflow_status c JOIN tree t ON c.parent_uuid = t.workflow_uuid)`;
+
 /**
  * A workflow of the tree that was running may have started a child while the cancel's statement
  * ran: committed after the statement read the tree, the child is not in it. Before the cancel
@@ -212,10 +218,7 @@ async function cancelLateChildren(client: pg.PoolClient, first: pg.QueryResult):
   const all: string[] = [...row.uuids];
   for (let found: string[] = all; found.length > 0; ) {
     const { rows } = await client.query(
-      `WITH RECURSIVE tree (workflow_uuid) AS (
-         SELECT c.workflow_uuid FROM operon.workflow_status c WHERE c.parent_uuid = ANY($1::text[])
-         UNION
-         SELECT c.workflow_uuid FROM operon.workflow_status c JOIN tree t ON c.parent_uuid = t.workflow_uuid),
+      `${CHILDREN_OF_FIRST_PARAMETER},
        changed AS (
          UPDATE operon.workflow_status w SET status = 'CANCELLED', updated_at = $3,
            owner = CASE WHEN w.status = 'ENQUEUED' THEN NULL ELSE w.owner END
@@ -418,10 +421,7 @@ async function resumeLateChildren(
   let handedOver: string | null = row.handover;
   for (let found: string[] = all; found.length > 0; ) {
     const { rows } = await client.query(
-      `WITH RECURSIVE tree (workflow_uuid) AS (
-         SELECT c.workflow_uuid FROM operon.workflow_status c WHERE c.parent_uuid = ANY($1::text[])
-         UNION
-         SELECT c.workflow_uuid FROM operon.workflow_status c JOIN tree t ON c.parent_uuid = t.workflow_uuid),
+      `${CHILDREN_OF_FIRST_PARAMETER},
        changed AS (
          UPDATE operon.workflow_status w SET output = NULL, error = NULL, recovery_attempts = 0, updated_at = $3,
            status = CASE WHEN w.queue_name IS NULL THEN 'PENDING' ELSE 'ENQUEUED' END,

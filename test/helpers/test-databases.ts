@@ -83,6 +83,16 @@ export function poolsOn(config: OperonConfig): { systemPool: pg.Pool; appPool: p
   return { systemPool, appPool, end: async () => void (await Promise.all([systemPool.end(), appPool.end()])) };
 }
 
+/** A PENDING workflow row that no executor owns or adopts (another executor id, no owner): for tests where only its status matters. */
+export function insertUnownedWorkflow(systemDatabase: string, uuid: string, parent: string | null = null): Promise<unknown[]> {
+  return query(
+    systemDatabase,
+    `INSERT INTO operon.workflow_status (workflow_uuid, status, workflow_name, kind, executor_id, inputs, parent_uuid, created_at, updated_at)
+     VALUES ($1, 'PENDING', 'Tree.node', 'workflow', 'elsewhere', '[]', $2, $3, $3)`,
+    [uuid, parent, Date.now()],
+  );
+}
+
 export async function query<R = any>(database: string, text: string, values: unknown[] = []): Promise<R[]> {
   const client = await connectTo(database);
   try {

@@ -13,7 +13,7 @@ import pg from 'pg';
 import { inject } from 'vitest';
 import { cancelWorkflows, resumeWorkflows, OperonManagementAppDatabaseError, type OperonRuntime } from '@operon/runtime';
 import { CuttableProxy } from '../helpers/cuttable-proxy.js';
-import { connectTo, query, startRuntime, testConfig } from '../helpers/test-databases.js';
+import { connectTo, insertUnownedWorkflow, query, startRuntime, testConfig } from '../helpers/test-databases.js';
 
 let runtime: OperonRuntime;
 let proxy: CuttableProxy;
@@ -42,14 +42,7 @@ afterAll(async () => {
   await runtime?.destroy({ timeoutMs: 1000 });
 });
 
-/** A PENDING row that no executor owns or adopts: only its status matters here. */
-const insertRow = (uuid: string, parent: string | null) =>
-  query(
-    sysDb,
-    `INSERT INTO operon.workflow_status (workflow_uuid, status, workflow_name, kind, executor_id, inputs, parent_uuid, created_at, updated_at)
-     VALUES ($1, 'PENDING', 'Tree.node', 'workflow', 'elsewhere', '[]', $2, $3, $3)`,
-    [uuid, parent, Date.now()],
-  );
+const insertRow = (uuid: string, parent: string | null) => insertUnownedWorkflow(sysDb, uuid, parent);
 
 const statuses = (prefix: string) => query(sysDb, `SELECT workflow_uuid, status FROM operon.workflow_status WHERE workflow_uuid LIKE $1 ORDER BY 1`, [`${prefix}%`]);
 const audits = (prefix: string) => query(sysDb, `SELECT action, workflow_uuids FROM operon.audit_log WHERE $1 = ANY(workflow_uuids) ORDER BY audit_id`, [`${prefix}root`]);

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { cancelWorkflows, resumeWorkflows, type OperonRuntime } from '@operon/runtime';
-import { query, startRuntime, testConfig } from '../helpers/test-databases.js';
+import { insertUnownedWorkflow, query, startRuntime, testConfig } from '../helpers/test-databases.js';
 
 let runtime: OperonRuntime;
 let appPool: pg.Pool;
@@ -34,12 +34,7 @@ afterAll(async () => {
 const status = async (uuid: string) => (await query(sysDb, `SELECT status FROM operon.workflow_status WHERE workflow_uuid = $1`, [uuid]))[0]?.status;
 
 it('refuses an app deadline a timer cannot wait for, before changing anything', async () => {
-  await query(
-    sysDb,
-    `INSERT INTO operon.workflow_status (workflow_uuid, status, workflow_name, kind, executor_id, inputs, created_at, updated_at)
-     VALUES ('range-root', 'PENDING', 'Tree.node', 'workflow', 'elsewhere', '[]', $1, $1)`,
-    [Date.now()],
-  );
+  await insertUnownedWorkflow(sysDb, 'range-root');
   const pool = runtime.systemDb.systemPool;
   for (const appDeadlineMs of [2 ** 31, 1.5, 0]) {
     await expect(cancelWorkflows(pool, { workflowUUID: 'range-root' }, { actor: 'test' }, { appPool, appDeadlineMs })).rejects.toThrow(

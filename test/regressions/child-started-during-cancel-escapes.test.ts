@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { cancelWorkflows, type OperonRuntime } from '@operon/runtime';
-import { connectTo, query, startRuntime, testConfig } from '../helpers/test-databases.js';
+import { connectTo, insertUnownedWorkflow, query, startRuntime, testConfig } from '../helpers/test-databases.js';
 
 let runtime: OperonRuntime;
 let sysDb: string;
@@ -24,14 +24,7 @@ afterAll(async () => {
   await runtime?.destroy({ timeoutMs: 1000 });
 });
 
-/** A PENDING row that no executor owns or adopts (another executor id, no owner): only its status matters here. */
-const insertRow = (uuid: string, parent: string | null) =>
-  query(
-    sysDb,
-    `INSERT INTO operon.workflow_status (workflow_uuid, status, workflow_name, kind, executor_id, inputs, parent_uuid, created_at, updated_at)
-     VALUES ($1, 'PENDING', 'Tree.node', 'workflow', 'elsewhere', '[]', $2, $3, $3)`,
-    [uuid, parent, Date.now()],
-  );
+const insertRow = (uuid: string, parent: string | null) => insertUnownedWorkflow(sysDb, uuid, parent);
 
 it('cancels a grandchild started while the cancel statement ran', async () => {
   await insertRow('late-root', null);

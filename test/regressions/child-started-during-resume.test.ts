@@ -16,11 +16,10 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import pg from 'pg';
-import { inject } from 'vitest';
 import { Communicator, Workflow, type CommunicatorContext, type WorkflowContext } from '@operon/sdk';
 import { cancelWorkflows, resumeWorkflows, type OperonRuntime } from '@operon/runtime';
 import { runtimeBehindProxy, type CuttableProxy, type RuntimeBehindProxy } from '../helpers/cuttable-proxy.js';
-import { connectTo, query } from '../helpers/test-databases.js';
+import { connectTo, poolsOn, query } from '../helpers/test-databases.js';
 
 class ResumeRaceChild {
   @Communicator()
@@ -50,22 +49,20 @@ let sysDb: string;
 /** Straight to the server, past the proxy: the operator's cancel and resume. */
 let systemPool: pg.Pool;
 let appPool: pg.Pool;
+let pools: ReturnType<typeof poolsOn>;
 
 beforeAll(async () => {
   behind = await runtimeBehindProxy([ResumeRaceParent, ResumeRaceChild], 'resume_race_child', 5_000);
   ({ proxy, runtime } = behind);
   sysDb = runtime.config.database.system_database;
-  const server = inject('postgres');
-  const direct = { host: server.host, port: server.port, user: server.user, password: server.password, max: 2 };
-  systemPool = new pg.Pool({ ...direct, database: sysDb });
-  appPool = new pg.Pool({ ...direct, database: runtime.config.database.user_database });
+  pools = poolsOn(runtime.config);
+  ({ systemPool, appPool } = pools);
 });
 
 afterAll(async () => {
   proxy?.unstall();
   await behind?.close();
-  await systemPool?.end();
-  await appPool?.end();
+  await pools?.end();
 });
 
 async function until(what: string, check: () => Promise<boolean>): Promise<void> {

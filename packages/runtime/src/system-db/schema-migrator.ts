@@ -119,7 +119,8 @@ const INVALID_INDEXES = `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.r
  * build beside it would deadlock with it. Polled, one short statement a look: a statement waiting
  * on the table would hold a snapshot that the other build waits for. Then it drops the invalid
  * indexes a dead build left (its statements create only what is missing, so an invalid leftover
- * would otherwise stay). False when the claim was lost.
+ * would otherwise stay), each renamed first to a name of its own, so a late DROP never drops an
+ * index rebuilt under the leftover's name. False when the claim was lost.
  */
 async function buildOutsideTransaction(client: pg.ClientBase, migration: SchemaMigration, holder: string, leaseSeconds: number): Promise<boolean> {
   const claimed = () => renewBuild(client, migration.version, holder, leaseSeconds);
@@ -131,8 +132,24 @@ async function buildOutsideTransaction(client: pg.ClientBase, migration: SchemaM
   }
   const { rows: invalid } = await client.query<{ name: string }>(INVALID_INDEXES);
   for (const { name } of invalid) {
+    // A DROP sent cannot be fenced: one held up past the lease would arrive after the next start
+    // rebuilt the index under its name, and drop the new one. So the leftover is first renamed to a
+    // name of its own, in a transaction that checks the claim, and only that name is dropped.
+    const leftover = `operon_dead_build_${randomUUID().replaceAll('-', '')}`;
+    await client.query('BEGIN');
+    try {
+      if (!(await claimed())) {
+        await client.query('ROLLBACK');
+        return false;
+      }
+      await client.query(`ALTER INDEX IF EXISTS ${name} RENAME TO ${leftover}`);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
     if (!(await claimed())) return false;
-    await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${name}`);
+    await client.query(`DROP INDEX CONCURRENTLY IF EXISTS operon.${leftover}`);
   }
   for (const statement of statementsOf(migration.sql)) {
     if (!(await claimed())) return false;

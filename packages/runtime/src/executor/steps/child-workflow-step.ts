@@ -37,13 +37,20 @@ export async function startChildStep(
   const functionID = execution.takeIds(thenResult ? 2 : 1);
   const childUUID = await execution.step<string>(functionID, fn.name, async (site) => {
     const uuid = derivedUUID(execution.workflowUUID, 'c', functionID);
-    await execution.services.workflows.startChild(fn, args, {
-      workflowUUID: uuid,
-      parentUUID: execution.workflowUUID,
-      identity: execution.identity,
-      parentSpan: execution.span,
-      queue,
-    });
+    try {
+      await execution.services.workflows.startChild(fn, args, {
+        workflowUUID: uuid,
+        parentUUID: execution.workflowUUID,
+        identity: execution.identity,
+        parentSpan: execution.span,
+        queue,
+      });
+    } catch (error) {
+      if (isInfrastructureFailure(error)) throw error;
+      // A refusal (a deduplicationID its queue holds now, and may not hold at a re-run) is this
+      // operation's outcome: recorded, so a re-run is refused again instead of taking another branch.
+      return execution.persist(site, { error });
+    }
     return execution.persist(site, { output: JSON.stringify(uuid) });
   });
   return workflowHandle(execution, childUUID, thenResult ? functionID + 1 : undefined);

@@ -843,9 +843,17 @@ export class WorkflowExecutor {
 
   /**
    * A workflow whose version does not load here is not held here: it is handed over for an
-   * executor that can load it, and this process claims no more of that version.
+   * executor that can load it, and this process claims no more of that version. One of a queue
+   * goes back to its queue instead, as a dequeued one does: handed over PENDING it would hold its
+   * queue's slot while it waits, for ever if no executor can load it.
    */
-  private async leave(row: WorkflowRow, owner: string, error: OperonVersionLoadError): Promise<false> {
+  private async leave(row: ClaimedRow, owner: string, error: OperonVersionLoadError): Promise<false> {
+    if (row.queueName) {
+      await this.requeue({ ...row, queueName: row.queueName, owner }, error);
+      // Its slot is free: the rest of its queue may start now, not at the next poll.
+      this.queues.wake();
+      return false;
+    }
     const handedOver = await this.deps.systemDb.leaveWorkflow(row.workflowUUID, owner, hostname(), error.version).catch((failure: unknown) => {
       this.deps.logger.warn({ err: failure, workflowUUID: row.workflowUUID }, 'could not hand over a workflow whose version does not load here; it stays PENDING here');
       this.unrun.hold(row.workflowUUID, owner);

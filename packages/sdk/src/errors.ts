@@ -207,10 +207,10 @@ export class OperonScheduleError extends OperonError {
 }
 
 /**
- * A queue was made with bad options (a limit that is not a whole number of at least 1, an unknown
- * option, a name already registered with other limits), or a workflow was enqueued with bad
- * options (a priority that is not an integer, a negative delay, a partition key where the queue has
- * none or none where it has one). Nothing was stored. Answered over HTTP with 400.
+ * A queue was made with bad options (a limit that is not a whole number from 1 to 2^31 - 1, a rate
+ * window outside 1 ms to 100 years, an unknown option, a name already registered with other
+ * limits), or a workflow was enqueued with bad options (a priority that is not an integer, a delay
+ * below 0 or past 100 years, a partition key where the queue has none or none where it has one). Nothing was stored. Answered over HTTP with 400.
  */
 export class OperonQueueOptionsError extends OperonError {
   static override readonly CODE = 'OPERON_ERR_QUEUE_OPTIONS';

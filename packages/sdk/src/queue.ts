@@ -45,10 +45,16 @@ type QueueMap = Map<string, WorkflowQueue>;
 const queues: QueueMap = ((globalThis as Record<symbol, unknown>)[QUEUES_KEY] as QueueMap | undefined) ?? new Map();
 (globalThis as Record<symbol, unknown>)[QUEUES_KEY] = queues;
 
+/** The database holds each count as an INTEGER: a larger one would fail every dequeue of the process. */
+const MAX_COUNT = 2 ** 31 - 1;
+/** A rate window is held in milliseconds: from 1 ms to 100 years. */
+const MIN_PERIOD_SEC = 0.001;
+const MAX_PERIOD_SEC = 100 * 365 * 24 * 3600;
+
 function positiveInteger(queue: string, what: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new OperonQueueOptionsError(`queue ${queue}: ${what} must be a whole number of at least 1, not ${JSON.stringify(value)}`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_COUNT) {
+    throw new OperonQueueOptionsError(`queue ${queue}: ${what} must be a whole number from 1 to ${MAX_COUNT}, not ${JSON.stringify(value)}`);
   }
   return value;
 }
@@ -71,8 +77,8 @@ function checkOptions(name: string, options: WorkflowQueueOptions): WorkflowQueu
     const limitPerPeriod = positiveInteger(name, 'rateLimit.limitPerPeriod', given.limitPerPeriod);
     const periodSec = given.periodSec;
     if (limitPerPeriod === undefined) throw new OperonQueueOptionsError(`queue ${name}: rateLimit.limitPerPeriod is required`);
-    if (typeof periodSec !== 'number' || !Number.isFinite(periodSec) || periodSec <= 0) {
-      throw new OperonQueueOptionsError(`queue ${name}: rateLimit.periodSec must be a number of seconds above 0, not ${JSON.stringify(periodSec)}`);
+    if (typeof periodSec !== 'number' || !Number.isFinite(periodSec) || periodSec < MIN_PERIOD_SEC || periodSec > MAX_PERIOD_SEC) {
+      throw new OperonQueueOptionsError(`queue ${name}: rateLimit.periodSec must be a number of seconds from ${MIN_PERIOD_SEC} to ${MAX_PERIOD_SEC} (100 years), not ${JSON.stringify(periodSec)}`);
     }
     rateLimit = Object.freeze({ limitPerPeriod, periodSec });
   }

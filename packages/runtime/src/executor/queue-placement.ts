@@ -8,6 +8,8 @@ import type { QueueLimits, QueuePlacement } from '../system-db/system-database.j
 
 const ENQUEUE_KEYS = new Set(['queue', 'priority', 'deduplicationID', 'partitionKey', 'delaySeconds', 'workflowUUID']);
 const INT32_MAX = 2 ** 31 - 1;
+/** The start time must be a BIGINT of milliseconds: a delay past it would fail the INSERT, taken for the database's failure. */
+const MAX_DELAY_SECONDS = 100 * 365 * 24 * 3600;
 
 /** The registered queue a caller passed (also a WorkflowQueue of another copy of the sdk). */
 function registered(queue: unknown): WorkflowQueue {
@@ -27,8 +29,8 @@ export function placementOf(options: EnqueueOptions, now: number): QueuePlacemen
   if (!Number.isInteger(priority) || Math.abs(priority) > INT32_MAX) {
     throw new OperonQueueOptionsError(`queue ${queue.name}: priority must be an integer (lower starts first), not ${JSON.stringify(priority)}`);
   }
-  if (typeof delaySeconds !== 'number' || !Number.isFinite(delaySeconds) || delaySeconds < 0) {
-    throw new OperonQueueOptionsError(`queue ${queue.name}: delaySeconds must be a number of seconds of at least 0, not ${JSON.stringify(delaySeconds)}`);
+  if (typeof delaySeconds !== 'number' || !Number.isFinite(delaySeconds) || delaySeconds < 0 || delaySeconds > MAX_DELAY_SECONDS) {
+    throw new OperonQueueOptionsError(`queue ${queue.name}: delaySeconds must be a number of seconds from 0 to ${MAX_DELAY_SECONDS} (100 years), not ${JSON.stringify(delaySeconds)}`);
   }
   const partitioned = queue.options.partitionConcurrency !== undefined;
   if (partitioned && options.partitionKey === undefined) {

@@ -4,8 +4,8 @@
  * them at once; and a crashAfter that fires while the clock moves stops the clock there at once.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Communicator, GetApi, OperonShutdownError, Workflow, type CommunicatorContext, type HandlerContext, type WorkflowContext } from '@operon/sdk';
-import { createTestingRuntime, OperonTestingCrashedError, OperonTestingUsageError, type TestingRuntime } from '@operon/runtime';
+import { Communicator, GetApi, OperonShutdownError, Transaction, Workflow, type CommunicatorContext, type HandlerContext, type TransactionContext, type WorkflowContext } from '@operon/sdk';
+import { createTestingRuntime, OperonTestingCrashedError, OperonTestingFromWorkflowError, OperonTestingUsageError, type TestingRuntime } from '@operon/runtime';
 import { makeAppDir, type TestAppDir } from './app-dir.js';
 
 /** How many times each piece of code ran, in this process. */
@@ -38,12 +38,42 @@ class Reminders {
   }
 }
 
+/** A helper of the testing runtime, as code of the app would call it. */
+type Helper = 'advance' | 'runUntilIdle' | 'reset' | 'recover' | 'destroy';
+async function callHelper(helper: Helper): Promise<string> {
+  try {
+    await (helper === 'advance' ? testRuntime.advance('1h') : testRuntime[helper]());
+    return `${helper} returned`;
+  } catch (error) {
+    return `${(error as { code?: string }).code}: ${(error as Error).message}`;
+  }
+}
+
+/** Code of the app that (wrongly) awaits the testing runtime's helpers. */
+class Meddler {
+  @Transaction()
+  static async fromTransaction(_ctx: TransactionContext, helper: Helper): Promise<string> {
+    return callHelper(helper);
+  }
+
+  @Communicator()
+  static async fromCommunicator(_ctx: CommunicatorContext, helper: Helper): Promise<string> {
+    return callHelper(helper);
+  }
+
+  @Workflow()
+  static async fromWorkflow(ctx: WorkflowContext, helper: Helper): Promise<string[]> {
+    await ctx.sleep(1);
+    return [await callHelper(helper), await ctx.invoke(Meddler).fromCommunicator(helper), await ctx.invoke(Meddler).fromTransaction(helper)];
+  }
+}
+
 let app: TestAppDir;
 let testRuntime: TestingRuntime;
 
 beforeAll(async () => {
   app = makeAppDir('helperorder', {});
-  testRuntime = await createTestingRuntime([Reminders], app.configPath, { clock: 'virtual' });
+  testRuntime = await createTestingRuntime([Reminders, Meddler], app.configPath, { clock: 'virtual' });
 });
 
 beforeEach(async () => {
@@ -153,6 +183,33 @@ describe('helpers called at once run one after another', () => {
     expect(testRuntime.now() - start).toBe(90 * 60_000);
   });
 
+  it('crashAfter called while a reset is under way arms after it: the reset before it does not disarm it', async () => {
+    const resetting = testRuntime.reset();
+    const arming = testRuntime.crashAfter('Reminders.notifyNow');
+    await resetting;
+    // Armed once the reset finished, before the line after its await: the crash comes right after the start.
+    const handle = await testRuntime.invoke(Reminders, 'notify-ivy').notifyNow('ivy');
+    await expect(handle.getResult()).rejects.toBeInstanceOf(OperonShutdownError);
+    await arming;
+    expect(testRuntime.crashed).toBe(true);
+    expect(ran.size).toBe(0);
+    expect(await testRuntime.recover()).toBe(1);
+    expect(await testRuntime.retrieveWorkflow('notify-ivy').getResult()).toBe('notified ivy');
+  });
+
+  it('crashAfter behind a reset is refused in its turn when one is armed after the reset', async () => {
+    const resetting = testRuntime.reset();
+    const first = testRuntime.crashAfter('Reminders.notify');
+    const second = testRuntime.crashAfter('Reminders.remind');
+    await resetting;
+    await first;
+    await expect(second).rejects.toThrow(/crashAfter: already armed for Reminders\.notify, which has not fired yet/);
+    // An unknown name is refused at once, even behind a reset.
+    const again = testRuntime.reset();
+    expect(() => testRuntime.crashAfter('Reminders.nothing')).toThrow(/crashAfter: no registered operation is named "Reminders\.nothing"/);
+    await again;
+  });
+
   it('a helper called with a bad argument is refused at once, not after those before it', async () => {
     const resetting = testRuntime.reset();
     await expect(testRuntime.advance('soon' as never)).rejects.toBeInstanceOf(OperonTestingUsageError);
@@ -161,6 +218,24 @@ describe('helpers called at once run one after another', () => {
 });
 
 describe('helpers refuse what would never work', () => {
+  it('a helper awaited from inside a workflow, transaction or communicator of this runtime fails at once, naming the helper and the workflow', async () => {
+    for (const helper of ['advance', 'runUntilIdle', 'reset', 'recover', 'destroy'] as const) {
+      const handle = await testRuntime.invoke(Meddler, `meddle-${helper}`).fromWorkflow(helper);
+      await testRuntime.advance('1s');
+      const messages = await handle.getResult();
+      expect(messages).toHaveLength(3);
+      for (const message of messages) {
+        expect(message).toMatch(new RegExp(`^OPERON_ERR_TESTING_FROM_WORKFLOW: ${helper}: called from inside Meddler\\.fromWorkflow \\(workflow meddle-${helper}\\) of this testing runtime: .*Call the testing runtime's helpers from the test, never from a workflow, transaction or communicator$`));
+      }
+    }
+    // A communicator invoked directly runs as a workflow of its own, and is named.
+    expect(await testRuntime.invoke(Meddler, 'meddle-direct').fromCommunicator('reset')).toMatch(/^OPERON_ERR_TESTING_FROM_WORKFLOW: reset: called from inside Meddler\.fromCommunicator \(workflow meddle-direct\)/);
+    // The runtime is whole: nothing was reset or destroyed.
+    expect(await testRuntime.retrieveWorkflow('meddle-reset').getResult()).toHaveLength(3);
+    expect(OperonTestingFromWorkflowError.CODE).toBe('OPERON_ERR_TESTING_FROM_WORKFLOW');
+  });
+
+
   it('crashAfter refuses a handler (nothing of it is recorded) and a second crash while one is armed', async () => {
     expect(() => testRuntime.crashAfter('Reminders.remindOverHttp')).toThrow(
       /crashAfter: Reminders\.remindOverHttp is not a workflow, transaction or communicator \(nothing of it is recorded, so the crash would never come\); name an operation it invokes \(operations: Reminders\.notify, /,

@@ -10,7 +10,7 @@ export { OperonHttpRouteError, OperonHttpPluginError, OperonHttpMissingArgumentE
 export { applyAppMigrations, OperonAppMigrationError } from './app-migrations.js';
 export { createTestingRuntime, type TestingRuntime, type TestingRuntimeOptions, type TestCaller } from './testing-runtime.js';
 export type { RunUntilIdleOptions } from './testing/virtual-time.js';
-export { OperonTestingUsageError, OperonTestingCrashedError } from './testing/testing-errors.js';
+export { OperonTestingUsageError, OperonTestingCrashedError, OperonTestingFromWorkflowError } from './testing/testing-errors.js';
 export type { Duration } from './testing/durations.js';
 export { OperonMessagingArgumentError } from './executor/messaging-arguments.js';
 export { replayWorkflow, type ReplayReport, type ReplayedOperation, type DivergenceKind, type Divergence } from './debug/workflow-replay.js';

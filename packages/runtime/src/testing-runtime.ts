@@ -22,7 +22,9 @@ import { OperonRuntime, startEmbedded } from './runtime.js';
 import { runInitializers } from './initializers.js';
 import { durationMs, type Duration } from './testing/durations.js';
 import { adminClient, claimTestDatabases, endSessions, prepareTestDatabases, testConfigOf, type TestDatabasesClaim } from './testing/test-databases.js';
-import { OperonTestingUsageError } from './testing/testing-errors.js';
+import { OperonTestingFromWorkflowError, OperonTestingUsageError } from './testing/testing-errors.js';
+import { runningWorkflow } from './executor/running-workflow.js';
+import type { SystemDatabase } from './system-db/system-database.js';
 import { runUntilIdleBudget, VirtualTime, type RunUntilIdleOptions } from './testing/virtual-time.js';
 import { captureSeed, drainPools, forgetWorkflows, resetDatabases, type ResetStatements } from './testing/test-reset.js';
 
@@ -86,8 +88,12 @@ export interface TestingRuntime {
    * The runtime dies right after the next operation named `operationName` ('Class.method') is
    * recorded, as a killed process would: nothing more runs or is written, the workflows' handles
    * reject, and every helper but `recover()` and `destroy()` fails until `recover()`.
+   * It takes its turn like the helpers that change the runtime's state: called while a reset,
+   * recover, advance or runUntilIdle called before it is under way, it arms once they finished (a
+   * reset before it does not disarm it), and the promise resolves then; otherwise it arms at once.
+   * An unknown name is refused (thrown) at once.
    */
-  crashAfter(operationName: string): void;
+  crashAfter(operationName: string): Promise<void>;
   /** Whether the runtime died (crashAfter) and was not yet recovered. */
   readonly crashed: boolean;
   /**
@@ -171,6 +177,8 @@ export async function createTestingRuntime(
   /** The operation the crash came after, while crashed. */
   let crashedAfter: string | undefined;
   let serving: Serving;
+  /** The system databases of the runtimes it started: code of their workflows is code of this testing runtime. */
+  const ownRuntimes = new WeakSet<SystemDatabase>();
   /** Routes not yet closed: a crashed runtime's are closed by the recovery or destroy after it. */
   const openApps = new Set<FastifyInstance>();
   const closeApps = async () => {
@@ -191,6 +199,7 @@ export async function createTestingRuntime(
         crash = runtime.crash((sessionTag) => endSessions(connection, sessionTag));
       },
     });
+    ownRuntimes.add(runtime.systemDb);
     try {
       await applyAppMigrations(runtime.appPool, migrationsDir, logger);
       const recovered = await runtime.recover();
@@ -245,11 +254,42 @@ export async function createTestingRuntime(
    * the other then loses, move a clock the other rewinds, or reset a runtime the other replaces.
    */
   let turns: Promise<unknown> = Promise.resolve();
+  /**
+   * The crashAfter calls made since the last helper called, while it is under way: they arm the
+   * moment it finishes, before its promise settles (so before the test's next line after awaiting
+   * it). Undefined when no helper is under way: crashAfter then arms at once.
+   */
+  let armsAfterLast: Array<() => void> | undefined;
   const inTurn = <T>(run: () => Promise<T>): Promise<T> => {
-    const next = turns.then(run);
+    const arms: Array<() => void> = [];
+    armsAfterLast = arms;
+    const next = turns.then(run).finally(() => {
+      if (armsAfterLast === arms) armsAfterLast = undefined;
+      for (const arm of arms) arm();
+    });
     turns = next.catch(() => undefined);
     return next;
   };
+  /**
+   * Refuses a helper that waits for the runtime when a workflow of this runtime awaits it: the
+   * helper would wait for that workflow (to go quiet, to be drained or to finish) while it waits.
+   */
+  const notFromWorkflow = (helper: string, why: string): void => {
+    const caller = runningWorkflow();
+    if (caller && ownRuntimes.has(caller.systemDb)) {
+      throw new OperonTestingFromWorkflowError(helper, caller.functionName, caller.workflowUUID, why);
+    }
+  };
+  /** notFromWorkflow, as a rejected promise for the helpers that return one. */
+  const refusedFromWorkflow = (helper: string, why: string): Promise<never> | undefined => {
+    try {
+      notFromWorkflow(helper, why);
+      return undefined;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  };
+  const QUIET = 'it resolves once the workflows are quiet, and this one is not while it waits';
   /** Starts the crashed runtime's successor (on the same databases), once the crash is complete. */
   const restart = async (): Promise<number> => {
     await crash;
@@ -284,6 +324,7 @@ export async function createTestingRuntime(
     queryUserDB: async (sql, ...params) => (await live('queryUserDB').runtime.appPool.query(sql, params.length > 0 ? params : undefined)).rows,
     now: () => clock?.now() ?? serving.runtime.executor.deps.clock.now(),
     advance: async (duration) => {
+      notFromWorkflow('advance', QUIET);
       // A bad duration is refused at once, not after the helpers before it.
       const mover = virtual('advance');
       const ms = durationMs('advance', duration);
@@ -294,6 +335,7 @@ export async function createTestingRuntime(
       });
     },
     runUntilIdle: async (runOptions) => {
+      notFromWorkflow('runUntilIdle', QUIET);
       const mover = virtual('runUntilIdle');
       const budget = runUntilIdleBudget(runOptions);
       return inTurn(async () => {
@@ -302,27 +344,49 @@ export async function createTestingRuntime(
       });
     },
     crashAfter: (operationName) => {
-      const runtime = live('crashAfter').runtime;
-      const fn = typeof operationName === 'string' ? runtime.registry.byQualifiedName(operationName) : undefined;
+      if (gone) throw new OperonTestingUsageError('crashAfter', 'the testing runtime was destroyed');
+      const registry = serving.runtime.registry;
+      const fn = typeof operationName === 'string' ? registry.byQualifiedName(operationName) : undefined;
       // Only operations are recorded: a handler, initializer or plain method never would fire it.
       if (!fn?.method.kind) {
-        const known = runtime.registry.all().filter((f) => f.method.kind).map((f) => f.name).join(', ');
+        const known = registry.all().filter((f) => f.method.kind).map((f) => f.name).join(', ');
         const what = fn ? `${fn.name} is not a workflow, transaction or communicator (nothing of it is recorded, so the crash would never come); name an operation it invokes` : `no registered operation is named ${JSON.stringify(operationName)}`;
         throw new OperonTestingUsageError('crashAfter', `${what} (operations: ${known || 'none'})`);
       }
-      // One crash at a time: a second crashAfter replacing the first would drop the crash the test set up first.
-      if (crashTarget !== undefined) {
-        throw new OperonTestingUsageError('crashAfter', `already armed for ${crashTarget}, which has not fired yet; one crash is armed at a time (reset() disarms it)`);
+      const arm = () => {
+        live('crashAfter');
+        // One crash at a time: a second crashAfter replacing the first would drop the crash the test set up first.
+        if (crashTarget !== undefined) {
+          throw new OperonTestingUsageError('crashAfter', `already armed for ${crashTarget}, which has not fired yet; one crash is armed at a time (reset() disarms it)`);
+        }
+        crashTarget = fn.name;
+      };
+      // Behind a helper under way (a reset not awaited), it arms in its turn: the reset would disarm it.
+      const behind = armsAfterLast;
+      if (!behind) {
+        arm();
+        return Promise.resolve();
       }
-      crashTarget = fn.name;
+      return new Promise<void>((resolve, reject) => {
+        behind.push(() => {
+          try {
+            arm();
+            resolve();
+          } catch (error) {
+            reject(error);
+          }
+        });
+      });
     },
     recover: () =>
+      refusedFromWorkflow('recover', 'it takes its turn behind the helpers under way, which wait for this workflow, and starts again the runtime it runs on') ??
       inTurn(async () => {
         if (gone) throw new OperonTestingUsageError('recover', 'the testing runtime was destroyed');
         if (!crash) throw new OperonTestingUsageError('recover', 'the runtime has not crashed: call crashAfter(\'Class.method\') first');
         return restart();
       }),
     reset: () =>
+      refusedFromWorkflow('reset', 'it abandons every workflow, this one too, and waits for their statements in flight') ??
       inTurn(async () => {
         if (gone) throw new OperonTestingUsageError('reset', 'the testing runtime was destroyed');
         crashTarget = undefined;
@@ -352,6 +416,7 @@ export async function createTestingRuntime(
       }),
     destroy: () =>
       // The helpers called before it finish first (the pools stay open for them); those called after refuse.
+      refusedFromWorkflow('destroy', 'it lets the running workflows finish first, this one too') ??
       (destroyed ??= inTurn(async () => {
         gone = true;
         crashTarget = undefined;

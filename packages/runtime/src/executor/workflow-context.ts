@@ -18,6 +18,7 @@ import { readConfigPath } from './operation-context.js';
 import { startChildStep, workflowHandle } from './steps/child-workflow-step.js';
 import { getEventStep, recvStep, sendStep, setEventStep, sleepStep } from './steps/messaging-steps.js';
 import { operationStep } from './steps/operation-step.js';
+import { runAsWorkflow } from './running-workflow.js';
 import type { WorkflowExecution } from './workflow-execution.js';
 import { tickArguments } from '../schedules/tick-inputs.js';
 
@@ -96,8 +97,11 @@ export class WorkflowContextImpl implements WorkflowContext {
 /** How a workflow's code is run: a @Workflow method with this context, or one invoked operation as operation 0. */
 export function workflowBody(execution: WorkflowExecution, args: unknown[]): Promise<unknown> {
   const fn = execution.run.fn;
-  if (execution.run.kind === 'operation') return operationStep(execution, fn, args);
-  // A scheduled workflow gets Dates, however its inputs were read back.
-  const given = fn.method.schedule ? tickArguments(args) : args;
-  return fn.method.fn.call(fn.cls, new WorkflowContextImpl(execution), ...given);
+  const workflow = { workflowUUID: execution.workflowUUID, functionName: fn.name, systemDb: execution.services.systemDb };
+  return runAsWorkflow(workflow, () => {
+    if (execution.run.kind === 'operation') return operationStep(execution, fn, args);
+    // A scheduled workflow gets Dates, however its inputs were read back.
+    const given = fn.method.schedule ? tickArguments(args) : args;
+    return fn.method.fn.call(fn.cls, new WorkflowContextImpl(execution), ...given);
+  });
 }

@@ -24,3 +24,24 @@ export class OperonTestingCrashedError extends OperonError {
     super(`${call}: ${problem}`);
   }
 }
+
+/**
+ * A helper that waits for the runtime (advance, runUntilIdle, reset, recover, destroy) was awaited
+ * from inside a workflow, transaction or communicator of its own runtime: it would wait for the very
+ * code that awaits it, so it is refused at once.
+ */
+export class OperonTestingFromWorkflowError extends OperonError {
+  static override readonly CODE = 'OPERON_ERR_TESTING_FROM_WORKFLOW';
+  constructor(
+    readonly helper: string,
+    /** 'Class.method' of the workflow whose code called the helper. */
+    readonly functionName: string,
+    readonly workflowUUID: string,
+    why: string,
+  ) {
+    super(
+      `${helper}: called from inside ${functionName} (workflow ${workflowUUID}) of this testing runtime: ${why}, so it would wait for the code that waits for it. ` +
+        `Call the testing runtime's helpers from the test, never from a workflow, transaction or communicator`,
+    );
+  }
+}

@@ -2,10 +2,20 @@
  * Deleting ended workflows past the retention period, one small batch per statement. A sweep
  * walks the table once in primary-key order (keyset: each batch starts where the last one
  * stopped), so it needs no index of its own, costs nothing on the hot path, and never reads the
- * same rows twice, however many it deletes. A batch locks only ended rows nobody else holds
- * (SKIP LOCKED: an operator's resume or another executor's sweep is never waited for) and deletes
- * them with everything recorded for them in the system database in the same statement, so a
- * workflow is never left half deleted there.
+ * same rows twice, however many it deletes.
+ *
+ * A workflow goes with its family: its root (a workflow with no parent, or whose parent is gone)
+ * and every child below it are deleted together, once every one of them has ended and is past
+ * the period, and not before. So a kept parent never points at a child that is gone (its resume,
+ * fork, detail and later getResult read it), and a running child never loses its parent. A
+ * family is looked at once per sweep, when its root is scanned (the children walked from there
+ * through the parent index); a scanned child is passed over.
+ *
+ * A batch locks only rows nobody else holds (SKIP LOCKED: an operator's resume or another
+ * executor's sweep is never waited for); a family with a member it could not lock, or that is
+ * no longer ended as locked, is left whole for the next sweep. It deletes the families with
+ * everything recorded for them in the system database in the same statement, so a workflow is
+ * never left half deleted there, nor a family partly.
  */
 import type pg from 'pg';
 
@@ -20,20 +30,32 @@ export interface RetentionBatch {
 }
 
 /**
- * Looks at the next `limit` workflows after `afterUUID` and deletes those that ended, created and
- * last changed before `beforeMs`, with their operation records, events and the messages and
- * idempotency keys addressed to them.
+ * Looks at the next `limit` workflows after `afterUUID` and deletes the families rooted there
+ * whose every member ended, created and last changed before `beforeMs`, with their operation
+ * records, events and the messages and idempotency keys addressed to them.
  */
 export async function deleteEndedWorkflows(pool: pg.Pool, beforeMs: number, afterUUID: string, limit: number): Promise<RetentionBatch> {
   const { rows } = await pool.query<{ last_uuid: string | null; deleted: string[] }>({
-    name: 'operon_retention_delete',
-    text: `WITH scanned AS (
-             SELECT workflow_uuid FROM operon.workflow_status WHERE workflow_uuid > $3 ORDER BY workflow_uuid LIMIT $4
-           ), doomed AS (
-             -- Checked on the row as locked: one resumed since the scan is no longer ended.
-             SELECT w.workflow_uuid FROM operon.workflow_status w JOIN scanned s USING (workflow_uuid)
-             WHERE w.status = ANY($1::text[]) AND w.created_at < $2 AND w.updated_at < $2
+    name: 'operon_retention_delete_families',
+    text: `WITH RECURSIVE scanned AS (
+             SELECT workflow_uuid, parent_uuid FROM operon.workflow_status WHERE workflow_uuid > $3 ORDER BY workflow_uuid LIMIT $4
+           ), family (root, workflow_uuid) AS (
+             SELECT s.workflow_uuid, s.workflow_uuid FROM scanned s
+             WHERE s.parent_uuid IS NULL OR NOT EXISTS (SELECT 1 FROM operon.workflow_status p WHERE p.workflow_uuid = s.parent_uuid)
+             UNION
+             SELECT f.root, c.workflow_uuid FROM operon.workflow_status c JOIN family f ON c.parent_uuid = f.workflow_uuid WHERE c.parent_uuid IS NOT NULL
+           ), ripe AS (
+             SELECT f.root, count(*) AS members FROM family f JOIN operon.workflow_status w USING (workflow_uuid)
+             GROUP BY f.root HAVING bool_and(w.status = ANY($1::text[]) AND w.created_at < $2 AND w.updated_at < $2)
+           ), locked AS (
+             -- Checked again on each row as locked: one resumed since the scan is no longer ended.
+             SELECT f.root, w.workflow_uuid FROM operon.workflow_status w JOIN family f USING (workflow_uuid)
+             WHERE f.root IN (SELECT root FROM ripe) AND w.status = ANY($1::text[]) AND w.created_at < $2 AND w.updated_at < $2
              FOR UPDATE OF w SKIP LOCKED
+           ), doomed AS (
+             -- Whole families only: one with a member skipped or changed stays for the next sweep.
+             SELECT l.workflow_uuid FROM (SELECT root, workflow_uuid, count(*) OVER (PARTITION BY root) AS members FROM locked) l
+             JOIN ripe r USING (root) WHERE l.members = r.members
            ), outputs AS (
              DELETE FROM operon.operation_outputs o USING doomed d WHERE o.workflow_uuid = d.workflow_uuid
            ), events AS (

@@ -197,3 +197,25 @@ describe('retention of families', () => {
     expect((await query(sys, `SELECT count(*)::int AS n FROM operon.workflow_status WHERE workflow_uuid LIKE 'pair-%'`))[0].n).toBe(0);
   });
 });
+
+describe('a parent whose child was removed', () => {
+  it('lists the child as removed, and refuses a resume or fork that would wait for its result, naming it', async () => {
+    await runtime.client.invoke(Family, { workflowUUID: 'gone-1' }).readsLater();
+    await until(async () => (await statusOf(firstChild('gone-1'))) === 'SUCCESS', 'the child ended');
+    await until(async () => (await query(sys, `SELECT 1 FROM operon.operation_outputs WHERE workflow_uuid = 'gone-1' AND function_name = 'operon.recv.deadline'`)).length === 1, 'the parent waits');
+    expect((await call('POST', '/operon/workflows/gone-1/cancel')).status).toBe(200);
+    // As a version that did not keep families together could leave it: the child removed alone.
+    await query(sys, 'DELETE FROM operon.workflow_status WHERE workflow_uuid = $1', [firstChild('gone-1')]);
+    const detail = await call('GET', '/operon/workflows/gone-1');
+    expect(detail.body).toMatchObject({ children: [], removedChildren: [{ functionID: 0, workflowUUID: firstChild('gone-1'), resultRead: false }] });
+    const why = `its child ${firstChild('gone-1')} (started by operation 0) was deleted before the workflow recorded its result, so a run would wait for a result that no longer exists; fork it from step 0 or earlier to run that child anew`;
+    expect(await call('POST', '/operon/workflows/gone-1/resume')).toEqual({ status: 409, body: expect.objectContaining({ error: `cannot resume workflow gone-1: ${why}` }) });
+    expect(await call('POST', '/operon/workflows/gone-1/fork', { fromStep: 2 })).toEqual({ status: 409, body: expect.objectContaining({ error: `cannot fork workflow gone-1 from step 2: ${why}` }) });
+    expect(await statusOf('gone-1')).toBe('CANCELLED');
+    // From the child's step, the fork starts a child of its own.
+    expect((await call('POST', '/operon/workflows/gone-1/fork', { fromStep: 0, workflowUUID: 'gone-1-again' })).status).toBe(200);
+    await until(async () => (await query(sys, `SELECT 1 FROM operon.operation_outputs WHERE workflow_uuid = 'gone-1-again' AND function_name = 'operon.recv.deadline'`)).length === 1, 'the fork waits');
+    await runtime.client.send('gone-1-again', 'now', 'go');
+    await expect(runtime.client.retrieveWorkflow('gone-1-again').getResult()).resolves.toBe('from the child');
+  });
+});

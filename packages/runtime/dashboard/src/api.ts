@@ -75,6 +75,8 @@ export interface WorkflowDetail extends WorkflowSummary {
   readonly assumedRole?: string;
   readonly authenticatedRoles?: readonly string[];
   readonly children: WorkflowSummary[];
+  /** Children its records started that no longer exist. */
+  readonly removedChildren?: readonly { readonly functionID: number; readonly workflowUUID: string; readonly resultRead: boolean }[];
   readonly waitingOn: ({ readonly kind: string } & Record<string, unknown>) | null;
   readonly stuck: boolean;
 }

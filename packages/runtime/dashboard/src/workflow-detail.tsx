@@ -94,6 +94,16 @@ export function WorkflowDetailView({ uuid }: { uuid: string }) {
           {steps.data !== undefined ? <StepTimeline steps={listOf<Step>(steps.data)} createdAt={wf.createdAt} /> : null}
           <h2>Children</h2>
           <ChildTree children={wf.children ?? []} />
+          {(wf.removedChildren ?? []).length > 0 ? (
+            <ul class="tree" data-testid="removed-children">
+              {(wf.removedChildren ?? []).map((c) => (
+                <li class="muted">
+                  <span class="mono">{c.workflowUUID}</span> (started by operation {c.functionID}) no longer exists
+                  {c.resultRead ? '; its result was recorded' : '; its result was never recorded'}
+                </li>
+              ))}
+            </ul>
+          ) : null}
         </>
       ) : null}
     </section>

@@ -24,6 +24,7 @@ import { OperonManagementRequestError, filterCondition, isEmptyFilter, type Work
 import { getManagedWorkflow } from './workflow-queries.js';
 import { clearCancelled, fenceForMove, markCancelled } from '../system-db/transaction-outputs.js';
 import { outputsToFork } from '../system-db/fork-copies.js';
+import { unreadRemovedChild } from './removed-children.js';
 
 /** A change that the workflow's status does not allow (resuming a running one, cancelling an ended one): answered with 409. */
 export class OperonManagementConflictError extends OperonError {
@@ -374,6 +375,8 @@ export async function resumeWorkflows(
     if (!RESUMABLE.includes(row.status)) {
       throw new OperonManagementConflictError(`workflow ${row.workflowUUID} is ${row.status}: only a ${RESUMABLE.join(', ')} workflow can be resumed`);
     }
+    const missing = await unreadRemovedChild(pool, row.workflowUUID);
+    if (missing !== undefined) throw new OperonManagementConflictError(`cannot resume workflow ${row.workflowUUID}: ${missing}`);
   }
   if (moveTo !== undefined && !('workflowUUID' in target && target.workflowUUID === moveTo.workflowUUID)) {
     throw new OperonManagementRequestError('a move to another version resumes the one workflow it was checked for');
@@ -598,6 +601,8 @@ export async function forkWorkflow(
 ): Promise<ChangeResult> {
   const original = await requireWorkflow(systemPool, workflowUUID);
   if (original.kind !== 'workflow') throw new OperonManagementConflictError(`${workflowUUID} is a single ${original.workflowName} operation, not a workflow: it cannot be ${action}ed`);
+  const missing = await unreadRemovedChild(systemPool, workflowUUID, fork.fromStep);
+  if (missing !== undefined) throw new OperonManagementConflictError(`cannot ${action} workflow ${workflowUUID} from step ${fork.fromStep}: ${missing}`);
   const forked = fork.workflowUUID ?? randomUUID();
   const asked = move === undefined ? fork : { ...fork, version: move.version };
   const request = forkRequest(action, workflowUUID, forked, asked);

@@ -6,6 +6,7 @@ import { OperonWorkflowNotFoundError } from '@operon/sdk';
 import type { OperonRuntime } from '../runtime.js';
 import { type WorkflowFilter } from './workflow-filter.js';
 import { childrenOf, getManagedWorkflow, listWorkflows, ownerState, queuePositionOf, stepRecords, type ManagedWorkflowRow } from './workflow-queries.js';
+import { removedChildren } from './removed-children.js';
 import { detailView, stepViews, summaryView, type StepView, type WorkflowDetailView, type WorkflowSummaryView } from './workflow-views.js';
 
 export interface WorkflowPage {
@@ -28,8 +29,9 @@ async function existing(runtime: OperonRuntime, workflowUUID: string): Promise<M
 export async function workflowDetail(runtime: OperonRuntime, workflowUUID: string): Promise<WorkflowDetailView> {
   const row = await existing(runtime, workflowUUID);
   const { systemPool, appPool } = runtime.systemDb;
-  const [children, records, owner, queuePosition] = await Promise.all([
+  const [children, removed, records, owner, queuePosition] = await Promise.all([
     childrenOf(systemPool, workflowUUID),
+    removedChildren(systemPool, workflowUUID),
     stepRecords(systemPool, appPool, workflowUUID),
     row.owner === null ? undefined : ownerState(systemPool, row.owner),
     row.status === 'ENQUEUED' ? queuePositionOf(systemPool, row) : undefined,
@@ -37,6 +39,7 @@ export async function workflowDetail(runtime: OperonRuntime, workflowUUID: strin
   return detailView({
     row,
     children,
+    removedChildren: removed,
     records,
     owner,
     queuePosition,

@@ -8,6 +8,7 @@ import { MESSAGING_OPERATIONS } from '../executor/steps/messaging-steps.js';
 import type { ManagedWorkflowRow, OwnerState, StepRecord } from './workflow-queries.js';
 import { HANDOVER_EXECUTOR } from '../system-db/versions.js';
 import { storedValueForDisplay } from '../executor/value-codec.js';
+import type { RemovedChild } from './removed-children.js';
 
 export interface WorkflowSummaryView {
   readonly workflowUUID: string;
@@ -52,6 +53,8 @@ export interface WorkflowDetailView extends WorkflowSummaryView {
   readonly error: unknown;
   readonly request: unknown;
   readonly children: readonly WorkflowSummaryView[];
+  /** Children its records started that no longer exist (removed alone, before families were kept together, or by hand). */
+  readonly removedChildren: readonly RemovedChild[];
   /** Null for a workflow that has ended. */
   readonly waitingOn: WaitingOn | null;
   readonly stuck: boolean;
@@ -118,6 +121,7 @@ const TIMED_WAITS = new Set(['sleep', 'recv', 'getEvent', 'queue']);
 export interface DetailInputs {
   readonly row: ManagedWorkflowRow;
   readonly children: readonly ManagedWorkflowRow[];
+  readonly removedChildren?: readonly RemovedChild[];
   readonly records: readonly StepRecord[];
   readonly owner: OwnerState | undefined;
   /** An ENQUEUED workflow's place in its queue (1: next). */
@@ -144,6 +148,7 @@ export function detailView(inputs: DetailInputs): WorkflowDetailView {
     error: parsed(row.error),
     request: parsed(row.request),
     children: children.map(summaryView),
+    removedChildren: inputs.removedChildren ?? [],
     waitingOn,
     stuck,
   };

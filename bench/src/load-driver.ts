@@ -41,7 +41,9 @@ export async function measureThroughput(
   runOne: (index: number) => Promise<unknown>,
 ): Promise<ThroughputResult> {
   await closedLoop(concurrency, warmup, runOne);
+  const cpuBefore = process.cpuUsage();
   const run = await closedLoop(concurrency, timed, (index) => runOne(warmup + index));
+  const cpu = process.cpuUsage(cpuBefore);
   const seconds = run.elapsedMs / 1000;
   return {
     workflows: timed,
@@ -50,5 +52,6 @@ export async function measureThroughput(
     p50Ms: round(percentile(run.latenciesMs, 50), 2),
     p99Ms: round(percentile(run.latenciesMs, 99), 2),
     rssMB: peakRssMB(),
+    cpuMs: round((cpu.user + cpu.system) / 1000, 1),
   };
 }

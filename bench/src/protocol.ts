@@ -57,6 +57,8 @@ export interface ThroughputResult {
   readonly p99Ms: number;
   /** `process.resourceUsage().maxRSS` at the end of the timed phase. */
   readonly rssMB: number;
+  /** The worker process's CPU time (user + system, all its threads) over the timed phase. */
+  readonly cpuMs: number;
 }
 
 export type WorkerMessage =

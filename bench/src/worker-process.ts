@@ -19,6 +19,13 @@ const TAIL_LINES = 30;
 /** Lines a framework logs when Postgres aborted one of its transactions for contention. */
 const CONTENTION_LINE = /could not serialize|serialization failure|deadlock detected|40001|40P01/i;
 
+/** Another entry script than the framework's own worker (in dist/), variables added to its environment, Node flags. */
+export interface WorkerEntry {
+  readonly script: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly execArgv?: readonly string[];
+}
+
 export class WorkerProcess {
   /** `performance.now()` just before the process was spawned. */
   readonly spawnedAt: number;
@@ -38,8 +45,9 @@ export class WorkerProcess {
     readonly job: Job,
     database: DatabaseTarget,
     deadlineMs: number,
+    entry?: WorkerEntry,
   ) {
-    const script = fileURLToPath(new URL(`./${framework}-worker.js`, import.meta.url));
+    const script = fileURLToPath(new URL(`./${entry?.script ?? `${framework}-worker.js`}`, import.meta.url));
     this.spawnedAt = performance.now();
     this.child = fork(script, [], {
       env: {
@@ -47,8 +55,10 @@ export class WorkerProcess {
         BENCH_JOB: JSON.stringify(job),
         BENCH_DATABASE: JSON.stringify(database),
         BENCH_DEADLINE_MS: String(deadlineMs),
+        ...entry?.env,
       },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      ...(entry?.execArgv ? { execArgv: [...process.execArgv, ...entry.execArgv] } : {}),
     });
     live.add(this);
     const keep = (chunk: Buffer): void => {

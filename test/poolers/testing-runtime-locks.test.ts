@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { Transaction, Workflow, type TransactionContext, type WorkflowContext } from '@operon/sdk';
 import { createTestingRuntime } from '@operon/runtime';
-import { claimTestDatabases, templateLockKey, testDatabaseName, testDatabasesLockKey } from '../../packages/runtime/src/testing/test-databases.js';
+import { claimDatabaseName, claimTestDatabases, templateLockKey, testDatabaseName, testDatabasesLockKey } from '../../packages/runtime/src/testing/test-databases.js';
 import type { ConnectionSettings } from '../../packages/runtime/src/database/pools.js';
 import { CuttableProxy } from '../helpers/cuttable-proxy.js';
 import { freePort } from '../helpers/global-setup.js';
@@ -92,6 +92,7 @@ describe("the testing runtime's advisory locks behind PgBouncer", () => {
     // The test copies' names, as the testing runtime gives them in this vitest worker (`_test_2` in the second).
     const databases = `${testDatabaseName(names.app)}, ${testDatabaseName(names.sys)}`;
     const claimKey = testDatabasesLockKey(databases);
+    const claimDatabase = claimDatabaseName(testDatabaseName(names.sys));
     const templateKey = templateLockKey(testDatabaseName(names.app), testDatabaseName(names.sys));
     const through: ConnectionSettings = { host: bouncer.host, port: bouncer.port, user: server.user, password: server.password, ssl: 'disable', connectionTimeoutMillis: 5_000, pooler: 'transaction' };
 
@@ -100,7 +101,7 @@ describe("the testing runtime's advisory locks behind PgBouncer", () => {
       expect(await (await first.invoke(Notes).write('one')).getResult()).toBe(1);
       // Held through the pooler: one granted lock on the server, and a second claim is refused.
       expect(await locksOf(claimKey)).toEqual([{ granted: true, pid: expect.any(Number) }]);
-      await expect(claimTestDatabases(through, databases)).rejects.toThrow(/another process's testing runtime runs on/);
+      await expect(claimTestDatabases(through, databases, claimDatabase)).rejects.toThrow(/another process's testing runtime runs on/);
       // The template was built under its lock, and that lock went with the build.
       expect(await locksOf(templateKey)).toEqual([]);
     } finally {
@@ -111,7 +112,7 @@ describe("the testing runtime's advisory locks behind PgBouncer", () => {
     expect(await locksOf(templateKey)).toEqual([]);
 
     // The next test run of the app, within PgBouncer's server_idle_timeout: claims and starts.
-    await (await claimTestDatabases(through, databases)).release();
+    await (await claimTestDatabases(through, databases, claimDatabase)).release();
     const second = await createTestingRuntime([Notes], configPath);
     try {
       expect(await (await second.invoke(Notes).write('two')).getResult()).toBe(1);
@@ -122,19 +123,21 @@ describe("the testing runtime's advisory locks behind PgBouncer", () => {
   });
 
   it("ends with its holder's connection, as when the test process is killed: the pooler closes the server session the claim was on", async () => {
-    const databases = `${uniqueName('trcut')}_app_test, x_sys_test`;
+    const cut = uniqueName('trcut');
+    const databases = `${cut}_app_test, ${cut}_sys_test`;
+    const claimDatabase = claimDatabaseName(`${cut}_sys_test`);
     const claimKey = testDatabasesLockKey(databases);
     // Between the claim and PgBouncer: cutting it is what PgBouncer sees of a SIGKILLed process.
     const proxy = new CuttableProxy({ host: bouncer.host, port: bouncer.port });
     const port = await proxy.listen();
     try {
-      const claim = await claimTestDatabases({ host: '127.0.0.1', port, user: server.user, password: server.password, ssl: 'disable', connectionTimeoutMillis: 5_000, pooler: 'transaction' }, databases);
+      const claim = await claimTestDatabases({ host: '127.0.0.1', port, user: server.user, password: server.password, ssl: 'disable', connectionTimeoutMillis: 5_000, pooler: 'transaction' }, databases, claimDatabase);
       expect(await locksOf(claimKey)).toHaveLength(1);
       proxy.cutAll();
       await expect.poll(() => locksOf(claimKey), { timeout: 10_000, interval: 50 }).toEqual([]);
       await claim.release();
       // Claimed again at once, through the same pooler.
-      await (await claimTestDatabases({ host: bouncer.host, port: bouncer.port, user: server.user, password: server.password, ssl: 'disable', connectionTimeoutMillis: 5_000, pooler: 'transaction' }, databases)).release();
+      await (await claimTestDatabases({ host: bouncer.host, port: bouncer.port, user: server.user, password: server.password, ssl: 'disable', connectionTimeoutMillis: 5_000, pooler: 'transaction' }, databases, claimDatabase)).release();
     } finally {
       await proxy.close();
     }

@@ -21,7 +21,7 @@ import { createLogger } from './logging.js';
 import { OperonRuntime, startEmbedded } from './runtime.js';
 import { runInitializers } from './initializers.js';
 import { durationMs, type Duration } from './testing/durations.js';
-import { adminClient, claimTestDatabases, endSessions, prepareTestDatabases, testConfigOf, type TestDatabasesClaim } from './testing/test-databases.js';
+import { adminClient, claimDatabaseName, claimTestDatabases, endSessions, prepareTestDatabases, testConfigOf, type TestDatabasesClaim } from './testing/test-databases.js';
 import { OperonTestingFromWorkflowError, OperonTestingUsageError } from './testing/testing-errors.js';
 import { runningWorkflow } from './executor/running-workflow.js';
 import type { SystemDatabase } from './system-db/system-database.js';
@@ -218,7 +218,7 @@ export async function createTestingRuntime(
   /** What a reset puts back: the databases as this testing runtime found them once started. */
   let seed: ResetStatements;
   try {
-    claim = await claimTestDatabases(connection, databases);
+    claim = await claimTestDatabases(connection, databases, claimDatabaseName(config.database.system_database));
     await prepareTestDatabases(connection, claim, config, migrationsDir, options.fresh ?? options.dropSystemDB ?? true, logger);
     serving = await start();
     try {

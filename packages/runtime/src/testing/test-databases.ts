@@ -251,6 +251,28 @@ export interface TestDatabasesClaim {
   release(): Promise<void>;
 }
 
+/** The database a claim behind a transaction pooler holds its session on: one of its own, so that it has a pool of its own. */
+export function claimDatabaseName(systemTestDatabase: string): string {
+  return `${systemTestDatabase}_claim`;
+}
+
+/** Makes the (empty) claim database if it is missing; processes that make it at once are both fine. */
+async function ensureClaimDatabase(connection: ConnectionSettings, name: string): Promise<void> {
+  const admin = await adminClient(connection);
+  try {
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if ((rowCount ?? 0) > 0) return;
+    // From template0: a session another client holds on template1 does not stand in the way.
+    await admin.query(`CREATE DATABASE ${quote(name)} TEMPLATE template0`).catch((error: unknown) => {
+      // Made by another process meanwhile (42P04 duplicate_database, or 23505 on pg_database's index).
+      if (sqlState(error) !== '42P04' && sqlState(error) !== '23505') throw error;
+    });
+    await admin.query(`COMMENT ON DATABASE ${quote(name)} IS '${TEST_COPY_MARK}'`);
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+}
+
 /**
  * Claims the test databases `databases` for this process's testing runtime, on the server, for
  * as long as the claim is not released: a testing runtime of another process on the same config
@@ -262,14 +284,17 @@ export interface TestDatabasesClaim {
  * server_idle_timeout) and lends to the next client, and an unlock could reach another session.
  * So there the client stays in a transaction while it holds the claim: a client in a transaction
  * keeps its one server session, and the pooler closes that session when the client goes
- * mid-transaction, locks and all. (That takes one server connection of the pooler's pool for the
- * `postgres` database for as long; preparing the databases takes a second.)
+ * mid-transaction, locks and all. That session is on `claimDatabase` (claimDatabaseName), an empty
+ * database of the claim's own: a pooler's pools are per database, so the claim takes no server
+ * connection from the pool of `postgres` (where the test databases are made and dropped) nor from
+ * those of the test databases (where the runtime runs), and a pool of one connection each is enough.
  */
-export async function claimTestDatabases(connection: ConnectionSettings, databases: string): Promise<TestDatabasesClaim> {
-  const client = await adminClient(connection);
+export async function claimTestDatabases(connection: ConnectionSettings, databases: string, claimDatabase: string): Promise<TestDatabasesClaim> {
+  const pinned = connection.pooler === 'transaction';
+  if (pinned) await ensureClaimDatabase(connection, claimDatabase);
+  const client = await adminClient(connection, pinned ? claimDatabase : 'postgres');
   // An idle client that loses its server must not crash the process.
   client.on('error', () => undefined);
-  const pinned = connection.pooler === 'transaction';
   let held = false;
   try {
     if (pinned) await client.query('BEGIN');

@@ -196,6 +196,32 @@ describe('a runtime behind PgBouncer in transaction mode', () => {
   });
 });
 
+describe('the heartbeat behind PgBouncer in transaction mode', () => {
+  it('renews the lease on its own connection while the runtime\'s system pool is held in a transaction', async () => {
+    const config = pooledConfig('pgb_beat', { notifications: 'poll', poolSize: 1 });
+    const rt = await OperonRuntime.create({ config, classes: [Ledger], logger: createLogger('warn') });
+    await rt.recover();
+    const held = await rt.systemDb.systemPool.connect();
+    try {
+      const instance = rt.executor.lease.instanceId;
+      // One of the pooler's two server sessions is now held by this transaction; the heartbeat's statements take the other.
+      await held.query('BEGIN; SELECT 1');
+      const beatAt = async () =>
+        Number((await query(config.database.system_database, 'SELECT (extract(epoch FROM heartbeat_at) * 1000)::bigint AS at FROM operon.executors WHERE instance_id = $1', [instance]))[0].at);
+      const first = await beatAt();
+      await waitUntil(async () => (await beatAt()) > first, 10_000);
+      const second = await beatAt();
+      await waitUntil(async () => (await beatAt()) > second, 10_000);
+      const [row] = await query(config.database.system_database, 'SELECT state FROM operon.executors WHERE instance_id = $1', [instance]);
+      expect(row.state).toBe('live');
+    } finally {
+      await held.query('ROLLBACK').catch(() => undefined);
+      held.release();
+      await rt.destroy({ timeoutMs: 0 });
+    }
+  });
+});
+
 describe('migrating behind a pool of one server connection', () => {
   it('two starts on fresh databases both start, each migration applied once, its indexes valid', async () => {
     const input = testConfigInput('pgb_one', { database: { hostname: oneSession.host, port: oneSession.port, pooler: 'transaction', notifications: 'poll' } });

@@ -19,8 +19,10 @@
  *  2. real processes: one `operon start` reaches Postgres through a proxy that holds the answers
  *     of the one connection that carries its heartbeat (the heartbeat runs at the server, its
  *     answer waits; other statements pass). Its steps wait on that beat once their local lease
- *     runs out; its lease lapses and the two other executors adopt its 5 workflows; the answer
- *     is released 9 s later. Expected: the process starts no communicator after the release
+ *     runs out. The heartbeat gives up on the held answer after 5 s and connects again; the
+ *     network stays stalled for it (a later heartbeat connection's statements are held before
+ *     they reach the server), so its lease lapses and the two other executors adopt its 5
+ *     workflows; everything held is released 9 s after the first answer was. Expected: the process starts no communicator after the release
  *     (every step of every workflow starts once).
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -78,24 +80,31 @@ describe('a heartbeat answered 4.5 s after it ran', () => {
 
 /**
  * A TCP proxy to the test Postgres that, once armed, holds the server's answers on the first
- * connection whose client sends the heartbeat statement (named `operon_heartbeat`), until released.
+ * connection whose client sends the heartbeat statement (named `operon_heartbeat`), and from then
+ * on what any other connection sends once it sends that statement (the heartbeat connecting
+ * again), until released.
  */
 class HeartbeatAnswerHolder {
   private readonly server: Server;
-  private readonly pairs = new Set<{ client: Socket; upstream: Socket; holding: boolean; held: Buffer[] }>();
+  private readonly pairs = new Set<{ client: Socket; upstream: Socket; holding: boolean; held: Buffer[]; stalled: boolean; unsent: Buffer[] }>();
   private armed = false;
+  private stalling = false;
 
   constructor(private readonly target: { host: string; port: number }) {
     this.server = createServer((client) => {
       const upstream = connect(this.target.port, this.target.host);
-      const pair = { client, upstream, holding: false, held: [] as Buffer[] };
+      const pair = { client, upstream, holding: false, held: [] as Buffer[], stalled: false, unsent: [] as Buffer[] };
       this.pairs.add(pair);
       client.on('data', (chunk: Buffer) => {
         if (this.armed && chunk.includes('operon_heartbeat')) {
           this.armed = false;
+          this.stalling = true;
           pair.holding = true;
+        } else if (this.stalling && !pair.holding && chunk.includes('operon_heartbeat')) {
+          pair.stalled = true;
         }
-        upstream.write(chunk);
+        if (pair.stalled) pair.unsent.push(chunk);
+        else upstream.write(chunk);
       });
       upstream.on('data', (chunk: Buffer) => (pair.holding ? pair.held.push(chunk) : client.write(chunk)));
       const close = () => {
@@ -122,7 +131,10 @@ class HeartbeatAnswerHolder {
 
   release(): void {
     this.armed = false;
+    this.stalling = false;
     for (const pair of this.pairs) {
+      pair.stalled = false;
+      for (const chunk of pair.unsent.splice(0)) pair.upstream.write(chunk);
       pair.holding = false;
       for (const chunk of pair.held.splice(0)) pair.client.write(chunk);
     }

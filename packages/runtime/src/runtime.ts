@@ -8,12 +8,13 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { OperonConfig } from './config/config-types.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './database/embedded-postgres.js';
-import { createClient, createPool, ensureDatabaseExists, type ConnectionSettings } from './database/pools.js';
+import { createClient, createHeartbeatPool, createPool, ensureDatabaseExists, type ConnectionSettings } from './database/pools.js';
 import { FunctionRegistry } from './executor/function-registry.js';
 import { WorkflowExecutor } from './executor/workflow-executor.js';
 import { WorkflowMessaging } from './executor/workflow-messaging.js';
 import { OperonClient } from './client/operon-client.js';
 import { DatabaseClock } from './executor/database-clock.js';
+import { HEARTBEAT_TIMEOUT_MS } from './executor/executor-lease.js';
 import type { WorkflowClock } from './executor/workflow-clock.js';
 import type { StepSite } from './executor/workflow-execution.js';
 import { createLogger } from './logging.js';
@@ -143,10 +144,15 @@ export class OperonRuntime {
       pools.push(systemPool);
       const appPool = createPool(connection, config.database.user_database, config.database.poolSize, readOnly, sessionTag);
       pools.push(appPool);
-      const systemDb = new SystemDatabase(systemPool, appPool, {
-        system: config.database.system_database,
-        app: config.database.user_database,
-      });
+      const executes = !readOnly && (options.executes ?? true);
+      const heartbeatPool = executes ? createHeartbeatPool(connection, config.database.system_database, sessionTag, HEARTBEAT_TIMEOUT_MS) : undefined;
+      if (heartbeatPool) pools.push(heartbeatPool);
+      const systemDb = new SystemDatabase(
+        systemPool,
+        appPool,
+        { system: config.database.system_database, app: config.database.user_database },
+        heartbeatPool,
+      );
       // A pooler answers a login to a missing database with its own error (SQLSTATE 08P01, not
       // 3D000), and may refuse logins to it for a while after one failed: so behind one the
       // databases are made sure of first, through the server's `postgres` database. That one may
@@ -262,7 +268,7 @@ export class OperonRuntime {
     const background = Promise.all([this.scheduler?.stop(), this.retention?.stop()]).catch(() => undefined);
     // Ended now, not after the sessions: a dead process writes nothing more, and a communicator
     // returning in the meantime must not get its record in (ending refuses every new checkout).
-    const poolsEnded = Promise.all([this.systemDb.systemPool.end(), this.systemDb.appPool.end()]).catch(() => undefined);
+    const poolsEnded = this.systemDb.endPools().catch(() => undefined);
     return (async () => {
       await endSessions(this.executor.deps.sessionTag).catch((error: unknown) =>
         this.logger.warn({ err: error }, "could not end the crashed runtime's sessions"),
@@ -302,7 +308,7 @@ export class OperonRuntime {
     await this.retention?.stop();
     await this.executor.stop(options.timeoutMs ?? 10_000);
     await this.messaging.close();
-    await Promise.all([this.systemDb.systemPool.end(), this.systemDb.appPool.end()]);
+    await this.systemDb.endPools();
     await this.tracing.shutdown().catch((error: unknown) => this.logger.warn({ err: error }, 'could not flush the last spans'));
     if (options.stopEmbedded ?? !this.embedded?.adopted) await this.embedded?.stop();
     this.stateName = 'stopped';

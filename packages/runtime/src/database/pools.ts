@@ -91,7 +91,14 @@ export const POOLED_APPLICATION_NAME = 'operon';
  * A pool on `database`. `readOnly` makes every session read-only on the server's side
  * (default_transaction_read_only), so no statement through it can change anything.
  */
-export function createPool(settings: ConnectionSettings, database: string, max: number, readOnly = false, applicationName?: string): pg.Pool {
+export function createPool(
+  settings: ConnectionSettings,
+  database: string,
+  max: number,
+  readOnly = false,
+  applicationName?: string,
+  tuning: Pick<pg.PoolConfig, 'query_timeout' | 'keepAlive'> = {},
+): pg.Pool {
   // pg-pool applies connectionTimeoutMillis both to opening a connection and to waiting for a free
   // one; under a burst the wait is expected and must not fail. So the pool waits without a bound
   // and each new connection carries the timeout itself.
@@ -127,10 +134,25 @@ export function createPool(settings: ConnectionSettings, database: string, max: 
     max,
     idleTimeoutMillis: 30_000,
     options: readOnly && !pooled ? '-c default_transaction_read_only=on' : undefined,
+    ...tuning,
   });
   // An idle client that loses its server must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
   return pool;
+}
+
+/**
+ * The executor heartbeat's own connection on the system database: a pool of one, apart from the
+ * main pool, so that a main pool held whole (long system work, many workflows) never delays a
+ * heartbeat past the lease. A heartbeat that gets no answer within `timeoutMs` (a cut network, a
+ * server that stopped) fails and its connection is dropped (a pool discards a client whose query
+ * failed): the next heartbeat connects anew. Behind a transaction pooler it is one more client,
+ * whose statement needs a server session only while it runs (and is never prepared by name).
+ */
+export function createHeartbeatPool(settings: ConnectionSettings, database: string, applicationName: string, timeoutMs: number): pg.Pool {
+  // Connecting counts against the same time: a wait without a bound (connectionTimeoutMillis 0) would stop every later heartbeat.
+  const connectTimeout = settings.connectionTimeoutMillis === 0 ? timeoutMs : Math.min(settings.connectionTimeoutMillis, timeoutMs);
+  return createPool({ ...settings, connectionTimeoutMillis: connectTimeout }, database, 1, false, applicationName, { query_timeout: timeoutMs, keepAlive: true });
 }
 
 /**

@@ -25,6 +25,8 @@ export const HEARTBEAT_INTERVAL_MS = 2_000;
 export const LEASE_MS = 6_000;
 /** A heartbeat's answer confirms the lease only if it leaves this long before the lease could lapse. */
 const LATE_ANSWER_MARGIN_MS = 1_000;
+/** A heartbeat unanswered this long is given up (its connection dropped): a later answer could not confirm the lease anyway. */
+export const HEARTBEAT_TIMEOUT_MS = LEASE_MS - LATE_ANSWER_MARGIN_MS;
 
 /** A live executor holds the executor id this process was told to use. */
 export class OperonExecutorIdTakenError extends OperonError {

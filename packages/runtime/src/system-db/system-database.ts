@@ -41,7 +41,18 @@ export class SystemDatabase {
     readonly systemPool: pg.Pool,
     readonly appPool: pg.Pool,
     private readonly names: { system: string; app: string },
+    /**
+     * The heartbeat's own connection on the system database (a pool of one): a heartbeat never
+     * waits for the main pool, which long system work or many workflows may hold whole, or the
+     * lease lapses and a healthy executor is declared dead. Without it, the main pool's.
+     */
+    readonly heartbeatPool?: pg.Pool,
   ) {}
+
+  /** Closes every pool (the heartbeat's too). */
+  async endPools(): Promise<void> {
+    await Promise.all([this.systemPool.end(), this.appPool.end(), this.heartbeatPool?.end()]);
+  }
 
   /**
    * Brings both of Operon's schemas up to date, both databases at once; returns the versions
@@ -171,7 +182,7 @@ export class SystemDatabase {
   }
 
   heartbeat(instanceId: string, gone: readonly string[], loadedVersions: readonly string[] = []): Promise<executors.HeartbeatResult> {
-    return guardDatabase(executors.heartbeat(this.systemPool, instanceId, gone, loadedVersions));
+    return guardDatabase(executors.heartbeat(this.heartbeatPool ?? this.systemPool, instanceId, gone, loadedVersions));
   }
 
   storeVersion(bundle: versions.StoredBundle): Promise<void> {

@@ -3,7 +3,9 @@
  * once after it starts serving and then every hour, walking the workflows in batches of a few
  * hundred with a pause between them, so running work always gets the database between two
  * batches. Several executors sweeping at once never wait for each other (each batch skips rows
- * another one holds); what one skipped, the next sweep deletes.
+ * another one holds); what one skipped, the next sweep deletes. A sweep first deletes the
+ * app-database records of workflows an earlier sweep (of any executor) deleted but was cut off
+ * before it deleted those.
  */
 import type { Logger } from 'pino';
 import type { SystemDatabase } from '../system-db/system-database.js';
@@ -24,8 +26,6 @@ export class RetentionSweeper {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
   private stopped = false;
-  /** Workflows deleted from the system database whose app-database records are still to delete. */
-  private leftover: string[] = [];
   private readonly batchSize: number;
   private readonly pauseMs: number;
   private readonly intervalMs: number;
@@ -71,12 +71,11 @@ export class RetentionSweeper {
     const before = this.clock.now() - this.options.retentionDays * DAY_MS;
     let deleted = 0;
     let after = '';
-    await this.deleteLeftover();
+    await this.deleteLeftovers();
     while (!this.stopped) {
       const batch = await this.systemDb.deleteEndedWorkflows(before, after, this.batchSize);
       deleted += batch.deleted.length;
-      this.leftover = batch.deleted;
-      await this.deleteLeftover();
+      await this.deleteAppRecords(batch.deleted);
       if (batch.lastUUID === undefined) break;
       after = batch.lastUUID;
       await new Promise((resolve) => setTimeout(resolve, this.pauseMs));
@@ -85,9 +84,22 @@ export class RetentionSweeper {
     return deleted;
   }
 
-  private async deleteLeftover(): Promise<void> {
-    if (this.leftover.length === 0) return;
-    await this.systemDb.deleteTransactionRecords(this.leftover);
-    this.leftover = [];
+  /** The app-database records of workflows earlier sweeps deleted and were cut off before those. */
+  private async deleteLeftovers(): Promise<void> {
+    for (;;) {
+      const leftovers = await this.systemDb.retentionLeftovers(this.batchSize);
+      if (leftovers.length === 0) return;
+      // A UUID taken again since holds the new workflow's records now: those are not the old one's to delete.
+      await this.deleteAppRecords(
+        leftovers.filter((l) => !l.reused).map((l) => l.workflowUUID),
+        leftovers.map((l) => l.workflowUUID),
+      );
+      if (leftovers.length < this.batchSize) return;
+    }
+  }
+
+  private async deleteAppRecords(workflowUUIDs: readonly string[], leftovers: readonly string[] = workflowUUIDs): Promise<void> {
+    await this.systemDb.deleteTransactionRecords(workflowUUIDs);
+    await this.systemDb.forgetRetentionLeftovers(leftovers);
   }
 }

@@ -15,7 +15,8 @@
  * executor's sweep is never waited for); a family with a member it could not lock, or that is
  * no longer ended as locked, is left whole for the next sweep. It deletes the families with
  * everything recorded for them in the system database in the same statement, so a workflow is
- * never left half deleted there, nor a family partly.
+ * never left half deleted there, nor a family partly; the same statement notes them as leftovers
+ * whose app-database records are still to delete, done right after and noted done.
  */
 import type pg from 'pg';
 
@@ -66,12 +67,38 @@ export async function deleteEndedWorkflows(pool: pg.Pool, beforeMs: number, afte
              DELETE FROM operon.message_idempotency_keys k USING doomed d WHERE k.destination_uuid = d.workflow_uuid
            ), gone AS (
              DELETE FROM operon.workflow_status w USING doomed d WHERE w.workflow_uuid = d.workflow_uuid RETURNING w.workflow_uuid
+           ), leftovers AS (
+             -- Their app-database records are still to delete: noted in this statement, so a lost answer loses nothing.
+             INSERT INTO operon.retention_leftovers (workflow_uuid) SELECT workflow_uuid FROM gone ON CONFLICT DO NOTHING
            )
            SELECT (SELECT max(workflow_uuid) FROM scanned) AS last_uuid, array(SELECT workflow_uuid FROM gone) AS deleted`,
     values: [ENDED_STATUSES, beforeMs, afterUUID, limit],
   });
   const row = rows[0]!;
   return { deleted: row.deleted, lastUUID: row.last_uuid ?? undefined };
+}
+
+/**
+ * Up to `limit` deleted workflows whose app-database records are still to delete (left by a sweep
+ * cut off after its statement), and whether a workflow exists under that UUID again.
+ */
+export async function retentionLeftovers(pool: pg.Pool, limit: number): Promise<{ workflowUUID: string; reused: boolean }[]> {
+  const { rows } = await pool.query<{ workflow_uuid: string; reused: boolean }>(
+    `SELECT l.workflow_uuid, EXISTS (SELECT 1 FROM operon.workflow_status w WHERE w.workflow_uuid = l.workflow_uuid) AS reused
+     FROM operon.retention_leftovers l ORDER BY l.workflow_uuid LIMIT $1`,
+    [limit],
+  );
+  return rows.map((r) => ({ workflowUUID: r.workflow_uuid, reused: r.reused }));
+}
+
+/** Their app-database records are gone: they are no longer leftovers. */
+export async function forgetRetentionLeftovers(pool: pg.Pool, workflowUUIDs: readonly string[]): Promise<void> {
+  if (workflowUUIDs.length === 0) return;
+  await pool.query({
+    name: 'operon_retention_forget_leftovers',
+    text: 'DELETE FROM operon.retention_leftovers WHERE workflow_uuid = ANY($1::text[])',
+    values: [workflowUUIDs],
+  });
 }
 
 /** The app database's records of deleted workflows: their transactions' outputs and fences. */

@@ -230,6 +230,15 @@ export class SystemDatabase {
     return guardDatabase(retention.deleteEndedWorkflows(this.systemPool, beforeMs, afterUUID, limit));
   }
 
+  /** Deleted workflows whose app-database records are still to delete. */
+  retentionLeftovers(limit: number): Promise<{ workflowUUID: string; reused: boolean }[]> {
+    return guardDatabase(retention.retentionLeftovers(this.systemPool, limit));
+  }
+
+  forgetRetentionLeftovers(workflowUUIDs: readonly string[]): Promise<void> {
+    return guardDatabase(retention.forgetRetentionLeftovers(this.systemPool, workflowUUIDs));
+  }
+
   /** Deletes the app database's transaction records of deleted workflows. */
   deleteTransactionRecords(workflowUUIDs: readonly string[]): Promise<void> {
     return guardDatabase(retention.deleteTransactionRecords(this.appPool, workflowUUIDs));

@@ -188,11 +188,12 @@ async function main(): Promise<number> {
   const runs: Run[] = [];
   try {
     await prepareDatabases(server, all, databases.app);
-    let turn = 0;
     for (let pair = 1; pair <= options.pairs; pair++) {
-      for (const concurrency of options.concurrencies) {
-        // Taking turns which goes first, so drift on a shared machine hits both alike.
-        const order = turn++ % 2 === 0 ? VARIANTS : [...VARIANTS].reverse();
+      for (const [index, concurrency] of options.concurrencies.entries()) {
+        // At each concurrency the variants take turns going first, pair by pair (so drift on a shared
+        // machine, and what the run before left Postgres doing, hit both alike); within a pair, the
+        // concurrencies start with different variants.
+        const order = (pair + index) % 2 === 1 ? VARIANTS : [...VARIANTS].reverse();
         for (const variant of order) {
           const run = await runOnce(server, databases, variant, concurrency, pair, options);
           runs.push(run);

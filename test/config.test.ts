@@ -161,6 +161,10 @@ describe('schema validation', () => {
     [{ database: { ssl: 'yes' } }, 'database.ssl must be true, false or an sslmode (disable, prefer, require, verify-ca, verify-full, no-verify), got "yes"'],
     [{ database: { hostname: 'db', ssl: 'allow' } }, 'database.ssl must be true, false or an sslmode (disable, prefer, require, verify-ca, verify-full, no-verify), got "allow"'],
     [{ runtimeConfig: { requestTimeoutMs: 0 } }, 'runtimeConfig.requestTimeoutMs must be an integer from 1 to 3600000, got 0'],
+    [{ runtimeConfig: { leaseMs: 999 } }, 'runtimeConfig.leaseMs must be an integer from 1000 to 3600000, got 999'],
+    [{ runtimeConfig: { heartbeatIntervalMs: 50 } }, 'runtimeConfig.heartbeatIntervalMs must be an integer from 100 to 1200000, got 50'],
+    [{ runtimeConfig: { heartbeatIntervalMs: 2001 } }, 'runtimeConfig.heartbeatIntervalMs must be at most a third of runtimeConfig.leaseMs (6000, the default), got 2001'],
+    [{ runtimeConfig: { leaseMs: 1500, heartbeatIntervalMs: 600 } }, 'runtimeConfig.heartbeatIntervalMs must be at most a third of runtimeConfig.leaseMs (1500), got 600'],
     [{ database: { hostname: '' } }, 'database.hostname must be a non-empty string, got ""'],
     [{ database: { migrate: 'npx knex migrate:latest' } }, 'database.migrate must be a list of strings, got "npx knex migrate:latest"'],
     [{ database: { rollback: ['ok', 2] } }, 'database.rollback[1] must be a string, got 2'],
@@ -178,7 +182,7 @@ describe('schema validation', () => {
     );
     expect(error.message.split('\n')).toEqual([
       'cfg: extra is not a known key (allowed: database, runtimeConfig, telemetry, authentication, management, application)',
-      'cfg: runtimeConfig.prot is not a known key; did you mean port? (allowed: port, host, entrypoint, bodyLimitBytes, maxJsonDepth, requestTimeoutMs, maxRecoveryAttempts, shutdownGraceMs)',
+      'cfg: runtimeConfig.prot is not a known key; did you mean port? (allowed: port, host, entrypoint, bodyLimitBytes, maxJsonDepth, requestTimeoutMs, maxRecoveryAttempts, shutdownGraceMs, leaseMs, heartbeatIntervalMs)',
       'cfg: database.port must be an integer, got "abc"',
       'cfg: runtimeConfig.port must be an integer from 1 to 65535, got 0',
     ]);
@@ -191,6 +195,12 @@ describe('schema validation', () => {
     expect(error.message).toMatch(/database\.password must be a string, got a number \(not shown\)$/);
     expect(error.message).not.toContain('12345678');
     expect(error.got).not.toContain('12345678');
+  });
+
+  it('takes the heartbeat interval as a third of a configured lease unless it is set', () => {
+    expect(resolve({ runtimeConfig: { leaseMs: 1500 } }).runtimeConfig).toMatchObject({ leaseMs: 1500, heartbeatIntervalMs: 500 });
+    expect(resolve({ runtimeConfig: { leaseMs: 3000, heartbeatIntervalMs: 250 } }).runtimeConfig).toMatchObject({ leaseMs: 3000, heartbeatIntervalMs: 250 });
+    expect(resolve({ runtimeConfig: { heartbeatIntervalMs: 2000 } }).runtimeConfig).toMatchObject({ leaseMs: 6000, heartbeatIntervalMs: 2000 });
   });
 
   it('leaves application free-form', () => {
@@ -329,6 +339,8 @@ describe('defaults', () => {
         requestTimeoutMs: 30000,
         maxRecoveryAttempts: 5,
         shutdownGraceMs: 10000,
+        leaseMs: 6000,
+        heartbeatIntervalMs: 2000,
         // Generated at start when OPERON_EXECUTOR_ID is unset.
         executorId: undefined,
       },

@@ -4,10 +4,14 @@
  * it after the lease. And a host whose clock is an hour off changes nothing about leases: they
  * are judged by the database's clock and the local monotonic one.
  *
- * A restart's start (Node, the CLI, the app, the migration check) can take longer than the real
- * 6 s lease on a loaded machine, and then the live executor adopts first by the lease, which proves
- * nothing about the restart. So the killed executor's lease is made long (PREDECESSOR_LEASE_MS): the
- * restart must take its workflows while that lease still holds, which only the same-host path can.
+ * A restart's start (Node, the CLI, the app, the migration check) can take longer than a 6 s lease
+ * on a loaded machine, and then the live executor adopts first by the lease, which proves nothing
+ * about the restart. So every executor's lease is long (LEASE_MS, runtimeConfig.leaseMs): the
+ * restart must take its workflows while the predecessor's lease still holds, which only the
+ * same-host path can; and no executor's own slow start or stalled beat can let its lease lapse
+ * (a restart declared dead between its registration and its first beat would be fenced and go on
+ * as another instance). They still beat every 2 s, so the skewed one would adopt whatever a
+ * misjudged lease gave it.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,7 +23,6 @@ import {
   killAll,
   lastHeartbeat,
   prepareFleetApp,
-  setLease,
   sideEvents,
   spawnExecutor,
   startExecutor,
@@ -30,15 +33,15 @@ import {
   type FleetProcess,
 } from './fleet.js';
 
-/** Longer than the whole test may take: the predecessor's lease never lapses within it. */
-const PREDECESSOR_LEASE_MS = 120_000;
+/** Longer than the whole test may take: no lease lapses within it. */
+const LEASE_MS = 120_000;
 
 let app: FleetApp;
 const executors: FleetProcess[] = [];
 
 beforeAll(async () => {
   assertCliBuilt();
-  app = await prepareFleetApp('exrestart');
+  app = await prepareFleetApp('exrestart', { leaseMs: LEASE_MS, heartbeatIntervalMs: 2_000 });
   const skew = join(app.dir, 'clock-behind.mjs');
   writeFileSync(skew, 'const now = Date.now.bind(Date);\nDate.now = () => now() - 3_600_000;\n');
   // The second one's clock runs an hour behind: it must neither be declared dead nor declare others dead.
@@ -55,7 +58,8 @@ describe('a restart on the same host', () => {
     const [first, skewed] = executors as [FleetProcess, FleetProcess];
     const firstInstance = await instanceOf(app, first.pid);
     const skewedInstance = await instanceOf(app, skewed.pid);
-    await setLease(app, [firstInstance], PREDECESSOR_LEASE_MS);
+    // Registered with the configured lease (the database judges each lease by its row's lease_ms).
+    expect(await sys(app, 'SELECT DISTINCT lease_ms FROM operon.executors WHERE instance_id = ANY($1)', [[firstInstance, skewedInstance]])).toEqual([{ lease_ms: LEASE_MS }]);
     const uuids = await startWorkflows(first, 'steps', 20, [3, 1_000]);
     await new Promise((resolve) => setTimeout(resolve, 1_300));
     first.signal('SIGKILL');
@@ -93,9 +97,9 @@ describe('a restart on the same host', () => {
     expect(executors.some((e) => /was fenced/.test(e.output()))).toBe(false);
     console.log(
       `[executors] restart on the same host: serving ${servingAt - killedAt} ms after the kill with its predecessor's 20 workflows; ` +
-        `first resumed step ${firstResumed} ms after the kill (its lease, lengthened to ${PREDECESSOR_LEASE_MS} ms, had ${predecessor!.lease_left_ms} ms left at serving); ` +
+        `first resumed step ${firstResumed} ms after the kill (its lease, configured to ${LEASE_MS} ms, had ${predecessor!.lease_left_ms} ms left at serving); ` +
         'an executor with its clock 1 h behind stayed live and adopted nothing',
     );
-    expect(firstResumedAt, 'the first resumed step, before the predecessor\'s lease lapses').toBeLessThan(lastBeat + PREDECESSOR_LEASE_MS);
+    expect(firstResumedAt, 'the first resumed step, before the predecessor\'s lease lapses').toBeLessThan(lastBeat + LEASE_MS);
   }, 60_000);
 });

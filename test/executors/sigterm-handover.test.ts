@@ -3,6 +3,10 @@
  * runtimeConfig.shutdownGraceMs, the rest are handed over, and the other executor resumes them at
  * once (at its next heartbeat, well under the 6 s lease). Nothing runs twice; no error reaches
  * workflow code.
+ *
+ * The grace is timed by the leaving process's own log lines (when it received the signal, when it
+ * handed over), not by this process's clock: on a loaded machine the signal is handled, and the
+ * grace's timer fires, late.
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -23,7 +27,20 @@ const WORKFLOWS = 50;
 const STEPS = 5;
 const STEP_MS = 1_000;
 
-const fleet = useFleet('exterm', (app) => Promise.all([0, 1].map(() => startExecutor(app))), { runtimeConfig: { shutdownGraceMs: GRACE_MS } });
+/** Well under the 6 s lease: the staying executor adopts at its next beat, not when a lease lapses. */
+const HEARTBEAT_MS = 500;
+
+const fleet = useFleet('exterm', (app) => Promise.all([0, 1].map(() => startExecutor(app))), { runtimeConfig: { shutdownGraceMs: GRACE_MS, heartbeatIntervalMs: HEARTBEAT_MS } });
+
+/** When the process logged its first line matching `message` (the line's own ISO `time`, by its clock). */
+function loggedAt(executor: FleetProcess, message: RegExp): number {
+  for (const line of executor.output().split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const entry = JSON.parse(line) as { time?: string; msg?: string };
+    if (entry.time !== undefined && message.test(entry.msg ?? '')) return Date.parse(entry.time);
+  }
+  throw new Error(`no log line matching ${message} in:\n${executor.output()}`);
+}
 const { executors } = fleet;
 
 describe('SIGTERM hands the rest over', () => {
@@ -55,11 +72,15 @@ describe('SIGTERM hands the rest over', () => {
       expect(count.size, `${ev} events`).toBe(all.length * STEPS);
       expect([...count].filter(([, n]) => n !== 1), `steps with more than one ${ev}`).toEqual([]);
     }
+    // By the leaving process's clock: it took the signal, let its workflows run the whole grace, then handed over.
+    const termSeenAt = loggedAt(leaving, /SIGTERM received, stopping/);
+    const handedOverAt = loggedAt(leaving, /the grace of \d+ ms is over; \d+ workflows still running are handed over/);
+    expect(handedOverAt - termSeenAt, 'ms from the SIGTERM to the handover, by the leaving process').toBeGreaterThanOrEqual(GRACE_MS - 1); // 1: ms rounding of two clocks
     // During the grace the leaving process went on with its workflows (it started next steps)...
-    const inGrace = events.filter((e) => e.ev === 'start' && e.pid === leaving.pid && e.t > termAt && e.t < termAt + GRACE_MS);
+    const inGrace = events.filter((e) => e.ev === 'start' && e.pid === leaving.pid && e.t > termSeenAt && e.t < handedOverAt);
     expect(inGrace.length, 'steps the leaving process started during the grace').toBeGreaterThan(0);
     // ...and started none after it.
-    expect(events.filter((e) => e.ev === 'start' && e.pid === leaving.pid && e.t >= termAt + GRACE_MS + 50)).toEqual([]);
+    expect(events.filter((e) => e.ev === 'start' && e.pid === leaving.pid && e.t > handedOverAt), 'steps started after the handover').toEqual([]);
     // The other resumed each handed-over workflow soon after the leaving one exited.
     const handed = new Set(handedOver);
     const resumedAt = new Map<string, number>();
@@ -68,11 +89,13 @@ describe('SIGTERM hands the rest over', () => {
     const afterExit = [...resumedAt.values()].map((t) => t - exitedAt);
     const afterTerm = [...resumedAt.values()].map((t) => t - termAt);
     console.log(
-      `[executors] SIGTERM with ${WORKFLOWS} workflows in flight, shutdownGraceMs ${GRACE_MS}: exited ${exitedAt - termAt} ms after SIGTERM; ` +
+      `[executors] SIGTERM with ${WORKFLOWS} workflows in flight, shutdownGraceMs ${GRACE_MS}: taken ${termSeenAt - termAt} ms after it was sent, ` +
+        `handed over ${handedOverAt - termSeenAt} ms after it was taken; exited ${exitedAt - termAt} ms after SIGTERM; ` +
         `${resumedAt.size} resumed by the other (${finishedBefore} finished before), exit→resumed p50 ${percentile(afterExit, 50)} ms, ` +
         `max ${Math.max(...afterExit)} ms; SIGTERM→resumed max ${Math.max(...afterTerm)} ms; steps started in the grace ${inGrace.length}; steps run twice 0`,
     );
     expect(resumedAt.size).toBeGreaterThan(0);
-    expect(Math.max(...afterExit)).toBeLessThan(3_000);
+    // At the staying executor's next beat (every HEARTBEAT_MS), not once a lease lapsed (6 s).
+    expect(Math.max(...afterExit), 'ms from the exit to the last handed-over workflow resumed').toBeLessThan(3_000);
   }, 60_000);
 });

@@ -14,7 +14,7 @@ import { WorkflowExecutor } from './executor/workflow-executor.js';
 import { WorkflowMessaging } from './executor/workflow-messaging.js';
 import { OperonClient } from './client/operon-client.js';
 import { DatabaseClock } from './executor/database-clock.js';
-import { HEARTBEAT_TIMEOUT_MS } from './executor/executor-lease.js';
+import { heartbeatTimeoutMs } from './executor/executor-lease.js';
 import type { WorkflowClock } from './executor/workflow-clock.js';
 import type { StepSite } from './executor/workflow-execution.js';
 import { createLogger } from './logging.js';
@@ -145,7 +145,7 @@ export class OperonRuntime {
       const appPool = createPool(connection, config.database.user_database, config.database.poolSize, readOnly, sessionTag);
       pools.push(appPool);
       const executes = !readOnly && (options.executes ?? true);
-      const heartbeatPool = executes ? createHeartbeatPool(connection, config.database.system_database, sessionTag, HEARTBEAT_TIMEOUT_MS) : undefined;
+      const heartbeatPool = executes ? createHeartbeatPool(connection, config.database.system_database, sessionTag, heartbeatTimeoutMs(config.runtimeConfig.leaseMs)) : undefined;
       if (heartbeatPool) pools.push(heartbeatPool);
       const systemDb = new SystemDatabase(
         systemPool,
@@ -205,6 +205,7 @@ export class OperonRuntime {
         messaging,
         maxRecoveryAttempts: config.runtimeConfig.maxRecoveryAttempts,
         sessionTag,
+        leaseTiming: { leaseMs: config.runtimeConfig.leaseMs, heartbeatIntervalMs: config.runtimeConfig.heartbeatIntervalMs },
         clock,
         databaseClock,
         metrics: new RuntimeMetrics((name) => registry.byQualifiedName(name)?.method.kind, systemDb),

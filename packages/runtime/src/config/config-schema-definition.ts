@@ -64,6 +64,8 @@ export const CONFIG_SCHEMA: SchemaNode = section({
     requestTimeoutMs: { type: 'integer', minimum: 1, maximum: 3_600_000 },
     maxRecoveryAttempts: { type: 'integer', minimum: 1 },
     shutdownGraceMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
+    leaseMs: { type: 'integer', minimum: 1_000, maximum: 3_600_000 },
+    heartbeatIntervalMs: { type: 'integer', minimum: 100, maximum: 1_200_000 },
   }),
   telemetry: section({
     logs: section({ logLevel: { type: 'string', enum: LOG_LEVELS }, format: { type: 'string', enum: LOG_FORMATS } }),

@@ -131,6 +131,13 @@ export interface RuntimeConfigInput {
    * executors (which resume them from their records at once); no error reaches their code.
    * @default 10000 */
   shutdownGraceMs?: number;
+  /** How long this executor's lease lasts without a heartbeat: once it lapses, other executors
+   * declare it dead and adopt its workflows.
+   * @default 6000 */
+  leaseMs?: number;
+  /** How often this executor heartbeats; at most a third of leaseMs.
+   * @default a third of leaseMs */
+  heartbeatIntervalMs?: number;
 }
 
 /** `telemetry:` as written. */
@@ -260,6 +267,8 @@ export interface ResolvedRuntimeConfig {
   readonly requestTimeoutMs: number;
   readonly maxRecoveryAttempts: number;
   readonly shutdownGraceMs: number;
+  readonly leaseMs: number;
+  readonly heartbeatIntervalMs: number;
   /**
    * This process's executor id: env `OPERON_EXECUTOR_ID`, else undefined, and one is generated at
    * start. Unique among live executors: a second live process with an explicit id already held

@@ -27,6 +27,7 @@ import {
   type SslMode,
 } from './config-types.js';
 import { coerceWholeReferences, isPlainObject, substituteEnv, type WholeReference } from './env-substitution.js';
+import { LEASE_MS } from '../executor/executor-lease.js';
 
 /** Values from CLI flags (`-p`, `-l`); they win over the file. */
 export interface ConfigOverrides {
@@ -123,7 +124,7 @@ function resolveWith(input: unknown, source: Source): OperonConfig {
   const reported = new Set(substitution.issues.map((issue) => issue.key));
   const schemaIssues = validateConfig(data, describeFound(substitution.wholeReferences));
   const issues = [...substitution.issues, ...schemaIssues.filter((issue) => !reported.has(issue.key))];
-  if (issues.length === 0) issues.push(...jwtKeyIssues(data as OperonConfigInput), ...managementJwtIssues(data as OperonConfigInput));
+  if (issues.length === 0) issues.push(...jwtKeyIssues(data as OperonConfigInput), ...managementJwtIssues(data as OperonConfigInput), ...heartbeatIssues(data as OperonConfigInput));
   if (issues.length > 0) throw new OperonConfigError(source.label, issues);
   return deepFreeze(withDefaults(data as OperonConfigInput, source));
 }
@@ -158,6 +159,8 @@ function withDefaults(input: OperonConfigInput, source: Source): OperonConfig {
       requestTimeoutMs: runtime.requestTimeoutMs ?? 30_000,
       maxRecoveryAttempts: runtime.maxRecoveryAttempts ?? 5,
       shutdownGraceMs: runtime.shutdownGraceMs ?? 10_000,
+      leaseMs: runtime.leaseMs ?? LEASE_MS,
+      heartbeatIntervalMs: runtime.heartbeatIntervalMs ?? Math.floor((runtime.leaseMs ?? LEASE_MS) / 3),
       executorId: nonEmpty(source.env['OPERON_EXECUTOR_ID']),
     },
     telemetry: {
@@ -187,6 +190,16 @@ function managementJwtIssues(input: OperonConfigInput): ConfigIssue[] {
   if (input.management?.jwt !== true || input.authentication?.jwt !== undefined) return [];
   const expected = 'authentication.jwt settings to verify tokens with';
   return [{ ...configIssue('management.jwt', expected, 'none'), detail: 'management.jwt is true but authentication.jwt is not set: set its secret or jwksUrl' }];
+}
+
+/** A lease renewed less than three times per lease length lapses at the first late heartbeat. */
+function heartbeatIssues(input: OperonConfigInput): ConfigIssue[] {
+  const runtime = input.runtimeConfig;
+  if (runtime?.heartbeatIntervalMs === undefined) return [];
+  const leaseMs = runtime.leaseMs ?? LEASE_MS;
+  if (runtime.heartbeatIntervalMs * 3 <= leaseMs) return [];
+  const expected = `at most a third of runtimeConfig.leaseMs (${leaseMs}${runtime.leaseMs === undefined ? ', the default' : ''})`;
+  return [configIssue('runtimeConfig.heartbeatIntervalMs', expected, String(runtime.heartbeatIntervalMs))];
 }
 
 function resolveManagement(management: ManagementConfigInput | undefined): ResolvedManagementConfig {

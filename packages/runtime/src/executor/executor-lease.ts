@@ -20,13 +20,21 @@ import { OperonError } from '@operon/sdk';
 import type { ExecutorRow, SystemDatabase } from '../system-db/system-database.js';
 import type { DatabaseClock } from './database-clock.js';
 
-/** How often an executor heartbeats, and how long its lease lasts without one. */
+/** How often an executor heartbeats, and how long its lease lasts without one, unless configured. */
 export const HEARTBEAT_INTERVAL_MS = 2_000;
 export const LEASE_MS = 6_000;
-/** A heartbeat's answer confirms the lease only if it leaves this long before the lease could lapse. */
-const LATE_ANSWER_MARGIN_MS = 1_000;
+
+/** This executor's lease (`runtimeConfig.leaseMs`) and heartbeat interval, at most a third of it. */
+export interface LeaseTiming {
+  readonly leaseMs: number;
+  readonly heartbeatIntervalMs: number;
+}
+export const DEFAULT_LEASE_TIMING: LeaseTiming = { leaseMs: LEASE_MS, heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS };
+
+/** A heartbeat's answer confirms the lease only if it leaves this long (a sixth of it; 1 s by default) before the lease could lapse. */
+const lateAnswerMarginMs = (leaseMs: number): number => leaseMs / 6;
 /** A heartbeat unanswered this long is given up (its connection dropped): a later answer could not confirm the lease anyway. */
-export const HEARTBEAT_TIMEOUT_MS = LEASE_MS - LATE_ANSWER_MARGIN_MS;
+export const heartbeatTimeoutMs = (leaseMs: number): number => leaseMs - lateAnswerMarginMs(leaseMs);
 
 /** A live executor holds the executor id this process was told to use. */
 export class OperonExecutorIdTakenError extends OperonError {
@@ -107,6 +115,7 @@ export class ExecutorLease {
     private readonly events: LeaseEvents,
     /** The version (bundle hash) this process serves; null without a bundle. */
     private readonly version: string | null = null,
+    private readonly timing: LeaseTiming = DEFAULT_LEASE_TIMING,
   ) {
     this.executor = explicitId ?? generatedId(this.host);
   }
@@ -136,7 +145,7 @@ export class ExecutorLease {
         pid: process.pid,
         sessionTag: this.sessionTag,
         startedAt: Date.now(),
-        leaseMs: LEASE_MS,
+        leaseMs: this.timing.leaseMs,
         version: this.version,
       });
       if (!holder) break;
@@ -171,7 +180,7 @@ export class ExecutorLease {
 
   /** True while `owner` is this instance and its lease was confirmed recently enough that no other executor can have taken it. */
   holds(owner: string): boolean {
-    return owner === this.instance && performance.now() - this.confirmedAt < LEASE_MS - HEARTBEAT_INTERVAL_MS;
+    return owner === this.instance && performance.now() - this.confirmedAt < this.timing.leaseMs - this.timing.heartbeatIntervalMs;
   }
 
   /**
@@ -227,7 +236,7 @@ export class ExecutorLease {
 
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => void this.confirm(this.instance).finally(() => this.schedule()), HEARTBEAT_INTERVAL_MS);
+    this.timer = setTimeout(() => void this.confirm(this.instance).finally(() => this.schedule()), this.timing.heartbeatIntervalMs);
     // The heartbeat serves running work; it must not be what keeps a finished process alive.
     this.timer.unref();
   }
@@ -248,7 +257,7 @@ export class ExecutorLease {
       // An answer read when the lease is about to lapse at the database, or has (held in a paused
       // process, a stalled network), says nothing about now: the others may adopt or have adopted
       // before the step that asked begins its operation. Ask again.
-      if (performance.now() - sentAt >= LEASE_MS - LATE_ANSWER_MARGIN_MS) return 'unknown';
+      if (performance.now() - sentAt >= heartbeatTimeoutMs(this.timing.leaseMs)) return 'unknown';
       return 'held';
     } catch (error) {
       // The database is away: the others cannot adopt through it either; whether the lease holds

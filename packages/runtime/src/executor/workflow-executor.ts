@@ -22,7 +22,7 @@ import { deserialize, serialize, serializeError } from './serialization.js';
 import { sameStoredValue } from './value-codec.js';
 import { workflowBody } from './workflow-context.js';
 import { WorkflowExecution, abandonedError, resetError, type AbandonReason, type ChildStart, type ExecutionServices, type ExecutionRun, type StepSite } from './workflow-execution.js';
-import { ExecutorLease, OperonExecutorIdTakenError } from './executor-lease.js';
+import { ExecutorLease, OperonExecutorIdTakenError, type LeaseTiming } from './executor-lease.js';
 import type { DatabaseClock } from './database-clock.js';
 import type { WorkflowClock } from './workflow-clock.js';
 import { localHandle, recordedHandle, awaitRecordedResult } from './workflow-handle.js';
@@ -51,6 +51,8 @@ export interface ExecutorDeps {
   readonly maxRecoveryAttempts: number;
   /** The application_name of this runtime's database sessions. */
   readonly sessionTag: string;
+  /** This executor's lease and heartbeat interval (`runtimeConfig.leaseMs`, `heartbeatIntervalMs`); 6 s and 2 s when absent. */
+  readonly leaseTiming?: LeaseTiming;
   /**
    * The workflow clock (workflow-clock.ts), by which every deadline is recorded and waited for:
    * `databaseClock` unless a test put a virtual one in its place.
@@ -179,7 +181,7 @@ export class WorkflowExecutor {
       adopt: (instances) => void this.adoptInTurn(instances),
       fenced: () => void this.fenced(),
       loadedVersions: () => deps.versions.versions(),
-    }, deps.registry.version);
+    }, deps.registry.version, deps.leaseTiming);
     this.queues = new QueueRunner({
       systemDb: deps.systemDb,
       logger: deps.logger,
@@ -925,6 +927,12 @@ export class WorkflowExecutor {
     ]);
     clearTimeout(timer);
     this.stateName = 'stopped';
+    if (this.active.size > 0) {
+      this.deps.logger.info(
+        { executorId: this.lease.executorId, workflows: this.active.size, graceMs: timeoutMs },
+        `stopping: the grace of ${timeoutMs} ms is over; ${this.active.size} workflows still running are handed over to other executors`,
+      );
+    }
     for (const running of this.active.values()) running.abandon('stopped');
     // A communicator still calling out has a side effect its record must not lose (the next run
     // would call again): its record gets the same time again to be written before the pools close.

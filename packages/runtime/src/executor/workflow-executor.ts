@@ -436,8 +436,9 @@ export class WorkflowExecutor {
           if (existing && !sameOwner(existing, owner)) throw new OperonWorkflowConflictError(workflowUUID);
           // Our own INSERT, committed with its answer lost: PENDING, of this executor, and run by
           // nobody (this start is the only one for the UUID in this process). Waiting for its result
-          // would wait for the next restart's recovery; this start runs it instead.
-          if (mayHaveCommitted && existing?.status === 'PENDING' && existing.owner === run.owner) orphan = existing;
+          // would wait for the next restart's recovery; this start runs it instead. A row an
+          // adoption claimed meanwhile (its epoch moved on) is not ours: its adopter runs it.
+          if (mayHaveCommitted && existing?.status === 'PENDING' && existing.owner === run.owner && existing.ownerEpoch === 0) orphan = existing;
         }
       } catch (error) {
         failedToStart(error);
@@ -455,8 +456,12 @@ export class WorkflowExecutor {
       }
       if (orphan) {
         const records = await this.whileDatabaseAway(() => this.deps.systemDb.loadRecords([workflowUUID]));
-        executing();
-        return this.execute(run, inputs, records.get(workflowUUID) ?? new Map(), abandon, abandoned);
+        // An adoption that claimed it while the records were read runs it here already: one run only.
+        const here = this.active.get(workflowUUID);
+        if (!here?.executing || here.abandoned()) {
+          executing();
+          return this.execute(run, inputs, records.get(workflowUUID) ?? new Map(), abandon, abandoned);
+        }
       }
       // It runs elsewhere (or ran): wait for its record. If this process adopts it, it runs here then.
       if (!inserted) return awaitRecordedResult(this.deps.systemDb, workflowUUID);

@@ -6,15 +6,18 @@
  *  - every operation got its own result (a transaction its tag, a recv its message or null, a
  *    sleep nothing, a child its result…), never another operation's record or a recv's deadline;
  *  - each transaction of a fan-out wrote its row exactly once;
+ *  - a child enqueue refused for its deduplicationID (before the fan-out) stays refused on a
+ *    re-run after the id was freed: the report, the event the first run set and the children on
+ *    the queue agree;
  *  - every client got its fan-out's report.
  */
-import { APP_DATABASE } from './app-folder.js';
+import { APP_DATABASE, SYSTEM_DATABASE } from './app-folder.js';
 import type { CarefulClient } from './careful-client.js';
 import type { PostgresServer } from './postgres-server.js';
 import type { SeededRandom } from './seeded-random.js';
 import type { Timeline } from './timeline.js';
 import { LoopingWorkload, answerProblem, capped, json, type Answer, type WorkloadCheck } from './workload.js';
-import { HELD_TOPIC, expectedSlotResult, heldMessage, type FanoutReport, type FanoutSlot } from './app/src/fanout-slots.js';
+import { DEDUP_ENQUEUED, DEDUP_EVENT, DEDUP_QUEUE, HELD_TOPIC, expectedSlotResult, heldMessage, type FanoutReport, type FanoutSlot } from './app/src/fanout-slots.js';
 import { groupBy } from './ledger-workload.js';
 
 export interface SentFanout {
@@ -31,8 +34,16 @@ export interface FanoutWriteRow {
   readonly workflow_uuid: string;
 }
 
+/** A fan-out's two child enqueues under one deduplicationID, as the system database has them. */
+export interface DedupRecord {
+  /** What the first run recorded the second enqueue got (the event's value). */
+  readonly recorded: unknown;
+  /** How many children the fan-out has on the dedup queue (1 when the second was refused). */
+  readonly children: number;
+}
+
 /** Every fan-out has at least one of each of these, then more drawn at random. */
-const ALWAYS: readonly FanoutSlot['kind'][] = ['tx', 'comm', 'recvNone', 'getEventNone', 'sleep', 'child', 'send'];
+const ALWAYS: readonly FanoutSlot['kind'][] = ['tx', 'comm', 'recvNone', 'getEventNone', 'sleep', 'child', 'send', 'dedupChild'];
 const MORE: readonly FanoutSlot['kind'][] = ['tx', 'tx', 'readTx', 'comm', 'comm', 'recvNone', 'getEventSet', 'getEventNone', 'sleep', 'child', 'startChild', 'send'];
 
 export class FanoutWorkload extends LoopingWorkload {
@@ -108,7 +119,20 @@ export class FanoutWorkload extends LoopingWorkload {
 
   async check(postgres: PostgresServer): Promise<WorkloadCheck> {
     const rows = await postgres.query<FanoutWriteRow>(APP_DATABASE, 'SELECT fanout_id, slot, workflow_uuid FROM chaos_fanout_writes');
-    return checkFanouts(this.fanouts, rows);
+    const dedup = await postgres.query<{ workflow_uuid: string; value: string | null; children: number }>(
+      SYSTEM_DATABASE,
+      `SELECT e.workflow_uuid, e.value, (SELECT count(*)::int FROM operon.workflow_status c WHERE c.parent_uuid = e.workflow_uuid AND c.queue_name = $2) AS children
+       FROM operon.workflow_events e WHERE e.key = $1`,
+      [DEDUP_EVENT, DEDUP_QUEUE],
+    );
+    const parse = (text: string | null) => {
+      try {
+        return text === null ? null : (JSON.parse(text) as unknown);
+      } catch {
+        return text;
+      }
+    };
+    return checkFanouts(this.fanouts, rows, new Map(dedup.map((d) => [d.workflow_uuid, { recorded: parse(d.value), children: d.children }])));
   }
 }
 
@@ -139,7 +163,7 @@ export function drawSlots(rng: SeededRandom, held: boolean): FanoutSlot[] {
   return rng.shuffle(slots);
 }
 
-export function checkFanouts(fanouts: readonly SentFanout[], rows: readonly FanoutWriteRow[]): WorkloadCheck {
+export function checkFanouts(fanouts: readonly SentFanout[], rows: readonly FanoutWriteRow[], dedup: ReadonlyMap<string, DedupRecord> = new Map()): WorkloadCheck {
   const problems: string[] = [];
   const rowsById = groupBy(rows, (r) => r.fanout_id);
   let operations = 0;
@@ -157,8 +181,16 @@ export function checkFanouts(fanouts: readonly SentFanout[], rows: readonly Fano
       if (!Array.isArray(results) || results.length !== fanout.slots.length) {
         problem(`reported ${Array.isArray(results) ? results.length : json(results)} results for ${fanout.slots.length} operations`);
       } else {
+        const recorded = dedup.get(fanout.workflowUUID);
+        if (fanout.slots.some((slot) => slot.kind === 'dedupChild')) {
+          if (!recorded) problem('has no record of what its second child enqueue under one deduplicationID got');
+          else if (recorded.children !== (recorded.recorded === DEDUP_ENQUEUED ? 2 : 1)) {
+            problem(`recorded ${json(recorded.recorded)} for its second child enqueue under one deduplicationID, and has ${recorded.children} children on its queue`);
+          }
+        }
         fanout.slots.forEach((slot, i) => {
-          const expected = expectedSlotResult(fanout.fanoutId, slot, i);
+          // What the first run recorded the refusable enqueue got is its result on every run (a slow run may have been let in).
+          const expected = slot.kind === 'dedupChild' && recorded ? recorded.recorded : expectedSlotResult(fanout.fanoutId, slot, i);
           if (JSON.stringify(results[i]) !== JSON.stringify(expected)) {
             wrongResults++;
             problem(`operation ${i} (${slot.kind}) returned ${json(results[i])}, its own result is ${json(expected)}`);

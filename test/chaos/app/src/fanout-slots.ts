@@ -25,11 +25,22 @@ export type FanoutSlot =
   /** invokeChildWorkflow: the child's result. */
   | { readonly kind: 'child' }
   /** startChildWorkflow: the handle, whose result is read after the fan-out. */
-  | { readonly kind: 'startChild' };
+  | { readonly kind: 'startChild' }
+  /**
+   * What a child enqueue got, before the fan-out, under the deduplicationID a first child of the
+   * fan-out (delayed 2 s) holds: refused, as a rule. The fan-out sets it as an event too, so the
+   * check can tell that a re-run saw what the first run recorded (the holder has ended by then).
+   */
+  | { readonly kind: 'dedupChild' };
 
 export type FanoutSlotKind = FanoutSlot['kind'];
 
 export const HELD_TOPIC = 'held';
+/** The queue of the dedupChild enqueues, and the event that records what the second one got. */
+export const DEDUP_QUEUE = 'chaos_fanout_dedup';
+export const DEDUP_EVENT = 'fanout-dedup';
+export const DEDUP_REFUSED = 'refused:OPERON_ERR_QUEUE_DUPLICATED';
+export const DEDUP_ENQUEUED = 'enqueued';
 /** The event a fan-out sets before it fans out. */
 export const READY_EVENT = 'fanout-ready';
 
@@ -65,6 +76,8 @@ export function expectedSlotResult(fanoutId: string, slot: FanoutSlot, index: nu
     case 'child':
     case 'startChild':
       return `child:${fanoutId}:${index}`;
+    case 'dedupChild':
+      return DEDUP_REFUSED;
   }
 }
 

@@ -15,9 +15,12 @@ import {
   type TransactionContext,
   type WorkflowContext,
   type WorkflowHandle,
+  WorkflowQueue,
 } from '@operon/sdk';
 import { callerFromHeader } from './caller.js';
-import { HELD_TOPIC, NOTHING, READY_EVENT, readyEvent, selfMessage, type FanoutReport, type FanoutSlot } from './fanout-slots.js';
+import { DEDUP_ENQUEUED, DEDUP_EVENT, DEDUP_QUEUE, HELD_TOPIC, NOTHING, READY_EVENT, readyEvent, selfMessage, type FanoutReport, type FanoutSlot } from './fanout-slots.js';
+
+const dedupQueue = new WorkflowQueue(DEDUP_QUEUE);
 
 const FANOUT_BODY_SCHEMA = {
   type: 'object',
@@ -56,15 +59,36 @@ export class ChaosFanout {
   @Workflow()
   static async fanout(ctx: WorkflowContext, fanoutId: string, slots: FanoutSlot[]): Promise<FanoutReport> {
     await ctx.setEvent(READY_EVENT, readyEvent(fanoutId));
+    const dedup = slots.some((slot) => slot.kind === 'dedupChild') ? await ChaosFanout.enqueueTwice(ctx, fanoutId) : undefined;
     // Every call is made in this one synchronous loop: the order of the calls is the program's,
     // whatever order they finish in.
-    const settled = await Promise.all(slots.map((slot, index) => ChaosFanout.start(ctx, fanoutId, slot, index)));
+    const settled = await Promise.all(slots.map((slot, index) => (slot.kind === 'dedupChild' ? Promise.resolve(dedup) : ChaosFanout.start(ctx, fanoutId, slot, index))));
     const results: unknown[] = [];
     for (const result of settled) {
       const value = isHandle(result) ? await result.getResult() : result;
       results.push(value === undefined ? NOTHING : value);
     }
     return { fanoutId, results };
+  }
+
+  /**
+   * Two child enqueues under one deduplicationID: the first (delayed 2 s) holds it, so the second
+   * is refused, and the refusal is recorded. The holder has ended by the time a SIGKILL re-runs
+   * the fan-out: a re-run that enqueued again would report what the event, written on the first
+   * run's outcome, contradicts.
+   */
+  private static async enqueueTwice(ctx: WorkflowContext, fanoutId: string): Promise<string> {
+    const deduplicationID = `dedup-${fanoutId}`;
+    await ctx.startChildWorkflow(ChaosFanout, { queue: dedupQueue, deduplicationID, delaySeconds: 2 }).child(fanoutId, -1);
+    let outcome: string;
+    try {
+      await ctx.startChildWorkflow(ChaosFanout, { queue: dedupQueue, deduplicationID }).child(fanoutId, -2);
+      outcome = DEDUP_ENQUEUED;
+    } catch (error) {
+      outcome = `refused:${(error as { code?: string }).code}`;
+    }
+    await ctx.setEvent(DEDUP_EVENT, outcome);
+    return outcome;
   }
 
   private static start(ctx: WorkflowContext, fanoutId: string, slot: FanoutSlot, index: number): Promise<unknown> {
@@ -93,6 +117,8 @@ export class ChaosFanout {
         return ctx.invokeChildWorkflow(ChaosFanout).child(fanoutId, index);
       case 'startChild':
         return ctx.startChildWorkflow(ChaosFanout).child(fanoutId, index);
+      case 'dedupChild':
+        throw new Error('a dedupChild slot reports the outcome of the enqueues before the fan-out');
     }
   }
 

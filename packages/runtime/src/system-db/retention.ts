@@ -38,35 +38,46 @@ export interface RetentionBatch {
 export async function deleteEndedWorkflows(pool: pg.Pool, beforeMs: number, afterUUID: string, limit: number): Promise<RetentionBatch> {
   const { rows } = await pool.query<{ last_uuid: string | null; deleted: string[] }>({
     name: 'operon_retention_delete_families',
+    // Every step reads by index, however large the tables: a parent by its key and children
+    // through the parent index, one probe per row (LIMIT and OFFSET 0 keep each a probe), and the
+    // rows to lock and delete by an array of keys. Joined to the CTEs instead, whose sizes the
+    // planner cannot tell, they were read by hashing whole tables at every batch.
     text: `WITH RECURSIVE scanned AS (
-             SELECT workflow_uuid, parent_uuid FROM operon.workflow_status WHERE workflow_uuid > $3 ORDER BY workflow_uuid LIMIT $4
-           ), family (root, workflow_uuid) AS (
-             SELECT s.workflow_uuid, s.workflow_uuid FROM scanned s
-             WHERE s.parent_uuid IS NULL OR NOT EXISTS (SELECT 1 FROM operon.workflow_status p WHERE p.workflow_uuid = s.parent_uuid)
-             UNION
-             SELECT f.root, c.workflow_uuid FROM operon.workflow_status c JOIN family f ON c.parent_uuid = f.workflow_uuid WHERE c.parent_uuid IS NOT NULL
+             SELECT workflow_uuid, parent_uuid, status, created_at, updated_at FROM operon.workflow_status
+             WHERE workflow_uuid > $3 ORDER BY workflow_uuid LIMIT $4
+           ), family (root, workflow_uuid, ripe) AS (
+             SELECT s.workflow_uuid, s.workflow_uuid, s.status = ANY($1::text[]) AND s.created_at < $2 AND s.updated_at < $2
+             FROM scanned s LEFT JOIN LATERAL (SELECT 1 AS present FROM operon.workflow_status p WHERE p.workflow_uuid = s.parent_uuid LIMIT 1) p ON true
+             WHERE s.parent_uuid IS NULL OR p.present IS NULL
+             UNION ALL
+             SELECT f.root, c.workflow_uuid, c.ripe FROM family f CROSS JOIN LATERAL (
+               SELECT c.workflow_uuid, c.status = ANY($1::text[]) AND c.created_at < $2 AND c.updated_at < $2 AS ripe
+               FROM operon.workflow_status c WHERE c.parent_uuid = f.workflow_uuid OFFSET 0) c
            ), ripe AS (
-             SELECT f.root, count(*) AS members FROM family f JOIN operon.workflow_status w USING (workflow_uuid)
-             GROUP BY f.root HAVING bool_and(w.status = ANY($1::text[]) AND w.created_at < $2 AND w.updated_at < $2)
+             SELECT root FROM family GROUP BY root HAVING bool_and(ripe)
            ), locked AS (
              -- Checked again on each row as locked: one resumed since the scan is no longer ended.
-             SELECT f.root, w.workflow_uuid FROM operon.workflow_status w JOIN family f USING (workflow_uuid)
-             WHERE f.root IN (SELECT root FROM ripe) AND w.status = ANY($1::text[]) AND w.created_at < $2 AND w.updated_at < $2
+             SELECT w.workflow_uuid FROM operon.workflow_status w
+             WHERE w.workflow_uuid = ANY (ARRAY(SELECT f.workflow_uuid FROM family f JOIN ripe USING (root)))
+               AND w.status = ANY($1::text[]) AND w.created_at < $2 AND w.updated_at < $2
              FOR UPDATE OF w SKIP LOCKED
            ), doomed AS (
              -- Whole families only: one with a member skipped or changed stays for the next sweep.
-             SELECT l.workflow_uuid FROM (SELECT root, workflow_uuid, count(*) OVER (PARTITION BY root) AS members FROM locked) l
-             JOIN ripe r USING (root) WHERE l.members = r.members
+             SELECT array(
+               SELECT f.workflow_uuid FROM family f JOIN (
+                 SELECT f.root FROM family f JOIN ripe USING (root) LEFT JOIN locked l USING (workflow_uuid)
+                 GROUP BY f.root HAVING bool_and(l.workflow_uuid IS NOT NULL)
+               ) whole USING (root)) AS uuids
            ), outputs AS (
-             DELETE FROM operon.operation_outputs o USING doomed d WHERE o.workflow_uuid = d.workflow_uuid
+             DELETE FROM operon.operation_outputs WHERE workflow_uuid = ANY ((SELECT uuids FROM doomed)::text[])
            ), events AS (
-             DELETE FROM operon.workflow_events e USING doomed d WHERE e.workflow_uuid = d.workflow_uuid
+             DELETE FROM operon.workflow_events WHERE workflow_uuid = ANY ((SELECT uuids FROM doomed)::text[])
            ), messages AS (
-             DELETE FROM operon.notifications n USING doomed d WHERE n.destination_uuid = d.workflow_uuid
+             DELETE FROM operon.notifications WHERE destination_uuid = ANY ((SELECT uuids FROM doomed)::text[])
            ), keys AS (
-             DELETE FROM operon.message_idempotency_keys k USING doomed d WHERE k.destination_uuid = d.workflow_uuid
+             DELETE FROM operon.message_idempotency_keys WHERE destination_uuid = ANY ((SELECT uuids FROM doomed)::text[])
            ), gone AS (
-             DELETE FROM operon.workflow_status w USING doomed d WHERE w.workflow_uuid = d.workflow_uuid RETURNING w.workflow_uuid
+             DELETE FROM operon.workflow_status WHERE workflow_uuid = ANY ((SELECT uuids FROM doomed)::text[]) RETURNING workflow_uuid
            ), leftovers AS (
              -- Their app-database records are still to delete: noted in this statement, so a lost answer loses nothing.
              INSERT INTO operon.retention_leftovers (workflow_uuid) SELECT workflow_uuid FROM gone ON CONFLICT DO NOTHING

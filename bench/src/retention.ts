@@ -1,11 +1,16 @@
 /**
- * `pnpm bench:retention [--workflows N] [--concurrency C] [--seconds S]`: how long retention
+ * `pnpm bench:retention [--workflows N] [--concurrency C] [--seconds S] [--statement-workflows F]`: how long retention
  * takes to delete N ended workflows (default 1,000,000, each with W3's records: two operation
  * outputs, a transaction output and its fence) and what it does to a W3 load running beside it.
  * The same W3 load is first measured for S seconds with nothing else running (the peer); then a
  * runtime with `management.retentionDays: 1` starts, sweeps at start, and the load runs until
  * the last old workflow is gone. Prints both loads' p50, p99, worst latency and longest gap
  * without a completed workflow, and their ratios.
+ *
+ * Then the statement alone, against its peer: F ended workflows (default 50,000; one root in eight
+ * with a child and a grandchild) deleted by a walk of the family statement retention runs, and
+ * the same set deleted by a walk of the statement it ran before it kept families together (each
+ * workflow alone), twice each in turn, on one idle runtime: the walk's time and their ratio.
  */
 import { performance } from 'node:perf_hooks';
 import { OperonRuntime, createLogger, resolveConfig } from '@operon/runtime';
@@ -20,10 +25,12 @@ interface Options {
   readonly workflows: number;
   readonly concurrency: number;
   readonly seconds: number;
+  readonly 'statement-workflows': number;
 }
 
 function parse(argv: readonly string[]): Options {
-  return parseIntegerFlags(argv, { workflows: 1_000_000, concurrency: 16, seconds: 10 }, 'usage: bench:retention [--workflows N] [--concurrency C] [--seconds S] (positive integers)');
+  return parseIntegerFlags(argv, { workflows: 1_000_000, concurrency: 16, seconds: 10, 'statement-workflows': 50_000 },
+    'usage: bench:retention [--workflows N] [--concurrency C] [--seconds S] [--statement-workflows F] (positive integers)',);
 }
 
 const DAY_MS = 86_400_000;
@@ -61,6 +68,98 @@ async function seed(server: BenchServer, system: string, app: string, workflows:
   await withClient(server, system, (client) => client.query('VACUUM ANALYZE operon.workflow_status, operon.operation_outputs'));
   await withClient(server, app, (client) => client.query('VACUUM ANALYZE operon.transaction_outputs, operon.workflow_owners'));
 }
+
+/** F ended workflows ten days old, as families: one root in ten has a child and a grandchild (`…~c0`, `…~c0~c0`). */
+async function seedFamilies(server: BenchServer, system: string, workflows: number): Promise<void> {
+  const at = Date.now() - 10 * DAY_MS;
+  await withClient(server, system, async (client) => {
+    await client.query(
+      `INSERT INTO operon.workflow_status (workflow_uuid, status, workflow_name, executor_id, inputs, output, parent_uuid, created_at, updated_at)
+       SELECT m.uuid, 'SUCCESS', 'BenchOps.w3', 'seed', '[1]', '"done"', m.parent, $2::bigint, $2::bigint + 5
+       FROM generate_series(1, $1::int) i, LATERAL (SELECT 'fam-' || lpad(i::text, 8, '0') AS root) r,
+         LATERAL (VALUES (r.root, NULL, 0), (r.root || '~c0', r.root, 1), (r.root || '~c0~c0', r.root || '~c0', 2)) AS m(uuid, parent, generation)
+       WHERE m.generation = 0 OR i % 8 = 0
+       LIMIT $1`,
+      [workflows, at],
+    );
+    await client.query(
+      `INSERT INTO operon.operation_outputs (workflow_uuid, function_id, function_name, output, created_at)
+       SELECT workflow_uuid, 0, 'BenchOps.stepA', '{"step":"A"}', $1::bigint FROM operon.workflow_status WHERE workflow_uuid LIKE 'fam-%'`,
+      [at],
+    );
+    await client.query('VACUUM ANALYZE operon.workflow_status, operon.operation_outputs');
+  });
+}
+
+/**
+ * The peer: the statement retention ran before it kept families together, which deletes each
+ * ended workflow past the period alone, whatever its parent and children.
+ */
+const WORKFLOWS_ALONE = `WITH scanned AS (
+    SELECT workflow_uuid FROM operon.workflow_status WHERE workflow_uuid > $3 ORDER BY workflow_uuid LIMIT $4
+  ), doomed AS (
+    SELECT w.workflow_uuid FROM operon.workflow_status w JOIN scanned s USING (workflow_uuid)
+    WHERE w.status = ANY($1::text[]) AND w.created_at < $2 AND w.updated_at < $2
+    FOR UPDATE OF w SKIP LOCKED
+  ), outputs AS (
+    DELETE FROM operon.operation_outputs o USING doomed d WHERE o.workflow_uuid = d.workflow_uuid
+  ), events AS (
+    DELETE FROM operon.workflow_events e USING doomed d WHERE e.workflow_uuid = d.workflow_uuid
+  ), messages AS (
+    DELETE FROM operon.notifications n USING doomed d WHERE n.destination_uuid = d.workflow_uuid
+  ), keys AS (
+    DELETE FROM operon.message_idempotency_keys k USING doomed d WHERE k.destination_uuid = d.workflow_uuid
+  ), gone AS (
+    DELETE FROM operon.workflow_status w USING doomed d WHERE w.workflow_uuid = d.workflow_uuid RETURNING w.workflow_uuid
+  )
+  SELECT (SELECT max(workflow_uuid) FROM scanned) AS last_uuid, array(SELECT workflow_uuid FROM gone) AS deleted`;
+
+/** One walk of the table in batches of 500 by `batch`; its time in seconds and how many it deleted. */
+async function walk(batch: (after: string) => Promise<{ deleted: string[]; lastUUID: string | undefined }>): Promise<{ seconds: number; deleted: number }> {
+  const begin = performance.now();
+  let deleted = 0;
+  for (let after: string | undefined = ''; after !== undefined; ) {
+    const result = await batch(after);
+    deleted += result.deleted.length;
+    after = result.lastUUID;
+  }
+  return { seconds: (performance.now() - begin) / 1000, deleted };
+}
+
+/** The family statement against its peer over the same seeded set, twice each in turn. */
+async function statementAgainstPeer(server: BenchServer, system: string, runtime: OperonRuntime, workflows: number): Promise<string[]> {
+  const before = Date.now() - DAY_MS;
+  const families: number[] = [];
+  const alone: number[] = [];
+  const ended = ['SUCCESS', 'ERROR', 'CANCELLED', 'RETRIES_EXCEEDED'];
+  for (let round = 1; round <= 2; round++) {
+    await seedFamilies(server, system, workflows);
+    const family = await walk((after) => runtime.systemDb.deleteEndedWorkflows(before, after, 500));
+    families.push(family.seconds);
+    await seedFamilies(server, system, workflows);
+    const peer = await withClient(server, system, (client) =>
+      walk(async (after) => {
+        const { rows } = await client.query<{ last_uuid: string | null; deleted: string[] }>(WORKFLOWS_ALONE, [ended, before, after, 500]);
+        return { deleted: rows[0]!.deleted, lastUUID: rows[0]!.last_uuid ?? undefined };
+      }),
+    );
+    alone.push(peer.seconds);
+    log(`round ${round}: families ${round2(family.seconds)} s (${family.deleted} deleted), each alone ${round2(peer.seconds)} s (${peer.deleted} deleted)`);
+  }
+  const best = (xs: number[]) => Math.min(...xs);
+  return [
+    '',
+    `### The statement alone: ${workflows.toLocaleString('en-US')} ended workflows (one root in eight with a child and a grandchild), one idle runtime, best of two walks`,
+    '',
+    '| statement | walk s | workflows/s |',
+    '| --- | --- | --- |',
+    `| families together (retention now) | ${round2(best(families))} | ${Math.round(workflows / best(families)).toLocaleString('en-US')} |`,
+    `| each workflow alone (the peer) | ${round2(best(alone))} | ${Math.round(workflows / best(alone)).toLocaleString('en-US')} |`,
+    `| ratio (families ÷ alone) | ${round2(best(families) / best(alone))} | |`,
+  ];
+}
+
+const round2 = (x: number) => round(x, 2);
 
 interface LoadFigures {
   readonly workflows: number;
@@ -166,6 +265,13 @@ async function main(): Promise<void> {
       '',
       `Transaction outputs of deleted workflows left in the app database: ${remaining}.`,
     ];
+    const idle = await OperonRuntime.create({ config: configOf(), classes: [BenchOps], logger });
+    await idle.recover();
+    try {
+      lines.push(...(await statementAgainstPeer(server, system, idle, options['statement-workflows'])));
+    } finally {
+      await idle.destroy();
+    }
     process.stdout.write(`${lines.join('\n')}\n`);
     process.stdout.write(`RETENTION-JSON ${JSON.stringify({ workflows: options.workflows, sweepSeconds: round(sweepSeconds, 2), alone, beside, remaining })}\n`);
   } finally {

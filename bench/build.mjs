@@ -12,7 +12,7 @@ const outdir = outdirFlag >= 0 ? process.argv[outdirFlag + 1] : 'dist';
 
 await build({
   absWorkingDir: here,
-  entryPoints: ['src/main.ts', 'src/operon-worker.ts', 'src/dbos-worker.ts', 'src/retention.ts', 'src/management.ts', 'src/value-codecs.ts', 'src/version-isolation.ts', 'src/version-check.ts', 'src/queues.ts', 'src/testing-isolation.ts', 'src/values-w3.ts', 'src/values-w3-worker.ts', 'src/value-codec-hooks.ts', 'src/plain-json-codec.ts'],
+  entryPoints: ['src/main.ts', 'src/operon-worker.ts', 'src/dbos-worker.ts', 'src/retention.ts', 'src/management.ts', 'src/value-codecs.ts', 'src/version-isolation.ts', 'src/version-check.ts', 'src/version-load-retry.ts', 'src/queues.ts', 'src/testing-isolation.ts', 'src/values-w3.ts', 'src/values-w3-worker.ts', 'src/value-codec-hooks.ts', 'src/plain-json-codec.ts'],
   outdir,
   bundle: true,
   packages: 'external',

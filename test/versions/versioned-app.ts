@@ -84,7 +84,8 @@ export interface VersionedApp extends FleetApp {
   remove(): void;
 }
 
-export async function prepareVersionedApp(prefix: string): Promise<VersionedApp> {
+/** `firstSource` replaces version 1's source (one that also imports packages, say). */
+export async function prepareVersionedApp(prefix: string, firstSource?: string): Promise<VersionedApp> {
   const dir = mkdtempSync(join(tmpdir(), `operon-${prefix}-`));
   mkdirSync(join(dir, 'src'));
   writeFileSync(join(dir, 'package.json'), `${JSON.stringify({ name: 'versioned-app', private: true, type: 'module' }, null, 2)}\n`);
@@ -101,7 +102,7 @@ export async function prepareVersionedApp(prefix: string): Promise<VersionedApp>
   writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
   const bundle = join(dir, 'dist', 'operations.js');
   const deploy = async (n: VersionNumber) => {
-    writeFileSync(join(dir, 'src', 'operations.ts'), versionSource(n));
+    writeFileSync(join(dir, 'src', 'operations.ts'), n === 1 && firstSource !== undefined ? firstSource : versionSource(n));
     await operonOrThrow(['build', '-c', configFile], { cwd: dir });
     return readBundle(bundle).version;
   };

@@ -66,5 +66,6 @@ export {
 } from './management/workflow-changes.js';
 export { storedValueForDisplay, encodeValue as encodeStoredValue, decodeValue as decodeStoredValue } from './executor/value-codec.js';
 export { readBundle, versionOf, bundleClasses } from './versions/bundle-version.js';
+export { importFresh, isFailedVersionImport } from './versions/fresh-imports.js';
 export type { StoredBundle, VersionRow } from './system-db/system-database.js';
 export { openApiDocument, appInfo, OPENAPI_PATH, type OpenApiInfo } from './http/openapi-document.js';

@@ -3,12 +3,15 @@
  * the transaction ended (OPERON_ERR_TRANSACTION_ENDED, already logged as a warning naming the
  * transaction and its workflow), and a library's promise wrapped around it (knex, drizzle) may
  * reject with nobody listening. Node ends the process on an unhandled rejection; this one is the
- * app's mistake about a connection it no longer has, so it is logged and dropped. Any other
+ * app's mistake about a connection it no longer has, so it is logged and dropped. So is Node's
+ * second report of the error a version's import failed with (the load was logged and is tried
+ * again; one such process must not end because a version's CommonJS dependency threw). Any other
  * unhandled rejection is left as Node would leave it without this listener: to the app's own
  * listeners if it has any, or to an `--unhandled-rejections` mode that does not throw; else it
  * ends the process.
  */
 import { OperonTransactionEndedError } from '@operon/sdk';
+import { isFailedVersionImport } from '@operon/runtime';
 import type { Logger } from './open-runtime.js';
 
 function refusedQuery(reason: unknown): OperonTransactionEndedError | undefined {
@@ -40,6 +43,11 @@ function nodeWouldThrow(listener: (...args: unknown[]) => void): boolean {
 
 export function surviveFloatingQueries(logger: Logger): void {
   const listener = (reason: unknown): void => {
+    // Node's second report of a version's failed import (a CommonJS file that threw): the load failed, was logged, and is tried again.
+    if (isFailedVersionImport(reason)) {
+      logger.debug(`operon: ignored the unhandled rejection of a version's failed import (${String((reason as Error).message).split('\n')[0]})`);
+      return;
+    }
     const refused = refusedQuery(reason);
     if (!refused) {
       // Rethrown from here, it is an uncaught exception: the process ends as without this listener.

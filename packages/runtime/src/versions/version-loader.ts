@@ -5,7 +5,8 @@
  *
  * The bundle is written to `<dir>/<version>.mjs` (its packages stay external, so the file must
  * sit where the app's node_modules resolve) and imported at a URL of its own: every load is a new
- * module instance. ES modules cannot be unloaded: an unloaded version's registry is dropped, but
+ * module instance, and a load that failed is tried again on the files as they are now
+ * (fresh-imports.ts). ES modules cannot be unloaded: an unloaded version's registry is dropped, but
  * V8 keeps its module for the life of the process. So a version is imported once per process and
  * its module instance is reused when it is loaded again: a process that loads and unloads one
  * version over and over keeps one copy of it, not one per load (docs/deploying.md has the figures).
@@ -17,8 +18,8 @@ import { pathToFileURL } from 'node:url';
 import { OperonVersionLoadError } from '@operon/sdk';
 import type { StoredBundle } from '../system-db/system-database.js';
 import { bundleClasses, versionOf } from './bundle-version.js';
+import { importFresh } from './fresh-imports.js';
 
-let loads = 0;
 /** The classes of every version this process has imported: its module lives on anyway, so a later load reuses it. */
 const imported = new Map<string, unknown[]>();
 
@@ -55,7 +56,7 @@ export async function importVersion(stored: StoredBundle, dir: string): Promise<
   process.setSourceMapsEnabled(true);
   let exports: Record<string, unknown>;
   try {
-    exports = (await import(`${pathToFileURL(file).href}?load=${++loads}`)) as Record<string, unknown>;
+    exports = await importFresh(pathToFileURL(file).href, join(dir, 'operon-import-hooks.mjs'), writeAtomically);
   } catch (error) {
     const message = (error instanceof Error ? error.message : String(error)).split('\n')[0];
     throw new OperonVersionLoadError(stored.version, message);

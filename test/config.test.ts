@@ -347,7 +347,7 @@ describe('defaults', () => {
       telemetry: { logs: { logLevel: 'info', format: 'auto' }, traces: { enabled: false, endpoint: 'http://localhost:4318/v1/traces' } },
       authentication: {},
       // The token is non-enumerable (never shown), and unset here; retentionDays unset: keep everything.
-      management: { jwt: false, stuckAfterSeconds: 300 },
+      management: { jwt: false, stuckAfterSeconds: 300, appDeadlineMs: 5000, systemDeadlineMs: 5000 },
       application: {},
     });
     expect(config.management.token).toBeUndefined();

@@ -160,6 +160,12 @@ function changeText(verb: string) {
   return (result: ChangeResult) => () => `${verb} ${result.changed} workflow${result.changed === 1 ? '' : 's'}${result.workflowUUIDs.length > 0 && result.workflowUUIDs.length <= 20 ? `: ${result.workflowUUIDs.join(', ')}` : ''}\n`;
 }
 
+/** A change's time limits on each database, from the config (`management.appDeadlineMs`, `systemDeadlineMs`). */
+function deadlinesOf(runtime: { readonly config: { readonly management: { readonly appDeadlineMs: number; readonly systemDeadlineMs: number } } }) {
+  const { appDeadlineMs, systemDeadlineMs } = runtime.config.management;
+  return { appDeadlineMs, systemDeadlineMs };
+}
+
 /** A bulk change by filter: one statement; a line on stderr says what is being done while it runs. */
 async function change(uuid: string | undefined, options: WorkflowsOptions, verb: 'cancel' | 'resume'): Promise<void> {
   const rt = await runtimeModule();
@@ -169,8 +175,12 @@ async function change(uuid: string | undefined, options: WorkflowsOptions, verb:
   if (options.version !== undefined && uuid === undefined) throw new OperonManagementRequestError('--version moves one workflow: give its uuid');
   const result = await withRuntime(options, true, async (runtime) =>
     verb === 'cancel'
-      ? cancelWorkflows(runtime.systemDb.systemPool, target, actor(), { appPool: runtime.systemDb.appPool })
-      : resumeWorkflows(runtime.systemDb.systemPool, target, actor(), { moveTo: await checkedMoveOf(runtime, uuid ?? '', options.version), appPool: runtime.systemDb.appPool }),
+      ? cancelWorkflows(runtime.systemDb.systemPool, target, actor(), { appPool: runtime.systemDb.appPool, ...deadlinesOf(runtime) })
+      : resumeWorkflows(runtime.systemDb.systemPool, target, actor(), {
+          moveTo: await checkedMoveOf(runtime, uuid ?? '', options.version),
+          appPool: runtime.systemDb.appPool,
+          ...deadlinesOf(runtime),
+        }),
   );
   if (uuid === undefined) {
     print(options, { changed: result.changed }, changeText(verb === 'cancel' ? 'cancelled' : 'resumed')(result));

@@ -94,6 +94,9 @@ export const CONFIG_SCHEMA: SchemaNode = section({
     jwt: flag,
     stuckAfterSeconds: { type: 'integer', minimum: 1 },
     retentionDays: { type: 'integer', minimum: 1 },
+    // A cancel's or resume's time limits; at most what a timer (and statement_timeout) can wait for.
+    appDeadlineMs: { type: 'integer', minimum: 1, maximum: 2_147_483_647 },
+    systemDeadlineMs: { type: 'integer', minimum: 1, maximum: 2_147_483_647 },
   }),
   // Free-form: whatever the app reads with ctx.getConfig.
   application: { type: 'object' },

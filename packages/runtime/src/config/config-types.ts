@@ -210,6 +210,12 @@ export interface ManagementConfigInput {
    * in small batches that never hold up running work.
    * @default undefined (keep everything) */
   retentionDays?: number;
+  /** How long a cancel or resume may wait for the app database (marking or clearing its fence rows) while it holds its workflows' system rows locked.
+   * @default 5000 */
+  appDeadlineMs?: number;
+  /** How long a cancel or resume may take on the system database to read, lock and change its workflows' rows.
+   * @default 5000 */
+  systemDeadlineMs?: number;
 }
 
 /** The whole of `operon-config.yaml` as written (after `${VAR}` substitution). */
@@ -306,6 +312,8 @@ export interface ResolvedManagementConfig {
   readonly stuckAfterSeconds: number;
   /** undefined: keep every workflow. */
   readonly retentionDays: number | undefined;
+  readonly appDeadlineMs: number;
+  readonly systemDeadlineMs: number;
 }
 
 /** The resolved config: every field present, deep-frozen. */

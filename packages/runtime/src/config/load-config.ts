@@ -208,6 +208,9 @@ function resolveManagement(management: ManagementConfigInput | undefined): Resol
     jwt: management?.jwt ?? false,
     stuckAfterSeconds: management?.stuckAfterSeconds ?? 300,
     retentionDays: management?.retentionDays,
+    // As management/workflow-changes.ts's APP_DATABASE_DEADLINE_MS and SYSTEM_DATABASE_DEADLINE_MS.
+    appDeadlineMs: management?.appDeadlineMs ?? 5_000,
+    systemDeadlineMs: management?.systemDeadlineMs ?? 5_000,
   };
   return Object.defineProperty(resolved, 'token', { enumerable: false });
 }

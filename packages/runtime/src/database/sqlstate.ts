@@ -9,6 +9,10 @@ export const SQLSTATE = {
   ADMIN_SHUTDOWN: '57P01',
   CANNOT_CONNECT_NOW: '57P03',
   READ_ONLY_SQL_TRANSACTION: '25006',
+  /** statement_timeout passed (or the statement was cancelled). */
+  QUERY_CANCELED: '57014',
+  /** lock_timeout passed. */
+  LOCK_NOT_AVAILABLE: '55P03',
 } as const;
 
 export function sqlState(error: unknown): string | undefined {

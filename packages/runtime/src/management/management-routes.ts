@@ -26,6 +26,8 @@ const uuidOf = (request: { params: unknown }) => (request.params as { uuid: stri
 
 export function managementRoutes(runtime: OperonRuntime): RouteOptions[] {
   const { systemPool, appPool } = runtime.systemDb;
+  const { appDeadlineMs, systemDeadlineMs } = runtime.config.management;
+  const deadlines = { appDeadlineMs, systemDeadlineMs };
   /** This runtime runs workflows: it adopts what a change handed over at once, not at its next heartbeat. */
   const adopted = (result: ChangeResult): ChangeResult => {
     if (result.handover !== undefined && result.changed > 0) void runtime.executor.adoptNow([result.handover]).catch(() => undefined);
@@ -86,7 +88,7 @@ export function managementRoutes(runtime: OperonRuntime): RouteOptions[] {
       method: 'POST',
       url: `${WORKFLOWS_PATH}/:uuid/cancel`,
       access: 'change',
-      handler: async (request, _reply, caller) => answer(await cancelWorkflows(systemPool, { workflowUUID: uuidOf(request) }, { actor: caller.user }, { appPool })),
+      handler: async (request, _reply, caller) => answer(await cancelWorkflows(systemPool, { workflowUUID: uuidOf(request) }, { actor: caller.user }, { appPool, ...deadlines })),
     }),
     managementRoute(runtime, {
       method: 'POST',
@@ -95,7 +97,7 @@ export function managementRoutes(runtime: OperonRuntime): RouteOptions[] {
       handler: async (request, _reply, caller) => {
         // `{ version }`: resumed on other code, only if its records agree with that code.
         const moveTo = await checkedMoveOf(runtime, uuidOf(request), (request.body as { version?: unknown } | null | undefined)?.version);
-        return answer(adopted(await resumeWorkflows(systemPool, { workflowUUID: uuidOf(request) }, { actor: caller.user }, { moveTo, appPool })));
+        return answer(adopted(await resumeWorkflows(systemPool, { workflowUUID: uuidOf(request) }, { actor: caller.user }, { moveTo, appPool, ...deadlines })));
       },
     }),
     managementRoute(runtime, {
@@ -123,7 +125,7 @@ export function managementRoutes(runtime: OperonRuntime): RouteOptions[] {
       url: `${WORKFLOWS_PATH}/cancel`,
       access: 'change',
       handler: async (request, _reply, caller) => {
-        const { changed } = await cancelWorkflows(systemPool, { filter: parseFilter(request.body ?? {}) }, { actor: caller.user }, { appPool });
+        const { changed } = await cancelWorkflows(systemPool, { filter: parseFilter(request.body ?? {}) }, { actor: caller.user }, { appPool, ...deadlines });
         return { changed };
       },
     }),
@@ -132,7 +134,7 @@ export function managementRoutes(runtime: OperonRuntime): RouteOptions[] {
       url: `${WORKFLOWS_PATH}/resume`,
       access: 'change',
       handler: async (request, _reply, caller) => {
-        const { changed } = adopted(await resumeWorkflows(systemPool, { filter: parseFilter(request.body ?? {}) }, { actor: caller.user }, { appPool }));
+        const { changed } = adopted(await resumeWorkflows(systemPool, { filter: parseFilter(request.body ?? {}) }, { actor: caller.user }, { appPool, ...deadlines }));
         return { changed };
       },
     }),

@@ -24,6 +24,8 @@ import { OperonManagementRequestError, filterCondition, isEmptyFilter, type Work
 import { getManagedWorkflow } from './workflow-queries.js';
 import { clearCancelled, fenceForMove, markCancelled } from '../system-db/transaction-outputs.js';
 import { outputsToFork } from '../system-db/fork-copies.js';
+import { isConnectionFailure } from '../database/infrastructure-failure.js';
+import { SQLSTATE, sqlState } from '../database/sqlstate.js';
 import { unreadRemovedChild } from './removed-children.js';
 
 /** A change that the workflow's status does not allow (resuming a running one, cancelling an ended one): answered with 409. */
@@ -55,18 +57,93 @@ export class OperonManagementAppDatabaseError extends OperonError {
 }
 
 /**
+ * A cancel or resume whose own work on the system database (reading its workflow, locking and
+ * changing the rows) failed or did not finish in time: a row held locked by another transaction,
+ * a pool held whole, a server that does not answer. It changed nothing. Answered with 503.
+ */
+export class OperonManagementSystemDatabaseError extends OperonError {
+  static override readonly CODE = 'OPERON_ERR_MANAGEMENT_SYSTEM_DATABASE';
+  readonly status = 503;
+  constructor(message: string, cause: unknown) {
+    super(message);
+    this.cause = cause;
+  }
+}
+
+/**
  * How long a cancel or resume waits for the app database while it holds its workflows' system
  * rows locked (every writer to those rows waits as long): past it, it rolls back and fails.
  */
 export const APP_DATABASE_DEADLINE_MS = 5_000;
 
+/**
+ * How long a cancel or resume may take on the system database, from asking for a connection to
+ * having locked and changed its rows (its app step not counted): past it, it rolls back and fails.
+ */
+export const SYSTEM_DATABASE_DEADLINE_MS = 5_000;
+
 /** The longest deadline a timer (and the server's statement_timeout) can wait for: 2^31 - 1 ms. */
 const LONGEST_DEADLINE_MS = 2_147_483_647;
 
 /** Refuses a deadline no timer can keep, before the change locks anything (a longer one would fire at once). */
-function checkAppDeadline(deadlineMs: number): void {
+function checkDeadline(name: 'appDeadlineMs' | 'systemDeadlineMs', deadlineMs: number): void {
   if (!Number.isInteger(deadlineMs) || deadlineMs < 1 || deadlineMs > LONGEST_DEADLINE_MS) {
-    throw new RangeError(`appDeadlineMs must be a whole number of milliseconds from 1 to ${LONGEST_DEADLINE_MS}, got ${deadlineMs}`);
+    throw new RangeError(`${name} must be a whole number of milliseconds from 1 to ${LONGEST_DEADLINE_MS}, got ${deadlineMs}`);
+  }
+}
+
+/** A change's step on one database: how long it may take, and which change it is (named in its error). */
+interface ChangeStep {
+  readonly deadlineMs: number;
+  readonly verb: 'cancel' | 'resume';
+  readonly target: ChangeTarget;
+}
+
+/** A change's own deadline passed before the database answered. */
+class DeadlinePassed extends Error {}
+
+/** Rejects with DeadlinePassed once `deadlineMs` have passed (until cleared); `passed` says whether it did. */
+function deadlineOf(deadlineMs: number): { readonly expired: Promise<never>; passed(): boolean; clear(): void } {
+  let passed = false;
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      passed = true;
+      reject(new DeadlinePassed(`it did not answer within ${deadlineMs} ms`));
+    }, deadlineMs);
+  });
+  expired.catch(() => undefined);
+  return { expired, passed: () => passed, clear: () => clearTimeout(timer) };
+}
+
+/**
+ * The failure of a change's system step as its caller sees it: a deadline passed (ours, or the
+ * server's statement_timeout or lock_timeout) or a lost connection is a 503 of its own; anything
+ * else (a conflict the statement found) is passed on as it is.
+ */
+function systemStepFailure(step: ChangeStep, error: unknown): unknown {
+  const code = sqlState(error);
+  const timedOut = error instanceof DeadlinePassed || code === SQLSTATE.QUERY_CANCELED || code === SQLSTATE.LOCK_NOT_AVAILABLE;
+  // Operon's own errors (a workflow not found, a conflict) are what the step found, not a failure of the database.
+  const lost = !(error instanceof OperonError) && !(error instanceof StaleMove) && isConnectionFailure(error);
+  if (!timedOut && !lost) return error;
+  const what = 'workflowUUID' in step.target ? `workflow ${step.target.workflowUUID}` : 'the workflows the filter selects';
+  return new OperonManagementSystemDatabaseError(
+    `cannot ${step.verb} ${what}: the system database failed while the ${step.verb} read or locked its workflows (${(error as Error).message}); nothing was changed: try again once the system database answers (or once whatever holds those workflows' rows locked lets go)`,
+    error,
+  );
+}
+
+/** `work` (a read before the change) within the system step's deadline; its failure as {@link systemStepFailure} says. */
+async function withinSystemDeadline<T>(step: ChangeStep, work: Promise<T>): Promise<T> {
+  const deadline = deadlineOf(step.deadlineMs);
+  work.catch(() => undefined);
+  try {
+    return await Promise.race([work, deadline.expired]);
+  } catch (error) {
+    throw systemStepFailure(step, error);
+  } finally {
+    deadline.clear();
   }
 }
 
@@ -161,16 +238,21 @@ export async function cancelWorkflows(
   {
     appPool,
     appDeadlineMs = APP_DATABASE_DEADLINE_MS,
+    systemDeadlineMs = SYSTEM_DATABASE_DEADLINE_MS,
   }: {
     /** The app database: its fence rows are marked too, so a transaction's commit tells its run. */
     readonly appPool?: pg.Pool;
     /** How long the marking may take (the tree's system rows stay locked meanwhile). */
     readonly appDeadlineMs?: number;
+    /** How long reading, locking and changing the tree's system rows may take. */
+    readonly systemDeadlineMs?: number;
   } = {},
 ): Promise<ChangeResult> {
-  checkAppDeadline(appDeadlineMs);
+  checkDeadline('appDeadlineMs', appDeadlineMs);
+  checkDeadline('systemDeadlineMs', systemDeadlineMs);
+  const system: ChangeStep = { deadlineMs: systemDeadlineMs, verb: 'cancel', target };
   if ('workflowUUID' in target) {
-    const row = await requireWorkflow(pool, target.workflowUUID);
+    const row = await withinSystemDeadline(system, requireWorkflow(pool, target.workflowUUID));
     if (row.status !== 'CANCELLED' && !CANCELLABLE.includes(row.status)) {
       throw new OperonManagementConflictError(`workflow ${row.workflowUUID} is ${row.status}: only a PENDING or ENQUEUED workflow can be cancelled`);
     }
@@ -181,7 +263,7 @@ export async function cancelWorkflows(
   const cancellable = values.length;
   const audit = auditCte(values, author, 'workflowUUID' in target ? 'cancel' : 'bulk-cancel', target, 'changed');
   const app = appPool === undefined ? undefined : { pool: appPool, deadlineMs: appDeadlineMs, verb: 'cancel' as const, target };
-  const rows = await underRowLocks(pool, app, async (client) => cancelLateChildren(client, await client.query(
+  const rows = await underRowLocks(pool, system, app, async (client) => cancelLateChildren(client, await client.query(
     `WITH RECURSIVE tree (workflow_uuid) AS (
        SELECT w.workflow_uuid FROM operon.workflow_status w WHERE ${roots}
        UNION
@@ -240,11 +322,8 @@ async function cancelLateChildren(client: pg.PoolClient, first: pg.QueryResult):
 }
 
 /** The app database step of a change: which pool, how long it may take, and which change it is (named in its error). */
-interface AppStep {
+interface AppStep extends ChangeStep {
   readonly pool: pg.Pool;
-  readonly deadlineMs: number;
-  readonly verb: 'cancel' | 'resume';
-  readonly target: ChangeTarget;
 }
 
 /**
@@ -256,18 +335,48 @@ interface AppStep {
  * before it acts on one.
  *
  * The app step is bounded (see {@link onAppDatabase}): an app database that is down, hangs or
- * holds a lock fails the change, which rolls back, instead of holding the rows without end.
+ * holds a lock fails the change, which rolls back, instead of holding the rows without end. So
+ * is the system step, up to the moment its rows are locked and changed: within `system.deadlineMs`
+ * from asking for a connection (a pool held whole waits no longer), the server ending each of its
+ * statements past it (statement_timeout, lock_timeout: a row another transaction holds locked);
+ * a server that does not answer is given up on here, its connection destroyed before COMMIT was
+ * sent. Either way it throws OperonManagementSystemDatabaseError, having changed nothing. COMMIT
+ * itself is not bounded: a deadline passing while it is on its way could not say whether it
+ * committed.
  */
 async function underRowLocks(
   pool: pg.Pool,
+  system: ChangeStep,
   app: AppStep | undefined,
   statement: (client: pg.PoolClient) => Promise<{ rows: any[] }>,
   also: (appClient: pg.PoolClient, uuids: readonly string[]) => Promise<void>,
 ): Promise<any[]> {
-  const client = await pool.connect();
+  const deadline = deadlineOf(system.deadlineMs);
+  const connecting = pool.connect();
+  let client: pg.PoolClient | undefined;
+  let rows: any[];
   try {
-    await client.query('BEGIN');
-    const { rows } = await statement(client);
+    client = await Promise.race([connecting, deadline.expired]);
+    const locking = client;
+    const run = (async () => {
+      await locking.query(`BEGIN; SET LOCAL statement_timeout = ${system.deadlineMs}; SET LOCAL lock_timeout = ${system.deadlineMs}`);
+      return (await statement(locking)).rows;
+    })();
+    run.catch(() => undefined);
+    rows = await Promise.race([run, deadline.expired]);
+  } catch (error) {
+    if (client === undefined) connecting.then((late) => late.release(true), () => undefined);
+    // Still waiting for an answer: never reused (the server rolls back once it ends the statement or sees the socket gone).
+    else if (deadline.passed()) client.release(true);
+    else {
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.release();
+    }
+    throw systemStepFailure(system, error);
+  } finally {
+    deadline.clear();
+  }
+  try {
     const uuids: string[] = rows[0]?.uuids ?? [];
     if (app !== undefined && uuids.length > 0) await onAppDatabase(app, (appClient) => also(appClient, uuids));
     await client.query('COMMIT');
@@ -358,6 +467,7 @@ export async function resumeWorkflows(
     moveTo,
     appPool,
     appDeadlineMs = APP_DATABASE_DEADLINE_MS,
+    systemDeadlineMs = SYSTEM_DATABASE_DEADLINE_MS,
   }: {
     readonly waitMs?: number;
     /** A version the caller checked the root against: it goes on on that code. */
@@ -366,11 +476,15 @@ export async function resumeWorkflows(
     readonly appPool?: pg.Pool;
     /** How long the clearing may take (the tree's system rows stay locked meanwhile). */
     readonly appDeadlineMs?: number;
+    /** How long each attempt's reading, locking and changing of the tree's system rows may take. */
+    readonly systemDeadlineMs?: number;
   } = {},
 ): Promise<ChangeResult> {
-  checkAppDeadline(appDeadlineMs);
+  checkDeadline('appDeadlineMs', appDeadlineMs);
+  checkDeadline('systemDeadlineMs', systemDeadlineMs);
+  const system: ChangeStep = { deadlineMs: systemDeadlineMs, verb: 'resume', target };
   if ('workflowUUID' in target) {
-    const row = await requireWorkflow(pool, target.workflowUUID);
+    const row = await withinSystemDeadline(system, requireWorkflow(pool, target.workflowUUID));
     if (row.kind !== 'workflow') throw new OperonManagementConflictError(`${row.workflowUUID} is a single ${row.workflowName} operation, not a workflow: it cannot be resumed`);
     if (!RESUMABLE.includes(row.status)) {
       throw new OperonManagementConflictError(`workflow ${row.workflowUUID} is ${row.status}: only a ${RESUMABLE.join(', ')} workflow can be resumed`);
@@ -385,7 +499,7 @@ export async function resumeWorkflows(
   let move = moveTo;
   for (;;) {
     const app = appPool === undefined ? undefined : { pool: appPool, deadlineMs: appDeadlineMs, verb: 'resume' as const, target };
-    const attempt = await resumeOnce(pool, app, target, author, move);
+    const attempt = await resumeOnce(pool, system, app, target, author, move);
     if ('stale' in attempt && Date.now() < giveUpAt) {
       // Records the check did not see (the cancelled run's last operation): check those too.
       move = { ...move!, records: await move!.check() };
@@ -456,6 +570,7 @@ class StaleMove extends Error {}
 /** One resume statement: it changes everything it selects, or (some run still finishing, or a move checked on fewer records than there are now) nothing. */
 async function resumeOnce(
   pool: pg.Pool,
+  system: ChangeStep,
   app: AppStep | undefined,
   target: ChangeTarget,
   author: ChangeAuthor,
@@ -487,7 +602,7 @@ async function resumeOnce(
   };
   if (move !== undefined && app === undefined) throw new Error('a move to another version needs the app database, where its transactions are fenced');
   const handedTo = { id: handover, host: values[handoverId] as string, startedAt: values[handoverId + 1] as number };
-  const rows = await underRowLocks(pool, app, async (client) => resumeLateChildren(client, handedTo, await client.query(
+  const rows = await underRowLocks(pool, system, app, async (client) => resumeLateChildren(client, handedTo, await client.query(
     `WITH RECURSIVE tree (workflow_uuid, is_root) AS (
        SELECT w.workflow_uuid, true FROM operon.workflow_status w WHERE ${roots}
        UNION

@@ -198,6 +198,33 @@ describe('retention of families', () => {
   });
 });
 
+describe('a sweep racing a resume', () => {
+  it('either keeps the whole family, resumed, or deletes it whole with the resume refused', async () => {
+    const outcomes: string[] = [];
+    for (const uuid of ['race-1', 'race-2', 'race-3']) {
+      await runtime.client.invoke(Family, { workflowUUID: uuid }).readsLater();
+      await until(async () => (await statusOf(firstChild(uuid))) === 'SUCCESS', 'the child ended');
+      await until(async () => (await query(sys, `SELECT 1 FROM operon.operation_outputs WHERE workflow_uuid = $1 AND function_name = 'operon.recv.deadline'`, [uuid])).length === 1, 'the parent waits');
+      expect((await call('POST', `/operon/workflows/${uuid}/cancel`)).status).toBe(200);
+      await until(async () => (await query(sys, `SELECT 1 FROM operon.workflow_status WHERE workflow_uuid = $1 AND owner IS NULL`, [uuid])).length === 1, 'the cancelled run let go');
+      await age(uuid, firstChild(uuid));
+      const [, resumed] = await Promise.all([sweep(), call('POST', `/operon/workflows/${uuid}/resume`)]);
+      const [parent, child] = [await exists(uuid), await exists(firstChild(uuid))];
+      if (resumed.status === 200) {
+        expect([parent, child]).toEqual([true, true]);
+        await runtime.client.send(uuid, 'now', 'go');
+        await expect(runtime.client.retrieveWorkflow(uuid).getResult()).resolves.toBe('from the child');
+        outcomes.push('resumed');
+      } else {
+        expect(resumed.status).toBeOneOf([404, 409]);
+        expect([parent, child]).toEqual([false, false]);
+        outcomes.push('deleted');
+      }
+    }
+    expect(outcomes).toHaveLength(3);
+  });
+});
+
 describe('a parent whose child was removed', () => {
   it('lists the child as removed, and refuses a resume or fork that would wait for its result, naming it', async () => {
     await runtime.client.invoke(Family, { workflowUUID: 'gone-1' }).readsLater();

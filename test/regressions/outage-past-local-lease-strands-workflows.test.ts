@@ -2,7 +2,7 @@
  * A database outage longer than the local lease strands the workflows that step during it.
  *
  * Before a step performs its operation it checks the local lease (`holds`: confirmed less than
- * 4 s ago) and otherwise asks the database (`confirm`). When the database is away that heartbeat
+ * 4 s ago by default) and otherwise asks the database (`confirm`). When the database is away that heartbeat
  * fails, `confirm` answers "not held", and the step abandons its workflow as fenced
  * (workflow-execution.ts, step: `!lease.holds(...) && !(await lease.confirm(...))` →
  * `this.fenced()`). But nobody adopted it: the executor is still live (its lease, judged by the
@@ -11,17 +11,23 @@
  * executor that no longer runs it, and nothing ever adopts it (until that process restarts). A
  * database outage must be waited out, never turned into a loss.
  *
- * Reproduction: one `operon start` (the only executor: nobody else could take anything) reaches
- * Postgres through the chaos proxy; 10 workflows do a communicator and sleep 5 s. Half a second
- * into their sleep the proxy drops every connection and refuses new ones for 5.5 s. The sleeps
- * end during the outage, more than 4 s after the last heartbeat: the next step (a transaction)
- * checks the lease, the heartbeat fails, and the workflow is abandoned as fenced. Expected: all 10
- * complete within 20 s of the database's return.
+ * Reproduction: one `operon start` (the only executor: nobody else could take anything) with a
+ * 3 s lease (runtimeConfig.leaseMs; heartbeats every 1 s, so the local lease is trusted 2 s)
+ * reaches Postgres through the chaos proxy; 10 workflows do a communicator and sleep 3 s. Half a
+ * second into their sleep the proxy drops every connection and refuses new ones for 3.5 s. The
+ * sleeps end during the outage, more than 2 s after the last heartbeat: the next step (a
+ * transaction) checks the lease, the heartbeat fails, and the workflow is abandoned as fenced.
+ * Expected: all 10 complete within 20 s of the database's return.
  */
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { PostgresProxy } from '../chaos/postgres-proxy.js';
 import { assertCliBuilt } from '../cli/cli-process.js';
 import { allEnded, configVariant, instanceOf, killAll, prepareFleetApp, startExecutor, startWorkflows, statusCounts, sys, waitUntil, type FleetApp, type FleetProcess } from '../executors/fleet.js';
+
+/** The lease is trusted locally for two thirds of it; the sleeps end past that, inside the outage. */
+const LEASE_MS = 3_000;
+const SLEEP_S = 3;
+const OUTAGE_MS = 3_500;
 
 let app: FleetApp;
 let proxy: PostgresProxy;
@@ -29,7 +35,7 @@ const executors: FleetProcess[] = [];
 
 beforeAll(async () => {
   assertCliBuilt();
-  app = await prepareFleetApp('regout');
+  app = await prepareFleetApp('regout', { leaseMs: LEASE_MS });
   const server = inject('postgres');
   proxy = new PostgresProxy({ host: server.host, port: server.port });
   const port = await proxy.listen();
@@ -43,11 +49,11 @@ afterAll(async () => {
   app?.remove();
 });
 
-describe('a 5.5 s database outage under one executor, sleeps ending in it', () => {
+describe('a 3.5 s database outage under one executor with a 3 s lease, sleeps ending in it', () => {
   it('is waited out: every workflow completes once the database is back', async () => {
     const [only] = executors as [FleetProcess];
     const instance = await instanceOf(app, only.pid);
-    const uuids = await startWorkflows(only, 'napping', 10, [5]);
+    const uuids = await startWorkflows(only, 'napping', 10, [SLEEP_S]);
     expect(
       await waitUntil(async () => {
         const [{ n }] = await sys<{ n: number }>(app, 'SELECT count(*)::int AS n FROM operon.operation_outputs WHERE workflow_uuid = ANY($1)', [uuids]);
@@ -56,7 +62,7 @@ describe('a 5.5 s database outage under one executor, sleeps ending in it', () =
     ).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 500));
     proxy.cutAll();
-    await new Promise((resolve) => setTimeout(resolve, 5_500));
+    await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
     proxy.restore();
     const ended = await allEnded(app, uuids, 20_000);
     const counts = await statusCounts(app, uuids);
@@ -68,10 +74,12 @@ describe('a 5.5 s database outage under one executor, sleeps ending in it', () =
     );
     const fencedLines = only.output().split('\n').filter((line) => /was fenced/.test(line));
     console.log(
-      `[regression] 5.5 s outage, one executor: statuses ${JSON.stringify(counts)} 20 s after the outage; PENDING by owner ` +
+      `[regression] ${OUTAGE_MS} ms outage, one executor with a ${LEASE_MS} ms lease: statuses ${JSON.stringify(counts)} 20 s after the outage; PENDING by owner ` +
         `${JSON.stringify(owners.map((o) => ({ ownerIsThisProcess: o.owner === instance, state: o.state, n: o.n })))}; "was fenced" lines ${fencedLines.length}`,
     );
     expect(ended, `statuses ${JSON.stringify(counts)}`).toBe(true);
     expect(counts).toEqual({ SUCCESS: 10 });
+    // The lease was asked about during the outage (a step past the local lease, or a beat), and failed to answer.
+    expect(only.output().split('\n').filter((line) => /executor heartbeat failed/.test(line)).length, 'heartbeats that failed in the outage').toBeGreaterThan(0);
   }, 60_000);
 });

@@ -13,7 +13,8 @@
  *
  * Reproduction: one executor with OPERON_EXECUTOR_ID=X runs a workflow whose transaction updates
  * the one fleet_counters row and then waits for a gate inside the transaction; it is SIGSTOPped;
- * 7 s later (its lease lapsed; no other executor runs to declare it dead) the gate opens and a new
+ * 3 s later (its 2 s lease, runtimeConfig.leaseMs, lapsed; no other executor runs to declare it
+ * dead) the gate opens and a new
  * `operon start` with OPERON_EXECUTOR_ID=X starts. Expected: the workflow completes within 12 s
  * of the new process serving, while the old one stays paused.
  */
@@ -34,7 +35,9 @@ import {
 import { useFleet } from '../helpers/fleet-scaffold.js';
 
 const ID = 'replaced-executor';
-const fleet = useFleet('regsameid', async (app) => [await startExecutor(app, { executorId: ID })]);
+/** Short, so that its lapse is a short wait; the wait is a second longer. */
+const LEASE_MS = 2_000;
+const fleet = useFleet('regsameid', async (app) => [await startExecutor(app, { executorId: ID })], { runtimeConfig: { leaseMs: LEASE_MS } });
 const { executors } = fleet;
 
 describe('a replacement under the same explicit executor id for a process paused inside a transaction', () => {
@@ -45,7 +48,7 @@ describe('a replacement under the same explicit executor id for a process paused
     expect(await waitUntil(() => sideEvents(fleet.app).some((e) => e.ev === 'locked'), 10_000)).toBe(true);
     const stoppedAt = Date.now();
     paused.signal('SIGSTOP');
-    await new Promise((resolve) => setTimeout(resolve, 7_000));
+    await new Promise((resolve) => setTimeout(resolve, LEASE_MS + 1_000));
     writeFileSync(fleet.app.gate, '');
     const replacement = await startExecutor(fleet.app, { executorId: ID });
     executors.push(replacement);

@@ -49,6 +49,9 @@ export interface TypeChildren {
 }
 
 const out = through;
+const DATE: object = Date.prototype;
+const MAP: object = Map.prototype;
+const SET: object = Set.prototype;
 
 const TYPE_KEY = '$type';
 const ERROR_OWN = ['name', 'message', 'stack'];
@@ -142,14 +145,15 @@ export class FlatEncoder {
         }
       }
       if (proto !== Array.prototype) {
-        const fields = this.fields(value);
+        const fields = this.ownFields(value);
         // Format 1 would take it for a tag: it is escaped there if the copy turns into format 1.
         if (Object.hasOwn(value, TYPE_KEY)) (this.typeKeyed ??= []).push(fields);
         return fields;
       }
       if (Array.isArray(value)) return this.items(value as unknown[]);
     }
-    const kind = KIND_OF_PROTOTYPE.get(proto as object);
+    // The commonest kinds by a comparison, the rest by a lookup.
+    const kind = proto === DATE ? 'Date' : proto === MAP ? 'Map' : proto === SET ? 'Set' : KIND_OF_PROTOTYPE.get(proto as object);
     if (kind !== undefined) return this.builtin(kind, value);
     if (isError(value)) return this.error(value);
     // Only the registered class itself: a subclass of it would come back as its parent.
@@ -158,7 +162,7 @@ export class FlatEncoder {
     const base = builtinBase(value);
     if (base !== undefined && !SUBCLASSABLE.has(base)) throw new Unstorable(unstorable(value));
     if (base === undefined) {
-      const fields = this.fields(value);
+      const fields = this.ownFields(value);
       return this.typed(CLASS + className, fields, this.take() as TypeChildren | undefined);
     }
     // A registered subclass of a built-in: the built-in's content, then the instance's own fields.
@@ -258,6 +262,10 @@ export class FlatEncoder {
         let children: TypeChildren | undefined;
         try {
           Set.prototype.forEach.call(value, (member: unknown) => {
+            if (isPlainScalar(member)) {
+              members.push(member);
+              return;
+            }
             const stored = this.encode(member);
             const node = this.take();
             if (node !== undefined) (children ??= {})[members.length] = node;
@@ -301,6 +309,42 @@ export class FlatEncoder {
       throw out(error, i);
     }
     this.node = children && alike(children, length);
+    return copy;
+  }
+
+  /**
+   * A plain copy of the own enumerable string-keyed fields of a plain object or class instance,
+   * made by spread (each field read once, and several times faster than a field-by-field copy),
+   * then its parts JSON cannot hold replaced. Leaves the fields' node in `node`.
+   */
+  private ownFields(value: object): Record<string, unknown> {
+    refuseSymbolKeys(value);
+    let copy: Record<string, unknown>;
+    try {
+      copy = { ...value } as Record<string, unknown>;
+    } catch {
+      // A getter or a Proxy's trap threw: the field-by-field copy names the part that did.
+      return this.fields(value);
+    }
+    let children: TypeChildren | undefined;
+    let key = '';
+    try {
+      // for-in over the copy lists its own keys (the copy's own `__proto__` key too, a data
+      // property that reads and writes as any other); a key an app made enumerable on
+      // Object.prototype is listed too, and skipped.
+      for (key in copy) {
+        const part = copy[key];
+        if (isPlainScalar(part) || !Object.hasOwn(copy, key)) continue;
+        copy[key] = this.encode(part);
+        if (this.node === undefined) continue;
+        // `__proto__` is defined, so it stays a key.
+        if (key === '__proto__') define((children ??= {}), key, this.take());
+        else (children ??= {})[key] = this.take()!;
+      }
+    } catch (error) {
+      throw out(error, key);
+    }
+    this.node = children;
     return copy;
   }
 
@@ -408,13 +452,15 @@ function sameNode(a: TypeNode, b: TypeNode): boolean {
 }
 
 function sameChildren(a: TypeChildren, b: TypeChildren): boolean {
-  const keys = Object.keys(a);
-  if (keys.length !== Object.keys(b).length) return false;
-  for (let i = 0; i < keys.length; i++) {
-    const other = b[keys[i]!];
-    if (other === undefined || !sameNode(a[keys[i]!]!, other)) return false;
+  // for-in, not Object.keys: nodes of one shape share their key list, read without a copy.
+  let count = 0;
+  for (const key in a) {
+    const other = b[key];
+    if (other === undefined || (key === '__proto__' && !Object.hasOwn(b, key)) || !sameNode(a[key]!, other)) return false;
+    count++;
   }
-  return true;
+  for (const _ in b) count--;
+  return count === 0;
 }
 
 const getTime = Date.prototype.getTime;
@@ -467,27 +513,38 @@ export function storedTime(content: unknown): number {
   return time;
 }
 
+/** The `YYYY-MM-DDT` text of the last day read, and its time at midnight: the dates of a list of records are often of one day. */
+let readDayText = '1970-01-01T';
+let readDayTime = 0;
+
 /** The time of a date's stored text; the common `YYYY-MM-DDTHH:mm:ss.sssZ` of years 1000 to 9999 read here (the language's parser is several times slower). */
 function isoTime(text: unknown): number {
   const s = String(text);
-  if (s.length === 24 && s.charCodeAt(4) === 45 && s.charCodeAt(7) === 45 && s.charCodeAt(10) === 84 && s.charCodeAt(13) === 58 && s.charCodeAt(16) === 58 && s.charCodeAt(19) === 46 && s.charCodeAt(23) === 90) {
-    const y0 = digit(s, 0), y1 = digit(s, 1), y2 = digit(s, 2), y3 = digit(s, 3);
-    const mo0 = digit(s, 5), mo1 = digit(s, 6), d0 = digit(s, 8), d1 = digit(s, 9);
+  if (s.length === 24 && s.charCodeAt(13) === 58 && s.charCodeAt(16) === 58 && s.charCodeAt(19) === 46 && s.charCodeAt(23) === 90) {
+    const dayTime = s.startsWith(readDayText) ? readDayTime : dayTimeOf(s);
     const h0 = digit(s, 11), h1 = digit(s, 12), mi0 = digit(s, 14), mi1 = digit(s, 15), s0 = digit(s, 17), s1 = digit(s, 18);
     const ms0 = digit(s, 20), ms1 = digit(s, 21), ms2 = digit(s, 22);
-    if (!Number.isNaN(y0 + y1 + y2 + y3 + mo0 + mo1 + d0 + d1 + h0 + h1 + mi0 + mi1 + s0 + s1 + ms0 + ms1 + ms2)) {
-      const year = y0 * 1000 + y1 * 100 + y2 * 10 + y3;
-      const month = mo0 * 10 + mo1;
-      const day = d0 * 10 + d1;
-      const hour = h0 * 10 + h1;
-      const minute = mi0 * 10 + mi1;
-      const second = s0 * 10 + s1;
-      if (year >= 1000 && month >= 1 && month <= 12 && day >= 1 && day <= daysIn(year, month) && hour <= 23 && minute <= 59 && second <= 59) {
-        return (daysSinceEpoch(year, month, day) * 24 + hour) * 3_600_000 + minute * 60_000 + second * 1000 + ms0 * 100 + ms1 * 10 + ms2;
-      }
+    const hour = h0 * 10 + h1;
+    const minute = mi0 * 10 + mi1;
+    const second = s0 * 10 + s1;
+    // NaN (a character that is no digit, or a day not read here) fails every comparison.
+    if (hour <= 23 && minute <= 59 && second <= 59 && ms0 + ms1 + ms2 >= 0 && dayTime === dayTime) {
+      return dayTime + hour * 3_600_000 + minute * 60_000 + second * 1000 + ms0 * 100 + ms1 * 10 + ms2;
     }
   }
   return new Date(s).getTime();
+}
+
+/** The time at midnight of the day of a date's `YYYY-MM-DDT…` text (kept for the next date read), or NaN if not a day of years 1000 to 9999. */
+function dayTimeOf(s: string): number {
+  if (s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(10) !== 84) return Number.NaN;
+  const year = digit(s, 0) * 1000 + digit(s, 1) * 100 + digit(s, 2) * 10 + digit(s, 3);
+  const month = digit(s, 5) * 10 + digit(s, 6);
+  const day = digit(s, 8) * 10 + digit(s, 9);
+  if (!(year >= 1000 && month >= 1 && month <= 12 && day >= 1 && day <= daysIn(year, month))) return Number.NaN;
+  readDayText = s.slice(0, 11);
+  readDayTime = daysSinceEpoch(year, month, day) * DAY_MS;
+  return readDayTime;
 }
 
 /** The days from 1970-01-01 to a date of the Gregorian calendar, for years from 0 on (Date.UTC's answer, without the call). */
@@ -509,16 +566,19 @@ function daysIn(year: number, month: number): number {
 /** A part of a stored value that the type tree says is missing: the array's hole there. */
 const HOLE_MARK = Symbol('hole');
 
-/** What a place's content becomes when read back: the value (revive) or the format 1 tag a display shows. */
-type Reader = (kind: string, content: unknown) => unknown;
+/**
+ * What a place's content becomes when read back, chosen once per kind: the value (revive) or the
+ * format 1 tag a display shows.
+ */
+type Reader = (kind: string) => (content: unknown) => unknown;
 
 /** How a Map's content is laid out: format 3's flat list of keys and values, or format 2's list of entries. */
 export type MapLayout = 'flat' | 'entries';
 
-const reviveFlat: Reader = (kind, content) => revive(kind, content, 'flat');
-const reviveEntries: Reader = (kind, content) => revive(kind, content, 'entries');
-const tagFlat: Reader = (kind, content) => asTag(kind, content, 'flat');
-const tagEntries: Reader = (kind, content) => asTag(kind, content, 'entries');
+const reviveFlat: Reader = (kind) => reviverOf(kind, 'flat');
+const reviveEntries: Reader = (kind) => reviverOf(kind, 'entries');
+const tagFlat: Reader = (kind) => (content) => asTag(kind, content, 'flat');
+const tagEntries: Reader = (kind) => (content) => asTag(kind, content, 'entries');
 
 /**
  * The value of a format 3 (or 2) envelope, read back: the places `types` names are revived in the
@@ -630,58 +690,93 @@ function mapListOf(kind: string): MapList {
   return kind === 'Map' ? 'content' : kind.startsWith(SUBCLASS + 'Map:') ? 'value' : undefined;
 }
 
-/** `flatMaps`: format 3, whose Map lists' nodes may name every key and every value at once. */
+/**
+ * Reads a value in place as its `types` say. Each node is turned once into a function that reads
+ * the part it names, so a list's `*` node, applied to each of its items, is read once, not once
+ * per item. (`flatMaps`: format 3, whose Map lists' nodes may name every key and every value at once.)
+ */
 function visit(value: unknown, types: unknown, read: Reader, flatMaps: boolean): unknown {
   if (types === undefined) return value;
   const holder: Record<string, unknown> = { value };
-  place(holder, 'value', types, read, flatMaps, undefined);
+  placeReader(types, read, flatMaps, undefined)(holder, 'value');
   return holder.value;
 }
 
-/** Reads the part at `holder[key]` as `node` says (`mapList`: the part is a format 3 Map's list). */
-function place(holder: Record<string, unknown>, key: string, node: unknown, read: Reader, flatMaps: boolean, mapList: MapList): void {
-  if (!Object.hasOwn(holder, key)) throw new OperonValueFormatError(`a stored value's types name a part "${key}" it does not hold`);
+/** Reads the part at `holder[key]`. */
+type PlaceReader = (holder: Record<string, unknown>, key: string) => void;
+/** Reads the parts inside a container. */
+type PartsReader = (container: unknown) => void;
+
+/** The reader of a part whose node is `node` (`mapList`: the part is a format 3 Map's list). */
+function placeReader(node: unknown, read: Reader, flatMaps: boolean, mapList: MapList): PlaceReader {
   if (typeof node === 'string') {
-    set(holder, key, read(node, holder[key]));
-  } else if (Array.isArray(node)) {
-    const [kind, children] = node as unknown[];
-    if (typeof kind !== 'string') throw new OperonValueFormatError(`a stored value's types hold ${describe(kind)}, not a kind`);
-    const content = holder[key];
-    parts(content, children, read, flatMaps, flatMaps ? mapListOf(kind) : undefined);
-    set(holder, key, read(kind, content));
-  } else {
-    parts(holder[key], node, read, flatMaps, mapList);
+    const kind = read(node);
+    return (holder, key) => set(holder, key, kind(owned(holder, key)));
   }
+  if (Array.isArray(node)) {
+    const [name, children] = node as unknown[];
+    if (typeof name !== 'string') throw new OperonValueFormatError(`a stored value's types hold ${describe(name)}, not a kind`);
+    const inner = partsReader(children, read, flatMaps, flatMaps ? mapListOf(name) : undefined);
+    const kind = read(name);
+    return (holder, key) => {
+      const content = owned(holder, key);
+      inner(content);
+      set(holder, key, kind(content));
+    };
+  }
+  const inner = partsReader(node, read, flatMaps, mapList);
+  return (holder, key) => inner(owned(holder, key));
 }
 
-function parts(container: unknown, children: unknown, read: Reader, flatMaps: boolean, mapList: MapList): void {
-  if (typeof container !== 'object' || container === null) throw new OperonValueFormatError(`a stored value's types name parts inside ${describe(container)}, which has none`);
+/** `holder[key]`, which the types say is there. */
+function owned(holder: Record<string, unknown>, key: string): unknown {
+  if (!Object.hasOwn(holder, key)) throw new OperonValueFormatError(`a stored value's types name a part "${key}" it does not hold`);
+  return holder[key];
+}
+
+function partsReader(children: unknown, read: Reader, flatMaps: boolean, mapList: MapList): PartsReader {
   if (typeof children !== 'object' || children === null || Array.isArray(children)) throw new OperonValueFormatError(`a stored value's types hold ${describe(children)}, not a node`);
+  const named = children as Record<string, unknown>;
   // `*` names each item of a list, `*k` and `*v` each key and each value of a Map's list (an
-  // object's own `*` key is just a key).
-  if (Array.isArray(container)) {
-    const each = eachItem(children as Record<string, unknown>, mapList === 'content');
-    const list = container as unknown as Record<string, unknown>;
-    if (each === 'all') {
-      const node = (children as Record<string, unknown>)[ALL];
-      for (let i = 0; i < container.length; i++) place(list, i as unknown as string, node, read, flatMaps, undefined);
-      return;
-    }
-    if (each === 'pairs') {
-      const keyNode = (children as Record<string, unknown>)[EACH_KEY];
-      const valueNode = (children as Record<string, unknown>)[EACH_VALUE];
-      for (let i = 0; i < container.length; i++) {
-        const node = i % 2 === 0 ? keyNode : valueNode;
-        if (node !== undefined) place(list, i as unknown as string, node, read, flatMaps, undefined);
-      }
-      return;
-    }
+  // object's own `*` key is just a key): which one is known only from the container. Each way of
+  // reading is made when first needed (a damaged node under an empty list is never read).
+  const each = eachItem(named, mapList === 'content');
+  let items: ((list: unknown[]) => void) | undefined;
+  let keyed: PartsReader | undefined;
+  return (container) => {
+    if (typeof container !== 'object' || container === null) throw new OperonValueFormatError(`a stored value's types name parts inside ${describe(container)}, which has none`);
+    if (each !== undefined && Array.isArray(container)) (items ??= itemsReader(named, each, read, flatMaps))(container);
+    else (keyed ??= keyedReader(named, read, flatMaps, mapList))(container);
+  };
+}
+
+/** The reader of a list's items, all with one node (`all`) or its keys with one and its values with another (`pairs`). */
+function itemsReader(children: Record<string, unknown>, each: 'all' | 'pairs', read: Reader, flatMaps: boolean): (list: unknown[]) => void {
+  if (each === 'all') {
+    const item = placeReader(children[ALL], read, flatMaps, undefined);
+    return (list) => {
+      const places = list as unknown as Record<string, unknown>;
+      for (let i = 0; i < list.length; i++) item(places, i as unknown as string);
+    };
   }
+  const keyNode = children[EACH_KEY];
+  const valueNode = children[EACH_VALUE];
+  const key = keyNode === undefined ? undefined : placeReader(keyNode, read, flatMaps, undefined);
+  const value = valueNode === undefined ? undefined : placeReader(valueNode, read, flatMaps, undefined);
+  return (list) => {
+    const places = list as unknown as Record<string, unknown>;
+    if (key !== undefined) for (let i = 0; i < list.length; i += 2) key(places, i as unknown as string);
+    if (value !== undefined) for (let i = 1; i < list.length; i += 2) value(places, i as unknown as string);
+  };
+}
+
+/** The reader of a container's parts named one by one. */
+function keyedReader(children: Record<string, unknown>, read: Reader, flatMaps: boolean, mapList: MapList): PartsReader {
   const keys = Object.keys(children);
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i]!;
-    place(container as Record<string, unknown>, key, (children as Record<string, unknown>)[key], read, flatMaps, mapList === 'value' && key === 'value' ? 'content' : undefined);
-  }
+  const readers = keys.map((key) => placeReader(children[key], read, flatMaps, mapList === 'value' && key === 'value' ? 'content' : undefined));
+  return (container) => {
+    for (let i = 0; i < keys.length; i++) readers[i]!(container as Record<string, unknown>, keys[i]!);
+  };
 }
 
 /** Defined, not assigned: a stored `__proto__` key sets no prototype. */
@@ -689,6 +784,22 @@ function set(holder: Record<string, unknown>, key: string, value: unknown): void
   if (value === HOLE_MARK) delete holder[key];
   else if (key === '__proto__') define(holder, key, value);
   else holder[key] = value;
+}
+
+/** The reviver of a kind's content, chosen once: the commonest kinds without the switch below. */
+function reviverOf(kind: string, maps: MapLayout): (content: unknown) => unknown {
+  switch (kind) {
+    case 'bigint':
+      return (content) => BigInt(typeof content === 'string' ? content : String(content));
+    case 'Date':
+      return (content) => new Date(storedTime(content));
+    case 'Set':
+      return (content) => fillSet(new Set(), content);
+    case 'Map':
+      return maps === 'flat' ? (content) => fillMap(new Map(), content, 'flat') : (content) => fillMap(new Map(), content, 'entries');
+    default:
+      return (content) => revive(kind, content, maps);
+  }
 }
 
 function revive(kind: string, content: unknown, maps: MapLayout): unknown {

@@ -126,21 +126,39 @@ function plainPayload(): unknown {
   return JSON.parse(JSON.stringify(richPayload(), (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v instanceof Set ? [...v] : v instanceof Map ? Object.fromEntries(v) : v)));
 }
 
+/** Timed rounds of each codec and their calls: many short rounds, taken in turn (see `times`). */
+const ROUNDS = 60;
+const CALLS_PER_ROUND = 50;
+
 /**
- * Microseconds of this process's CPU time per round trip: the least over `rounds` rounds of
- * `perRound` calls each. CPU time, not wall time, and the least, not the median: on a shared
- * machine the wall time of a round is mostly the time other processes held the cores.
+ * Microseconds of this process's CPU time per call of each of `runs`: the least over `rounds`
+ * rounds of `perRound` calls each, the runs taking turns round by round. CPU time, not wall time,
+ * and the least, not the median: on a shared machine the time of a round is mostly how often other
+ * processes took the core; short rounds taken in turn give each run the same chances of a quiet one.
  */
-function time(codec: Codec, value: unknown, rounds = 15, perRound = 200): number {
-  for (let i = 0; i < perRound; i++) codec.roundTrip(value);
-  const samples: number[] = [];
+function times(runs: (() => void)[], rounds = ROUNDS, perRound = CALLS_PER_ROUND): number[] {
+  for (const run of runs) for (let i = 0; i < perRound * 4; i++) run();
+  const least = runs.map(() => Number.POSITIVE_INFINITY);
   for (let r = 0; r < rounds; r++) {
-    const start = process.cpuUsage();
-    for (let i = 0; i < perRound; i++) codec.roundTrip(value);
-    const used = process.cpuUsage(start);
-    samples.push((used.user + used.system) / perRound);
+    for (let k = 0; k < runs.length; k++) {
+      const run = runs[k]!;
+      const start = process.cpuUsage();
+      for (let i = 0; i < perRound; i++) run();
+      const used = process.cpuUsage(start);
+      least[k] = Math.min(least[k]!, (used.user + used.system) / perRound);
+    }
   }
-  return Math.min(...samples);
+  return least;
+}
+
+/** Whether a codec round-trips `value` (JSON cannot hold a BigInt: it has no figure for the rich payload). */
+function holds(codec: Codec, value: unknown): boolean {
+  try {
+    codec.roundTrip(value);
+    return codec.name !== 'JSON';
+  } catch {
+    return false;
+  }
 }
 
 function speed(): void {
@@ -150,17 +168,16 @@ function speed(): void {
   const plainBytes = Buffer.byteLength(JSON.stringify(plain));
   const rows: string[][] = [];
   const figures: Record<string, { rich?: number; plain: number }> = {};
+  const runs: { codec: Codec; payload: 'rich' | 'plain'; run: () => void }[] = [];
   for (const codec of CODECS) {
-    let richUs: number | undefined;
-    try {
-      // JSON cannot hold a BigInt: it has no figure for the rich payload.
-      richUs = codec.name === 'JSON' ? undefined : time(codec, rich);
-    } catch {
-      richUs = undefined;
-    }
-    const plainUs = time(codec, plain);
-    figures[codec.name] = { rich: richUs, plain: plainUs };
+    if (holds(codec, rich)) runs.push({ codec, payload: 'rich', run: () => codec.roundTrip(rich) });
+    runs.push({ codec, payload: 'plain', run: () => codec.roundTrip(plain) });
   }
+  const least = times(runs.map((r) => r.run));
+  runs.forEach(({ codec, payload }, i) => {
+    const f = (figures[codec.name] ??= { plain: 0 });
+    f[payload] = least[i]!;
+  });
   const base = figures.operon!;
   for (const codec of CODECS) {
     const f = figures[codec.name]!;
@@ -172,7 +189,7 @@ function speed(): void {
       `${round(f.plain / base.plain, 2)}x`,
     ]);
   }
-  console.log(`\nround trip (encode + decode), CPU us, least of 15 rounds of 200; rich payload ${storedBytes} bytes stored by operon, plain payload ${plainBytes} bytes of JSON\n`);
+  console.log(`\nround trip (encode + decode), CPU us, least of ${ROUNDS} rounds of ${CALLS_PER_ROUND} (the codecs taking turns); rich payload ${storedBytes} bytes stored by operon, plain payload ${plainBytes} bytes of JSON\n`);
   printTable(['codec', 'rich us', 'vs operon', 'plain us', 'vs operon'], rows);
   const limitUs = 250;
   console.log(`\noperon rich round trip ${round(base.rich!, 1)} us (limit ${limitUs} us): ${base.rich! <= limitUs ? 'within' : 'OVER'}`);
@@ -187,9 +204,10 @@ function speed(): void {
 function w3Values(): void {
   const outputs = [{ step: 'one', input: 41 }, { step: 'two', input: 42 }, { step: 'three', input: 43 }];
   const values: unknown[] = [[42], ...outputs, outputs];
-  const perWorkflow = (codec: Codec): number => time({ ...codec, roundTrip: () => { for (const v of values) codec.roundTrip(v); } }, undefined, 15, 2000);
-  const operon = perWorkflow(CODECS[0]!);
-  const json = perWorkflow(CODECS[CODECS.length - 1]!);
+  const perWorkflow = (codec: Codec) => () => {
+    for (const v of values) codec.roundTrip(v);
+  };
+  const [operon, json] = times([perWorkflow(CODECS[0]!), perWorkflow(CODECS[CODECS.length - 1]!)], ROUNDS, 1000) as [number, number];
   console.log(`\nW3's values per workflow (inputs, 3 step outputs, output; encode + decode), CPU us: operon ${round(operon, 2)}, plain JSON ${round(json, 2)}, codec's extra ${round(operon - json, 2)} us a workflow`);
   console.log(`BENCH-VALUES-W3 ${JSON.stringify({ operon, json })}`);
 }

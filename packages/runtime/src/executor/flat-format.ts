@@ -287,28 +287,41 @@ export class FlatEncoder {
   private items(array: unknown[]): unknown[] {
     const length = array.length;
     const copy = new Array<unknown>(length);
+    // The node every item so far has (a list of records: `{"*": node}`, with no node per item);
+    // the nodes one by one once two items differ.
+    let each: TypeNode | undefined;
     let children: TypeChildren | undefined;
     let i = 0;
     try {
       for (; i < length; i++) {
         const item = array[i];
+        let node: TypeNode | undefined;
         if (item === undefined && !(i in array)) {
           copy[i] = null;
           this.tagged = true;
-          (children ??= {})[i] = 'hole';
-          continue;
-        }
-        if (isPlainScalar(item)) {
+          node = 'hole';
+        } else if (isPlainScalar(item)) {
           copy[i] = item;
-          continue;
+          if (each === undefined) continue;
+        } else {
+          copy[i] = this.encode(item);
+          node = this.take();
         }
-        copy[i] = this.encode(item);
-        if (this.node !== undefined) (children ??= {})[i] = this.take()!;
+        if (children === undefined) {
+          if (node === undefined ? each === undefined : i === 0 || (each !== undefined && sameNode(each, node))) {
+            each ??= node;
+            continue;
+          }
+          // The first item unlike those before it.
+          children = {};
+          if (each !== undefined) for (let j = 0; j < i; j++) children[j] = each;
+        }
+        if (node !== undefined) children[i] = node;
       }
     } catch (error) {
       throw out(error, i);
     }
-    this.node = children && alike(children, length);
+    this.node = children ?? (each === undefined ? undefined : length >= 2 ? { [ALL]: each } : { 0: each });
     return copy;
   }
 

@@ -153,7 +153,8 @@ export class FlatEncoder {
       if (Array.isArray(value)) return this.items(value as unknown[]);
     }
     // The commonest kinds by a comparison, the rest by a lookup.
-    const kind = proto === DATE ? 'Date' : proto === MAP ? 'Map' : proto === SET ? 'Set' : KIND_OF_PROTOTYPE.get(proto as object);
+    if (proto === DATE) return this.date(value as Date);
+    const kind = proto === MAP ? 'Map' : proto === SET ? 'Set' : KIND_OF_PROTOTYPE.get(proto as object);
     if (kind !== undefined) return this.builtin(kind, value);
     if (isError(value)) return this.error(value);
     // Only the registered class itself: a subclass of it would come back as its parent.
@@ -220,6 +221,19 @@ export class FlatEncoder {
     return this.typed(kind, content, this.take() as TypeChildren | undefined);
   }
 
+  /** A Date's ISO text (null for an invalid date). A Proxy around one is refused by name. */
+  private date(value: Date): unknown {
+    let time: number;
+    try {
+      time = getTime.call(value);
+    } catch (error) {
+      throw proxiedKind(value, 'Date') ?? error;
+    }
+    this.tagged = true;
+    this.node = 'Date';
+    return time === time ? isoText(value, time) : null;
+  }
+
   /** A built-in kind's content, leaving the node of its parts (if any) in `node`. A Proxy around one is refused by name. */
   private builtinContent(kind: string, value: object): unknown {
     try {
@@ -234,7 +248,7 @@ export class FlatEncoder {
       case 'Array':
         return this.items(value as unknown[]);
       case 'Date':
-        return Number.isNaN(getTime.call(value)) ? null : isoText(value as Date);
+        return Number.isNaN(getTime.call(value)) ? null : isoText(value as Date, getTime.call(value));
       case 'RegExp':
         return `/${(value as RegExp).source}/${(value as RegExp).flags}`;
       case 'Map': {
@@ -487,11 +501,10 @@ let lastDay = Number.NaN;
 let lastDayText = '';
 
 /**
- * A valid date's `toISOString()` text, written here for years 1000 to 9999 (the language's own is
+ * A valid date's `toISOString()` text (`time`: its getTime()), written here for years 1000 to 9999 (the language's own is
  * several times slower, and a list of records is often mostly dates); other years use it.
  */
-export function isoText(date: Date): string {
-  const time = getTime.call(date);
+export function isoText(date: Date, time: number): string {
   const day = Math.floor(time / DAY_MS);
   if (day !== lastDay) {
     const year = getUTCFullYear.call(date);
@@ -710,42 +723,35 @@ function mapListOf(kind: string): MapList {
  */
 function visit(value: unknown, types: unknown, read: Reader, flatMaps: boolean): unknown {
   if (types === undefined) return value;
-  const holder: Record<string, unknown> = { value };
-  placeReader(types, read, flatMaps, undefined)(holder, 'value');
-  return holder.value;
+  const part = partReader(types, read, flatMaps, undefined)(value);
+  return part === HOLE_MARK ? undefined : part;
 }
 
-/** Reads the part at `holder[key]`. */
-type PlaceReader = (holder: Record<string, unknown>, key: string) => void;
-/** Reads the parts inside a container. */
-type PartsReader = (container: unknown) => void;
+/** Reads a part from its content: the value it holds (a container's parts are read in place, and it is returned). */
+type PartReader = (content: unknown) => unknown;
 
 /** The reader of a part whose node is `node` (`mapList`: the part is a format 3 Map's list). */
-function placeReader(node: unknown, read: Reader, flatMaps: boolean, mapList: MapList): PlaceReader {
-  if (typeof node === 'string') {
-    const kind = read(node);
-    return (holder, key) => set(holder, key, kind(owned(holder, key)));
-  }
+function partReader(node: unknown, read: Reader, flatMaps: boolean, mapList: MapList): PartReader {
+  if (typeof node === 'string') return read(node);
   if (Array.isArray(node)) {
     const [name, children] = node as unknown[];
     if (typeof name !== 'string') throw new OperonValueFormatError(`a stored value's types hold ${describe(name)}, not a kind`);
     const inner = partsReader(children, read, flatMaps, flatMaps ? mapListOf(name) : undefined);
     const kind = read(name);
-    return (holder, key) => {
-      const content = owned(holder, key);
+    return (content) => {
       inner(content);
-      set(holder, key, kind(content));
+      return kind(content);
     };
   }
   const inner = partsReader(node, read, flatMaps, mapList);
-  return (holder, key) => inner(owned(holder, key));
+  return (content) => {
+    inner(content);
+    return content;
+  };
 }
 
-/** `holder[key]`, which the types say is there. */
-function owned(holder: Record<string, unknown>, key: string): unknown {
-  if (!Object.hasOwn(holder, key)) throw new OperonValueFormatError(`a stored value's types name a part "${key}" it does not hold`);
-  return holder[key];
-}
+/** Reads the parts inside a container, in place. */
+type PartsReader = (container: unknown) => void;
 
 function partsReader(children: unknown, read: Reader, flatMaps: boolean, mapList: MapList): PartsReader {
   if (typeof children !== 'object' || children === null || Array.isArray(children)) throw new OperonValueFormatError(`a stored value's types hold ${describe(children)}, not a node`);
@@ -766,29 +772,40 @@ function partsReader(children: unknown, read: Reader, flatMaps: boolean, mapList
 /** The reader of a list's items, all with one node (`all`) or its keys with one and its values with another (`pairs`). */
 function itemsReader(children: Record<string, unknown>, each: 'all' | 'pairs', read: Reader, flatMaps: boolean): (list: unknown[]) => void {
   if (each === 'all') {
-    const item = placeReader(children[ALL], read, flatMaps, undefined);
+    const item = partReader(children[ALL], read, flatMaps, undefined);
     return (list) => {
-      const places = list as unknown as Record<string, unknown>;
-      for (let i = 0; i < list.length; i++) item(places, i as unknown as string);
+      for (let i = 0; i < list.length; i++) setItem(list, i, item(list[i]));
     };
   }
   const keyNode = children[EACH_KEY];
   const valueNode = children[EACH_VALUE];
-  const key = keyNode === undefined ? undefined : placeReader(keyNode, read, flatMaps, undefined);
-  const value = valueNode === undefined ? undefined : placeReader(valueNode, read, flatMaps, undefined);
+  const key = keyNode === undefined ? undefined : partReader(keyNode, read, flatMaps, undefined);
+  const value = valueNode === undefined ? undefined : partReader(valueNode, read, flatMaps, undefined);
   return (list) => {
-    const places = list as unknown as Record<string, unknown>;
-    if (key !== undefined) for (let i = 0; i < list.length; i += 2) key(places, i as unknown as string);
-    if (value !== undefined) for (let i = 1; i < list.length; i += 2) value(places, i as unknown as string);
+    if (key !== undefined) for (let i = 0; i < list.length; i += 2) setItem(list, i, key(list[i]));
+    if (value !== undefined) for (let i = 1; i < list.length; i += 2) setItem(list, i, value(list[i]));
   };
+}
+
+/** A list's item read back (a hole: none). */
+function setItem(list: unknown[], i: number, item: unknown): void {
+  if (item === HOLE_MARK) delete list[i];
+  else list[i] = item;
 }
 
 /** The reader of a container's parts named one by one. */
 function keyedReader(children: Record<string, unknown>, read: Reader, flatMaps: boolean, mapList: MapList): PartsReader {
   const keys = Object.keys(children);
-  const readers = keys.map((key) => placeReader(children[key], read, flatMaps, mapList === 'value' && key === 'value' ? 'content' : undefined));
+  const readers = keys.map((key) => partReader(children[key], read, flatMaps, mapList === 'value' && key === 'value' ? 'content' : undefined));
   return (container) => {
-    for (let i = 0; i < keys.length; i++) readers[i]!(container as Record<string, unknown>, keys[i]!);
+    const parts = container as Record<string, unknown>;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      if (!Object.hasOwn(parts, key)) throw new OperonValueFormatError(`a stored value's types name a part "${key}" it does not hold`);
+      const content = parts[key];
+      const part = readers[i]!(content);
+      if (part !== content) set(parts, key, part);
+    }
   };
 }
 

@@ -88,6 +88,9 @@ export class FlatEncoder {
   references = false;
   /** The copies of plain objects that have a `$type` key (escaped if the copy is written in format 1). */
   typeKeyed: Record<string, unknown>[] | undefined;
+  /** The node the next record's fields are expected to have (`ownFields` takes it), and its keys. */
+  private like: TypeChildren | undefined;
+  private likeKeys: string[] | undefined;
   /** Each object met, in the order format 1 numbers them (its number is its place in this set). */
   private readonly seen = new Set<object>();
   /** Each object's number, kept from the first shared reference on (finding a place in `seen` walks it). */
@@ -304,6 +307,7 @@ export class FlatEncoder {
     // The node every item so far has (a list of records: `{"*": node}`, with no node per item);
     // the nodes one by one once two items differ.
     let each: TypeNode | undefined;
+    let eachKeys: string[] | undefined;
     let children: TypeChildren | undefined;
     let i = 0;
     try {
@@ -318,11 +322,17 @@ export class FlatEncoder {
           copy[i] = item;
           if (each === undefined) continue;
         } else {
+          if (each !== undefined && children === undefined && typeof each === 'object' && !Array.isArray(each)) {
+            // A record like those before it gives the node they share, not a new one.
+            this.like = each;
+            this.likeKeys = eachKeys ??= Object.keys(each);
+          }
           copy[i] = this.encode(item);
+          this.like = undefined;
           node = this.take();
         }
         if (children === undefined) {
-          if (node === undefined ? each === undefined : i === 0 || (each !== undefined && sameNode(each, node))) {
+          if (node === undefined ? each === undefined : i === 0 || node === each || (each !== undefined && sameNode(each, node))) {
             each ??= node;
             continue;
           }
@@ -353,6 +363,12 @@ export class FlatEncoder {
       // A getter or a Proxy's trap threw: the field-by-field copy names the part that did.
       return this.fields(value);
     }
+    // The node of the records before this one in its list: while this one's fields match it,
+    // key by key, no node of its own is made.
+    const like = this.like;
+    const likeKeys = this.likeKeys!;
+    this.like = undefined;
+    let matched = 0;
     let children: TypeChildren | undefined;
     let key = '';
     try {
@@ -363,15 +379,21 @@ export class FlatEncoder {
         const part = copy[key];
         if (isPlainScalar(part) || !Object.hasOwn(copy, key)) continue;
         copy[key] = this.encode(part);
-        if (this.node === undefined) continue;
-        // `__proto__` is defined, so it stays a key.
-        if (key === '__proto__') define((children ??= {}), key, this.take());
-        else (children ??= {})[key] = this.take()!;
+        const node = this.take();
+        if (node === undefined) continue;
+        if (children === undefined && like !== undefined) {
+          if (matched < likeKeys.length && likeKeys[matched] === key && sameNode(like[key]!, node)) {
+            matched++;
+            continue;
+          }
+          children = leading(like, likeKeys, matched);
+        }
+        addNode((children ??= {}), key, node);
       }
     } catch (error) {
       throw out(error, key);
     }
-    this.node = children;
+    this.node = children ?? (matched === 0 ? undefined : matched === likeKeys.length ? like : leading(like!, likeKeys, matched));
     return copy;
   }
 
@@ -412,6 +434,19 @@ export class FlatEncoder {
     this.node = children;
     return copy;
   }
+}
+
+/** A children node of the first `count` of `keys` of `node`. */
+function leading(node: TypeChildren, keys: readonly string[], count: number): TypeChildren {
+  const children: TypeChildren = {};
+  for (let i = 0; i < count; i++) addNode(children, keys[i]!, node[keys[i]!]!);
+  return children;
+}
+
+/** Adds a part's node; `__proto__` is defined, so it stays a key. */
+function addNode(children: TypeChildren, key: string, node: TypeNode): void {
+  if (key === '__proto__') define(children, key, node);
+  else children[key] = node;
 }
 
 /**

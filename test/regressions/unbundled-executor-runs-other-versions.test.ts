@@ -56,6 +56,8 @@ it('an executor without a bundle runs another version\'s workflow on that versio
   // Left for another executor: held by a stopped handover instance, which this one does not claim again.
   const ownerOfBroken = async () => (await sys(`SELECT w.status, e.state FROM operon.workflow_status w JOIN operon.executors e ON e.instance_id = w.owner WHERE workflow_uuid = 'on-broken'`))[0];
   expect(await ownerOfBroken()).toEqual({ status: 'PENDING', state: 'stopped' });
+  // operon versions shows it waiting for an executor that can load its version, not running.
+  expect((await unbundled.systemDb.listVersions()).find((v) => v.version === brokenVersion)).toMatchObject({ pending: 1, waitingForLoad: 1 });
   await new Promise((resolve) => setTimeout(resolve, 4_500)); // two heartbeats, each offering the handed-over workflow for adoption
   expect(await ownerOfBroken()).toEqual({ status: 'PENDING', state: 'stopped' });
   // Claimed again only when the failed load's pause (1 s, 2 s, 4 s) has ended, and left again.

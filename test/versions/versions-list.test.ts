@@ -73,8 +73,8 @@ it('lists each version with its PENDING count and the executors that serve it or
     const printed = JSON.parse(json.stdout) as VersionView[];
     expect(printed.map(({ lastSeen: _, ...rest }) => rest)).toEqual(views.map(({ lastSeen: _, ...rest }) => rest));
     const table = await operon(['versions'], { cwd: dir });
-    expect(table.stdout.split('\n')[0]).toMatch(/^VERSION\s+FIRST SEEN\s+LAST SEEN\s+PENDING\s+ENQUEUED\s+SERVED BY\s+LOADED BY$/);
-    expect(table.stdout).toMatch(new RegExp(`${v1}.*\\s1\\s+0\\s+-\\s+${executorId}`));
+    expect(table.stdout.split('\n')[0]).toMatch(/^VERSION\s+FIRST SEEN\s+LAST SEEN\s+PENDING\s+WAITING FOR LOAD\s+ENQUEUED\s+SERVED BY\s+LOADED BY$/);
+    expect(table.stdout).toMatch(new RegExp(`${v1}.*\\s1\\s+0\\s+0\\s+-\\s+${executorId}`));
     // Without the token: refused like every management read.
     expect((await app.inject({ method: 'GET', url: '/operon/versions' })).statusCode).toBe(401);
   } finally {

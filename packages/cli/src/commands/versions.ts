@@ -28,12 +28,13 @@ export async function listVersions(options: VersionsOptions): Promise<void> {
 export function formatVersions(views: readonly VersionView[]): string {
   if (views.length === 0) return 'no versions on this database (operon start stores the bundle it serves)\n';
   const table = [
-    ['VERSION', 'FIRST SEEN', 'LAST SEEN', 'PENDING', 'ENQUEUED', 'SERVED BY', 'LOADED BY'],
+    ['VERSION', 'FIRST SEEN', 'LAST SEEN', 'PENDING', 'WAITING FOR LOAD', 'ENQUEUED', 'SERVED BY', 'LOADED BY'],
     ...views.map((view) => [
       view.version,
       view.firstSeen,
       view.lastSeen,
       String(view.counts.PENDING),
+      String(view.waitingForLoad),
       String(view.counts.ENQUEUED),
       view.servedBy.join(' ') || '-',
       view.loadedBy.join(' ') || '-',

@@ -13,6 +13,11 @@ export interface VersionView {
   readonly lastSeen: string;
   /** Its workflows by status: PENDING (running or to be recovered) and ENQUEUED (waiting in a queue). */
   readonly counts: { readonly PENDING: number; readonly ENQUEUED: number };
+  /**
+   * Of its PENDING workflows, those waiting for an executor that can load it: handed over by one
+   * that could not (its log says why), they run nowhere. Its queued ones wait ENQUEUED instead.
+   */
+  readonly waitingForLoad: number;
   /** Live executors that have it loaded: serving it, or running a workflow of it beside their own code. */
   readonly loadedBy: readonly string[];
   /** Live executors that serve it as their own code. */
@@ -25,6 +30,7 @@ export function versionView(row: VersionRow): VersionView {
     firstSeen: new Date(row.firstSeen).toISOString(),
     lastSeen: new Date(row.lastSeen).toISOString(),
     counts: { PENDING: row.pending, ENQUEUED: row.enqueued },
+    waitingForLoad: row.waitingForLoad,
     loadedBy: row.loadedBy,
     servedBy: row.servedBy,
   };

@@ -20,6 +20,8 @@ export interface VersionRow {
   readonly lastSeen: number;
   readonly pending: number;
   readonly enqueued: number;
+  /** Of its PENDING ones, those handed over by an executor that could not load it: they wait for one that can, and run nowhere. */
+  readonly waitingForLoad: number;
   /** Executor ids of live executors that have it loaded (serving it, or running a workflow on it). */
   readonly loadedBy: string[];
   /** Executor ids of live executors that serve it as their own code. */
@@ -50,16 +52,18 @@ export async function listVersions(pool: pg.Pool): Promise<VersionRow[]> {
        SELECT executor_id, version, loaded_versions, heartbeat_at FROM operon.executors
        WHERE state = 'live' AND heartbeat_at > now() - lease_ms * interval '1 millisecond'),
      open AS (
-       SELECT version, count(*) FILTER (WHERE status = 'PENDING') AS pending, count(*) FILTER (WHERE status = 'ENQUEUED') AS enqueued
+       SELECT version, count(*) FILTER (WHERE status = 'PENDING') AS pending, count(*) FILTER (WHERE status = 'ENQUEUED') AS enqueued,
+         count(*) FILTER (WHERE status = 'PENDING' AND owner IN (SELECT instance_id FROM operon.executors WHERE executor_id = $1)) AS waiting
        FROM operon.workflow_status WHERE status IN ('PENDING', 'ENQUEUED') AND version IS NOT NULL GROUP BY version)
      SELECT v.version,
        (extract(epoch FROM v.first_seen) * 1000)::bigint AS first_ms,
        (extract(epoch FROM greatest(v.last_seen, (SELECT max(heartbeat_at) FROM live WHERE live.version = v.version))) * 1000)::bigint AS last_ms,
-       coalesce(o.pending, 0) AS pending, coalesce(o.enqueued, 0) AS enqueued,
+       coalesce(o.pending, 0) AS pending, coalesce(o.enqueued, 0) AS enqueued, coalesce(o.waiting, 0) AS waiting,
        array(SELECT executor_id FROM live WHERE v.version = ANY(live.loaded_versions) OR live.version = v.version ORDER BY executor_id) AS loaded_by,
        array(SELECT executor_id FROM live WHERE live.version = v.version ORDER BY executor_id) AS served_by
      FROM operon.versions v LEFT JOIN open o ON o.version = v.version
      ORDER BY v.first_seen DESC, v.version`,
+    [HANDOVER_EXECUTOR],
   );
   return rows.map((r) => ({
     version: r.version,
@@ -67,6 +71,7 @@ export async function listVersions(pool: pg.Pool): Promise<VersionRow[]> {
     lastSeen: Number(r.last_ms),
     pending: Number(r.pending),
     enqueued: Number(r.enqueued),
+    waitingForLoad: Number(r.waiting),
     loadedBy: r.loaded_by,
     servedBy: r.served_by,
   }));

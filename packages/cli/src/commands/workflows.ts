@@ -124,7 +124,8 @@ function detailText(view: WorkflowDetailView): string {
     ['INPUTS', JSON.stringify(view.inputs)],
     ['OUTPUT', JSON.stringify(view.output) ?? 'null'],
     ['ERROR', JSON.stringify((view.error as { message?: unknown } | null)?.message ?? null)],
-    ['CHILDREN', view.children.map((c) => `${c.workflowUUID} ${c.status}`).join(', ') || '-'],
+    // A child its records started that is gone (removed alone) shows as REMOVED.
+    ['CHILDREN', [...view.children.map((c) => `${c.workflowUUID} ${c.status}`), ...view.removedChildren.map((c) => `${c.workflowUUID} REMOVED`)].join(', ') || '-'],
   ];
   return formatTable(lines.map(([k, v]) => [k, v]));
 }

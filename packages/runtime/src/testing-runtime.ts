@@ -91,7 +91,8 @@ export interface TestingRuntime {
    * It takes its turn like the helpers that change the runtime's state: called while a reset,
    * recover, advance or runUntilIdle called before it is under way, it arms once they finished (a
    * reset before it does not disarm it), and the promise resolves then; otherwise it arms at once.
-   * An unknown name is refused (thrown) at once.
+   * Called from the code of a workflow, transaction or communicator of this runtime, it arms at once
+   * (a helper under way waits for that code). An unknown name is refused (thrown) at once.
    */
   crashAfter(operationName: string): Promise<void>;
   /** Whether the runtime died (crashAfter) and was not yet recovered. */
@@ -270,15 +271,18 @@ export async function createTestingRuntime(
     turns = next.catch(() => undefined);
     return next;
   };
+  /** The workflow of this testing runtime whose code made the current call, if any. */
+  const fromOwnWorkflow = () => {
+    const caller = runningWorkflow();
+    return caller && ownRuntimes.has(caller.systemDb) ? caller : undefined;
+  };
   /**
    * Refuses a helper that waits for the runtime when a workflow of this runtime awaits it: the
    * helper would wait for that workflow (to go quiet, to be drained or to finish) while it waits.
    */
   const notFromWorkflow = (helper: string, why: string): void => {
-    const caller = runningWorkflow();
-    if (caller && ownRuntimes.has(caller.systemDb)) {
-      throw new OperonTestingFromWorkflowError(helper, caller.functionName, caller.workflowUUID, why);
-    }
+    const caller = fromOwnWorkflow();
+    if (caller) throw new OperonTestingFromWorkflowError(helper, caller.functionName, caller.workflowUUID, why);
   };
   /** notFromWorkflow, as a rejected promise for the helpers that return one. */
   const refusedFromWorkflow = (helper: string, why: string): Promise<never> | undefined => {
@@ -362,7 +366,9 @@ export async function createTestingRuntime(
         crashTarget = fn.name;
       };
       // Behind a helper under way (a reset not awaited), it arms in its turn: the reset would disarm it.
-      const behind = armsAfterLast;
+      // Called from the code of one of its own workflows it arms at once: that code runs on the live
+      // runtime, after what the test awaited, and a helper under way (an advance) waits for that code.
+      const behind = fromOwnWorkflow() ? undefined : armsAfterLast;
       if (!behind) {
         arm();
         return Promise.resolve();

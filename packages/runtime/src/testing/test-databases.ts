@@ -251,7 +251,7 @@ export interface TestDatabasesClaim {
   release(): Promise<void>;
 }
 
-/** The database a claim behind a transaction pooler holds its session on: one of its own, so that it has a pool of its own. */
+/** The database a claim holds its session (and its locks) on: one of its own, so that behind a pooler it has a pool of its own. */
 export function claimDatabaseName(systemTestDatabase: string): string {
   return `${systemTestDatabase}_claim`;
 }
@@ -288,11 +288,15 @@ async function ensureClaimDatabase(connection: ConnectionSettings, name: string)
  * database of the claim's own: a pooler's pools are per database, so the claim takes no server
  * connection from the pool of `postgres` (where the test databases are made and dropped) nor from
  * those of the test databases (where the runtime runs), and a pool of one connection each is enough.
+ * Straight to the server it is held there too: an advisory lock is its database's own, and a run
+ * through the pooler and one straight to the server of the same app must refuse each other.
  */
 export async function claimTestDatabases(connection: ConnectionSettings, databases: string, claimDatabase: string): Promise<TestDatabasesClaim> {
   const pinned = connection.pooler === 'transaction';
-  if (pinned) await ensureClaimDatabase(connection, claimDatabase);
-  const client = await adminClient(connection, pinned ? claimDatabase : 'postgres');
+  // Pooler or not: an advisory lock is its database's own, so a run through the pooler and one
+  // straight to the server must take theirs in the same database to refuse each other.
+  await ensureClaimDatabase(connection, claimDatabase);
+  const client = await adminClient(connection, claimDatabase);
   // An idle client that loses its server must not crash the process.
   client.on('error', () => undefined);
   let held = false;

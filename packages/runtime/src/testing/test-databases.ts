@@ -22,6 +22,8 @@ import { OperonTestingUsageError } from './testing-errors.js';
 const MAX_NAME = 63;
 /** "source database is being accessed by other users": a session of the template's builder not yet gone. */
 const OBJECT_IN_USE = '55006';
+/** "permission denied to create database": a role without CREATEDB. */
+const INSUFFICIENT_PRIVILEGE = '42501';
 /** The comment on every test database the testing runtime makes: only a database with it is dropped. */
 const TEST_COPY_MARK = 'operon testing runtime copy';
 
@@ -263,11 +265,19 @@ async function ensureClaimDatabase(connection: ConnectionSettings, name: string)
     const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
     if ((rowCount ?? 0) > 0) return;
     // From template0: a session another client holds on template1 does not stand in the way.
-    await admin.query(`CREATE DATABASE ${quote(name)} TEMPLATE template0`).catch((error: unknown) => {
+    const made = await admin.query(`CREATE DATABASE ${quote(name)} TEMPLATE template0`).then(() => true, (error: unknown) => {
+      if (sqlState(error) === INSUFFICIENT_PRIVILEGE) {
+        throw new OperonTestingUsageError(
+          'createTestingRuntime',
+          `the database "${name}", on which the testing runtime holds its claim on the test databases, does not exist, and the role "${connection.user}" may not create it (it lacks CREATEDB): make it once as a role that may (CREATE DATABASE ${quote(name)}), or grant CREATEDB`,
+        );
+      }
       // Made by another process meanwhile (42P04 duplicate_database, or 23505 on pg_database's index).
       if (sqlState(error) !== '42P04' && sqlState(error) !== '23505') throw error;
+      return false;
     });
-    await admin.query(`COMMENT ON DATABASE ${quote(name)} IS '${TEST_COPY_MARK}'`);
+    // Only by its maker: a comment takes the database's owner, which another role's process may be.
+    if (made) await admin.query(`COMMENT ON DATABASE ${quote(name)} IS '${TEST_COPY_MARK}'`);
   } finally {
     await admin.end().catch(() => undefined);
   }

@@ -91,6 +91,15 @@ export async function backfill(name: string, options: BackfillOptions): Promise<
     }
     const now = runtime.executor.deps.clock.now();
     if (until > now) throw new OperonCliUsageError(`operon schedules backfill: --to (${options.to}) is in the future; the executors run the ticks still to come`);
+    // Retention deleted the runs of older ticks: a backfill cannot tell those that ran, and would start them again.
+    const { retentionDays } = config.management;
+    const kept = retentionDays === undefined ? undefined : now - retentionDays * 24 * 3_600_000;
+    if (kept !== undefined && from < kept) {
+      throw new OperonCliUsageError(
+        `operon schedules backfill: --from (${options.from}) is older than the retention period (management.retentionDays: ${retentionDays}), ` +
+          `whose runs retention deletes, so ticks that already ran would run again; backfill from ${new Date(kept).toISOString()} or later`,
+      );
+    }
     const ticks = backfillTicks(schedule, from, until);
     if (ticks.length > MAX_BACKFILL_TICKS) {
       throw new OperonCliUsageError(`operon schedules backfill: the window holds more than ${MAX_BACKFILL_TICKS} ticks of ${name}; backfill it in narrower windows`);

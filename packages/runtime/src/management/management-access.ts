@@ -14,6 +14,7 @@ import { OperonError, OperonNotAuthenticatedError, OperonNotAuthorizedError, typ
 import { bearerChallenge, bearerToken, wwwAuthenticateOf } from '../auth/bearer-token.js';
 import { BIND_TO_CONFIG, jwtAuthenticator } from '../auth/jwt-authenticator.js';
 import type { OperonRuntime } from '../runtime.js';
+import { checkQueryKeys } from './request-parameters.js';
 
 export const VIEWER_ROLE = 'operon-viewer';
 export const ADMIN_ROLE = 'operon-admin';
@@ -191,6 +192,11 @@ export interface ManagementRouteOptions {
   /** Under `/operon/`. */
   readonly url: string;
   readonly access: ManagementAccessLevel;
+  /**
+   * The query keys the route reads (besides the dashboard link's `token`); any other is a 400.
+   * `'filter'`: the workflow list's, which its handler checks with the filters. @default none
+   */
+  readonly query?: readonly string[] | 'filter';
   readonly handler: ManagementHandler;
 }
 
@@ -212,6 +218,7 @@ export function managementRoute(runtime: OperonRuntime, options: ManagementRoute
         if (challenge !== undefined) reply.header('www-authenticate', challenge);
         throw error;
       }
+      if (options.query !== 'filter') checkQueryKeys(request.query, `${options.method} ${options.url}`, options.query ?? []);
       return options.handler(request, reply, caller);
     },
   };

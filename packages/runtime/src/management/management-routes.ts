@@ -11,6 +11,7 @@ import { versionView } from './versions-view.js';
 import { checkedMoveOf, forkMoveOf } from '../versions/version-check.js';
 import { managementRoute } from './management-access.js';
 import { parseFilter } from './workflow-filter.js';
+import { bodyFields, cursorOf } from './request-parameters.js';
 import { pageSize } from './workflow-queries.js';
 import { workflowDetail, workflowPage, workflowSteps } from './workflow-reads.js';
 import { auditPage, cancelWorkflows, forkWorkflow, parseFork, resumeWorkflows, type ChangeResult } from './workflow-changes.js';
@@ -65,11 +66,11 @@ export function managementRoutes(runtime: OperonRuntime): RouteOptions[] {
       method: 'GET',
       url: WORKFLOWS_PATH,
       access: 'read',
+      query: 'filter',
       handler: async (request) => {
         const query = request.query as Record<string, unknown>;
         const filter = parseFilter(query, ['limit', 'cursor', 'token']);
-        const cursor = typeof query.cursor === 'string' && query.cursor !== '' ? query.cursor : undefined;
-        return workflowPage(runtime, filter, pageSize(query.limit), cursor);
+        return workflowPage(runtime, filter, pageSize(query.limit), cursorOf(query));
       },
     }),
     managementRoute(runtime, {
@@ -88,7 +89,10 @@ export function managementRoutes(runtime: OperonRuntime): RouteOptions[] {
       method: 'POST',
       url: `${WORKFLOWS_PATH}/:uuid/cancel`,
       access: 'change',
-      handler: async (request, _reply, caller) => answer(await cancelWorkflows(systemPool, { workflowUUID: uuidOf(request) }, { actor: caller.user }, { appPool, ...deadlines })),
+      handler: async (request, _reply, caller) => {
+        bodyFields(request.body, `POST ${WORKFLOWS_PATH}/:uuid/cancel`, []);
+        return answer(await cancelWorkflows(systemPool, { workflowUUID: uuidOf(request) }, { actor: caller.user }, { appPool, ...deadlines }));
+      },
     }),
     managementRoute(runtime, {
       method: 'POST',
@@ -96,7 +100,8 @@ export function managementRoutes(runtime: OperonRuntime): RouteOptions[] {
       access: 'change',
       handler: async (request, _reply, caller) => {
         // `{ version }`: resumed on other code, only if its records agree with that code.
-        const moveTo = await checkedMoveOf(runtime, uuidOf(request), (request.body as { version?: unknown } | null | undefined)?.version);
+        const { version } = bodyFields(request.body, `POST ${WORKFLOWS_PATH}/:uuid/resume`, ['version']);
+        const moveTo = await checkedMoveOf(runtime, uuidOf(request), version);
         return answer(adopted(await resumeWorkflows(systemPool, { workflowUUID: uuidOf(request) }, { actor: caller.user }, { moveTo, appPool, ...deadlines })));
       },
     }),
@@ -105,6 +110,8 @@ export function managementRoutes(runtime: OperonRuntime): RouteOptions[] {
       url: `${WORKFLOWS_PATH}/:uuid/restart`,
       access: 'change',
       handler: async (request, _reply, caller) => {
+        // A restart is from step 0: a fork takes fromStep.
+        bodyFields(request.body, `POST ${WORKFLOWS_PATH}/:uuid/restart`, []);
         const result = adopted(await forkWorkflow(systemPool, appPool, uuidOf(request), { fromStep: 0 }, { actor: caller.user }, 'restart'));
         return { workflowUUID: result.workflowUUIDs[0] };
       },
@@ -142,10 +149,10 @@ export function managementRoutes(runtime: OperonRuntime): RouteOptions[] {
       method: 'GET',
       url: AUDIT_PATH,
       access: 'read',
+      query: ['limit', 'cursor'],
       handler: async (request) => {
         const query = request.query as Record<string, unknown>;
-        const cursor = typeof query.cursor === 'string' && query.cursor !== '' ? query.cursor : undefined;
-        return auditPage(systemPool, pageSize(query.limit), cursor);
+        return auditPage(systemPool, pageSize(query.limit), cursorOf(query));
       },
     }),
   ];

@@ -113,11 +113,15 @@ export async function dequeue(
 /**
  * Puts a workflow a dequeue of `owner` took back in its queue, in its old place (priority and
  * enqueue order kept), owner NULL and not counted as a start: it never ran here. Fenced on
- * `owner`. True if it was put back.
+ * `owner`. True if it was put back. One that ran before (epoch above 0) has its transactions
+ * fenced already, to `owner` (a recovery's claim or a dequeue, at the row's epoch): its epoch
+ * moves on, so the fence of whoever dequeues it next, at the new epoch, takes that one over (a
+ * fence is only taken over by a newer epoch). A first run has no fence and keeps epoch 0.
  */
 export async function requeueWorkflow(pool: pg.Pool, workflowUUID: string, owner: string, now: number): Promise<boolean> {
   const { rowCount } = await pool.query(
-    `UPDATE operon.workflow_status SET status = 'ENQUEUED', owner = NULL, queue_started_at = NULL, updated_at = $3
+    `UPDATE operon.workflow_status SET status = 'ENQUEUED', owner = NULL, queue_started_at = NULL, updated_at = $3,
+       owner_epoch = owner_epoch + CASE WHEN owner_epoch > 0 THEN 1 ELSE 0 END
      WHERE workflow_uuid = $1 AND owner = $2 AND status = 'PENDING' AND queue_name IS NOT NULL`,
     [workflowUUID, owner, now],
   );

@@ -45,7 +45,7 @@ export function surviveFloatingQueries(logger: Logger): void {
   const listener = (reason: unknown): void => {
     // Node's second report of a version's failed import (a CommonJS file that threw): the load failed, was logged, and is tried again.
     if (isFailedVersionImport(reason)) {
-      logger.debug(`operon: ignored the unhandled rejection of a version's failed import (${String((reason as Error).message).split('\n')[0]})`);
+      logger.debug(`operon: ignored the unhandled rejection of a version's failed import (${String(reason instanceof Error ? reason.message : reason).split('\n')[0]})`);
       return;
     }
     const refused = refusedQuery(reason);

@@ -54,6 +54,28 @@ let attempts = 0;
 let unannounced: number[] = [];
 /** Errors a version's import rejected with: Node may report one again as an unhandled rejection. */
 const failures = new WeakSet<object>();
+/**
+ * Thrown values that are not objects (a string, a number), which no WeakSet holds: how many
+ * second reports of each may still come. Each is matched once, and forgotten soon after the
+ * import failed (Node reports it again at once, if at all), so an app's own rejection with an
+ * equal value later is not taken for one.
+ */
+const thrownValues = new Map<unknown, number>();
+const FORGET_THROWN_VALUE_MS = 5_000;
+
+function expectSecondReport(value: unknown): void {
+  thrownValues.set(value, (thrownValues.get(value) ?? 0) + 1);
+  setTimeout(() => takeSecondReport(value), FORGET_THROWN_VALUE_MS).unref();
+}
+
+/** True (and one fewer expected) if a second report of `value` was still expected. */
+function takeSecondReport(value: unknown): boolean {
+  const expected = thrownValues.get(value);
+  if (expected === undefined) return false;
+  if (expected > 1) thrownValues.set(value, expected - 1);
+  else thrownValues.delete(value);
+  return true;
+}
 
 /**
  * Registers the hook once per process, from `hooksFile` (written there first, so a stack trace
@@ -84,7 +106,8 @@ export async function importFresh(fileUrl: string, hooksFile: string, write: (fi
     return (await import(url)) as Record<string, unknown>;
   } catch (error) {
     unannounced.push(attempt);
-    if (typeof error === 'object' && error !== null) failures.add(error);
+    if (isObject(error)) failures.add(error);
+    else expectSecondReport(error);
     throw error;
   }
 }
@@ -93,8 +116,15 @@ export async function importFresh(fileUrl: string, hooksFile: string, write: (fi
  * Whether `reason` is the error a version's import already rejected with. Node 20 reports the
  * error of a CommonJS file that threw as it was imported a second time, as an unhandled rejection
  * of a promise of its own: it was handled (the load failed, and was logged), so it must not end
- * the process.
+ * the process. An error object is matched by identity; a thrown value that is not an object (a
+ * string, a number) by value, once per failed import that threw it, shortly after.
  */
 export function isFailedVersionImport(reason: unknown): boolean {
-  return typeof reason === 'object' && reason !== null && failures.has(reason);
+  if (isObject(reason)) return failures.has(reason);
+  // A value that is not an object has no identity: one report of it is taken for each failed import that threw it.
+  return takeSecondReport(reason);
+}
+
+function isObject(value: unknown): value is object {
+  return (typeof value === 'object' && value !== null) || typeof value === 'function';
 }

@@ -145,7 +145,7 @@ export class OperonRuntime {
       const appPool = createPool(connection, config.database.user_database, config.database.poolSize, readOnly, sessionTag);
       pools.push(appPool);
       const executes = !readOnly && (options.executes ?? true);
-      const heartbeatPool = executes ? createHeartbeatPool(connection, config.database.system_database, sessionTag, heartbeatTimeoutMs(config.runtimeConfig.leaseMs)) : undefined;
+      const heartbeatPool = executes ? createHeartbeatPool(connection, config.database.system_database, sessionTag, heartbeatTimeoutMs(config.runtimeConfig)) : undefined;
       if (heartbeatPool) pools.push(heartbeatPool);
       const systemDb = new SystemDatabase(
         systemPool,

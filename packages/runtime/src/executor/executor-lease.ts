@@ -33,8 +33,16 @@ export const DEFAULT_LEASE_TIMING: LeaseTiming = { leaseMs: LEASE_MS, heartbeatI
 
 /** A heartbeat's answer confirms the lease only if it leaves this long (a sixth of it; 1 s by default) before the lease could lapse. */
 const lateAnswerMarginMs = (leaseMs: number): number => leaseMs / 6;
-/** A heartbeat unanswered this long is given up (its connection dropped): a later answer could not confirm the lease anyway. */
-export const heartbeatTimeoutMs = (leaseMs: number): number => leaseMs - lateAnswerMarginMs(leaseMs);
+/** A heartbeat answered this long after it was sent no longer confirms the lease: the others may adopt before the step that asked begins. */
+const lateAnswerMs = (leaseMs: number): number => leaseMs - lateAnswerMarginMs(leaseMs);
+/**
+ * A heartbeat unanswered this long is given up (its connection dropped) and the next one is sent
+ * at once on a new connection. It is what is left of the late-answer limit after one interval: a
+ * beat sent an interval after the last one renewed the lease and given up here still leaves the
+ * margin for that retry to renew it before it lapses (a connection that stalls without closing
+ * must not cost the lease while the database takes new ones).
+ */
+export const heartbeatTimeoutMs = (timing: LeaseTiming): number => lateAnswerMs(timing.leaseMs) - timing.heartbeatIntervalMs;
 
 /** A live executor holds the executor id this process was told to use. */
 export class OperonExecutorIdTakenError extends OperonError {
@@ -96,6 +104,8 @@ export class ExecutorLease {
   private instance: string = randomUUID();
   private executor: string;
   private confirmedAt = -Infinity;
+  /** When the last heartbeat was sent: the next is due an interval later. */
+  private lastSentAt = -Infinity;
   private timer: NodeJS.Timeout | undefined;
   private confirming: Promise<LeaseVerdict> | undefined;
   private stopped = false;
@@ -172,6 +182,7 @@ export class ExecutorLease {
   async start(): Promise<string[]> {
     const gone = await this.goneOnThisHost();
     const sentAt = performance.now();
+    this.lastSentAt = sentAt;
     const result = await this.clock.read(() => this.systemDb.heartbeat(this.instance, gone, this.events.loadedVersions?.() ?? []));
     if (result.alive) this.confirmedAt = sentAt;
     this.schedule();
@@ -236,7 +247,9 @@ export class ExecutorLease {
 
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => void this.confirm(this.instance).finally(() => this.schedule()), this.timing.heartbeatIntervalMs);
+    // Counted from the last beat's sending: one given up after its time limit is followed at once.
+    const delay = Math.max(0, this.lastSentAt + this.timing.heartbeatIntervalMs - performance.now());
+    this.timer = setTimeout(() => void this.confirm(this.instance).finally(() => this.schedule()), delay);
     // The heartbeat serves running work; it must not be what keeps a finished process alive.
     this.timer.unref();
   }
@@ -246,6 +259,7 @@ export class ExecutorLease {
     // The database dates the heartbeat when it runs it, no earlier than now: the lease is counted
     // from the sending, so an answer that comes back late never stretches it.
     const sentAt = performance.now();
+    this.lastSentAt = sentAt;
     try {
       const result = await this.clock.read(() => this.systemDb.heartbeat(this.instance, [], this.events.loadedVersions?.() ?? []));
       if (!result.alive) {
@@ -257,7 +271,7 @@ export class ExecutorLease {
       // An answer read when the lease is about to lapse at the database, or has (held in a paused
       // process, a stalled network), says nothing about now: the others may adopt or have adopted
       // before the step that asked begins its operation. Ask again.
-      if (performance.now() - sentAt >= heartbeatTimeoutMs(this.timing.leaseMs)) return 'unknown';
+      if (performance.now() - sentAt >= lateAnswerMs(this.timing.leaseMs)) return 'unknown';
       return 'held';
     } catch (error) {
       // The database is away: the others cannot adopt through it either; whether the lease holds

@@ -18,7 +18,7 @@ import { OperonRuntime } from '../runtime.js';
 import { APP_DB_MIGRATIONS, SYSTEM_MIGRATIONS } from '../system-db/migrations.generated.js';
 import { OperonTestingUsageError } from './testing-errors.js';
 
-/** Postgres's limit on a name; a longer one would be cut short, and two could become one. */
+/** Postgres's limit on a name, in bytes; a longer one would be cut short, and two could become one. */
 const MAX_NAME = 63;
 /** "source database is being accessed by other users": a session of the template's builder not yet gone. */
 const OBJECT_IN_USE = '55006';
@@ -34,9 +34,9 @@ const TEST_COPY_MARK = 'operon testing runtime copy';
 export function testDatabaseName(database: string): string {
   const worker = process.env.VITEST_POOL_ID ?? process.env.JEST_WORKER_ID;
   const name = worker === undefined || worker === '1' ? `${database}_test` : `${database}_test_${worker}`;
-  // Room for the template's suffix too.
-  if (name.length + '_tpl_'.length + 12 > MAX_NAME) {
-    throw new OperonTestingUsageError('createTestingRuntime', `the database name "${database}" is too long for its test copies (keep it to ${MAX_NAME - 30} characters)`);
+  // Room for the template's suffix too (and so for the claim database's). Postgres counts bytes.
+  if (Buffer.byteLength(name) + '_tpl_'.length + 12 > MAX_NAME) {
+    throw new OperonTestingUsageError('createTestingRuntime', `the database name "${database}" is too long for its test copies (keep it to ${MAX_NAME - 30} bytes)`);
   }
   return name;
 }

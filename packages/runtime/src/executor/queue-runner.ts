@@ -97,6 +97,11 @@ export class QueueRunner {
   }
 
   /** Takes work soon; coalesces with a dequeue in flight. */
+  /** Whether this process's dequeues would take a workflow named `workflowName` from `queueName`. */
+  takesFromQueue(queueName: string, workflowName: string): boolean {
+    return this.deps.workflows.includes(workflowName) && registeredQueues().some((queue) => queue.name === queueName);
+  }
+
   wake(): void {
     if (!this.running) return;
     if (this.inFlight || this.holds > 0) {

@@ -852,10 +852,13 @@ export class WorkflowExecutor {
    * A workflow whose version does not load here is not held here: it is handed over for an
    * executor that can load it, and this process claims no more of that version. One of a queue
    * goes back to its queue instead, as a dequeued one does: handed over PENDING it would hold its
-   * queue's slot while it waits, for ever if no executor can load it.
+   * queue's slot while it waits, for ever if no executor can load it. Only if this code dequeues it
+   * (registers its workflow, declares its queue): a queue is dequeued only by executors whose code
+   * registers the workflow, so one of other code would wait there for ever; handed over, it is
+   * adopted by whoever can load its version.
    */
   private async leave(row: ClaimedRow, owner: string, error: OperonVersionLoadError): Promise<false> {
-    if (row.queueName) {
+    if (row.queueName && this.queues.takesFromQueue(row.queueName, row.workflowName)) {
       await this.requeue({ ...row, queueName: row.queueName, owner }, error);
       // Its slot is free: the rest of its queue may start now, not at the next poll.
       this.queues.wake();

@@ -34,12 +34,39 @@ export async function removedChildren(pool: pg.Pool, workflowUUID: string, befor
   return rows.map((r) => ({ functionID: r.function_id, workflowUUID: r.child, resultRead: r.read }));
 }
 
+/**
+ * The first of `workflowUUIDs` whose run would wait for a removed child's result it never
+ * recorded, with why; undefined if none. One statement however many: a bulk resume checks all it
+ * resumes, under their row locks.
+ */
+export async function firstWaitingOnRemovedChild(
+  db: Pick<pg.PoolClient, 'query'>,
+  workflowUUIDs: readonly string[],
+): Promise<{ workflowUUID: string; why: string } | undefined> {
+  if (workflowUUIDs.length === 0) return undefined;
+  const { rows } = await db.query<{ workflow_uuid: string; function_id: number; child: string }>(
+    `SELECT o.workflow_uuid, o.function_id, c.uuid AS child
+     FROM operon.operation_outputs o, LATERAL (SELECT substr(o.output, 2, length(o.output) - 2) AS uuid) c
+     WHERE o.workflow_uuid = ANY($1::text[]) AND o.error IS NULL AND o.output LIKE '"%~c' || o.function_id || '"'
+       AND NOT EXISTS (SELECT 1 FROM operon.workflow_status w WHERE w.workflow_uuid = c.uuid)
+       AND NOT EXISTS (SELECT 1 FROM operon.operation_outputs r WHERE r.workflow_uuid = o.workflow_uuid
+                       AND r.function_name = 'operon.getResult(' || c.uuid || ')')
+     ORDER BY o.workflow_uuid, o.function_id LIMIT 1`,
+    [workflowUUIDs],
+  );
+  const row = rows[0];
+  return row === undefined ? undefined : { workflowUUID: row.workflow_uuid, why: whyRemoved(row.child, row.function_id) };
+}
+
+function whyRemoved(child: string, functionID: number): string {
+  return (
+    `its child ${child} (started by operation ${functionID}) was deleted before the workflow recorded its result, ` +
+    `so a run would wait for a result that no longer exists; fork it from step ${functionID} or earlier to run that child anew`
+  );
+}
+
 /** Why a resume or fork of `workflowUUID` (from `fromStep`) cannot go on: a removed child whose result it would read; undefined if none. */
 export async function unreadRemovedChild(pool: pg.Pool, workflowUUID: string, fromStep?: number): Promise<string | undefined> {
   const child = (await removedChildren(pool, workflowUUID, fromStep)).find((c) => !c.resultRead);
-  if (child === undefined) return undefined;
-  return (
-    `its child ${child.workflowUUID} (started by operation ${child.functionID}) was deleted before the workflow recorded its result, ` +
-    `so a run would wait for a result that no longer exists; fork it from step ${child.functionID} or earlier to run that child anew`
-  );
+  return child === undefined ? undefined : whyRemoved(child.workflowUUID, child.functionID);
 }

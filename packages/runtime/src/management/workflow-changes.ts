@@ -26,7 +26,7 @@ import { clearCancelled, fenceForMove, markCancelled } from '../system-db/transa
 import { outputsToFork } from '../system-db/fork-copies.js';
 import { isConnectionFailure } from '../database/infrastructure-failure.js';
 import { SQLSTATE, sqlState } from '../database/sqlstate.js';
-import { unreadRemovedChild } from './removed-children.js';
+import { firstWaitingOnRemovedChild, unreadRemovedChild } from './removed-children.js';
 
 /** A change that the workflow's status does not allow (resuming a running one, cancelling an ended one): answered with 409. */
 export class OperonManagementConflictError extends OperonError {
@@ -520,6 +520,20 @@ export async function resumeWorkflows(
 }
 
 /**
+ * Every workflow the resume changed (the target, the cancelled ones below it, all a filter
+ * selects), checked under their row locks before it commits: one whose run would wait for the
+ * result of a removed child refuses the whole resume, which then changes nothing.
+ */
+async function refuseRemovedChildren(client: pg.PoolClient, target: ChangeTarget, result: { rows: any[] }): Promise<{ rows: any[] }> {
+  const blocked = await firstWaitingOnRemovedChild(client, result.rows[0]?.uuids ?? []);
+  if (blocked === undefined) return result;
+  const what = 'workflowUUID' in target ? `workflow ${target.workflowUUID}` : 'the workflows the filter selects';
+  throw new OperonManagementConflictError(
+    `cannot resume ${what}: the resume would run workflow ${blocked.workflowUUID}: ${blocked.why}${'workflowUUID' in target ? '' : '; narrow the filter to leave it out'}`,
+  );
+}
+
+/**
  * A child its cancelled parent's run started while the resume's statement ran (the run had let
  * go of the parent, a child start being no operation it waits for) was recorded CANCELLED by its
  * start, committed after the statement read the tree: it is not in it. Before the resume commits,
@@ -602,7 +616,7 @@ async function resumeOnce(
   };
   if (move !== undefined && app === undefined) throw new Error('a move to another version needs the app database, where its transactions are fenced');
   const handedTo = { id: handover, host: values[handoverId] as string, startedAt: values[handoverId + 1] as number };
-  const rows = await underRowLocks(pool, system, app, async (client) => resumeLateChildren(client, handedTo, await client.query(
+  const rows = await underRowLocks(pool, system, app, async (client) => refuseRemovedChildren(client, target, await resumeLateChildren(client, handedTo, await client.query(
     `WITH RECURSIVE tree (workflow_uuid, is_root) AS (
        SELECT w.workflow_uuid, true FROM operon.workflow_status w WHERE ${roots}
        UNION
@@ -644,7 +658,7 @@ async function resumeOnce(
        (SELECT workflow_uuid FROM finishing) AS finishing_uuid, (SELECT owner FROM finishing) AS finishing_owner,
        EXISTS (SELECT 1 FROM stale) AS stale`,
     values,
-  )), alsoInApp).catch((error: unknown) => (error instanceof StaleMove ? undefined : refuseHeldDeduplication(error)));
+  ))), alsoInApp).catch((error: unknown) => (error instanceof StaleMove ? undefined : refuseHeldDeduplication(error)));
   if (rows === undefined) return { stale: true };
   const row = rows[0];
   if (row.finishing_uuid === null && row.stale) return { stale: true };

@@ -20,6 +20,7 @@
  * These formats hold no shared or circular reference: a value with one is written in format 1
  * (the encoder notes it, and the caller turns the copy into format 1).
  */
+import { isProxy } from 'node:util/types';
 import { OperonError, OperonValueFormatError, brandOperonError, serializableClassName, serializableClassNamed, type SerializableClass } from '@operon/sdk';
 import {
   BUILTIN_ERRORS,
@@ -35,6 +36,7 @@ import {
   errorOf,
   isError,
   isIndexKey,
+  isStackOverflow,
   listOf,
   proxiedKind,
   refuseSymbolKeys,
@@ -95,6 +97,10 @@ export class FlatEncoder {
   private readonly seen = new Set<object>();
   /** Each object's number, kept from the first shared reference on (finding a place in `seen` walks it). */
   private numbers: Map<object, number> | undefined;
+
+  constructor() {
+    inheritedKeys = prototypeEnumerates();
+  }
 
   encode(value: unknown): unknown {
     switch (typeof value) {
@@ -359,9 +365,10 @@ export class FlatEncoder {
     let copy: Record<string, unknown>;
     try {
       copy = { ...value } as Record<string, unknown>;
-    } catch {
-      // A getter or a Proxy's trap threw: the field-by-field copy names the part that did.
-      return this.fields(value);
+    } catch (error) {
+      // A getter or a Proxy's trap threw. Never read again (each field is read once, and a read
+      // that threw fails the value): its key is named when it needs no read to know.
+      throw spreadFailure(value, error);
     }
     // The node of the records before this one in its list: while this one's fields match it,
     // key by key, no node of its own is made.
@@ -434,6 +441,27 @@ export class FlatEncoder {
     this.node = children;
     return copy;
   }
+}
+
+/**
+ * Why copying `value` threw `error` (a getter, a Proxy's trap), found without reading a field
+ * again: the key of its one getter if it is an ordinary object with one, else the object itself.
+ */
+function spreadFailure(value: object, error: unknown): unknown {
+  if (isStackOverflow(error)) return error;
+  if (!isProxy(value)) {
+    // An ordinary object's descriptors run none of its code.
+    const descriptors = Object.getOwnPropertyDescriptors(value);
+    let getter: string | undefined;
+    for (const key of Object.keys(descriptors)) {
+      const descriptor = descriptors[key]!;
+      if (descriptor.enumerable !== true || descriptor.get === undefined) continue;
+      if (getter !== undefined) return new Unstorable(`threw when one of its getters was read: ${describe(error)}`, error);
+      getter = key;
+    }
+    if (getter !== undefined) return out(error, getter);
+  }
+  return new Unstorable(`threw when one of its fields was read: ${describe(error)}`, error);
 }
 
 /** A children node of the first `count` of `keys` of `node`. */
@@ -513,7 +541,20 @@ function sameNode(a: TypeNode, b: TypeNode): boolean {
   return !Array.isArray(b) && sameChildren(a, b);
 }
 
+/**
+ * Whether Object.prototype has an enumerable key (an app's or a library's): for-in then lists it on
+ * every node, and reads it where a node lacks a key of its own. Found once per value written.
+ */
+let inheritedKeys = false;
+
+function prototypeEnumerates(): boolean {
+  for (const _ in EMPTY) return true;
+  return false;
+}
+const EMPTY = {};
+
 function sameChildren(a: TypeChildren, b: TypeChildren): boolean {
+  if (inheritedKeys) return sameOwnChildren(a, b);
   // for-in, not Object.keys: nodes of one shape share their key list, read without a copy.
   let count = 0;
   for (const key in a) {
@@ -523,6 +564,17 @@ function sameChildren(a: TypeChildren, b: TypeChildren): boolean {
   }
   for (const _ in b) count--;
   return count === 0;
+}
+
+/** sameChildren by own keys only (an enumerable key on Object.prototype is no node's). */
+function sameOwnChildren(a: TypeChildren, b: TypeChildren): boolean {
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    if (!Object.hasOwn(b, key) || !sameNode(a[key]!, b[key]!)) return false;
+  }
+  return true;
 }
 
 const getTime = Date.prototype.getTime;

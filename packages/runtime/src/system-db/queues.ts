@@ -73,7 +73,7 @@ export async function enqueueWorkflow(pool: pg.Pool, wf: NewWorkflow, placement:
 }
 
 /**
- * Takes the next workflows the limits allow from each of `queues`, for `owner`: one round trip,
+ * Takes the next workflows the limits allow from each of `queues`, for `owner` if it is live: one round trip,
  * never aborted by contention (competing dequeuers of a queue wait on its row lock in turn). Only
  * workflows named in `workflows` (those the caller registers) are taken, and none of a version in
  * `skipVersions` (those the caller failed to load).
@@ -91,7 +91,11 @@ export async function dequeue(
   const sorted = [...queues].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const { rows } = await pool.query({
     name: 'operon_dequeue',
-    text: 'SELECT * FROM operon.dequeue($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)',
+    // Only while the claimer is live (as a schedule's ticks start): a process paused past its lease
+    // wakes taking its old instance for its own until its next heartbeat, and must not start
+    // workflows under an instance the other executors declared dead. LATERAL: not called otherwise.
+    text: `SELECT d.* FROM (SELECT instance_id FROM operon.executors WHERE instance_id = $1 AND state = 'live') live,
+             LATERAL operon.dequeue(live.instance_id, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) d`,
     values: [
       claimer.owner,
       claimer.executorId,

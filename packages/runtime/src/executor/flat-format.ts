@@ -314,6 +314,8 @@ export class FlatEncoder {
     // the nodes one by one once two items differ.
     let each: TypeNode | undefined;
     let eachKeys: string[] | undefined;
+    // The nodes alike to `each` that are not it (another key order): theirs if the items keep a node each.
+    let own: TypeNode[] | undefined;
     let children: TypeChildren | undefined;
     let i = 0;
     try {
@@ -339,12 +341,13 @@ export class FlatEncoder {
         }
         if (children === undefined) {
           if (node === undefined ? each === undefined : i === 0 || node === each || (each !== undefined && sameNode(each, node))) {
-            each ??= node;
+            if (each === undefined) each = node;
+            else if (node !== each) (own ??= [])[i] = node!;
             continue;
           }
           // The first item unlike those before it.
           children = {};
-          if (each !== undefined) for (let j = 0; j < i; j++) children[j] = each;
+          if (each !== undefined) for (let j = 0; j < i; j++) children[j] = own?.[j] ?? each;
         }
         if (node !== undefined) children[i] = node;
       }
@@ -389,7 +392,8 @@ export class FlatEncoder {
         const node = this.take();
         if (node === undefined) continue;
         if (children === undefined && like !== undefined) {
-          if (matched < likeKeys.length && likeKeys[matched] === key && sameNode(like[key]!, node)) {
+          // In order, nested nodes too: a record in another key order keeps its own node (its text as before).
+          if (matched < likeKeys.length && likeKeys[matched] === key && sameNodeInOrder(like[key]!, node)) {
             matched++;
             continue;
           }
@@ -564,6 +568,25 @@ function sameChildren(a: TypeChildren, b: TypeChildren): boolean {
   }
   for (const _ in b) count--;
   return count === 0;
+}
+
+/** sameNode, with the keys of each node in the same order. */
+function sameNodeInOrder(a: TypeNode, b: TypeNode): boolean {
+  if (a === b) return true;
+  if (typeof a === 'string' || typeof b === 'string') return false;
+  if (Array.isArray(a)) return Array.isArray(b) && a[0] === b[0] && sameChildrenInOrder(a[1], b[1]);
+  return !Array.isArray(b) && sameChildrenInOrder(a, b);
+}
+
+function sameChildrenInOrder(a: TypeChildren, b: TypeChildren): boolean {
+  const keys = Object.keys(a);
+  const other = Object.keys(b);
+  if (keys.length !== other.length) return false;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    if (other[i] !== key || !sameNodeInOrder(a[key]!, b[key]!)) return false;
+  }
+  return true;
 }
 
 /** sameChildren by own keys only (an enumerable key on Object.prototype is no node's). */

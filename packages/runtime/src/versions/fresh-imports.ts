@@ -17,12 +17,15 @@ const FAILED = 'operon-failed';
  * Runs in Node's loader thread. `first` maps each file a version's import brought in to the
  * attempt that first loaded it; `failed` holds the attempts that failed, which each attempt's own
  * URL announces. A file first loaded by a failed attempt is imported under the importing
- * attempt's number: a module of its own, not the failed one.
+ * attempt's number: a module of its own, not the failed one. The attempts after share that copy
+ * (as they would share the file without the failure), unless the attempt that made it failed too.
  */
 const HOOKS = `
 const first = new Map();
 const resolving = new Map();
 const failed = new Set();
+// A file first loaded by a failed attempt: the later attempt whose copy of it the next ones share.
+const copies = new Map();
 const param = (url, name) => {
   const at = url ? url.indexOf('?') : -1;
   return at < 0 ? null : new URLSearchParams(url.slice(at)).get(name);
@@ -33,7 +36,12 @@ export async function resolve(specifier, context, next) {
   const attempt = param(context.parentURL, '${ATTEMPT}');
   if (attempt === null || !resolved.url.startsWith('file:') || resolved.url.includes('?')) return resolved;
   const loadedBy = first.get(resolved.url);
-  if (loadedBy !== undefined && failed.has(loadedBy)) return { ...resolved, url: resolved.url + '?${ATTEMPT}=' + attempt };
+  if (loadedBy !== undefined && failed.has(loadedBy)) {
+    const copy = copies.get(resolved.url);
+    const by = copy !== undefined && !failed.has(copy) ? copy : attempt;
+    copies.set(resolved.url, by);
+    return { ...resolved, url: resolved.url + '?${ATTEMPT}=' + by };
+  }
   if (loadedBy === undefined && !resolving.has(resolved.url)) resolving.set(resolved.url, attempt);
   return resolved;
 }

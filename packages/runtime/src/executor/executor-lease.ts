@@ -35,6 +35,8 @@ export const DEFAULT_LEASE_TIMING: LeaseTiming = { leaseMs: LEASE_MS, heartbeatI
 const lateAnswerMarginMs = (leaseMs: number): number => leaseMs / 6;
 /** A heartbeat answered this long after it was sent no longer confirms the lease: the others may adopt before the step that asked begins. */
 const lateAnswerMs = (leaseMs: number): number => leaseMs - lateAnswerMarginMs(leaseMs);
+/** How many times a start sends its first heartbeat before it fails. */
+const FIRST_BEAT_ATTEMPTS = 3;
 /**
  * A heartbeat unanswered this long is given up (its connection dropped) and the next one is sent
  * at once on a new connection. It is what is left of the late-answer limit after one interval: a
@@ -181,12 +183,21 @@ export class ExecutorLease {
    */
   async start(): Promise<string[]> {
     const gone = await this.goneOnThisHost();
-    const sentAt = performance.now();
-    this.lastSentAt = sentAt;
-    const result = await this.clock.read(() => this.systemDb.heartbeat(this.instance, gone, this.events.loadedVersions?.() ?? []));
-    if (result.alive) this.confirmedAt = sentAt;
-    this.schedule();
-    return result.toAdopt;
+    // Registration just reached the database: a first beat given up (a slow new connection, a
+    // stalled one) is tried again on a new connection before the start fails.
+    for (let attempt = 1; ; attempt++) {
+      const sentAt = performance.now();
+      this.lastSentAt = sentAt;
+      try {
+        const result = await this.clock.read(() => this.systemDb.heartbeat(this.instance, gone, this.events.loadedVersions?.() ?? []));
+        if (result.alive) this.confirmedAt = sentAt;
+        this.schedule();
+        return result.toAdopt;
+      } catch (error) {
+        if (attempt >= FIRST_BEAT_ATTEMPTS) throw error;
+        this.logger.warn({ err: error, executorId: this.executor }, 'first executor heartbeat failed; trying again');
+      }
+    }
   }
 
   /** True while `owner` is this instance and its lease was confirmed recently enough that no other executor can have taken it. */

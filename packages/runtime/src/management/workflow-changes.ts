@@ -832,6 +832,12 @@ async function createFork(
          RETURNING 1),
        noted AS (
          INSERT INTO operon.fork_copies (workflow_uuid, source_uuid, from_step) SELECT workflow_uuid, NULL, $3 FROM created RETURNING workflow_uuid),
+       -- What it reads records of (the original, and what the original reads from): retention keeps their families while it runs.
+       sources AS (
+         INSERT INTO operon.fork_sources (source_uuid, fork_uuid)
+         SELECT $2, workflow_uuid FROM created WHERE $3 > 0
+         UNION SELECT s.source_uuid, c.workflow_uuid FROM operon.fork_sources s, created c WHERE s.fork_uuid = $2 AND $3 > 0
+         ON CONFLICT DO NOTHING),
        -- The original's transaction outputs as they were read just before, for the adopter to copy.
        kept AS (
          INSERT INTO operon.fork_outputs (workflow_uuid, function_id, function_name, output, created_at)

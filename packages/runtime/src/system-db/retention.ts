@@ -11,6 +11,10 @@
  * family is looked at once per sweep, when its root is scanned (the children walked from there
  * through the parent index); a scanned child is passed over.
  *
+ * A family is also kept while a fork of any of its members (from a step after 0; or a fork of
+ * such a fork) has not ended and aged past the period: the fork's copies of the original's child
+ * starts point at the original's children, whose results it may still read (operon.fork_sources).
+ *
  * A batch locks only rows nobody else holds (SKIP LOCKED: an operator's resume or another
  * executor's sweep is never waited for); a family with a member it could not lock, or that is
  * no longer ended as locked, is left whole for the next sweep. It deletes the families with
@@ -47,11 +51,15 @@ export async function deleteEndedWorkflows(pool: pg.Pool, beforeMs: number, afte
              WHERE workflow_uuid > $3 ORDER BY workflow_uuid LIMIT $4
            ), family (root, workflow_uuid, ripe) AS (
              SELECT s.workflow_uuid, s.workflow_uuid, s.status = ANY($1::text[]) AND s.created_at < $2 AND s.updated_at < $2
+               AND NOT EXISTS (SELECT 1 FROM operon.fork_sources fs JOIN operon.workflow_status fw ON fw.workflow_uuid = fs.fork_uuid
+               WHERE fs.source_uuid = s.workflow_uuid AND NOT (fw.status = ANY($1::text[]) AND fw.created_at < $2 AND fw.updated_at < $2))
              FROM scanned s LEFT JOIN LATERAL (SELECT 1 AS present FROM operon.workflow_status p WHERE p.workflow_uuid = s.parent_uuid LIMIT 1) p ON true
              WHERE s.parent_uuid IS NULL OR p.present IS NULL
              UNION ALL
              SELECT f.root, c.workflow_uuid, c.ripe FROM family f CROSS JOIN LATERAL (
-               SELECT c.workflow_uuid, c.status = ANY($1::text[]) AND c.created_at < $2 AND c.updated_at < $2 AS ripe
+               SELECT c.workflow_uuid, c.status = ANY($1::text[]) AND c.created_at < $2 AND c.updated_at < $2
+                 AND NOT EXISTS (SELECT 1 FROM operon.fork_sources fs JOIN operon.workflow_status fw ON fw.workflow_uuid = fs.fork_uuid
+               WHERE fs.source_uuid = c.workflow_uuid AND NOT (fw.status = ANY($1::text[]) AND fw.created_at < $2 AND fw.updated_at < $2)) AS ripe
                FROM operon.workflow_status c WHERE c.parent_uuid = f.workflow_uuid OFFSET 0) c
            ), ripe AS (
              SELECT root FROM family GROUP BY root HAVING bool_and(ripe)
@@ -76,6 +84,8 @@ export async function deleteEndedWorkflows(pool: pg.Pool, beforeMs: number, afte
              DELETE FROM operon.notifications WHERE destination_uuid = ANY ((SELECT uuids FROM doomed)::text[])
            ), keys AS (
              DELETE FROM operon.message_idempotency_keys WHERE destination_uuid = ANY ((SELECT uuids FROM doomed)::text[])
+           ), forks AS (
+             DELETE FROM operon.fork_sources WHERE fork_uuid = ANY ((SELECT uuids FROM doomed)::text[]) OR source_uuid = ANY ((SELECT uuids FROM doomed)::text[])
            ), gone AS (
              DELETE FROM operon.workflow_status WHERE workflow_uuid = ANY ((SELECT uuids FROM doomed)::text[]) RETURNING workflow_uuid
            ), leftovers AS (

@@ -71,13 +71,20 @@ export async function prepareFleetApp(prefix: string, runtimeConfig: Record<stri
   };
 }
 
-/** Another config file for the app, with `database` merged in (a proxy's port, say); its path. */
-export function configVariant(app: FleetApp, name: string, database: Record<string, unknown>): string {
+/**
+ * Another config file for the app, with `database` merged in (a proxy's port, say) and
+ * `runtimeConfig` (a short lease for the one process a test pauses, say); its path.
+ */
+export function configVariant(app: FleetApp, name: string, database: Record<string, unknown>, runtimeConfig: Record<string, unknown> = {}): string {
   const config = JSON.parse(readFileSync(app.configFile, 'utf8'));
   const file = join(app.dir, `operon-config.${name}.yaml`);
-  writeFileSync(file, `${JSON.stringify({ ...config, database: { ...config.database, ...database } }, null, 2)}\n`);
+  const variant = { ...config, database: { ...config.database, ...database }, runtimeConfig: { ...config.runtimeConfig, ...runtimeConfig } };
+  writeFileSync(file, `${JSON.stringify(variant, null, 2)}\n`);
   return file;
 }
+
+/** A config file for the process a test pauses or holds: its lease `leaseMs` (its beat a third of it), the others' unchanged. */
+export const shortLeaseConfig = (app: FleetApp, leaseMs: number): string => configVariant(app, `lease-${leaseMs}`, {}, { leaseMs });
 
 export interface ExecutorOptions {
   readonly executorId?: string;
@@ -219,3 +226,10 @@ export function percentile(values: readonly number[], p: number): number {
 }
 
 export { runOperon };
+
+/** The lease (ms) an instance registered, as the database judges it. */
+export async function registeredLease(app: FleetApp, instanceId: string): Promise<number> {
+  const rows = await sys<{ lease_ms: number }>(app, `SELECT lease_ms FROM operon.executors WHERE instance_id = $1`, [instanceId]);
+  if (!rows[0]) throw new Error(`no executor instance ${instanceId}`);
+  return Number(rows[0].lease_ms);
+}

@@ -1,5 +1,5 @@
 /**
- * A process paused (SIGSTOP) past its lease while its workflows sleep: the other executors adopt
+ * A process paused (SIGSTOP) past its lease (3 s; the others' 6 s) while its workflows sleep: the other executors adopt
  * them and finish them; woken (SIGCONT), the paused process finds its sleeps over and its lease
  * gone. It writes nothing for the adopted workflows (no transaction row, no communicator side
  * effect, no record), runs none of their communicators again, logs that it was fenced, and goes
@@ -10,6 +10,8 @@ import {
   allEnded,
   appDb,
   instanceOf,
+  registeredLease,
+  shortLeaseConfig,
   sideEvents,
   startExecutor,
   startWorkflows,
@@ -21,11 +23,18 @@ import {
 import { useFleet } from '../helpers/fleet-scaffold.js';
 
 const WORKFLOWS = 60;
-/** Shorter than the pause: the paused process wakes with every sleep of its workflows over. */
-const SLEEP_SECONDS = 5;
-const PAUSE_MS = 9_000;
+/**
+ * The lease of the process paused; the others keep the default (6 s), so that a loaded machine
+ * cannot lapse them. The pause lasts one and a half of its leases (or until the others adopted).
+ */
+const PAUSED_LEASE_MS = 3_000;
+const PAUSE_MS = 1.5 * PAUSED_LEASE_MS;
+/** Not longer than the pause: the paused process wakes with every sleep of its workflows over. */
+const SLEEP_SECONDS = 4;
 
-const fleet = useFleet('exstop', (app) => Promise.all([0, 1, 2].map(() => startExecutor(app))));
+const fleet = useFleet('exstop', (app) =>
+  Promise.all([startExecutor(app, { configFile: shortLeaseConfig(app, PAUSED_LEASE_MS) }), startExecutor(app), startExecutor(app)]),
+);
 const { executors } = fleet;
 
 describe('SIGSTOP past the lease, adoption, SIGCONT', () => {
@@ -33,6 +42,8 @@ describe('SIGSTOP past the lease, adoption, SIGCONT', () => {
     const { app } = fleet;
     const [sleeper, ...others] = executors as [FleetProcess, FleetProcess, FleetProcess];
     const sleeperInstance = await instanceOf(app, sleeper.pid);
+    expect(await registeredLease(app, sleeperInstance)).toBe(PAUSED_LEASE_MS);
+    for (const other of others) expect(await registeredLease(app, await instanceOf(app, other.pid))).toBe(6_000);
     const uuids = await startWorkflows(sleeper, 'napping', WORKFLOWS, [SLEEP_SECONDS]);
     // Every workflow did its first communicator and recorded its sleep: all of them are asleep.
     expect(
@@ -89,7 +100,7 @@ describe('SIGSTOP past the lease, adoption, SIGCONT', () => {
     expect(owner).not.toBe(sleeperInstance);
     expect(owner).toBe(await instanceOf(app, sleeper.pid));
     console.log(
-      `[executors] SIGSTOP ${PAUSE_MS / 1000} s with ${WORKFLOWS} sleeping workflows: all adopted ${adoptedAt - stoppedAt} ms after the stop; ` +
+      `[executors] SIGSTOP ${PAUSE_MS / 1000} s (its lease ${PAUSED_LEASE_MS / 1000} s) with ${WORKFLOWS} sleeping workflows: all adopted ${adoptedAt - stoppedAt} ms after the stop; ` +
         `woken at +${wokenAt - stoppedAt} ms; writes by the woken process 0, communicators re-run 0; fenced log lines ${fencedLines.length}: ${fencedLines[0]?.slice(0, 200)}`,
     );
   }, 90_000);

@@ -9,7 +9,8 @@
  * the communicator's attempts run out. Two live processes call the outside world for one step.
  *
  * Reproduction, real processes: two `operon start`; one workflow whose communicator fails until a
- * gate file exists, tried again every 2 s. Its first attempt fails in process A, which is paused
+ * gate file exists, tried again every 2 s. A's lease is 3 s (B keeps 6 s, so that a loaded machine
+ * cannot lapse it). The workflow's first attempt fails in process A, which is paused
  * at once, during the backoff; B adopts the workflow (its lease lapsed) and tries in turn; A is
  * woken. Expected: A calls out no more (no attempt of A after the wake), then the gate opens and
  * the workflow ends by B.
@@ -21,6 +22,8 @@ import {
   instanceOf,
   killAll,
   prepareFleetApp,
+  registeredLease,
+  shortLeaseConfig,
   sideEvents,
   startExecutor,
   startWorkflows,
@@ -34,6 +37,9 @@ import { writeFileSync } from 'node:fs';
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The lease of the process paused; the adopter keeps the default. */
+const PAUSED_LEASE_MS = 3_000;
+
 describe('a communicator in its backoff when its process is paused past the lease', () => {
   let app: FleetApp | undefined;
   const executors: FleetProcess[] = [];
@@ -45,9 +51,10 @@ describe('a communicator in its backoff when its process is paused past the leas
   it('is not called again by the woken process once another executor adopted the workflow', async () => {
     assertCliBuilt();
     app = await prepareFleetApp('regretry');
-    executors.push(...(await Promise.all([startExecutor(app), startExecutor(app)])));
+    executors.push(...(await Promise.all([startExecutor(app, { configFile: shortLeaseConfig(app, PAUSED_LEASE_MS) }), startExecutor(app)])));
     const [paused, adopter] = executors as [FleetProcess, FleetProcess];
     const pausedInstance = await instanceOf(app, paused.pid);
+    expect(await registeredLease(app, pausedInstance)).toBe(PAUSED_LEASE_MS);
     const [uuid] = await startWorkflows(paused, 'retrying', 1, []);
     const attemptsBy = (pid: number, since = 0) => sideEvents(app!).filter((e) => e.ev === 'start' && e.pid === pid && e.t >= since);
     expect(await waitUntil(() => attemptsBy(paused.pid).length > 0, 10_000, 10), 'the first attempt failed').toBe(true);

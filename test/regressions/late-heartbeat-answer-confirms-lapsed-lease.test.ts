@@ -18,11 +18,13 @@
  *     `holds()` must say so;
  *  2. real processes: one `operon start` reaches Postgres through a proxy that holds the answers
  *     of the one connection that carries its heartbeat (the heartbeat runs at the server, its
- *     answer waits; other statements pass). Its steps wait on that beat once their local lease
- *     runs out. The heartbeat gives up on the held answer after 5 s and connects again; the
- *     network stays stalled for it (a later heartbeat connection's statements are held before
- *     they reach the server), so its lease lapses and the two other executors adopt its 5
- *     workflows; everything held is released 9 s after the first answer was. Expected: the process starts no communicator after the release
+ *     answer waits; other statements pass). Its lease is 3 s (the two others keep 6 s, so that a
+ *     loaded machine cannot lapse them). Its steps wait on that beat once their local lease runs
+ *     out. The heartbeat gives up on the held answer after five sixths of the lease and connects
+ *     again; the network stays stalled for it (a later heartbeat connection's statements are held
+ *     before they reach the server), so its lease lapses and the two other executors adopt its 5
+ *     workflows; everything held is released one and a half leases after the first answer was (or
+ *     once they adopted, if later). Expected: the process starts no communicator after the release
  *     (every step of every workflow starts once).
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -35,6 +37,7 @@ import {
   instanceOf,
   killAll,
   prepareFleetApp,
+  registeredLease,
   sideEvents,
   startExecutor,
   startWorkflows,
@@ -50,6 +53,12 @@ import { createLogger } from '../../packages/runtime/src/logging.js';
 import type { SystemDatabase } from '../../packages/runtime/src/system-db/system-database.js';
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The lease of the process whose heartbeat answers are held; the others keep the default. */
+const HELD_LEASE_MS = 3_000;
+/** Its workflows' steps: they outlast the release, so some wait on the held beat when it comes. */
+const STEPS = 8;
+const STEP_MS = 700;
 
 describe('a heartbeat answered 4.5 s after it ran', () => {
   it('does not make the lease last past the database\'s', async () => {
@@ -165,11 +174,12 @@ describe('real processes: a heartbeat answer held past the lease', () => {
     app = await prepareFleetApp('reglate');
     const server = inject('postgres');
     holder = new HeartbeatAnswerHolder({ host: server.host, port: server.port });
-    const viaHolder = configVariant(app, 'held', { hostname: '127.0.0.1', port: await holder.listen() });
+    const viaHolder = configVariant(app, 'held', { hostname: '127.0.0.1', port: await holder.listen() }, { leaseMs: HELD_LEASE_MS });
     executors.push(...(await Promise.all([startExecutor(app, { configFile: viaHolder }), startExecutor(app), startExecutor(app)])));
     const [late] = executors as [FleetProcess];
     const lateInstance = await instanceOf(app, late.pid);
-    const uuids = await startWorkflows(late, 'steps', 5, [12, 700]);
+    expect(await registeredLease(app, lateInstance)).toBe(HELD_LEASE_MS);
+    const uuids = await startWorkflows(late, 'steps', 5, [STEPS, STEP_MS]);
     holder.arm();
     expect(await waitUntil(() => holder!.holding, 5_000, 20), 'a heartbeat answer is held').toBe(true);
     const heldAt = Date.now();
@@ -181,7 +191,7 @@ describe('real processes: a heartbeat answer held past the lease', () => {
       'the others adopted the workflows while the answer was held',
     ).toBe(true);
     const adoptedAt = Date.now();
-    await pause(Math.max(0, heldAt + 9_000 - Date.now()));
+    await pause(Math.max(0, heldAt + 1.5 * HELD_LEASE_MS - Date.now()));
     const releasedAt = Date.now();
     holder.release();
     expect(await allEnded(app, uuids, 30_000), JSON.stringify(await statusCounts(app, uuids))).toBe(true);

@@ -5,7 +5,8 @@
  *
  * Reproduction: executors A and B serve fleet-limited (concurrency 20, workerConcurrency 8). 16
  * gated workflows fill both (8 each, every one past its first step and waiting at the gate), 8
- * more wait behind them. A is SIGKILLed. A sampler reads the running slots per owner every 5 ms.
+ * more wait behind them. A (its lease 3 s; B keeps 6 s, so that a loaded machine cannot lapse it)
+ * is SIGKILLed. A sampler reads the running slots per owner every 5 ms.
  * Expected: B never holds more than 8; A's 8 go back to ENQUEUED (their place kept), B takes them
  * as its slots free once the gate opens, and each goes on from its records: its first step,
  * recorded before the kill, does not run again.
@@ -21,6 +22,8 @@ import {
   killAll,
   post,
   prepareFleetApp,
+  registeredLease,
+  shortLeaseConfig,
   sideEvents,
   startExecutor,
   statusCounts,
@@ -33,6 +36,8 @@ import {
 let app: FleetApp;
 const executors: FleetProcess[] = [];
 let sampler: pg.Client;
+/** The lease of the executor killed; the adopter keeps the default. */
+const KILLED_LEASE_MS = 3_000;
 
 beforeAll(async () => {
   assertCliBuilt();
@@ -63,9 +68,10 @@ const runningByOwner = async () =>
 
 describe('an adopter of queued workflows', () => {
   it('holds its workerConcurrency: what it has no slot for goes back to the queue', async () => {
-    executors.push(...(await Promise.all([startExecutor(app), startExecutor(app)])));
+    executors.push(...(await Promise.all([startExecutor(app, { configFile: shortLeaseConfig(app, KILLED_LEASE_MS) }), startExecutor(app)])));
     const [a, b] = executors as [FleetProcess, FleetProcess];
     const [instanceA, instanceB] = await Promise.all([instanceOf(app, a.pid), instanceOf(app, b.pid)]);
+    expect(await registeredLease(app, instanceA)).toBe(KILLED_LEASE_MS);
     const first = await enqueueGated(a, 16);
     // Both full (8 each), every workflow past its first step and waiting at the gate.
     const atGate = () => new Set(sideEvents(app).filter((e) => (e.ev as string) === 'gate').map((e) => e.uuid));
@@ -89,7 +95,7 @@ describe('an adopter of queued workflows', () => {
 
     a.signal('SIGKILL');
     await a.server.exited;
-    // A's lease lapses (6 s), B adopts at a heartbeat: none of A's is PENDING and owned by A any more.
+    // A's lease lapses (3 s), B adopts at a heartbeat: none of A's is PENDING and owned by A any more.
     expect(
       await waitUntil(async () => (await sys(app, `SELECT 1 FROM operon.workflow_status WHERE status = 'PENDING' AND owner = $1`, [instanceA])).length === 0, 20_000, 50),
     ).toBe(true);

@@ -20,9 +20,9 @@
  *     of the one connection that carries its heartbeat (the heartbeat runs at the server, its
  *     answer waits; other statements pass). Its lease is 3 s (the two others keep 6 s, so that a
  *     loaded machine cannot lapse them). Its steps wait on that beat once their local lease runs
- *     out. The heartbeat gives up on the held answer after five sixths of the lease and connects
- *     again; the network stays stalled for it (a later heartbeat connection's statements are held
- *     before they reach the server), so its lease lapses and the two other executors adopt its 5
+ *     out. The heartbeat gives up on the held answer (after five sixths of the lease less one
+ *     interval) and connects again; the network stays stalled for it (a later heartbeat
+ *     connection's statements are held before they reach the server), so its lease lapses and the two other executors adopt its 5
  *     workflows; everything held is released one and a half leases after the first answer was (or
  *     once they adopted, if later). Expected: the process starts no communicator after the release
  *     (every step of every workflow starts once).

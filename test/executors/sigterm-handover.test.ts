@@ -21,6 +21,7 @@ import {
   type FleetProcess,
 } from './fleet.js';
 import { useFleet } from '../helpers/fleet-scaffold.js';
+import { until } from '../helpers/poll.js';
 
 const GRACE_MS = 1_500;
 const WORKFLOWS = 50;
@@ -50,7 +51,11 @@ describe('SIGTERM hands the rest over', () => {
     const leavingInstance = await instanceOf(app, leaving.pid);
     const handedOver = await startWorkflows(leaving, 'steps', WORKFLOWS, [STEPS, STEP_MS]);
     const local = await startWorkflows(staying, 'steps', 10, [STEPS, STEP_MS]);
-    await new Promise((resolve) => setTimeout(resolve, STEP_MS + 300));
+    // The signal once every handed-over workflow has begun (by its own side events, not this
+    // process's clock): the last ones begun have STEPS s of work left, far more than the grace,
+    // so some are still running at the handover however late a loaded machine takes the signal.
+    const begun = new Set(handedOver);
+    await until(() => new Set(sideEvents(app).filter((e) => e.ev === 'start' && begun.has(e.uuid)).map((e) => e.uuid)).size === begun.size, 'every handed-over workflow to begin');
     const termAt = Date.now();
     leaving.signal('SIGTERM');
     const exit = await leaving.server.exited;

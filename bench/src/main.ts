@@ -19,7 +19,7 @@ import { benchJsonLine, emptySummary, medianCell, type BenchSummary } from './re
 import { renderMarkdown, type StatementBreakdown } from './report-markdown.js';
 import { countStatements, type StatementCount } from './statement-count.js';
 import { median, round } from './stats.js';
-import { killAllWorkers, WorkerProcess } from './worker-process.js';
+import { killAllWorkers, stopOnExit, WorkerProcess } from './worker-process.js';
 
 const started = performance.now();
 const log = (line: string): void => {
@@ -375,16 +375,7 @@ async function main(): Promise<number> {
       `${options.warmup} warm-up + ${options.timed} timed workflows x ${options.runs} run(s)`,
   );
   const server = options.databaseUrl ? externalServer(options.databaseUrl) : await startBenchServer(log, { durable: options.size !== 'tiny' });
-  const stop = async (): Promise<void> => {
-    killAllWorkers();
-    await server.stop().catch((error: Error) => log(`could not stop Postgres: ${error.message}`));
-  };
-  const interrupted = (signal: NodeJS.Signals): void => {
-    log(`${signal}: stopping workers and Postgres`);
-    void stop().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', interrupted);
-  process.once('SIGTERM', interrupted);
+  const stop = stopOnExit(server, log);
 
   const prefix = options.databasePrefix;
   const ctx: Context = {

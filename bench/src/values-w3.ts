@@ -23,7 +23,7 @@ import { timeInModule } from './cpu-profile.js';
 import { parseIntegerFlags, progressLog } from './script-cli.js';
 import { median, round } from './stats.js';
 import type { CodecVariant } from './values-w3-worker.js';
-import { killAllWorkers, WorkerProcess } from './worker-process.js';
+import { killAllWorkers, stopOnExit, WorkerProcess } from './worker-process.js';
 
 const log = progressLog('values-w3');
 
@@ -172,16 +172,7 @@ async function main(): Promise<number> {
   const options = parse(process.argv.slice(2));
   log(`W3, today's codec against plain JSON: ${options.pairs} pairs at c=${options.concurrencies.join(' and c=')}, ${options.warmup} warm-up + ${options.timed} timed workflows a run`);
   const server = options.databaseUrl ? externalServer(options.databaseUrl) : await startBenchServer(log);
-  const stop = async (): Promise<void> => {
-    killAllWorkers();
-    await server.stop().catch((error: Error) => log(`could not stop Postgres: ${error.message}`));
-  };
-  const interrupted = (signal: NodeJS.Signals): void => {
-    log(`${signal}: stopping workers and Postgres`);
-    void stop().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', interrupted);
-  process.once('SIGTERM', interrupted);
+  const stop = stopOnExit(server, log);
   const prefix = `values_w3_${process.pid}`;
   const databases = { app: `${prefix}_app`, system: { codec: `${prefix}_codec_sys`, json: `${prefix}_json_sys` } };
   const all = [databases.app, databases.system.codec, databases.system.json];

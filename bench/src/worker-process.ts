@@ -14,6 +14,24 @@ export function killAllWorkers(): void {
   for (const worker of live) worker.kill('SIGKILL');
 }
 
+/**
+ * The way a bench script stops: every worker killed, then its Postgres stopped (a failure to stop
+ * it logged, not thrown). Also done on SIGINT or SIGTERM, which then exit with 130.
+ */
+export function stopOnExit(server: { stop(): Promise<void> }, log: (line: string) => void): () => Promise<void> {
+  const stop = async (): Promise<void> => {
+    killAllWorkers();
+    await server.stop().catch((error: Error) => log(`could not stop Postgres: ${error.message}`));
+  };
+  const interrupted = (signal: NodeJS.Signals): void => {
+    log(`${signal}: stopping workers and Postgres`);
+    void stop().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  return stop;
+}
+
 const TAIL_LINES = 30;
 
 /** Lines a framework logs when Postgres aborted one of its transactions for contention. */
